@@ -1,0 +1,16 @@
+"""The one error family of optracr: every failure names the RASP expression (or block) at fault."""
+
+from __future__ import annotations
+
+
+class CompileError(ValueError):
+    """A program, option or artefact optracr cannot compile; ``label`` names the expression at fault."""
+
+    def __init__(self, label: str | None, message: str) -> None:
+        self.label = label
+        self.message = message
+        super().__init__(f"{label!r}: {message}" if label is not None else message)
+
+
+class EvaluationError(CompileError):
+    """The RASP evaluator has no value for an expression on some input."""

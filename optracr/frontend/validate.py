@@ -1,0 +1,224 @@
+"""Validation: every construct the compiler cannot turn into exact weights, reported at once.
+
+Each problem is a ``CompileError`` naming the expression, what is wrong and what would work. A categorical
+Aggregate is checked statically: for each query value, the selector may pick keys of at most one value;
+positions sharing that key value are assumed to hold one value (the convention ``sort_unique`` relies on),
+and the verifier reports any input where the evaluator finds otherwise.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Hashable, Iterable
+
+import networkx as nx
+
+from optracr.frontend import graph as graph_lib
+from optracr.frontend import rasp
+from optracr.frontend.errors import CompileError
+
+
+def validate_options(vocab: Iterable[Hashable], max_seq_len: object, bos: Hashable, pad: Hashable) -> list[CompileError]:
+    """Problems with the compile options themselves."""
+    errors = []
+    vocab_set = set(vocab)
+    if not vocab_set:
+        errors.append(CompileError(None, "the vocabulary is empty; pass the input tokens, e.g. vocab={'a', 'b'}"))
+    if None in vocab_set:
+        errors.append(CompileError(None, "the vocabulary contains None, which RASP uses for 'no value'; remove it"))
+    for special, role in ((bos, "BOS"), (pad, "PAD")):
+        if special in vocab_set:
+            errors.append(
+                CompileError(None, f"the {role} token {special!r} is also in the vocabulary; pick a {role} token outside it")
+            )
+    if bos == pad:
+        errors.append(CompileError(None, f"BOS and PAD are both {bos!r}; they must differ"))
+    if isinstance(max_seq_len, bool) or not isinstance(max_seq_len, int) or max_seq_len < 1:
+        errors.append(CompileError(None, f"max_seq_len must be an integer >= 1, got {max_seq_len!r}"))
+    return errors
+
+
+def validate(program_graph: graph_lib.ProgramGraph) -> list[CompileError]:
+    """Every unsupported construct in a traced graph with value sets, in topological order."""
+    if not program_graph.has_value_sets:
+        raise CompileError(program_graph.sink, "validate needs value sets: run frontend.infer_value_sets first")
+    graph, sink = program_graph.graph, program_graph.sink
+    errors: list[CompileError] = []
+    if graph_lib.TOKENS not in graph:
+        errors.append(
+            CompileError(sink, "the program never reads `tokens`; a compiled model must depend on its input")
+        )
+    label_of = graph.graph[graph_lib.LABEL_OF]
+    for label in nx.lexicographical_topological_sort(graph, key=lambda n: graph.nodes[n][graph_lib.EXPR].unique_id):
+        expr = graph.nodes[label][graph_lib.EXPR]
+        for check in _CHECKS:
+            errors.extend(check(expr, label, graph, label_of))
+    return errors
+
+
+def _values(graph: nx.DiGraph, label_of: dict[int, str], expr: rasp.RASPExpr) -> frozenset:
+    return graph.nodes[label_of[expr.unique_id]][graph_lib.VALUE_SET]
+
+
+def _check_unsupported_type(expr, label, graph, label_of) -> list[CompileError]:
+    if isinstance(expr, rasp.ConstantSOp):
+        return [CompileError(label, "ConstantSOp is not compilable; compute it from indices with rasp.Map instead")]
+    if isinstance(expr, rasp.ConstantSelector):
+        return [CompileError(label, "ConstantSelector is not compilable; use rasp.Select on s-ops instead")]
+    if isinstance(expr, (rasp.SelectorAnd, rasp.SelectorOr, rasp.SelectorNot)):
+        inputs = sorted({label_of[s.unique_id] for s in _selector_inputs(expr)})
+        return [
+            CompileError(
+                label,
+                f"this selector combines selects over the s-ops {inputs}, more than the two (keys, queries) one "
+                "attention head reads; combine only selects that share their keys and queries",
+            )
+        ]
+    return []
+
+
+def _selector_inputs(expr: rasp.Selector) -> list[rasp.SOp]:
+    if isinstance(expr, rasp.Select):
+        return [expr.keys, expr.queries]
+    return [sop for child in expr.children for sop in _selector_inputs(child)]
+
+
+def _check_select(expr, label, graph, label_of) -> list[CompileError]:
+    if not isinstance(expr, rasp.Select):
+        return []
+    errors = []
+    for role, sop in (("keys", expr.keys), ("queries", expr.queries)):
+        if rasp.is_numerical(sop):
+            errors.append(
+                CompileError(
+                    label,
+                    f"its {role} {label_of[sop.unique_id]!r} are numerical, but attention compares categorical "
+                    f"s-ops only; annotate {label_of[sop.unique_id]!r} with rasp.categorical",
+                )
+            )
+    if errors:
+        return errors
+    for key in _values(graph, label_of, expr.keys):
+        for query in _values(graph, label_of, expr.queries):
+            try:
+                expr.predicate(key, query)
+            except Exception as error:
+                return [
+                    CompileError(
+                        label,
+                        f"its predicate raised {type(error).__name__} on key {key!r}, query {query!r}; the "
+                        "predicate must answer for every key and query value",
+                    )
+                ]
+    return []
+
+
+def _check_aggregate(expr, label, graph, label_of) -> list[CompileError]:
+    if not isinstance(expr, rasp.Aggregate):
+        return []
+    sop_label = label_of[expr.sop.unique_id]
+    if rasp.is_numerical(expr):
+        errors = []
+        if not rasp.is_numerical(expr.sop):
+            errors.append(
+                CompileError(
+                    label,
+                    f"a numerical Aggregate averages a numerical s-op, but {sop_label!r} is categorical; annotate "
+                    f"it with rasp.numerical (its values must be numbers)",
+                )
+            )
+        if expr.default != 0:
+            errors.append(
+                CompileError(
+                    label,
+                    f"a numerical Aggregate reads 0 where nothing is selected, but its default is {expr.default!r}; "
+                    "use default=0",
+                )
+            )
+        return errors
+    if rasp.is_numerical(expr.sop):
+        return [
+            CompileError(
+                label,
+                f"a categorical Aggregate copies a categorical s-op, but {sop_label!r} is numerical; make the "
+                "Aggregate numerical (rasp.numerical) or the s-op categorical",
+            )
+        ]
+    if expr.default is not None:
+        return [
+            CompileError(
+                label,
+                f"a categorical Aggregate outputs nothing (None) where nothing is selected, but its default is "
+                f"{expr.default!r}; use default=None",
+            )
+        ]
+    return _check_unique_selection(expr, label, graph, label_of)
+
+
+def _check_unique_selection(expr, label, graph, label_of) -> list[CompileError]:
+    selector = expr.selector
+    if not isinstance(selector, rasp.Select) or len(_values(graph, label_of, expr.sop)) <= 1:
+        return []
+    keys = _values(graph, label_of, selector.keys)
+    for query in _values(graph, label_of, selector.queries):
+        try:
+            picked = [key for key in keys if selector.predicate(key, query)]
+        except Exception:
+            return []  # reported by _check_select
+        if len(picked) > 1:
+            return [
+                CompileError(
+                    label,
+                    f"a categorical Aggregate needs a selector that picks at most one position, but "
+                    f"{label_of[selector.unique_id]!r} picks keys {sorted(picked, key=repr)[:6]} for query "
+                    f"{query!r}; make the output numerical or make the selector unique",
+                )
+            ]
+    return []
+
+
+def _check_sequence_map(expr, label, graph, label_of) -> list[CompileError]:
+    if not isinstance(expr, rasp.SequenceMap):
+        return []
+    numerical_inputs = [rasp.is_numerical(expr.fst), rasp.is_numerical(expr.snd)]
+    if isinstance(expr, rasp.LinearSequenceMap) and all(numerical_inputs):
+        return []
+    if any(numerical_inputs):
+        what = "LinearSequenceMap mixes" if isinstance(expr, rasp.LinearSequenceMap) else "SequenceMap reads"
+        return [
+            CompileError(
+                label,
+                f"{what} numerical inputs; a SequenceMap is a lookup table over categorical inputs, and "
+                "LinearSequenceMap takes two numerical inputs; make both inputs categorical or both numerical "
+                "with LinearSequenceMap",
+            )
+        ]
+    return []
+
+
+def _check_values(expr, label, graph, label_of) -> list[CompileError]:
+    if not isinstance(expr, rasp.SOp) or isinstance(expr, rasp.Selector):
+        return []
+    values = graph.nodes[label][graph_lib.VALUE_SET]
+    if not values:
+        return [
+            CompileError(
+                label,
+                "this s-op can take no value on any input (its function raised or returned None everywhere); "
+                "check the function against its input values",
+            )
+        ]
+    if rasp.is_numerical(expr):
+        bad = [v for v in values if not isinstance(v, numbers.Real)]
+        if bad:
+            return [
+                CompileError(
+                    label,
+                    f"it is numerical but can take non-numbers {sorted(bad, key=repr)[:4]}; make it categorical "
+                    "or return numbers",
+                )
+            ]
+    return []
+
+
+_CHECKS = (_check_unsupported_type, _check_select, _check_aggregate, _check_sequence_map, _check_values)
