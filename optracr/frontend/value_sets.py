@@ -14,6 +14,7 @@ Given the vocabulary and the longest input length N:
 from __future__ import annotations
 
 import itertools
+import numbers
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
@@ -95,15 +96,15 @@ def _apply_all(f: Callable[..., Any], inputs: Iterable[tuple], *, unpack_single:
 
 def mean_values(values: Iterable[Any], max_seq_len: int, default: Any, label: str) -> set:
     """Every mean of 1..max_seq_len values drawn with repetition from ``values``, plus ``default``."""
-    numbers = sorted({v for v in values if v is not None})
+    addends = sorted({v for v in values if isinstance(v, numbers.Real)})  # others are reported by validate
     means: set = set() if default is None else {default}
     sums: set = {0}
     for count in range(1, max_seq_len + 1):
-        sums = {total + v for total in sums for v in numbers}
+        sums = {total + v for total in sums for v in addends}
         if len(sums) * (max_seq_len - count + 1) > MAX_MEAN_VALUES:
             raise CompileError(
                 label,
-                f"a numerical mean over {len(numbers)} input values and up to {max_seq_len} positions takes "
+                f"a numerical mean over {len(addends)} input values and up to {max_seq_len} positions takes "
                 f"more than {MAX_MEAN_VALUES} values; aggregate an s-op with fewer values (e.g. 0/1) or "
                 "lower max_seq_len",
             )
