@@ -5,7 +5,34 @@
 [True, False, True]
 """
 
-from optracr.errors import CompileError, EvaluationError
+from optracr.errors import CompileError, EvaluationError, InputError
 from optracr.frontend import rasp
 
-__all__ = ["CompileError", "EvaluationError", "rasp"]
+__all__ = [
+    "CompileError",
+    "CompiledModel",
+    "EvaluationError",
+    "InputError",
+    "VerifyReport",
+    "compile",
+    "compile_rasp_to_model",
+    "rasp",
+    "verify",
+]
+
+
+def __getattr__(name: str):
+    # The compiler pulls in JAX, Haiku and OR-Tools: load them on first use, not on `from optracr import rasp`.
+    if name in ("compile", "compile_rasp_to_model"):
+        from optracr import compiler
+
+        return getattr(compiler, name)
+    if name in ("verify", "VerifyReport"):
+        from optracr import verification
+
+        return getattr(verification, name)
+    if name == "CompiledModel":
+        from optracr.assemble import CompiledModel
+
+        return CompiledModel
+    raise AttributeError(f"module 'optracr' has no attribute {name!r}")

@@ -14,3 +14,10 @@ class CompileError(ValueError):
 
 class EvaluationError(CompileError):
     """The RASP evaluator has no value for an expression on some input."""
+
+
+class InputError(CompileError):
+    """An input a compiled model cannot take (missing BOS, unknown token, too long)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(None, message)

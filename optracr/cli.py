@@ -1,0 +1,157 @@
+"""The ``optracr`` command: list, compile, verify and show library programs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Hashable, Sequence
+
+from optracr import programs
+from optracr.errors import CompileError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``optracr`` command; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except CompileError as error:
+        print(f"optracr: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="optracr", description="Compile RASP programs into transformer weights.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("list", help="list the library programs")
+    listing.set_defaults(run=_list)
+    for name, run, help_text in (
+        ("compile", _compile, "compile a library program and print its model summary"),
+        ("verify", _verify, "check a compiled program against the RASP evaluator"),
+        ("show", _show, "draw the residual stream at every layer for one input"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("program", help="a library program name (see `optracr list`)")
+        command.add_argument("--vocab", help="comma-separated vocabulary (default: the program's)")
+        command.add_argument("--max-seq-len", type=int, help="longest input (default: the program's)")
+        command.add_argument("--allocator", choices=("solver", "heuristic"), default="solver")
+        command.add_argument("--time-limit", type=float, default=5.0, help="solver time limit in seconds")
+        command.add_argument("--causal", action="store_true", help="compile with causal attention")
+        command.add_argument("--input", help='space-separated input tokens, e.g. "x a c x" (BOS is added)')
+        command.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+        if name == "show":
+            command.add_argument("--out", default="residual.png", help="where to write the picture")
+        command.set_defaults(run=run)
+    return parser
+
+
+def _list(args: argparse.Namespace) -> int:
+    for entry in programs.LIBRARY.values():
+        vocab = ",".join(str(token) for token in sorted(entry.vocab, key=repr))
+        print(f"{entry.name:<20} vocab {{{vocab}}}  max_seq_len {entry.max_seq_len}  {entry.description}")
+    return 0
+
+
+def _setup(args: argparse.Namespace) -> tuple[programs.LibraryProgram, list[Hashable], int]:
+    entry = programs.get_program(args.program)
+    vocab = _parse_vocab(args.vocab, entry.vocab) if args.vocab else sorted(entry.vocab, key=repr)
+    max_seq_len = args.max_seq_len if args.max_seq_len is not None else entry.max_seq_len
+    return entry, vocab, max_seq_len
+
+
+def _parse_vocab(text: str, default_vocab: frozenset) -> list[Hashable]:
+    """Comma-separated tokens, as integers where the program's vocabulary is integers."""
+    tokens = [token.strip() for token in text.split(",") if token.strip()]
+    return [_as_token(token, default_vocab) for token in tokens]
+
+
+def _as_token(text: str, vocab: frozenset) -> Hashable:
+    if vocab and all(isinstance(token, int) for token in vocab):
+        try:
+            return int(text)
+        except ValueError:
+            raise CompileError(None, f"token {text!r} is not an integer, but this program's vocabulary is") from None
+    return text
+
+
+def _compile_entry(args: argparse.Namespace):
+    import optracr
+
+    entry, vocab, max_seq_len = _setup(args)
+    start = time.perf_counter()
+    model = optracr.compile(
+        entry.build(), vocab, max_seq_len, causal=args.causal, allocator=args.allocator, time_limit_s=args.time_limit
+    )
+    return entry, vocab, max_seq_len, model, time.perf_counter() - start
+
+
+def _input_tokens(args: argparse.Namespace, vocab: list[Hashable], model) -> list[Hashable]:
+    return [model.bos, *(_as_token(token, frozenset(vocab)) for token in args.input.split())]
+
+
+def _compile(args: argparse.Namespace) -> int:
+    entry, vocab, max_seq_len, model, seconds = _compile_entry(args)
+    output = None
+    if args.input is not None:
+        output = model.apply(_input_tokens(args, vocab, model)).decoded
+    if args.json:
+        print(json.dumps(_summary_json(entry.name, args, model, seconds, output), default=str))
+        return 0
+    print(model.summary())
+    if output is not None:
+        print(f"input   {args.input}")
+        print(f"output  {' '.join(str(value) for value in output)}")
+    return 0
+
+
+def _summary_json(name: str, args: argparse.Namespace, model, seconds: float, output) -> dict:
+    config, allocation = model.config, model.allocation
+    summary = {
+        "program": name,
+        "allocator": args.allocator,
+        "num_layers": config.num_layers,
+        "num_heads": config.num_heads,
+        "key_size": config.key_size,
+        "value_size": config.value_size,
+        "mlp_hidden_size": config.mlp_hidden_size,
+        "d_model": config.d_model,
+        "params_total": model.params_total,
+        "params_nonzero": model.params_nonzero,
+        "allocation_status": allocation.status.name,
+        "allocation_seconds": allocation.seconds,
+        "compile_seconds": seconds,
+        "stage_seconds": dict(model.compile_seconds),
+        "causal": config.causal,
+        "sublayers": [list(contents) for contents in model.sublayer_contents],
+    }
+    if output is not None:
+        summary["output"] = output
+    return summary
+
+
+def _verify(args: argparse.Namespace) -> int:
+    import optracr
+
+    entry, vocab, max_seq_len, model, _ = _compile_entry(args)
+    report = optracr.verify(model, entry.build(), vocab=vocab, max_seq_len=max_seq_len)
+    print(report)
+    return 0 if report.ok else 1
+
+
+def _show(args: argparse.Namespace) -> int:
+    from optracr import plotting
+
+    entry, vocab, max_seq_len, model, _ = _compile_entry(args)
+    if args.input is None:
+        raise CompileError(None, 'show needs an input to run, e.g. --input "x a c x"')
+    tokens = _input_tokens(args, vocab, model)
+    plotting.plot_residuals(model, tokens, args.out, title=entry.name)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""``verify``: a compiled model against the RASP evaluator, on every input or a large seeded sample."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import random
+from collections.abc import Hashable, Iterator, Sequence
+from typing import Any
+
+from optracr import assemble
+from optracr.errors import EvaluationError
+from optracr.frontend import rasp
+
+EXHAUSTIVE_LIMIT = 20_000
+BATCH_SIZE = 512
+
+
+@dataclasses.dataclass(frozen=True)
+class Mismatch:
+    """One input where the model and the evaluator disagree."""
+
+    input: tuple[Hashable, ...]
+    expected: tuple[Any, ...]
+    got: tuple[Any, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifyReport:
+    """How a model fared against the evaluator; ``ok`` when no input disagreed."""
+
+    num_checked: int  # inputs where the evaluator has an answer and the model was compared
+    num_undefined: int  # inputs the evaluator rejects (e.g. a categorical aggregate of differing values)
+    exhaustive: bool
+    num_mismatches: int
+    mismatches: tuple[Mismatch, ...]  # the first few
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        """No mismatch and at least one input checked."""
+        return self.num_mismatches == 0 and self.num_checked > 0
+
+    def __str__(self) -> str:
+        scope = "every input" if self.exhaustive else "a seeded sample"
+        head = (
+            f"{'OK' if self.ok else 'FAILED'}: {self.num_checked} inputs checked ({scope}), "
+            f"{self.num_mismatches} mismatches, {self.num_undefined} inputs the evaluator leaves undefined"
+        )
+        lines = [head] + [f"  input {m.input}: expected {list(m.expected)}, got {list(m.got)}" for m in self.mismatches]
+        return "\n".join(lines)
+
+
+def verify(
+    model: assemble.CompiledModel,
+    program: rasp.SOp,
+    *,
+    vocab: Sequence[Hashable] | None = None,
+    max_seq_len: int | None = None,
+    num_samples: int = 2_000,
+    seed: int = 0,
+    tolerance: float = 1e-4,
+    max_reported: int = 10,
+) -> VerifyReport:
+    """Runs ``model`` and the evaluator on every input (at most 20,000) or on samples plus all length-1 inputs.
+
+    Categorical outputs must match exactly; numerical ones within ``tolerance`` (relative or absolute).
+    """
+    vocab = sorted(vocab if vocab is not None else model.input_tokens[:-2], key=repr)
+    max_seq_len = max_seq_len if max_seq_len is not None else model.config.max_seq_len
+    exhaustive = sum(len(vocab) ** n for n in range(1, max_seq_len + 1)) <= EXHAUSTIVE_LIMIT
+    inputs = _all_inputs(vocab, max_seq_len) if exhaustive else _sampled_inputs(vocab, max_seq_len, num_samples, seed)
+    numerical = model.output_encoding == rasp.Encoding.NUMERICAL
+    checked = undefined = mismatching = 0
+    mismatches: list[Mismatch] = []
+    for batch in _batches(inputs, BATCH_SIZE):
+        expected_batch, defined = [], []
+        for tokens in batch:
+            try:
+                expected_batch.append(rasp.evaluate(program, list(tokens), causal=model.config.causal))
+                defined.append(tokens)
+            except EvaluationError:
+                undefined += 1
+        outputs = model.apply_batch([[model.bos, *tokens] for tokens in defined])
+        for tokens, expected, got in zip(defined, expected_batch, outputs):
+            checked += 1
+            if not _matches(expected, got, numerical, tolerance):
+                mismatching += 1
+                if len(mismatches) < max_reported:
+                    mismatches.append(Mismatch(tuple(tokens), tuple(expected), tuple(got)))
+    return VerifyReport(checked, undefined, exhaustive, mismatching, tuple(mismatches), tolerance)
+
+
+def _all_inputs(vocab: list, max_seq_len: int) -> Iterator[tuple]:
+    for length in range(1, max_seq_len + 1):
+        yield from itertools.product(vocab, repeat=length)
+
+
+def _sampled_inputs(vocab: list, max_seq_len: int, num_samples: int, seed: int) -> Iterator[tuple]:
+    yield from ((token,) for token in vocab)
+    rng = random.Random(seed)
+    for _ in range(num_samples):
+        length = rng.randint(1, max_seq_len)
+        yield tuple(rng.choice(vocab) for _ in range(length))
+
+
+def _batches(items: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
+    while batch := list(itertools.islice(items, size)):
+        yield batch
+
+
+def _matches(expected: list, got: list, numerical: bool, tolerance: float) -> bool:
+    if len(expected) != len(got):
+        return False
+    for want, have in zip(expected, got):
+        if numerical:
+            if want is None or have is None:
+                return False
+            if not math.isclose(float(want), float(have), rel_tol=tolerance, abs_tol=tolerance):
+                return False
+        elif want != have or (want is None) != (have is None):
+            return False
+    return True
