@@ -1,0 +1,107 @@
+"""Model sizes of every library program: solver against heuristic (and the reference, when installed).
+
+Run: ``python benchmarks/model_sizes.py`` (``--programs sort,hist`` for a subset). Prints a markdown table,
+writes ``benchmarks/results/model_sizes.json`` and a summary line of what the solver saves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import optracr
+from optracr import programs
+
+RESULTS = Path(__file__).resolve().parent / "results"
+COLUMNS = ("program", "allocator", "layers", "heads", "key", "value", "mlp", "d_model", "params", "nonzero",
+           "status", "alloc_s", "compile_s")
+
+
+def measure(name: str, allocator: str, time_limit_s: float) -> dict:
+    """One program compiled with one allocator: shape, sizes, status and stage times."""
+    entry = programs.LIBRARY[name]
+    start = time.perf_counter()
+    model = optracr.compile(entry.build(), entry.vocab, entry.max_seq_len, allocator=allocator, time_limit_s=time_limit_s)
+    seconds = time.perf_counter() - start
+    config, allocation = model.config, model.allocation
+    return {
+        "program": name,
+        "allocator": allocator,
+        "vocab_size": len(entry.vocab),
+        "max_seq_len": entry.max_seq_len,
+        "layers": config.num_layers,
+        "heads": config.num_heads,
+        "key": config.key_size,
+        "value": config.value_size,
+        "mlp": config.mlp_hidden_size,
+        "d_model": config.d_model,
+        "params": model.params_total,
+        "nonzero": model.params_nonzero,
+        "status": allocation.status.name,
+        "gap": allocation.gap,
+        "depth_lower_bound": allocation.depth_lower_bound,
+        "alloc_s": round(allocation.seconds, 4),
+        "compile_s": round(seconds, 4),
+        "stage_s": {stage: round(value, 4) for stage, value in model.compile_seconds.items()},
+    }
+
+
+def reference_row(name: str) -> dict | None:
+    """The reference compiler's row for the same program, or None when ``tracr`` is not importable."""
+    try:
+        from benchmarks import reference_peer
+    except ImportError:
+        return None
+    return reference_peer.measure(name)
+
+
+def markdown(rows: list[dict]) -> str:
+    """The rows as a markdown table."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in rows:
+        lines.append("| " + " | ".join(str(row.get(column, "")) for column in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def summary_line(rows: list[dict]) -> str:
+    """Programs where the solver saves layers or parameters, and the total saving."""
+    by_key = {(row["program"], row["allocator"]): row for row in rows}
+    names = sorted({row["program"] for row in rows})
+    fewer_layers = [n for n in names if by_key[n, "solver"]["layers"] < by_key[n, "heuristic"]["layers"]]
+    fewer_params = [n for n in names if by_key[n, "solver"]["params"] < by_key[n, "heuristic"]["params"]]
+    layers = [sum(by_key[n, a]["layers"] for n in names) for a in ("heuristic", "solver")]
+    params = [sum(by_key[n, a]["params"] for n in names) for a in ("heuristic", "solver")]
+    return (
+        f"solver vs heuristic over {len(names)} programs: fewer layers on {len(fewer_layers)} {fewer_layers}, "
+        f"fewer parameters on {len(fewer_params)} {fewer_params}; layers {layers[0]} -> {layers[1]}, "
+        f"parameters {params[0]:,} -> {params[1]:,} ({1 - params[1] / params[0]:.1%} fewer)"
+    )
+
+
+def main() -> None:
+    """Measures every program (or the chosen ones) and prints the table and the summary."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--programs", help="comma-separated subset of the library")
+    parser.add_argument("--time-limit", type=float, default=5.0, help="solver time limit per program (s)")
+    args = parser.parse_args()
+    names = args.programs.split(",") if args.programs else list(programs.LIBRARY)
+    started = time.perf_counter()
+    rows = []
+    for name in names:
+        for allocator in ("heuristic", "solver"):
+            rows.append(measure(name, allocator, args.time_limit))
+        reference = reference_row(name)
+        if reference is not None:
+            rows.append(reference)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "model_sizes.json").write_text(json.dumps(rows, indent=1))
+    print(markdown(rows))
+    print()
+    print(summary_line([row for row in rows if row["allocator"] in ("solver", "heuristic")]))
+    print(f"took {time.perf_counter() - started:.1f} s; wrote {RESULTS / 'model_sizes.json'}")
+
+
+if __name__ == "__main__":
+    main()
