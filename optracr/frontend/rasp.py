@@ -361,13 +361,19 @@ class Selector(RASPExpr):
     """A query-by-key boolean matrix."""
 
     def __and__(self, other: Selector) -> Selector:
-        return SelectorAnd(self, other)
+        return selector_and(self, other)
+
+    def __rand__(self, other: Selector) -> Selector:
+        return selector_and(other, self)
 
     def __or__(self, other: Selector) -> Selector:
-        return SelectorOr(self, other)
+        return selector_or(self, other)
+
+    def __ror__(self, other: Selector) -> Selector:
+        return selector_or(other, self)
 
     def __invert__(self) -> Selector:
-        return SelectorNot(self)
+        return selector_not(self)
 
 
 class Select(Selector):
@@ -444,19 +450,64 @@ class SelectorOr(Selector):
         return (self.fst, self.snd)
 
 
-def selector_not(inner: Selector) -> Selector:
-    """The complement of ``inner``."""
+def selector_not(inner: Selector, simplify: bool = True) -> Selector:
+    """The complement of ``inner``; one Select with the negated predicate when ``simplify`` allows."""
+    if simplify and isinstance(inner, Select):
+        predicate = inner.predicate
+        return Select(inner.keys, inner.queries, lambda key, query: not predicate(key, query))
     return SelectorNot(inner)
 
 
-def selector_and(fst: Selector, snd: Selector) -> Selector:
-    """Positions both selectors pick."""
-    return SelectorAnd(fst, snd)
+def selector_and(fst: Selector, snd: Selector, simplify: bool = True) -> Selector:
+    """Positions both selectors pick; one Select when ``simplify`` and both read the same s-ops."""
+    merged = _merge_selects(fst, snd, lambda a, b: a and b) if simplify else None
+    return merged if merged is not None else SelectorAnd(fst, snd)
 
 
-def selector_or(fst: Selector, snd: Selector) -> Selector:
-    """Positions either selector picks."""
-    return SelectorOr(fst, snd)
+def selector_or(fst: Selector, snd: Selector, simplify: bool = True) -> Selector:
+    """Positions either selector picks; one Select when ``simplify`` and both read the same s-ops."""
+    merged = _merge_selects(fst, snd, lambda a, b: a or b) if simplify else None
+    return merged if merged is not None else SelectorOr(fst, snd)
+
+
+def _merge_selects(fst: Selector, snd: Selector, combine: Callable[[bool, bool], bool]) -> Select | None:
+    """One Select equal to ``combine`` of two Selects over the same keys and queries, else None.
+
+    A ``Full`` keys (queries) s-op matches any other: its fill is baked into its predicate, so the merged
+    Select reads the other side's s-op (as the reference does).
+    """
+    if not (isinstance(fst, Select) and isinstance(snd, Select)):
+        return None
+    fst_predicate, snd_predicate = fst.predicate, snd.predicate
+    keys = _common_input(fst.keys, snd.keys)
+    queries = _common_input(fst.queries, snd.queries)
+    if keys is None or queries is None:
+        return None
+    if isinstance(fst.keys, Full) and fst.keys is not keys:
+        fst_predicate = _with_key(fst_predicate, fst.keys.fill)
+    if isinstance(snd.keys, Full) and snd.keys is not keys:
+        snd_predicate = _with_key(snd_predicate, snd.keys.fill)
+    if isinstance(fst.queries, Full) and fst.queries is not queries:
+        fst_predicate = _with_query(fst_predicate, fst.queries.fill)
+    if isinstance(snd.queries, Full) and snd.queries is not queries:
+        snd_predicate = _with_query(snd_predicate, snd.queries.fill)
+    return Select(keys, queries, lambda key, query: combine(fst_predicate(key, query), snd_predicate(key, query)))
+
+
+def _common_input(fst: SOp, snd: SOp) -> SOp | None:
+    if fst is snd or isinstance(snd, Full):
+        return fst
+    if isinstance(fst, Full):
+        return snd
+    return None
+
+
+def _with_key(predicate: Predicate, fill: Value) -> Predicate:
+    return lambda key, query: predicate(fill, query)
+
+
+def _with_query(predicate: Predicate, fill: Value) -> Predicate:
+    return lambda key, query: predicate(key, fill)
 
 
 def _require_sop(value: object, op: str, argument: str) -> None:
@@ -480,19 +531,19 @@ def categorical(sop: SOp) -> SOp:
     return annotate(sop, encoding=Encoding.CATEGORICAL)
 
 
-def get_encoding(expr: RASPExpr) -> Encoding:
-    """The encoding annotation of ``expr``."""
-    return expr.annotations[_ENCODING]
+def get_encoding(sop: RASPExpr) -> Encoding:
+    """The encoding annotation of ``sop``."""
+    return sop.annotations[_ENCODING]
 
 
-def is_numerical(expr: RASPExpr) -> bool:
-    """Whether ``expr`` is numerically encoded."""
-    return get_encoding(expr) == Encoding.NUMERICAL
+def is_numerical(sop: RASPExpr) -> bool:
+    """Whether ``sop`` is numerically encoded."""
+    return get_encoding(sop) == Encoding.NUMERICAL
 
 
-def is_categorical(expr: RASPExpr) -> bool:
-    """Whether ``expr`` is categorically encoded."""
-    return get_encoding(expr) == Encoding.CATEGORICAL
+def is_categorical(sop: RASPExpr) -> bool:
+    """Whether ``sop`` is categorically encoded."""
+    return get_encoding(sop) == Encoding.CATEGORICAL
 
 
 # ---------------------------------------------------------------------------------------- evaluate

@@ -77,6 +77,25 @@ def _check_unsupported_type(expr, label, graph, label_of) -> list[CompileError]:
     return []
 
 
+def _check_input_encoding(expr, label, graph, label_of) -> list[CompileError]:
+    # Tracing merges every tokens (indices) expression into one node, so each use is checked, not the node.
+    # (A Select's numerical inputs are reported by _check_select.)
+    readers_uses = [] if isinstance(expr, rasp.Select) else list(expr.children)
+    uses = readers_uses + ([expr] if graph.out_degree(label) == 0 else [])
+    errors = []
+    for sop in uses:
+        if isinstance(sop, (rasp.TokensType, rasp.IndicesType)) and rasp.is_numerical(sop):
+            name = label_of[sop.unique_id]
+            errors.append(
+                CompileError(
+                    label,
+                    f"{name!r} is annotated numerical here, but `{name}` is embedded one-hot, so it must be "
+                    f"categorical; read a numerical copy with rasp.numerical(rasp.Map(lambda x: x, rasp.{name}))",
+                )
+            )
+    return errors
+
+
 def _selector_inputs(expr: rasp.Selector) -> list[rasp.SOp]:
     if isinstance(expr, rasp.Select):
         return [expr.keys, expr.queries]
@@ -221,4 +240,11 @@ def _check_values(expr, label, graph, label_of) -> list[CompileError]:
     return []
 
 
-_CHECKS = (_check_unsupported_type, _check_select, _check_aggregate, _check_sequence_map, _check_values)
+_CHECKS = (
+    _check_unsupported_type,
+    _check_input_encoding,
+    _check_select,
+    _check_aggregate,
+    _check_sequence_map,
+    _check_values,
+)

@@ -1,0 +1,204 @@
+"""The random program generator: valid, exactly sized, reproducible, controllable, and fast at scale."""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import os
+import subprocess
+import sys
+import time
+
+import networkx as nx
+import pytest
+
+from optracr import rasp, random_programs
+from optracr.errors import CompileError
+from optracr.frontend import ProgramGraph, analyse, evaluate
+
+_INPUTS = [list(xs) for n in range(1, 4) for xs in itertools.product("abc", repeat=n)]
+
+
+def _analysed(generated: random_programs.GeneratedProgram) -> ProgramGraph:
+    return analyse(generated.program, generated.vocab, generated.max_seq_len)
+
+
+def _sop_labels(graph: ProgramGraph) -> list[str]:
+    return [label for label in graph.graph if graph.encoding(label) is not None and label not in graph.sources]
+
+
+def _sop_inputs(graph: ProgramGraph, label: str) -> set[str]:
+    """The s-ops one s-op reads, through its selector where it has one."""
+    inputs = set()
+    for child in graph.graph.predecessors(label):
+        if graph.encoding(child) is None:
+            inputs.update(graph.graph.predecessors(child))
+        else:
+            inputs.add(child)
+    return inputs
+
+
+def _fingerprint(generated: random_programs.GeneratedProgram) -> list:
+    return [evaluate(generated.program, xs, causal=causal) for xs in _INPUTS for causal in (False, True)]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"max_fan_in": 1},
+        {"max_fan_in": 2, "frontier_bias": 0.0},
+        {"frontier_bias": 1.0, "num_sops": 40},
+        {"num_sops": 1},
+        {"vocab": {1, 2, 3}, "max_seq_len": 3, "num_sops": 25},
+    ],
+    ids=["default", "chain", "wide", "deep", "single", "integer_tokens"],
+)
+def test_generated_programs_pass_analysis_with_exactly_num_sops(options: dict) -> None:
+    for seed in range(40):
+        generated = random_programs.generate(seed, **options)
+        graph = _analysed(generated)
+        assert len(_sop_labels(graph)) == generated.num_sops
+        assert nx.has_path(graph.graph, "tokens", graph.sink)
+        # Every generated s-op feeds the output.
+        assert all(nx.has_path(graph.graph, label, graph.sink) for label in _sop_labels(graph))
+
+
+def test_selectors_never_select_a_none_key_or_query() -> None:
+    # A compiled head cannot: None is the all-zero vector, which matches nothing.
+    checked = 0
+    for seed in range(60):
+        graph = _analysed(random_programs.generate(seed, num_sops=12))
+        selects = [graph.expr(label) for label in graph.graph if isinstance(graph.expr(label), rasp.Select)]
+        for select, xs in itertools.product(selects, _INPUTS):
+            keys, queries = evaluate(select.keys, xs), evaluate(select.queries, xs)
+            matrix = evaluate(select, xs)
+            for q, k in itertools.product(range(len(xs)), repeat=2):
+                if keys[k] is None or queries[q] is None:
+                    checked += 1
+                    assert not matrix[q][k], (seed, select.label, xs)
+    assert checked > 100
+
+
+def test_same_seed_gives_the_same_program_and_another_seed_another() -> None:
+    first, again = random_programs.generate(3, num_sops=15), random_programs.generate(3, num_sops=15)
+    assert set(_analysed(first).graph) == set(_analysed(again).graph)
+    assert _fingerprint(first) == _fingerprint(again)
+    others = [_fingerprint(random_programs.generate(seed, num_sops=15)) for seed in range(4, 8)]
+    assert any(other != _fingerprint(first) for other in others)
+
+
+def test_program_does_not_depend_on_the_hash_seed() -> None:
+    script = (
+        "from optracr import random_programs, rasp\n"
+        "import itertools\n"
+        "g = random_programs.generate(11, num_sops=30)\n"
+        "print([rasp.evaluate(g.program, list(xs)) for n in (1, 2, 3) for xs in itertools.product('abc', repeat=n)])\n"
+    )
+    outputs = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+        outputs.add(result.stdout)
+    assert len(outputs) == 1
+
+
+@pytest.mark.parametrize("max_fan_in", [1, 2, 3])
+def test_no_sop_reads_more_than_max_fan_in_sops(max_fan_in: int) -> None:
+    for seed in range(30):
+        graph = _analysed(random_programs.generate(seed, num_sops=20, max_fan_in=max_fan_in))
+        assert max(len(_sop_inputs(graph, label)) for label in _sop_labels(graph)) <= max_fan_in
+
+
+def test_fan_in_one_gives_a_chain() -> None:
+    graph = _analysed(random_programs.generate(5, num_sops=12, max_fan_in=1))
+    sops = [graph.sink]
+    while (inputs := _sop_inputs(graph, sops[-1]) - {"tokens", "indices"}):
+        (previous,) = inputs
+        sops.append(previous)
+    assert len(sops) == 12
+
+
+def test_frontier_bias_trades_width_for_depth() -> None:
+    def mean_depth(bias: float) -> float:
+        depths = []
+        for seed in range(10):
+            graph = _analysed(random_programs.generate(seed, num_sops=60, frontier_bias=bias))
+            depths.append(nx.dag_longest_path_length(graph.graph))
+        return sum(depths) / len(depths)
+
+    assert mean_depth(1.0) > 1.5 * mean_depth(0.0)
+
+
+@pytest.mark.parametrize(
+    ("kind", "expression_type"),
+    [
+        ("map", rasp.Map),
+        ("sequence_map", rasp.SequenceMap),
+        ("categorical_aggregate", rasp.Aggregate),
+        ("selector_width", rasp.SelectorWidth),
+    ],
+)
+def test_mix_of_one_kind_builds_mostly_that_kind(kind: str, expression_type: type) -> None:
+    # The rest are the merges that join the frontier into one output, and maps that convert numbers.
+    counts = collections.Counter()
+    for seed in range(10):
+        graph = _analysed(random_programs.generate(seed, num_sops=20, mix={kind: 1.0}))
+        counts.update(type(graph.expr(label)) for label in _sop_labels(graph))
+    assert counts[expression_type] >= 0.6 * sum(counts.values())
+
+
+def test_numerical_aggregates_average_zero_one_sops_with_default_zero() -> None:
+    graph = _analysed(random_programs.generate(4, num_sops=60, mix={"numerical_aggregate": 3, "map": 1}))
+    means = [
+        graph.expr(label)
+        for label in _sop_labels(graph)
+        if isinstance(graph.expr(label), rasp.Aggregate) and rasp.is_numerical(graph.expr(label))
+    ]
+    assert len(means) >= 5
+    for mean in means:
+        assert mean.default == 0 and graph.value_set(graph.label_of(mean.sop)) <= {0, 1}
+
+
+def test_thousand_sops_are_generated_and_analysed_quickly_with_bounded_value_sets() -> None:
+    start = time.perf_counter()
+    generated = random_programs.generate(0, num_sops=1000, max_seq_len=5)
+    graph = _analysed(generated)
+    assert time.perf_counter() - start < 5.0
+    assert len(_sop_labels(graph)) == 1000
+    for label in _sop_labels(graph):
+        bound = 6 if graph.encoding(label) is rasp.Encoding.CATEGORICAL else random_programs.MAX_NUMERICAL_VALUES
+        assert len(graph.value_set(label)) <= bound, label
+    assert evaluate(generated.program, list("abcab")) is not None
+
+
+def test_random_program_returns_the_generated_program() -> None:
+    sop = random_programs.random_program(9, num_sops=7)
+    assert isinstance(sop, rasp.SOp)
+    assert _fingerprint(random_programs.GeneratedProgram(sop, frozenset("abc"), 5, 9, 7)) == _fingerprint(
+        random_programs.generate(9, num_sops=7)
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"num_sops": 0}, "num_sops must be an integer >= 1, got 0"),
+        ({"vocab": set()}, "vocab must be non-empty and without None, got []"),
+        ({"max_seq_len": 0}, "max_seq_len must be an integer >= 1, got 0"),
+        ({"max_fan_in": 4}, "max_fan_in must be 1, 2 or 3, got 4"),
+        ({"frontier_bias": 1.5}, "frontier_bias must lie in [0, 1], got 1.5"),
+        ({"max_values": 1}, "max_values must be an integer >= 2, got 1"),
+        (
+            {"mix": {"maps": 1.0}},
+            "unknown operation kinds ['maps'] in mix; valid kinds: map, sequence_map, numerical_aggregate, "
+            "categorical_aggregate, selector_width",
+        ),
+        ({"mix": {"map": 0.0}}, "mix weights must be >= 0 with at least one > 0, got {'map': 0.0}"),
+    ],
+    ids=["num_sops", "vocab", "max_seq_len", "fan_in", "bias", "max_values", "unknown_kind", "zero_mix"],
+)
+def test_bad_options_are_reported(options: dict, message: str) -> None:
+    with pytest.raises(CompileError) as caught:
+        random_programs.generate(0, **options)
+    assert str(caught.value) == message

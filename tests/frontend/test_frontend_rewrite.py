@@ -1,0 +1,78 @@
+"""Rewrites: length, Full and same-input selector combinations become compilable RASP that means the same."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from optracr import rasp
+from optracr.frontend import analyse, evaluate, rewrite
+
+_INPUTS = [list(xs) for n in range(1, 5) for xs in itertools.product("ab", repeat=n)]
+_LT = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LT)
+_SAME_TOKEN_LT = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.LT)
+_SAME_TOKEN_EQ = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ)
+
+
+def _assert_same_meaning(original: rasp.SOp, rewritten: rasp.SOp, causal_modes: tuple[bool, ...]) -> None:
+    for causal in causal_modes:
+        for xs in _INPUTS:
+            assert evaluate(rewritten, xs, causal=causal) == evaluate(original, xs, causal=causal), (xs, causal)
+
+
+def test_length_becomes_the_width_of_an_all_true_selector() -> None:
+    program = (rasp.length - rasp.indices).named("remaining")
+    rewritten = rewrite(program)
+    assert isinstance(rewritten.fst, rasp.SelectorWidth) and rewritten.fst.label == "length"
+    assert rewritten.fst.selector.predicate is rasp.Comparison.TRUE
+    assert rewritten.label == "remaining" and program.fst is rasp.length  # the original is untouched
+    # Non-causal only: under a causal mask an all-true selector counts the positions so far, not the length.
+    _assert_same_meaning(program, rewritten, causal_modes=(False,))
+
+
+def test_full_becomes_a_constant_map_of_tokens() -> None:
+    program = rasp.SequenceMap(lambda x, y: f"{x}{y}", rasp.Full(7).named("seven"), rasp.tokens)
+    rewritten = rewrite(program)
+    assert type(rewritten.fst) is rasp.Map and rewritten.fst.inner is rasp.tokens
+    assert rewritten.fst.label == "seven"
+    _assert_same_meaning(program, rewritten, causal_modes=(False, True))
+
+
+@pytest.mark.parametrize(
+    "combine",
+    [
+        lambda: rasp.SelectorAnd(_SAME_TOKEN_LT, _SAME_TOKEN_EQ),
+        lambda: rasp.SelectorOr(_SAME_TOKEN_LT, _SAME_TOKEN_EQ),
+        lambda: rasp.SelectorNot(_SAME_TOKEN_LT),
+        lambda: rasp.SelectorNot(rasp.SelectorOr(_SAME_TOKEN_EQ, rasp.SelectorNot(_SAME_TOKEN_LT))),
+    ],
+    ids=["and", "or", "not", "nested"],
+)
+def test_same_input_selector_combination_becomes_one_select(combine) -> None:
+    selector = combine().named("combined")
+    program = rasp.SelectorWidth(selector).named("width")
+    rewritten = rewrite(program)
+    assert type(rewritten.selector) is rasp.Select and rewritten.selector.label == "combined"
+    assert rewritten.selector.keys is rasp.tokens and rewritten.selector.queries is rasp.tokens
+    _assert_same_meaning(program, rewritten, causal_modes=(False, True))
+    analyse(program, {"a", "b"}, 4)
+
+
+def test_combination_over_different_inputs_is_left_for_validation() -> None:
+    selector = rasp.SelectorAnd(_LT, _SAME_TOKEN_EQ)
+    rewritten = rewrite(rasp.SelectorWidth(selector))
+    assert rewritten.selector is selector
+
+
+def test_rewrite_leaves_a_compilable_program_unchanged() -> None:
+    program = rasp.Aggregate(rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.EQ), rasp.tokens)
+    assert rewrite(program) is program
+
+
+def test_rewrite_keeps_shared_subexpressions_shared() -> None:
+    width = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.TRUE))
+    program = rasp.SequenceMap(lambda x, y: x + y, rasp.length + width, rasp.length + width)
+    rewritten = rewrite(program)
+    assert rewritten.fst.fst is rewritten.snd.fst  # one rewritten length, read twice
+    assert isinstance(rewritten.fst.fst, rasp.SelectorWidth) and rewritten.fst.snd is width

@@ -1,0 +1,142 @@
+"""Value-set inference: the rules, and a property test that sets cover every value the evaluator produces."""
+
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from optracr import rasp, random_programs
+from optracr.errors import CompileError
+from optracr.frontend import ProgramGraph, analyse, evaluate, infer_value_sets, trace
+
+_PREVS = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)
+
+
+def _values(program: rasp.SOp, vocab: set, max_seq_len: int) -> ProgramGraph:
+    return infer_value_sets(trace(program), vocab, max_seq_len)
+
+
+def test_inputs_and_selector_width_value_sets() -> None:
+    width = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ)).named("width")
+    graph = _values(rasp.SequenceMap(lambda x, y: (x, y), width, rasp.indices), {"a", "b"}, 3)
+    assert graph.value_set("tokens") == {"a", "b"}
+    assert graph.value_set("indices") == {0, 1, 2}
+    assert graph.value_set("width") == {0, 1, 2, 3}
+
+
+def test_length_value_set_is_one_to_max_seq_len() -> None:
+    graph = _values(rasp.SequenceMap(lambda x, y: x, rasp.length, rasp.tokens), {"a"}, 4)
+    assert graph.value_set("length") == {1, 2, 3, 4}
+
+
+def test_map_and_sequence_map_apply_the_function_to_every_input_value() -> None:
+    doubled = (rasp.indices * 2).named("doubled")
+    pairs = rasp.SequenceMap(lambda x, y: f"{x}{y}", rasp.tokens, rasp.indices).named("pairs")
+    graph = _values(rasp.SequenceMap(lambda x, y: x, doubled, pairs), {"a", "b"}, 2)
+    assert graph.value_set("doubled") == {0, 2}
+    assert graph.value_set("pairs") == {"a0", "a1", "b0", "b1"}
+
+
+def test_sequence_map_of_one_sop_with_itself_pairs_equal_values_only() -> None:
+    graph = _values(rasp.SequenceMap(lambda x, y: (x, y), rasp.tokens, rasp.tokens).named("same"), {"a", "b"}, 2)
+    assert graph.value_set("same") == {("a", "a"), ("b", "b")}
+
+
+def test_none_is_never_a_value() -> None:
+    graph = _values(rasp.Map(lambda x: None if x == "a" else x, rasp.tokens).named("maybe"), {"a", "b"}, 2)
+    assert graph.value_set("maybe") == {"b"}
+
+
+def test_categorical_aggregate_takes_the_values_of_its_sop_plus_a_default() -> None:
+    copy = rasp.Aggregate(rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.EQ), rasp.tokens).named("copy")
+    graph = _values(rasp.SequenceMap(lambda x, y: x, copy, copy.named("copy_b")), {"a", "b"}, 2)
+    assert graph.value_set("copy") == {"a", "b"}
+    with_default = rasp.Aggregate(rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.EQ), rasp.tokens, "z")
+    assert _values(with_default.named("d"), {"a"}, 2).value_set("d") == {"a", "z"}
+
+
+def test_numerical_mean_includes_every_fraction_k_over_n() -> None:
+    frac = rasp.numerical(rasp.Aggregate(_PREVS, rasp.numerical(rasp.tokens == "x"), default=0)).named("frac")
+    values = _values(frac, {"x", "y"}, 3).value_set("frac")
+    expected = {Fraction(k, n) for n in (1, 2, 3) for k in range(n + 1)}
+    assert {Fraction(v).limit_denominator(100) for v in values} == expected
+    assert 2 / 3 in values  # 2/3 is no v/n for a 0/1 value v: the reference misses it
+
+
+def test_numerical_mean_of_several_values_includes_mixed_means() -> None:
+    mean = rasp.numerical(rasp.Aggregate(_PREVS, rasp.numerical(rasp.tokens + 0), default=0)).named("mean")
+    values = _values(mean, {1, 4}, 2).value_set("mean")
+    assert values == {0, 1, 4, 2.5}
+
+
+def test_a_numerical_mean_with_too_many_values_is_reported() -> None:
+    mean = rasp.numerical(rasp.Aggregate(_PREVS, rasp.numerical(rasp.tokens * 1.0), default=0)).named("mean")
+    vocab = {1 / 7**k for k in range(12)}
+    with pytest.raises(CompileError, match=r"'mean': a numerical mean over 12 input values and up to 20 positions"):
+        _values(mean, vocab, 20)
+
+
+def test_function_raising_on_one_value_drops_it() -> None:
+    inverse = rasp.Map(lambda x: 1 / x, rasp.indices).named("inverse")
+    graph = _values(inverse, {"a"}, 3)
+    assert graph.value_set("inverse") == {1.0, 0.5}
+    assert graph.graph.nodes["inverse"]["dropped_inputs"] == {0}
+
+
+def test_sequence_map_raising_on_one_pair_drops_that_pair() -> None:
+    ratio = rasp.SequenceMap(lambda x, y: x / y, rasp.indices, rasp.indices + 0).named("ratio")
+    graph = _values(ratio, {"a"}, 2)
+    assert graph.graph.nodes["ratio"]["dropped_inputs"] == {(0, 0), (1, 0)}
+    assert graph.value_set("ratio") == {0.0, 1.0}
+
+
+def test_infer_returns_a_new_graph_and_keeps_the_traced_one() -> None:
+    traced = trace(rasp.tokens == "a")
+    inferred = infer_value_sets(traced, {"a"}, 2)
+    assert not traced.has_value_sets and inferred.has_value_sets
+    assert (inferred.vocab, inferred.max_seq_len) == ({"a"}, 2)
+
+
+# ------------------------------------------------------------------------------------ the property test
+_VOCAB = ("a", "b", "c")
+_MAX_SEQ_LEN = 4
+_INPUTS = [list(xs) for n in range(1, _MAX_SEQ_LEN + 1) for xs in itertools.product(_VOCAB, repeat=n)]
+_INT_VOCAB = (0, 1, 2)
+_INT_INPUTS = [list(xs) for n in range(1, _MAX_SEQ_LEN + 1) for xs in itertools.product(_INT_VOCAB, repeat=n)]
+
+
+def _assert_value_sets_cover_evaluation(generated: random_programs.GeneratedProgram, inputs: list[list]) -> None:
+    graph = analyse(generated.program, generated.vocab, generated.max_seq_len)
+    sops = [label for label in graph.topological_labels() if graph.encoding(label) is not None]
+    for causal in (False, True):
+        for xs in inputs:
+            for label in sops:
+                produced = {v for v in evaluate(graph.expr(label), xs, causal=causal) if v is not None}
+                missing = produced - graph.value_set(label)
+                assert not missing, f"{label} produced {missing} on {xs} (causal={causal})"
+
+
+_PROPERTY_SETTINGS = settings(
+    max_examples=200, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+def test_exhaustive_inputs_cover_every_length() -> None:
+    assert len(_INPUTS) == 3 + 9 + 27 + 81 and {len(xs) for xs in _INPUTS} == {1, 2, 3, 4}
+
+
+@_PROPERTY_SETTINGS
+@given(random_programs.programs(max_sops=10, vocab=_VOCAB, max_seq_len=_MAX_SEQ_LEN))
+def test_value_sets_contain_every_evaluated_value(generated: random_programs.GeneratedProgram) -> None:
+    _assert_value_sets_cover_evaluation(generated, _INPUTS)
+
+
+@settings(_PROPERTY_SETTINGS, max_examples=60)
+@given(random_programs.programs(max_sops=10, vocab=_INT_VOCAB, max_seq_len=_MAX_SEQ_LEN))
+def test_value_sets_contain_every_evaluated_value_for_integer_tokens(
+    generated: random_programs.GeneratedProgram,
+) -> None:
+    _assert_value_sets_cover_evaluation(generated, _INT_INPUTS)
