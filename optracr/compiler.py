@@ -38,7 +38,7 @@ def compile(  # noqa: A001 - the reference's verb, on purpose
         raise CompileError(None, f"unknown allocator {allocator!r}; use one of {', '.join(ALLOCATORS)}")
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    program_graph = frontend.analyse(program, vocab, max_seq_len, bos=bos, pad=pad)
+    program_graph = frontend.analyse(program, vocab, max_seq_len, bos=bos, pad=pad, causal=causal)
     seconds["frontend"] = _lap(start)
     start = time.perf_counter()
     block_graph = craft.lower(program_graph, bos=bos, pad=pad, causal=causal)

@@ -13,7 +13,7 @@ from optracr.frontend.errors import CompileError, EvaluationError
 from optracr.frontend.evaluator import evaluate
 from optracr.frontend.graph import ProgramGraph, trace
 from optracr.frontend.rewrite import rewrite
-from optracr.frontend.validate import validate, validate_options
+from optracr.frontend.validate import validate, validate_causal, validate_options
 from optracr.frontend.value_sets import infer as infer_value_sets
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "rewrite",
     "trace",
     "validate",
+    "validate_causal",
     "validate_options",
 ]
 
@@ -56,10 +57,13 @@ def analyse(
     *,
     bos: Hashable = "BOS",
     pad: Hashable = "PAD",
+    causal: bool = False,
 ) -> ProgramGraph:
     """The program traced, with value sets, validated; raises ``CompileError`` listing every problem."""
     vocab = list(vocab)
     raise_all(validate_options(vocab, max_seq_len, bos, pad))
+    if causal:
+        raise_all(validate_causal(trace(program)))
     program_graph = infer_value_sets(trace(rewrite(program)), vocab, max_seq_len)
     raise_all(validate(program_graph))
     return program_graph

@@ -3,7 +3,8 @@
 Semantics (paper, section 2.3 and 3.2): ``None`` propagates through Map and SequenceMap; an Aggregate gives its
 default where nothing is selected, the value where one position is, the mean of the numbers where several are
 (a categorical Aggregate over several positions is defined only when they all hold the same value). In causal
-mode every selector is masked to key positions at or before the query position.
+mode every selector is masked to key positions at or before the query position. A key or query without a
+value (None) is selected by no predicate: in a compiled model it is the zero vector, which matches nothing.
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ def _select(expr: rasp.Select, xs: list, visit: Visit, causal: bool) -> rasp.Sel
     for q, query in enumerate(queries):
         row = []
         for k, key in enumerate(keys):
+            if key is None or query is None:  # no value is the zero vector: it matches nothing
+                row.append(False)
+                continue
             try:
                 picked = bool(expr.predicate(key, query))
             except Exception as error:

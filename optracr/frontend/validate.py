@@ -38,6 +38,20 @@ def validate_options(vocab: Iterable[Hashable], max_seq_len: object, bos: Hashab
     return errors
 
 
+def validate_causal(program_graph: graph_lib.ProgramGraph) -> list[CompileError]:
+    """Constructs a causal model cannot compute: ``length`` (a position cannot see the tokens after it)."""
+    return [
+        CompileError(
+            label,
+            "`length` is the whole input's length, which a causal model cannot see from earlier positions; "
+            "compile without causal, or count the positions so far with SelectorWidth(Select(tokens, tokens, "
+            "Comparison.TRUE))",
+        )
+        for label, expr in program_graph.graph.nodes(data=graph_lib.EXPR)
+        if isinstance(expr, rasp.LengthType)
+    ]
+
+
 def validate(program_graph: graph_lib.ProgramGraph) -> list[CompileError]:
     """Every unsupported construct in a traced graph with value sets, in topological order."""
     if not program_graph.has_value_sets:

@@ -222,3 +222,19 @@ def test_bad_options_are_reported(vocab: set, max_seq_len: object, options: dict
     with pytest.raises(CompileError, match=re.escape(message)) as caught:
         analyse(rasp.tokens == "a", vocab, max_seq_len, **options)
     assert caught.value.label is None
+
+
+def test_length_under_causal_compilation_is_rejected() -> None:
+    from optracr import frontend
+
+    program = rasp.length - rasp.indices
+    frontend.analyse(program, {"a"}, 3)  # fine without causal
+    with pytest.raises(CompileError, match="causal model cannot see"):
+        frontend.analyse(program, {"a"}, 3, causal=True)
+
+
+def test_a_key_without_value_is_selected_by_no_predicate() -> None:
+    previous = rasp.Select(rasp.indices, rasp.indices, lambda key, query: key == query - 1)
+    shifted = rasp.Aggregate(previous, rasp.tokens)  # None at position 0
+    anything = rasp.Select(shifted, rasp.tokens, lambda key, query: True)
+    assert rasp.evaluate(rasp.SelectorWidth(anything), ["a", "b", "c"]) == [2, 2, 2]
