@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Hashable, Iterable
 
 from optracr.frontend import rasp
@@ -66,4 +67,4 @@ def analyse(
         raise_all(validate_causal(trace(program)))
     program_graph = infer_value_sets(trace(rewrite(program)), vocab, max_seq_len)
     raise_all(validate(program_graph))
-    return program_graph
+    return dataclasses.replace(program_graph, validated=True)

@@ -43,6 +43,7 @@ class ProgramGraph:
     sink: Label
     vocab: frozenset[Hashable] | None = None
     max_seq_len: int | None = None
+    validated: bool = False  # set by ``analyse`` once ``validate`` found nothing
 
     def __post_init__(self) -> None:
         if self.sink not in self.graph:

@@ -215,6 +215,14 @@ def _check_sequence_map(expr, label, graph, label_of) -> list[CompileError]:
         return []
     numerical_inputs = [rasp.is_numerical(expr.fst), rasp.is_numerical(expr.snd)]
     if isinstance(expr, rasp.LinearSequenceMap) and all(numerical_inputs):
+        if rasp.is_categorical(expr):
+            return [
+                CompileError(
+                    label,
+                    "a LinearSequenceMap of numerical inputs is numerical; annotate it with rasp.numerical "
+                    "and, if a categorical value is needed, rasp.Map the result",
+                )
+            ]
         return []
     if any(numerical_inputs):
         what = "LinearSequenceMap mixes" if isinstance(expr, rasp.LinearSequenceMap) else "SequenceMap reads"

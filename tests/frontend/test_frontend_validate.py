@@ -238,3 +238,11 @@ def test_a_key_without_value_is_selected_by_no_predicate() -> None:
     shifted = rasp.Aggregate(previous, rasp.tokens)  # None at position 0
     anything = rasp.Select(shifted, rasp.tokens, lambda key, query: True)
     assert rasp.evaluate(rasp.SelectorWidth(anything), ["a", "b", "c"]) == [2, 2, 2]
+
+
+def test_categorical_linear_sequence_map_of_numerical_inputs_is_rejected() -> None:
+    x = rasp.numerical(rasp.Map(lambda t: 1 if t == "a" else 0, rasp.tokens))
+    y = rasp.numerical(rasp.Map(lambda t: 1 if t == "b" else 0, rasp.tokens))
+    with pytest.raises(CompileError, match="annotate it with rasp.numerical"):
+        analyse(rasp.LinearSequenceMap(x, y, 1, 1), {"a", "b"}, 3)
+    analyse(rasp.numerical(rasp.LinearSequenceMap(x, y, 1, 1)), {"a", "b"}, 3)

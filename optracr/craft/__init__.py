@@ -1,0 +1,91 @@
+"""craft: labelled vector spaces, operators and transformer blocks, the library of constructions, and ``lower``.
+
+``lower(program_graph)`` turns every computed s-op of a ``frontend.ProgramGraph`` into one craft block (an
+MLP, an attention head, or selector width's head + MLP) on named residual directions, following the
+residual conventions of docs/artefacts.md (``one``; ``tokens:v`` with ``tokens:BOS``/``tokens:PAD``;
+``indices:i``; ``L:v`` per value of a categorical s-op ``L``, the single ``L`` for a numerical one). Each
+block's numpy ``apply`` is the reference semantics; ``embed``, ``run`` and ``decode`` run a whole BlockGraph.
+
+Widths of every construction, as built (N = max_seq_len; |X| = number of values of input s-op X, |Q| and |K|
+of the selector's queries and keys, |V| of the aggregated s-op, |O| of the output; every MLP also reads
+``one`` and ``tokens:BOS``, every head's query reads ``one`` and its key ``tokens:BOS``):
+
+================================  =====  =============================================  =================  =============
+construction                      heads  MLP hidden width                               key size           value size
+================================  =====  =============================================  =================  =============
+Map categorical -> categorical    0      #distinct non-None outputs (<= min(|X|, |O|))  0                  0
+Map categorical -> numerical      0      [some f(x) > 0] + [some f(x) < 0]  (<= 2)      0                  0
+Map numerical -> numerical,       0      [some f(x) > 0] + [some f(x) < 0]  (<= 2)      0                  0
+f affine on the known inputs
+Map numerical -> numerical or     0      2 #{j : g_j+1 != g_j} + [g_anchor != 0]        0                  0
+categorical (discretising)               (<= 2|X| - 1)
+SequenceMap categorical,          0      min over the row input R of                    0                  0
+categorical output                       sum_r #distinct non-None f(r, .)  (<= |X||Y|)
+SequenceMap categorical,          0      min over R of sum_r ([some f(r, .) > 0]        0                  0
+numerical output                         + [some f(r, .) < 0])  (<= 2 min(|X|, |Y|))
+SequenceMap(f, x, x)              0      as the Map x -> f(x, x)                        0                  0
+LinearSequenceMap numerical       0      [a x + b y > 0 somewhere] + [< 0 somewhere]    0                  0
+Aggregate categorical             1      0                                              min(|Q|+1, |K|+1)  min(|V|, |O|)
+Aggregate numerical               1      0                                              min(|Q|+1, |K|+1)  1
+SelectorWidth categorical         1      2N + 1                                         min(|Q|+1, |K|+1)  1
+SelectorWidth numerical           1      2N  (1 when N = 1: affine)                     min(|Q|+1, |K|+1)  1
+================================  =====  =============================================  =================  =============
+
+Kinds: Map / SequenceMap -> ``MLP``, Aggregate -> ``ATTN``, SelectorWidth -> ``ATTN_MLP``. Every
+construction is exact on every input its value sets allow; the discretising MLP also on any input within a
+quarter of the smallest gap between known input values (``numerical_mlp.exactness_tolerance``). Attention
+sharpness comes from max_seq_len (``attention.sharpness``): softmax mass off the intended keys < 1e-7.
+"""
+
+from optracr.craft import attention
+from optracr.craft import bases
+from optracr.craft import block_graph
+from optracr.craft import blocks
+from optracr.craft import categorical_mlp
+from optracr.craft import conventions
+from optracr.craft import lowering
+from optracr.craft import numerical_mlp
+from optracr.craft import numpy_model
+from optracr.craft import operators
+from optracr.craft import selector_width
+from optracr.craft.bases import BasisDirection, VectorInBasis, VectorSpaceWithBasis, direct_sum, join_vector_spaces
+from optracr.craft.block_graph import ATTN, ATTN_MLP, MLP as MLP_KIND, BlockGraph, LoweredBlock
+from optracr.craft.blocks import MLP, AttentionHead, MultiAttentionHead, SeriesWithResiduals
+from optracr.craft.lowering import lower
+from optracr.craft.numpy_model import decode, embed, key_mask, run
+from optracr.craft.operators import Bilinear, Linear
+
+__all__ = [
+    "ATTN",
+    "ATTN_MLP",
+    "MLP_KIND",
+    "AttentionHead",
+    "BasisDirection",
+    "Bilinear",
+    "BlockGraph",
+    "Linear",
+    "LoweredBlock",
+    "MLP",
+    "MultiAttentionHead",
+    "SeriesWithResiduals",
+    "VectorInBasis",
+    "VectorSpaceWithBasis",
+    "attention",
+    "bases",
+    "block_graph",
+    "blocks",
+    "categorical_mlp",
+    "conventions",
+    "decode",
+    "direct_sum",
+    "embed",
+    "join_vector_spaces",
+    "key_mask",
+    "lower",
+    "lowering",
+    "numerical_mlp",
+    "numpy_model",
+    "operators",
+    "run",
+    "selector_width",
+]

@@ -1,0 +1,138 @@
+"""Attention heads for ``Aggregate(Select(keys, queries, predicate), sop)`` with categorical keys and queries.
+
+``W_QK`` gives logit ``sharpness`` to every (query value, key value) pair the predicate selects, and the BOS
+key a logit of ``bos_fraction * sharpness`` from every query (query ``one`` x key ``tokens:BOS``). With the
+fraction 1/2 (Aggregate) BOS wins exactly when nothing else is selected; with 1 (selector width) BOS is
+attended together with every selected key. A query at BOS has no value directions set, so it attends to
+BOS. ``W_OV`` copies the aggregated s-op into the output s-op's directions; BOS holds no value there, so an
+empty selection reads exactly zero (the default / None).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Hashable
+
+import numpy as np
+
+from optracr import errors
+from optracr import frontend
+from optracr.craft import bases
+from optracr.craft import blocks
+from optracr.craft import conventions
+from optracr.craft import operators
+
+Label = str
+Predicate = Callable[[Hashable, Hashable], object]
+MAX_LEAK = 1e-7  # softmax mass allowed off the intended keys (the contract is 1e-6; this leaves margin)
+
+
+def sharpness(max_seq_len: int, *, leak: float = MAX_LEAK) -> float:
+    """The selected-pair logit that keeps the softmax mass off the intended keys below ``leak``.
+
+    With up to N = max_seq_len non-BOS keys, selected logit s, BOS logit s/2 and the rest 0, the stray mass is
+    at most N e^{-s/2} when nothing is selected and e^{-s/2} + N e^{-s} otherwise; both are at most
+    (N + 1) e^{-s/2}, so s = 2 ln((N + 1) / leak). (With BOS at logit s, as in selector width, the stray mass
+    is at most N e^{-s}, smaller still.)
+    """
+    if max_seq_len < 1 or not 0.0 < leak < 1.0:
+        raise ValueError(f"sharpness needs max_seq_len >= 1 and 0 < leak < 1, got {max_seq_len}, {leak}")
+    return 2.0 * math.log((max_seq_len + 1) / leak)
+
+
+_OPERATORS: dict[frontend.rasp.Comparison, Callable[[Hashable, Hashable], bool]] = {
+    frontend.rasp.Comparison.EQ: operator.eq,
+    frontend.rasp.Comparison.LT: operator.lt,
+    frontend.rasp.Comparison.LEQ: operator.le,
+    frontend.rasp.Comparison.GT: operator.gt,
+    frontend.rasp.Comparison.GEQ: operator.ge,
+    frontend.rasp.Comparison.NEQ: operator.ne,
+    frontend.rasp.Comparison.TRUE: lambda key, query: True,
+    frontend.rasp.Comparison.FALSE: lambda key, query: False,
+}
+
+
+def _raise_predicate_error(label: Label, test: Predicate, keys: list[Hashable], query: Hashable) -> None:
+    for key in keys:
+        try:
+            test(key, query)
+        except Exception as error:
+            raise errors.CompileError(
+                label,
+                f"the predicate raised {type(error).__name__} on key {key!r}, query {query!r}; it must answer for "
+                "every key and query value",
+            ) from error
+
+
+def selection_matrix(
+    label: Label, query_space: bases.VectorSpaceWithBasis, key_space: bases.VectorSpaceWithBasis, predicate: Predicate
+) -> np.ndarray:
+    """1.0 where ``predicate(key value, query value)`` holds, per (query direction, key direction)."""
+    # A Comparison is called through its operator: values are never None here, and this runs |Q| x |K| times.
+    test = _OPERATORS.get(predicate, predicate) if isinstance(predicate, frontend.rasp.Comparison) else predicate
+    keys = [direction.value for direction in key_space.basis]
+    rows = []
+    for query in query_space.basis:
+        try:
+            rows.append([1.0 if test(key, query.value) else 0.0 for key in keys])
+        except Exception:
+            _raise_predicate_error(label, test, keys, query.value)
+    return np.array(rows, dtype=np.float64).reshape(query_space.num_dims, key_space.num_dims)
+
+
+def select_bilinear(
+    label: Label,
+    query_space: bases.VectorSpaceWithBasis,
+    key_space: bases.VectorSpaceWithBasis,
+    predicate: Predicate,
+    *,
+    logit: float,
+    bos_fraction: float,
+    bos: Hashable,
+) -> operators.Bilinear:
+    """``W_QK`` on (query values + ``one``) x (key values + ``tokens:BOS``); ``predicate(key, query)``."""
+    bos_direction = conventions.bos_direction(bos)
+    left = bases.join_vector_spaces(query_space, conventions.one_space())
+    right = bases.join_vector_spaces(key_space, bases.space([bos_direction]))
+    selected = selection_matrix(label, query_space, key_space, predicate)
+    pairs = operators.Bilinear(query_space, key_space, logit * selected)
+    to_bos = operators.Bilinear.from_action(
+        conventions.one_space(), bases.space([bos_direction]), lambda query, key: bos_fraction * logit
+    )
+    return operators.Bilinear(left, right, pairs.lift(left, right).matrix + to_bos.lift(left, right).matrix)
+
+
+def copy_values(
+    value_space: bases.VectorSpaceWithBasis, output_space: bases.VectorSpaceWithBasis, output_label: Label
+) -> operators.Linear:
+    """``W_OV`` sending each value direction to the output direction of the same value (or the one numerical)."""
+
+    def action(direction: bases.BasisDirection) -> bases.VectorInBasis | None:
+        target = bases.BasisDirection(output_label, direction.value)
+        return output_space.vector_from_basis_direction(target) if target in output_space else None
+
+    return operators.Linear.from_action(value_space, output_space, action)
+
+
+def aggregate_head(
+    label: Label,
+    query_space: bases.VectorSpaceWithBasis,
+    key_space: bases.VectorSpaceWithBasis,
+    predicate: Predicate,
+    value_space: bases.VectorSpaceWithBasis,
+    output_space: bases.VectorSpaceWithBasis,
+    *,
+    max_seq_len: int,
+    bos: Hashable,
+    causal: bool = False,
+    value_scale: float = 1.0,
+) -> blocks.AttentionHead:
+    """The head of an Aggregate: mean of the selected values (one-hot copy when one value is selected).
+
+    ``value_scale`` (the largest |value| a numerical s-op takes) tightens the leak so the error on the mean
+    stays below ``MAX_LEAK``.
+    """
+    logit = sharpness(max_seq_len, leak=MAX_LEAK / max(1.0, value_scale))
+    w_qk = select_bilinear(label, query_space, key_space, predicate, logit=logit, bos_fraction=0.5, bos=bos)
+    return blocks.AttentionHead(w_qk, copy_values(value_space, output_space, label), causal=causal)

@@ -1,0 +1,226 @@
+"""Transformer blocks on labelled spaces, each with a numpy ``apply``: the reference semantics of the model.
+
+``apply(residual)`` takes the residual stream of one sequence (rows are positions, row 0 is BOS; its space
+must contain the block's input space) and returns what the block adds to it, in the block's output space.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Union
+
+import numpy as np
+
+from optracr.craft import bases
+from optracr.craft import operators
+
+KeyMask = np.ndarray  # bool, one entry per position: False where a key may not be attended (PAD)
+
+
+def _relu(values: np.ndarray) -> np.ndarray:
+    return np.maximum(values, 0.0)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - np.max(logits, axis=-1, keepdims=True)
+    weights = np.exp(shifted)
+    return weights / np.sum(weights, axis=-1, keepdims=True)
+
+
+def _require_rows(residual: bases.VectorInBasis, input_space: bases.VectorSpaceWithBasis, block: str) -> None:
+    if residual.magnitudes.ndim != 2:
+        shape = residual.magnitudes.shape
+        raise ValueError(f"{block}.apply takes a residual with one row per position, got shape {shape}")
+    missing = [str(d) for d in input_space.basis if d not in residual.space]
+    if missing:
+        raise ValueError(f"{block}.apply: the residual lacks the block's input directions {missing[:6]}")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class MLP:
+    """``snd(ReLU(fst(x)))``; the hidden space is ``fst.output_space`` (directions private to this block)."""
+
+    fst: operators.Linear
+    snd: operators.Linear
+
+    def __post_init__(self) -> None:
+        if self.fst.output_space != self.snd.input_space:
+            raise ValueError("an MLP's first layer must map onto the space its second layer reads (the hidden space)")
+
+    @property
+    def input_space(self) -> bases.VectorSpaceWithBasis:
+        """The residual directions the MLP reads."""
+        return self.fst.input_space
+
+    @property
+    def hidden_space(self) -> bases.VectorSpaceWithBasis:
+        """The hidden units."""
+        return self.fst.output_space
+
+    @property
+    def output_space(self) -> bases.VectorSpaceWithBasis:
+        """The residual directions the MLP writes."""
+        return self.snd.output_space
+
+    @property
+    def hidden_width(self) -> int:
+        """The number of hidden units."""
+        return self.hidden_space.num_dims
+
+    def apply(self, residual: bases.VectorInBasis, key_mask: KeyMask | None = None) -> bases.VectorInBasis:
+        """What the MLP adds at every position (``key_mask`` is ignored: an MLP mixes no positions)."""
+        _require_rows(residual, self.input_space, "MLP")
+        hidden = self.fst.apply(residual)
+        return self.snd.apply(bases.VectorInBasis(self.hidden_space, _relu(hidden.magnitudes)))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AttentionHead:
+    """One head: logits ``query W_QK key``, softmax over keys (optionally causal), values through ``W_OV``."""
+
+    w_qk: operators.Bilinear
+    w_ov: operators.Linear
+    causal: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.causal, bool):
+            raise TypeError(f"causal must be a bool, got {self.causal!r}")
+
+    @property
+    def query_space(self) -> bases.VectorSpaceWithBasis:
+        """The directions the query reads."""
+        return self.w_qk.left_space
+
+    @property
+    def key_space(self) -> bases.VectorSpaceWithBasis:
+        """The directions the key reads."""
+        return self.w_qk.right_space
+
+    @property
+    def value_space(self) -> bases.VectorSpaceWithBasis:
+        """The directions the value reads."""
+        return self.w_ov.input_space
+
+    @property
+    def input_space(self) -> bases.VectorSpaceWithBasis:
+        """Every residual direction the head reads."""
+        return bases.join_vector_spaces(self.query_space, self.key_space, self.value_space)
+
+    @property
+    def output_space(self) -> bases.VectorSpaceWithBasis:
+        """The residual directions the head writes."""
+        return self.w_ov.output_space
+
+    @property
+    def key_size(self) -> int:
+        """Width of the query/key projection that factors ``W_QK`` exactly."""
+        return min(self.query_space.num_dims, self.key_space.num_dims)
+
+    @property
+    def value_size(self) -> int:
+        """Width of the value/output projection that factors ``W_OV`` exactly."""
+        return min(self.value_space.num_dims, self.output_space.num_dims)
+
+    def attention(self, residual: bases.VectorInBasis, key_mask: KeyMask | None = None) -> np.ndarray:
+        """The (query position, key position) attention weights."""
+        _require_rows(residual, self.input_space, "AttentionHead")
+        logits = self.w_qk.apply(residual, residual)
+        allowed = np.ones(logits.shape, dtype=bool)
+        if self.causal:
+            allowed &= np.tril(allowed)
+        if key_mask is not None:
+            key_mask = np.asarray(key_mask, dtype=bool)
+            if key_mask.shape != (logits.shape[1],):
+                raise ValueError(f"key_mask needs one entry per position ({logits.shape[1]}), got {key_mask.shape}")
+            allowed &= key_mask[None, :]
+        if not np.all(allowed.any(axis=-1)):
+            raise ValueError("every query needs a key it may attend to (never mask BOS)")
+        return _softmax(np.where(allowed, logits, -np.inf))
+
+    def apply(self, residual: bases.VectorInBasis, key_mask: KeyMask | None = None) -> bases.VectorInBasis:
+        """What the head adds at every position."""
+        weights = self.attention(residual, key_mask)
+        values = self.w_ov.apply(residual).magnitudes
+        return bases.VectorInBasis(self.output_space, weights @ values)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class MultiAttentionHead:
+    """Heads side by side; their outputs add."""
+
+    heads: tuple[AttentionHead, ...]
+
+    def __post_init__(self) -> None:
+        heads = tuple(self.heads)
+        if not heads or not all(isinstance(head, AttentionHead) for head in heads):
+            raise ValueError("a MultiAttentionHead needs one or more AttentionHead objects")
+        object.__setattr__(self, "heads", heads)
+
+    @property
+    def input_space(self) -> bases.VectorSpaceWithBasis:
+        """Every direction some head reads."""
+        return bases.join_vector_spaces(*(head.input_space for head in self.heads))
+
+    @property
+    def output_space(self) -> bases.VectorSpaceWithBasis:
+        """Every direction some head writes."""
+        return bases.join_vector_spaces(*(head.output_space for head in self.heads))
+
+    def apply(self, residual: bases.VectorInBasis, key_mask: KeyMask | None = None) -> bases.VectorInBasis:
+        """The sum of the heads' outputs."""
+        total = self.output_space.null_vector(residual.magnitudes.shape[0])
+        for head in self.heads:
+            total = total + head.apply(residual, key_mask).project(self.output_space)
+        return total
+
+
+SublayerBlock = Union[MLP, AttentionHead, MultiAttentionHead]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SeriesWithResiduals:
+    """Blocks one after the other, each reading the residual plus what the earlier ones added."""
+
+    blocks: tuple[SublayerBlock, ...]
+
+    def __post_init__(self) -> None:
+        blocks = tuple(self.blocks)
+        if not blocks or not all(isinstance(block, (MLP, AttentionHead, MultiAttentionHead)) for block in blocks):
+            raise ValueError("a SeriesWithResiduals needs one or more MLP / attention blocks")
+        object.__setattr__(self, "blocks", blocks)
+
+    @property
+    def input_space(self) -> bases.VectorSpaceWithBasis:
+        """Every direction some block of the series reads (including what earlier blocks wrote)."""
+        return bases.join_vector_spaces(*(block.input_space for block in self.blocks))
+
+    @property
+    def output_space(self) -> bases.VectorSpaceWithBasis:
+        """Every direction some block of the series writes."""
+        return bases.join_vector_spaces(*(block.output_space for block in self.blocks))
+
+    def apply(self, residual: bases.VectorInBasis, key_mask: KeyMask | None = None) -> bases.VectorInBasis:
+        """The sum of what the blocks add, each seeing the residual updated by the ones before it."""
+        _require_rows(residual, bases.VectorSpaceWithBasis(()), "SeriesWithResiduals")
+        working_space = bases.join_vector_spaces(residual.space, self.output_space)
+        start = residual.project(working_space)
+        current = start
+        for block in self.blocks:
+            current = current + block.apply(current, key_mask).project(working_space)
+        return (current - start).project(self.output_space)
+
+
+Block = Union[MLP, AttentionHead, MultiAttentionHead, SeriesWithResiduals]
+
+
+def combine_mlps_in_parallel(mlps: Sequence[MLP]) -> MLP:
+    """One MLP computing several side by side (their hidden spaces must be disjoint)."""
+    if not mlps:
+        raise ValueError("combine_mlps_in_parallel needs at least one MLP")
+    input_space = bases.join_vector_spaces(*(mlp.input_space for mlp in mlps))
+    hidden_space = bases.direct_sum(*(mlp.hidden_space for mlp in mlps))
+    output_space = bases.join_vector_spaces(*(mlp.output_space for mlp in mlps))
+    fst = np.sum([mlp.fst.lift(input_space, hidden_space).matrix for mlp in mlps], axis=0)
+    snd = np.sum([mlp.snd.lift(hidden_space, output_space).matrix for mlp in mlps], axis=0)
+    return MLP(operators.Linear(input_space, hidden_space, fst), operators.Linear(hidden_space, output_space, snd))

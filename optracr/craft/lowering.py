@@ -1,0 +1,211 @@
+"""``lower``: ProgramGraph -> BlockGraph, translating every computed s-op on its own into a craft block.
+
+Map and SequenceMap become MLPs, Aggregate an attention head, SelectorWidth a head plus an MLP; selectors
+are folded into the block that reads them. Blocks come in the frontend's deterministic topological order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from optracr import errors
+from optracr import frontend
+from optracr.craft import attention
+from optracr.craft import bases
+from optracr.craft import block_graph
+from optracr.craft import blocks
+from optracr.craft import categorical_mlp
+from optracr.craft import conventions
+from optracr.craft import numerical_mlp
+from optracr.craft import selector_width
+from optracr.craft import tables
+
+rasp = frontend.rasp
+Label = str
+DROPPED_INPUTS = "dropped_inputs"  # node attribute of the frontend -> craft contract (docs/artefacts.md)
+
+
+class _Context:
+    """What lowering one node needs to know about the program (read-only)."""
+
+    def __init__(self, program_graph: frontend.ProgramGraph, bos: Hashable, causal: bool) -> None:
+        self.program_graph = program_graph
+        self.bos = bos
+        self.causal = causal
+
+    def label(self, expr: rasp.RASPExpr) -> Label:
+        """The node label of ``expr``."""
+        return self.program_graph.label_of(expr)
+
+    def values(self, expr: rasp.RASPExpr) -> frozenset:
+        """The value set of ``expr``."""
+        return self.program_graph.value_set(self.label(expr))
+
+    def value_space(self, expr: rasp.RASPExpr) -> bases.VectorSpaceWithBasis:
+        """The directions holding the s-op's possible values (``tokens`` without BOS and PAD)."""
+        label = self.label(expr)
+        return conventions.sop_space(label, rasp.get_encoding(expr), self.values(expr))
+
+    def dropped(self, label: Label) -> frozenset:
+        """The inputs on which node ``label``'s function raised."""
+        return self.program_graph.graph.nodes[label].get(DROPPED_INPUTS, frozenset())
+
+
+def _lower_map(label: Label, expr: rasp.Map, context: _Context) -> blocks.MLP:
+    table = tables.map_table(expr.f, context.values(expr.inner), context.dropped(label))
+    return _map_mlp(label, expr, expr.inner, table, context)
+
+
+def _map_mlp(label: Label, expr: rasp.SOp, inner: rasp.SOp, table: tables.Table, context: _Context) -> blocks.MLP:
+    input_space, output_space = context.value_space(inner), context.value_space(expr)
+    if rasp.is_categorical(inner) and rasp.is_categorical(expr):
+        return categorical_mlp.map_categorical_mlp(label, input_space, output_space, table, bos=context.bos)
+    if rasp.is_categorical(inner):
+        return categorical_mlp.map_categorical_to_numerical_mlp(
+            label, input_space, output_space, table, bos=context.bos
+        )
+    (direction,) = input_space.basis
+    if rasp.is_numerical(expr):
+        return numerical_mlp.map_numerical_mlp(label, direction, output_space, table, bos=context.bos)
+    return numerical_mlp.map_numerical_to_categorical_mlp(label, direction, output_space, table, bos=context.bos)
+
+
+def _lower_sequence_map(label: Label, expr: rasp.SequenceMap, context: _Context) -> blocks.MLP:
+    fst, snd = expr.fst, expr.snd
+    output_space = context.value_space(expr)
+    if rasp.is_numerical(fst) and rasp.is_numerical(snd):
+        if not isinstance(expr, rasp.LinearSequenceMap) or not rasp.is_numerical(expr):
+            raise errors.CompileError(
+                label,
+                "a SequenceMap of numerical inputs compiles only as a numerical LinearSequenceMap; annotate it "
+                "with rasp.numerical and, for a categorical result, Map it afterwards",
+            )
+        inputs = [
+            (context.value_space(sop).basis[0], context.values(sop), factor)
+            for sop, factor in ((fst, expr.fst_fac), (snd, expr.snd_fac))
+        ]
+        return numerical_mlp.linear_sequence_map_mlp(label, inputs[0], inputs[1], output_space, bos=context.bos)
+    if context.label(fst) == context.label(snd):
+        table = tables.diagonal_table(expr.f, context.values(fst), context.dropped(label))
+        return _map_mlp(label, expr, fst, table, context)
+    table = tables.sequence_map_table(expr.f, context.values(fst), context.values(snd), context.dropped(label))
+    return categorical_mlp.sequence_map_categorical_mlp(
+        label,
+        context.value_space(fst),
+        context.value_space(snd),
+        output_space,
+        table,
+        numerical_output=rasp.is_numerical(expr),
+        bos=context.bos,
+    )
+
+
+def _lower_aggregate(label: Label, expr: rasp.Aggregate, context: _Context) -> blocks.AttentionHead:
+    select = expr.selector
+    numbers = [abs(float(v)) for v in context.values(expr.sop)] if rasp.is_numerical(expr.sop) else []
+    return attention.aggregate_head(
+        label,
+        context.value_space(select.queries),
+        context.value_space(select.keys),
+        select.predicate,
+        context.value_space(expr.sop),
+        context.value_space(expr),
+        max_seq_len=context.program_graph.max_seq_len,
+        bos=context.bos,
+        causal=context.causal,
+        value_scale=max(numbers, default=1.0),
+    )
+
+
+def _lower_selector_width(label: Label, expr: rasp.SelectorWidth, context: _Context) -> blocks.SeriesWithResiduals:
+    select = expr.selector
+    return selector_width.selector_width_block(
+        label,
+        context.value_space(select.queries),
+        context.value_space(select.keys),
+        select.predicate,
+        context.value_space(expr),
+        numerical_output=rasp.is_numerical(expr),
+        max_seq_len=context.program_graph.max_seq_len,
+        bos=context.bos,
+        causal=context.causal,
+    )
+
+
+def _reads(expr: rasp.SOp, context: _Context) -> tuple[Label, ...]:
+    if isinstance(expr, (rasp.Aggregate, rasp.SelectorWidth)):
+        select = expr.selector
+        sops = (select.keys, select.queries) + ((expr.sop,) if isinstance(expr, rasp.Aggregate) else ())
+    else:
+        sops = tuple(child for child in expr.children if isinstance(child, rasp.SOp))
+    return tuple(dict.fromkeys(context.label(sop) for sop in sops))
+
+
+def _lower_node(label: Label, expr: rasp.SOp, context: _Context) -> block_graph.LoweredBlock:
+    if isinstance(expr, rasp.Map):
+        block: blocks.Block = _lower_map(label, expr, context)
+    elif isinstance(expr, rasp.SequenceMap):
+        block = _lower_sequence_map(label, expr, context)
+    elif isinstance(expr, rasp.Aggregate):
+        block = _lower_aggregate(label, expr, context)
+    elif isinstance(expr, rasp.SelectorWidth):
+        block = _lower_selector_width(label, expr, context)
+    else:
+        raise errors.CompileError(
+            label, f"craft has no construction for {type(expr).__name__}; run frontend.analyse, which rewrites it"
+        )
+    return block_graph.LoweredBlock.of(label, block, _reads(expr, context))
+
+
+def _check_program(program_graph: frontend.ProgramGraph, bos: Hashable, pad: Hashable, causal: object) -> None:
+    if not isinstance(program_graph, frontend.ProgramGraph) or not program_graph.has_value_sets:
+        raise errors.CompileError(None, "lower needs a ProgramGraph with value sets; build it with frontend.analyse")
+    if not isinstance(causal, bool):
+        raise errors.CompileError(None, f"causal must be True or False, got {causal!r}")
+    problems = frontend.validate_options(program_graph.vocab, program_graph.max_seq_len, bos, pad)
+    if not program_graph.validated:  # frontend.analyse has checked the program already
+        problems += frontend.validate(program_graph)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise frontend.ProgramErrors(problems)
+    if conventions.ONE in program_graph.graph:
+        raise errors.CompileError(
+            conventions.ONE, "the label 'one' names the residual's constant direction; rename the s-op with .named()"
+        )
+
+
+def lower(
+    program_graph: frontend.ProgramGraph, *, bos: Hashable = "BOS", pad: Hashable = "PAD", causal: bool = False
+) -> block_graph.BlockGraph:
+    """One craft block per computed s-op of ``program_graph``, with every s-op's residual subspace."""
+    _check_program(program_graph, bos, pad, causal)
+    context = _Context(program_graph, bos, causal)
+    spaces: dict[Label, bases.VectorSpaceWithBasis] = {
+        conventions.ONE: conventions.one_space(),
+        conventions.TOKENS: conventions.tokens_space(program_graph.vocab, bos, pad),
+        conventions.INDICES: conventions.indices_space(program_graph.max_seq_len),
+    }
+    lowered, scratch = [], {}
+    for label in program_graph.topological_labels():
+        expr = program_graph.expr(label)
+        if not isinstance(expr, rasp.SOp) or label in program_graph.sources:
+            continue
+        spaces[label] = context.value_space(expr)
+        lowered.append(_lower_node(label, expr, context))
+        if isinstance(expr, rasp.SelectorWidth):
+            scratch[label] = bases.space([conventions.selector_width_scratch(label)])
+    sink = program_graph.sink
+    return block_graph.BlockGraph(
+        blocks=tuple(lowered),
+        spaces=spaces,
+        scratch_spaces=scratch,
+        output_label=sink,
+        output_encoding=rasp.get_encoding(program_graph.expr(sink)),
+        output_space=spaces[sink],
+        vocab=program_graph.vocab,
+        max_seq_len=program_graph.max_seq_len,
+        bos=bos,
+        pad=pad,
+        causal=causal,
+    )

@@ -1,0 +1,54 @@
+"""SelectorWidth as one attention head plus one MLP (paper, appendix A.2), exact for every width 0..N.
+
+The head attends to BOS and to every selected key with equal logits and copies ``tokens:BOS`` into a private
+scratch direction ``_L_selector_width_attn``: each query position reads x = 1/(w+1). The MLP maps the known
+values {1/(w+1) : w = 0..N} to w (one-hot or numerical) with the discretising construction, whose slopes
+come from the gaps between those values (the smallest is 1/(N(N+1))), so it is exact for every width with
+no tuning knob; it is silent at BOS. The scratch direction holds 1 at BOS (BOS attends only to itself) and
+is read by nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from optracr import errors
+from optracr.craft import attention
+from optracr.craft import bases
+from optracr.craft import blocks
+from optracr.craft import conventions
+from optracr.craft import numerical_mlp
+from optracr.craft import operators
+
+Label = str
+
+
+def selector_width_block(
+    label: Label,
+    query_space: bases.VectorSpaceWithBasis,
+    key_space: bases.VectorSpaceWithBasis,
+    predicate: attention.Predicate,
+    output_space: bases.VectorSpaceWithBasis,
+    *,
+    numerical_output: bool,
+    max_seq_len: int,
+    bos: Hashable,
+    causal: bool = False,
+) -> blocks.SeriesWithResiduals:
+    """``SeriesWithResiduals([head, mlp])`` writing the width of the selection into ``output_space``."""
+    scratch = bases.space([conventions.selector_width_scratch(label)])
+    logit = attention.sharpness(max_seq_len)
+    w_qk = attention.select_bilinear(label, query_space, key_space, predicate, logit=logit, bos_fraction=1.0, bos=bos)
+    bos_space = bases.space([conventions.bos_direction(bos)])
+    to_scratch = scratch.vector_from_basis_direction(scratch.basis[0])
+    w_ov = operators.Linear.from_action(bos_space, scratch, lambda _: to_scratch)
+    head = blocks.AttentionHead(w_qk, w_ov, causal=causal)
+    table = {1.0 / (width + 1): width for width in range(max_seq_len + 1)}
+    if numerical_output:
+        mlp = numerical_mlp.map_numerical_mlp(label, scratch.basis[0], output_space, table, bos=bos)
+    else:
+        missing = [w for w in table.values() if bases.BasisDirection(label, w) not in output_space]
+        if missing:
+            raise errors.CompileError(label, f"selector width can be {missing[:4]}, missing from its value set")
+        mlp = numerical_mlp.map_numerical_to_categorical_mlp(label, scratch.basis[0], output_space, table, bos=bos)
+    return blocks.SeriesWithResiduals((head, mlp))

@@ -1,0 +1,111 @@
+"""Blocks and their numpy semantics against hand-computed values (optracr/craft/blocks.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from optracr.craft import bases, blocks, operators
+
+D = bases.BasisDirection
+X, Y, H = D("x"), D("y"), D("_h", 0)
+RESIDUAL = bases.space([D("one"), X, Y])
+
+
+def _residual(rows: list[list[float]]) -> bases.VectorInBasis:
+    return bases.VectorInBasis(RESIDUAL, np.array(rows))
+
+
+def _relu_mlp() -> blocks.MLP:
+    """y = ReLU(x - 1)."""
+    hidden = bases.space([H])
+    fst = operators.Linear(bases.space([D("one"), X]), hidden, np.array([[-1.0], [1.0]]))
+    snd = operators.Linear(hidden, bases.space([Y]), np.array([[1.0]]))
+    return blocks.MLP(fst, snd)
+
+
+def test_mlp_applies_relu_between_its_layers() -> None:
+    out = _relu_mlp().apply(_residual([[1.0, 0.0, 0.0], [1.0, 3.0, 0.0], [1.0, 0.5, 9.0]]))
+    assert out.space == bases.space([Y])
+    np.testing.assert_allclose(out.magnitudes, [[0.0], [2.0], [0.0]])
+
+
+def test_mlp_requires_matching_hidden_spaces() -> None:
+    mlp = _relu_mlp()
+    with pytest.raises(ValueError, match="hidden space"):
+        blocks.MLP(mlp.fst, operators.Linear(bases.space([D("_h", 1)]), bases.space([Y]), np.ones((1, 1))))
+
+
+def _uniform_head(causal: bool) -> blocks.AttentionHead:
+    """Every key logit 0 (uniform attention), value x copied to y."""
+    w_qk = operators.Bilinear(bases.space([D("one")]), bases.space([D("one")]), np.zeros((1, 1)))
+    w_ov = operators.Linear(bases.space([X]), bases.space([Y]), np.array([[1.0]]))
+    return blocks.AttentionHead(w_qk, w_ov, causal=causal)
+
+
+def test_head_averages_values_with_uniform_logits() -> None:
+    out = _uniform_head(False).apply(_residual([[1.0, 0.0, 0.0], [1.0, 3.0, 0.0], [1.0, 6.0, 0.0]]))
+    np.testing.assert_allclose(out.magnitudes[:, 0], [3.0, 3.0, 3.0])
+
+
+def test_causal_head_attends_only_to_earlier_keys() -> None:
+    out = _uniform_head(True).apply(_residual([[1.0, 0.0, 0.0], [1.0, 3.0, 0.0], [1.0, 6.0, 0.0]]))
+    np.testing.assert_allclose(out.magnitudes[:, 0], [0.0, 1.5, 3.0])
+
+
+def test_key_mask_removes_keys() -> None:
+    residual = _residual([[1.0, 0.0, 0.0], [1.0, 3.0, 0.0], [1.0, 6.0, 0.0]])
+    out = _uniform_head(False).apply(residual, np.array([True, True, False]))
+    np.testing.assert_allclose(out.magnitudes[:, 0], [1.5, 1.5, 1.5])
+
+
+def test_head_logits_follow_query_w_qk_key() -> None:
+    """Logit 10 x_q x_k: a query with x = 1 attends mostly to the key with the larger x."""
+    w_qk = operators.Bilinear(bases.space([X]), bases.space([X]), np.array([[10.0]]))
+    head = blocks.AttentionHead(w_qk, operators.Linear(bases.space([X]), bases.space([Y]), np.eye(1)))
+    weights = head.attention(_residual([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(weights[0], np.exp([10.0, 0.0]) / np.exp([10.0, 0.0]).sum())
+    np.testing.assert_allclose(weights[1], [0.5, 0.5])
+
+
+def test_head_sizes_are_min_of_their_spaces() -> None:
+    three = bases.space([D("q", i) for i in range(3)])
+    w_qk = operators.Bilinear(three, bases.space([X]), np.zeros((3, 1)))
+    w_ov = operators.Linear(bases.space([X]), three, np.zeros((1, 3)))
+    head = blocks.AttentionHead(w_qk, w_ov)
+    assert (head.key_size, head.value_size) == (1, 1)
+
+
+def test_multi_head_sums_heads() -> None:
+    residual = _residual([[1.0, 0.0, 0.0], [1.0, 3.0, 0.0], [1.0, 6.0, 0.0]])
+    multi = blocks.MultiAttentionHead((_uniform_head(False), _uniform_head(True)))
+    np.testing.assert_allclose(multi.apply(residual).magnitudes[:, 0], [3.0, 4.5, 6.0])
+
+
+def test_series_adds_each_output_before_the_next_block() -> None:
+    """The head writes mean(x) = 3 into y; the MLP then reads that y and writes 2y into x."""
+    hidden = bases.space([H])
+    double_y = blocks.MLP(
+        operators.Linear(bases.space([Y]), hidden, np.array([[1.0]])),
+        operators.Linear(hidden, bases.space([X]), np.array([[2.0]])),
+    )
+    series = blocks.SeriesWithResiduals((_uniform_head(False), double_y))
+    out = series.apply(_residual([[1.0, 0.0, 0.0], [1.0, 3.0, 0.0], [1.0, 6.0, 0.0]]))
+    assert set(out.space.basis) == {X, Y}
+    np.testing.assert_allclose(out.project(bases.space([Y, X])).magnitudes, [[3.0, 6.0]] * 3)
+
+
+def test_blocks_reject_a_residual_lacking_their_inputs() -> None:
+    with pytest.raises(ValueError, match="lacks the block's input directions"):
+        _relu_mlp().apply(bases.VectorInBasis(bases.space([Y]), np.zeros((2, 1))))
+
+
+def test_combined_mlps_compute_both_side_by_side() -> None:
+    other_hidden = bases.space([D("_g", 0)])
+    negate = blocks.MLP(
+        operators.Linear(bases.space([X]), other_hidden, np.array([[-1.0]])),
+        operators.Linear(other_hidden, bases.space([D("z")]), np.array([[1.0]])),
+    )
+    combined = blocks.combine_mlps_in_parallel([_relu_mlp(), negate])
+    out = combined.apply(_residual([[1.0, 3.0, 0.0], [1.0, -2.0, 0.0]]))
+    np.testing.assert_allclose(out.project(bases.space([Y, D("z")])).magnitudes, [[2.0, 0.0], [0.0, 2.0]])

@@ -1,0 +1,178 @@
+"""``lower``: block order, kinds, reads, residual spaces and order, embedding, errors, and the width table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from optracr import craft, frontend
+from optracr.errors import CompileError
+
+rasp = frontend.rasp
+D = craft.BasisDirection
+
+
+def _frac_prevs() -> rasp.SOp:
+    is_x = rasp.numerical(rasp.Map(lambda t: 1 if t == "x" else 0, rasp.tokens)).named("is_x")
+    prevs = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ).named("prevs")
+    return rasp.numerical(rasp.Aggregate(prevs, is_x, default=0)).named("frac_prevs")
+
+
+def _lowered(program: rasp.SOp, vocab=frozenset({"x", "y"}), max_seq_len: int = 3, **options) -> craft.BlockGraph:
+    return craft.lower(frontend.analyse(program, vocab, max_seq_len), **options)
+
+
+def test_one_block_per_computed_sop_in_topological_order_with_selectors_folded() -> None:
+    block_graph = _lowered(_frac_prevs())
+    assert [(b.label, b.kind, b.reads) for b in block_graph.blocks] == [
+        ("is_x", "MLP", ("tokens",)),
+        ("frac_prevs", "ATTN", ("indices", "is_x")),
+    ]
+    assert block_graph.output_label == "frac_prevs"
+    assert block_graph.output_encoding == rasp.Encoding.NUMERICAL
+    assert block_graph.output_space.basis == (D("frac_prevs"),)
+
+
+def test_lowering_is_deterministic() -> None:
+    program = _frac_prevs()
+    first, second = _lowered(program), _lowered(program)
+    assert [b.label for b in first.blocks] == [b.label for b in second.blocks]
+    assert first.residual_space() == second.residual_space()
+    for a, b in zip(first.blocks, second.blocks):
+        np.testing.assert_array_equal(a.block.w_qk.matrix if a.kind == "ATTN" else a.block.fst.matrix,
+                                      b.block.w_qk.matrix if b.kind == "ATTN" else b.block.fst.matrix)
+
+
+def test_spaces_hold_inputs_one_and_every_sop() -> None:
+    block_graph = _lowered(_frac_prevs())
+    assert [str(d) for d in block_graph.spaces["tokens"].basis] == ["tokens:x", "tokens:y", "tokens:BOS", "tokens:PAD"]
+    assert [str(d) for d in block_graph.spaces["indices"].basis] == ["indices:0", "indices:1", "indices:2"]
+    assert block_graph.spaces["one"].basis == (D("one"),)
+    assert block_graph.spaces["is_x"].basis == (D("is_x"),)
+
+
+def test_residual_order_is_one_tokens_indices_then_sops_in_block_order() -> None:
+    select = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ).named("same")
+    width = rasp.SelectorWidth(select).named("count")
+    program = rasp.Map(lambda n: n > 1, width).named("repeated")
+    names = [str(d) for d in _lowered(program, max_seq_len=2).residual_space().basis]
+    assert names == [
+        "one", "tokens:x", "tokens:y", "tokens:BOS", "tokens:PAD", "indices:0", "indices:1",
+        "count:0", "count:1", "count:2", "_count_selector_width_attn", "repeated:False", "repeated:True",
+    ]
+
+
+def test_embed_follows_the_residual_conventions() -> None:
+    block_graph = _lowered(_frac_prevs())
+    residual = craft.embed(block_graph, ["BOS", "y", "x", "PAD"])
+    nonzero = [{str(d) for d, m in zip(residual.space.basis, row) if m} for row in residual.magnitudes]
+    assert nonzero == [
+        {"one", "tokens:BOS"},
+        {"one", "tokens:y", "indices:0"},
+        {"one", "tokens:x", "indices:1"},
+        {"one", "tokens:PAD", "indices:2"},
+    ]
+    np.testing.assert_array_equal(craft.key_mask(block_graph, ["BOS", "y", "PAD"]), [True, True, False])
+
+
+@pytest.mark.parametrize(
+    ("tokens", "message"),
+    [
+        (["y", "x"], "starts with the BOS"),
+        (["BOS", "x", "x", "x", "x"], "at most max_seq_len"),
+        (["BOS", "z"], "neither"),
+    ],
+)
+def test_embed_rejects_inputs_that_break_the_conventions(tokens, message) -> None:
+    with pytest.raises(CompileError, match=message):
+        craft.embed(_lowered(_frac_prevs()), tokens)
+
+
+def test_decode_reads_categorical_none_and_numerical_values() -> None:
+    select = rasp.Select(rasp.indices, rasp.indices, lambda key, query: key == query + 1).named("next")
+    program = rasp.Aggregate(select, rasp.tokens).named("shifted")
+    block_graph = _lowered(program)
+    assert craft.decode(block_graph, craft.run(block_graph, ["BOS", "x", "y"])) == ["y", None]
+
+
+def test_lower_validates_the_graph_itself() -> None:
+    """A graph with value sets that skipped validation (numerical tokens) is still rejected by lower."""
+    program = rasp.numerical(rasp.Map(lambda x: x + 1, rasp.numerical(rasp.tokens))).named("next")
+    program_graph = frontend.infer_value_sets(frontend.trace(program), {1, 2}, 3)
+    with pytest.raises(CompileError, match=r"rasp\.numerical\(rasp\.Map\(lambda x: x, rasp\.tokens\)\)"):
+        craft.lower(program_graph)
+
+
+def test_the_label_one_is_reserved() -> None:
+    program = rasp.Map(lambda t: t, rasp.tokens).named("one")
+    with pytest.raises(CompileError, match="'one' names the residual's constant direction"):
+        _lowered(program)
+
+
+def test_sop_label_clashing_with_a_private_direction_is_reported() -> None:
+    width = rasp.numerical(rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ))).named("w")
+    clash = rasp.numerical(rasp.Map(lambda n: n, width)).named("_w_selector_width_attn")
+    with pytest.raises(CompileError, match="share a direction"):
+        _lowered(clash)
+
+
+def test_invalid_programs_are_rejected_through_validation() -> None:
+    program_graph = frontend.trace(_frac_prevs())
+    with pytest.raises(CompileError, match="value sets"):
+        craft.lower(program_graph)
+
+
+def test_bad_options_are_rejected() -> None:
+    program_graph = frontend.analyse(_frac_prevs(), {"x", "y"}, 3)
+    with pytest.raises(CompileError, match="causal must be True or False"):
+        craft.lower(program_graph, causal="yes")
+    with pytest.raises(CompileError, match="also in the vocabulary"):
+        craft.lower(program_graph, bos="x")
+
+
+def test_linear_sequence_map_of_numerical_inputs_with_categorical_output_is_rejected_with_a_fix() -> None:
+    frac = _frac_prevs()
+    program = rasp.LinearSequenceMap(frac, frac, 1.0, 1.0).named("total")
+    with pytest.raises(CompileError, match="annotate it with rasp.numerical"):
+        _lowered(program)
+
+
+def test_causal_option_reaches_every_head() -> None:
+    block_graph = _lowered(_frac_prevs(), causal=True)
+    assert block_graph.causal and block_graph.block_by_label["frac_prevs"].block.causal
+
+
+def test_lowered_block_rejects_widths_that_do_not_match_its_block() -> None:
+    lowered = _lowered(_frac_prevs()).block_by_label["frac_prevs"]
+    with pytest.raises(ValueError, match="do not match"):
+        craft.LoweredBlock(lowered.label, "ATTN", lowered.block, lowered.reads, 1, 0, 99, 1)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        craft.LoweredBlock(lowered.label, "CONV", lowered.block, lowered.reads, 1, 0, 99, 1)
+
+
+def test_width_table_rows_match_the_built_blocks() -> None:
+    """Rows of the width table in optracr/craft/__init__.py, against blocks built for known value-set sizes."""
+    vocab = {1, 2, 3, 4}  # |tokens| = 4
+    n = 5  # |indices| = 5
+    tokens, indices = rasp.tokens, rasp.indices
+    cases = {
+        # Map categorical -> categorical: distinct non-None outputs.
+        "parity": (rasp.Map(lambda x: x % 2, tokens), (0, 2, 0, 0)),
+        # Map categorical -> numerical: one unit per sign.
+        "signed": (rasp.numerical(rasp.Map(lambda x: x - 2, tokens)), (0, 2, 0, 0)),
+        # SequenceMap categorical: sum over rows of distinct outputs; rows over tokens: x < i has 2 outputs
+        # in each row except x = 4 (always False on 0..4).
+        "less": (rasp.SequenceMap(lambda x, i: x < i, tokens, indices), (0, 2 + 2 + 2 + 1, 0, 0)),
+        # Aggregate categorical: key size min(|Q|+1, |K|+1), value size min(|V|, |O|).
+        "copy": (rasp.Aggregate(rasp.Select(indices, tokens, rasp.Comparison.EQ), tokens), (1, 0, min(5, 6), 4)),
+        # SelectorWidth categorical: 2N + 1 hidden units, value size 1.
+        "count": (rasp.SelectorWidth(rasp.Select(tokens, tokens, rasp.Comparison.LEQ)), (1, 2 * n + 1, 4 + 1, 1)),
+    }
+    for label, (program, (heads, hidden, key_size, value_size)) in cases.items():
+        lowered = craft.lower(frontend.analyse(program.named(label), vocab, n)).block_by_label[label]
+        assert (lowered.num_heads, lowered.mlp_hidden_width, lowered.key_size, lowered.value_size) == (
+            heads, hidden, key_size, value_size), label
+    rows = [line.split() for line in craft.__doc__.splitlines()]
+    assert ["Map", "categorical", "->", "categorical", "0", "#distinct"] in [row[:6] for row in rows]
+    assert ["SelectorWidth", "categorical", "1", "2N", "+", "1", "min(|Q|+1,", "|K|+1)", "1"] in rows
+    assert ["Aggregate", "categorical", "1", "0", "min(|Q|+1,", "|K|+1)", "min(|V|,", "|O|)"] in rows
