@@ -83,7 +83,7 @@ def _compile_entry(args: argparse.Namespace):
     entry, vocab, max_seq_len = _setup(args)
     start = time.perf_counter()
     model = optracr.compile(
-        entry.build(), vocab, max_seq_len, causal=args.causal, allocator=args.allocator, time_limit_s=args.time_limit
+        entry.build(max_seq_len), vocab, max_seq_len, causal=args.causal, allocator=args.allocator, time_limit_s=args.time_limit
     )
     return entry, vocab, max_seq_len, model, time.perf_counter() - start
 
@@ -136,7 +136,7 @@ def _verify(args: argparse.Namespace) -> int:
     import optracr
 
     entry, vocab, max_seq_len, model, _ = _compile_entry(args)
-    report = optracr.verify(model, entry.build(), vocab=vocab, max_seq_len=max_seq_len)
+    report = optracr.verify(model, entry.build(max_seq_len), vocab=vocab, max_seq_len=max_seq_len)
     print(report)
     return 0 if report.ok else 1
 

@@ -182,7 +182,8 @@ class LibraryProgram:
 
     Attributes:
       name: the registry key.
-      build: makes a fresh program (new expressions) on every call.
+      make: makes a fresh program (new expressions) for a given max_seq_len; most programs ignore it, the
+        sorts use it to break ties between equal keys. Call ``build`` instead.
       vocab: the input tokens (BOS and PAD excluded).
       max_seq_len: the longest input, BOS excluded.
       causal: whether the program also means what it should under causal evaluation.
@@ -190,7 +191,7 @@ class LibraryProgram:
     """
 
     name: str
-    build: Callable[[], rasp.SOp]
+    make: Callable[[int], rasp.SOp]
     vocab: frozenset
     max_seq_len: int
     causal: bool
@@ -203,8 +204,12 @@ class LibraryProgram:
             raise CompileError(self.name, f"vocab must be a non-empty frozenset, got {self.vocab!r}")
         if isinstance(self.max_seq_len, bool) or not isinstance(self.max_seq_len, int) or self.max_seq_len < 1:
             raise CompileError(self.name, f"max_seq_len must be an integer >= 1, got {self.max_seq_len!r}")
-        if not callable(self.build):
-            raise CompileError(self.name, f"build must be a callable returning an s-op, got {self.build!r}")
+        if not callable(self.make):
+            raise CompileError(self.name, f"make must be a callable returning an s-op, got {self.make!r}")
+
+    def build(self, max_seq_len: int | None = None) -> rasp.SOp:
+        """A fresh program for inputs up to ``max_seq_len`` (default: the entry's own)."""
+        return self.make(self.max_seq_len if max_seq_len is None else max_seq_len)
 
 
 def _is_x_frac_prevs() -> rasp.SOp:
@@ -225,11 +230,12 @@ def _nary_sequencemap() -> rasp.SOp:
 
 
 def _entry(
-    name: str, build: Callable[[], rasp.SOp], vocab: Iterable[Hashable], max_seq_len: int, description: str,
-    *, causal: bool = False,
+    name: str, build: Callable[[], rasp.SOp] | Callable[[int], rasp.SOp], vocab: Iterable[Hashable],
+    max_seq_len: int, description: str, *, causal: bool = False, sized: bool = False,
 ) -> LibraryProgram:
-    """A registry entry; a string ``vocab`` stands for its characters."""
-    return LibraryProgram(name, build, frozenset(vocab), max_seq_len, causal, description)
+    """A registry entry; a string ``vocab`` stands for its characters; ``sized`` builders take max_seq_len."""
+    make = build if sized else (lambda _max_seq_len: build())
+    return LibraryProgram(name, make, frozenset(vocab), max_seq_len, causal, description)
 
 
 def _entries() -> tuple[LibraryProgram, ...]:
@@ -266,15 +272,16 @@ def _entries() -> tuple[LibraryProgram, ...]:
             "the tokens sorted ascending, tokens unique (paper figure 5)",
         ),
         _entry(
-            "sort", lambda: make_sort(rasp.tokens, rasp.tokens, max_seq_len=5, min_key=1), digits, 5,
-            "the tokens sorted ascending, duplicates allowed (paper figure 10)",
+            "sort", lambda n: make_sort(rasp.tokens, rasp.tokens, max_seq_len=n, min_key=1), digits, 5,
+            "the tokens sorted ascending, duplicates allowed (paper figure 10)", sized=True,
         ),
         _entry(
-            "sort_by_reversed_index", lambda: make_sort(rasp.tokens, 1 - rasp.indices, max_seq_len=5, min_key=1),
-            letters, 5, "the tokens sorted by descending index, i.e. reversed",
+            "sort_by_reversed_index", lambda n: make_sort(rasp.tokens, 1 - rasp.indices, max_seq_len=n, min_key=1),
+            letters, 5, "the tokens sorted by descending index, i.e. reversed", sized=True,
         ),
         _entry(
-            "sort_freq", lambda: make_sort_freq(max_seq_len=5), digits, 5, "the tokens sorted by descending frequency"
+            "sort_freq", lambda n: make_sort_freq(max_seq_len=n), digits, 5,
+            "the tokens sorted by descending frequency", sized=True,
         ),
         _entry(
             "frac_prevs", _is_x_frac_prevs, "abcx", 5, "fraction of 'x' tokens so far (paper figure 2)", causal=True
