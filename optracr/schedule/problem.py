@@ -89,6 +89,11 @@ class Block:
         self._check_widths_fit_kind()
         object.__setattr__(self, "depends_on", self._checked_dependencies())
 
+    @property
+    def widths(self) -> tuple[int, int]:
+        """(heads, hidden units) the block adds to the layer it sits in."""
+        return self.num_heads, self.mlp_hidden_width
+
     def _check_widths_fit_kind(self) -> None:
         kind = self.kind.name
         if self.kind.uses_attention and self.num_heads == 0:

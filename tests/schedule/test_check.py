@@ -1,0 +1,100 @@
+"""Pins `schedule/check.py`: the checker rejects each kind of invalid allocation, saying what is wrong."""
+
+import dataclasses
+
+import pytest
+
+from optracr import schedule
+
+Kind = schedule.BlockKind
+
+PROBLEM = schedule.Problem(
+    (
+        schedule.Block("x", Kind.ATTN, num_heads=1, key_size=3, value_size=2),
+        schedule.Block("sw", Kind.ATTN_MLP, num_heads=1, mlp_hidden_width=6, key_size=2, value_size=1),
+        schedule.Block("y", Kind.MLP, mlp_hidden_width=4, depends_on=("x",)),
+        schedule.Block("z", Kind.ATTN, num_heads=2, key_size=1, value_size=1, depends_on=("sw", "y")),
+    ),
+    residual_width=8,
+    fixed_parameters=10,
+)
+VALID = {"x": 0, "sw": 0, "y": 1, "z": 2}
+
+
+def allocation(sublayer_of: dict[str, int]) -> schedule.Allocation:
+    """An allocation reporting exactly what `sublayer_of` implies (so only the placement can be wrong)."""
+    return schedule.from_placement(
+        PROBLEM, sublayer_of, status=schedule.AllocationStatus.HEURISTIC, depth_lower_bound=0
+    )
+
+
+def test_valid_allocation_passes():
+    schedule.check(PROBLEM, allocation(VALID))
+
+
+def test_attention_block_in_mlp_sublayer_is_rejected():
+    with pytest.raises(schedule.AllocationError, match=r"Block 'x' \(ATTN\) sits at sublayer 1, an MLP sublayer"):
+        schedule.check(PROBLEM, allocation({**VALID, "x": 1, "y": 3}))
+
+
+def test_mlp_block_in_attention_sublayer_is_rejected():
+    with pytest.raises(schedule.AllocationError, match=r"Block 'y' \(MLP\) sits at sublayer 2, an attention"):
+        schedule.check(PROBLEM, allocation({**VALID, "y": 2, "z": 4}))
+
+
+def test_split_attn_mlp_pair_is_rejected():
+    with pytest.raises(schedule.AllocationError, match=r"Block 'sw' \(ATTN_MLP\) starts at sublayer 1, so its"):
+        schedule.check(PROBLEM, allocation({**VALID, "sw": 1, "z": 4}))
+
+
+def test_block_in_the_same_sublayer_as_its_dependency_is_rejected():
+    with pytest.raises(schedule.AllocationError, match="Block 'z' sits at sublayer 2 but reads 'y' .* >= 4"):
+        schedule.check(PROBLEM, allocation({**VALID, "y": 3}))
+
+
+def test_block_before_its_dependency_is_rejected():
+    with pytest.raises(schedule.AllocationError, match="Block 'y' sits at sublayer 1 but reads 'x'"):
+        schedule.check(PROBLEM, allocation({**VALID, "x": 2, "z": 4}))
+
+
+def test_reading_attn_mlp_in_its_mlp_sublayer_is_rejected():
+    problem = schedule.Problem(
+        (
+            schedule.Block("sw", Kind.ATTN_MLP, num_heads=1, mlp_hidden_width=6),
+            schedule.Block("m", Kind.MLP, mlp_hidden_width=2, depends_on=("sw",)),
+        ),
+        residual_width=4,
+    )
+    bad = schedule.from_placement(
+        problem, {"sw": 0, "m": 1}, status=schedule.AllocationStatus.HEURISTIC, depth_lower_bound=0
+    )
+    match = "after its MLP half at sublayer 1; place 'm' at a sublayer >= 2"
+    with pytest.raises(schedule.AllocationError, match=match):
+        schedule.check(problem, bad)
+
+
+def test_missing_block_is_rejected():
+    incomplete = dataclasses.replace(allocation(VALID), sublayer_of={"x": 0, "sw": 0, "y": 1})
+    with pytest.raises(schedule.AllocationError, match=r"Block 'z' has no sublayer in the allocation"):
+        schedule.check(PROBLEM, incomplete)
+
+
+def test_extra_block_is_rejected():
+    padded = dataclasses.replace(allocation(VALID), sublayer_of={**VALID, "ghost": 5})
+    with pytest.raises(schedule.AllocationError, match=r"Block 'ghost' is placed but is not in the problem"):
+        schedule.check(PROBLEM, padded)
+
+
+@pytest.mark.parametrize(
+    "field", ["num_layers", "num_heads", "key_size", "value_size", "mlp_hidden_width", "parameter_count"]
+)
+def test_wrong_reported_width_or_parameters_is_rejected(field):
+    honest = allocation(VALID)
+    lying = dataclasses.replace(honest, **{field: getattr(honest, field) + 1})
+    with pytest.raises(schedule.AllocationError, match=f"reports {field} = .*, but its placement implies"):
+        schedule.check(PROBLEM, lying)
+
+
+def test_depth_lower_bound_above_the_layers_is_rejected():
+    with pytest.raises(schedule.AllocationError, match="depth_lower_bound = 5, above its own 2 layers"):
+        schedule.check(PROBLEM, dataclasses.replace(allocation(VALID), depth_lower_bound=5))

@@ -1,0 +1,119 @@
+"""Pins `schedule/strategies.py`: the entry point, its options, and the solver's fallback."""
+
+import math
+import warnings
+
+import pytest
+
+from optracr import schedule
+
+Status = schedule.AllocationStatus
+
+
+def test_time_limit_zero_falls_back_with_a_warning():
+    problem = schedule.random_problem(20, seed=4)
+    match = "fell back to a heuristic: CP-SAT found no allocation"
+    with pytest.warns(schedule.AllocationFallbackWarning, match=match):
+        allocation = schedule.allocate(problem, time_limit_s=0.0)
+    schedule.check(problem, allocation)
+    assert allocation.status is Status.FALLBACK
+    assert "time limit" in allocation.reason
+    assert allocation.gap is None
+
+
+def test_problem_the_solver_cannot_finish_in_time_falls_back_to_a_valid_allocation():
+    problem = schedule.random_problem(400, seed=1)
+    with pytest.warns(schedule.AllocationFallbackWarning, match="raise time_limit_s"):
+        allocation = schedule.allocate(problem, time_limit_s=0.01)
+    schedule.check(problem, allocation)
+    assert allocation.status is Status.FALLBACK
+    assert allocation.num_layers == schedule.depth_lower_bound(problem)
+
+
+def test_fallback_is_the_cheapest_heuristic_allocation():
+    problem = schedule.random_problem(30, seed=2)
+    with pytest.warns(schedule.AllocationFallbackWarning):
+        fallback = schedule.allocate(problem, time_limit_s=0.0)
+    candidates = [
+        schedule.allocate_with_heuristic(problem),
+        schedule.allocate_asap(problem),
+        schedule.allocate_levelled(problem),
+    ]
+    cheapest = min(candidates, key=lambda allocation: (allocation.num_layers, allocation.parameter_count))
+    assert dict(fallback.sublayer_of) == dict(cheapest.sublayer_of)
+
+
+def test_solver_failure_of_any_primary_becomes_a_fallback_with_its_reason():
+    def failing(problem, *, hint, time_limit_s):
+        raise schedule.SolverFailure("out of luck")
+
+    allocator = schedule.with_fallback(failing, schedule.allocate_with_heuristic, time_limit_s=1.0)
+    problem = schedule.random_problem(6, seed=0)
+    with pytest.warns(schedule.AllocationFallbackWarning, match="out of luck"):
+        allocation = allocator(problem)
+    assert (allocation.status, allocation.reason) == (Status.FALLBACK, "out of luck")
+    assert dict(allocation.sublayer_of) == dict(schedule.allocate_with_heuristic(problem).sublayer_of)
+
+
+def test_primary_is_seeded_with_the_fallback_allocation_and_the_time_left():
+    seen = {}
+
+    def recording(problem, *, hint, time_limit_s):
+        seen.update(hint=dict(hint), time_limit_s=time_limit_s)
+        return schedule.allocate_asap(problem)
+
+    problem = schedule.random_problem(6, seed=0)
+    schedule.with_fallback(recording, schedule.allocate_with_heuristic, time_limit_s=3.0)(problem)
+    assert seen["hint"] == dict(schedule.allocate_with_heuristic(problem).sublayer_of)
+    assert 0.0 < seen["time_limit_s"] <= 3.0
+
+
+def test_best_of_takes_fewest_layers_then_fewest_parameters():
+    problem = schedule.random_problem(25, seed=5)
+    best = schedule.best_of(schedule.allocate_with_heuristic, schedule.allocate_asap)(problem)
+    heuristic, asap = schedule.allocate_with_heuristic(problem), schedule.allocate_asap(problem)
+    expected = min((heuristic, asap), key=lambda allocation: (allocation.num_layers, allocation.parameter_count))
+    assert dict(best.sublayer_of) == dict(expected.sublayer_of)
+
+
+def test_solver_success_emits_no_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        allocation = schedule.allocate(schedule.random_problem(15, seed=0))
+    assert allocation.status is Status.OPTIMAL
+
+
+def test_heuristic_allocator_returns_the_reference_heuristic():
+    problem = schedule.random_problem(15, seed=0)
+    assert schedule.allocate(problem, allocator="heuristic") == schedule.allocate_with_heuristic(problem)
+
+
+def test_empty_problem_allocates_to_no_layers():
+    allocation = schedule.allocate(schedule.Problem((), residual_width=3, fixed_parameters=7))
+    assert (allocation.num_layers, allocation.parameter_count, allocation.status) == (0, 7, Status.OPTIMAL)
+
+
+def test_unknown_allocator_lists_the_valid_values():
+    match = "unknown allocator 'greedy'; valid values are 'solver', 'heuristic'"
+    with pytest.raises(schedule.ScheduleError, match=match):
+        schedule.allocate(schedule.Problem((), residual_width=1), allocator="greedy")
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        (dict(time_limit_s=-1.0), "time_limit_s must be a finite number of seconds >= 0"),
+        (dict(time_limit_s=math.nan), "time_limit_s must be a finite number of seconds >= 0"),
+        (dict(time_limit_s=True), "time_limit_s must be a finite number of seconds >= 0"),
+        (dict(workers=0), "workers must be an int >= 1"),
+        (dict(seed=-1), r"seed must be an int in \[0, 2\*\*31\)"),
+    ],
+)
+def test_invalid_option_raises(options, match):
+    with pytest.raises(schedule.ScheduleError, match=match):
+        schedule.allocate(schedule.Problem((), residual_width=1), **options)
+
+
+def test_non_problem_raises():
+    with pytest.raises(schedule.ScheduleError, match="expected a schedule.Problem, got dict"):
+        schedule.allocate({})
