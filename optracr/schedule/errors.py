@@ -1,8 +1,13 @@
-"""The schedule stage's errors and warnings."""
+"""The schedule stage's errors and warnings (part of optracr's one ``CompileError`` family)."""
+
+from optracr.errors import CompileError
 
 
-class ScheduleError(ValueError):
-    """A scheduling problem, an option or an allocation is not valid."""
+class ScheduleError(CompileError):
+    """A scheduling problem, an option or an allocation is not valid; the message names the block."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(None, message)
 
 
 class AllocationError(ScheduleError):
