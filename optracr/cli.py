@@ -103,8 +103,13 @@ def _compile(args: argparse.Namespace) -> int:
     print(model.summary())
     if output is not None:
         print(f"input   {args.input}")
-        print(f"output  {' '.join(str(value) for value in output)}")
+        print(f"output  {' '.join(format_value(value) for value in output)}")
     return 0
+
+
+def format_value(value: object) -> str:
+    """A decoded value for people: floats to 6 significant digits (the model is exact to about 1e-7)."""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def _summary_json(name: str, args: argparse.Namespace, model, seconds: float, output) -> dict:

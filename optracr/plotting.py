@@ -42,7 +42,7 @@ def plot_residuals(
         axis.set_xticks(range(len(positions)), positions, fontsize=8)
         axis.set_yticks(range(len(labels)), labels, fontsize=7)
     figure.colorbar(image, ax=axes[0].tolist(), fraction=0.02)
-    decoded = " ".join(str(value) for value in result.decoded[1:])
+    decoded = " ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in result.decoded[1:])
     figure.suptitle(f"{title}  input: {' '.join(positions[1:])}  output: {decoded}", fontsize=10)
     path = Path(out)
     figure.savefig(path, dpi=110, bbox_inches="tight")
