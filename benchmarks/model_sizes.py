@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import optracr
+import optracr.compiler  # noqa: F401 - loads JAX, Haiku and OR-Tools before anything is timed
 from optracr import programs
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -53,7 +54,10 @@ def reference_row(name: str) -> dict | None:
     try:
         from benchmarks import reference_peer
     except ImportError:
-        return None
+        try:  # run as `python benchmarks/model_sizes.py`: benchmarks/ itself is on sys.path
+            import reference_peer  # type: ignore[no-redef]
+        except ImportError:
+            return None
     return reference_peer.measure(name)
 
 
