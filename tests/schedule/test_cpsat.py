@@ -109,7 +109,7 @@ def test_cumulative_load_model_matches_brute_force_too(problem):
     assert (allocation.num_layers, allocation.parameter_count) == optimum
 
 
-@pytest.mark.parametrize(("num_blocks", "seed"), itertools.product((10, 20, 30, 40), range(3)))
+@pytest.mark.parametrize(("num_blocks", "seed"), list(itertools.product((10, 20, 30, 40), range(3))))
 def test_solver_is_never_worse_than_the_heuristic(num_blocks, seed):
     problem = schedule.random_problem(num_blocks, seed=seed)
     solved = schedule.allocate(problem, time_limit_s=5.0)
