@@ -61,6 +61,9 @@ def analyse(
     causal: bool = False,
 ) -> ProgramGraph:
     """The program traced, with value sets, validated; raises ``CompileError`` listing every problem."""
+    if not isinstance(program, rasp.SOp):
+        label = program.label if isinstance(program, rasp.RASPExpr) else None
+        raise CompileError(label, f"a program must be an s-op (rasp.SOp), got {program!r}")
     vocab = list(vocab)
     raise_all(validate_options(vocab, max_seq_len, bos, pad))
     if causal:

@@ -21,7 +21,10 @@ from optracr.frontend.errors import CompileError
 def validate_options(vocab: Iterable[Hashable], max_seq_len: object, bos: Hashable, pad: Hashable) -> list[CompileError]:
     """Problems with the compile options themselves."""
     errors = []
-    vocab_set = set(vocab)
+    try:
+        vocab_set = set(vocab)
+    except TypeError as error:
+        return [CompileError(None, f"vocabulary tokens must be hashable (str, int, ...): {error}")]
     if not vocab_set:
         errors.append(CompileError(None, "the vocabulary is empty; pass the input tokens, e.g. vocab={'a', 'b'}"))
     if None in vocab_set:

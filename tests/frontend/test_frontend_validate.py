@@ -246,3 +246,16 @@ def test_categorical_linear_sequence_map_of_numerical_inputs_is_rejected() -> No
     with pytest.raises(CompileError, match="annotate it with rasp.numerical"):
         analyse(rasp.LinearSequenceMap(x, y, 1, 1), {"a", "b"}, 3)
     analyse(rasp.numerical(rasp.LinearSequenceMap(x, y, 1, 1)), {"a", "b"}, 3)
+
+
+@pytest.mark.parametrize(
+    ("program", "vocab", "message"),
+    [
+        ("tokens", {"a"}, "must be an s-op"),
+        (rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ), {"a"}, "must be an s-op"),
+        (rasp.tokens == "a", [["a"]], "must be hashable"),
+    ],
+)
+def test_malformed_arguments_get_a_compile_error(program: object, vocab: object, message: str) -> None:
+    with pytest.raises(CompileError, match=message):
+        analyse(program, vocab, 3)
