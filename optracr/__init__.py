@@ -5,6 +5,8 @@
 [True, False, True]
 """
 
+import sys
+
 from optracr.errors import CompileError, EvaluationError, InputError
 from optracr.frontend import rasp
 
@@ -16,6 +18,7 @@ __all__ = [
     "VerifyReport",
     "compile",
     "compile_rasp_to_model",
+    "compress",
     "rasp",
     "verify",
 ]
@@ -31,6 +34,10 @@ def __getattr__(name: str):
         from optracr import verification
 
         return getattr(verification, name)
+    if name == "compress":  # the sub-package is callable: optracr.compress(model, d, steps=...)
+        import optracr.compress
+
+        return sys.modules["optracr.compress"]
     if name == "CompiledModel":
         from optracr.assemble import CompiledModel
 

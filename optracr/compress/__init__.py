@@ -1,0 +1,59 @@
+"""compress: learn one matrix ``W`` (D x d) through which every layer reads and writes a d-dim residual.
+
+Section 5 of the Tracr paper: the compiled layers stay frozen; the embedding is written through ``W``, every
+sublayer reads ``h @ W.T`` and writes ``out @ W``, the unembedding reads ``h @ W.T``; only ``W`` is trained,
+to match the compiled model's output and every sublayer's output. ``analysis`` compares ``W W^T`` with PCA and
+measures how faithfully each sublayer is kept.
+"""
+
+import sys
+import types
+from typing import Any
+
+from optracr.compress.analysis import (
+    LayerOutputProfile,
+    layer_output_profile,
+    pca_projection,
+    plot_cosine_similarity,
+    plot_gram,
+    plot_grams,
+    plot_layer_outputs,
+    plot_pca,
+    plot_wtw,
+    projection_gram,
+    residual_activations,
+)
+from optracr.compress.compressor import compress, compress_grid
+from optracr.compress.model import CompressedModel, CompressionMetrics, PairedRun
+from optracr.compress.train import TrainingHistory, TrainOptions
+
+__all__ = [
+    "CompressedModel",
+    "CompressionMetrics",
+    "LayerOutputProfile",
+    "PairedRun",
+    "TrainOptions",
+    "TrainingHistory",
+    "compress",
+    "compress_grid",
+    "layer_output_profile",
+    "pca_projection",
+    "plot_cosine_similarity",
+    "plot_gram",
+    "plot_grams",
+    "plot_layer_outputs",
+    "plot_pca",
+    "plot_wtw",
+    "projection_gram",
+    "residual_activations",
+]
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``optracr.compress(model, d, ...)`` call ``compress`` although the sub-package shares its name."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> CompressedModel:
+        return compress(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

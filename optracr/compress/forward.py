@@ -1,0 +1,166 @@
+"""The compressed forward pass: the compiled (frozen) layers run on a d-dimensional residual.
+
+The residual ``h`` has d dimensions. The embedding is written through ``W`` (``h = embed(x) @ W``); every
+sublayer reads ``x_hat = h @ W.T`` (back in the compiled model's D labelled directions), computes its output
+with the compiled weights and writes it through ``W`` (``h += out @ W``); the unembedding reads ``h @ W.T``.
+``W`` is D x d; the reference (uncompressed) pass is the compiled Haiku transformer itself.
+
+By associativity the projections are folded into the small compiled matrices rather than applied to the
+residual at every position: the embedding tables are projected once (``(E @ W)[ids]``), reading folds into
+the input weights (``(h @ W.T) @ W_Q == h @ (W.T @ W_Q)``), and writing into the output weights, which emit
+both the D-dim output (for the layer loss) and its d-dim write (``mixed @ [W_O, W_O @ W]``). A sublayer whose
+compiled weights are all zero is skipped: it writes zero whatever it reads. None of this changes the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from optracr import assemble
+from optracr.assemble import model as model_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class FrozenLayer:
+    """One compiled layer's weights; ``None`` where the layer has no heads or no MLP."""
+
+    attention: tuple[jax.Array, jax.Array, jax.Array, jax.Array] | None  # query, key, value, output
+    mlp_in: jax.Array | None
+    mlp_out: jax.Array | None
+
+
+@dataclasses.dataclass(frozen=True)
+class FrozenWeights:
+    """Every weight of a compiled model as float32 arrays, in the order the forward pass uses them."""
+
+    token_embed: jax.Array  # vocab_size x D
+    pos_embed: jax.Array  # (max_seq_len + 1) x D
+    layers: tuple[FrozenLayer, ...]
+    unembed: jax.Array  # D x output_size
+    num_heads: int  # static: the head count splits the query/key/value columns
+
+
+jax.tree_util.register_dataclass(FrozenLayer, data_fields=["attention", "mlp_in", "mlp_out"], meta_fields=[])
+jax.tree_util.register_dataclass(
+    FrozenWeights, data_fields=["token_embed", "pos_embed", "layers", "unembed"], meta_fields=["num_heads"]
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class CompressedTrace:
+    """One compressed forward pass; arrays are batch-first, sublayer outputs in the D-dimensional space."""
+
+    output: jax.Array  # B x T x output_size
+    residuals: tuple[jax.Array, ...]  # B x T x d, after the embedding and after every sublayer
+    sublayer_outputs: tuple[jax.Array, ...]  # B x T x D, what each sublayer computed before ``@ W``
+    attention: tuple[jax.Array, ...]  # per layer, B x H x T x T
+
+
+jax.tree_util.register_dataclass(
+    CompressedTrace, data_fields=["output", "residuals", "sublayer_outputs", "attention"], meta_fields=[]
+)
+
+
+_ATTENTION_NAMES = ("query", "key", "value", "output")
+Params = Mapping[str, Mapping[str, jax.Array]]
+
+
+def float32_params(model: assemble.CompiledModel) -> dict[str, dict[str, jax.Array]]:
+    """The compiled model's Haiku parameters as float32 JAX arrays."""
+    return {
+        module: {name: jnp.asarray(np.asarray(array), dtype=jnp.float32) for name, array in weights.items()}
+        for module, weights in model.params.items()
+    }
+
+
+def frozen_weights(model: assemble.CompiledModel) -> FrozenWeights:
+    """The compiled model's weights, regrouped per layer, as float32 arrays."""
+    params = float32_params(model)
+    config = model.config
+    layers = []
+    for number in range(config.num_layers):
+        prefix = f"transformer/layer_{number}"
+        attention, mlp_in, mlp_out = None, None, None
+        if config.num_heads and _any_nonzero(params, prefix, "attn", _ATTENTION_NAMES):
+            query, key, value, output = (params[f"{prefix}/attn/{name}"]["w"] for name in _ATTENTION_NAMES)
+            attention = (query, key, value, output)
+        if config.mlp_hidden_size and _any_nonzero(params, prefix, "mlp", ("linear_1", "linear_2")):
+            mlp_in, mlp_out = params[f"{prefix}/mlp/linear_1"]["w"], params[f"{prefix}/mlp/linear_2"]["w"]
+        layers.append(FrozenLayer(attention, mlp_in, mlp_out))
+    return FrozenWeights(
+        token_embed=params["token_embed"]["embeddings"],
+        pos_embed=params["pos_embed"]["embeddings"],
+        layers=tuple(layers),
+        unembed=params["unembed"]["w"],
+        num_heads=config.num_heads,
+    )
+
+
+def _any_nonzero(params: Params, prefix: str, module: str, names: tuple[str, ...]) -> bool:
+    return any(bool(np.any(np.asarray(params[f"{prefix}/{module}/{name}"]["w"]))) for name in names)
+
+
+def compressed_forward(
+    weights: FrozenWeights, projection: jax.Array, token_ids: jax.Array, *, pad_id: int, causal: bool
+) -> CompressedTrace:
+    """Runs the compiled layers on the residual compressed by ``projection`` (D x d); token ids are B x T."""
+    length = token_ids.shape[-1]
+    # A one-hot product rather than a gather: its gradient is a matmul, not a slow scatter on CPU.
+    one_hot = jax.nn.one_hot(token_ids, weights.token_embed.shape[0], dtype=projection.dtype)
+    residual = one_hot @ (weights.token_embed @ projection) + (weights.pos_embed[:length] @ projection)[None]
+    mask = model_lib.attention_mask(token_ids, pad_id, causal)
+    residuals, outputs, patterns = [residual], [], []
+    for layer in weights.layers:
+        attended, write, pattern = _attention_sublayer(residual, projection, mask, layer, weights.num_heads)
+        residual = residual + write
+        residuals.append(residual)
+        outputs.append(attended)
+        patterns.append(pattern)
+        hidden, write = _mlp_sublayer(residual, projection, layer)
+        residual = residual + write
+        residuals.append(residual)
+        outputs.append(hidden)
+    output = residual @ (projection.T @ weights.unembed)
+    return CompressedTrace(output, tuple(residuals), tuple(outputs), tuple(patterns))
+
+
+def _attention_sublayer(
+    residual: jax.Array, projection: jax.Array, mask: jax.Array, layer: FrozenLayer, num_heads: int
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """One layer's heads on the compressed residual: their D-dim output, its d-dim write, the patterns."""
+    batch, length = residual.shape[0], residual.shape[1]
+    width = projection.shape[0]
+    if layer.attention is None:  # all-zero weights: zero output, and uniform attention over the allowed keys
+        logits = jnp.where(mask, 0.0, jnp.finfo(residual.dtype).min)
+        pattern = jax.nn.softmax(jnp.broadcast_to(logits, (batch, num_heads, length, length)), axis=-1)
+        return jnp.zeros((batch, length, width), residual.dtype), jnp.zeros_like(residual), pattern
+    query, key, value, output = layer.attention
+    read = projection.T
+    folded = model_lib.AttentionWeights(
+        query=read @ query,
+        key=read @ key,
+        value=read @ value,
+        output=jnp.concatenate([output, output @ projection], axis=1),
+    )
+    both, pattern = model_lib.attend(residual, mask, folded, num_heads)
+    return both[..., :width], both[..., width:], pattern
+
+
+def _mlp_sublayer(residual: jax.Array, projection: jax.Array, layer: FrozenLayer) -> tuple[jax.Array, jax.Array]:
+    """One layer's MLP on the compressed residual: its D-dim output and its d-dim write."""
+    width = projection.shape[0]
+    if layer.mlp_in is None or layer.mlp_out is None:
+        return jnp.zeros((*residual.shape[:-1], width), residual.dtype), jnp.zeros_like(residual)
+    w_out = jnp.concatenate([layer.mlp_out, layer.mlp_out @ projection], axis=1)
+    both = model_lib.feed_forward(residual, projection.T @ layer.mlp_in, w_out)
+    return both[..., :width], both[..., width:]
+
+
+def reference_forward(model: assemble.CompiledModel) -> Callable[[Params, jax.Array], assemble.ForwardTrace]:
+    """The compiled model's own Haiku forward pass, as a pure function of (float32 params, token ids)."""
+    return model_lib.make_forward(model.config, model.input_tokens.index(model.pad)).apply
