@@ -25,6 +25,7 @@ __all__ = [
     "analyse",
     "evaluate",
     "infer_value_sets",
+    "raise_all",
     "rasp",
     "rewrite",
     "trace",
