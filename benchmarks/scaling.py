@@ -5,7 +5,7 @@ size (s-ops besides tokens and indices) and seed, a program from ``optracr.rando
 compiled twice with ``optracr.compile``, once per allocator, recording each stage's seconds
 (``model.compile_seconds``), the end-to-end seconds, layers and parameters; the heuristic allocation alone is
 timed on the same scheduling problem (best of ``--repeats``), and both allocations are re-checked with
-``schedule.check`` against a problem rebuilt independently from the program. Prints a markdown table and
+``schedule.check`` against the scheduling problem built a second time from the program (a determinism check). Prints a markdown table and
 the log-log slopes of time against size, writes ``benchmarks/results/scaling.json`` and ``scaling.png``.
 """
 

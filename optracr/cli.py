@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Hashable, Sequence
 
-from optracr import programs
+from optracr import programs, schedule
 from optracr.errors import CompileError
 
 
@@ -37,11 +37,15 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("program", help="a library program name (see `optracr list`)")
         command.add_argument("--vocab", help="comma-separated vocabulary (default: the program's)")
         command.add_argument("--max-seq-len", type=int, help="longest input (default: the program's)")
-        command.add_argument("--allocator", choices=("solver", "heuristic"), default="solver")
+        command.add_argument("--allocator", choices=schedule.ALLOCATORS, default="solver")
         command.add_argument("--time-limit", type=float, default=5.0, help="solver time limit in seconds")
         command.add_argument("--causal", action="store_true", help="compile with causal attention")
-        command.add_argument("--input", help='space-separated input tokens, e.g. "x a c x" (BOS is added)')
-        command.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+        if name in ("compile", "show"):
+            command.add_argument(
+                "--input", required=name == "show", help='space-separated input tokens, e.g. "x a c x" (BOS is added)'
+            )
+        if name == "compile":
+            command.add_argument("--json", action="store_true", help="print one JSON object instead of text")
         if name == "show":
             command.add_argument("--out", default="residual.png", help="where to write the picture")
         command.set_defaults(run=run)
@@ -150,8 +154,6 @@ def _show(args: argparse.Namespace) -> int:
     from optracr import plotting
 
     entry, vocab, max_seq_len, model, _ = _compile_entry(args)
-    if args.input is None:
-        raise CompileError(None, 'show needs an input to run, e.g. --input "x a c x"')
     tokens = _input_tokens(args, vocab, model)
     plotting.plot_residuals(model, tokens, args.out, title=entry.name)
     print(f"wrote {args.out}")

@@ -10,7 +10,7 @@ from optracr import assemble, craft, frontend, schedule
 from optracr.errors import CompileError
 from optracr.frontend import rasp
 
-ALLOCATORS = ("solver", "heuristic")
+ALLOCATORS = schedule.ALLOCATORS
 
 
 def compile(  # noqa: A001 - the reference's verb, on purpose

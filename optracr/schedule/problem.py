@@ -29,11 +29,6 @@ class BlockKind(enum.Enum):
         return 1 if self is BlockKind.MLP else 0
 
     @property
-    def output_offset(self) -> int:
-        """Sublayer within its layer after which the block's output exists."""
-        return 0 if self is BlockKind.ATTN else 1
-
-    @property
     def uses_attention(self) -> bool:
         """Whether the block adds heads to an attention sublayer."""
         return self is not BlockKind.MLP

@@ -151,11 +151,11 @@ def test_solver_balances_widths_across_layers():
     assert schedule.allocate_asap(problem).mlp_hidden_width == 100
 
 
-def test_solver_proves_the_library_programs_optimal_in_well_under_a_second(reference_programs):
+def test_solver_proves_the_library_programs_optimal(reference_programs):
+    # How fast it does so is measured by benchmarks/model_sizes.py, not asserted here.
     for name, (problem, record) in reference_programs.items():
         solved = schedule.allocate(problem)
         assert solved.status is schedule.AllocationStatus.OPTIMAL, name
-        assert solved.seconds < 1.0, name
         assert solved.num_layers <= record["reference_num_layers"], name
 
 
