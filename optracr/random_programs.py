@@ -9,8 +9,10 @@ Validity holds by construction:
 - a categorical Aggregate selects with keys that differ at every position (``indices`` or an injective map
   of them) and a predicate that picks at most one key value per query, so it never averages categories;
 - a numerical Aggregate averages a numerical 0/1 s-op with default 0; numerical s-ops never hold None;
-- selectors read categorical s-ops only and never select a None key or query (a compiled head cannot: None
-  is the all-zero vector), and their predicates never raise.
+- selectors read categorical s-ops only and their predicates never raise. They never select a None key or
+  query: no predicate is asked about None, and a SelectorNot / And / Or decides only where every Select it
+  combines has a key and a query (the evaluator's rule, which a compiled head follows: None is the all-zero
+  vector). Some combine s-ops that may be None, so the rule is exercised.
 
 >>> from optracr import frontend, random_programs
 >>> generated = random_programs.generate(7, num_sops=12)
@@ -43,6 +45,9 @@ DEFAULT_MIX: Mapping[str, float] = {
 }
 DEFAULT_VOCAB = frozenset({"a", "b", "c"})
 DEFAULT_MAX_SEQ_LEN = 5
+# How often a selector for a width or a numerical mean is a SelectorAnd / Or / Not of same-input selects.
+COMBINE_RATE = 0.15
+COMBINE_RATE_WITH_NONE = 0.6
 # A numerical s-op built from two others (LinearSequenceMap) may take at most this many values.
 MAX_NUMERICAL_VALUES = 128
 
@@ -182,16 +187,6 @@ def _check_options(
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int)
-
-
-def _guarded(compare: Callable[[Any, Any], bool]) -> rasp.Predicate:
-    """A predicate that is False where the key or the query is None (no value selects nothing)."""
-    return lambda key, query: key is not None and query is not None and bool(compare(key, query))
-
-
-def _none_selects(predicate: rasp.Predicate) -> rasp.Predicate:
-    """``predicate``, but True where the key or the query is None (to be negated by a SelectorNot)."""
-    return lambda key, query: key is None or query is None or bool(predicate(key, query))
 
 
 _INT_COMPARISONS: tuple[Callable[[Any, Any], bool], ...] = (
@@ -415,20 +410,21 @@ class _Generator:
     def _select(self, keys: _Node, queries: _Node) -> rasp.Selector:
         """A selector over two categorical s-ops with any pattern (for widths and numerical means)."""
         select = rasp.Select(keys.sop, queries.sop, self._predicate(keys, queries))
-        if self.rng.random() < 0.15:
-            # Same-input combinations exercise the frontend's rewrite into one Select.
-            combine = self.rng.choice([rasp.SelectorAnd, rasp.SelectorOr, rasp.SelectorNot])
-            if combine is rasp.SelectorNot:
-                # The complement of a predicate that holds on None is one that never does.
-                inner = rasp.Select(keys.sop, queries.sop, _none_selects(self._predicate(keys, queries)))
-                return rasp.SelectorNot(inner).named(f"select_{self.step}")
+        # Same-input combinations exercise the frontend's rewrite into one Select; more often over s-ops that
+        # may be None, where a combination must keep None unselected (above all a SelectorNot).
+        over_none = keys.maybe_none or queries.maybe_none
+        if self.rng.random() < (COMBINE_RATE_WITH_NONE if over_none else COMBINE_RATE):
+            combinations = [rasp.SelectorAnd, rasp.SelectorOr, rasp.SelectorNot] + [rasp.SelectorNot] * over_none
+            combine = self.rng.choice(combinations)
             other = rasp.Select(keys.sop, queries.sop, self._predicate(keys, queries))
+            if combine is rasp.SelectorNot:
+                return rasp.SelectorNot(other).named(f"select_{self.step}")
             return combine(select, other).named(f"select_{self.step}")
         return select.named(f"select_{self.step}")
 
     def _predicate(self, keys: _Node, queries: _Node) -> rasp.Predicate:
         if all(map(_is_int, keys.values | queries.values)) and self.rng.random() < 0.7:
-            return _guarded(self.rng.choice(_INT_COMPARISONS))
+            return self.rng.choice(_INT_COMPARISONS)
         pairs = frozenset(
             (key, query)
             for key in sorted(keys.values, key=repr)
@@ -442,7 +438,7 @@ class _Generator:
         key_values = sorted(keys.values, key=repr)
         if all(map(_is_int, keys.values | queries.values)) and self.rng.random() < 0.5:
             offset = self.rng.randint(-2, 2)
-            predicate = _guarded(lambda key, query: key == query + offset)
+            predicate = lambda key, query: key == query + offset  # noqa: E731
         else:
             target = {
                 query: self.rng.choice(key_values)

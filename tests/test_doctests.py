@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["optracr", "optracr.frontend.rasp", "optracr.compiler"]
+MODULES = ["optracr", "optracr.frontend.rasp", "optracr.compiler", "optracr.programs", "optracr.random_programs"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -3,12 +3,19 @@
 Semantics (paper, section 2.3 and 3.2): ``None`` propagates through Map and SequenceMap; an Aggregate gives its
 default where nothing is selected, the value where one position is, the mean of the numbers where several are
 (a categorical Aggregate over several positions is defined only when they all hold the same value). In causal
-mode every selector is masked to key positions at or before the query position. A key or query without a
-value (None) is selected by no predicate: in a compiled model it is the zero vector, which matches nothing.
+mode every selector is masked to key positions at or before the query position.
+
+A key or query without a value (None) is selected by no predicate: in a compiled model it is the zero vector,
+which matches nothing. Combined selectors keep to this: ``SelectorNot``, ``SelectorAnd`` and ``SelectorOr``
+decide only the (query, key) pairs where every Select they combine has a key and a query with a value (and,
+in causal mode, the key is not after the query); elsewhere they select nothing. So ``SelectorNot(select)``
+never selects a None key or query either, which is exactly what the single Select that ``rewrite`` merges a
+same-input combination into computes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,6 +23,14 @@ from optracr.frontend import rasp
 from optracr.frontend.errors import EvaluationError
 
 Value = Any
+
+
+@dataclasses.dataclass(frozen=True)
+class _Selection:
+    """A selector's value while evaluating: what it picks, and where that is decided at all."""
+
+    picked: rasp.SelectorValue
+    defined: rasp.SelectorValue  # defined[q][k]: every Select leaf has a key and query value, causally visible
 
 
 def evaluate(
@@ -27,19 +42,23 @@ def evaluate(
 
     def visit(node: rasp.RASPExpr) -> Any:
         if node.unique_id not in memo:
-            memo[node.unique_id] = _EVALUATORS[type(node)](node, inputs, visit, causal)
+            memo[node.unique_id] = _evaluator_for(node)(node, inputs, visit, causal)
         return memo[node.unique_id]
 
-    if type(expr) not in _EVALUATORS:
-        expr = _find_evaluable(expr)
-    return visit(expr)
+    value = visit(expr)
+    return value.picked if isinstance(value, _Selection) else value
 
 
-def _find_evaluable(expr: rasp.RASPExpr) -> rasp.RASPExpr:
-    for kind in _EVALUATORS:
-        if isinstance(expr, kind):
-            return expr
-    raise EvaluationError(expr.label, f"cannot evaluate expressions of type {type(expr).__name__}")
+def _evaluator_for(expr: rasp.RASPExpr) -> Callable[..., Any]:
+    """The rule for ``expr``'s class or its nearest base class (so subclasses of RASP classes evaluate)."""
+    for kind in type(expr).__mro__:
+        if kind in _EVALUATORS:
+            return _EVALUATORS[kind]
+    raise EvaluationError(
+        expr.label,
+        f"cannot evaluate expressions of type {type(expr).__name__}; build programs from the classes in rasp "
+        "(or subclasses of them)",
+    )
 
 
 Visit = Callable[[rasp.RASPExpr], Any]
@@ -76,51 +95,69 @@ def _constant_sop(expr: rasp.ConstantSOp, xs: list, visit: Visit, causal: bool) 
     return list(expr.value)
 
 
-def _select(expr: rasp.Select, xs: list, visit: Visit, causal: bool) -> rasp.SelectorValue:
+def _visible(k: int, q: int, causal: bool) -> bool:
+    return not causal or k <= q
+
+
+def _select(expr: rasp.Select, xs: list, visit: Visit, causal: bool) -> _Selection:
     keys, queries = visit(expr.keys), visit(expr.queries)
-    matrix = []
-    for q, query in enumerate(queries):
-        row = []
-        for k, key in enumerate(keys):
-            if key is None or query is None:  # no value is the zero vector: it matches nothing
-                row.append(False)
-                continue
-            try:
-                picked = bool(expr.predicate(key, query))
-            except Exception as error:
-                raise EvaluationError(
-                    expr.label, f"predicate raised {type(error).__name__}: {error} on key {key!r}, query {query!r}"
-                ) from error
-            row.append(picked and (not causal or k <= q))
-        matrix.append(row)
-    return matrix
+    defined = [
+        [key is not None and query is not None and _visible(k, q, causal) for k, key in enumerate(keys)]
+        for q, query in enumerate(queries)
+    ]
+    picked = [
+        [is_defined and _predicate(expr, key, query) for key, is_defined in zip(keys, row)]
+        for query, row in zip(queries, defined)
+    ]
+    return _Selection(picked, defined)
 
 
-def _constant_selector(expr: rasp.ConstantSelector, xs: list, visit: Visit, causal: bool) -> rasp.SelectorValue:
+def _predicate(expr: rasp.Select, key: Value, query: Value) -> bool:
+    try:
+        return bool(expr.predicate(key, query))
+    except Exception as error:
+        raise EvaluationError(
+            expr.label, f"predicate raised {type(error).__name__}: {error} on key {key!r}, query {query!r}"
+        ) from error
+
+
+def _constant_selector(expr: rasp.ConstantSelector, xs: list, visit: Visit, causal: bool) -> _Selection:
     if expr.check_length and (len(expr.value) != len(xs) or any(len(row) != len(xs) for row in expr.value)):
         raise EvaluationError(expr.label, f"constant selector is not {len(xs)} x {len(xs)}")
-    return [[bool(v) and (not causal or k <= q) for k, v in enumerate(row)] for q, row in enumerate(expr.value)]
+    defined = [[_visible(k, q, causal) for k in range(len(row))] for q, row in enumerate(expr.value)]
+    picked = [[bool(v) and ok for v, ok in zip(row, mask)] for row, mask in zip(expr.value, defined)]
+    return _Selection(picked, defined)
 
 
-def _selector_not(expr: rasp.SelectorNot, xs: list, visit: Visit, causal: bool) -> rasp.SelectorValue:
+def _selector_not(expr: rasp.SelectorNot, xs: list, visit: Visit, causal: bool) -> _Selection:
     inner = visit(expr.inner)
-    return [[(not v) and (not causal or k <= q) for k, v in enumerate(row)] for q, row in enumerate(inner)]
+    picked = [[ok and not v for v, ok in zip(row, mask)] for row, mask in zip(inner.picked, inner.defined)]
+    return _Selection(picked, inner.defined)
 
 
-def _selector_and(expr: rasp.SelectorAnd, xs: list, visit: Visit, causal: bool) -> rasp.SelectorValue:
-    return [[a and b for a, b in zip(ra, rb)] for ra, rb in zip(visit(expr.fst), visit(expr.snd))]
+def _combine(fst: _Selection, snd: _Selection, op: Callable[[bool, bool], bool]) -> _Selection:
+    defined = [[a and b for a, b in zip(ra, rb)] for ra, rb in zip(fst.defined, snd.defined)]
+    picked = [
+        [ok and op(a, b) for a, b, ok in zip(ra, rb, mask)]
+        for ra, rb, mask in zip(fst.picked, snd.picked, defined)
+    ]
+    return _Selection(picked, defined)
 
 
-def _selector_or(expr: rasp.SelectorOr, xs: list, visit: Visit, causal: bool) -> rasp.SelectorValue:
-    return [[a or b for a, b in zip(ra, rb)] for ra, rb in zip(visit(expr.fst), visit(expr.snd))]
+def _selector_and(expr: rasp.SelectorAnd, xs: list, visit: Visit, causal: bool) -> _Selection:
+    return _combine(visit(expr.fst), visit(expr.snd), lambda a, b: a and b)
+
+
+def _selector_or(expr: rasp.SelectorOr, xs: list, visit: Visit, causal: bool) -> _Selection:
+    return _combine(visit(expr.fst), visit(expr.snd), lambda a, b: a or b)
 
 
 def _selector_width(expr: rasp.SelectorWidth, xs: list, visit: Visit, causal: bool) -> list:
-    return [sum(row) for row in visit(expr.selector)]
+    return [sum(row) for row in visit(expr.selector).picked]
 
 
 def _aggregate(expr: rasp.Aggregate, xs: list, visit: Visit, causal: bool) -> list:
-    matrix, values = visit(expr.selector), visit(expr.sop)
+    matrix, values = visit(expr.selector).picked, visit(expr.sop)
     numerical = rasp.is_numerical(expr)
     return [
         _aggregate_row(expr, [v for v, picked in zip(values, row) if picked], numerical) for row in matrix
@@ -150,7 +187,6 @@ _EVALUATORS: dict[type, Callable[..., Any]] = {
     rasp.IndicesType: lambda expr, xs, visit, causal: list(range(len(xs))),
     rasp.LengthType: lambda expr, xs, visit, causal: [len(xs)] * len(xs),
     rasp.Map: _map,
-    rasp.LinearSequenceMap: _sequence_map,
     rasp.SequenceMap: _sequence_map,
     rasp.Full: _full,
     rasp.ConstantSOp: _constant_sop,

@@ -18,6 +18,7 @@ LABEL = "label"
 ENCODING = "encoding"
 VALUE_SET = "value_set"
 DROPPED_INPUTS = "dropped_inputs"
+MAY_BE_NONE = "may_be_none"
 # Graph attribute: expression unique id -> node label.
 LABEL_OF = "label_of"
 
@@ -33,7 +34,8 @@ class ProgramGraph:
       graph: one node per expression (s-ops and selectors) keyed by its unique label, an edge from every
         expression to each one that reads it. Node attributes: ``expr``, ``label``, ``encoding`` (None for
         selectors), ``value_set`` (frozenset; empty for selectors), ``dropped_inputs`` (inputs on which the
-        node's function raised; no output is produced there).
+        node's function raised; no output is produced there), ``may_be_none`` (bool: whether the s-op has no
+        value, None, at some position of some input; always False for selectors).
       sink: label of the program's output s-op.
       vocab: the input vocabulary (without BOS and PAD); None until value sets are inferred.
       max_seq_len: the longest input, BOS excluded; None until value sets are inferred.
@@ -64,6 +66,10 @@ class ProgramGraph:
         """The values node ``label`` can take (a superset)."""
         return self.graph.nodes[label][VALUE_SET]
 
+    def may_be_none(self, label: Label) -> bool:
+        """Whether node ``label`` may have no value (None) somewhere: a superset, like value sets."""
+        return self.graph.nodes[label][MAY_BE_NONE]
+
     def encoding(self, label: Label) -> rasp.Encoding | None:
         """The node's encoding; None for selectors."""
         return self.graph.nodes[label][ENCODING]
@@ -75,7 +81,6 @@ class ProgramGraph:
     def topological_labels(self) -> list[Label]:
         """Node labels, each after everything it reads (deterministic)."""
         return list(nx.lexicographical_topological_sort(self.graph, key=lambda label: self.expr(label).unique_id))
-
 
     @property
     def has_value_sets(self) -> bool:

@@ -17,8 +17,7 @@ from optracr.frontend import rasp
 
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {
     rasp.Map: ("inner",),
-    rasp.SequenceMap: ("fst", "snd"),
-    rasp.LinearSequenceMap: ("fst", "snd"),
+    rasp.SequenceMap: ("fst", "snd"),  # LinearSequenceMap too
     rasp.Aggregate: ("selector", "sop"),
     rasp.SelectorWidth: ("selector",),
     rasp.Select: ("keys", "queries"),
@@ -40,8 +39,16 @@ def rewrite(program: rasp.SOp) -> rasp.SOp:
     return visit(program)
 
 
+def _child_fields(expr: rasp.RASPExpr) -> tuple[str, ...]:
+    """The attributes holding ``expr``'s children, found through its class's bases (subclasses included)."""
+    for kind in type(expr).__mro__:
+        if kind in _CHILD_FIELDS:
+            return _CHILD_FIELDS[kind]
+    return ()
+
+
 def _rebuild(expr: rasp.RASPExpr, visit: Callable[[rasp.RASPExpr], rasp.RASPExpr]) -> rasp.RASPExpr:
-    fields = _CHILD_FIELDS.get(type(expr), ())
+    fields = _child_fields(expr)
     new_children = {field: visit(getattr(expr, field)) for field in fields}
     if all(new_children[field] is getattr(expr, field) for field in fields):
         return expr

@@ -8,6 +8,8 @@ and the verifier reports any input where the evaluator finds otherwise.
 
 from __future__ import annotations
 
+import itertools
+import math
 import numbers
 from collections.abc import Hashable, Iterable
 
@@ -262,7 +264,61 @@ def _check_values(expr, label, graph, label_of) -> list[CompileError]:
                     "or return numbers",
                 )
             ]
+        infinite = [v for v in values if not math.isfinite(v)]
+        if infinite:
+            return [
+                CompileError(
+                    label,
+                    f"it is numerical but can take {sorted(infinite, key=repr)[:4]}; a residual direction holds "
+                    "finite numbers only, so return finite numbers (or None, in a categorical s-op)",
+                )
+            ]
     return []
+
+
+def _check_numerical_none(expr, label, graph, label_of) -> list[CompileError]:
+    if not isinstance(expr, rasp.SOp) or not rasp.is_numerical(expr) or not graph.nodes[label][graph_lib.MAY_BE_NONE]:
+        return []
+    reason = _none_reason(expr, graph, label_of)
+    if reason is None:
+        return []
+    where, remedy = reason
+    return [
+        CompileError(
+            label,
+            f"a numerical s-op cannot be None (its direction would read 0), but it is None {where}; make it "
+            f"categorical, or {remedy}",
+        )
+    ]
+
+
+def _none_reason(expr: rasp.SOp, graph: nx.DiGraph, label_of: dict[int, str]) -> tuple[str, str] | None:
+    """Where ``expr`` may be None and how to avoid it; None where another check reports the cause."""
+    read = [expr.sop] if isinstance(expr, rasp.Aggregate) else list(expr.children)
+    inputs = [label_of[child.unique_id] for child in read]
+    none_inputs = [name for name in inputs if graph.nodes[name][graph_lib.MAY_BE_NONE]]
+    if none_inputs:
+        return f"where its input {none_inputs[0]!r} has no value", "give the input a value everywhere"
+    if isinstance(expr, rasp.Aggregate):
+        return None  # its default is None: _check_aggregate asks for default=0
+    if isinstance(expr, (rasp.Map, rasp.SequenceMap)):
+        shown = _input_giving_none(expr, graph, label_of)
+        return f"where its function returns None (on input {shown!r})", "have the function return a number there"
+    return "where it holds None", "hold a number at every position"
+
+
+def _input_giving_none(expr: rasp.Map | rasp.SequenceMap, graph: nx.DiGraph, label_of: dict[int, str]) -> object:
+    value_sets = [graph.nodes[label_of[child.unique_id]][graph_lib.VALUE_SET] for child in expr.children]
+    inputs = itertools.product(*(sorted(values, key=repr) for values in value_sets))
+    if isinstance(expr, rasp.SequenceMap) and expr.fst is expr.snd:
+        inputs = ((x, x) for x in sorted(value_sets[0], key=repr))
+    for args in inputs:
+        try:
+            if expr.f(*args) is None:
+                return args[0] if isinstance(expr, rasp.Map) else args
+        except Exception:
+            continue
+    return None
 
 
 _CHECKS = (
@@ -272,4 +328,5 @@ _CHECKS = (
     _check_aggregate,
     _check_sequence_map,
     _check_values,
+    _check_numerical_none,
 )

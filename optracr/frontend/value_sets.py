@@ -4,15 +4,20 @@ Given the vocabulary and the longest input length N:
 - ``tokens``: the vocabulary; ``indices``: 0..N-1; ``length``: 1..N; ``SelectorWidth``: 0..N.
 - Map / SequenceMap: the function over every input value (pair); where it raises, the input is dropped
   and recorded in the node's ``dropped_inputs`` (the model produces no output there either). ``None`` is
-  never a member: it is the absence of a value (the all-zero vector).
+  never a member: it is the absence of a value (the all-zero vector). Values must be hashable.
 - categorical Aggregate: the aggregated s-op's values.
 - numerical Aggregate: every achievable mean ``(v_1 + ... + v_n) / n`` of 1 <= n <= N values drawn, with
   repetition, from the aggregated s-op's values, plus the default. (For 0/1 inputs that is every k/n with
   0 <= k <= n <= N, not just v/n.)
+
+``may_be_none`` marks the s-ops that may have no value somewhere: a Map or SequenceMap whose input may be
+None or whose function returns None, an Aggregate whose default is None (nothing selected) or whose
+aggregated s-op may be None, a Full or ConstantSOp holding None. Inputs and SelectorWidth never are.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import numbers
 from collections.abc import Callable, Hashable, Iterable
@@ -29,69 +34,118 @@ MAX_MEAN_VALUES = 200_000
 
 
 def infer(program_graph: graph_lib.ProgramGraph, vocab: Iterable[Hashable], max_seq_len: int) -> graph_lib.ProgramGraph:
-    """A copy of ``program_graph`` whose nodes carry ``value_set`` and ``dropped_inputs``."""
+    """A copy of ``program_graph`` whose nodes carry ``value_set``, ``dropped_inputs`` and ``may_be_none``."""
     graph = program_graph.graph.copy()
     graph.graph[graph_lib.LABEL_OF] = dict(program_graph.graph.graph[graph_lib.LABEL_OF])
     vocab = frozenset(vocab)
     order = nx.lexicographical_topological_sort(graph, key=lambda label: graph.nodes[label][graph_lib.EXPR].unique_id)
     for label in order:
         node = graph.nodes[label]
-        expr = node[graph_lib.EXPR]
-        values, dropped = _infer_node(expr, graph, label, vocab, max_seq_len)
-        node[graph_lib.VALUE_SET] = frozenset(values)
-        node[graph_lib.DROPPED_INPUTS] = frozenset(dropped)
+        inferred = _infer_node(node[graph_lib.EXPR], graph, label, vocab, max_seq_len)
+        node[graph_lib.VALUE_SET] = frozenset(inferred.values)
+        node[graph_lib.DROPPED_INPUTS] = frozenset(inferred.dropped)
+        node[graph_lib.MAY_BE_NONE] = inferred.may_be_none
     return graph_lib.ProgramGraph(graph=graph, sink=program_graph.sink, vocab=vocab, max_seq_len=max_seq_len)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Inferred:
+    """What inference finds for one node: its values, the inputs its function drops, whether it may be None."""
+
+    values: set
+    dropped: set = dataclasses.field(default_factory=set)
+    may_be_none: bool = False
 
 
 def _infer_node(
     expr: rasp.RASPExpr, graph: nx.DiGraph, label: str, vocab: frozenset, max_seq_len: int
-) -> tuple[set, set]:
+) -> _Inferred:
     label_of = graph.graph[graph_lib.LABEL_OF]
 
     def values_of(child: rasp.RASPExpr) -> frozenset:
         return graph.nodes[label_of[child.unique_id]][graph_lib.VALUE_SET]
 
+    def none_in(*children: rasp.RASPExpr) -> bool:
+        return any(graph.nodes[label_of[child.unique_id]][graph_lib.MAY_BE_NONE] for child in children)
+
     if isinstance(expr, rasp.TokensType):
-        return set(vocab), set()
+        return _Inferred(set(vocab))
     if isinstance(expr, rasp.IndicesType):
-        return set(range(max_seq_len)), set()
+        return _Inferred(set(range(max_seq_len)))
     if isinstance(expr, rasp.LengthType):
-        return set(range(1, max_seq_len + 1)), set()
+        return _Inferred(set(range(1, max_seq_len + 1)))
     if isinstance(expr, rasp.Map):
-        return _apply_all(expr.f, ((x,) for x in values_of(expr.inner)), unpack_single=True)
+        inferred = _apply_all(expr.f, ((x,) for x in values_of(expr.inner)), label, unpack_single=True)
+        return dataclasses.replace(inferred, may_be_none=inferred.may_be_none or none_in(expr.inner))
     if isinstance(expr, rasp.SequenceMap):
         if expr.fst is expr.snd:
             pairs: Iterable = ((x, x) for x in values_of(expr.fst))
         else:
             pairs = itertools.product(values_of(expr.fst), values_of(expr.snd))
-        return _apply_all(expr.f, pairs, unpack_single=False)
+        inferred = _apply_all(expr.f, pairs, label, unpack_single=False)
+        return dataclasses.replace(inferred, may_be_none=inferred.may_be_none or none_in(expr.fst, expr.snd))
     if isinstance(expr, rasp.Full):
-        return {expr.fill} - {None}, set()
+        return _constants(label, [expr.fill], "its fill")
     if isinstance(expr, rasp.ConstantSOp):
-        return set(expr.value) - {None}, set()
+        return _constants(label, expr.value, "its value")
     if isinstance(expr, rasp.SelectorWidth):
-        return set(range(max_seq_len + 1)), set()
+        return _Inferred(set(range(max_seq_len + 1)))
     if isinstance(expr, rasp.Aggregate):
+        _require_hashable(expr.default, label, "its default")
+        may_be_none = expr.default is None or none_in(expr.sop)  # the default where nothing is selected
         inner = values_of(expr.sop)
         if rasp.is_numerical(expr):
-            return mean_values(inner, max_seq_len, expr.default, expr.label), set()
-        return set(inner) | ({expr.default} - {None}), set()
+            return _Inferred(mean_values(inner, max_seq_len, expr.default, label), may_be_none=may_be_none)
+        return _Inferred(set(inner) | ({expr.default} - {None}), may_be_none=may_be_none)
     if isinstance(expr, rasp.Selector):
-        return set(), set()
+        return _Inferred(set())
     raise CompileError(expr.label, f"no value-set rule for {type(expr).__name__}")
 
 
-def _apply_all(f: Callable[..., Any], inputs: Iterable[tuple], *, unpack_single: bool) -> tuple[set, set]:
-    values, dropped = set(), set()
+def _constants(label: str, constants: Iterable[Any], source: str) -> _Inferred:
+    values = set()
+    for value in constants:
+        _require_hashable(value, label, source)
+        values.add(value)
+    return _Inferred(values - {None}, may_be_none=None in values)
+
+
+def _apply_all(f: Callable[..., Any], inputs: Iterable[tuple], label: str, *, unpack_single: bool) -> _Inferred:
+    values, dropped, returned_none, unhashable = set(), set(), False, []
     for args in inputs:
+        shown = args[0] if unpack_single else args
         try:
             value = f(*args)
         except Exception:  # the user's function does not apply here: no output for this input
-            dropped.add(args[0] if unpack_single else args)
+            dropped.add(shown)
             continue
-        if value is not None:
+        if value is None:
+            returned_none = True
+        elif _is_hashable(value):
             values.add(value)
-    return values, dropped
+        else:
+            unhashable.append((shown, value))
+    if unhashable:  # report the first input in a fixed order, whatever the hash seed
+        shown, value = min(unhashable, key=lambda pair: repr(pair[0]))
+        _require_hashable(value, label, f"on input {shown!r} its function returned")
+    return _Inferred(values, dropped, returned_none)
+
+
+def _is_hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _require_hashable(value: Any, label: str, source: str) -> None:
+    if not _is_hashable(value):
+        raise CompileError(
+            label,
+            f"{source} {value!r}, which is unhashable ({type(value).__name__}); values must be hashable to be "
+            "embedded one direction per value: use a tuple instead of a list, a frozenset instead of a set",
+        )
 
 
 def mean_values(values: Iterable[Any], max_seq_len: int, default: Any, label: str) -> set:

@@ -175,3 +175,61 @@ def test_causal_mode_changes_a_mean_over_the_whole_input() -> None:
 def test_rasp_evaluate_forwards_the_causal_flag() -> None:
     everything = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.TRUE)
     assert rasp.evaluate(rasp.SelectorWidth(everything), list("ab"), causal=True) == [1, 2]
+
+
+# ------------------------------------------------------------------------- combined selectors and None
+def _shifted() -> rasp.SOp:
+    """tokens one position later: None at position 0."""
+    previous = rasp.Select(rasp.indices, rasp.indices, lambda k, q: q == k + 1)
+    return rasp.Aggregate(previous, rasp.tokens).named("shifted")
+
+
+def test_negated_selector_never_selects_a_none_key_or_query() -> None:
+    # shifted = [None, "a"]: the Select decides only (q=1, k=1), so its negation picks nothing else either.
+    shifted = _shifted()
+    same = rasp.Select(shifted, shifted, rasp.Comparison.EQ)
+    assert evaluate(rasp.SelectorNot(same), list("aa")) == _matrix("00/00")
+    assert evaluate(rasp.SelectorNot(same), list("ab")) == _matrix("00/00")
+    assert evaluate(rasp.SelectorNot(same), list("abb")) == _matrix("000/001/010")
+    assert evaluate(rasp.SelectorWidth(rasp.SelectorNot(same)), list("aa")) == [0, 0]
+
+
+def test_and_or_decide_only_where_every_select_has_a_key_and_a_query() -> None:
+    shifted = _shifted()
+    everything = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.TRUE)
+    never = rasp.Select(shifted, shifted, rasp.Comparison.FALSE)
+    assert evaluate(rasp.SelectorOr(everything, never), list("ab")) == _matrix("00/01")
+    assert evaluate(rasp.SelectorNot(rasp.SelectorAnd(everything, never)), list("ab")) == _matrix("00/01")
+
+
+def test_negation_in_causal_mode_stays_within_earlier_positions_with_values() -> None:
+    shifted = _shifted()
+    same = rasp.Select(shifted, shifted, rasp.Comparison.EQ)
+    assert evaluate(rasp.SelectorNot(same), list("abc"), causal=True) == _matrix("000/000/010")
+
+
+# ---------------------------------------------------------------------------------------- subclasses
+class _ShoutingMap(rasp.Map):
+    """A user's subclass of a RASP class."""
+
+
+class _NarrowSelect(rasp.Select):
+    """A user's subclass of a RASP selector."""
+
+
+def test_subclasses_of_rasp_classes_evaluate_like_their_base() -> None:
+    shout = _ShoutingMap(lambda x: x.upper(), rasp.tokens)
+    same = _NarrowSelect(shout, shout, rasp.Comparison.EQ)
+    assert evaluate(shout, list("ab")) == ["A", "B"]
+    assert evaluate(rasp.SelectorWidth(same), list("aba")) == [2, 1, 2]
+    assert evaluate(rasp.Map(lambda x: x + "!", shout, simplify=False), list("a")) == ["A!"]
+
+
+def test_unknown_expression_type_is_an_evaluation_error_naming_it() -> None:
+    class Opaque(rasp.SOp):
+        @property
+        def children(self) -> tuple[rasp.RASPExpr, ...]:
+            return ()
+
+    with pytest.raises(EvaluationError, match=r"'mystery': cannot evaluate expressions of type Opaque"):
+        evaluate(rasp.Map(lambda x: x, Opaque().named("mystery")), list("a"))

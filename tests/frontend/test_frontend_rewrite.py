@@ -76,3 +76,44 @@ def test_rewrite_keeps_shared_subexpressions_shared() -> None:
     rewritten = rewrite(program)
     assert rewritten.fst.fst is rewritten.snd.fst  # one rewritten length, read twice
     assert isinstance(rewritten.fst.fst, rasp.SelectorWidth) and rewritten.fst.snd is width
+
+
+def test_merging_a_negation_over_a_sop_that_may_be_none_keeps_its_meaning() -> None:
+    # The merged Select cannot select a None key or query (a compiled head cannot); nor may the SelectorNot.
+    shifted = rasp.Aggregate(rasp.Select(rasp.indices, rasp.indices, lambda k, q: q == k + 1), rasp.tokens)
+    same = rasp.Select(shifted, shifted, rasp.Comparison.EQ)
+    for selector in (
+        rasp.SelectorNot(same),
+        rasp.SelectorOr(rasp.SelectorNot(same), same),
+        rasp.SelectorNot(rasp.SelectorAnd(same, rasp.Select(shifted, shifted, rasp.Comparison.NEQ))),
+    ):
+        program = rasp.SelectorWidth(selector)
+        rewritten = rewrite(program)
+        assert type(rewritten.selector) is rasp.Select
+        _assert_same_meaning(program, rewritten, causal_modes=(False, True))
+
+
+class _MyMap(rasp.Map):
+    """A user's subclass of a RASP class."""
+
+
+class _MyNot(rasp.SelectorNot):
+    """A user's subclass of a RASP selector combination."""
+
+
+def test_subclasses_are_rewritten_through_their_base_class_fields() -> None:
+    program = _MyMap(lambda n: n * 2, rasp.length, simplify=False)
+    rewritten = rewrite(program)
+    assert isinstance(rewritten.inner, rasp.SelectorWidth) and rewritten.inner.label == "length"
+    assert isinstance(rewritten, _MyMap)
+    _assert_same_meaning(program, rewritten, causal_modes=(False,))
+    width = rasp.SelectorWidth(_MyNot(rasp.SelectorOr(_SAME_TOKEN_LT, _SAME_TOKEN_EQ)))
+    assert type(rewrite(width).selector) is rasp.Select
+    _assert_same_meaning(width, rewrite(width), causal_modes=(False, True))
+
+
+def test_a_program_with_subclasses_passes_analysis() -> None:
+    program = rasp.SequenceMap(lambda x, n: f"{x}{n}", rasp.tokens, _MyMap(lambda n: n * 2, rasp.length))
+    graph = analyse(program, {"a", "b"}, 3)
+    assert isinstance(graph.expr("length"), rasp.SelectorWidth)  # length under the subclass was rewritten
+    assert graph.value_set(graph.sink) >= {f"{x}{n}" for x in "ab" for n in (2, 4, 6)}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
 
-from optracr import rasp
+from optracr import programs, rasp
 from optracr.errors import CompileError
 from optracr.frontend import ProgramErrors, analyse
 
@@ -189,6 +190,75 @@ def test_numerical_sop_with_non_numbers() -> None:
         "'letters': it is numerical but can take non-numbers ['a', 'b']; make it categorical or return numbers"
     )):
         analyse(program, VOCAB, 2)
+
+
+def _shift() -> rasp.SOp:
+    return programs.shift_by(1, rasp.tokens).named("shift")  # None at position 0
+
+
+def test_numerical_map_whose_function_returns_none() -> None:
+    program = rasp.numerical(rasp.Map(lambda t: None if t == "a" else 1, rasp.tokens)).named("x")
+    with pytest.raises(CompileError, match=re.escape(
+        "'x': a numerical s-op cannot be None (its direction would read 0), but it is None where its function "
+        "returns None (on input 'a'); make it categorical, or have the function return a number there"
+    )):
+        analyse(program, VOCAB, 3)
+
+
+def test_numerical_sequence_map_whose_function_returns_none() -> None:
+    program = rasp.numerical(rasp.SequenceMap(lambda t, i: None if i == 2 else 1, rasp.tokens, rasp.indices))
+    with pytest.raises(CompileError, match=re.escape("it is None where its function returns None (on input ('a', 2))")):
+        analyse(program.named("y"), VOCAB, 3)
+
+
+def test_numerical_map_of_a_sop_that_may_be_none() -> None:
+    program = rasp.numerical(rasp.Map(lambda t: 1 if t == "a" else 0, _shift(), simplify=False)).named("x")
+    with pytest.raises(CompileError, match=re.escape(
+        "'x': a numerical s-op cannot be None (its direction would read 0), but it is None where its input "
+        "'shift' has no value; make it categorical, or give the input a value everywhere"
+    )):
+        analyse(program, VOCAB, 3)
+
+
+def test_every_numerical_sop_that_may_be_none_is_reported() -> None:
+    is_a = rasp.numerical(rasp.Map(lambda t: 1 if t == "a" else 0, _shift(), simplify=False)).named("is_a")
+    mean = rasp.numerical(rasp.Aggregate(_PREVS, is_a, default=0)).named("mean")
+    with pytest.raises(ProgramErrors) as caught:
+        analyse(mean, VOCAB, 3)
+    assert [error.label for error in caught.value.errors] == ["is_a", "mean"]
+    assert "where its input 'is_a' has no value" in str(caught.value.errors[1])
+
+
+def test_numerical_aggregate_with_default_none_is_reported_once() -> None:
+    program = rasp.numerical(rasp.Aggregate(_PREVS, _is_a(), default=None)).named("mean")
+    with pytest.raises(CompileError) as caught:
+        analyse(program, VOCAB, 3)
+    assert not isinstance(caught.value, ProgramErrors)
+    assert "use default=0" in str(caught.value)
+
+
+def test_categorical_sops_that_may_be_none_pass() -> None:
+    analyse(rasp.Map(lambda t: t.upper(), _shift(), simplify=False), VOCAB, 3)
+    analyse(rasp.Map(lambda t: None if t == "a" else t, rasp.tokens), VOCAB, 3)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "minus_inf"])
+def test_numerical_sop_that_is_not_finite(bad: float) -> None:
+    program = rasp.numerical(rasp.Map(lambda t: bad if t == "a" else 1.0, rasp.tokens)).named("ratio")
+    with pytest.raises(CompileError, match=re.escape(
+        f"'ratio': it is numerical but can take [{bad!r}]; a residual direction holds finite numbers only, so "
+        "return finite numbers"
+    )):
+        analyse(program, VOCAB, 3)
+
+
+@pytest.mark.parametrize("name", sorted(programs.LIBRARY))
+def test_every_library_program_passes_analysis(name: str) -> None:
+    entry = programs.LIBRARY[name]
+    graph = analyse(entry.build(), entry.vocab, entry.max_seq_len)
+    assert graph.validated
+    if entry.causal:
+        analyse(entry.build(), entry.vocab, entry.max_seq_len, causal=True)
 
 
 def test_several_problems_are_reported_together() -> None:

@@ -100,6 +100,72 @@ def test_infer_returns_a_new_graph_and_keeps_the_traced_one() -> None:
     assert (inferred.vocab, inferred.max_seq_len) == ({"a"}, 2)
 
 
+# ----------------------------------------------------------------------------------------- may_be_none
+def _shift() -> rasp.SOp:
+    """tokens one position later: None at position 0."""
+    return rasp.Aggregate(rasp.Select(rasp.indices, rasp.indices, lambda k, q: q == k + 1), rasp.tokens)
+
+
+_EVERY = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.TRUE)
+
+
+@pytest.mark.parametrize(
+    ("make", "may_be_none"),
+    [
+        (lambda: rasp.tokens, False),
+        (lambda: rasp.indices, False),
+        (lambda: rasp.length, False),
+        (lambda: rasp.SelectorWidth(rasp.Select(_shift(), _shift(), rasp.Comparison.EQ)), False),
+        (lambda: rasp.Map(lambda t: t.upper(), rasp.tokens), False),
+        (lambda: rasp.Map(lambda t: None if t == "a" else t, rasp.tokens), True),
+        (lambda: rasp.Map(lambda t: t.upper(), _shift(), simplify=False), True),
+        (lambda: rasp.SequenceMap(lambda t, i: t, rasp.tokens, rasp.indices), False),
+        (lambda: rasp.SequenceMap(lambda t, i: None if i else t, rasp.tokens, rasp.indices), True),
+        (lambda: rasp.SequenceMap(lambda t, s: t, rasp.tokens, _shift()), True),
+        (lambda: _shift(), True),  # categorical: None where nothing is selected
+        (lambda: rasp.numerical(rasp.Aggregate(_EVERY, rasp.numerical(rasp.tokens == "a"), default=0)), False),
+        (lambda: rasp.numerical(rasp.Aggregate(_EVERY, rasp.numerical(rasp.Map(lambda t: 1, _shift())), 0)), True),
+        (lambda: rasp.Full(3), False),
+        (lambda: rasp.Full(None), True),
+        (lambda: rasp.ConstantSOp([1, 2]), False),
+        (lambda: rasp.ConstantSOp([1, None]), True),
+    ],
+    ids=[
+        "tokens", "indices", "length", "selector_width", "map", "map_returning_none", "map_of_none",
+        "sequence_map", "sequence_map_returning_none", "sequence_map_of_none", "categorical_aggregate",
+        "numerical_aggregate", "numerical_aggregate_of_none", "full", "full_none", "constant", "constant_with_none",
+    ],
+)
+def test_may_be_none_marks_exactly_the_sops_that_can_lack_a_value(make, may_be_none: bool) -> None:
+    graph = _values(make(), {"a", "b"}, 3)
+    assert graph.may_be_none(graph.sink) is may_be_none
+    assert graph.graph.nodes[graph.sink]["may_be_none"] is may_be_none
+    assert all(graph.may_be_none(label) is False for label in graph.graph if graph.encoding(label) is None)
+
+
+# ------------------------------------------------------------------------------------- unhashable values
+@pytest.mark.parametrize(
+    ("program", "message"),
+    [
+        (rasp.Map(lambda x: [x], rasp.tokens), "on input 'a' its function returned ['a'], which is unhashable (list)"),
+        (
+            rasp.SequenceMap(lambda x, i: {x}, rasp.tokens, rasp.indices),
+            "its function returned {'a'}, which is unhashable (set)",
+        ),
+        (rasp.Full([1]), "its fill [1], which is unhashable (list)"),
+        (rasp.ConstantSOp([(1,), [2]]), "its value [2], which is unhashable (list)"),
+        (rasp.Aggregate(_EVERY, rasp.tokens, default=[]), "its default [], which is unhashable (list)"),
+    ],
+    ids=["map", "sequence_map", "full", "constant", "default"],
+)
+def test_unhashable_values_are_a_compile_error_naming_the_sop(program: rasp.SOp, message: str) -> None:
+    with pytest.raises(CompileError, match=r"values must be hashable") as caught:
+        _values(program.named("unhashable"), ["a"], 2)
+    assert caught.value.label == "unhashable"
+    assert message in str(caught.value)
+    assert "use a tuple instead of a list" in str(caught.value)
+
+
 # ------------------------------------------------------------------------------------ the property test
 _VOCAB = ("a", "b", "c")
 _MAX_SEQ_LEN = 4
