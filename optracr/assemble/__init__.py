@@ -3,7 +3,11 @@
 Residual layout (``CompiledModel.residual_labels``), in this order: ``one`` (1 at every position), ``tokens:*``
 (sorted vocabulary, then BOS and PAD), ``indices:0..N-1`` (the token at position p >= 1 has index p - 1; BOS
 has none), then every s-op's subspace in block order (``label:value`` for a categorical s-op, ``label`` for a
-numerical one), each block's private scratch directions right after its s-op.
+numerical one), each block's private scratch directions right after its s-op. The embedding tables and the
+token order are craft's (``craft.token_embedding``, ``craft.position_embedding``, ``craft.input_tokens``).
+
+``attend``, ``feed_forward``, ``attention_mask`` and ``AttentionWeights`` are the pure pieces of the forward
+pass, exported for the compress stage, which runs the same layers on a projected residual.
 """
 
 from __future__ import annotations
@@ -17,15 +21,27 @@ from optracr import schedule
 from optracr.assemble import layers as layers_lib
 from optracr.assemble import model as model_lib
 from optracr.assemble.compiled import ApplyResult, CompiledModel
-from optracr.assemble.model import ForwardTrace, ModelConfig, make_forward
+from optracr.assemble.model import (
+    AttentionWeights,
+    ForwardTrace,
+    ModelConfig,
+    attend,
+    attention_mask,
+    feed_forward,
+    make_forward,
+)
 from optracr.frontend import rasp
 
 __all__ = [
     "ApplyResult",
+    "AttentionWeights",
     "CompiledModel",
     "ForwardTrace",
     "ModelConfig",
     "assemble",
+    "attend",
+    "attention_mask",
+    "feed_forward",
     "make_forward",
     "scheduling_problem",
 ]
@@ -56,14 +72,9 @@ def _output_classes(block_graph: craft.BlockGraph) -> tuple:
     return tuple(direction.value for direction in block_graph.output_space.basis)
 
 
-def _input_tokens(block_graph: craft.BlockGraph) -> tuple:
-    vocab = sorted(block_graph.vocab, key=lambda token: (type(token).__name__, token))
-    return (*vocab, block_graph.bos, block_graph.pad)
-
-
 def _fixed_parameters(block_graph: craft.BlockGraph, width: int) -> int:
     outputs = max(1, len(_output_classes(block_graph)))
-    return (len(_input_tokens(block_graph)) + block_graph.max_seq_len + 1 + outputs) * width
+    return (len(craft.input_tokens(block_graph)) + block_graph.max_seq_len + 1 + outputs) * width
 
 
 def assemble(
@@ -77,7 +88,7 @@ def assemble(
     index = layers_lib.ResidualIndex(residual_space)
     layers = layers_lib.build_layers(block_graph, allocation, index)
     classes = _output_classes(block_graph)
-    tokens = _input_tokens(block_graph)
+    tokens = craft.input_tokens(block_graph)
     config = model_lib.ModelConfig(
         num_layers=allocation.num_layers,
         num_heads=allocation.num_heads,
@@ -91,8 +102,8 @@ def assemble(
         causal=block_graph.causal,
     )
     params = {
-        "token_embed": {"embeddings": _token_embedding(tokens, index)},
-        "pos_embed": {"embeddings": _position_embedding(block_graph.max_seq_len, index)},
+        "token_embed": {"embeddings": craft.token_embedding(block_graph).magnitudes},
+        "pos_embed": {"embeddings": craft.position_embedding(block_graph).magnitudes},
         **_layer_params(layers, config),
         "unembed": {"w": _unembedding(block_graph, classes, index)},
     }
@@ -116,24 +127,6 @@ def assemble(
     )
 
 
-def _token_embedding(tokens: tuple, index: layers_lib.ResidualIndex) -> np.ndarray:
-    embedding = np.zeros((len(tokens), index.width))
-    one = index.position[craft.BasisDirection("one")]
-    for row, token in enumerate(tokens):
-        embedding[row, index.position[craft.BasisDirection("tokens", token)]] = 1.0
-        embedding[row, one] = 1.0
-    return embedding
-
-
-def _position_embedding(max_seq_len: int, index: layers_lib.ResidualIndex) -> np.ndarray:
-    embedding = np.zeros((max_seq_len + 1, index.width))
-    for position in range(1, max_seq_len + 1):
-        direction = craft.BasisDirection("indices", position - 1)
-        if direction in index.position:
-            embedding[position, index.position[direction]] = 1.0
-    return embedding
-
-
 def _unembedding(block_graph: craft.BlockGraph, classes: tuple, index: layers_lib.ResidualIndex) -> np.ndarray:
     rows = index.rows(block_graph.output_space)
     unembed = np.zeros((index.width, max(1, len(classes))))
@@ -146,7 +139,8 @@ def _layer_params(layers: tuple[layers_lib.LayerWeights, ...], config: ModelConf
     for number, layer in enumerate(layers):
         prefix = f"transformer/layer_{number}"
         if config.num_heads:
-            for name, weights in (("query", layer.query), ("key", layer.key), ("value", layer.value), ("output", layer.output)):
+            projections = (("query", layer.query), ("key", layer.key), ("value", layer.value), ("output", layer.output))
+            for name, weights in projections:
                 params[f"{prefix}/attn/{name}"] = {"w": weights}
         if config.mlp_hidden_size:
             params[f"{prefix}/mlp/linear_1"] = {"w": layer.mlp_in}

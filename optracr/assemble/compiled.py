@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from optracr import craft
 from optracr import schedule
 from optracr.assemble import model as model_lib
 from optracr.errors import InputError
@@ -52,7 +53,7 @@ class CompiledModel:
     bos: Hashable
     pad: Hashable
     compile_seconds: Mapping[str, float]
-    float64: bool = True
+    float64: bool = True  # run the forward pass in float64; False runs it in float32
 
     def __post_init__(self) -> None:
         if len(self.residual_labels) != self.config.d_model:
@@ -106,14 +107,13 @@ class CompiledModel:
         return [self.decode(outputs[row, 1 : len(ids)]) for row, ids in enumerate(encoded)]
 
     def decode(self, output: np.ndarray) -> list[Any]:
-        """Per position: the argmax class (None where the output is all zero), or the numerical value."""
+        """Per position: the numerical value, or the class whose output is largest if it exceeds 1/2, else None.
+
+        The categorical rule is craft's (``craft.decode_one_hot``), which the numpy reference run decodes by.
+        """
         if self.output_encoding == rasp.Encoding.NUMERICAL:
             return [float(value) for value in output[:, 0]]
-        decoded = []
-        for row in output:
-            best = int(np.argmax(row)) if row.size else 0
-            decoded.append(self.output_classes[best] if row.size and row[best] > 0.5 else None)
-        return decoded
+        return craft.decode_one_hot(output, self.output_classes)
 
     def _run(self, token_ids: np.ndarray) -> model_lib.ForwardTrace:
         dtype = np.float64 if self.float64 else np.float32

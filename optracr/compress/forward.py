@@ -22,7 +22,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from optracr import assemble
-from optracr.assemble import model as model_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,7 +112,7 @@ def compressed_forward(
     # A one-hot product rather than a gather: its gradient is a matmul, not a slow scatter on CPU.
     one_hot = jax.nn.one_hot(token_ids, weights.token_embed.shape[0], dtype=projection.dtype)
     residual = one_hot @ (weights.token_embed @ projection) + (weights.pos_embed[:length] @ projection)[None]
-    mask = model_lib.attention_mask(token_ids, pad_id, causal)
+    mask = assemble.attention_mask(token_ids, pad_id, causal)
     residuals, outputs, patterns = [residual], [], []
     for layer in weights.layers:
         attended, write, pattern = _attention_sublayer(residual, projection, mask, layer, weights.num_heads)
@@ -141,13 +140,13 @@ def _attention_sublayer(
         return jnp.zeros((batch, length, width), residual.dtype), jnp.zeros_like(residual), pattern
     query, key, value, output = layer.attention
     read = projection.T
-    folded = model_lib.AttentionWeights(
+    folded = assemble.AttentionWeights(
         query=read @ query,
         key=read @ key,
         value=read @ value,
         output=jnp.concatenate([output, output @ projection], axis=1),
     )
-    both, pattern = model_lib.attend(residual, mask, folded, num_heads)
+    both, pattern = assemble.attend(residual, mask, folded, num_heads)
     return both[..., :width], both[..., width:], pattern
 
 
@@ -157,10 +156,10 @@ def _mlp_sublayer(residual: jax.Array, projection: jax.Array, layer: FrozenLayer
     if layer.mlp_in is None or layer.mlp_out is None:
         return jnp.zeros((*residual.shape[:-1], width), residual.dtype), jnp.zeros_like(residual)
     w_out = jnp.concatenate([layer.mlp_out, layer.mlp_out @ projection], axis=1)
-    both = model_lib.feed_forward(residual, projection.T @ layer.mlp_in, w_out)
+    both = assemble.feed_forward(residual, projection.T @ layer.mlp_in, w_out)
     return both[..., :width], both[..., width:]
 
 
 def reference_forward(model: assemble.CompiledModel) -> Callable[[Params, jax.Array], assemble.ForwardTrace]:
     """The compiled model's own Haiku forward pass, as a pure function of (float32 params, token ids)."""
-    return model_lib.make_forward(model.config, model.input_tokens.index(model.pad)).apply
+    return assemble.make_forward(model.config, model.input_tokens.index(model.pad)).apply

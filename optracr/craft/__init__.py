@@ -4,7 +4,9 @@
 MLP, an attention head, or selector width's head + MLP) on named residual directions, following the
 residual conventions of docs/artefacts.md (``one``; ``tokens:v`` with ``tokens:BOS``/``tokens:PAD``;
 ``indices:i``; ``L:v`` per value of a categorical s-op ``L``, the single ``L`` for a numerical one). Each
-block's numpy ``apply`` is the reference semantics; ``embed``, ``run`` and ``decode`` run a whole BlockGraph.
+block's numpy ``apply`` is the reference semantics; ``embed``, ``run`` and ``decode`` run a whole BlockGraph,
+and ``input_tokens``, ``token_embedding``, ``position_embedding`` and ``decode_one_hot`` are the embedding and
+decoding rule assembly reuses.
 
 Widths of every construction, as built (N = max_seq_len; |X| = number of values of input s-op X, |Q| and |K|
 of the selector's queries and keys, |V| of the aggregated s-op, |O| of the output; every MLP also reads
@@ -33,7 +35,9 @@ SelectorWidth numerical           1      2N  (1 when N = 1: affine)             
 
 Kinds: Map / SequenceMap -> ``MLP``, Aggregate -> ``ATTN``, SelectorWidth -> ``ATTN_MLP``. Every
 construction is exact on every input its value sets allow; the discretising MLP also on any input within a
-quarter of the smallest gap between known input values (``numerical_mlp.exactness_tolerance``). Attention
+quarter of the smallest gap between known input values whose outputs differ (values one float rounding apart
+count as one). ``lower`` bounds every s-op's error (attention leak, float64 rounding) and refuses, with a
+``CompileError``, a discretising MLP whose gaps that error could cross. Attention
 sharpness comes from max_seq_len (``attention.sharpness``): softmax mass off the intended keys < 1e-7.
 """
 
@@ -52,7 +56,16 @@ from optracr.craft.bases import BasisDirection, VectorInBasis, VectorSpaceWithBa
 from optracr.craft.block_graph import ATTN, ATTN_MLP, MLP as MLP_KIND, BlockGraph, LoweredBlock
 from optracr.craft.blocks import MLP, AttentionHead, MultiAttentionHead, SeriesWithResiduals
 from optracr.craft.lowering import lower
-from optracr.craft.numpy_model import decode, embed, key_mask, run
+from optracr.craft.numpy_model import (
+    decode,
+    decode_one_hot,
+    embed,
+    input_tokens,
+    key_mask,
+    position_embedding,
+    run,
+    token_embedding,
+)
 from optracr.craft.operators import Bilinear, Linear
 
 __all__ = [
@@ -77,8 +90,10 @@ __all__ = [
     "categorical_mlp",
     "conventions",
     "decode",
+    "decode_one_hot",
     "direct_sum",
     "embed",
+    "input_tokens",
     "join_vector_spaces",
     "key_mask",
     "lower",
@@ -86,6 +101,8 @@ __all__ = [
     "numerical_mlp",
     "numpy_model",
     "operators",
+    "position_embedding",
     "run",
     "selector_width",
+    "token_embedding",
 ]

@@ -11,13 +11,11 @@ empty selection reads exactly zero (the default / None).
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable, Hashable
 
 import numpy as np
 
 from optracr import errors
-from optracr import frontend
 from optracr.craft import bases
 from optracr.craft import blocks
 from optracr.craft import conventions
@@ -41,16 +39,25 @@ def sharpness(max_seq_len: int, *, leak: float = MAX_LEAK) -> float:
     return 2.0 * math.log((max_seq_len + 1) / leak)
 
 
-_OPERATORS: dict[frontend.rasp.Comparison, Callable[[Hashable, Hashable], bool]] = {
-    frontend.rasp.Comparison.EQ: operator.eq,
-    frontend.rasp.Comparison.LT: operator.lt,
-    frontend.rasp.Comparison.LEQ: operator.le,
-    frontend.rasp.Comparison.GT: operator.gt,
-    frontend.rasp.Comparison.GEQ: operator.ge,
-    frontend.rasp.Comparison.NEQ: operator.ne,
-    frontend.rasp.Comparison.TRUE: lambda key, query: True,
-    frontend.rasp.Comparison.FALSE: lambda key, query: False,
-}
+def value_leak(value_scale: float) -> float:
+    """The softmax mass an Aggregate of values up to ``value_scale`` in size leaves off the intended keys.
+
+    Scaled down for large values, so the error on the mean, at most this mass times the spread of the
+    values (0 included: BOS), stays near ``MAX_LEAK``.
+    """
+    return MAX_LEAK / max(1.0, value_scale)
+
+
+def aggregate_logit(max_seq_len: int, value_scale: float = 1.0) -> float:
+    """The selected-pair logit of an Aggregate's head: its stray softmax mass stays below ``value_leak``."""
+    return sharpness(max_seq_len, leak=value_leak(value_scale))
+
+
+def weight_change(logit: float, selector_error: float) -> float:
+    """The largest relative change of any attention weight (stray mass included) when the query and key
+    one-hots are off by ``selector_error`` together (L1): every logit moves by at most ``logit * selector_error``.
+    """
+    return math.expm1(min(2.0 * logit * selector_error, 700.0))  # beyond e^700: no useful bound (inf-like)
 
 
 def _raise_predicate_error(label: Label, test: Predicate, keys: list[Hashable], query: Hashable) -> None:
@@ -69,15 +76,13 @@ def selection_matrix(
     label: Label, query_space: bases.VectorSpaceWithBasis, key_space: bases.VectorSpaceWithBasis, predicate: Predicate
 ) -> np.ndarray:
     """1.0 where ``predicate(key value, query value)`` holds, per (query direction, key direction)."""
-    # A Comparison is called through its operator: values are never None here, and this runs |Q| x |K| times.
-    test = _OPERATORS.get(predicate, predicate) if isinstance(predicate, frontend.rasp.Comparison) else predicate
     keys = [direction.value for direction in key_space.basis]
     rows = []
     for query in query_space.basis:
         try:
-            rows.append([1.0 if test(key, query.value) else 0.0 for key in keys])
+            rows.append([1.0 if predicate(key, query.value) else 0.0 for key in keys])
         except Exception:
-            _raise_predicate_error(label, test, keys, query.value)
+            _raise_predicate_error(label, predicate, keys, query.value)
     return np.array(rows, dtype=np.float64).reshape(query_space.num_dims, key_space.num_dims)
 
 
@@ -130,9 +135,8 @@ def aggregate_head(
 ) -> blocks.AttentionHead:
     """The head of an Aggregate: mean of the selected values (one-hot copy when one value is selected).
 
-    ``value_scale`` (the largest |value| a numerical s-op takes) tightens the leak so the error on the mean
-    stays below ``MAX_LEAK``.
+    ``value_scale`` (the largest |value| a numerical s-op takes) tightens the leak (``value_leak``).
     """
-    logit = sharpness(max_seq_len, leak=MAX_LEAK / max(1.0, value_scale))
+    logit = aggregate_logit(max_seq_len, value_scale)
     w_qk = select_bilinear(label, query_space, key_space, predicate, logit=logit, bos_fraction=0.5, bos=bos)
     return blocks.AttentionHead(w_qk, copy_values(value_space, output_space, label), causal=causal)

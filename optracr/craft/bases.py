@@ -188,10 +188,6 @@ class VectorInBasis:
             magnitudes[..., to_positions] = self.magnitudes[..., from_indices]
         return VectorInBasis(target, magnitudes)
 
-    def magnitude_of(self, direction: BasisDirection) -> np.ndarray | float:
-        """The component along ``direction`` (per row)."""
-        return self.magnitudes[..., self.space.index(direction)]
-
     def _same_space(self, other: VectorInBasis) -> None:
         if not isinstance(other, VectorInBasis) or other.space != self.space:
             raise ValueError("vectors can be added only within one space; project one onto the other's space")
@@ -211,10 +207,6 @@ class VectorInBasis:
 
     def __neg__(self) -> VectorInBasis:
         return VectorInBasis(self.space, -self.magnitudes)
-
-    def allclose(self, other: VectorInBasis, *, atol: float = 1e-9) -> bool:
-        """Whether both are in one space and agree within ``atol``."""
-        return other.space == self.space and bool(np.allclose(self.magnitudes, other.magnitudes, atol=atol, rtol=0))
 
 
 def stack(rows: Sequence[VectorInBasis]) -> VectorInBasis:

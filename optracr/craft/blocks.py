@@ -7,7 +7,6 @@ must contain the block's input space) and returns what the block adds to it, in 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from typing import Union
 
 import numpy as np
@@ -212,15 +211,3 @@ class SeriesWithResiduals:
 
 
 Block = Union[MLP, AttentionHead, MultiAttentionHead, SeriesWithResiduals]
-
-
-def combine_mlps_in_parallel(mlps: Sequence[MLP]) -> MLP:
-    """One MLP computing several side by side (their hidden spaces must be disjoint)."""
-    if not mlps:
-        raise ValueError("combine_mlps_in_parallel needs at least one MLP")
-    input_space = bases.join_vector_spaces(*(mlp.input_space for mlp in mlps))
-    hidden_space = bases.direct_sum(*(mlp.hidden_space for mlp in mlps))
-    output_space = bases.join_vector_spaces(*(mlp.output_space for mlp in mlps))
-    fst = np.sum([mlp.fst.lift(input_space, hidden_space).matrix for mlp in mlps], axis=0)
-    snd = np.sum([mlp.snd.lift(hidden_space, output_space).matrix for mlp in mlps], axis=0)
-    return MLP(operators.Linear(input_space, hidden_space, fst), operators.Linear(hidden_space, output_space, snd))

@@ -2,6 +2,16 @@
 
 Map and SequenceMap become MLPs, Aggregate an attention head, SelectorWidth a head plus an MLP; selectors
 are folded into the block that reads them. Blocks come in the frontend's deterministic topological order.
+
+Alongside, ``lower`` bounds how far each s-op's residual value may be from the evaluator's (``_error_bound``):
+a numerical s-op's value, or the L1 distance of a categorical s-op's one-hot. Noisy query and key one-hots
+change every attention weight by a relative c at most (``attention.weight_change``). A numerical Aggregate
+adds to the error of what it averages the spread of its values (0 included) times its stray softmax mass
+(``attention.value_leak``, grown by 1 + c) plus c; a categorical one, whose selected keys hold one value,
+adds twice the stray mass. An affine map scales its input's error; a discretising MLP snaps its input's
+error away (it checks the bound against its gaps); a lookup on categorical inputs is off by at most twice
+their summed errors times its largest output (each hidden unit reads one value of a row input and a set of
+values of the other). Every block adds float64 rounding.
 """
 
 from __future__ import annotations
@@ -22,16 +32,17 @@ from optracr.craft import tables
 
 rasp = frontend.rasp
 Label = str
-DROPPED_INPUTS = "dropped_inputs"  # node attribute of the frontend -> craft contract (docs/artefacts.md)
 
 
 class _Context:
-    """What lowering one node needs to know about the program (read-only)."""
+    """What lowering one node needs: the program, and the error bound of every s-op lowered so far."""
 
     def __init__(self, program_graph: frontend.ProgramGraph, bos: Hashable, causal: bool) -> None:
         self.program_graph = program_graph
         self.bos = bos
         self.causal = causal
+        self.error_bounds: dict[Label, float] = dict.fromkeys(program_graph.sources, 0.0)
+        self._map_tables: dict[Label, tables.Table] = {}
 
     def label(self, expr: rasp.RASPExpr) -> Label:
         """The node label of ``expr``."""
@@ -48,12 +59,21 @@ class _Context:
 
     def dropped(self, label: Label) -> frozenset:
         """The inputs on which node ``label``'s function raised."""
-        return self.program_graph.graph.nodes[label].get(DROPPED_INPUTS, frozenset())
+        return self.program_graph.graph.nodes[label].get(frontend.graph.DROPPED_INPUTS, frozenset())
+
+    def error_bound(self, expr: rasp.SOp) -> float:
+        """How far ``expr``'s residual value may be from the evaluator's (see the module doc)."""
+        return self.error_bounds[self.label(expr)]
+
+    def map_table(self, label: Label, expr: rasp.Map) -> tables.Table:
+        """The Map's function over its input's value set (computed once: it calls the user's function)."""
+        if label not in self._map_tables:
+            self._map_tables[label] = tables.map_table(expr.f, self.values(expr.inner), self.dropped(label))
+        return self._map_tables[label]
 
 
 def _lower_map(label: Label, expr: rasp.Map, context: _Context) -> blocks.MLP:
-    table = tables.map_table(expr.f, context.values(expr.inner), context.dropped(label))
-    return _map_mlp(label, expr, expr.inner, table, context)
+    return _map_mlp(label, expr, expr.inner, context.map_table(label, expr), context)
 
 
 def _map_mlp(label: Label, expr: rasp.SOp, inner: rasp.SOp, table: tables.Table, context: _Context) -> blocks.MLP:
@@ -65,9 +85,14 @@ def _map_mlp(label: Label, expr: rasp.SOp, inner: rasp.SOp, table: tables.Table,
             label, input_space, output_space, table, bos=context.bos
         )
     (direction,) = input_space.basis
+    error = context.error_bound(inner)
     if rasp.is_numerical(expr):
-        return numerical_mlp.map_numerical_mlp(label, direction, output_space, table, bos=context.bos)
-    return numerical_mlp.map_numerical_to_categorical_mlp(label, direction, output_space, table, bos=context.bos)
+        return numerical_mlp.map_numerical_mlp(
+            label, direction, output_space, table, bos=context.bos, input_error=error
+        )
+    return numerical_mlp.map_numerical_to_categorical_mlp(
+        label, direction, output_space, table, bos=context.bos, input_error=error
+    )
 
 
 def _lower_sequence_map(label: Label, expr: rasp.SequenceMap, context: _Context) -> blocks.MLP:
@@ -102,7 +127,6 @@ def _lower_sequence_map(label: Label, expr: rasp.SequenceMap, context: _Context)
 
 def _lower_aggregate(label: Label, expr: rasp.Aggregate, context: _Context) -> blocks.AttentionHead:
     select = expr.selector
-    numbers = [abs(float(v)) for v in context.values(expr.sop)] if rasp.is_numerical(expr.sop) else []
     return attention.aggregate_head(
         label,
         context.value_space(select.queries),
@@ -113,7 +137,7 @@ def _lower_aggregate(label: Label, expr: rasp.Aggregate, context: _Context) -> b
         max_seq_len=context.program_graph.max_seq_len,
         bos=context.bos,
         causal=context.causal,
-        value_scale=max(numbers, default=1.0),
+        value_scale=_value_scale(expr.sop, context),
     )
 
 
@@ -129,7 +153,52 @@ def _lower_selector_width(label: Label, expr: rasp.SelectorWidth, context: _Cont
         max_seq_len=context.program_graph.max_seq_len,
         bos=context.bos,
         causal=context.causal,
+        selector_error=_selector_error(select, context),
     )
+
+
+def _selector_error(select: rasp.Select, context: _Context) -> float:
+    """How far a selector's query and key one-hots may be off, together (L1)."""
+    return context.error_bound(select.queries) + context.error_bound(select.keys)
+
+
+def _error_bound(label: Label, expr: rasp.SOp, context: _Context) -> float:
+    """How far ``expr``'s residual value may be from the evaluator's, given the bounds of what it reads."""
+    numerical = rasp.is_numerical(expr)
+    rounding = numerical_mlp.rounding_error(context.values(expr) if numerical else (1.0,))
+    if isinstance(expr, rasp.Aggregate):
+        return context.error_bound(expr.sop) + _aggregate_leak_error(expr, context) + rounding
+    inputs = [child for child in expr.children if isinstance(child, rasp.SOp)]
+    if not any(rasp.is_numerical(child) for child in inputs) and not isinstance(expr, rasp.SelectorWidth):
+        scale = max((abs(float(v)) for v in context.values(expr)), default=0.0) if numerical else 1.0
+        return 2.0 * scale * sum(context.error_bound(child) for child in inputs) + rounding  # a lookup table
+    if isinstance(expr, rasp.LinearSequenceMap):
+        terms = ((expr.fst_fac, expr.fst), (expr.snd_fac, expr.snd))
+        return sum(abs(factor) * context.error_bound(sop) for factor, sop in terms) + rounding
+    if isinstance(expr, rasp.Map) and numerical:
+        slope = numerical_mlp.affine_slope(label, context.map_table(label, expr))
+        if slope is not None:
+            return abs(slope) * context.error_bound(expr.inner) + rounding
+    return rounding  # discretised: an input error within the checked tolerance is snapped away
+
+
+def _aggregate_leak_error(expr: rasp.Aggregate, context: _Context) -> float:
+    """The error the head's attention weights add (see the module doc)."""
+    scale = _value_scale(expr.sop, context)
+    logit = attention.aggregate_logit(context.program_graph.max_seq_len, scale)
+    change = attention.weight_change(logit, _selector_error(expr.selector, context))
+    stray = attention.value_leak(scale) * (1.0 + change)
+    if not rasp.is_numerical(expr):  # the selected keys hold one value: only the stray mass moves the one-hot
+        return 2.0 * stray
+    values = [float(v) for v in context.values(expr.sop)] + [0.0]  # BOS holds 0
+    return (stray + change) * (max(values) - min(values))
+
+
+def _value_scale(sop: rasp.SOp, context: _Context) -> float:
+    """The largest |value| of a numerical s-op (1 for a categorical one)."""
+    if not rasp.is_numerical(sop):
+        return 1.0
+    return max((abs(float(v)) for v in context.values(sop)), default=1.0)
 
 
 def _reads(expr: rasp.SOp, context: _Context) -> tuple[Label, ...]:
@@ -165,10 +234,7 @@ def _check_program(program_graph: frontend.ProgramGraph, bos: Hashable, pad: Has
     problems = frontend.validate_options(program_graph.vocab, program_graph.max_seq_len, bos, pad)
     if not program_graph.validated:  # frontend.analyse has checked the program already
         problems += frontend.validate(program_graph)
-    if len(problems) == 1:
-        raise problems[0]
-    if problems:
-        raise frontend.ProgramErrors(problems)
+    frontend.raise_all(problems)
     if conventions.ONE in program_graph.graph:
         raise errors.CompileError(
             conventions.ONE, "the label 'one' names the residual's constant direction; rename the s-op with .named()"
@@ -193,6 +259,7 @@ def lower(
             continue
         spaces[label] = context.value_space(expr)
         lowered.append(_lower_node(label, expr, context))
+        context.error_bounds[label] = _error_bound(label, expr, context)
         if isinstance(expr, rasp.SelectorWidth):
             scratch[label] = bases.space([conventions.selector_width_scratch(label)])
     sink = program_graph.sink

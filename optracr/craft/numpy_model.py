@@ -1,6 +1,9 @@
-"""The numpy reference run of a BlockGraph: embedding, every block in order with residuals, decoding.
+"""The numpy reference run of a BlockGraph: embedding tables, every block in order with residuals, decoding.
 
-Assembly must embed exactly as ``embed`` does; its model must agree with ``run`` up to float32 rounding.
+``input_tokens``, ``token_embedding`` and ``position_embedding`` are the embedding both stages use: ``embed``
+here and the compiled model's ``token_embed``/``pos_embed`` parameters (assembly copies these rows), so the two
+cannot drift. ``decode_one_hot`` is the one decoding rule for a categorical output. The compiled model agrees
+with ``run`` up to float64 rounding (float32 when run in float32).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from optracr import errors
 from optracr.craft import bases
 from optracr.craft import block_graph as block_graph_lib
 from optracr.craft import conventions
+
+DECODE_THRESHOLD = 0.5  # a categorical s-op has a value where its largest direction exceeds this
 
 
 def _check_tokens(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable]) -> list[Hashable]:
@@ -33,17 +38,36 @@ def _check_tokens(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable])
     return tokens
 
 
-def embed(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable]) -> bases.VectorInBasis:
-    """The residual at the input: per position ``one``, ``tokens:t`` and (after BOS) ``indices:(p-1)``."""
-    tokens = _check_tokens(graph, tokens)
+def input_tokens(graph: block_graph_lib.BlockGraph) -> tuple[Hashable, ...]:
+    """Every token an input position can hold, in the order of the ``tokens`` subspace: vocab sorted, BOS, PAD."""
+    return tuple(direction.value for direction in graph.spaces[conventions.TOKENS].basis)
+
+
+def token_embedding(graph: block_graph_lib.BlockGraph) -> bases.VectorInBasis:
+    """One residual row per ``input_tokens`` entry: ``one`` and that token's ``tokens:t``."""
     residual_space = graph.residual_space()
-    magnitudes = np.zeros((len(tokens), residual_space.num_dims))
-    magnitudes[:, residual_space.index(conventions.one_direction())] = 1.0
-    for position, token in enumerate(tokens):
-        magnitudes[position, residual_space.index(bases.BasisDirection(conventions.TOKENS, token))] = 1.0
-        if position > 0:
-            magnitudes[position, residual_space.index(bases.BasisDirection(conventions.INDICES, position - 1))] = 1.0
-    return bases.VectorInBasis(residual_space, magnitudes)
+    tokens_space = graph.spaces[conventions.TOKENS]
+    one = residual_space.vector_from_basis_direction(conventions.one_direction())
+    rows = [one + residual_space.vector_from_basis_direction(direction) for direction in tokens_space.basis]
+    return bases.stack(rows)
+
+
+def position_embedding(graph: block_graph_lib.BlockGraph) -> bases.VectorInBasis:
+    """One residual row per position 0..max_seq_len: nothing at BOS (0), ``indices:(p-1)`` at p >= 1."""
+    residual_space = graph.residual_space()
+    indices_space = graph.spaces[conventions.INDICES]
+    rows = [residual_space.null_vector()]
+    rows += [residual_space.vector_from_basis_direction(direction) for direction in indices_space.basis]
+    return bases.stack(rows)
+
+
+def embed(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable]) -> bases.VectorInBasis:
+    """The residual at the input: each position's token row plus its position row."""
+    tokens = _check_tokens(graph, tokens)
+    row_of = {token: row for row, token in enumerate(input_tokens(graph))}
+    token_rows = token_embedding(graph).magnitudes[[row_of[token] for token in tokens]]
+    position_rows = position_embedding(graph).magnitudes[: len(tokens)]
+    return bases.VectorInBasis(graph.residual_space(), token_rows + position_rows)
 
 
 def key_mask(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable]) -> np.ndarray:
@@ -60,18 +84,23 @@ def run(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable]) -> bases.
     return residual
 
 
+def decode_one_hot(magnitudes: np.ndarray, classes: Sequence[Hashable]) -> list[Any]:
+    """Per row (one column per class): the class of the largest entry if it exceeds 1/2, else None (no value)."""
+    decoded = []
+    for row in np.asarray(magnitudes):
+        best = int(np.argmax(row)) if row.size else 0
+        decoded.append(classes[best] if row.size and row[best] > DECODE_THRESHOLD else None)
+    return decoded
+
+
 def decode(graph: block_graph_lib.BlockGraph, residual: bases.VectorInBasis, label: str | None = None) -> list[Any]:
     """The value of s-op ``label`` (default: the output) at each position after BOS.
 
-    Categorical: the value whose direction is largest if above 1/2, else None; numerical: the magnitude.
+    Categorical: ``decode_one_hot`` over the s-op's directions; numerical: the magnitude.
     """
     label = graph.output_label if label is None else label
     space = graph.spaces[label]
     magnitudes = residual.project(space).magnitudes[1:]
     if space.basis == (bases.BasisDirection(label),):
         return [float(row[0]) for row in magnitudes]
-    values = []
-    for row in magnitudes:
-        best = int(np.argmax(row)) if len(row) else 0
-        values.append(space.basis[best].value if len(row) and row[best] > 0.5 else None)
-    return values
+    return decode_one_hot(magnitudes, [direction.value for direction in space.basis])

@@ -5,11 +5,15 @@ scratch direction ``_L_selector_width_attn``: each query position reads x = 1/(w
 values {1/(w+1) : w = 0..N} to w (one-hot or numerical) with the discretising construction, whose slopes
 come from the gaps between those values (the smallest is 1/(N(N+1))), so it is exact for every width with
 no tuning knob; it is silent at BOS. The scratch direction holds 1 at BOS (BOS attends only to itself) and
-is read by nothing else.
+is read by nothing else. The head's error on 1/(w+1) is its stray softmax mass, at most N e^{-s} for logit s,
+plus the relative weight change c that noisy query and key one-hots cause (``attention.weight_change``),
+which grows the stray mass by 1 + c and moves 1/(w+1) <= 1/2 by at most c/2; the MLP checks that error
+against a quarter of its smallest gap.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable
 
 from optracr import errors
@@ -34,8 +38,12 @@ def selector_width_block(
     max_seq_len: int,
     bos: Hashable,
     causal: bool = False,
+    selector_error: float = 0.0,
 ) -> blocks.SeriesWithResiduals:
-    """``SeriesWithResiduals([head, mlp])`` writing the width of the selection into ``output_space``."""
+    """``SeriesWithResiduals([head, mlp])`` writing the width of the selection into ``output_space``.
+
+    ``selector_error`` bounds how far the query and key one-hots are off, together (L1).
+    """
     scratch = bases.space([conventions.selector_width_scratch(label)])
     logit = attention.sharpness(max_seq_len)
     w_qk = attention.select_bilinear(label, query_space, key_space, predicate, logit=logit, bos_fraction=1.0, bos=bos)
@@ -44,11 +52,17 @@ def selector_width_block(
     w_ov = operators.Linear.from_action(bos_space, scratch, lambda _: to_scratch)
     head = blocks.AttentionHead(w_qk, w_ov, causal=causal)
     table = {1.0 / (width + 1): width for width in range(max_seq_len + 1)}
+    change = attention.weight_change(logit, selector_error)
+    scratch_error = max_seq_len * math.exp(-logit) * (1.0 + change) + change / 2.0
     if numerical_output:
-        mlp = numerical_mlp.map_numerical_mlp(label, scratch.basis[0], output_space, table, bos=bos)
+        mlp = numerical_mlp.map_numerical_mlp(
+            label, scratch.basis[0], output_space, table, bos=bos, input_error=scratch_error
+        )
     else:
         missing = [w for w in table.values() if bases.BasisDirection(label, w) not in output_space]
         if missing:
             raise errors.CompileError(label, f"selector width can be {missing[:4]}, missing from its value set")
-        mlp = numerical_mlp.map_numerical_to_categorical_mlp(label, scratch.basis[0], output_space, table, bos=bos)
+        mlp = numerical_mlp.map_numerical_to_categorical_mlp(
+            label, scratch.basis[0], output_space, table, bos=bos, input_error=scratch_error
+        )
     return blocks.SeriesWithResiduals((head, mlp))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 import optracr
-from optracr import rasp
+from optracr import craft, frontend, programs, rasp
 from optracr.errors import InputError
 
 
@@ -57,7 +59,7 @@ def test_residual_labels_are_explicit_and_ordered() -> None:
 
 
 def test_parameter_count_matches_the_allocation_and_the_arrays() -> None:
-    model = optracr.compile(optracr.programs.make_hist(), {"a", "b", "c"}, 5)
+    model = optracr.compile(programs.make_hist(), {"a", "b", "c"}, 5)
     assert model.params_total == model.allocation.parameter_count
     assert 0 < model.params_nonzero < model.params_total
 
@@ -91,7 +93,7 @@ def test_unknown_allocator_is_rejected_listing_the_choices() -> None:
 
 
 def test_apply_returns_every_residual_and_attention_pattern() -> None:
-    model = optracr.compile(optracr.programs.make_hist(), {"a", "b"}, 4)
+    model = optracr.compile(programs.make_hist(), {"a", "b"}, 4)
     result = model.apply(["BOS", "a", "b", "a"])
     assert len(result.residuals) == 1 + 2 * model.config.num_layers
     assert len(result.sublayer_outputs) == 2 * model.config.num_layers
@@ -100,3 +102,45 @@ def test_apply_returns_every_residual_and_attention_pattern() -> None:
         np.testing.assert_allclose(before + added, after, atol=1e-12)
     np.testing.assert_allclose(result.attention[0].sum(axis=-1), 1.0, atol=1e-9)
     assert result.decoded == ["BOS", 2, 1, 2]
+
+
+def test_mixed_type_vocabulary_is_embedded_in_the_order_of_crafts_token_space() -> None:
+    """Regression: sorting by (type name, token) compared 1 with 'b' inside tuples and raised TypeError."""
+    vocab = {(1, "a"), ("b", 2), 3, "c"}
+    program = rasp.Map(lambda t: str(t), rasp.tokens).named("text")
+    model = optracr.compile(program, vocab, 3)
+    block_graph = craft.lower(frontend.analyse(program, vocab, 3))
+    assert model.input_tokens == tuple(d.value for d in block_graph.spaces["tokens"].basis)
+    assert model.input_tokens == (3, "c", (1, "a"), ("b", 2), "BOS", "PAD")
+    tokens = [("b", 2), 3, (1, "a")]
+    assert model.apply(["BOS", *tokens]).decoded[1:] == rasp.evaluate(program, tokens)
+
+
+def test_compiled_embedding_is_crafts_embedding() -> None:
+    program = programs.make_hist()
+    model = optracr.compile(program, {"a", "b"}, 4)
+    block_graph = craft.lower(frontend.analyse(program, {"a", "b"}, 4))
+    assert model.residual_labels == tuple(str(d) for d in block_graph.residual_space().basis)
+    token_rows, position_rows = model.params["token_embed"]["embeddings"], model.params["pos_embed"]["embeddings"]
+    for tokens in (["BOS"], ["BOS", "b", "a", "b"], ["BOS", "a", "a", "b", "PAD"]):
+        embedded = token_rows[[model.input_tokens.index(t) for t in tokens]] + position_rows[: len(tokens)]
+        np.testing.assert_array_equal(embedded, craft.embed(block_graph, tokens).magnitudes)
+    residual = model.apply(["BOS", "b", "a"]).residuals[0]
+    np.testing.assert_array_equal(residual, craft.embed(block_graph, ["BOS", "b", "a"]).magnitudes)
+
+
+def test_decoding_gives_the_largest_class_only_above_one_half() -> None:
+    model = optracr.compile(rasp.Map(lambda t: t.upper(), rasp.tokens).named("upper"), {"a", "b"}, 3)
+    output = np.array([[0.2, 0.9], [0.5, 0.1], [0.0, 0.0], [0.51, 0.49]])
+    assert model.decode(output) == ["B", None, None, "A"]
+    assert model.decode(output) == craft.decode_one_hot(output, model.output_classes)
+
+
+@pytest.mark.parametrize("name", ["frac_prevs", "sort"])
+def test_float32_forward_pass_verifies_exactly(name: str) -> None:
+    entry = programs.LIBRARY[name]
+    model = optracr.compile(entry.build(), entry.vocab, entry.max_seq_len)
+    single = dataclasses.replace(model, float64=False)
+    assert single.apply(["BOS", *sorted(entry.vocab, key=repr)[:2]]).output.dtype == np.float32
+    report = optracr.verify(single, entry.build(), num_samples=300)
+    assert report.ok, str(report)

@@ -99,13 +99,3 @@ def test_blocks_reject_a_residual_lacking_their_inputs() -> None:
     with pytest.raises(ValueError, match="lacks the block's input directions"):
         _relu_mlp().apply(bases.VectorInBasis(bases.space([Y]), np.zeros((2, 1))))
 
-
-def test_combined_mlps_compute_both_side_by_side() -> None:
-    other_hidden = bases.space([D("_g", 0)])
-    negate = blocks.MLP(
-        operators.Linear(bases.space([X]), other_hidden, np.array([[-1.0]])),
-        operators.Linear(other_hidden, bases.space([D("z")]), np.array([[1.0]])),
-    )
-    combined = blocks.combine_mlps_in_parallel([_relu_mlp(), negate])
-    out = combined.apply(_residual([[1.0, 3.0, 0.0], [1.0, -2.0, 0.0]]))
-    np.testing.assert_allclose(out.project(bases.space([Y, D("z")])).magnitudes, [[2.0, 0.0], [0.0, 2.0]])

@@ -33,9 +33,9 @@ def test_numerical_output_that_is_not_a_number_is_reported() -> None:
         numerical_mlp.map_numerical_mlp("out", D("x"), bases.space([D("out")]), {1.0: "a"}, bos="BOS")
 
 
-def test_numerical_inputs_equal_as_floats_or_missing_are_reported() -> None:
+def test_numerical_inputs_equal_as_floats_with_different_outputs_or_missing_are_reported() -> None:
     table = {fractions.Fraction(1, 3): 1.0, 1 / 3: 2.0}
-    with pytest.raises(CompileError, match="equal as floats"):
+    with pytest.raises(CompileError, match="differ only by float rounding but map to different outputs"):
         numerical_mlp.map_numerical_mlp("out", D("x"), bases.space([D("out")]), table, bos="BOS")
     with pytest.raises(CompileError, match="at least one known input value"):
         numerical_mlp.map_numerical_mlp("out", D("x"), bases.space([D("out")]), {}, bos="BOS")

@@ -75,6 +75,25 @@ def test_embed_follows_the_residual_conventions() -> None:
     np.testing.assert_array_equal(craft.key_mask(block_graph, ["BOS", "y", "PAD"]), [True, True, False])
 
 
+def test_embedding_tables_hold_one_and_the_token_per_token_and_the_index_after_bos() -> None:
+    block_graph = _lowered(_frac_prevs(), vocab=frozenset({"y", "x"}), max_seq_len=2)
+    assert craft.input_tokens(block_graph) == ("x", "y", "BOS", "PAD")
+    names = [str(d) for d in block_graph.residual_space().basis]
+
+    def nonzero(table: craft.VectorInBasis) -> list[set[str]]:
+        return [{names[i] for i in np.flatnonzero(row)} for row in table.magnitudes]
+
+    tokens = nonzero(craft.token_embedding(block_graph))
+    assert tokens == [{"one", "tokens:x"}, {"one", "tokens:y"}, {"one", "tokens:BOS"}, {"one", "tokens:PAD"}]
+    assert nonzero(craft.position_embedding(block_graph)) == [set(), {"indices:0"}, {"indices:1"}]
+
+
+def test_token_order_is_the_value_order_for_mixed_types() -> None:
+    program = rasp.Map(lambda t: str(t), rasp.tokens).named("text")
+    block_graph = _lowered(program, vocab=frozenset({("b", 2), "c", (1, "a"), 3, 2.5}))
+    assert craft.input_tokens(block_graph) == (2.5, 3, "c", (1, "a"), ("b", 2), "BOS", "PAD")
+
+
 @pytest.mark.parametrize(
     ("tokens", "message"),
     [
@@ -128,6 +147,8 @@ def test_bad_options_are_rejected() -> None:
         craft.lower(program_graph, causal="yes")
     with pytest.raises(CompileError, match="also in the vocabulary"):
         craft.lower(program_graph, bos="x")
+    with pytest.raises(frontend.ProgramErrors, match="3 problem"):
+        craft.lower(program_graph, bos="x", pad="x")
 
 
 def test_linear_sequence_map_of_numerical_inputs_with_categorical_output_is_rejected_with_a_fix() -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from optracr import craft, frontend
 from optracr.craft import bases, numerical_mlp
+from optracr.errors import CompileError
 
 rasp = frontend.rasp
 X, OUT = bases.BasisDirection("x"), bases.BasisDirection("out")
@@ -126,3 +127,120 @@ def test_linear_sequence_map_of_one_sop_twice(checker, inputs) -> None:
     block_graph = checker(program, {"x", "y"}, 4, inputs[0]({"x", "y"}, 4))
     lowered = block_graph.block_by_label["scaled"]
     assert lowered.reads == ("frac_x",) and lowered.mlp_hidden_width == 1
+
+
+# Known input values one float rounding apart: means such as 0.2 and 0.20000000000000004 (``total / count``).
+NEAR_DUPLICATES = [0.1, 0.2, 0.20000000000000004, 0.3]
+
+
+def _means_of_tenths(f, *, numerical: bool = False) -> rasp.SOp:
+    """``f`` of the running mean of 0.1 / 0.2 / 0.3 (tokens a / b / c): its value set has near-duplicates."""
+    tenths = rasp.numerical(rasp.Map({"a": 0.1, "b": 0.2, "c": 0.3}.get, rasp.tokens)).named("tenths")
+    prevs = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ).named("prevs")
+    mean = rasp.numerical(rasp.Aggregate(prevs, tenths, default=0)).named("mean")
+    program = rasp.Map(f, mean).named("judged")
+    return rasp.numerical(program) if numerical else program
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_inputs_one_rounding_apart_are_merged_so_the_mlp_is_exact_within_the_real_gap(categorical: bool) -> None:
+    """Regression: the 4e-17 between 0.2 and 0.20000000000000004 counted as the smallest gap, so every ramp
+    reached to within 1e-17 of a known value and the construction claimed no tolerance at all."""
+    mlp = _discretised(NEAR_DUPLICATES, lambda x: int(x > 0.25), categorical=categorical)
+    assert np.max(np.abs(mlp.fst.matrix)) < 100.0  # slopes about 1 / (real gap of 0.1)
+    tolerance = numerical_mlp.exactness_tolerance(NEAR_DUPLICATES)
+    assert tolerance == pytest.approx(0.025)
+    expected = np.array([0.0, 0.0, 0.0, 1.0])
+    for offset in (0.0, 0.999 * tolerance, -0.999 * tolerance):
+        got = _apply(mlp, np.array(NEAR_DUPLICATES) + offset)
+        np.testing.assert_allclose(got[:, -1], expected, atol=1e-9)
+
+
+def test_mean_with_near_duplicate_values_compiles_exactly_when_they_agree(checker, inputs) -> None:
+    vocab = {"a", "b", "c"}
+    checker(_means_of_tenths(lambda x: x > 0.25), vocab, 5, inputs[0](vocab, 5))
+    checker(_means_of_tenths(lambda x: x * x, numerical=True), vocab, 4, inputs[0](vocab, 4))
+
+
+def test_inputs_one_rounding_apart_with_different_outputs_are_refused() -> None:
+    """The evaluator's answer itself hangs on rounding (0.6000000000000001 / 3 > 0.2); before, 77 of 120 inputs
+    of this program came out wrong, far from 0.2 too."""
+    with pytest.raises(CompileError, match="'judged'.*differ only by float rounding but map to different outputs"):
+        craft.lower(frontend.analyse(_means_of_tenths(lambda x: x > 0.2), {"a", "b", "c"}, 4))
+    with pytest.raises(CompileError, match=r"\(0 and 1\); no MLP can tell them apart: round the input"):
+        _discretised(NEAR_DUPLICATES, lambda x: int(x > 0.2), categorical=True)
+
+
+def _mean(small: float) -> rasp.SOp:
+    """The running mean of 0 / ``small`` / 1 (tokens a / b / c)."""
+    values = rasp.numerical(rasp.Map({"a": 0.0, "b": small, "c": 1.0}.get, rasp.tokens)).named("values")
+    prevs = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ).named("prevs")
+    return rasp.numerical(rasp.Aggregate(prevs, values, default=0)).named("mean")
+
+
+def _positive_mean(small: float) -> rasp.SOp:
+    """Whether the running mean of 0 / ``small`` / 1 (tokens a / b / c) is positive."""
+    return rasp.Map(lambda x: x > 0, _mean(small)).named("positive")
+
+
+def test_gap_too_small_for_the_attention_leak_is_refused() -> None:
+    """The mean 1e-6 / 4 is 2.5e-7 from 0, where the output changes, but the head's stray softmax mass may move
+    a mean of values spread over [0, 1] by 1e-7."""
+    message = (
+        r"'positive'.* 0\.0 and 2\.5e-07 map to different outputs but are only 2\.5e-07 apart, while the input "
+        r"may be off by up to 1e-07 .* needs such gaps above 4e-07"
+    )
+    with pytest.raises(CompileError, match=message):
+        craft.lower(frontend.analyse(_positive_mean(1e-6), {"a", "b", "c"}, 4))
+
+
+@pytest.mark.parametrize(
+    ("scaled", "error"),
+    [
+        (lambda mean: rasp.numerical(rasp.Map(lambda x: 3 * x, mean)), "3e-07"),
+        (lambda mean: rasp.numerical(rasp.LinearSequenceMap(mean, mean, 1.0, 2.0)), "3e-07"),
+    ],
+)
+def test_affine_maps_carry_the_error_of_their_inputs_scaled(scaled, error: str) -> None:
+    program = rasp.Map(lambda x: x > 0, scaled(_mean(1e-6)), simplify=False).named("positive")
+    with pytest.raises(CompileError, match=f"'positive'.* may be off by up to {error} "):
+        craft.lower(frontend.analyse(program, {"a", "b", "c"}, 4))
+
+
+def test_difference_of_two_means_that_is_zero_up_to_rounding_is_refused() -> None:
+    """Equal means summed in different orders differ by rounding, so their difference can be -1.1e-16 or 5.6e-17
+    where it is 0: whether it is > 0 is float noise."""
+    difference = rasp.numerical(rasp.LinearSequenceMap(_mean(1e-6), _mean(1e-6).named("other"), 1.0, -1.0))
+    program = rasp.Map(lambda x: x > 0, difference).named("positive")
+    with pytest.raises(CompileError, match="'positive'.* differ only by float rounding but map to different outputs"):
+        craft.lower(frontend.analyse(program, {"a", "b", "c"}, 4))
+
+
+def test_gap_wide_enough_for_the_attention_leak_compiles_exactly(checker, inputs) -> None:
+    checker(_positive_mean(1e-5), {"a", "b", "c"}, 4, inputs[0]({"a", "b", "c"}, 4))
+
+
+def test_gap_check_uses_the_stated_input_error() -> None:
+    table = {0.0: 0.0, 1e-3: 1.0, 1.0: 0.0}
+    space = bases.space([OUT])
+    numerical_mlp.map_numerical_mlp("out", X, space, table, bos="BOS", input_error=2.4e-4)
+    with pytest.raises(CompileError, match=r"'out'.* 0\.0 and 0\.001 map to .* only 0\.001 apart.* above 0\.001"):
+        numerical_mlp.map_numerical_mlp("out", X, space, table, bos="BOS", input_error=2.5e-4)
+
+
+def test_gaps_the_output_does_not_change_across_need_no_resolution() -> None:
+    """Only steps need room: 0 and 1e-3 share an output, so the tolerance comes from the gap up to 1."""
+    points = [0.0, 1e-3, 1.0]
+    mlp = numerical_mlp.map_numerical_mlp(
+        "out", X, bases.space([OUT]), {0.0: 0.0, 1e-3: 0.0, 1.0: 1.0}, bos="BOS", input_error=0.2
+    )
+    for offset in (0.24, -0.24):
+        np.testing.assert_allclose(_apply(mlp, np.array(points) + offset)[:, 0], [0.0, 0.0, 1.0], atol=1e-12)
+
+
+def test_selector_width_at_a_long_max_seq_len_passes_the_gap_check() -> None:
+    """Widths 1/(w+1) lie 1/(N(N+1)) ~ 2.5e-7 apart at N = 2000, more than the head's tiny stray mass allows."""
+    same = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ).named("same")
+    program = rasp.numerical(rasp.SelectorWidth(same)).named("count")
+    block_graph = craft.lower(frontend.analyse(program, {"a", "b"}, 2000))
+    assert block_graph.block_by_label["count"].mlp_hidden_width == 2 * 2000
