@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,3 +36,12 @@ def test_compiled_random_program_matches_the_evaluator_on_every_input(
     report = optracr.verify(model, generated.program)
     assert report.exhaustive
     assert report.ok, f"seed {generated.seed}, {generated.num_sops} s-ops, causal={causal}:\n{report}"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_deeper_generated_programs_compile_and_stay_exact(seed: int) -> None:
+    # 30 s-ops: deep chains of lookups, which a compounded worst-case error bound once refused.
+    generated = random_programs.generate(seed, num_sops=30)
+    model = optracr.compile(generated.program, generated.vocab, generated.max_seq_len, allocator="heuristic")
+    report = optracr.verify(model, generated.program)
+    assert report.ok, str(report)
