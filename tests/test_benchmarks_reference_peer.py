@@ -5,30 +5,13 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from optracr import programs, rasp
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
-
-def load_benchmark(name: str) -> ModuleType:
-    """A script of benchmarks/ imported by path (benchmarks/ is not a package)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-reference_peer = load_benchmark("reference_peer")
-model_sizes = load_benchmark("model_sizes")
+import reference_peer  # benchmarks/ is on sys.path (tests/conftest.py)
+import model_sizes  # benchmarks/ is on sys.path (tests/conftest.py)
 
 
 def nodes(expr: rasp.RASPExpr) -> dict[int, rasp.RASPExpr]:

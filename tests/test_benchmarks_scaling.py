@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from optracr import random_programs, schedule
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
-
-def load_benchmark(name: str) -> ModuleType:
-    """A script of benchmarks/ imported by path (benchmarks/ is not a package)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-scaling = load_benchmark("scaling")
+import scaling  # benchmarks/ is on sys.path (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
