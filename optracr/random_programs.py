@@ -76,28 +76,9 @@ class _Node:
     zero_one: bool = False  # numerical with values in {0, 1}
 
 
-def random_program(
-    seed: int,
-    *,
-    num_sops: int = 10,
-    vocab: Iterable[Hashable] = DEFAULT_VOCAB,
-    max_seq_len: int = DEFAULT_MAX_SEQ_LEN,
-    mix: Mapping[str, float] | None = None,
-    max_fan_in: int = 3,
-    frontier_bias: float = 0.7,
-    max_values: int = 4,
-) -> rasp.SOp:
-    """A random valid program of ``num_sops`` s-ops; see ``generate`` for the options."""
-    return generate(
-        seed,
-        num_sops=num_sops,
-        vocab=vocab,
-        max_seq_len=max_seq_len,
-        mix=mix,
-        max_fan_in=max_fan_in,
-        frontier_bias=frontier_bias,
-        max_values=max_values,
-    ).program
+def random_program(seed: int, **options: Any) -> rasp.SOp:
+    """A random valid program; ``options`` are ``generate``'s (num_sops, vocab, max_seq_len, mix, ...)."""
+    return generate(seed, **options).program
 
 
 def generate(
