@@ -26,12 +26,19 @@ def measure(name: str, allocator: str, time_limit_s: float) -> dict:
     start = time.perf_counter()
     model = optracr.compile(entry.build(), entry.vocab, entry.max_seq_len, allocator=allocator, time_limit_s=time_limit_s)
     seconds = time.perf_counter() - start
-    config, allocation = model.config, model.allocation
     return {
         "program": name,
         "allocator": allocator,
         "vocab_size": len(entry.vocab),
         "max_seq_len": entry.max_seq_len,
+        **model_row(model, seconds),
+    }
+
+
+def model_row(model: optracr.CompiledModel, seconds: float) -> dict:
+    """A compiled model's shape, sizes, allocation status and seconds (shared with scaling.py)."""
+    config, allocation = model.config, model.allocation
+    return {
         "layers": config.num_layers,
         "heads": config.num_heads,
         "key": config.key_size,
@@ -43,9 +50,9 @@ def measure(name: str, allocator: str, time_limit_s: float) -> dict:
         "status": allocation.status.name,
         "gap": allocation.gap,
         "depth_lower_bound": allocation.depth_lower_bound,
-        "alloc_s": round(allocation.seconds, 4),
-        "compile_s": round(seconds, 4),
-        "stage_s": {stage: round(value, 4) for stage, value in model.compile_seconds.items()},
+        "alloc_s": allocation.seconds,
+        "compile_s": seconds,
+        "stage_s": dict(model.compile_seconds),
     }
 
 
@@ -65,8 +72,12 @@ def markdown(rows: list[dict]) -> str:
     """The rows as a markdown table."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in rows:
-        lines.append("| " + " | ".join(str(row.get(column, "")) for column in COLUMNS) + " |")
+        lines.append("| " + " | ".join(_cell(row.get(column, "")) for column in COLUMNS) + " |")
     return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 def summary_line(rows: list[dict]) -> str:

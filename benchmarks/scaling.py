@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+import model_sizes  # a sibling script: benchmarks/ is on sys.path when run or tested
 import optracr
 from optracr import assemble, craft, frontend, random_programs, schedule
 
@@ -70,23 +71,11 @@ def compile_row(generated: random_programs.GeneratedProgram, allocator: str, tim
             generated.program, generated.vocab, generated.max_seq_len, allocator=allocator, time_limit_s=time_limit_s
         )
         seconds = time.perf_counter() - start
-    allocation, config = model.allocation, model.config
     return {
-        "layers": config.num_layers,
-        "heads": config.num_heads,
-        "mlp": config.mlp_hidden_size,
-        "d_model": config.d_model,
-        "params": model.params_total,
-        "nonzero": model.params_nonzero,
-        "status": allocation.status.name,
-        "gap": allocation.gap,
-        "reason": allocation.reason,
+        **model_sizes.model_row(model, seconds),
+        "reason": model.allocation.reason,
         "fallback_warnings": sum(isinstance(w.message, schedule.AllocationFallbackWarning) for w in caught),
-        "depth_lower_bound": allocation.depth_lower_bound,
-        "alloc_s": allocation.seconds,
-        "compile_s": seconds,
-        "stage_s": dict(model.compile_seconds),
-        "allocation": allocation,
+        "allocation": model.allocation,
     }
 
 
