@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import time
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+from optracr.schedule import bounds
 from optracr.schedule import cost
 from optracr.schedule import errors
 from optracr.schedule import problem as problem_lib
@@ -27,11 +29,7 @@ class Allocation:
     """Block -> sublayer (an ATTN_MLP block maps to its attention sublayer), the model shape, the status."""
 
     sublayer_of: Mapping[problem_lib.BlockId, problem_lib.SublayerIndex] = dataclasses.field(hash=False)
-    num_layers: int
-    num_heads: int
-    key_size: int
-    value_size: int
-    mlp_hidden_width: int
+    shape: cost.ModelShape  # layers, heads, key and value size, MLP width: the one record of the model's shape
     parameter_count: int
     status: AllocationStatus
     gap: float | None = None  # relative parameter gap to the solver's bound; FEASIBLE only (0.0 if OPTIMAL)
@@ -49,8 +47,9 @@ class Allocation:
                     f"got {sublayer!r}; use 2k for the attention and 2k + 1 for the MLP of layer k."
                 )
         object.__setattr__(self, "sublayer_of", types.MappingProxyType(sublayer_of))
-        for name in ("num_layers", "num_heads", "key_size", "value_size", "mlp_hidden_width",
-                     "parameter_count", "depth_lower_bound"):
+        if not isinstance(self.shape, cost.ModelShape):
+            raise errors.AllocationError(f"Allocation: shape must be a schedule.ModelShape, got {self.shape!r}.")
+        for name in ("parameter_count", "depth_lower_bound"):
             size = getattr(self, name)
             if isinstance(size, bool) or not isinstance(size, int) or size < 0:
                 raise errors.AllocationError(f"Allocation: {name} must be a non-negative int, got {size!r}.")
@@ -82,6 +81,31 @@ class Allocation:
                 f"Allocation: a reason (str) is required for FALLBACK and only for it; "
                 f"got status {status.name} with reason {self.reason!r}."
             )
+
+    @property
+    def num_layers(self) -> int:
+        """The number of layers L."""
+        return self.shape.num_layers
+
+    @property
+    def num_heads(self) -> int:
+        """Heads per layer H (the widest layer's)."""
+        return self.shape.num_heads
+
+    @property
+    def key_size(self) -> int:
+        """The key size of every head."""
+        return self.shape.key_size
+
+    @property
+    def value_size(self) -> int:
+        """The value size of every head."""
+        return self.shape.value_size
+
+    @property
+    def mlp_hidden_width(self) -> int:
+        """MLP hidden units per layer M (the widest layer's)."""
+        return self.shape.mlp_hidden_width
 
     def layer_of(self, block_id: problem_lib.BlockId) -> problem_lib.LayerIndex:
         """The layer a block sits in (both halves of an ATTN_MLP block are in this layer)."""
@@ -118,15 +142,26 @@ def from_placement(
     shape = cost.shape_of(problem, sublayer_of)
     return Allocation(
         sublayer_of=sublayer_of,
-        num_layers=shape.num_layers,
-        num_heads=shape.num_heads,
-        key_size=shape.key_size,
-        value_size=shape.value_size,
-        mlp_hidden_width=shape.mlp_hidden_width,
+        shape=shape,
         parameter_count=shape.parameter_count(problem),
         status=status,
         gap=gap,
         reason=reason,
         seconds=seconds,
         depth_lower_bound=depth_lower_bound,
+    )
+
+
+def from_heuristic(
+    problem: problem_lib.Problem, place: Callable[[problem_lib.Problem], bounds.Placement]
+) -> Allocation:
+    """The allocation a placement rule `place` gives `problem` (status HEURISTIC), timed."""
+    start = time.perf_counter()
+    placement = place(problem)
+    return from_placement(
+        problem,
+        placement,
+        status=AllocationStatus.HEURISTIC,
+        depth_lower_bound=bounds.depth_lower_bound(problem),
+        seconds=time.perf_counter() - start,
     )

@@ -16,7 +16,6 @@ to find depths; here one pass over a topological order does it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from optracr.schedule import allocation as allocation_lib
@@ -67,25 +66,9 @@ def hop_sublayers(problem: problem_lib.Problem) -> bounds.Placement:
 
 def allocate_with_heuristic(problem: problem_lib.Problem) -> allocation_lib.Allocation:
     """The reference Tracr's longest-path allocation (status HEURISTIC), in linear time."""
-    start = time.perf_counter()
-    placement = hop_sublayers(problem)
-    return allocation_lib.from_placement(
-        problem,
-        placement,
-        status=allocation_lib.AllocationStatus.HEURISTIC,
-        depth_lower_bound=bounds.depth_lower_bound(problem),
-        seconds=time.perf_counter() - start,
-    )
+    return allocation_lib.from_heuristic(problem, hop_sublayers)
 
 
 def allocate_asap(problem: problem_lib.Problem) -> allocation_lib.Allocation:
     """Every block at its earliest sublayer (status HEURISTIC): fewest layers, widths not balanced."""
-    start = time.perf_counter()
-    placement = bounds.earliest_sublayers(problem)
-    return allocation_lib.from_placement(
-        problem,
-        placement,
-        status=allocation_lib.AllocationStatus.HEURISTIC,
-        depth_lower_bound=bounds.layers_used(placement),
-        seconds=time.perf_counter() - start,
-    )
+    return allocation_lib.from_heuristic(problem, bounds.earliest_sublayers)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import time
 from collections.abc import Callable
 
 from optracr.schedule import allocation as allocation_lib
@@ -136,12 +135,4 @@ def _target_range(problem: problem_lib.Problem, num_layers: int) -> tuple[Widths
 
 def allocate_levelled(problem: problem_lib.Problem) -> allocation_lib.Allocation:
     """The levelling heuristic's allocation (status HEURISTIC): fewest layers, widths spread evenly."""
-    start = time.perf_counter()
-    placement = levelled_placement(problem)
-    return allocation_lib.from_placement(
-        problem,
-        placement,
-        status=allocation_lib.AllocationStatus.HEURISTIC,
-        depth_lower_bound=bounds.layers_used(placement),
-        seconds=time.perf_counter() - start,
-    )
+    return allocation_lib.from_heuristic(problem, levelled_placement)

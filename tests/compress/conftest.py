@@ -86,11 +86,9 @@ def handmade_model(*, max_seq_len: int = MAX_SEQ_LEN, categorical: bool = False)
     )
     allocation = schedule.Allocation(
         sublayer_of={"is_x": 1, "frac_prevs": 2},
-        num_layers=2,
-        num_heads=1,
-        key_size=config.key_size,
-        value_size=1,
-        mlp_hidden_width=1,
+        shape=schedule.ModelShape(
+            num_layers=2, num_heads=1, key_size=config.key_size, value_size=1, mlp_hidden_width=1
+        ),
         parameter_count=0,
         status=schedule.AllocationStatus.HEURISTIC,
     )

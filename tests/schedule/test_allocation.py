@@ -60,7 +60,7 @@ def test_seconds_do_not_take_part_in_equality():
     ("changes", "match"),
     [
         (dict(sublayer_of={"sw": -1, "m": 1, "a": 2}), "Block 'sw': sublayer must be a non-negative int"),
-        (dict(num_heads=-1), "num_heads must be a non-negative int"),
+        (dict(shape=(1, 1, 2, 1, 7)), "shape must be a schedule.ModelShape"),
         (dict(parameter_count=1.5), "parameter_count must be a non-negative int"),
         (dict(status="OPTIMAL"), "status must be an AllocationStatus"),
         (dict(seconds=-1.0), "seconds must be a finite time >= 0"),

@@ -90,7 +90,10 @@ def test_extra_block_is_rejected():
 )
 def test_wrong_reported_width_or_parameters_is_rejected(field):
     honest = allocation(VALID)
-    lying = dataclasses.replace(honest, **{field: getattr(honest, field) + 1})
+    if field == "parameter_count":
+        lying = dataclasses.replace(honest, parameter_count=honest.parameter_count + 1)
+    else:
+        lying = dataclasses.replace(honest, shape=dataclasses.replace(honest.shape, **{field: getattr(honest, field) + 1}))
     with pytest.raises(schedule.AllocationError, match=f"reports {field} = .*, but its placement implies"):
         schedule.check(PROBLEM, lying)
 
