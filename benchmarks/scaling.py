@@ -26,7 +26,7 @@ import numpy as np
 
 import model_sizes  # a sibling script: benchmarks/ is on sys.path when run or tested
 import optracr
-from optracr import assemble, craft, frontend, random_programs, schedule
+from optracr import craft, frontend, random_programs, schedule, scheduling
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = (10, 30, 100, 300, 1000)
@@ -49,7 +49,7 @@ SERIES: dict[str, Callable[[dict], float]] = {
 def scheduling_problem(generated: random_programs.GeneratedProgram) -> schedule.Problem:
     """The allocation problem of a generated program, built stage by stage outside ``optracr.compile``."""
     program_graph = frontend.analyse(generated.program, generated.vocab, generated.max_seq_len)
-    return assemble.scheduling_problem(craft.lower(program_graph))
+    return scheduling.scheduling_problem(craft.lower(program_graph))
 
 
 def best_seconds(function: Callable[[], object], repeats: int) -> float:

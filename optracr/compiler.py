@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Hashable, Iterable
 
-from optracr import assemble, craft, frontend, schedule
+from optracr import assemble, craft, frontend, schedule, scheduling
 from optracr.errors import CompileError
 from optracr.frontend import rasp
 
@@ -44,13 +43,13 @@ def compile(  # noqa: A001 - the reference's verb, on purpose
     block_graph = craft.lower(program_graph, bos=bos, pad=pad, causal=causal)
     seconds["craft"] = _lap(start)
     start = time.perf_counter()
-    problem = assemble.scheduling_problem(block_graph)
+    problem = scheduling.scheduling_problem(block_graph)
     allocation = schedule.allocate(problem, allocator=allocator, time_limit_s=time_limit_s, workers=workers, seed=seed)
     seconds["schedule"] = _lap(start)
     start = time.perf_counter()
-    model = assemble.assemble(block_graph, allocation)
+    layered = assemble.lay_out(block_graph, allocation)
     seconds["assemble"] = _lap(start)
-    return dataclasses.replace(model, compile_seconds=seconds)
+    return assemble.CompiledModel(layered, compile_seconds=seconds)
 
 
 def _lap(start: float) -> float:

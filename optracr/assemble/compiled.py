@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Hashable, Mapping, Sequence
+import types
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from optracr import craft
 from optracr import schedule
-from optracr.assemble import model as model_lib
-from optracr.errors import InputError
+from optracr.assemble import haiku_model
+from optracr.assemble import jax_forward
+from optracr.assemble import layered as layered_lib
 from optracr.frontend import rasp
 
 Params = Mapping[str, Mapping[str, np.ndarray]]
@@ -32,53 +33,87 @@ class ApplyResult:
     residual_labels: tuple[str, ...]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class CompiledModel:
     """A compiled transformer: ``apply(["BOS", *tokens])`` computes the program.
 
-    ``params`` holds every weight (embeddings, layers, unembedding) as numpy arrays keyed like Haiku's;
-    ``residual_labels[i]`` names residual direction i; ``sublayer_contents[s]`` lists the s-ops computed in
-    sublayer s (attention of layer s // 2 when s is even, its MLP when odd).
+    ``layered`` is the backend-neutral model (labelled numpy objects, the ground truth of where every s-op is
+    computed); this class runs it with the Haiku backend. ``params`` holds every weight (embeddings, layers,
+    unembedding) as numpy arrays keyed like Haiku's; ``residual_labels[i]`` names residual direction i;
+    ``sublayer_contents[s]`` lists the s-ops computed in sublayer s (attention of layer s // 2 when s is even,
+    its MLP when odd).
     """
 
-    config: model_lib.ModelConfig
-    params: Params
-    residual_labels: tuple[str, ...]
-    allocation: schedule.Allocation
-    sublayer_contents: tuple[tuple[str, ...], ...]
-    input_tokens: tuple[Hashable, ...]  # token embedding rows: sorted vocab, then BOS, then PAD
-    output_label: str
-    output_encoding: rasp.Encoding
-    output_classes: tuple[Hashable, ...]  # unembedding columns of a categorical output
-    bos: Hashable
-    pad: Hashable
-    compile_seconds: Mapping[str, float]
+    layered: layered_lib.LayeredModel
+    compile_seconds: Mapping[str, float] = dataclasses.field(default_factory=dict)
     float64: bool = True  # run the forward pass in float64; False runs it in float32
 
     def __post_init__(self) -> None:
-        if len(self.residual_labels) != self.config.d_model:
-            raise ValueError("residual_labels must name every residual direction")
-        if len(self.sublayer_contents) != 2 * self.config.num_layers:
-            raise ValueError("sublayer_contents must list both sublayers of every layer")
+        if not isinstance(self.layered, layered_lib.LayeredModel):
+            raise TypeError(f"a CompiledModel wraps an assemble.LayeredModel, got {type(self.layered).__name__}")
+        object.__setattr__(self, "compile_seconds", types.MappingProxyType(dict(self.compile_seconds)))
+
+    # ------------------------------------------------------------------------ what it is
+    @functools.cached_property
+    def config(self) -> haiku_model.ModelConfig:
+        """The Haiku module's static shape."""
+        return haiku_model.model_config(self.layered)
+
+    @functools.cached_property
+    def params(self) -> Params:
+        """Every weight as numpy arrays under Haiku's module names."""
+        return haiku_model.haiku_params(self.layered.dense())
+
+    @property
+    def residual_labels(self) -> tuple[str, ...]:
+        """The name of every residual direction, in order."""
+        return self.layered.residual_labels
+
+    @property
+    def allocation(self) -> schedule.Allocation:
+        """Where the scheduler placed every block, and how it found the placement."""
+        return self.layered.allocation
+
+    @property
+    def sublayer_contents(self) -> tuple[tuple[str, ...], ...]:
+        """Per sublayer, the s-ops computed there."""
+        return self.layered.sublayer_contents
+
+    @property
+    def input_tokens(self) -> tuple[Hashable, ...]:
+        """Token embedding rows: sorted vocab, then BOS, then PAD."""
+        return self.layered.input_tokens
+
+    @property
+    def output_label(self) -> str:
+        """The label of the program's output s-op."""
+        return self.layered.output_label
+
+    @property
+    def output_encoding(self) -> rasp.Encoding:
+        """Categorical or numerical output."""
+        return self.layered.output_encoding
+
+    @property
+    def output_classes(self) -> tuple[Hashable, ...]:
+        """Unembedding columns of a categorical output (empty for a numerical one)."""
+        return self.layered.output_classes
+
+    @property
+    def bos(self) -> Hashable:
+        """The BOS token every input starts with."""
+        return self.layered.bos
+
+    @property
+    def pad(self) -> Hashable:
+        """The PAD token batches are filled with."""
+        return self.layered.pad
 
     # ------------------------------------------------------------------------------ running
     def encode(self, tokens: Sequence[Hashable]) -> np.ndarray:
-        """Token ids of ``["BOS", *tokens]``; rejects a missing BOS, unknown tokens and over-long inputs."""
-        tokens = list(tokens)
-        if not tokens or tokens[0] != self.bos:
-            raise InputError(f"an input must start with the BOS token {self.bos!r}, got {tokens[:1]!r}")
-        if len(tokens) - 1 > self.config.max_seq_len:
-            raise InputError(
-                f"the input has {len(tokens) - 1} tokens after BOS but the model was compiled for at most "
-                f"{self.config.max_seq_len}; compile with a larger max_seq_len"
-            )
-        ids = self._token_ids
-        unknown = [token for token in tokens[1:] if token not in ids or token in (self.bos, self.pad)]
-        if unknown:
-            raise InputError(
-                f"unknown token(s) {unknown!r}; the vocabulary is {sorted(self.input_tokens[:-2], key=repr)!r}"
-            )
-        return np.array([ids[token] for token in tokens], dtype=np.int32)
+        """Token ids of ``["BOS", *tokens]`` (trailing PAD allowed); rejects a missing BOS, unknown tokens and
+        over-long inputs."""
+        return self.layered.token_ids(tokens)
 
     def apply(self, tokens: Sequence[Hashable]) -> ApplyResult:
         """Runs the model on ``["BOS", *tokens]`` and returns the decoded output and every intermediate."""
@@ -96,26 +131,13 @@ class CompiledModel:
 
     def apply_batch(self, inputs: Sequence[Sequence[Hashable]]) -> list[list[Any]]:
         """Decoded outputs (without BOS) for many inputs at once, padded with PAD to one length."""
-        encoded = [self.encode(tokens) for tokens in inputs]
-        if not encoded:
-            return []
-        length = max(len(ids) for ids in encoded)
-        batch = np.full((len(encoded), length), self._token_ids[self.pad], dtype=np.int32)
-        for row, ids in enumerate(encoded):
-            batch[row, : len(ids)] = ids
-        outputs = np.asarray(self._run(batch).output)
-        return [self.decode(outputs[row, 1 : len(ids)]) for row, ids in enumerate(encoded)]
+        return decode_batch(self.layered, inputs, lambda ids: self._run(ids).output)
 
     def decode(self, output: np.ndarray) -> list[Any]:
-        """Per position: the numerical value, or the class whose output is largest if it exceeds 1/2, else None.
+        """Per position: the numerical value, or the class whose output is largest if it exceeds 1/2, else None."""
+        return self.layered.decode(output)
 
-        The categorical rule is craft's (``craft.decode_one_hot``), which the numpy reference run decodes by.
-        """
-        if self.output_encoding == rasp.Encoding.NUMERICAL:
-            return [float(value) for value in output[:, 0]]
-        return craft.decode_one_hot(output, self.output_classes)
-
-    def _run(self, token_ids: np.ndarray) -> model_lib.ForwardTrace:
+    def _run(self, token_ids: np.ndarray) -> jax_forward.ForwardTrace:
         dtype = np.float64 if self.float64 else np.float32
         with jax.enable_x64(self.float64):
             params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=dtype), dict(self.params))
@@ -124,11 +146,7 @@ class CompiledModel:
     @functools.cached_property
     def _forward(self) -> Any:
         pad_id = self.input_tokens.index(self.pad)
-        return jax.jit(model_lib.make_forward(self.config, pad_id).apply)
-
-    @functools.cached_property
-    def _token_ids(self) -> dict[Hashable, int]:
-        return {token: i for i, token in enumerate(self.input_tokens)}
+        return jax.jit(haiku_model.make_forward(self.config, pad_id).apply)
 
     # --------------------------------------------------------------------------- describing
     @property
@@ -163,3 +181,16 @@ class CompiledModel:
             mlps = ", ".join(self.sublayer_contents[2 * layer + 1]) or "-"
             lines.append(f"  {layer:<5}  {heads:<38} {mlps}")
         return "\n".join(lines)
+
+
+def decode_batch(
+    model: layered_lib.LayeredModel,
+    inputs: Sequence[Sequence[Hashable]],
+    run: Callable[[np.ndarray], Any],
+) -> list[list[Any]]:
+    """Decoded outputs (without BOS) of ``inputs`` padded into one batch and run through ``run`` (ids -> output)."""
+    if not inputs:
+        return []
+    token_ids, lengths = model.batch_token_ids(inputs)
+    outputs = np.asarray(run(token_ids))
+    return [model.decode(outputs[row, 1:length]) for row, length in enumerate(lengths)]

@@ -25,8 +25,7 @@ def residual_activations(
 ) -> np.ndarray:
     """N x D: the compiled model's residual after the embedding and after every sublayer, non-PAD positions."""
     ids = inputs.TokenIds.of(model)
-    rng = np.random.default_rng(seed)
-    token_ids = inputs.sample_batch_numpy(rng, ids, num_inputs, distinct=distinct_tokens)
+    token_ids = inputs.held_out_batch(seed, ids, num_inputs, distinct=distinct_tokens)
     with jax.enable_x64(False):
         params = forward.float32_params(model)
         run = jax.jit(forward.reference_forward(model))

@@ -15,6 +15,7 @@ compiled weights are all zero is skipped: it writes zero whatever it reads. None
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 
 import jax
@@ -65,43 +66,35 @@ jax.tree_util.register_dataclass(
 )
 
 
-_ATTENTION_NAMES = ("query", "key", "value", "output")
 Params = Mapping[str, Mapping[str, jax.Array]]
 
 
 def float32_params(model: assemble.CompiledModel) -> dict[str, dict[str, jax.Array]]:
-    """The compiled model's Haiku parameters as float32 JAX arrays."""
-    return {
-        module: {name: jnp.asarray(np.asarray(array), dtype=jnp.float32) for name, array in weights.items()}
-        for module, weights in model.params.items()
-    }
+    """The compiled model's backend parameters as float32 JAX arrays (for its own forward pass)."""
+    return jax.tree_util.tree_map(lambda array: jnp.asarray(array, dtype=jnp.float32), dict(model.params))
 
 
 def frozen_weights(model: assemble.CompiledModel) -> FrozenWeights:
-    """The compiled model's weights, regrouped per layer, as float32 arrays."""
-    params = float32_params(model)
-    config = model.config
+    """The compiled model's dense weights, per layer, as float32 arrays (all-zero sublayers dropped)."""
+    dense = model.layered.dense()
+    as_jax = functools.partial(jnp.asarray, dtype=jnp.float32)
     layers = []
-    for number in range(config.num_layers):
-        prefix = f"transformer/layer_{number}"
-        attention, mlp_in, mlp_out = None, None, None
-        if config.num_heads and _any_nonzero(params, prefix, "attn", _ATTENTION_NAMES):
-            query, key, value, output = (params[f"{prefix}/attn/{name}"]["w"] for name in _ATTENTION_NAMES)
-            attention = (query, key, value, output)
-        if config.mlp_hidden_size and _any_nonzero(params, prefix, "mlp", ("linear_1", "linear_2")):
-            mlp_in, mlp_out = params[f"{prefix}/mlp/linear_1"]["w"], params[f"{prefix}/mlp/linear_2"]["w"]
-        layers.append(FrozenLayer(attention, mlp_in, mlp_out))
+    for layer in dense.layers:
+        attention = (layer.query, layer.key, layer.value, layer.output)
+        has_attention = dense.num_heads and any(np.any(array) for array in attention)
+        has_mlp = dense.mlp_hidden_width and (np.any(layer.mlp_in) or np.any(layer.mlp_out))
+        layers.append(FrozenLayer(
+            attention=tuple(map(as_jax, attention)) if has_attention else None,
+            mlp_in=as_jax(layer.mlp_in) if has_mlp else None,
+            mlp_out=as_jax(layer.mlp_out) if has_mlp else None,
+        ))
     return FrozenWeights(
-        token_embed=params["token_embed"]["embeddings"],
-        pos_embed=params["pos_embed"]["embeddings"],
+        token_embed=as_jax(dense.token_embed),
+        pos_embed=as_jax(dense.pos_embed),
         layers=tuple(layers),
-        unembed=params["unembed"]["w"],
-        num_heads=config.num_heads,
+        unembed=as_jax(dense.unembed),
+        num_heads=dense.num_heads,
     )
-
-
-def _any_nonzero(params: Params, prefix: str, module: str, names: tuple[str, ...]) -> bool:
-    return any(bool(np.any(np.asarray(params[f"{prefix}/{module}/{name}"]["w"]))) for name in names)
 
 
 def compressed_forward(

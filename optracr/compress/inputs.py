@@ -15,6 +15,9 @@ import numpy as np
 
 from optracr import assemble
 
+# Training draws from fold_in(PRNGKey(seed), 1); evaluation from this stream of the same seed.
+HELD_OUT_STREAM = 2
+
 
 @dataclasses.dataclass(frozen=True)
 class TokenIds:
@@ -56,17 +59,8 @@ def sample_batch(key: jax.Array, ids: TokenIds, batch_size: int, *, distinct: bo
     return jnp.concatenate([bos, tokens], axis=1).astype(jnp.int32)
 
 
-def sample_batch_numpy(
-    rng: np.random.Generator, ids: TokenIds, batch_size: int, *, distinct: bool = False
-) -> np.ndarray:
-    """The same distribution as ``sample_batch``, drawn with numpy (for held-out evaluation)."""
-    lengths = rng.integers(1, longest(ids, distinct) + 1, size=(batch_size, 1))
-    if distinct:
-        order = np.argsort(rng.random((batch_size, ids.vocab_size)), axis=1)
-        tokens = np.pad(order, ((0, 0), (0, max(0, ids.max_seq_len - ids.vocab_size))))[:, : ids.max_seq_len]
-    else:
-        tokens = rng.integers(0, ids.vocab_size, size=(batch_size, ids.max_seq_len))
-    positions = np.arange(1, ids.max_seq_len + 1)[None, :]
-    tokens = np.where(positions <= lengths, tokens, ids.pad_id)
-    bos = np.full((batch_size, 1), ids.bos_id)
-    return np.concatenate([bos, tokens], axis=1).astype(np.int32)
+def held_out_batch(seed: int, ids: TokenIds, batch_size: int, *, distinct: bool = False) -> np.ndarray:
+    """``sample_batch``'s distribution drawn from a stream training never uses (for evaluation), as numpy."""
+    with jax.enable_x64(False):
+        key = jax.random.fold_in(jax.random.PRNGKey(seed), HELD_OUT_STREAM)
+        return np.asarray(sample_batch(key, ids, batch_size, distinct=distinct))

@@ -20,9 +20,6 @@ import optax
 from optracr import assemble
 from optracr.compress import forward
 
-# The compiled model decodes a categorical position as "no value" unless its best logit exceeds this.
-VALUE_THRESHOLD = 0.5
-
 
 @dataclasses.dataclass(frozen=True)
 class LossTerms:
@@ -56,7 +53,7 @@ def masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
 def categorical_output_loss(logits: jax.Array, reference: jax.Array, readout: jax.Array) -> jax.Array:
     """Cross-entropy against the compiled model's class, where the compiled output has a value."""
     targets = jnp.argmax(reference, axis=-1)
-    has_value = jnp.max(reference, axis=-1) > VALUE_THRESHOLD
+    has_value = jnp.max(reference, axis=-1) > assemble.DECODE_THRESHOLD
     losses = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
     return masked_mean(losses, readout & has_value)
 

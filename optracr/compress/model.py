@@ -97,21 +97,13 @@ class CompressedModel:
 
     def apply_batch(self, batch: Sequence[Sequence[Hashable]]) -> list[list[Any]]:
         """Decoded outputs (without BOS) for many inputs at once, padded with PAD to one length."""
-        encoded = [self.model.encode(tokens) for tokens in batch]
-        if not encoded:
-            return []
-        pad_id = inputs.TokenIds.of(self.model).pad_id
-        token_ids = np.full((len(encoded), max(len(ids) for ids in encoded)), pad_id, dtype=np.int32)
-        for row, ids in enumerate(encoded):
-            token_ids[row, : len(ids)] = ids
-        outputs = np.asarray(self._run(token_ids).output)
-        return [self.model.decode(outputs[row, 1 : len(ids)]) for row, ids in enumerate(encoded)]
+        return assemble.decode_batch(self.model.layered, batch, lambda token_ids: self._run(token_ids).output)
 
     def paired_run(self, *, num_inputs: int = 1024, seed: int = 1, distinct_tokens: bool | None = None) -> PairedRun:
         """Both models on ``num_inputs`` random inputs drawn from ``seed`` (training's distribution, new draws)."""
         ids = inputs.TokenIds.of(self.model)
         distinct = self._distinct_tokens if distinct_tokens is None else distinct_tokens
-        token_ids = inputs.sample_batch_numpy(np.random.default_rng(seed), ids, num_inputs, distinct=distinct)
+        token_ids = inputs.held_out_batch(seed, ids, num_inputs, distinct=distinct)
         parts = [self._paired(token_ids[start : start + EVAL_BATCH]) for start in range(0, num_inputs, EVAL_BATCH)]
         stacked = [np.concatenate(arrays, axis=axis) for arrays, axis in zip(zip(*parts), (0, 0, 1, 1))]
         readout = np.asarray(losses.readout_positions(jnp.asarray(token_ids), ids.pad_id))
@@ -186,11 +178,11 @@ def sublayer_pairs(run: PairedRun) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def _accuracy(run: PairedRun) -> float:
-    has_value = run.readout & (run.reference_output.max(axis=-1) > losses.VALUE_THRESHOLD)
+    has_value = run.readout & (run.reference_output.max(axis=-1) > assemble.DECODE_THRESHOLD)
     if not has_value.any():
         return float("nan")
     agree = (run.output.argmax(axis=-1) == run.reference_output.argmax(axis=-1)) & (
-        run.output.max(axis=-1) > losses.VALUE_THRESHOLD
+        run.output.max(axis=-1) > assemble.DECODE_THRESHOLD
     )
     return float(agree[has_value].mean())
 

@@ -33,7 +33,7 @@ SelectorWidth categorical         1      2N + 1                                 
 SelectorWidth numerical           1      2N  (1 when N = 1: affine)                     min(|Q|+1, |K|+1)  1
 ================================  =====  =============================================  =================  =============
 
-Kinds: Map / SequenceMap -> ``MLP``, Aggregate -> ``ATTN``, SelectorWidth -> ``ATTN_MLP``. Every
+Blocks: Map / SequenceMap -> an MLP, Aggregate -> a head, SelectorWidth -> [head, MLP]. Every
 construction is exact on every input its value sets allow; the discretising MLP also on any input within a
 quarter of the smallest gap between known input values whose outputs differ (values one float rounding apart
 count as one). ``lower`` bounds every s-op's error (attention leak, float64 rounding) and refuses, with a
@@ -47,14 +47,16 @@ from optracr.craft import block_graph
 from optracr.craft import blocks
 from optracr.craft import categorical_mlp
 from optracr.craft import conventions
+from optracr.craft import inputs
 from optracr.craft import lowering
 from optracr.craft import numerical_mlp
 from optracr.craft import numpy_model
 from optracr.craft import operators
 from optracr.craft import selector_width
+from optracr.craft.inputs import check_tokens
 from optracr.craft.bases import BasisDirection, VectorInBasis, VectorSpaceWithBasis, direct_sum, join_vector_spaces
-from optracr.craft.block_graph import ATTN, ATTN_MLP, MLP as MLP_KIND, BlockGraph, LoweredBlock
-from optracr.craft.blocks import MLP, AttentionHead, MultiAttentionHead, SeriesWithResiduals
+from optracr.craft.block_graph import BlockGraph, LoweredBlock, sublayer_parts
+from optracr.craft.blocks import MLP, AttentionHead, MultiAttentionHead, SeriesWithResiduals, combine_in_parallel
 from optracr.craft.lowering import lower
 from optracr.craft.numpy_model import (
     decode,
@@ -69,9 +71,6 @@ from optracr.craft.numpy_model import (
 from optracr.craft.operators import Bilinear, Linear
 
 __all__ = [
-    "ATTN",
-    "ATTN_MLP",
-    "MLP_KIND",
     "AttentionHead",
     "BasisDirection",
     "Bilinear",
@@ -88,12 +87,15 @@ __all__ = [
     "block_graph",
     "blocks",
     "categorical_mlp",
+    "check_tokens",
+    "combine_in_parallel",
     "conventions",
     "decode",
     "decode_one_hot",
     "direct_sum",
     "embed",
     "input_tokens",
+    "inputs",
     "join_vector_spaces",
     "key_mask",
     "lower",
@@ -104,5 +106,6 @@ __all__ = [
     "position_embedding",
     "run",
     "selector_width",
+    "sublayer_parts",
     "token_embedding",
 ]

@@ -6,7 +6,6 @@ import dataclasses
 import functools
 from collections.abc import Hashable, Mapping
 from types import MappingProxyType
-from typing import Literal
 
 from optracr import errors
 from optracr import frontend
@@ -15,65 +14,84 @@ from optracr.craft import blocks
 from optracr.craft import conventions
 
 Label = str
-Kind = Literal["ATTN", "MLP", "ATTN_MLP"]
-ATTN: Kind = "ATTN"
-MLP: Kind = "MLP"
-ATTN_MLP: Kind = "ATTN_MLP"
-KINDS: tuple[Kind, ...] = (ATTN, MLP, ATTN_MLP)
-
-
-def _widths(block: blocks.Block) -> tuple[Kind, int, int, int, int]:
-    """(kind, num_heads, mlp_hidden_width, key_size, value_size) of a block craft builds."""
-    if isinstance(block, blocks.MLP):
-        return MLP, 0, block.hidden_width, 0, 0
-    if isinstance(block, blocks.AttentionHead):
-        return ATTN, 1, 0, block.key_size, block.value_size
-    if isinstance(block, blocks.MultiAttentionHead):
-        return ATTN, len(block.heads), 0, max(h.key_size for h in block.heads), max(h.value_size for h in block.heads)
-    if (
-        isinstance(block, blocks.SeriesWithResiduals)
-        and len(block.blocks) == 2
-        and isinstance(block.blocks[0], blocks.AttentionHead)
-        and isinstance(block.blocks[1], blocks.MLP)
-    ):
-        head, mlp = block.blocks
-        return ATTN_MLP, 1, mlp.hidden_width, head.key_size, head.value_size
-    raise ValueError(f"no scheduling kind for {type(block).__name__}; lower builds an MLP, a head, or [head, MLP]")
+BlockId = str
 
 
 @dataclasses.dataclass(frozen=True)
 class LoweredBlock:
-    """The block computing the s-op ``label``, its scheduling kind, the s-ops it reads, and its widths."""
+    """One craft block: an id of its own, the s-ops it writes, the s-ops it reads.
 
-    label: Label
-    kind: Kind
+    A block usually writes one s-op, but the artefact does not assume it: a fused block may write several,
+    and an s-op folded into its readers has no block at all. The block's widths are read off the block.
+    """
+
+    id: BlockId
+    writes: tuple[Label, ...]
     block: blocks.Block = dataclasses.field(compare=False)
     reads: tuple[Label, ...]
-    num_heads: int
-    mlp_hidden_width: int
-    key_size: int
-    value_size: int
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "reads", tuple(self.reads))
-        if self.kind not in KINDS:
-            raise ValueError(f"block {self.label!r}: kind must be one of {KINDS}, got {self.kind!r}")
-        widths = (self.kind, self.num_heads, self.mlp_hidden_width, self.key_size, self.value_size)
-        if widths != _widths(self.block):
-            raise ValueError(f"block {self.label!r}: widths {widths} do not match its block's {_widths(self.block)}")
-        if self.label in self.reads:
-            raise ValueError(f"block {self.label!r} reads the s-op it writes")
-
-    @classmethod
-    def of(cls, label: Label, block: blocks.Block, reads: tuple[Label, ...]) -> LoweredBlock:
-        """The lowered block with kind and widths read off ``block``."""
-        kind, num_heads, hidden, key_size, value_size = _widths(block)
-        return cls(label, kind, block, tuple(dict.fromkeys(reads)), num_heads, hidden, key_size, value_size)
+        object.__setattr__(self, "writes", tuple(self.writes))
+        object.__setattr__(self, "reads", tuple(dict.fromkeys(self.reads)))
+        if not isinstance(self.id, str) or not self.id:
+            raise ValueError(f"a block id is a non-empty string, got {self.id!r}")
+        if not self.writes or len(set(self.writes)) != len(self.writes):
+            raise ValueError(f"block {self.id!r} must write one or more distinct s-ops, got {self.writes}")
+        if set(self.writes) & set(self.reads):
+            raise ValueError(f"block {self.id!r} reads an s-op it writes: {sorted(set(self.writes) & set(self.reads))}")
+        if not isinstance(self.block, (blocks.MLP, blocks.AttentionHead, blocks.MultiAttentionHead)) and not (
+            isinstance(self.block, blocks.SeriesWithResiduals) and _is_head_then_mlp(self.block)
+        ):
+            raise ValueError(
+                f"block {self.id!r}: {type(self.block).__name__} fits no sublayer; build an MLP, heads, or [head, MLP]"
+            )
 
     @property
-    def writes(self) -> tuple[Label, ...]:
-        """The s-op labels the block writes (its own)."""
-        return (self.label,)
+    def heads(self) -> tuple[blocks.AttentionHead, ...]:
+        """The attention heads of the block (none for an MLP)."""
+        return tuple(part for part in sublayer_parts(self.block) if isinstance(part, blocks.AttentionHead))
+
+    @property
+    def mlps(self) -> tuple[blocks.MLP, ...]:
+        """The MLPs of the block (none for attention)."""
+        return tuple(part for part in sublayer_parts(self.block) if isinstance(part, blocks.MLP))
+
+    @property
+    def num_heads(self) -> int:
+        """How many heads the block adds to its attention sublayer."""
+        return len(self.heads)
+
+    @property
+    def mlp_hidden_width(self) -> int:
+        """How many hidden units the block adds to its MLP sublayer."""
+        return sum(mlp.hidden_width for mlp in self.mlps)
+
+    @property
+    def key_size(self) -> int:
+        """The widest query/key projection among the block's heads (0 without heads)."""
+        return max((head.key_size for head in self.heads), default=0)
+
+    @property
+    def value_size(self) -> int:
+        """The widest value/output projection among the block's heads (0 without heads)."""
+        return max((head.value_size for head in self.heads), default=0)
+
+
+def _is_head_then_mlp(series: blocks.SeriesWithResiduals) -> bool:
+    return (
+        len(series.blocks) == 2
+        and isinstance(series.blocks[0], (blocks.AttentionHead, blocks.MultiAttentionHead))
+        and isinstance(series.blocks[1], blocks.MLP)
+    )
+
+
+def sublayer_parts(block: blocks.Block) -> tuple[blocks.AttentionHead | blocks.MLP, ...]:
+    """The heads and MLPs of a block, in order (a series' attention part first)."""
+    if isinstance(block, blocks.SeriesWithResiduals):
+        return tuple(part for inner in block.blocks for part in sublayer_parts(inner))
+    if isinstance(block, blocks.MultiAttentionHead):
+        return block.heads
+    return (block,)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,8 +99,8 @@ class BlockGraph:
     """Every computed s-op lowered to a craft block, in a topological order, with the residual subspaces.
 
     ``spaces`` maps every s-op label to its subspace (``tokens``: vocab + BOS + PAD, ``indices``: 0..N-1)
-    and ``"one"`` to the constant direction; ``scratch_spaces`` maps a block's label to the private
-    residual directions it also writes (selector width's scratch).
+    and ``"one"`` to the constant direction; ``scratch_spaces`` maps a block's id to the private residual
+    directions it also writes (selector width's scratch).
     """
 
     blocks: tuple[LoweredBlock, ...]
@@ -116,39 +134,49 @@ class BlockGraph:
 
     def _check_blocks(self) -> None:
         available = {conventions.ONE, conventions.TOKENS, conventions.INDICES}
+        ids: set[BlockId] = set()
         for lowered in self.blocks:
-            if lowered.label in available or lowered.label not in self.spaces:
-                raise errors.CompileError(lowered.label, "a block must write a fresh s-op that has a subspace")
+            if lowered.id in ids:
+                raise errors.CompileError(lowered.writes[0], f"two blocks share the id {lowered.id!r}")
+            ids.add(lowered.id)
+            for label in lowered.writes:
+                if label in available or label not in self.spaces:
+                    raise errors.CompileError(label, "a block must write a fresh s-op that has a subspace")
             unknown = [label for label in lowered.reads if label not in available]
             if unknown:
-                raise errors.CompileError(lowered.label, f"reads {unknown} before any block writes them")
-            scratch = self.scratch_spaces.get(lowered.label, bases.space([]))
-            own = bases.join_vector_spaces(self.spaces[lowered.label], scratch)
+                raise errors.CompileError(lowered.writes[0], f"reads {unknown} before any block writes them")
+            scratch = self.scratch_spaces.get(lowered.id, bases.space([]))
+            own = bases.join_vector_spaces(*(self.spaces[label] for label in lowered.writes), scratch)
             if not lowered.block.output_space.issubspace(own):
-                raise errors.CompileError(lowered.label, "the block writes outside its s-op's subspace and scratch")
+                raise errors.CompileError(lowered.writes[0], "the block writes outside its s-ops' subspaces and scratch")
             readable = bases.join_vector_spaces(
                 *(self.spaces[label] for label in (*lowered.reads, conventions.ONE)),
                 bases.space([conventions.bos_direction(self.bos)]),
                 scratch,
             )
             if not lowered.block.input_space.issubspace(readable):
-                raise errors.CompileError(lowered.label, "the block reads directions outside the s-ops it lists")
-            available.add(lowered.label)
+                raise errors.CompileError(lowered.writes[0], "the block reads directions outside the s-ops it lists")
+            available.update(lowered.writes)
+
+    @functools.cached_property
+    def block_by_id(self) -> Mapping[BlockId, LoweredBlock]:
+        """Each block keyed by its id."""
+        return MappingProxyType({lowered.id: lowered for lowered in self.blocks})
 
     @functools.cached_property
     def block_by_label(self) -> Mapping[Label, LoweredBlock]:
-        """Each block keyed by the s-op it writes."""
-        return MappingProxyType({lowered.label: lowered for lowered in self.blocks})
+        """The block writing each computed s-op, keyed by the s-op's label."""
+        return MappingProxyType({label: lowered for lowered in self.blocks for label in lowered.writes})
 
     def residual_space(self) -> bases.VectorSpaceWithBasis:
-        """``one``, ``tokens:*``, ``indices:*``, then each block's s-op subspace (its scratch right after)."""
+        """``one``, ``tokens:*``, ``indices:*``, then each block's s-op subspaces (its scratch right after)."""
         return self._residual_space
 
     @functools.cached_property
     def _residual_space(self) -> bases.VectorSpaceWithBasis:
         parts = [self.spaces[conventions.ONE], self.spaces[conventions.TOKENS], self.spaces[conventions.INDICES]]
         for lowered in self.blocks:
-            parts.append(self.spaces[lowered.label])
-            if lowered.label in self.scratch_spaces:
-                parts.append(self.scratch_spaces[lowered.label])
+            parts.extend(self.spaces[label] for label in lowered.writes)
+            if lowered.id in self.scratch_spaces:
+                parts.append(self.scratch_spaces[lowered.id])
         return bases.direct_sum(*parts)

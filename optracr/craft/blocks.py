@@ -211,3 +211,21 @@ class SeriesWithResiduals:
 
 
 Block = Union[MLP, AttentionHead, MultiAttentionHead, SeriesWithResiduals]
+
+
+def combine_in_parallel(mlps: tuple[MLP, ...]) -> MLP:
+    """One MLP computing the sum of ``mlps`` side by side: their hidden units side by side, in order.
+
+    The MLPs' hidden spaces must be disjoint (each construction names its hidden units after its s-op), so
+    no two MLPs share a unit; the combined first and second layers are the sums of the lifted ones.
+    """
+    if not mlps:
+        raise ValueError("combine_in_parallel needs one or more MLPs")
+    input_space = bases.join_vector_spaces(*(mlp.input_space for mlp in mlps))
+    hidden_space = bases.direct_sum(*(mlp.hidden_space for mlp in mlps))
+    output_space = bases.join_vector_spaces(*(mlp.output_space for mlp in mlps))
+    fst = np.sum([mlp.fst.lift(input_space, hidden_space).matrix for mlp in mlps], axis=0)
+    snd = np.sum([mlp.snd.lift(hidden_space, output_space).matrix for mlp in mlps], axis=0)
+    return MLP(
+        operators.Linear(input_space, hidden_space, fst), operators.Linear(hidden_space, output_space, snd)
+    )

@@ -226,7 +226,7 @@ def _lower_node(label: Label, expr: rasp.SOp, context: _Context) -> block_graph.
         raise errors.CompileError(
             label, f"craft has no construction for {type(expr).__name__}; run frontend.analyse, which rewrites it"
         )
-    return block_graph.LoweredBlock.of(label, block, _reads(expr, context))
+    return block_graph.LoweredBlock(id=label, writes=(label,), block=block, reads=_reads(expr, context))
 
 
 def _check_program(program_graph: frontend.ProgramGraph, bos: Hashable, pad: Hashable, causal: object) -> None:

@@ -69,7 +69,7 @@ def test_parameter_count_matches_the_allocation_and_the_arrays() -> None:
     [
         (["a", "b"], "must start with the BOS token"),
         (["BOS", "z"], "unknown token"),
-        (["BOS", "PAD"], "unknown token"),
+        (["BOS", "PAD", "a"], "unknown token"),
         (["BOS", "a", "a", "a", "a"], "compiled for at most 3"),
     ],
 )

@@ -17,7 +17,7 @@ def _identity_model(model) -> model_lib.CompressedModel:
 
 
 def _batch(model, seed: int = 0, size: int = 64) -> np.ndarray:
-    return inputs.sample_batch_numpy(np.random.default_rng(seed), inputs.TokenIds.of(model), size)
+    return inputs.held_out_batch(seed, inputs.TokenIds.of(model), size)
 
 
 @pytest.mark.parametrize("fixture", ["frac_prevs_model", "echo_model"])

@@ -24,10 +24,15 @@ def _check(batch: np.ndarray, longest: int, distinct: bool) -> None:
 
 
 @pytest.mark.parametrize("distinct", [False, True])
-def test_jax_and_numpy_batches_follow_the_same_layout(distinct):
+def test_training_and_held_out_batches_follow_the_same_layout(distinct):
     longest = 4 if distinct else 6  # distinct tokens stop at the vocabulary size
     _check(np.asarray(inputs.sample_batch(jax.random.PRNGKey(0), IDS, 500, distinct=distinct)), longest, distinct)
-    _check(inputs.sample_batch_numpy(np.random.default_rng(0), IDS, 500, distinct=distinct), longest, distinct)
+    _check(inputs.held_out_batch(0, IDS, 500, distinct=distinct), longest, distinct)
+
+
+def test_held_out_inputs_differ_from_the_training_stream_of_the_same_seed():
+    training = np.asarray(inputs.sample_batch(jax.random.fold_in(jax.random.PRNGKey(0), 1), IDS, 500))
+    assert not np.array_equal(inputs.held_out_batch(0, IDS, 500), training)
 
 
 def test_token_ids_of_a_compiled_model(frac_prevs_model):

@@ -20,7 +20,7 @@ def test_categorical_map_is_exact_with_one_unit_per_output_value(checker, inputs
     program = rasp.Map(lambda t: "A" if t == "c" else t.upper(), rasp.tokens).named("upper")
     block_graph = checker(program, {"a", "b", "c"}, 4, inputs[0]({"a", "b", "c"}, 4))
     lowered = _block(block_graph, "upper")
-    assert (lowered.kind, lowered.mlp_hidden_width, lowered.num_heads) == ("MLP", 2, 0)
+    assert (type(lowered.block), lowered.mlp_hidden_width, lowered.num_heads) == (craft.MLP, 2, 0)
 
 
 def test_categorical_map_of_a_boolean_comparison(checker, inputs) -> None:

@@ -81,8 +81,10 @@ def test_block_graph_rejects_inconsistent_contents() -> None:
         dataclasses.replace(graph, spaces={**spaces, "is_x": elsewhere}, output_space=elsewhere)
     with pytest.raises(CompileError, match="reads directions outside"):
         dataclasses.replace(graph, blocks=(dataclasses.replace(lowered, reads=("indices",)),))
-    with pytest.raises(CompileError, match="fresh s-op"):
+    with pytest.raises(CompileError, match="two blocks share the id 'is_x'"):
         dataclasses.replace(graph, blocks=(lowered, lowered))
+    with pytest.raises(CompileError, match="fresh s-op"):
+        dataclasses.replace(graph, blocks=(lowered, dataclasses.replace(lowered, id="is_x_again")))
 
 
 def test_block_constructors_reject_bad_parts() -> None:

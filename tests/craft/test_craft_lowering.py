@@ -24,9 +24,9 @@ def _lowered(program: rasp.SOp, vocab=frozenset({"x", "y"}), max_seq_len: int = 
 
 def test_one_block_per_computed_sop_in_topological_order_with_selectors_folded() -> None:
     block_graph = _lowered(_frac_prevs())
-    assert [(b.label, b.kind, b.reads) for b in block_graph.blocks] == [
-        ("is_x", "MLP", ("tokens",)),
-        ("frac_prevs", "ATTN", ("indices", "is_x")),
+    assert [(b.id, b.writes, type(b.block).__name__, b.reads) for b in block_graph.blocks] == [
+        ("is_x", ("is_x",), "MLP", ("tokens",)),
+        ("frac_prevs", ("frac_prevs",), "AttentionHead", ("indices", "is_x")),
     ]
     assert block_graph.output_label == "frac_prevs"
     assert block_graph.output_encoding == rasp.Encoding.NUMERICAL
@@ -36,11 +36,11 @@ def test_one_block_per_computed_sop_in_topological_order_with_selectors_folded()
 def test_lowering_is_deterministic() -> None:
     program = _frac_prevs()
     first, second = _lowered(program), _lowered(program)
-    assert [b.label for b in first.blocks] == [b.label for b in second.blocks]
+    assert [b.id for b in first.blocks] == [b.id for b in second.blocks]
     assert first.residual_space() == second.residual_space()
     for a, b in zip(first.blocks, second.blocks):
-        np.testing.assert_array_equal(a.block.w_qk.matrix if a.kind == "ATTN" else a.block.fst.matrix,
-                                      b.block.w_qk.matrix if b.kind == "ATTN" else b.block.fst.matrix)
+        np.testing.assert_array_equal(a.block.w_qk.matrix if a.heads else a.block.fst.matrix,
+                                      b.block.w_qk.matrix if b.heads else b.block.fst.matrix)
 
 
 def test_spaces_hold_inputs_one_and_every_sop() -> None:
@@ -163,12 +163,22 @@ def test_causal_option_reaches_every_head() -> None:
     assert block_graph.causal and block_graph.block_by_label["frac_prevs"].block.causal
 
 
-def test_lowered_block_rejects_widths_that_do_not_match_its_block() -> None:
+def test_lowered_block_reads_its_widths_off_its_block() -> None:
+    block_graph = _lowered(_frac_prevs())
+    head, mlp = block_graph.block_by_label["frac_prevs"], block_graph.block_by_label["is_x"]
+    assert (head.num_heads, head.mlp_hidden_width, head.key_size, head.value_size) == (1, 0, 4, 1)
+    assert (mlp.num_heads, mlp.mlp_hidden_width, mlp.key_size, mlp.value_size) == (0, 1, 0, 0)
+
+
+def test_lowered_block_rejects_what_fits_no_sublayer() -> None:
     lowered = _lowered(_frac_prevs()).block_by_label["frac_prevs"]
-    with pytest.raises(ValueError, match="do not match"):
-        craft.LoweredBlock(lowered.label, "ATTN", lowered.block, lowered.reads, 1, 0, 99, 1)
-    with pytest.raises(ValueError, match="kind must be one of"):
-        craft.LoweredBlock(lowered.label, "CONV", lowered.block, lowered.reads, 1, 0, 99, 1)
+    mlp = _lowered(_frac_prevs()).block_by_label["is_x"].block
+    with pytest.raises(ValueError, match="fits no sublayer"):
+        craft.LoweredBlock("x", ("frac_prevs",), craft.SeriesWithResiduals((mlp, lowered.block)), ("is_x",))
+    with pytest.raises(ValueError, match="reads an s-op it writes"):
+        craft.LoweredBlock("x", ("frac_prevs",), lowered.block, ("frac_prevs",))
+    with pytest.raises(ValueError, match="one or more distinct s-ops"):
+        craft.LoweredBlock("x", (), lowered.block, ("is_x",))
 
 
 def test_width_table_rows_match_the_built_blocks() -> None:

@@ -50,7 +50,7 @@ def test_selector_width_of_an_empty_selection_is_zero(checker, inputs) -> None:
 def test_selector_width_is_one_head_and_one_mlp_of_known_width(numerical, hidden_width) -> None:
     block_graph = craft.lower(frontend.analyse(_width(rasp.Comparison.LT, numerical), {"a"}, 12))
     lowered = block_graph.block_by_label["width"]
-    assert (lowered.kind, lowered.num_heads, lowered.mlp_hidden_width) == ("ATTN_MLP", 1, hidden_width)
+    assert (type(lowered.block), lowered.num_heads, lowered.mlp_hidden_width) == (craft.SeriesWithResiduals, 1, hidden_width)
     assert (lowered.key_size, lowered.value_size) == (13, 1)
     head, mlp = lowered.block.blocks
     assert isinstance(head, craft.AttentionHead) and isinstance(mlp, craft.MLP)
@@ -69,4 +69,5 @@ def test_selector_width_scratch_is_private_and_follows_its_sop_in_the_residual()
 def test_length_rewrites_to_selector_width_and_is_exact(checker, inputs) -> None:
     program = rasp.numerical(rasp.Map(lambda n: n, rasp.length)).named("copy")
     block_graph = checker(program, {"a", "b"}, 6, inputs[0]({"a", "b"}, 6))
-    assert block_graph.block_by_label["length"].kind == "ATTN_MLP"
+    lowered = block_graph.block_by_label["length"]
+    assert (lowered.num_heads, len(lowered.mlps)) == (1, 1)

@@ -1,0 +1,222 @@
+"""``LayeredModel``: the compiled transformer as labelled numpy objects, before any backend.
+
+It is what every backend (Haiku, exports, compress) reads: the residual space with its labelled directions,
+the token and position embeddings, per layer the attention heads and the one MLP (the layer's MLP blocks
+combined in craft, on labelled spaces), the unembedding, the input tokens and output classes, ``causal``
+(its one home in the model), the model's shape (``schedule.ModelShape``, the type the scheduler's cost
+uses), and the ground truth of which s-op is computed where and stored in which directions.
+``run`` is the per-layer numpy reference semantics; ``dense`` (module ``dense``) pads it into arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import types
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from optracr import craft
+from optracr import schedule
+from optracr.assemble import dense as dense_lib
+from optracr.frontend import rasp
+
+Label = str
+# A categorical output has a value where its largest column exceeds this (craft's one decoding rule).
+DECODE_THRESHOLD = craft.numpy_model.DECODE_THRESHOLD
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Layer:
+    """One layer: its attention heads (in head order) and its MLP (None when the layer has no MLP work)."""
+
+    heads: tuple[craft.AttentionHead, ...]
+    mlp: craft.MLP | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "heads", tuple(self.heads))
+        if not all(isinstance(head, craft.AttentionHead) for head in self.heads):
+            raise TypeError("a layer's heads are craft.AttentionHead objects")
+        if self.mlp is not None and not isinstance(self.mlp, craft.MLP):
+            raise TypeError(f"a layer's MLP is a craft.MLP or None, got {type(self.mlp).__name__}")
+
+    @property
+    def mlp_hidden_width(self) -> int:
+        """Hidden units of the layer's MLP (0 without one)."""
+        return 0 if self.mlp is None else self.mlp.hidden_width
+
+
+@dataclasses.dataclass(frozen=True)
+class SopLocation:
+    """Where one s-op is computed and where it lives: the ground truth of the compiled model.
+
+    ``sublayer`` is where its value is written (2k: attention of layer k, 2k + 1: its MLP); ``heads`` are
+    head indices within the layer and ``mlp_units`` hidden-unit indices within the layer's MLP that compute
+    it (selector width uses both); ``directions`` are the residual labels holding its value.
+    """
+
+    label: Label
+    block: str
+    layer: int
+    sublayer: int
+    heads: tuple[int, ...]
+    mlp_units: tuple[int, ...]
+    directions: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of the location."""
+        return dataclasses.asdict(self) | {"heads": list(self.heads), "mlp_units": list(self.mlp_units),
+                                           "directions": list(self.directions)}
+
+
+@dataclasses.dataclass(frozen=True)
+class NumpyTrace:
+    """A numpy run: the residual after the embedding and after every sublayer (T x D each), and the output."""
+
+    residuals: tuple[np.ndarray, ...]
+    output: np.ndarray  # T x output_size
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class LayeredModel:
+    """A compiled transformer as labelled numpy objects (see the module docstring)."""
+
+    residual_space: craft.VectorSpaceWithBasis
+    input_tokens: tuple[Hashable, ...]  # token embedding rows: sorted vocab, then BOS, then PAD
+    token_embedding: np.ndarray  # len(input_tokens) x D
+    position_embedding: np.ndarray  # (max_seq_len + 1) x D; row 0 is the BOS position
+    layers: tuple[Layer, ...]
+    unembedding: craft.Linear  # residual directions -> one direction per output class (or the one value)
+    output_label: Label
+    output_encoding: rasp.Encoding
+    bos: Hashable
+    pad: Hashable
+    max_seq_len: int
+    causal: bool
+    shape: schedule.ModelShape
+    allocation: schedule.Allocation
+    locations: Mapping[Label, SopLocation]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "input_tokens", tuple(self.input_tokens))
+        object.__setattr__(self, "locations", types.MappingProxyType(dict(self.locations)))
+        width = self.residual_space.num_dims
+        for name, rows in (("token_embedding", len(self.input_tokens)), ("position_embedding", self.max_seq_len + 1)):
+            array = np.asarray(getattr(self, name), dtype=np.float64)
+            if array.shape != (rows, width):
+                raise ValueError(f"{name} must be {rows} x {width}, got {array.shape}")
+            array.setflags(write=False)
+            object.__setattr__(self, name, array)
+        for token in (self.bos, self.pad):
+            if token not in self.input_tokens:
+                raise ValueError(f"the input tokens must include BOS and PAD, missing {token!r}")
+        if not isinstance(self.causal, bool):
+            raise TypeError(f"causal must be a bool, got {self.causal!r}")
+        if not self.unembedding.input_space.issubspace(self.residual_space):
+            raise ValueError("the unembedding reads directions outside the residual space")
+        self._check_layers()
+
+    def _check_layers(self) -> None:
+        shape = self.shape
+        if len(self.layers) != shape.num_layers:
+            raise ValueError(f"the shape says {shape.num_layers} layers, got {len(self.layers)}")
+        for number, layer in enumerate(self.layers):
+            too_wide = len(layer.heads) > shape.num_heads or layer.mlp_hidden_width > shape.mlp_hidden_width
+            too_wide |= any(h.key_size > shape.key_size or h.value_size > shape.value_size for h in layer.heads)
+            if too_wide:
+                raise ValueError(f"layer {number} is wider than the model's shape {shape}")
+            for block in (*layer.heads, *([layer.mlp] if layer.mlp else [])):
+                spaces = (block.input_space, block.output_space)
+                if not all(space.issubspace(self.residual_space) for space in spaces):
+                    raise ValueError(f"layer {number} reads or writes directions outside the residual space")
+
+    # ------------------------------------------------------------------------------ describing
+    @property
+    def residual_labels(self) -> tuple[str, ...]:
+        """The name of every residual direction, in order (``one``, ``tokens:a``, ``sort:3`` ...)."""
+        return tuple(str(direction) for direction in self.residual_space.basis)
+
+    @property
+    def output_classes(self) -> tuple[Hashable, ...]:
+        """The value of each output column of a categorical output; empty for a numerical one."""
+        if self.output_encoding == rasp.Encoding.NUMERICAL:
+            return ()
+        return tuple(direction.value for direction in self.unembedding.output_space.basis)
+
+    @property
+    def output_size(self) -> int:
+        """Columns of the unembedding: the classes, or 1 for a numerical output."""
+        return self.unembedding.output_space.num_dims
+
+    @property
+    def unembedding_matrix(self) -> np.ndarray:
+        """The unembedding as a D x output_size array in residual coordinates."""
+        return self.unembedding.lift(self.residual_space, self.unembedding.output_space).matrix
+
+    @functools.cached_property
+    def sublayer_contents(self) -> tuple[tuple[Label, ...], ...]:
+        """Per sublayer, the s-ops whose blocks have a part there (selector width: both of its layer's)."""
+        contents: list[list[Label]] = [[] for _ in range(2 * self.shape.num_layers)]
+        for location in self.locations.values():
+            if location.heads:
+                contents[2 * location.layer].append(location.label)
+            if location.mlp_units:
+                contents[2 * location.layer + 1].append(location.label)
+        return tuple(tuple(labels) for labels in contents)
+
+    def dense(self) -> dense_lib.DenseWeights:
+        """Every weight as padded, read-only numpy arrays, for backends and exports (computed once)."""
+        return self._dense
+
+    @functools.cached_property
+    def _dense(self) -> dense_lib.DenseWeights:
+        return dense_lib.dense_weights(self)
+
+    # --------------------------------------------------------------------------------- running
+    def token_ids(self, tokens: Sequence[Hashable]) -> np.ndarray:
+        """Token ids of ``["BOS", *tokens, *PADs]``; rejects a missing BOS, unknown tokens and over-long inputs.
+
+        Trailing PAD tokens are accepted (batching code sends them); PAD before a real token is not.
+        """
+        vocab = [token for token in self.input_tokens if token not in (self.bos, self.pad)]
+        tokens = craft.check_tokens(tokens, vocab, bos=self.bos, pad=self.pad, max_seq_len=self.max_seq_len)
+        return np.array([self._token_id[token] for token in tokens], dtype=np.int32)
+
+    def batch_token_ids(self, inputs: Sequence[Sequence[Hashable]]) -> tuple[np.ndarray, list[int]]:
+        """A B x T array of token ids, each input padded with PAD to the longest; and each input's length."""
+        encoded = [self.token_ids(tokens) for tokens in inputs]
+        length = max((len(ids) for ids in encoded), default=1)
+        batch = np.full((len(encoded), length), self._token_id[self.pad], dtype=np.int32)
+        for row, ids in enumerate(encoded):
+            batch[row, : len(ids)] = ids
+        return batch, [len(ids) for ids in encoded]
+
+    @functools.cached_property
+    def _token_id(self) -> dict[Hashable, int]:
+        return {token: i for i, token in enumerate(self.input_tokens)}
+
+    def decode(self, output: np.ndarray) -> list[Any]:
+        """Per row of the unembedded output: the numerical value, or the class whose output exceeds 1/2."""
+        if self.output_encoding == rasp.Encoding.NUMERICAL:
+            return [float(value) for value in np.asarray(output)[:, 0]]
+        return craft.decode_one_hot(output, self.output_classes)
+
+    def run(self, tokens: Sequence[Hashable]) -> NumpyTrace:
+        """The per-layer reference semantics in numpy: every sublayer's craft objects on the labelled residual."""
+        ids = self.token_ids(tokens)
+        residual = craft.VectorInBasis(
+            self.residual_space, self.token_embedding[ids] + self.position_embedding[: len(ids)]
+        )
+        key_mask = ids != self._token_id[self.pad]
+        residuals = [residual.magnitudes]
+        for layer in self.layers:
+            for part in (layer.heads, (layer.mlp,) if layer.mlp else ()):
+                update = self.residual_space.null_vector(len(ids))
+                for block in part:
+                    update = update + block.apply(residual, key_mask).project(self.residual_space)
+                residual = residual + update
+                residuals.append(residual.magnitudes)
+        return NumpyTrace(tuple(residuals), self.unembedding.apply(residual).magnitudes)

@@ -1,0 +1,84 @@
+"""``lay_out``: a block graph and its allocation -> the ``LayeredModel`` (assemble's entry function).
+
+Every block's heads go to the attention sublayer of the layer the allocation gives it, its MLP to that
+layer's MLP sublayer; each layer's MLPs are combined in craft (``craft.combine_in_parallel``), hidden units
+side by side in block order. The residual space is the block graph's (``one``, ``tokens:*``, ``indices:*``,
+then every s-op's directions in block order, private scratch right after its block's s-ops).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optracr import craft
+from optracr import schedule
+from optracr.assemble import layered
+from optracr.errors import CompileError
+
+Label = str
+
+
+def lay_out(block_graph: craft.BlockGraph, allocation: schedule.Allocation) -> layered.LayeredModel:
+    """The labelled, layered model that runs ``block_graph`` placed as ``allocation`` says."""
+    missing = [lowered.id for lowered in block_graph.blocks if lowered.id not in allocation.sublayer_of]
+    if missing:
+        raise CompileError(missing[0], f"the allocation places no sublayer for blocks {missing[:4]}")
+    heads: list[list[craft.AttentionHead]] = [[] for _ in range(allocation.num_layers)]
+    mlps: list[list[craft.MLP]] = [[] for _ in range(allocation.num_layers)]
+    head_indices: dict[str, tuple[int, ...]] = {}
+    for lowered in block_graph.blocks:
+        layer = allocation.sublayer_of[lowered.id] // 2
+        first = len(heads[layer])
+        heads[layer].extend(lowered.heads)
+        head_indices[lowered.id] = tuple(range(first, len(heads[layer])))
+        mlps[layer].extend(lowered.mlps)
+    layers = tuple(
+        layered.Layer(tuple(layer_heads), craft.combine_in_parallel(tuple(layer_mlps)) if layer_mlps else None)
+        for layer_heads, layer_mlps in zip(heads, mlps)
+    )
+    output_space = block_graph.spaces[block_graph.output_label]
+    return layered.LayeredModel(
+        residual_space=block_graph.residual_space(),
+        input_tokens=craft.input_tokens(block_graph),
+        token_embedding=craft.token_embedding(block_graph).magnitudes,
+        position_embedding=craft.position_embedding(block_graph).magnitudes,
+        layers=layers,
+        unembedding=craft.Linear(output_space, output_space, np.eye(output_space.num_dims)),
+        output_label=block_graph.output_label,
+        output_encoding=block_graph.output_encoding,
+        bos=block_graph.bos,
+        pad=block_graph.pad,
+        max_seq_len=block_graph.max_seq_len,
+        causal=block_graph.causal,
+        shape=allocation.shape,
+        allocation=allocation,
+        locations=_locations(block_graph, allocation, layers, head_indices),
+    )
+
+
+def _locations(
+    block_graph: craft.BlockGraph,
+    allocation: schedule.Allocation,
+    layers: tuple[layered.Layer, ...],
+    head_indices: dict[str, tuple[int, ...]],
+) -> dict[Label, layered.SopLocation]:
+    """Where each computed s-op is computed (sublayer, heads, hidden units) and stored (directions)."""
+    locations = {}
+    for lowered in block_graph.blocks:
+        layer_number = allocation.sublayer_of[lowered.id] // 2
+        layer = layers[layer_number]
+        units: tuple[int, ...] = ()
+        if lowered.mlps and layer.mlp is not None:
+            hidden = layer.mlp.hidden_space
+            units = tuple(hidden.index(unit) for mlp in lowered.mlps for unit in mlp.hidden_space.basis)
+        for label in lowered.writes:
+            locations[label] = layered.SopLocation(
+                label=label,
+                block=lowered.id,
+                layer=layer_number,
+                sublayer=2 * layer_number + (1 if lowered.mlps else 0),
+                heads=head_indices[lowered.id],
+                mlp_units=units,
+                directions=tuple(str(direction) for direction in block_graph.spaces[label].basis),
+            )
+    return locations
