@@ -99,3 +99,24 @@ def test_blocks_reject_a_residual_lacking_their_inputs() -> None:
     with pytest.raises(ValueError, match="lacks the block's input directions"):
         _relu_mlp().apply(bases.VectorInBasis(bases.space([Y]), np.zeros((2, 1))))
 
+
+
+def test_mlps_combined_in_parallel_add_up_and_keep_every_hidden_unit() -> None:
+    def mlp(name: str, reads: str, writes: str, weight: float) -> blocks.MLP:
+        hidden = bases.space([D(f"_{name}_hidden", 0), D(f"_{name}_hidden", 1)])
+        return blocks.MLP(
+            operators.Linear(bases.space([D(reads)]), hidden, np.array([[weight, -weight]])),
+            operators.Linear(hidden, bases.space([D(writes)]), np.array([[1.0], [-1.0]])),
+        )
+
+    first, second = mlp("f", "x", "y", 2.0), mlp("g", "x", "z", -3.0)
+    combined = blocks.combine_in_parallel((first, second))
+    assert combined.hidden_width == 4
+    residual = bases.VectorInBasis(bases.space([D("x"), D("y"), D("z")]), np.array([[1.5], [-0.5]]) * [1, 0, 0])
+    expected = first.apply(residual).project(combined.output_space) + second.apply(residual).project(
+        combined.output_space
+    )
+    np.testing.assert_allclose(combined.apply(residual).magnitudes, expected.magnitudes)
+    np.testing.assert_allclose(combined.apply(residual).project(bases.space([D("y")])).magnitudes[:, 0], [3.0, -1.0])
+    with pytest.raises(ValueError, match="disjoint"):
+        blocks.combine_in_parallel((first, first))
