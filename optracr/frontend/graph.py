@@ -7,7 +7,7 @@ from collections.abc import Hashable
 
 import networkx as nx
 
-from optracr.frontend import rasp
+from optracr.frontend import language
 from optracr.frontend.errors import CompileError
 
 Label = str
@@ -58,7 +58,7 @@ class ProgramGraph:
         """The input s-ops the program reads (``tokens``, ``indices``)."""
         return tuple(label for label in (TOKENS, INDICES) if label in self.graph)
 
-    def expr(self, label: Label) -> rasp.RASPExpr:
+    def expr(self, label: Label) -> language.RASPExpr:
         """The expression at node ``label``."""
         return self.graph.nodes[label][EXPR]
 
@@ -70,11 +70,11 @@ class ProgramGraph:
         """Whether node ``label`` may have no value (None) somewhere: a superset, like value sets."""
         return self.graph.nodes[label][MAY_BE_NONE]
 
-    def encoding(self, label: Label) -> rasp.Encoding | None:
+    def encoding(self, label: Label) -> language.Encoding | None:
         """The node's encoding; None for selectors."""
         return self.graph.nodes[label][ENCODING]
 
-    def label_of(self, expr: rasp.RASPExpr) -> Label:
+    def label_of(self, expr: language.RASPExpr) -> Label:
         """The node label of ``expr`` in this graph."""
         return self.graph.graph[LABEL_OF][expr.unique_id]
 
@@ -88,25 +88,25 @@ class ProgramGraph:
         return self.max_seq_len is not None
 
 
-def trace(program: rasp.SOp) -> ProgramGraph:
+def trace(program: language.SOp) -> ProgramGraph:
     """The graph of ``program``: a node per expression keyed by a unique label, edges child -> parent.
 
     Every ``tokens`` expression becomes the node ``tokens``, every ``indices`` the node ``indices``. When two
     different expressions carry the same user-chosen label, the later one found gets ``label#2`` (then ``#3``...),
     so graph labels are always unique.
     """
-    if not isinstance(program, rasp.SOp):
+    if not isinstance(program, language.SOp):
         raise CompileError(getattr(program, "label", None), f"a program must be an s-op (SOp), got {program!r}")
     graph = nx.DiGraph()
     label_of: dict[int, Label] = {}
     taken: set[Label] = set()
 
-    def node_label(expr: rasp.RASPExpr) -> Label:
+    def node_label(expr: language.RASPExpr) -> Label:
         if expr.unique_id in label_of:
             return label_of[expr.unique_id]
-        if isinstance(expr, rasp.TokensType):
+        if isinstance(expr, language.TokensType):
             label = TOKENS
-        elif isinstance(expr, rasp.IndicesType):
+        elif isinstance(expr, language.IndicesType):
             label = INDICES
         else:
             label = _fresh(expr.label, taken)
@@ -121,7 +121,7 @@ def trace(program: rasp.SOp) -> ProgramGraph:
         label = node_label(expr)
         if label in graph and graph.nodes[label].get(EXPR) is not None:
             continue
-        encoding = rasp.get_encoding(expr) if isinstance(expr, rasp.SOp) else None
+        encoding = language.get_encoding(expr) if isinstance(expr, language.SOp) else None
         graph.add_node(label, **{EXPR: expr, LABEL: label, ENCODING: encoding})
         for child in expr.children:
             graph.add_edge(node_label(child), label)

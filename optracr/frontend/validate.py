@@ -16,7 +16,7 @@ from collections.abc import Hashable, Iterable
 import networkx as nx
 
 from optracr.frontend import graph as graph_lib
-from optracr.frontend import rasp
+from optracr.frontend import language
 from optracr.frontend.errors import CompileError
 
 
@@ -53,7 +53,7 @@ def validate_causal(program_graph: graph_lib.ProgramGraph) -> list[CompileError]
             "Comparison.TRUE))",
         )
         for label, expr in program_graph.graph.nodes(data=graph_lib.EXPR)
-        if isinstance(expr, rasp.LengthType)
+        if isinstance(expr, language.LengthType)
     ]
 
 
@@ -75,16 +75,16 @@ def validate(program_graph: graph_lib.ProgramGraph) -> list[CompileError]:
     return errors
 
 
-def _values(graph: nx.DiGraph, label_of: dict[int, str], expr: rasp.RASPExpr) -> frozenset:
+def _values(graph: nx.DiGraph, label_of: dict[int, str], expr: language.RASPExpr) -> frozenset:
     return graph.nodes[label_of[expr.unique_id]][graph_lib.VALUE_SET]
 
 
 def _check_unsupported_type(expr, label, graph, label_of) -> list[CompileError]:
-    if isinstance(expr, rasp.ConstantSOp):
+    if isinstance(expr, language.ConstantSOp):
         return [CompileError(label, "ConstantSOp is not compilable; compute it from indices with rasp.Map instead")]
-    if isinstance(expr, rasp.ConstantSelector):
+    if isinstance(expr, language.ConstantSelector):
         return [CompileError(label, "ConstantSelector is not compilable; use rasp.Select on s-ops instead")]
-    if isinstance(expr, (rasp.SelectorAnd, rasp.SelectorOr, rasp.SelectorNot)):
+    if isinstance(expr, (language.SelectorAnd, language.SelectorOr, language.SelectorNot)):
         inputs = sorted({label_of[s.unique_id] for s in _selector_inputs(expr)})
         return [
             CompileError(
@@ -99,11 +99,11 @@ def _check_unsupported_type(expr, label, graph, label_of) -> list[CompileError]:
 def _check_input_encoding(expr, label, graph, label_of) -> list[CompileError]:
     # Tracing merges every tokens (indices) expression into one node, so each use is checked, not the node.
     # (A Select's numerical inputs are reported by _check_select.)
-    readers_uses = [] if isinstance(expr, rasp.Select) else list(expr.children)
+    readers_uses = [] if isinstance(expr, language.Select) else list(expr.children)
     uses = readers_uses + ([expr] if graph.out_degree(label) == 0 else [])
     errors = []
     for sop in uses:
-        if isinstance(sop, (rasp.TokensType, rasp.IndicesType)) and rasp.is_numerical(sop):
+        if isinstance(sop, (language.TokensType, language.IndicesType)) and language.is_numerical(sop):
             name = label_of[sop.unique_id]
             errors.append(
                 CompileError(
@@ -115,18 +115,18 @@ def _check_input_encoding(expr, label, graph, label_of) -> list[CompileError]:
     return errors
 
 
-def _selector_inputs(expr: rasp.Selector) -> list[rasp.SOp]:
-    if isinstance(expr, rasp.Select):
+def _selector_inputs(expr: language.Selector) -> list[language.SOp]:
+    if isinstance(expr, language.Select):
         return [expr.keys, expr.queries]
     return [sop for child in expr.children for sop in _selector_inputs(child)]
 
 
 def _check_select(expr, label, graph, label_of) -> list[CompileError]:
-    if not isinstance(expr, rasp.Select):
+    if not isinstance(expr, language.Select):
         return []
     errors = []
     for role, sop in (("keys", expr.keys), ("queries", expr.queries)):
-        if rasp.is_numerical(sop):
+        if language.is_numerical(sop):
             errors.append(
                 CompileError(
                     label,
@@ -152,12 +152,12 @@ def _check_select(expr, label, graph, label_of) -> list[CompileError]:
 
 
 def _check_aggregate(expr, label, graph, label_of) -> list[CompileError]:
-    if not isinstance(expr, rasp.Aggregate):
+    if not isinstance(expr, language.Aggregate):
         return []
     sop_label = label_of[expr.sop.unique_id]
-    if rasp.is_numerical(expr):
+    if language.is_numerical(expr):
         errors = []
-        if not rasp.is_numerical(expr.sop):
+        if not language.is_numerical(expr.sop):
             errors.append(
                 CompileError(
                     label,
@@ -174,7 +174,7 @@ def _check_aggregate(expr, label, graph, label_of) -> list[CompileError]:
                 )
             )
         return errors
-    if rasp.is_numerical(expr.sop):
+    if language.is_numerical(expr.sop):
         return [
             CompileError(
                 label,
@@ -195,7 +195,7 @@ def _check_aggregate(expr, label, graph, label_of) -> list[CompileError]:
 
 def _check_unique_selection(expr, label, graph, label_of) -> list[CompileError]:
     selector = expr.selector
-    if not isinstance(selector, rasp.Select) or len(_values(graph, label_of, expr.sop)) <= 1:
+    if not isinstance(selector, language.Select) or len(_values(graph, label_of, expr.sop)) <= 1:
         return []
     keys = _values(graph, label_of, selector.keys)
     for query in _values(graph, label_of, selector.queries):
@@ -216,11 +216,11 @@ def _check_unique_selection(expr, label, graph, label_of) -> list[CompileError]:
 
 
 def _check_sequence_map(expr, label, graph, label_of) -> list[CompileError]:
-    if not isinstance(expr, rasp.SequenceMap):
+    if not isinstance(expr, language.SequenceMap):
         return []
-    numerical_inputs = [rasp.is_numerical(expr.fst), rasp.is_numerical(expr.snd)]
-    if isinstance(expr, rasp.LinearSequenceMap) and all(numerical_inputs):
-        if rasp.is_categorical(expr):
+    numerical_inputs = [language.is_numerical(expr.fst), language.is_numerical(expr.snd)]
+    if isinstance(expr, language.LinearSequenceMap) and all(numerical_inputs):
+        if language.is_categorical(expr):
             return [
                 CompileError(
                     label,
@@ -230,7 +230,7 @@ def _check_sequence_map(expr, label, graph, label_of) -> list[CompileError]:
             ]
         return []
     if any(numerical_inputs):
-        what = "LinearSequenceMap mixes" if isinstance(expr, rasp.LinearSequenceMap) else "SequenceMap reads"
+        what = "LinearSequenceMap mixes" if isinstance(expr, language.LinearSequenceMap) else "SequenceMap reads"
         return [
             CompileError(
                 label,
@@ -243,7 +243,7 @@ def _check_sequence_map(expr, label, graph, label_of) -> list[CompileError]:
 
 
 def _check_values(expr, label, graph, label_of) -> list[CompileError]:
-    if not isinstance(expr, rasp.SOp) or isinstance(expr, rasp.Selector):
+    if not isinstance(expr, language.SOp) or isinstance(expr, language.Selector):
         return []
     values = graph.nodes[label][graph_lib.VALUE_SET]
     if not values:
@@ -254,7 +254,7 @@ def _check_values(expr, label, graph, label_of) -> list[CompileError]:
                 "check the function against its input values",
             )
         ]
-    if rasp.is_numerical(expr):
+    if language.is_numerical(expr):
         bad = [v for v in values if not isinstance(v, numbers.Real)]
         if bad:
             return [
@@ -277,7 +277,7 @@ def _check_values(expr, label, graph, label_of) -> list[CompileError]:
 
 
 def _check_numerical_none(expr, label, graph, label_of) -> list[CompileError]:
-    if not isinstance(expr, rasp.SOp) or not rasp.is_numerical(expr) or not graph.nodes[label][graph_lib.MAY_BE_NONE]:
+    if not isinstance(expr, language.SOp) or not language.is_numerical(expr) or not graph.nodes[label][graph_lib.MAY_BE_NONE]:
         return []
     reason = _none_reason(expr, graph, label_of)
     if reason is None:
@@ -292,30 +292,30 @@ def _check_numerical_none(expr, label, graph, label_of) -> list[CompileError]:
     ]
 
 
-def _none_reason(expr: rasp.SOp, graph: nx.DiGraph, label_of: dict[int, str]) -> tuple[str, str] | None:
+def _none_reason(expr: language.SOp, graph: nx.DiGraph, label_of: dict[int, str]) -> tuple[str, str] | None:
     """Where ``expr`` may be None and how to avoid it; None where another check reports the cause."""
-    read = [expr.sop] if isinstance(expr, rasp.Aggregate) else list(expr.children)
+    read = [expr.sop] if isinstance(expr, language.Aggregate) else list(expr.children)
     inputs = [label_of[child.unique_id] for child in read]
     none_inputs = [name for name in inputs if graph.nodes[name][graph_lib.MAY_BE_NONE]]
     if none_inputs:
         return f"where its input {none_inputs[0]!r} has no value", "give the input a value everywhere"
-    if isinstance(expr, rasp.Aggregate):
+    if isinstance(expr, language.Aggregate):
         return None  # its default is None: _check_aggregate asks for default=0
-    if isinstance(expr, (rasp.Map, rasp.SequenceMap)):
+    if isinstance(expr, (language.Map, language.SequenceMap)):
         shown = _input_giving_none(expr, graph, label_of)
         return f"where its function returns None (on input {shown!r})", "have the function return a number there"
     return "where it holds None", "hold a number at every position"
 
 
-def _input_giving_none(expr: rasp.Map | rasp.SequenceMap, graph: nx.DiGraph, label_of: dict[int, str]) -> object:
+def _input_giving_none(expr: language.Map | language.SequenceMap, graph: nx.DiGraph, label_of: dict[int, str]) -> object:
     value_sets = [graph.nodes[label_of[child.unique_id]][graph_lib.VALUE_SET] for child in expr.children]
     inputs = itertools.product(*(sorted(values, key=repr) for values in value_sets))
-    if isinstance(expr, rasp.SequenceMap) and expr.fst is expr.snd:
+    if isinstance(expr, language.SequenceMap) and expr.fst is expr.snd:
         inputs = ((x, x) for x in sorted(value_sets[0], key=repr))
     for args in inputs:
         try:
             if expr.f(*args) is None:
-                return args[0] if isinstance(expr, rasp.Map) else args
+                return args[0] if isinstance(expr, language.Map) else args
         except Exception:
             continue
     return None

@@ -26,7 +26,7 @@ from typing import Any
 import networkx as nx
 
 from optracr.frontend import graph as graph_lib
-from optracr.frontend import rasp
+from optracr.frontend import language
 from optracr.frontend.errors import CompileError
 
 # A numerical mean whose value set would exceed this many values is reported, not enumerated.
@@ -58,46 +58,46 @@ class _Inferred:
 
 
 def _infer_node(
-    expr: rasp.RASPExpr, graph: nx.DiGraph, label: str, vocab: frozenset, max_seq_len: int
+    expr: language.RASPExpr, graph: nx.DiGraph, label: str, vocab: frozenset, max_seq_len: int
 ) -> _Inferred:
     label_of = graph.graph[graph_lib.LABEL_OF]
 
-    def values_of(child: rasp.RASPExpr) -> frozenset:
+    def values_of(child: language.RASPExpr) -> frozenset:
         return graph.nodes[label_of[child.unique_id]][graph_lib.VALUE_SET]
 
-    def none_in(*children: rasp.RASPExpr) -> bool:
+    def none_in(*children: language.RASPExpr) -> bool:
         return any(graph.nodes[label_of[child.unique_id]][graph_lib.MAY_BE_NONE] for child in children)
 
-    if isinstance(expr, rasp.TokensType):
+    if isinstance(expr, language.TokensType):
         return _Inferred(set(vocab))
-    if isinstance(expr, rasp.IndicesType):
+    if isinstance(expr, language.IndicesType):
         return _Inferred(set(range(max_seq_len)))
-    if isinstance(expr, rasp.LengthType):
+    if isinstance(expr, language.LengthType):
         return _Inferred(set(range(1, max_seq_len + 1)))
-    if isinstance(expr, rasp.Map):
+    if isinstance(expr, language.Map):
         inferred = _apply_all(expr.f, ((x,) for x in values_of(expr.inner)), label, unpack_single=True)
         return dataclasses.replace(inferred, may_be_none=inferred.may_be_none or none_in(expr.inner))
-    if isinstance(expr, rasp.SequenceMap):
+    if isinstance(expr, language.SequenceMap):
         if expr.fst is expr.snd:
             pairs: Iterable = ((x, x) for x in values_of(expr.fst))
         else:
             pairs = itertools.product(values_of(expr.fst), values_of(expr.snd))
         inferred = _apply_all(expr.f, pairs, label, unpack_single=False)
         return dataclasses.replace(inferred, may_be_none=inferred.may_be_none or none_in(expr.fst, expr.snd))
-    if isinstance(expr, rasp.Full):
+    if isinstance(expr, language.Full):
         return _constants(label, [expr.fill], "its fill")
-    if isinstance(expr, rasp.ConstantSOp):
+    if isinstance(expr, language.ConstantSOp):
         return _constants(label, expr.value, "its value")
-    if isinstance(expr, rasp.SelectorWidth):
+    if isinstance(expr, language.SelectorWidth):
         return _Inferred(set(range(max_seq_len + 1)))
-    if isinstance(expr, rasp.Aggregate):
+    if isinstance(expr, language.Aggregate):
         _require_hashable(expr.default, label, "its default")
         may_be_none = expr.default is None or none_in(expr.sop)  # the default where nothing is selected
         inner = values_of(expr.sop)
-        if rasp.is_numerical(expr):
+        if language.is_numerical(expr):
             return _Inferred(mean_values(inner, max_seq_len, expr.default, label), may_be_none=may_be_none)
         return _Inferred(set(inner) | ({expr.default} - {None}), may_be_none=may_be_none)
-    if isinstance(expr, rasp.Selector):
+    if isinstance(expr, language.Selector):
         return _Inferred(set())
     raise CompileError(expr.label, f"no value-set rule for {type(expr).__name__}")
 
