@@ -57,11 +57,11 @@ from optracr.craft.block_graph import ATTN, ATTN_MLP, MLP as MLP_KIND, BlockGrap
 from optracr.craft.blocks import MLP, AttentionHead, MultiAttentionHead, SeriesWithResiduals
 from optracr.craft.lowering import lower
 from optracr.craft.numpy_model import (
+    attention_mask,
     decode,
     decode_one_hot,
     embed,
     input_tokens,
-    key_mask,
     position_embedding,
     run,
     token_embedding,
@@ -84,6 +84,7 @@ __all__ = [
     "VectorInBasis",
     "VectorSpaceWithBasis",
     "attention",
+    "attention_mask",
     "bases",
     "block_graph",
     "blocks",
@@ -95,7 +96,6 @@ __all__ = [
     "embed",
     "input_tokens",
     "join_vector_spaces",
-    "key_mask",
     "lower",
     "lowering",
     "numerical_mlp",

@@ -70,15 +70,18 @@ def embed(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable]) -> base
     return bases.VectorInBasis(graph.residual_space(), token_rows + position_rows)
 
 
-def key_mask(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable]) -> np.ndarray:
-    """True where a position may be attended to (every position but PAD)."""
-    return np.array([token != graph.pad for token in _check_tokens(graph, tokens)], dtype=bool)
+def attention_mask(is_pad: Sequence[bool], causal: bool) -> np.ndarray:
+    """Query x key, True where query position q may attend key position k: k is not PAD, and k <= q if causal."""
+    is_pad = np.asarray(is_pad, dtype=bool)
+    allowed = np.broadcast_to(~is_pad[None, :], (is_pad.size, is_pad.size))
+    return np.tril(allowed) if causal else allowed.copy()
 
 
 def run(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable]) -> bases.VectorInBasis:
-    """The residual after every block, in block order, with PAD keys masked."""
+    """The residual after every block, in block order; PAD keys masked, and later keys when causal."""
+    tokens = list(tokens)
     residual = embed(graph, tokens)
-    mask = key_mask(graph, tokens)
+    mask = attention_mask([token == graph.pad for token in tokens], graph.causal)
     for lowered in graph.blocks:
         residual = residual + lowered.block.apply(residual, mask).project(residual.space)
     return residual
