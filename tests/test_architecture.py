@@ -1,4 +1,5 @@
-"""Stages import only the stages above them (../shared/DESIGN.md), and nothing imports the reference."""
+"""Stages import only the stages above them (../shared/DESIGN.md), through their package faces, without cycles; nothing
+imports the reference."""
 
 from __future__ import annotations
 
