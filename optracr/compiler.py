@@ -40,7 +40,7 @@ def compile(  # noqa: A001 - the reference's verb, on purpose
     program_graph = frontend.analyse(program, vocab, max_seq_len, bos=bos, pad=pad, causal=causal)
     seconds["frontend"] = _lap(start)
     start = time.perf_counter()
-    block_graph = craft.lower(program_graph, bos=bos, pad=pad, causal=causal)
+    block_graph = craft.lower(program_graph)
     seconds["craft"] = _lap(start)
     start = time.perf_counter()
     problem = scheduling.scheduling_problem(block_graph)

@@ -210,13 +210,13 @@ class LayeredModel:
         residual = craft.VectorInBasis(
             self.residual_space, self.token_embedding[ids] + self.position_embedding[: len(ids)]
         )
-        key_mask = ids != self._token_id[self.pad]
+        mask = craft.attention_mask(ids == self._token_id[self.pad], self.causal)
         residuals = [residual.magnitudes]
         for layer in self.layers:
             for part in (layer.heads, (layer.mlp,) if layer.mlp else ()):
                 update = self.residual_space.null_vector(len(ids))
                 for block in part:
-                    update = update + block.apply(residual, key_mask).project(self.residual_space)
+                    update = update + block.apply(residual, mask).project(self.residual_space)
                 residual = residual + update
                 residuals.append(residual.magnitudes)
         return NumpyTrace(tuple(residuals), self.unembedding.apply(residual).magnitudes)

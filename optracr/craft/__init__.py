@@ -59,11 +59,11 @@ from optracr.craft.block_graph import BlockGraph, LoweredBlock, sublayer_parts
 from optracr.craft.blocks import MLP, AttentionHead, MultiAttentionHead, SeriesWithResiduals, combine_in_parallel
 from optracr.craft.lowering import lower
 from optracr.craft.numpy_model import (
+    attention_mask,
     decode,
     decode_one_hot,
     embed,
     input_tokens,
-    key_mask,
     position_embedding,
     run,
     token_embedding,
@@ -83,6 +83,7 @@ __all__ = [
     "VectorInBasis",
     "VectorSpaceWithBasis",
     "attention",
+    "attention_mask",
     "bases",
     "block_graph",
     "blocks",
@@ -97,7 +98,6 @@ __all__ = [
     "input_tokens",
     "inputs",
     "join_vector_spaces",
-    "key_mask",
     "lower",
     "lowering",
     "numerical_mlp",

@@ -94,10 +94,9 @@ def select_bilinear(
     *,
     logit: float,
     bos_fraction: float,
-    bos: Hashable,
+    bos_direction: bases.BasisDirection,
 ) -> operators.Bilinear:
     """``W_QK`` on (query values + ``one``) x (key values + ``tokens:BOS``); ``predicate(key, query)``."""
-    bos_direction = conventions.bos_direction(bos)
     left = bases.join_vector_spaces(query_space, conventions.one_space())
     right = bases.join_vector_spaces(key_space, bases.space([bos_direction]))
     selected = selection_matrix(label, query_space, key_space, predicate)
@@ -129,8 +128,7 @@ def aggregate_head(
     output_space: bases.VectorSpaceWithBasis,
     *,
     max_seq_len: int,
-    bos: Hashable,
-    causal: bool = False,
+    bos_direction: bases.BasisDirection,
     value_scale: float = 1.0,
 ) -> blocks.AttentionHead:
     """The head of an Aggregate: mean of the selected values (one-hot copy when one value is selected).
@@ -138,5 +136,7 @@ def aggregate_head(
     ``value_scale`` (the largest |value| a numerical s-op takes) tightens the leak (``value_leak``).
     """
     logit = aggregate_logit(max_seq_len, value_scale)
-    w_qk = select_bilinear(label, query_space, key_space, predicate, logit=logit, bos_fraction=0.5, bos=bos)
-    return blocks.AttentionHead(w_qk, copy_values(value_space, output_space, label), causal=causal)
+    w_qk = select_bilinear(
+        label, query_space, key_space, predicate, logit=logit, bos_fraction=0.5, bos_direction=bos_direction
+    )
+    return blocks.AttentionHead(w_qk, copy_values(value_space, output_space, label))

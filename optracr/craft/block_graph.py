@@ -100,7 +100,8 @@ class BlockGraph:
 
     ``spaces`` maps every s-op label to its subspace (``tokens``: vocab + BOS + PAD, ``indices``: 0..N-1)
     and ``"one"`` to the constant direction; ``scratch_spaces`` maps a block's id to the private residual
-    directions it also writes (selector width's scratch).
+    directions it also writes (selector width's scratch). ``input_spec`` is the program graph's: the inputs
+    the blocks are exact on (``vocab``, ``max_seq_len``, ``bos``, ``pad``, ``causal`` read it).
     """
 
     blocks: tuple[LoweredBlock, ...]
@@ -109,17 +110,14 @@ class BlockGraph:
     output_label: Label
     output_encoding: frontend.rasp.Encoding
     output_space: bases.VectorSpaceWithBasis
-    vocab: frozenset
-    max_seq_len: int
-    bos: Hashable = "BOS"
-    pad: Hashable = "PAD"
-    causal: bool = False
+    input_spec: frontend.InputSpec
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "blocks", tuple(self.blocks))
         object.__setattr__(self, "spaces", MappingProxyType(dict(self.spaces)))
         object.__setattr__(self, "scratch_spaces", MappingProxyType(dict(self.scratch_spaces)))
-        object.__setattr__(self, "vocab", frozenset(self.vocab))
+        if not isinstance(self.input_spec, frontend.InputSpec):
+            raise errors.CompileError(None, f"a BlockGraph needs a frontend.InputSpec, got {self.input_spec!r}")
         for required in (conventions.ONE, conventions.TOKENS, conventions.INDICES, self.output_label):
             if required not in self.spaces:
                 raise errors.CompileError(required, "the block graph has no residual subspace for this label")
@@ -162,6 +160,31 @@ class BlockGraph:
     def block_by_id(self) -> Mapping[BlockId, LoweredBlock]:
         """Each block keyed by its id."""
         return MappingProxyType({lowered.id: lowered for lowered in self.blocks})
+
+    @property
+    def vocab(self) -> frozenset[Hashable]:
+        """The input tokens (without BOS and PAD)."""
+        return self.input_spec.vocab
+
+    @property
+    def max_seq_len(self) -> int:
+        """The longest input, BOS excluded."""
+        return self.input_spec.max_seq_len
+
+    @property
+    def bos(self) -> Hashable:
+        """The token at position 0."""
+        return self.input_spec.bos
+
+    @property
+    def pad(self) -> Hashable:
+        """The padding token."""
+        return self.input_spec.pad
+
+    @property
+    def causal(self) -> bool:
+        """Whether a position attends only to itself and earlier positions (the runner masks the rest)."""
+        return self.input_spec.causal
 
     @functools.cached_property
     def block_by_label(self) -> Mapping[Label, LoweredBlock]:

@@ -1,7 +1,10 @@
 """Transformer blocks on labelled spaces, each with a numpy ``apply``: the reference semantics of the model.
 
-``apply(residual)`` takes the residual stream of one sequence (rows are positions, row 0 is BOS; its space
-must contain the block's input space) and returns what the block adds to it, in the block's output space.
+``apply(residual, attention_mask)`` takes the residual stream of one sequence (rows are positions, row 0 is
+BOS; its space must contain the block's input space) and returns what the block adds to it, in the block's
+output space. Masking is the runner's job: the optional ``attention_mask`` (query x key, True where the query
+may attend the key; e.g. ``numpy_model.attention_mask``: PAD keys and, when causal, later keys off) reaches
+every head; without it every head attends everywhere.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import numpy as np
 from optracr.craft import bases
 from optracr.craft import operators
 
-KeyMask = np.ndarray  # bool, one entry per position: False where a key may not be attended (PAD)
+AttentionMask = np.ndarray  # bool, query position x key position: True where the query may attend the key
 
 
 def _relu(values: np.ndarray) -> np.ndarray:
@@ -67,8 +70,8 @@ class MLP:
         """The number of hidden units."""
         return self.hidden_space.num_dims
 
-    def apply(self, residual: bases.VectorInBasis, key_mask: KeyMask | None = None) -> bases.VectorInBasis:
-        """What the MLP adds at every position (``key_mask`` is ignored: an MLP mixes no positions)."""
+    def apply(self, residual: bases.VectorInBasis, attention_mask: AttentionMask | None = None) -> bases.VectorInBasis:
+        """What the MLP adds at every position (``attention_mask`` is ignored: an MLP mixes no positions)."""
         _require_rows(residual, self.input_space, "MLP")
         hidden = self.fst.apply(residual)
         return self.snd.apply(bases.VectorInBasis(self.hidden_space, _relu(hidden.magnitudes)))
@@ -76,15 +79,10 @@ class MLP:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class AttentionHead:
-    """One head: logits ``query W_QK key``, softmax over keys (optionally causal), values through ``W_OV``."""
+    """One head: logits ``query W_QK key``, softmax over the keys the mask allows, values through ``W_OV``."""
 
     w_qk: operators.Bilinear
     w_ov: operators.Linear
-    causal: bool = False
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.causal, bool):
-            raise TypeError(f"causal must be a bool, got {self.causal!r}")
 
     @property
     def query_space(self) -> bases.VectorSpaceWithBasis:
@@ -121,25 +119,22 @@ class AttentionHead:
         """Width of the value/output projection that factors ``W_OV`` exactly."""
         return min(self.value_space.num_dims, self.output_space.num_dims)
 
-    def attention(self, residual: bases.VectorInBasis, key_mask: KeyMask | None = None) -> np.ndarray:
-        """The (query position, key position) attention weights."""
+    def attention(self, residual: bases.VectorInBasis, attention_mask: AttentionMask | None = None) -> np.ndarray:
+        """The (query position, key position) attention weights, zero where ``attention_mask`` is False."""
         _require_rows(residual, self.input_space, "AttentionHead")
         logits = self.w_qk.apply(residual, residual)
         allowed = np.ones(logits.shape, dtype=bool)
-        if self.causal:
-            allowed &= np.tril(allowed)
-        if key_mask is not None:
-            key_mask = np.asarray(key_mask, dtype=bool)
-            if key_mask.shape != (logits.shape[1],):
-                raise ValueError(f"key_mask needs one entry per position ({logits.shape[1]}), got {key_mask.shape}")
-            allowed &= key_mask[None, :]
+        if attention_mask is not None:
+            allowed = np.asarray(attention_mask, dtype=bool)
+            if allowed.shape != logits.shape:
+                raise ValueError(f"attention_mask must be query x key {logits.shape}, got shape {allowed.shape}")
         if not np.all(allowed.any(axis=-1)):
             raise ValueError("every query needs a key it may attend to (never mask BOS)")
         return _softmax(np.where(allowed, logits, -np.inf))
 
-    def apply(self, residual: bases.VectorInBasis, key_mask: KeyMask | None = None) -> bases.VectorInBasis:
+    def apply(self, residual: bases.VectorInBasis, attention_mask: AttentionMask | None = None) -> bases.VectorInBasis:
         """What the head adds at every position."""
-        weights = self.attention(residual, key_mask)
+        weights = self.attention(residual, attention_mask)
         values = self.w_ov.apply(residual).magnitudes
         return bases.VectorInBasis(self.output_space, weights @ values)
 
@@ -166,11 +161,11 @@ class MultiAttentionHead:
         """Every direction some head writes."""
         return bases.join_vector_spaces(*(head.output_space for head in self.heads))
 
-    def apply(self, residual: bases.VectorInBasis, key_mask: KeyMask | None = None) -> bases.VectorInBasis:
+    def apply(self, residual: bases.VectorInBasis, attention_mask: AttentionMask | None = None) -> bases.VectorInBasis:
         """The sum of the heads' outputs."""
         total = self.output_space.null_vector(residual.magnitudes.shape[0])
         for head in self.heads:
-            total = total + head.apply(residual, key_mask).project(self.output_space)
+            total = total + head.apply(residual, attention_mask).project(self.output_space)
         return total
 
 
@@ -199,14 +194,14 @@ class SeriesWithResiduals:
         """Every direction some block of the series writes."""
         return bases.join_vector_spaces(*(block.output_space for block in self.blocks))
 
-    def apply(self, residual: bases.VectorInBasis, key_mask: KeyMask | None = None) -> bases.VectorInBasis:
+    def apply(self, residual: bases.VectorInBasis, attention_mask: AttentionMask | None = None) -> bases.VectorInBasis:
         """The sum of what the blocks add, each seeing the residual updated by the ones before it."""
         _require_rows(residual, bases.VectorSpaceWithBasis(()), "SeriesWithResiduals")
         working_space = bases.join_vector_spaces(residual.space, self.output_space)
         start = residual.project(working_space)
         current = start
         for block in self.blocks:
-            current = current + block.apply(current, key_mask).project(working_space)
+            current = current + block.apply(current, attention_mask).project(working_space)
         return (current - start).project(self.output_space)
 
 

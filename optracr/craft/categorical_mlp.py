@@ -85,7 +85,7 @@ def map_categorical_mlp(
     output_space: bases.VectorSpaceWithBasis,
     table: Mapping[Hashable, Hashable],
     *,
-    bos: Hashable,
+    bos_direction: bases.BasisDirection,
 ) -> blocks.MLP:
     """Categorical -> categorical Map: one hidden unit per output value, fed by the inputs mapping to it.
 
@@ -94,7 +94,7 @@ def map_categorical_mlp(
     """
     by_direction = {d: table.get(d.value) for d in input_space.basis}
     units = _one_hot_units(label, output_space, _group_by_output(by_direction))
-    return mlp_units.build_mlp(label, [mlp_units.InputDomain(input_space)], output_space, units, bos)
+    return mlp_units.build_mlp(label, [mlp_units.InputDomain(input_space)], output_space, units, bos_direction)
 
 
 def map_categorical_to_numerical_mlp(
@@ -103,7 +103,7 @@ def map_categorical_to_numerical_mlp(
     output_space: bases.VectorSpaceWithBasis,
     table: Mapping[Hashable, object],
     *,
-    bos: Hashable,
+    bos_direction: bases.BasisDirection,
 ) -> blocks.MLP:
     """Categorical -> numerical Map: ``out = sum_v f(v) x_v`` as ReLU(+) - ReLU(-); negative outputs kept.
 
@@ -112,7 +112,7 @@ def map_categorical_to_numerical_mlp(
     (output,) = output_space.basis
     weights = {d: _number(label, table.get(d.value)) for d in input_space.basis}
     units = _signed_units(output, weights)
-    return mlp_units.build_mlp(label, [mlp_units.InputDomain(input_space)], output_space, units, bos)
+    return mlp_units.build_mlp(label, [mlp_units.InputDomain(input_space)], output_space, units, bos_direction)
 
 
 Row = tuple[bases.BasisDirection, dict[bases.BasisDirection, object]]  # (row input direction, column -> output)
@@ -155,7 +155,7 @@ def sequence_map_categorical_mlp(
     table: Mapping[tuple[Hashable, Hashable], object],
     *,
     numerical_output: bool,
-    bos: Hashable,
+    bos_direction: bases.BasisDirection,
 ) -> blocks.MLP:
     """SequenceMap of two categorical s-ops: for each value ``a`` of one input, units ANDing ``x = a`` with
     the set of values of the other input that give each output.
@@ -172,4 +172,4 @@ def sequence_map_categorical_mlp(
         candidates.append(_table_units(label, output_space, rows, numerical_output))
     units = min(candidates, key=len)
     domains = [mlp_units.InputDomain(fst_space), mlp_units.InputDomain(snd_space)]
-    return mlp_units.build_mlp(label, domains, output_space, units, bos)
+    return mlp_units.build_mlp(label, domains, output_space, units, bos_direction)

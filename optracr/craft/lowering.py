@@ -17,8 +17,6 @@ decides which discretising MLPs ``lower`` refuses; ``optracr.verify`` checks the
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-
 from optracr import errors
 from optracr import frontend
 from optracr.craft import attention
@@ -36,12 +34,12 @@ Label = str
 
 
 class _Context:
-    """What lowering one node needs: the program, and the error bound of every s-op lowered so far."""
+    """What lowering one node needs: the program, ``tokens:BOS``, and the error bound of every s-op so far."""
 
-    def __init__(self, program_graph: frontend.ProgramGraph, bos: Hashable, causal: bool) -> None:
+    def __init__(self, program_graph: frontend.ProgramGraph) -> None:
         self.program_graph = program_graph
-        self.bos = bos
-        self.causal = causal
+        self.bos_direction = conventions.bos_direction(program_graph.input_spec.bos)
+        self.max_seq_len = program_graph.input_spec.max_seq_len
         self.error_bounds: dict[Label, float] = dict.fromkeys(program_graph.sources, 0.0)
         self._map_tables: dict[Label, tables.Table] = {}
 
@@ -60,7 +58,7 @@ class _Context:
 
     def dropped(self, label: Label) -> frozenset:
         """The inputs on which node ``label``'s function raised."""
-        return self.program_graph.graph.nodes[label].get(frontend.graph.DROPPED_INPUTS, frozenset())
+        return self.program_graph.dropped_inputs(label)
 
     def error_bound(self, expr: rasp.SOp) -> float:
         """How far ``expr``'s residual value may be from the evaluator's (see the module doc)."""
@@ -80,19 +78,21 @@ def _lower_map(label: Label, expr: rasp.Map, context: _Context) -> blocks.MLP:
 def _map_mlp(label: Label, expr: rasp.SOp, inner: rasp.SOp, table: tables.Table, context: _Context) -> blocks.MLP:
     input_space, output_space = context.value_space(inner), context.value_space(expr)
     if rasp.is_categorical(inner) and rasp.is_categorical(expr):
-        return categorical_mlp.map_categorical_mlp(label, input_space, output_space, table, bos=context.bos)
+        return categorical_mlp.map_categorical_mlp(
+            label, input_space, output_space, table, bos_direction=context.bos_direction
+        )
     if rasp.is_categorical(inner):
         return categorical_mlp.map_categorical_to_numerical_mlp(
-            label, input_space, output_space, table, bos=context.bos
+            label, input_space, output_space, table, bos_direction=context.bos_direction
         )
     (direction,) = input_space.basis
     error = context.error_bound(inner)
     if rasp.is_numerical(expr):
         return numerical_mlp.map_numerical_mlp(
-            label, direction, output_space, table, bos=context.bos, input_error=error
+            label, direction, output_space, table, bos_direction=context.bos_direction, input_error=error
         )
     return numerical_mlp.map_numerical_to_categorical_mlp(
-        label, direction, output_space, table, bos=context.bos, input_error=error
+        label, direction, output_space, table, bos_direction=context.bos_direction, input_error=error
     )
 
 
@@ -110,7 +110,9 @@ def _lower_sequence_map(label: Label, expr: rasp.SequenceMap, context: _Context)
             (context.value_space(sop).basis[0], context.values(sop), factor)
             for sop, factor in ((fst, expr.fst_fac), (snd, expr.snd_fac))
         ]
-        return numerical_mlp.linear_sequence_map_mlp(label, inputs[0], inputs[1], output_space, bos=context.bos)
+        return numerical_mlp.linear_sequence_map_mlp(
+            label, inputs[0], inputs[1], output_space, bos_direction=context.bos_direction
+        )
     if context.label(fst) == context.label(snd):
         table = tables.diagonal_table(expr.f, context.values(fst), context.dropped(label))
         return _map_mlp(label, expr, fst, table, context)
@@ -122,7 +124,7 @@ def _lower_sequence_map(label: Label, expr: rasp.SequenceMap, context: _Context)
         output_space,
         table,
         numerical_output=rasp.is_numerical(expr),
-        bos=context.bos,
+        bos_direction=context.bos_direction,
     )
 
 
@@ -135,9 +137,8 @@ def _lower_aggregate(label: Label, expr: rasp.Aggregate, context: _Context) -> b
         select.predicate,
         context.value_space(expr.sop),
         context.value_space(expr),
-        max_seq_len=context.program_graph.max_seq_len,
-        bos=context.bos,
-        causal=context.causal,
+        max_seq_len=context.max_seq_len,
+        bos_direction=context.bos_direction,
         value_scale=_value_scale(expr.sop, context),
     )
 
@@ -151,9 +152,8 @@ def _lower_selector_width(label: Label, expr: rasp.SelectorWidth, context: _Cont
         select.predicate,
         context.value_space(expr),
         numerical_output=rasp.is_numerical(expr),
-        max_seq_len=context.program_graph.max_seq_len,
-        bos=context.bos,
-        causal=context.causal,
+        max_seq_len=context.max_seq_len,
+        bos_direction=context.bos_direction,
         selector_error=_selector_error(select, context),
     )
 
@@ -188,7 +188,7 @@ def _error_bound(label: Label, expr: rasp.SOp, context: _Context) -> float:
 def _aggregate_leak_error(expr: rasp.Aggregate, context: _Context) -> float:
     """The error the head's attention weights add (see the module doc)."""
     scale = _value_scale(expr.sop, context)
-    logit = attention.aggregate_logit(context.program_graph.max_seq_len, scale)
+    logit = attention.aggregate_logit(context.max_seq_len, scale)
     change = attention.weight_change(logit, _selector_error(expr.selector, context))
     stray = attention.value_leak(scale) * (1.0 + change)
     if not rasp.is_numerical(expr):  # the selected keys hold one value: only the stray mass moves the one-hot
@@ -229,31 +229,29 @@ def _lower_node(label: Label, expr: rasp.SOp, context: _Context) -> block_graph.
     return block_graph.LoweredBlock(id=label, writes=(label,), block=block, reads=_reads(expr, context))
 
 
-def _check_program(program_graph: frontend.ProgramGraph, bos: Hashable, pad: Hashable, causal: object) -> None:
-    if not isinstance(program_graph, frontend.ProgramGraph) or not program_graph.has_value_sets:
-        raise errors.CompileError(None, "lower needs a ProgramGraph with value sets; build it with frontend.analyse")
-    if not isinstance(causal, bool):
-        raise errors.CompileError(None, f"causal must be True or False, got {causal!r}")
-    problems = frontend.validate_options(program_graph.vocab, program_graph.max_seq_len, bos, pad)
-    if not program_graph.validated:  # frontend.analyse has checked the program already
-        problems += frontend.validate(program_graph)
-    frontend.raise_all(problems)
+def _check_program(program_graph: frontend.ProgramGraph) -> None:
+    if not isinstance(program_graph, frontend.ProgramGraph):
+        message = f"lower takes a frontend.ProgramGraph (build it with frontend.analyse), got {program_graph!r}"
+        raise errors.CompileError(None, message)
     if conventions.ONE in program_graph.graph:
         raise errors.CompileError(
             conventions.ONE, "the label 'one' names the residual's constant direction; rename the s-op with .named()"
         )
 
 
-def lower(
-    program_graph: frontend.ProgramGraph, *, bos: Hashable = "BOS", pad: Hashable = "PAD", causal: bool = False
-) -> block_graph.BlockGraph:
-    """One craft block per computed s-op of ``program_graph``, with every s-op's residual subspace."""
-    _check_program(program_graph, bos, pad, causal)
-    context = _Context(program_graph, bos, causal)
+def lower(program_graph: frontend.ProgramGraph) -> block_graph.BlockGraph:
+    """One craft block per computed s-op of ``program_graph``, with every s-op's residual subspace.
+
+    The options (vocabulary, max_seq_len, BOS, PAD, causal) come from ``program_graph.input_spec``, which
+    ``frontend.analyse`` has checked together with the program.
+    """
+    _check_program(program_graph)
+    context = _Context(program_graph)
+    input_spec = program_graph.input_spec
     spaces: dict[Label, bases.VectorSpaceWithBasis] = {
         conventions.ONE: conventions.one_space(),
-        conventions.TOKENS: conventions.tokens_space(program_graph.vocab, bos, pad),
-        conventions.INDICES: conventions.indices_space(program_graph.max_seq_len),
+        conventions.TOKENS: conventions.tokens_space(input_spec.vocab, input_spec.bos, input_spec.pad),
+        conventions.INDICES: conventions.indices_space(input_spec.max_seq_len),
     }
     lowered, scratch = [], {}
     for label in program_graph.topological_labels():
@@ -273,9 +271,5 @@ def lower(
         output_label=sink,
         output_encoding=rasp.get_encoding(program_graph.expr(sink)),
         output_space=spaces[sink],
-        vocab=program_graph.vocab,
-        max_seq_len=program_graph.max_seq_len,
-        bos=bos,
-        pad=pad,
-        causal=causal,
+        input_spec=input_spec,
     )

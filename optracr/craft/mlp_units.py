@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
 from optracr.craft import bases
@@ -81,10 +81,9 @@ def build_mlp(
     domains: Sequence[InputDomain],
     output_space: bases.VectorSpaceWithBasis,
     units: Sequence[HiddenUnit],
-    bos: Hashable,
+    bos_direction: bases.BasisDirection,
 ) -> blocks.MLP:
     """The MLP with these hidden units (in order), reading the domains' spaces, ``one`` and ``tokens:BOS``."""
-    bos_direction = conventions.bos_direction(bos)
     input_space = bases.join_vector_spaces(
         *(domain.space for domain in domains), conventions.one_space(), bases.space([bos_direction])
     )

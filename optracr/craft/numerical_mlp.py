@@ -233,14 +233,14 @@ def _discretising_mlp(
     targets: np.ndarray,
     *,
     input_error: float,
-    bos: Hashable,
+    bos_direction: bases.BasisDirection,
 ) -> blocks.MLP:
     """The MLP giving ``targets[j]`` near sorted ``points[j]``: rounding duplicates merged, gaps checked."""
     merged_points, merged_targets = _merged(label, keys, points, targets, table)
     _check_resolution(label, merged_points, merged_targets, input_error)
     units = discretising_units(input_direction, output_space, merged_points, merged_targets)
     domain = mlp_units.InputDomain.of_values(input_direction, points)
-    return mlp_units.build_mlp(label, [domain], output_space, units, bos)
+    return mlp_units.build_mlp(label, [domain], output_space, units, bos_direction)
 
 
 def map_numerical_mlp(
@@ -249,7 +249,7 @@ def map_numerical_mlp(
     output_space: bases.VectorSpaceWithBasis,
     table: Mapping[Hashable, object],
     *,
-    bos: Hashable,
+    bos_direction: bases.BasisDirection,
     allow_affine: bool = True,
     input_error: float = 0.0,
 ) -> blocks.MLP:
@@ -264,10 +264,11 @@ def map_numerical_mlp(
     units = _affine_units(input_direction, output, points, values) if allow_affine else None
     if units is None:
         return _discretising_mlp(
-            label, input_direction, output_space, table, keys, points, values[:, None], input_error=input_error, bos=bos
+            label, input_direction, output_space, table, keys, points, values[:, None],
+            input_error=input_error, bos_direction=bos_direction,
         )
     domain = mlp_units.InputDomain.of_values(input_direction, points)
-    return mlp_units.build_mlp(label, [domain], output_space, units, bos)
+    return mlp_units.build_mlp(label, [domain], output_space, units, bos_direction)
 
 
 def map_numerical_to_categorical_mlp(
@@ -276,7 +277,7 @@ def map_numerical_to_categorical_mlp(
     output_space: bases.VectorSpaceWithBasis,
     table: Mapping[Hashable, Hashable],
     *,
-    bos: Hashable,
+    bos_direction: bases.BasisDirection,
     input_error: float = 0.0,
 ) -> blocks.MLP:
     """Numerical -> categorical Map, discretising: output one-hot of ``table[x]`` (zero where None).
@@ -292,7 +293,8 @@ def map_numerical_to_categorical_mlp(
                 raise errors.CompileError(label, f"the function gives {table[key]!r}, outside the inferred value set")
             targets[row, output_space.index(direction)] = 1.0
     return _discretising_mlp(
-        label, input_direction, output_space, table, keys, points, targets, input_error=input_error, bos=bos
+        label, input_direction, output_space, table, keys, points, targets,
+        input_error=input_error, bos_direction=bos_direction,
     )
 
 
@@ -302,7 +304,7 @@ def linear_sequence_map_mlp(
     snd: tuple[bases.BasisDirection, Iterable[float], float],
     output_space: bases.VectorSpaceWithBasis,
     *,
-    bos: Hashable,
+    bos_direction: bases.BasisDirection,
 ) -> blocks.MLP:
     """``a x + b y`` of two numerical s-ops, each given as (direction, known values, coefficient).
 
@@ -321,4 +323,4 @@ def linear_sequence_map_mlp(
     for sign, needed in ((1.0, highest > 0.0), (-1.0, lowest < 0.0)):
         if needed:
             units.append(mlp_units.HiddenUnit({d: sign * w for d, w in weights.items() if w}, {output: sign}))
-    return mlp_units.build_mlp(label, domains, output_space, units, bos)
+    return mlp_units.build_mlp(label, domains, output_space, units, bos_direction)

@@ -13,29 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from optracr import errors
 from optracr.craft import bases
 from optracr.craft import block_graph as block_graph_lib
 from optracr.craft import conventions
+from optracr.craft import inputs
 
 DECODE_THRESHOLD = 0.5  # a categorical s-op has a value where its largest direction exceeds this
-
-
-def _check_tokens(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable]) -> list[Hashable]:
-    tokens = list(tokens)
-    if not tokens or tokens[0] != graph.bos:
-        raise errors.CompileError(None, f"an input starts with the BOS token {graph.bos!r}, got {tokens[:3]!r}")
-    if len(tokens) > graph.max_seq_len + 1:
-        raise errors.CompileError(
-            None,
-            f"an input holds at most max_seq_len + 1 = {graph.max_seq_len + 1} tokens (BOS included), "
-            f"got {len(tokens)}",
-        )
-    allowed = graph.vocab | {graph.pad}
-    unknown = [token for token in tokens[1:] if token not in allowed]
-    if unknown:
-        raise errors.CompileError(None, f"tokens {unknown[:4]!r} are neither in the vocabulary nor PAD {graph.pad!r}")
-    return tokens
 
 
 def input_tokens(graph: block_graph_lib.BlockGraph) -> tuple[Hashable, ...]:
@@ -63,22 +46,25 @@ def position_embedding(graph: block_graph_lib.BlockGraph) -> bases.VectorInBasis
 
 def embed(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable]) -> bases.VectorInBasis:
     """The residual at the input: each position's token row plus its position row."""
-    tokens = _check_tokens(graph, tokens)
+    tokens = inputs.check_tokens(tokens, graph.vocab, bos=graph.bos, pad=graph.pad, max_seq_len=graph.max_seq_len)
     row_of = {token: row for row, token in enumerate(input_tokens(graph))}
     token_rows = token_embedding(graph).magnitudes[[row_of[token] for token in tokens]]
     position_rows = position_embedding(graph).magnitudes[: len(tokens)]
     return bases.VectorInBasis(graph.residual_space(), token_rows + position_rows)
 
 
-def key_mask(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable]) -> np.ndarray:
-    """True where a position may be attended to (every position but PAD)."""
-    return np.array([token != graph.pad for token in _check_tokens(graph, tokens)], dtype=bool)
+def attention_mask(is_pad: Sequence[bool], causal: bool) -> np.ndarray:
+    """Query x key, True where query position q may attend key position k: k is not PAD, and k <= q if causal."""
+    is_pad = np.asarray(is_pad, dtype=bool)
+    allowed = np.broadcast_to(~is_pad[None, :], (is_pad.size, is_pad.size))
+    return np.tril(allowed) if causal else allowed.copy()
 
 
 def run(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable]) -> bases.VectorInBasis:
-    """The residual after every block, in block order, with PAD keys masked."""
+    """The residual after every block, in block order; PAD keys masked, and later keys when causal."""
+    tokens = list(tokens)
     residual = embed(graph, tokens)
-    mask = key_mask(graph, tokens)
+    mask = attention_mask([token == graph.pad for token in tokens], graph.causal)
     for lowered in graph.blocks:
         residual = residual + lowered.block.apply(residual, mask).project(residual.space)
     return residual

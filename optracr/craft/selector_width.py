@@ -14,7 +14,6 @@ against a quarter of its smallest gap.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
 
 from optracr import errors
 from optracr.craft import attention
@@ -36,8 +35,7 @@ def selector_width_block(
     *,
     numerical_output: bool,
     max_seq_len: int,
-    bos: Hashable,
-    causal: bool = False,
+    bos_direction: bases.BasisDirection,
     selector_error: float = 0.0,
 ) -> blocks.SeriesWithResiduals:
     """``SeriesWithResiduals([head, mlp])`` writing the width of the selection into ``output_space``.
@@ -46,23 +44,25 @@ def selector_width_block(
     """
     scratch = bases.space([conventions.selector_width_scratch(label)])
     logit = attention.sharpness(max_seq_len)
-    w_qk = attention.select_bilinear(label, query_space, key_space, predicate, logit=logit, bos_fraction=1.0, bos=bos)
-    bos_space = bases.space([conventions.bos_direction(bos)])
+    w_qk = attention.select_bilinear(
+        label, query_space, key_space, predicate, logit=logit, bos_fraction=1.0, bos_direction=bos_direction
+    )
+    bos_space = bases.space([bos_direction])
     to_scratch = scratch.vector_from_basis_direction(scratch.basis[0])
     w_ov = operators.Linear.from_action(bos_space, scratch, lambda _: to_scratch)
-    head = blocks.AttentionHead(w_qk, w_ov, causal=causal)
+    head = blocks.AttentionHead(w_qk, w_ov)
     table = {1.0 / (width + 1): width for width in range(max_seq_len + 1)}
     change = attention.weight_change(logit, selector_error)
     scratch_error = max_seq_len * math.exp(-logit) * (1.0 + change) + change / 2.0
     if numerical_output:
         mlp = numerical_mlp.map_numerical_mlp(
-            label, scratch.basis[0], output_space, table, bos=bos, input_error=scratch_error
+            label, scratch.basis[0], output_space, table, bos_direction=bos_direction, input_error=scratch_error
         )
     else:
         missing = [w for w in table.values() if bases.BasisDirection(label, w) not in output_space]
         if missing:
             raise errors.CompileError(label, f"selector width can be {missing[:4]}, missing from its value set")
         mlp = numerical_mlp.map_numerical_to_categorical_mlp(
-            label, scratch.basis[0], output_space, table, bos=bos, input_error=scratch_error
+            label, scratch.basis[0], output_space, table, bos_direction=bos_direction, input_error=scratch_error
         )
     return blocks.SeriesWithResiduals((head, mlp))

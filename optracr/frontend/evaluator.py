@@ -19,7 +19,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from optracr.frontend import rasp
+from optracr.frontend import language
 from optracr.frontend.errors import EvaluationError
 
 Value = Any
@@ -29,18 +29,18 @@ Value = Any
 class _Selection:
     """A selector's value while evaluating: what it picks, and where that is decided at all."""
 
-    picked: rasp.SelectorValue
-    defined: rasp.SelectorValue  # defined[q][k]: every Select leaf has a key and query value, causally visible
+    picked: language.SelectorValue
+    defined: language.SelectorValue  # defined[q][k]: every Select leaf has a key and query value, causally visible
 
 
 def evaluate(
-    expr: rasp.RASPExpr, xs: Sequence[Value], *, causal: bool = False
-) -> list[Value] | rasp.SelectorValue:
+    expr: language.RASPExpr, xs: Sequence[Value], causal: bool = False
+) -> list[Value] | language.SelectorValue:
     """Evaluates ``expr`` on the input ``xs`` (no BOS); selectors give a query-by-key matrix."""
     memo: dict[int, Any] = {}
     inputs = list(xs)
 
-    def visit(node: rasp.RASPExpr) -> Any:
+    def visit(node: language.RASPExpr) -> Any:
         if node.unique_id not in memo:
             memo[node.unique_id] = _evaluator_for(node)(node, inputs, visit, causal)
         return memo[node.unique_id]
@@ -49,7 +49,7 @@ def evaluate(
     return value.picked if isinstance(value, _Selection) else value
 
 
-def _evaluator_for(expr: rasp.RASPExpr) -> Callable[..., Any]:
+def _evaluator_for(expr: language.RASPExpr) -> Callable[..., Any]:
     """The rule for ``expr``'s class or its nearest base class (so subclasses of RASP classes evaluate)."""
     for kind in type(expr).__mro__:
         if kind in _EVALUATORS:
@@ -61,10 +61,10 @@ def _evaluator_for(expr: rasp.RASPExpr) -> Callable[..., Any]:
     )
 
 
-Visit = Callable[[rasp.RASPExpr], Any]
+Visit = Callable[[language.RASPExpr], Any]
 
 
-def _lift(expr: rasp.RASPExpr, f: Callable[..., Value], *args: Value) -> Value:
+def _lift(expr: language.RASPExpr, f: Callable[..., Value], *args: Value) -> Value:
     if any(arg is None for arg in args):
         return None
     try:
@@ -75,19 +75,19 @@ def _lift(expr: rasp.RASPExpr, f: Callable[..., Value], *args: Value) -> Value:
         ) from error
 
 
-def _map(expr: rasp.Map, xs: list, visit: Visit, causal: bool) -> list:
+def _map(expr: language.Map, xs: list, visit: Visit, causal: bool) -> list:
     return [_lift(expr, expr.f, x) for x in visit(expr.inner)]
 
 
-def _sequence_map(expr: rasp.SequenceMap, xs: list, visit: Visit, causal: bool) -> list:
+def _sequence_map(expr: language.SequenceMap, xs: list, visit: Visit, causal: bool) -> list:
     return [_lift(expr, expr.f, x, y) for x, y in zip(visit(expr.fst), visit(expr.snd))]
 
 
-def _full(expr: rasp.Full, xs: list, visit: Visit, causal: bool) -> list:
+def _full(expr: language.Full, xs: list, visit: Visit, causal: bool) -> list:
     return [expr.fill] * len(xs)
 
 
-def _constant_sop(expr: rasp.ConstantSOp, xs: list, visit: Visit, causal: bool) -> list:
+def _constant_sop(expr: language.ConstantSOp, xs: list, visit: Visit, causal: bool) -> list:
     if expr.check_length and len(expr.value) != len(xs):
         raise EvaluationError(
             expr.label, f"constant has length {len(expr.value)} but the input has length {len(xs)}"
@@ -99,7 +99,7 @@ def _visible(k: int, q: int, causal: bool) -> bool:
     return not causal or k <= q
 
 
-def _select(expr: rasp.Select, xs: list, visit: Visit, causal: bool) -> _Selection:
+def _select(expr: language.Select, xs: list, visit: Visit, causal: bool) -> _Selection:
     keys, queries = visit(expr.keys), visit(expr.queries)
     defined = [
         [key is not None and query is not None and _visible(k, q, causal) for k, key in enumerate(keys)]
@@ -112,7 +112,7 @@ def _select(expr: rasp.Select, xs: list, visit: Visit, causal: bool) -> _Selecti
     return _Selection(picked, defined)
 
 
-def _predicate(expr: rasp.Select, key: Value, query: Value) -> bool:
+def _predicate(expr: language.Select, key: Value, query: Value) -> bool:
     try:
         return bool(expr.predicate(key, query))
     except Exception as error:
@@ -121,7 +121,7 @@ def _predicate(expr: rasp.Select, key: Value, query: Value) -> bool:
         ) from error
 
 
-def _constant_selector(expr: rasp.ConstantSelector, xs: list, visit: Visit, causal: bool) -> _Selection:
+def _constant_selector(expr: language.ConstantSelector, xs: list, visit: Visit, causal: bool) -> _Selection:
     if expr.check_length and (len(expr.value) != len(xs) or any(len(row) != len(xs) for row in expr.value)):
         raise EvaluationError(expr.label, f"constant selector is not {len(xs)} x {len(xs)}")
     defined = [[_visible(k, q, causal) for k in range(len(row))] for q, row in enumerate(expr.value)]
@@ -129,7 +129,7 @@ def _constant_selector(expr: rasp.ConstantSelector, xs: list, visit: Visit, caus
     return _Selection(picked, defined)
 
 
-def _selector_not(expr: rasp.SelectorNot, xs: list, visit: Visit, causal: bool) -> _Selection:
+def _selector_not(expr: language.SelectorNot, xs: list, visit: Visit, causal: bool) -> _Selection:
     inner = visit(expr.inner)
     picked = [[ok and not v for v, ok in zip(row, mask)] for row, mask in zip(inner.picked, inner.defined)]
     return _Selection(picked, inner.defined)
@@ -144,27 +144,27 @@ def _combine(fst: _Selection, snd: _Selection, op: Callable[[bool, bool], bool])
     return _Selection(picked, defined)
 
 
-def _selector_and(expr: rasp.SelectorAnd, xs: list, visit: Visit, causal: bool) -> _Selection:
+def _selector_and(expr: language.SelectorAnd, xs: list, visit: Visit, causal: bool) -> _Selection:
     return _combine(visit(expr.fst), visit(expr.snd), lambda a, b: a and b)
 
 
-def _selector_or(expr: rasp.SelectorOr, xs: list, visit: Visit, causal: bool) -> _Selection:
+def _selector_or(expr: language.SelectorOr, xs: list, visit: Visit, causal: bool) -> _Selection:
     return _combine(visit(expr.fst), visit(expr.snd), lambda a, b: a or b)
 
 
-def _selector_width(expr: rasp.SelectorWidth, xs: list, visit: Visit, causal: bool) -> list:
+def _selector_width(expr: language.SelectorWidth, xs: list, visit: Visit, causal: bool) -> list:
     return [sum(row) for row in visit(expr.selector).picked]
 
 
-def _aggregate(expr: rasp.Aggregate, xs: list, visit: Visit, causal: bool) -> list:
+def _aggregate(expr: language.Aggregate, xs: list, visit: Visit, causal: bool) -> list:
     matrix, values = visit(expr.selector).picked, visit(expr.sop)
-    numerical = rasp.is_numerical(expr)
+    numerical = language.is_numerical(expr)
     return [
         _aggregate_row(expr, [v for v, picked in zip(values, row) if picked], numerical) for row in matrix
     ]
 
 
-def _aggregate_row(expr: rasp.Aggregate, picked: list, numerical: bool) -> Value:
+def _aggregate_row(expr: language.Aggregate, picked: list, numerical: bool) -> Value:
     if not picked:
         return expr.default
     if numerical:
@@ -183,18 +183,18 @@ def _aggregate_row(expr: rasp.Aggregate, picked: list, numerical: bool) -> Value
 
 
 _EVALUATORS: dict[type, Callable[..., Any]] = {
-    rasp.TokensType: lambda expr, xs, visit, causal: list(xs),
-    rasp.IndicesType: lambda expr, xs, visit, causal: list(range(len(xs))),
-    rasp.LengthType: lambda expr, xs, visit, causal: [len(xs)] * len(xs),
-    rasp.Map: _map,
-    rasp.SequenceMap: _sequence_map,
-    rasp.Full: _full,
-    rasp.ConstantSOp: _constant_sop,
-    rasp.Select: _select,
-    rasp.ConstantSelector: _constant_selector,
-    rasp.SelectorNot: _selector_not,
-    rasp.SelectorAnd: _selector_and,
-    rasp.SelectorOr: _selector_or,
-    rasp.SelectorWidth: _selector_width,
-    rasp.Aggregate: _aggregate,
+    language.TokensType: lambda expr, xs, visit, causal: list(xs),
+    language.IndicesType: lambda expr, xs, visit, causal: list(range(len(xs))),
+    language.LengthType: lambda expr, xs, visit, causal: [len(xs)] * len(xs),
+    language.Map: _map,
+    language.SequenceMap: _sequence_map,
+    language.Full: _full,
+    language.ConstantSOp: _constant_sop,
+    language.Select: _select,
+    language.ConstantSelector: _constant_selector,
+    language.SelectorNot: _selector_not,
+    language.SelectorAnd: _selector_and,
+    language.SelectorOr: _selector_or,
+    language.SelectorWidth: _selector_width,
+    language.Aggregate: _aggregate,
 }

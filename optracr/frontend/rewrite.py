@@ -13,25 +13,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from optracr.frontend import rasp
+from optracr.frontend import language
 
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {
-    rasp.Map: ("inner",),
-    rasp.SequenceMap: ("fst", "snd"),  # LinearSequenceMap too
-    rasp.Aggregate: ("selector", "sop"),
-    rasp.SelectorWidth: ("selector",),
-    rasp.Select: ("keys", "queries"),
-    rasp.SelectorAnd: ("fst", "snd"),
-    rasp.SelectorOr: ("fst", "snd"),
-    rasp.SelectorNot: ("inner",),
+    language.Map: ("inner",),
+    language.SequenceMap: ("fst", "snd"),  # LinearSequenceMap too
+    language.Aggregate: ("selector", "sop"),
+    language.SelectorWidth: ("selector",),
+    language.Select: ("keys", "queries"),
+    language.SelectorAnd: ("fst", "snd"),
+    language.SelectorOr: ("fst", "snd"),
+    language.SelectorNot: ("inner",),
 }
 
 
-def rewrite(program: rasp.SOp) -> rasp.SOp:
+def rewrite(program: language.SOp) -> language.SOp:
     """``program`` with ``length``, ``Full`` and same-input selector combinations rewritten."""
-    memo: dict[int, rasp.RASPExpr] = {}
+    memo: dict[int, language.RASPExpr] = {}
 
-    def visit(expr: rasp.RASPExpr) -> rasp.RASPExpr:
+    def visit(expr: language.RASPExpr) -> language.RASPExpr:
         if expr.unique_id not in memo:
             memo[expr.unique_id] = _rewrite_node(_rebuild(expr, visit))
         return memo[expr.unique_id]
@@ -39,7 +39,7 @@ def rewrite(program: rasp.SOp) -> rasp.SOp:
     return visit(program)
 
 
-def _child_fields(expr: rasp.RASPExpr) -> tuple[str, ...]:
+def _child_fields(expr: language.RASPExpr) -> tuple[str, ...]:
     """The attributes holding ``expr``'s children, found through its class's bases (subclasses included)."""
     for kind in type(expr).__mro__:
         if kind in _CHILD_FIELDS:
@@ -47,7 +47,7 @@ def _child_fields(expr: rasp.RASPExpr) -> tuple[str, ...]:
     return ()
 
 
-def _rebuild(expr: rasp.RASPExpr, visit: Callable[[rasp.RASPExpr], rasp.RASPExpr]) -> rasp.RASPExpr:
+def _rebuild(expr: language.RASPExpr, visit: Callable[[language.RASPExpr], language.RASPExpr]) -> language.RASPExpr:
     fields = _child_fields(expr)
     new_children = {field: visit(getattr(expr, field)) for field in fields}
     if all(new_children[field] is getattr(expr, field) for field in fields):
@@ -55,7 +55,7 @@ def _rebuild(expr: rasp.RASPExpr, visit: Callable[[rasp.RASPExpr], rasp.RASPExpr
     return _same_label_copy(expr, **new_children)
 
 
-def _same_label_copy(expr: rasp.RASPExpr, **fields: object) -> rasp.RASPExpr:
+def _same_label_copy(expr: language.RASPExpr, **fields: object) -> language.RASPExpr:
     clone = expr.copy()
     clone._annotations = dict(expr._annotations)  # keep the label, even a default one
     for field, value in fields.items():
@@ -63,51 +63,19 @@ def _same_label_copy(expr: rasp.RASPExpr, **fields: object) -> rasp.RASPExpr:
     return clone
 
 
-def _relabel(new: rasp.RASPExpr, old: rasp.RASPExpr) -> rasp.RASPExpr:
+def _relabel(new: language.RASPExpr, old: language.RASPExpr) -> language.RASPExpr:
     new._annotations = dict(old._annotations)
     return new
 
 
-def _rewrite_node(expr: rasp.RASPExpr) -> rasp.RASPExpr:
-    if isinstance(expr, rasp.LengthType):
-        everything = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.TRUE)
-        return _relabel(rasp.SelectorWidth(everything), expr)
-    if isinstance(expr, rasp.Full):
+def _rewrite_node(expr: language.RASPExpr) -> language.RASPExpr:
+    if isinstance(expr, language.LengthType):
+        everything = language.Select(language.tokens, language.tokens, language.Comparison.TRUE)
+        return _relabel(language.SelectorWidth(everything), expr)
+    if isinstance(expr, language.Full):
         fill = expr.fill
-        return _relabel(rasp.Map(lambda _: fill, rasp.tokens), expr)
-    if isinstance(expr, (rasp.SelectorAnd, rasp.SelectorOr, rasp.SelectorNot)):
-        return _merge_selector(expr)
+        return _relabel(language.Map(lambda _: fill, language.tokens), expr)
+    if isinstance(expr, (language.SelectorAnd, language.SelectorOr, language.SelectorNot)):
+        merged = language.merged_select(type(expr), expr.children)
+        return expr if merged is None else _relabel(merged, expr)
     return expr
-
-
-def _merge_selector(expr: rasp.Selector) -> rasp.Selector:
-    leaves = _select_leaves(expr)
-    if not leaves:
-        return expr
-    keys, queries = leaves[0].keys, leaves[0].queries
-    if any(leaf.keys is not keys or leaf.queries is not queries for leaf in leaves):
-        return expr
-    return _relabel(rasp.Select(keys, queries, _combined_predicate(expr)), expr)
-
-
-def _select_leaves(expr: rasp.Selector) -> list[rasp.Select]:
-    if isinstance(expr, rasp.Select):
-        return [expr]
-    if isinstance(expr, (rasp.SelectorAnd, rasp.SelectorOr)):
-        fst, snd = _select_leaves(expr.fst), _select_leaves(expr.snd)
-        return fst + snd if fst and snd else []
-    if isinstance(expr, rasp.SelectorNot):
-        return _select_leaves(expr.inner)
-    return []
-
-
-def _combined_predicate(expr: rasp.Selector) -> rasp.Predicate:
-    if isinstance(expr, rasp.Select):
-        return expr.predicate
-    if isinstance(expr, rasp.SelectorNot):
-        inner = _combined_predicate(expr.inner)
-        return lambda key, query: not inner(key, query)
-    fst, snd = _combined_predicate(expr.fst), _combined_predicate(expr.snd)
-    if isinstance(expr, rasp.SelectorAnd):
-        return lambda key, query: fst(key, query) and snd(key, query)
-    return lambda key, query: fst(key, query) or snd(key, query)

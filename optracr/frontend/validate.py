@@ -11,39 +11,13 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Hashable, Iterable
-
-import networkx as nx
 
 from optracr.frontend import graph as graph_lib
-from optracr.frontend import rasp
+from optracr.frontend import language
 from optracr.frontend.errors import CompileError
 
 
-def validate_options(vocab: Iterable[Hashable], max_seq_len: object, bos: Hashable, pad: Hashable) -> list[CompileError]:
-    """Problems with the compile options themselves."""
-    errors = []
-    try:
-        vocab_set = set(vocab)
-    except TypeError as error:
-        return [CompileError(None, f"vocabulary tokens must be hashable (str, int, ...): {error}")]
-    if not vocab_set:
-        errors.append(CompileError(None, "the vocabulary is empty; pass the input tokens, e.g. vocab={'a', 'b'}"))
-    if None in vocab_set:
-        errors.append(CompileError(None, "the vocabulary contains None, which RASP uses for 'no value'; remove it"))
-    for special, role in ((bos, "BOS"), (pad, "PAD")):
-        if special in vocab_set:
-            errors.append(
-                CompileError(None, f"the {role} token {special!r} is also in the vocabulary; pick a {role} token outside it")
-            )
-    if bos == pad:
-        errors.append(CompileError(None, f"BOS and PAD are both {bos!r}; they must differ"))
-    if isinstance(max_seq_len, bool) or not isinstance(max_seq_len, int) or max_seq_len < 1:
-        errors.append(CompileError(None, f"max_seq_len must be an integer >= 1, got {max_seq_len!r}"))
-    return errors
-
-
-def validate_causal(program_graph: graph_lib.ProgramGraph) -> list[CompileError]:
+def validate_causal(traced: graph_lib.TracedProgram) -> list[CompileError]:
     """Constructs a causal model cannot compute: ``length`` (a position cannot see the tokens after it)."""
     return [
         CompileError(
@@ -52,40 +26,38 @@ def validate_causal(program_graph: graph_lib.ProgramGraph) -> list[CompileError]
             "compile without causal, or count the positions so far with SelectorWidth(Select(tokens, tokens, "
             "Comparison.TRUE))",
         )
-        for label, expr in program_graph.graph.nodes(data=graph_lib.EXPR)
-        if isinstance(expr, rasp.LengthType)
+        for label in traced.topological_labels()
+        if isinstance(traced.expr(label), language.LengthType)
     ]
 
 
 def validate(program_graph: graph_lib.ProgramGraph) -> list[CompileError]:
-    """Every unsupported construct in a traced graph with value sets, in topological order."""
-    if not program_graph.has_value_sets:
-        raise CompileError(program_graph.sink, "validate needs value sets: run frontend.infer_value_sets first")
-    graph, sink = program_graph.graph, program_graph.sink
+    """Every unsupported construct in a program graph, in topological order."""
     errors: list[CompileError] = []
-    if graph_lib.TOKENS not in graph:
+    if graph_lib.TOKENS not in program_graph.sources:
         errors.append(
-            CompileError(sink, "the program never reads `tokens`; a compiled model must depend on its input")
+            CompileError(
+                program_graph.sink, "the program never reads `tokens`; a compiled model must depend on its input"
+            )
         )
-    label_of = graph.graph[graph_lib.LABEL_OF]
-    for label in nx.lexicographical_topological_sort(graph, key=lambda n: graph.nodes[n][graph_lib.EXPR].unique_id):
-        expr = graph.nodes[label][graph_lib.EXPR]
+    for label in program_graph.topological_labels():
+        expr = program_graph.expr(label)
         for check in _CHECKS:
-            errors.extend(check(expr, label, graph, label_of))
+            errors.extend(check(expr, label, program_graph))
     return errors
 
 
-def _values(graph: nx.DiGraph, label_of: dict[int, str], expr: rasp.RASPExpr) -> frozenset:
-    return graph.nodes[label_of[expr.unique_id]][graph_lib.VALUE_SET]
+def _values(program_graph: graph_lib.ProgramGraph, expr: language.RASPExpr) -> frozenset:
+    return program_graph.value_set(program_graph.label_of(expr))
 
 
-def _check_unsupported_type(expr, label, graph, label_of) -> list[CompileError]:
-    if isinstance(expr, rasp.ConstantSOp):
+def _check_unsupported_type(expr, label, program_graph) -> list[CompileError]:
+    if isinstance(expr, language.ConstantSOp):
         return [CompileError(label, "ConstantSOp is not compilable; compute it from indices with rasp.Map instead")]
-    if isinstance(expr, rasp.ConstantSelector):
+    if isinstance(expr, language.ConstantSelector):
         return [CompileError(label, "ConstantSelector is not compilable; use rasp.Select on s-ops instead")]
-    if isinstance(expr, (rasp.SelectorAnd, rasp.SelectorOr, rasp.SelectorNot)):
-        inputs = sorted({label_of[s.unique_id] for s in _selector_inputs(expr)})
+    if isinstance(expr, (language.SelectorAnd, language.SelectorOr, language.SelectorNot)):
+        inputs = sorted({program_graph.label_of(s) for s in _selector_inputs(expr)})
         return [
             CompileError(
                 label,
@@ -96,15 +68,15 @@ def _check_unsupported_type(expr, label, graph, label_of) -> list[CompileError]:
     return []
 
 
-def _check_input_encoding(expr, label, graph, label_of) -> list[CompileError]:
+def _check_input_encoding(expr, label, program_graph) -> list[CompileError]:
     # Tracing merges every tokens (indices) expression into one node, so each use is checked, not the node.
     # (A Select's numerical inputs are reported by _check_select.)
-    readers_uses = [] if isinstance(expr, rasp.Select) else list(expr.children)
-    uses = readers_uses + ([expr] if graph.out_degree(label) == 0 else [])
+    readers_uses = [] if isinstance(expr, language.Select) else list(expr.children)
+    uses = readers_uses + ([expr] if not program_graph.readers(label) else [])
     errors = []
     for sop in uses:
-        if isinstance(sop, (rasp.TokensType, rasp.IndicesType)) and rasp.is_numerical(sop):
-            name = label_of[sop.unique_id]
+        if isinstance(sop, (language.TokensType, language.IndicesType)) and language.is_numerical(sop):
+            name = program_graph.label_of(sop)
             errors.append(
                 CompileError(
                     label,
@@ -115,29 +87,29 @@ def _check_input_encoding(expr, label, graph, label_of) -> list[CompileError]:
     return errors
 
 
-def _selector_inputs(expr: rasp.Selector) -> list[rasp.SOp]:
-    if isinstance(expr, rasp.Select):
+def _selector_inputs(expr: language.Selector) -> list[language.SOp]:
+    if isinstance(expr, language.Select):
         return [expr.keys, expr.queries]
     return [sop for child in expr.children for sop in _selector_inputs(child)]
 
 
-def _check_select(expr, label, graph, label_of) -> list[CompileError]:
-    if not isinstance(expr, rasp.Select):
+def _check_select(expr, label, program_graph) -> list[CompileError]:
+    if not isinstance(expr, language.Select):
         return []
     errors = []
     for role, sop in (("keys", expr.keys), ("queries", expr.queries)):
-        if rasp.is_numerical(sop):
+        if language.is_numerical(sop):
             errors.append(
                 CompileError(
                     label,
-                    f"its {role} {label_of[sop.unique_id]!r} are numerical, but attention compares categorical "
-                    f"s-ops only; annotate {label_of[sop.unique_id]!r} with rasp.categorical",
+                    f"its {role} {program_graph.label_of(sop)!r} are numerical, but attention compares categorical "
+                    f"s-ops only; annotate {program_graph.label_of(sop)!r} with rasp.categorical",
                 )
             )
     if errors:
         return errors
-    for key in _values(graph, label_of, expr.keys):
-        for query in _values(graph, label_of, expr.queries):
+    for key in _values(program_graph, expr.keys):
+        for query in _values(program_graph, expr.queries):
             try:
                 expr.predicate(key, query)
             except Exception as error:
@@ -151,13 +123,13 @@ def _check_select(expr, label, graph, label_of) -> list[CompileError]:
     return []
 
 
-def _check_aggregate(expr, label, graph, label_of) -> list[CompileError]:
-    if not isinstance(expr, rasp.Aggregate):
+def _check_aggregate(expr, label, program_graph) -> list[CompileError]:
+    if not isinstance(expr, language.Aggregate):
         return []
-    sop_label = label_of[expr.sop.unique_id]
-    if rasp.is_numerical(expr):
+    sop_label = program_graph.label_of(expr.sop)
+    if language.is_numerical(expr):
         errors = []
-        if not rasp.is_numerical(expr.sop):
+        if not language.is_numerical(expr.sop):
             errors.append(
                 CompileError(
                     label,
@@ -174,7 +146,7 @@ def _check_aggregate(expr, label, graph, label_of) -> list[CompileError]:
                 )
             )
         return errors
-    if rasp.is_numerical(expr.sop):
+    if language.is_numerical(expr.sop):
         return [
             CompileError(
                 label,
@@ -190,15 +162,15 @@ def _check_aggregate(expr, label, graph, label_of) -> list[CompileError]:
                 f"{expr.default!r}; use default=None",
             )
         ]
-    return _check_unique_selection(expr, label, graph, label_of)
+    return _check_unique_selection(expr, label, program_graph)
 
 
-def _check_unique_selection(expr, label, graph, label_of) -> list[CompileError]:
+def _check_unique_selection(expr, label, program_graph) -> list[CompileError]:
     selector = expr.selector
-    if not isinstance(selector, rasp.Select) or len(_values(graph, label_of, expr.sop)) <= 1:
+    if not isinstance(selector, language.Select) or len(_values(program_graph, expr.sop)) <= 1:
         return []
-    keys = _values(graph, label_of, selector.keys)
-    for query in _values(graph, label_of, selector.queries):
+    keys = _values(program_graph, selector.keys)
+    for query in _values(program_graph, selector.queries):
         try:
             picked = [key for key in keys if selector.predicate(key, query)]
         except Exception:
@@ -208,19 +180,19 @@ def _check_unique_selection(expr, label, graph, label_of) -> list[CompileError]:
                 CompileError(
                     label,
                     f"a categorical Aggregate needs a selector that picks at most one position, but "
-                    f"{label_of[selector.unique_id]!r} picks keys {sorted(picked, key=repr)[:6]} for query "
+                    f"{program_graph.label_of(selector)!r} picks keys {sorted(picked, key=repr)[:6]} for query "
                     f"{query!r}; make the output numerical or make the selector unique",
                 )
             ]
     return []
 
 
-def _check_sequence_map(expr, label, graph, label_of) -> list[CompileError]:
-    if not isinstance(expr, rasp.SequenceMap):
+def _check_sequence_map(expr, label, program_graph) -> list[CompileError]:
+    if not isinstance(expr, language.SequenceMap):
         return []
-    numerical_inputs = [rasp.is_numerical(expr.fst), rasp.is_numerical(expr.snd)]
-    if isinstance(expr, rasp.LinearSequenceMap) and all(numerical_inputs):
-        if rasp.is_categorical(expr):
+    numerical_inputs = [language.is_numerical(expr.fst), language.is_numerical(expr.snd)]
+    if isinstance(expr, language.LinearSequenceMap) and all(numerical_inputs):
+        if language.is_categorical(expr):
             return [
                 CompileError(
                     label,
@@ -230,7 +202,7 @@ def _check_sequence_map(expr, label, graph, label_of) -> list[CompileError]:
             ]
         return []
     if any(numerical_inputs):
-        what = "LinearSequenceMap mixes" if isinstance(expr, rasp.LinearSequenceMap) else "SequenceMap reads"
+        what = "LinearSequenceMap mixes" if isinstance(expr, language.LinearSequenceMap) else "SequenceMap reads"
         return [
             CompileError(
                 label,
@@ -242,10 +214,10 @@ def _check_sequence_map(expr, label, graph, label_of) -> list[CompileError]:
     return []
 
 
-def _check_values(expr, label, graph, label_of) -> list[CompileError]:
-    if not isinstance(expr, rasp.SOp) or isinstance(expr, rasp.Selector):
+def _check_values(expr, label, program_graph) -> list[CompileError]:
+    if not isinstance(expr, language.SOp) or isinstance(expr, language.Selector):
         return []
-    values = graph.nodes[label][graph_lib.VALUE_SET]
+    values = program_graph.value_set(label)
     if not values:
         return [
             CompileError(
@@ -254,7 +226,7 @@ def _check_values(expr, label, graph, label_of) -> list[CompileError]:
                 "check the function against its input values",
             )
         ]
-    if rasp.is_numerical(expr):
+    if language.is_numerical(expr):
         bad = [v for v in values if not isinstance(v, numbers.Real)]
         if bad:
             return [
@@ -276,10 +248,10 @@ def _check_values(expr, label, graph, label_of) -> list[CompileError]:
     return []
 
 
-def _check_numerical_none(expr, label, graph, label_of) -> list[CompileError]:
-    if not isinstance(expr, rasp.SOp) or not rasp.is_numerical(expr) or not graph.nodes[label][graph_lib.MAY_BE_NONE]:
+def _check_numerical_none(expr, label, program_graph) -> list[CompileError]:
+    if not isinstance(expr, language.SOp) or not language.is_numerical(expr) or not program_graph.may_be_none(label):
         return []
-    reason = _none_reason(expr, graph, label_of)
+    reason = _none_reason(expr, program_graph)
     if reason is None:
         return []
     where, remedy = reason
@@ -292,30 +264,30 @@ def _check_numerical_none(expr, label, graph, label_of) -> list[CompileError]:
     ]
 
 
-def _none_reason(expr: rasp.SOp, graph: nx.DiGraph, label_of: dict[int, str]) -> tuple[str, str] | None:
+def _none_reason(expr: language.SOp, program_graph: graph_lib.ProgramGraph) -> tuple[str, str] | None:
     """Where ``expr`` may be None and how to avoid it; None where another check reports the cause."""
-    read = [expr.sop] if isinstance(expr, rasp.Aggregate) else list(expr.children)
-    inputs = [label_of[child.unique_id] for child in read]
-    none_inputs = [name for name in inputs if graph.nodes[name][graph_lib.MAY_BE_NONE]]
+    read = [expr.sop] if isinstance(expr, language.Aggregate) else list(expr.children)
+    inputs = [program_graph.label_of(child) for child in read]
+    none_inputs = [name for name in inputs if program_graph.may_be_none(name)]
     if none_inputs:
         return f"where its input {none_inputs[0]!r} has no value", "give the input a value everywhere"
-    if isinstance(expr, rasp.Aggregate):
+    if isinstance(expr, language.Aggregate):
         return None  # its default is None: _check_aggregate asks for default=0
-    if isinstance(expr, (rasp.Map, rasp.SequenceMap)):
-        shown = _input_giving_none(expr, graph, label_of)
+    if isinstance(expr, (language.Map, language.SequenceMap)):
+        shown = _input_giving_none(expr, program_graph)
         return f"where its function returns None (on input {shown!r})", "have the function return a number there"
     return "where it holds None", "hold a number at every position"
 
 
-def _input_giving_none(expr: rasp.Map | rasp.SequenceMap, graph: nx.DiGraph, label_of: dict[int, str]) -> object:
-    value_sets = [graph.nodes[label_of[child.unique_id]][graph_lib.VALUE_SET] for child in expr.children]
+def _input_giving_none(expr: language.Map | language.SequenceMap, program_graph: graph_lib.ProgramGraph) -> object:
+    value_sets = [_values(program_graph, child) for child in expr.children]
     inputs = itertools.product(*(sorted(values, key=repr) for values in value_sets))
-    if isinstance(expr, rasp.SequenceMap) and expr.fst is expr.snd:
+    if isinstance(expr, language.SequenceMap) and expr.fst is expr.snd:
         inputs = ((x, x) for x in sorted(value_sets[0], key=repr))
     for args in inputs:
         try:
             if expr.f(*args) is None:
-                return args[0] if isinstance(expr, rasp.Map) else args
+                return args[0] if isinstance(expr, language.Map) else args
         except Exception:
             continue
     return None

@@ -20,97 +20,88 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import numbers
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-import networkx as nx
-
 from optracr.frontend import graph as graph_lib
-from optracr.frontend import rasp
+from optracr.frontend import input_spec as input_spec_lib
+from optracr.frontend import language
 from optracr.frontend.errors import CompileError
 
 # A numerical mean whose value set would exceed this many values is reported, not enumerated.
 MAX_MEAN_VALUES = 200_000
 
 
-def infer(program_graph: graph_lib.ProgramGraph, vocab: Iterable[Hashable], max_seq_len: int) -> graph_lib.ProgramGraph:
-    """A copy of ``program_graph`` whose nodes carry ``value_set``, ``dropped_inputs`` and ``may_be_none``."""
-    graph = program_graph.graph.copy()
-    graph.graph[graph_lib.LABEL_OF] = dict(program_graph.graph.graph[graph_lib.LABEL_OF])
-    vocab = frozenset(vocab)
-    order = nx.lexicographical_topological_sort(graph, key=lambda label: graph.nodes[label][graph_lib.EXPR].unique_id)
-    for label in order:
-        node = graph.nodes[label]
-        inferred = _infer_node(node[graph_lib.EXPR], graph, label, vocab, max_seq_len)
-        node[graph_lib.VALUE_SET] = frozenset(inferred.values)
-        node[graph_lib.DROPPED_INPUTS] = frozenset(inferred.dropped)
-        node[graph_lib.MAY_BE_NONE] = inferred.may_be_none
-    return graph_lib.ProgramGraph(graph=graph, sink=program_graph.sink, vocab=vocab, max_seq_len=max_seq_len)
+def infer(traced: graph_lib.TracedProgram, input_spec: input_spec_lib.InputSpec) -> graph_lib.ProgramGraph:
+    """The ``ProgramGraph`` of ``traced``: every node's value set, dropped inputs and ``may_be_none``."""
+    values: dict[str, graph_lib.NodeValues] = {}
 
+    def values_of(child: language.RASPExpr) -> graph_lib.NodeValues:
+        return values[traced.label_of(child)]
 
-@dataclasses.dataclass(frozen=True)
-class _Inferred:
-    """What inference finds for one node: its values, the inputs its function drops, whether it may be None."""
-
-    values: set
-    dropped: set = dataclasses.field(default_factory=set)
-    may_be_none: bool = False
+    for label in traced.topological_labels():
+        values[label] = _infer_node(traced.expr(label), values_of, label, input_spec.vocab, input_spec.max_seq_len)
+    return graph_lib.ProgramGraph(traced=traced, values=values, input_spec=input_spec)
 
 
 def _infer_node(
-    expr: rasp.RASPExpr, graph: nx.DiGraph, label: str, vocab: frozenset, max_seq_len: int
-) -> _Inferred:
-    label_of = graph.graph[graph_lib.LABEL_OF]
+    expr: language.RASPExpr,
+    values_of: Callable[[language.RASPExpr], graph_lib.NodeValues],
+    label: str,
+    vocab: frozenset,
+    max_seq_len: int,
+) -> graph_lib.NodeValues:
+    def value_set(child: language.RASPExpr) -> frozenset:
+        return values_of(child).value_set
 
-    def values_of(child: rasp.RASPExpr) -> frozenset:
-        return graph.nodes[label_of[child.unique_id]][graph_lib.VALUE_SET]
+    def none_in(*children: language.RASPExpr) -> bool:
+        return any(values_of(child).may_be_none for child in children)
 
-    def none_in(*children: rasp.RASPExpr) -> bool:
-        return any(graph.nodes[label_of[child.unique_id]][graph_lib.MAY_BE_NONE] for child in children)
-
-    if isinstance(expr, rasp.TokensType):
-        return _Inferred(set(vocab))
-    if isinstance(expr, rasp.IndicesType):
-        return _Inferred(set(range(max_seq_len)))
-    if isinstance(expr, rasp.LengthType):
-        return _Inferred(set(range(1, max_seq_len + 1)))
-    if isinstance(expr, rasp.Map):
-        inferred = _apply_all(expr.f, ((x,) for x in values_of(expr.inner)), label, unpack_single=True)
+    if isinstance(expr, language.TokensType):
+        return graph_lib.NodeValues(set(vocab))
+    if isinstance(expr, language.IndicesType):
+        return graph_lib.NodeValues(set(range(max_seq_len)))
+    if isinstance(expr, language.LengthType):
+        return graph_lib.NodeValues(set(range(1, max_seq_len + 1)))
+    if isinstance(expr, language.Map):
+        inferred = _apply_all(expr.f, ((x,) for x in value_set(expr.inner)), label, unpack_single=True)
         return dataclasses.replace(inferred, may_be_none=inferred.may_be_none or none_in(expr.inner))
-    if isinstance(expr, rasp.SequenceMap):
+    if isinstance(expr, language.SequenceMap):
         if expr.fst is expr.snd:
-            pairs: Iterable = ((x, x) for x in values_of(expr.fst))
+            pairs: Iterable = ((x, x) for x in value_set(expr.fst))
         else:
-            pairs = itertools.product(values_of(expr.fst), values_of(expr.snd))
+            pairs = itertools.product(value_set(expr.fst), value_set(expr.snd))
         inferred = _apply_all(expr.f, pairs, label, unpack_single=False)
         return dataclasses.replace(inferred, may_be_none=inferred.may_be_none or none_in(expr.fst, expr.snd))
-    if isinstance(expr, rasp.Full):
+    if isinstance(expr, language.Full):
         return _constants(label, [expr.fill], "its fill")
-    if isinstance(expr, rasp.ConstantSOp):
+    if isinstance(expr, language.ConstantSOp):
         return _constants(label, expr.value, "its value")
-    if isinstance(expr, rasp.SelectorWidth):
-        return _Inferred(set(range(max_seq_len + 1)))
-    if isinstance(expr, rasp.Aggregate):
+    if isinstance(expr, language.SelectorWidth):
+        return graph_lib.NodeValues(set(range(max_seq_len + 1)))
+    if isinstance(expr, language.Aggregate):
         _require_hashable(expr.default, label, "its default")
         may_be_none = expr.default is None or none_in(expr.sop)  # the default where nothing is selected
-        inner = values_of(expr.sop)
-        if rasp.is_numerical(expr):
-            return _Inferred(mean_values(inner, max_seq_len, expr.default, label), may_be_none=may_be_none)
-        return _Inferred(set(inner) | ({expr.default} - {None}), may_be_none=may_be_none)
-    if isinstance(expr, rasp.Selector):
-        return _Inferred(set())
+        inner = value_set(expr.sop)
+        if language.is_numerical(expr):
+            return graph_lib.NodeValues(mean_values(inner, max_seq_len, expr.default, label), may_be_none=may_be_none)
+        return graph_lib.NodeValues(set(inner) | ({expr.default} - {None}), may_be_none=may_be_none)
+    if isinstance(expr, language.Selector):
+        return graph_lib.NodeValues(set())
     raise CompileError(expr.label, f"no value-set rule for {type(expr).__name__}")
 
 
-def _constants(label: str, constants: Iterable[Any], source: str) -> _Inferred:
+def _constants(label: str, constants: Iterable[Any], source: str) -> graph_lib.NodeValues:
     values = set()
     for value in constants:
         _require_hashable(value, label, source)
         values.add(value)
-    return _Inferred(values - {None}, may_be_none=None in values)
+    return graph_lib.NodeValues(values - {None}, may_be_none=None in values)
 
 
-def _apply_all(f: Callable[..., Any], inputs: Iterable[tuple], label: str, *, unpack_single: bool) -> _Inferred:
+def _apply_all(
+    f: Callable[..., Any], inputs: Iterable[tuple], label: str, *, unpack_single: bool
+) -> graph_lib.NodeValues:
     values, dropped, returned_none, unhashable = set(), set(), False, []
     for args in inputs:
         shown = args[0] if unpack_single else args
@@ -128,7 +119,7 @@ def _apply_all(f: Callable[..., Any], inputs: Iterable[tuple], label: str, *, un
     if unhashable:  # report the first input in a fixed order, whatever the hash seed
         shown, value = min(unhashable, key=lambda pair: repr(pair[0]))
         _require_hashable(value, label, f"on input {shown!r} its function returned")
-    return _Inferred(values, dropped, returned_none)
+    return graph_lib.NodeValues(values, dropped, returned_none)
 
 
 def _is_hashable(value: Any) -> bool:

@@ -41,7 +41,7 @@ def run_with_noise(
 ) -> craft.VectorInBasis:
     """Every block in order, each reading a residual with noise outside its input space; BOS silence checked."""
     residual = craft.embed(block_graph, tokens)
-    mask = craft.key_mask(block_graph, tokens)
+    mask = craft.attention_mask([token == block_graph.pad for token in tokens], block_graph.causal)
     for lowered in block_graph.blocks:
         read = np.array([d in lowered.block.input_space for d in residual.space.basis])
         noise = rng.uniform(0.5, 3.0, residual.magnitudes.shape) * rng.choice([-1.0, 1.0], residual.magnitudes.shape)
@@ -76,8 +76,8 @@ def check_program(
     pad_to: int | None = None,
 ) -> craft.BlockGraph:
     """Every s-op the model computes equals the evaluator's value on every input (noise in the residual)."""
-    program_graph = frontend.analyse(program, vocab, max_seq_len)
-    block_graph = craft.lower(program_graph, causal=causal)
+    program_graph = frontend.analyse(program, vocab, max_seq_len, causal=causal)
+    block_graph = craft.lower(program_graph)
     rng = np.random.default_rng(seed)
     for xs in inputs:
         xs = list(xs)

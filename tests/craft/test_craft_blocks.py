@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optracr.craft import bases, blocks, operators
+from optracr.craft import bases, blocks, numpy_model, operators
 
 D = bases.BasisDirection
 X, Y, H = D("x"), D("y"), D("_h", 0)
@@ -36,27 +36,39 @@ def test_mlp_requires_matching_hidden_spaces() -> None:
         blocks.MLP(mlp.fst, operators.Linear(bases.space([D("_h", 1)]), bases.space([Y]), np.ones((1, 1))))
 
 
-def _uniform_head(causal: bool) -> blocks.AttentionHead:
+def _uniform_head() -> blocks.AttentionHead:
     """Every key logit 0 (uniform attention), value x copied to y."""
     w_qk = operators.Bilinear(bases.space([D("one")]), bases.space([D("one")]), np.zeros((1, 1)))
     w_ov = operators.Linear(bases.space([X]), bases.space([Y]), np.array([[1.0]]))
-    return blocks.AttentionHead(w_qk, w_ov, causal=causal)
+    return blocks.AttentionHead(w_qk, w_ov)
 
 
 def test_head_averages_values_with_uniform_logits() -> None:
-    out = _uniform_head(False).apply(_residual([[1.0, 0.0, 0.0], [1.0, 3.0, 0.0], [1.0, 6.0, 0.0]]))
+    out = _uniform_head().apply(_residual([[1.0, 0.0, 0.0], [1.0, 3.0, 0.0], [1.0, 6.0, 0.0]]))
     np.testing.assert_allclose(out.magnitudes[:, 0], [3.0, 3.0, 3.0])
 
 
-def test_causal_head_attends_only_to_earlier_keys() -> None:
-    out = _uniform_head(True).apply(_residual([[1.0, 0.0, 0.0], [1.0, 3.0, 0.0], [1.0, 6.0, 0.0]]))
+def test_head_under_a_causal_mask_attends_only_to_earlier_keys() -> None:
+    causal = numpy_model.attention_mask([False, False, False], causal=True)
+    out = _uniform_head().apply(_residual([[1.0, 0.0, 0.0], [1.0, 3.0, 0.0], [1.0, 6.0, 0.0]]), causal)
     np.testing.assert_allclose(out.magnitudes[:, 0], [0.0, 1.5, 3.0])
 
 
-def test_key_mask_removes_keys() -> None:
+def test_attention_mask_removes_pad_keys() -> None:
     residual = _residual([[1.0, 0.0, 0.0], [1.0, 3.0, 0.0], [1.0, 6.0, 0.0]])
-    out = _uniform_head(False).apply(residual, np.array([True, True, False]))
+    out = _uniform_head().apply(residual, numpy_model.attention_mask([False, False, True], causal=False))
     np.testing.assert_allclose(out.magnitudes[:, 0], [1.5, 1.5, 1.5])
+
+
+def test_attention_mask_is_query_by_key_with_pad_keys_off_and_later_keys_off_when_causal() -> None:
+    np.testing.assert_array_equal(
+        numpy_model.attention_mask([False, False, True], causal=False),
+        [[True, True, False], [True, True, False], [True, True, False]],
+    )
+    np.testing.assert_array_equal(
+        numpy_model.attention_mask([False, False, True], causal=True),
+        [[True, False, False], [True, True, False], [True, True, False]],
+    )
 
 
 def test_head_logits_follow_query_w_qk_key() -> None:
@@ -76,10 +88,12 @@ def test_head_sizes_are_min_of_their_spaces() -> None:
     assert (head.key_size, head.value_size) == (1, 1)
 
 
-def test_multi_head_sums_heads() -> None:
+def test_multi_head_sums_heads_each_under_the_mask() -> None:
     residual = _residual([[1.0, 0.0, 0.0], [1.0, 3.0, 0.0], [1.0, 6.0, 0.0]])
-    multi = blocks.MultiAttentionHead((_uniform_head(False), _uniform_head(True)))
-    np.testing.assert_allclose(multi.apply(residual).magnitudes[:, 0], [3.0, 4.5, 6.0])
+    multi = blocks.MultiAttentionHead((_uniform_head(), _uniform_head()))
+    np.testing.assert_allclose(multi.apply(residual).magnitudes[:, 0], [6.0, 6.0, 6.0])
+    causal = numpy_model.attention_mask([False, False, False], causal=True)
+    np.testing.assert_allclose(multi.apply(residual, causal).magnitudes[:, 0], [0.0, 3.0, 6.0])
 
 
 def test_series_adds_each_output_before_the_next_block() -> None:
@@ -89,7 +103,7 @@ def test_series_adds_each_output_before_the_next_block() -> None:
         operators.Linear(bases.space([Y]), hidden, np.array([[1.0]])),
         operators.Linear(hidden, bases.space([X]), np.array([[2.0]])),
     )
-    series = blocks.SeriesWithResiduals((_uniform_head(False), double_y))
+    series = blocks.SeriesWithResiduals((_uniform_head(), double_y))
     out = series.apply(_residual([[1.0, 0.0, 0.0], [1.0, 3.0, 0.0], [1.0, 6.0, 0.0]]))
     assert set(out.space.basis) == {X, Y}
     np.testing.assert_allclose(out.project(bases.space([Y, X])).magnitudes, [[3.0, 6.0]] * 3)

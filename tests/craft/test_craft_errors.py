@@ -17,46 +17,49 @@ rasp = frontend.rasp
 D = bases.BasisDirection
 X = bases.space_of_values("x", [1, 2])
 OUT = bases.space_of_values("out", ["a"])
+BOS = craft.conventions.bos_direction("BOS")
 
 
 def test_table_output_outside_the_value_set_is_reported() -> None:
     with pytest.raises(CompileError, match="not in the inferred value set"):
-        categorical_mlp.map_categorical_mlp("out", X, OUT, {1: "a", 2: "zzz"}, bos="BOS")
+        categorical_mlp.map_categorical_mlp("out", X, OUT, {1: "a", 2: "zzz"}, bos_direction=BOS)
     with pytest.raises(CompileError, match="outside the inferred value set"):
-        numerical_mlp.map_numerical_to_categorical_mlp("out", D("x"), OUT, {1.0: "zzz"}, bos="BOS")
+        numerical_mlp.map_numerical_to_categorical_mlp("out", D("x"), OUT, {1.0: "zzz"}, bos_direction=BOS)
 
 
 def test_numerical_output_that_is_not_a_number_is_reported() -> None:
     with pytest.raises(CompileError, match="must be a number, got 'a'; make it categorical"):
-        categorical_mlp.map_categorical_to_numerical_mlp("out", X, bases.space([D("out")]), {1: "a"}, bos="BOS")
+        categorical_mlp.map_categorical_to_numerical_mlp("out", X, bases.space([D("out")]), {1: "a"}, bos_direction=BOS)
     with pytest.raises(CompileError, match="must be a number"):
-        numerical_mlp.map_numerical_mlp("out", D("x"), bases.space([D("out")]), {1.0: "a"}, bos="BOS")
+        numerical_mlp.map_numerical_mlp("out", D("x"), bases.space([D("out")]), {1.0: "a"}, bos_direction=BOS)
 
 
 def test_numerical_inputs_equal_as_floats_with_different_outputs_or_missing_are_reported() -> None:
     table = {fractions.Fraction(1, 3): 1.0, 1 / 3: 2.0}
     with pytest.raises(CompileError, match="differ only by float rounding but map to different outputs"):
-        numerical_mlp.map_numerical_mlp("out", D("x"), bases.space([D("out")]), table, bos="BOS")
+        numerical_mlp.map_numerical_mlp("out", D("x"), bases.space([D("out")]), table, bos_direction=BOS)
     with pytest.raises(CompileError, match="at least one known input value"):
-        numerical_mlp.map_numerical_mlp("out", D("x"), bases.space([D("out")]), {}, bos="BOS")
+        numerical_mlp.map_numerical_mlp("out", D("x"), bases.space([D("out")]), {}, bos_direction=BOS)
 
 
 def test_selector_width_output_space_missing_a_width_is_reported() -> None:
     with pytest.raises(CompileError, match="missing from its value set"):
         selector_width.selector_width_block(
             "w", X, X, lambda k, q: True, bases.space_of_values("w", [0, 1]), numerical_output=False, max_seq_len=3,
-            bos="BOS",
+            bos_direction=BOS,
         )
 
 
 def test_predicate_raising_inside_craft_is_reported() -> None:
     with pytest.raises(CompileError, match="raised ZeroDivisionError on key 1, query 1"):
-        attention.select_bilinear("s", X, X, lambda k, q: 1 / (k - q), logit=10.0, bos_fraction=0.5, bos="BOS")
+        attention.select_bilinear(
+            "s", X, X, lambda k, q: 1 / (k - q), logit=10.0, bos_fraction=0.5, bos_direction=BOS
+        )
 
 
 def test_unrewritten_expressions_are_reported_with_the_fix() -> None:
     program = rasp.SequenceMap(lambda x, y: x + y, rasp.tokens, rasp.Full(1)).named("total")
-    program_graph = frontend.infer_value_sets(frontend.trace(program), {1, 2}, 3)
+    program_graph = frontend.infer_value_sets(frontend.trace(program), frontend.InputSpec({1, 2}, 3))
     with pytest.raises(CompileError, match="no construction for Full; run frontend.analyse"):
         craft.lower(program_graph)
 
@@ -90,18 +93,16 @@ def test_block_graph_rejects_inconsistent_contents() -> None:
 def test_block_constructors_reject_bad_parts() -> None:
     w_qk = operators.Bilinear(bases.space([D("one")]), bases.space([D("one")]), np.zeros((1, 1)))
     w_ov = operators.Linear(bases.space([D("x")]), bases.space([D("y")]), np.ones((1, 1)))
-    with pytest.raises(TypeError, match="causal must be a bool"):
-        blocks.AttentionHead(w_qk, w_ov, causal=1)
     with pytest.raises(ValueError, match="one or more AttentionHead"):
         blocks.MultiAttentionHead(())
     with pytest.raises(ValueError, match="one or more MLP"):
         blocks.SeriesWithResiduals(())
     head = blocks.AttentionHead(w_qk, w_ov)
     residual = bases.VectorInBasis(bases.space([D("one"), D("x"), D("y")]), np.ones((2, 3)))
-    with pytest.raises(ValueError, match="one entry per position"):
+    with pytest.raises(ValueError, match=r"attention_mask must be query x key \(2, 2\), got shape \(1,\)"):
         head.apply(residual, np.array([True]))
     with pytest.raises(ValueError, match="never mask BOS"):
-        head.apply(residual, np.array([False, False]))
+        head.apply(residual, np.array([[True, False], [False, False]]))
     with pytest.raises(ValueError, match="one row per position"):
         head.apply(bases.VectorInBasis(residual.space, np.ones(3)))
 
@@ -121,6 +122,6 @@ def test_hidden_units_reject_bad_weights_and_foreign_directions() -> None:
         mlp_units.HiddenUnit({D("x", 1): float("inf")}, {})
     unit = mlp_units.HiddenUnit({D("elsewhere"): 1.0}, {D("out", "a"): 1.0})
     with pytest.raises(ValueError, match="outside its spaces"):
-        mlp_units.build_mlp("out", [mlp_units.InputDomain(X)], OUT, [unit], bos="BOS")
+        mlp_units.build_mlp("out", [mlp_units.InputDomain(X)], OUT, [unit], bos_direction=BOS)
     with pytest.raises(ValueError, match="numerical input is one direction"):
         mlp_units.InputDomain(X, numerical=True)

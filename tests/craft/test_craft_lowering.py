@@ -19,7 +19,7 @@ def _frac_prevs() -> rasp.SOp:
 
 
 def _lowered(program: rasp.SOp, vocab=frozenset({"x", "y"}), max_seq_len: int = 3, **options) -> craft.BlockGraph:
-    return craft.lower(frontend.analyse(program, vocab, max_seq_len), **options)
+    return craft.lower(frontend.analyse(program, vocab, max_seq_len, **options))
 
 
 def test_one_block_per_computed_sop_in_topological_order_with_selectors_folded() -> None:
@@ -72,7 +72,8 @@ def test_embed_follows_the_residual_conventions() -> None:
         {"one", "tokens:x", "indices:1"},
         {"one", "tokens:PAD", "indices:2"},
     ]
-    np.testing.assert_array_equal(craft.key_mask(block_graph, ["BOS", "y", "PAD"]), [True, True, False])
+    mask = craft.attention_mask([token == block_graph.pad for token in ["BOS", "y", "PAD"]], block_graph.causal)
+    np.testing.assert_array_equal(mask, [[True, True, False]] * 3)
 
 
 def test_embedding_tables_hold_one_and_the_token_per_token_and_the_index_after_bos() -> None:
@@ -114,12 +115,11 @@ def test_decode_reads_categorical_none_and_numerical_values() -> None:
     assert craft.decode(block_graph, craft.run(block_graph, ["BOS", "x", "y"])) == ["y", None]
 
 
-def test_lower_validates_the_graph_itself() -> None:
-    """A graph with value sets that skipped validation (numerical tokens) is still rejected by lower."""
+def test_a_program_graph_lower_accepts_has_been_validated_by_analyse() -> None:
+    """Numerical tokens never reach lower: analyse, which builds every ProgramGraph lower takes, rejects them."""
     program = rasp.numerical(rasp.Map(lambda x: x + 1, rasp.numerical(rasp.tokens))).named("next")
-    program_graph = frontend.infer_value_sets(frontend.trace(program), {1, 2}, 3)
     with pytest.raises(CompileError, match=r"rasp\.numerical\(rasp\.Map\(lambda x: x, rasp\.tokens\)\)"):
-        craft.lower(program_graph)
+        _lowered(program, vocab={1, 2})
 
 
 def test_the_label_one_is_reserved() -> None:
@@ -135,20 +135,29 @@ def test_sop_label_clashing_with_a_private_direction_is_reported() -> None:
         _lowered(clash)
 
 
-def test_invalid_programs_are_rejected_through_validation() -> None:
-    program_graph = frontend.trace(_frac_prevs())
-    with pytest.raises(CompileError, match="value sets"):
-        craft.lower(program_graph)
+def test_lower_takes_only_a_program_graph_with_value_sets() -> None:
+    with pytest.raises(CompileError, match="lower takes a frontend.ProgramGraph .build it with frontend.analyse."):
+        craft.lower(frontend.trace(_frac_prevs()))
 
 
-def test_bad_options_are_rejected() -> None:
-    program_graph = frontend.analyse(_frac_prevs(), {"x", "y"}, 3)
+def test_lower_takes_options_from_the_program_graph() -> None:
+    program_graph = frontend.analyse(_frac_prevs(), {"x", "y"}, 3, bos="<s>", pad="_", causal=True)
+    block_graph = craft.lower(program_graph)
+    assert block_graph.input_spec is program_graph.input_spec
+    assert (block_graph.bos, block_graph.pad, block_graph.causal) == ("<s>", "_", True)
+    assert craft.input_tokens(block_graph) == ("x", "y", "<s>", "_")
+    assert D("tokens", "<s>") in block_graph.block_by_label["frac_prevs"].block.input_space
+    with pytest.raises(TypeError):
+        craft.lower(program_graph, causal=False)  # type: ignore[call-arg]
+
+
+def test_bad_options_are_rejected_before_lowering() -> None:
     with pytest.raises(CompileError, match="causal must be True or False"):
-        craft.lower(program_graph, causal="yes")
+        frontend.analyse(_frac_prevs(), {"x", "y"}, 3, causal="yes")
     with pytest.raises(CompileError, match="also in the vocabulary"):
-        craft.lower(program_graph, bos="x")
+        frontend.analyse(_frac_prevs(), {"x", "y"}, 3, bos="x")
     with pytest.raises(frontend.ProgramErrors, match="3 problem"):
-        craft.lower(program_graph, bos="x", pad="x")
+        frontend.analyse(_frac_prevs(), {"x", "y"}, 3, bos="x", pad="x")
 
 
 def test_linear_sequence_map_of_numerical_inputs_with_categorical_output_is_rejected_with_a_fix() -> None:
@@ -158,9 +167,21 @@ def test_linear_sequence_map_of_numerical_inputs_with_categorical_output_is_reje
         _lowered(program)
 
 
-def test_causal_option_reaches_every_head() -> None:
-    block_graph = _lowered(_frac_prevs(), causal=True)
-    assert block_graph.causal and block_graph.block_by_label["frac_prevs"].block.causal
+def test_causal_mask_comes_from_the_runner() -> None:
+    """Heads carry no causal flag: the same head is causal or not by the mask ``run`` builds from the graph."""
+    is_x = rasp.numerical(rasp.Map(lambda t: 1 if t == "x" else 0, rasp.tokens)).named("is_x")
+    every = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.TRUE)
+    program = rasp.numerical(rasp.Aggregate(every, is_x, default=0)).named("frac")
+    causal_graph, plain_graph = _lowered(program, max_seq_len=4, causal=True), _lowered(program, max_seq_len=4)
+    assert causal_graph.causal and not plain_graph.causal
+    assert not hasattr(causal_graph.block_by_label["frac"].block, "causal")
+    tokens, xs = ["BOS", "x", "y", "x", "PAD"], list("xyx")
+    causal_frac = craft.decode(causal_graph, craft.run(causal_graph, tokens))[:3]
+    plain_frac = craft.decode(plain_graph, craft.run(plain_graph, tokens))[:3]
+    assert rasp.evaluate(program, xs, causal=True) == pytest.approx([1.0, 0.5, 2 / 3])
+    assert rasp.evaluate(program, xs) == pytest.approx([2 / 3] * 3)
+    assert causal_frac == pytest.approx([1.0, 0.5, 2 / 3])
+    assert plain_frac == pytest.approx([2 / 3] * 3)
 
 
 def test_lowered_block_reads_its_widths_off_its_block() -> None:

@@ -11,7 +11,8 @@ from optracr.errors import CompileError
 
 rasp = frontend.rasp
 X, OUT = bases.BasisDirection("x"), bases.BasisDirection("out")
-RESIDUAL = bases.space([bases.BasisDirection("one"), bases.BasisDirection("tokens", "BOS"), X])
+BOS = craft.conventions.bos_direction("BOS")
+RESIDUAL = bases.space([bases.BasisDirection("one"), BOS, X])
 
 
 def _frac_prevs(token: str = "x") -> rasp.SOp:
@@ -30,8 +31,8 @@ def _discretised(points: list[float], f, categorical: bool = False) -> craft.MLP
     table = {p: f(p) for p in points}
     if categorical:
         space = bases.space_of_values("out", set(table.values()))
-        return numerical_mlp.map_numerical_to_categorical_mlp("out", X, space, table, bos="BOS")
-    return numerical_mlp.map_numerical_mlp("out", X, bases.space([OUT]), table, bos="BOS", allow_affine=False)
+        return numerical_mlp.map_numerical_to_categorical_mlp("out", X, space, table, bos_direction=BOS)
+    return numerical_mlp.map_numerical_mlp("out", X, bases.space([OUT]), table, bos_direction=BOS, allow_affine=False)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -223,16 +224,16 @@ def test_gap_wide_enough_for_the_attention_leak_compiles_exactly(checker, inputs
 def test_gap_check_uses_the_stated_input_error() -> None:
     table = {0.0: 0.0, 1e-3: 1.0, 1.0: 0.0}
     space = bases.space([OUT])
-    numerical_mlp.map_numerical_mlp("out", X, space, table, bos="BOS", input_error=2.4e-4)
+    numerical_mlp.map_numerical_mlp("out", X, space, table, bos_direction=BOS, input_error=2.4e-4)
     with pytest.raises(CompileError, match=r"'out'.* 0\.0 and 0\.001 map to .* only 0\.001 apart.* above 0\.001"):
-        numerical_mlp.map_numerical_mlp("out", X, space, table, bos="BOS", input_error=2.5e-4)
+        numerical_mlp.map_numerical_mlp("out", X, space, table, bos_direction=BOS, input_error=2.5e-4)
 
 
 def test_gaps_the_output_does_not_change_across_need_no_resolution() -> None:
     """Only steps need room: 0 and 1e-3 share an output, so the tolerance comes from the gap up to 1."""
     points = [0.0, 1e-3, 1.0]
     mlp = numerical_mlp.map_numerical_mlp(
-        "out", X, bases.space([OUT]), {0.0: 0.0, 1e-3: 0.0, 1.0: 1.0}, bos="BOS", input_error=0.2
+        "out", X, bases.space([OUT]), {0.0: 0.0, 1e-3: 0.0, 1.0: 1.0}, bos_direction=BOS, input_error=0.2
     )
     for offset in (0.24, -0.24):
         np.testing.assert_allclose(_apply(mlp, np.array(points) + offset)[:, 0], [0.0, 0.0, 1.0], atol=1e-12)

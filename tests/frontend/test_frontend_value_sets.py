@@ -10,13 +10,13 @@ from hypothesis import HealthCheck, given, settings
 
 from optracr import rasp, random_programs
 from optracr.errors import CompileError
-from optracr.frontend import ProgramGraph, analyse, evaluate, infer_value_sets, trace
+from optracr.frontend import InputSpec, ProgramGraph, analyse, evaluate, infer_value_sets, trace
 
 _PREVS = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)
 
 
 def _values(program: rasp.SOp, vocab: set, max_seq_len: int) -> ProgramGraph:
-    return infer_value_sets(trace(program), vocab, max_seq_len)
+    return infer_value_sets(trace(program), InputSpec(vocab, max_seq_len))
 
 
 def test_inputs_and_selector_width_value_sets() -> None:
@@ -83,21 +83,22 @@ def test_function_raising_on_one_value_drops_it() -> None:
     inverse = rasp.Map(lambda x: 1 / x, rasp.indices).named("inverse")
     graph = _values(inverse, {"a"}, 3)
     assert graph.value_set("inverse") == {1.0, 0.5}
-    assert graph.graph.nodes["inverse"]["dropped_inputs"] == {0}
+    assert graph.dropped_inputs("inverse") == {0}
 
 
 def test_sequence_map_raising_on_one_pair_drops_that_pair() -> None:
     ratio = rasp.SequenceMap(lambda x, y: x / y, rasp.indices, rasp.indices + 0).named("ratio")
     graph = _values(ratio, {"a"}, 2)
-    assert graph.graph.nodes["ratio"]["dropped_inputs"] == {(0, 0), (1, 0)}
+    assert graph.dropped_inputs("ratio") == {(0, 0), (1, 0)}
     assert graph.value_set("ratio") == {0.0, 1.0}
 
 
-def test_infer_returns_a_new_graph_and_keeps_the_traced_one() -> None:
+def test_infer_builds_a_program_graph_from_the_traced_program_and_keeps_it() -> None:
     traced = trace(rasp.tokens == "a")
-    inferred = infer_value_sets(traced, {"a"}, 2)
-    assert not traced.has_value_sets and inferred.has_value_sets
-    assert (inferred.vocab, inferred.max_seq_len) == ({"a"}, 2)
+    inferred = infer_value_sets(traced, InputSpec({"a"}, 2))
+    assert not isinstance(traced, ProgramGraph) and isinstance(inferred, ProgramGraph)
+    assert inferred.traced is traced and inferred.graph is traced.graph
+    assert (inferred.input_spec.vocab, inferred.input_spec.max_seq_len) == ({"a"}, 2)
 
 
 # ----------------------------------------------------------------------------------------- may_be_none
@@ -139,7 +140,7 @@ _EVERY = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.TRUE)
 def test_may_be_none_marks_exactly_the_sops_that_can_lack_a_value(make, may_be_none: bool) -> None:
     graph = _values(make(), {"a", "b"}, 3)
     assert graph.may_be_none(graph.sink) is may_be_none
-    assert graph.graph.nodes[graph.sink]["may_be_none"] is may_be_none
+    assert graph.values[graph.sink].may_be_none is may_be_none
     assert all(graph.may_be_none(label) is False for label in graph.graph if graph.encoding(label) is None)
 
 

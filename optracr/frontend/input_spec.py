@@ -1,0 +1,78 @@
+"""``InputSpec``: the inputs a compiled model takes (vocabulary, length, BOS and PAD tokens, causal), checked once."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Hashable, Iterable
+
+from optracr.frontend import errors
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    """The compile options every later stage reads; one is valid or cannot be built.
+
+    Attributes:
+      vocab: the input tokens (without BOS and PAD), hashable, never None.
+      max_seq_len: the longest input, BOS excluded (an integer >= 1).
+      bos: the token at position 0 of every input; outside the vocabulary.
+      pad: the token filling positions after the input; outside the vocabulary, not BOS.
+      causal: whether a position attends only to itself and the positions before it.
+    """
+
+    vocab: frozenset[Hashable]
+    max_seq_len: int
+    bos: Hashable = "BOS"
+    pad: Hashable = "PAD"
+    causal: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vocab", _vocab_set(self.vocab))
+        errors.raise_all(_problems(self))
+
+
+def _vocab_set(vocab: Iterable[Hashable]) -> frozenset[Hashable]:
+    if not isinstance(vocab, Iterable):
+        raise errors.CompileError(
+            None, f"the vocabulary must be a collection of input tokens, e.g. vocab={{'a', 'b'}}, got {vocab!r}"
+        )
+    try:
+        return frozenset(vocab)
+    except TypeError as error:
+        raise errors.CompileError(None, f"vocabulary tokens must be hashable (str, int, ...): {error}") from None
+
+
+def _problems(spec: InputSpec) -> list[errors.CompileError]:
+    found = []
+    if not spec.vocab:
+        found.append(errors.CompileError(None, "the vocabulary is empty; pass the input tokens, e.g. vocab={'a', 'b'}"))
+    if None in spec.vocab:
+        found.append(
+            errors.CompileError(None, "the vocabulary contains None, which RASP uses for 'no value'; remove it")
+        )
+    for special, role in ((spec.bos, "BOS"), (spec.pad, "PAD")):
+        if not _is_hashable(special):
+            message = f"the {role} token must be hashable (str, int, ...), got {special!r}"
+            found.append(errors.CompileError(None, message))
+        elif special in spec.vocab:
+            found.append(
+                errors.CompileError(
+                    None, f"the {role} token {special!r} is also in the vocabulary; pick a {role} token outside it"
+                )
+            )
+    if spec.bos == spec.pad:
+        found.append(errors.CompileError(None, f"BOS and PAD are both {spec.bos!r}; they must differ"))
+    max_seq_len = spec.max_seq_len
+    if isinstance(max_seq_len, bool) or not isinstance(max_seq_len, int) or max_seq_len < 1:
+        found.append(errors.CompileError(None, f"max_seq_len must be an integer >= 1, got {max_seq_len!r}"))
+    if not isinstance(spec.causal, bool):
+        found.append(errors.CompileError(None, f"causal must be True or False, got {spec.causal!r}"))
+    return found
+
+
+def _is_hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
