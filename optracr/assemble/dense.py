@@ -11,14 +11,11 @@ layer's combined MLP first, zero units after). Rows (or columns) follow ``residu
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from optracr import craft
-
-if TYPE_CHECKING:  # layered imports this module to build its dense weights
-    from optracr.assemble import layered
+from optracr import schedule
 
 Array = np.ndarray
 
@@ -87,36 +84,25 @@ def head_arrays(head: craft.AttentionHead, residual: craft.VectorSpaceWithBasis)
     return query, key, value, output.T
 
 
-def dense_layer(layer: layered.Layer, model: layered.LayeredModel) -> DenseLayer:
-    """One layer's heads and MLP padded to the model's shape."""
-    shape, residual = model.shape, model.residual_space
+def dense_layer(
+    heads: tuple[craft.AttentionHead, ...],
+    mlp: craft.MLP | None,
+    residual: craft.VectorSpaceWithBasis,
+    shape: schedule.ModelShape,
+) -> DenseLayer:
+    """One layer's heads and MLP padded to ``shape``, in the coordinates of ``residual``."""
     width, dk, dv = residual.num_dims, shape.key_size, shape.value_size
     query, key = np.zeros((width, shape.num_heads * dk)), np.zeros((width, shape.num_heads * dk))
     value, output = np.zeros((width, shape.num_heads * dv)), np.zeros((shape.num_heads * dv, width))
-    for h, head in enumerate(layer.heads):
+    for h, head in enumerate(heads):
         head_query, head_key, head_value, head_output = head_arrays(head, residual)
         query[:, h * dk : h * dk + head_query.shape[1]] = head_query
         key[:, h * dk : h * dk + head_key.shape[1]] = head_key
         value[:, h * dv : h * dv + head_value.shape[1]] = head_value
         output[h * dv : h * dv + head_output.shape[0], :] = head_output
     mlp_in, mlp_out = np.zeros((width, shape.mlp_hidden_width)), np.zeros((shape.mlp_hidden_width, width))
-    if layer.mlp is not None:
-        hidden = layer.mlp.hidden_width
-        mlp_in[:, :hidden] = layer.mlp.fst.lift(residual, layer.mlp.hidden_space).matrix
-        mlp_out[:hidden, :] = layer.mlp.snd.lift(layer.mlp.hidden_space, residual).matrix
+    if mlp is not None:
+        hidden = mlp.hidden_width
+        mlp_in[:, :hidden] = mlp.fst.lift(residual, mlp.hidden_space).matrix
+        mlp_out[:hidden, :] = mlp.snd.lift(mlp.hidden_space, residual).matrix
     return DenseLayer(query, key, value, output, mlp_in, mlp_out)
-
-
-def dense_weights(model: layered.LayeredModel) -> DenseWeights:
-    """The model's weights as padded arrays (see the module docstring)."""
-    shape = model.shape
-    return DenseWeights(
-        token_embed=np.array(model.token_embedding),
-        pos_embed=np.array(model.position_embedding),
-        layers=tuple(dense_layer(layer, model) for layer in model.layers),
-        unembed=np.array(model.unembedding_matrix),
-        num_heads=shape.num_heads,
-        key_size=shape.key_size,
-        value_size=shape.value_size,
-        mlp_hidden_width=shape.mlp_hidden_width,
-    )

@@ -173,7 +173,19 @@ class LayeredModel:
 
     @functools.cached_property
     def _dense(self) -> dense_lib.DenseWeights:
-        return dense_lib.dense_weights(self)
+        shape = self.shape
+        return dense_lib.DenseWeights(
+            token_embed=np.array(self.token_embedding),
+            pos_embed=np.array(self.position_embedding),
+            layers=tuple(
+                dense_lib.dense_layer(layer.heads, layer.mlp, self.residual_space, shape) for layer in self.layers
+            ),
+            unembed=np.array(self.unembedding_matrix),
+            num_heads=shape.num_heads,
+            key_size=shape.key_size,
+            value_size=shape.value_size,
+            mlp_hidden_width=shape.mlp_hidden_width,
+        )
 
     # --------------------------------------------------------------------------------- running
     def token_ids(self, tokens: Sequence[Hashable]) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from optracr import craft, frontend
-from optracr.errors import CompileError
+from optracr.errors import CompileError, InputError
 
 rasp = frontend.rasp
 D = craft.BasisDirection
@@ -98,13 +98,14 @@ def test_token_order_is_the_value_order_for_mixed_types() -> None:
 @pytest.mark.parametrize(
     ("tokens", "message"),
     [
-        (["y", "x"], "starts with the BOS"),
-        (["BOS", "x", "x", "x", "x"], "at most max_seq_len"),
-        (["BOS", "z"], "neither"),
+        (["y", "x"], "must start with the BOS token"),
+        (["BOS", "x", "x", "x", "x"], "compiled for at most 3"),
+        (["BOS", "z"], "unknown token"),
+        (["BOS", "PAD", "x"], "PAD only at the end"),
     ],
 )
 def test_embed_rejects_inputs_that_break_the_conventions(tokens, message) -> None:
-    with pytest.raises(CompileError, match=message):
+    with pytest.raises(InputError, match=message):
         craft.embed(_lowered(_frac_prevs()), tokens)
 
 

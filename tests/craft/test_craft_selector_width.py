@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from optracr import craft, frontend
+from optracr.craft import bases
+from optracr.errors import CompileError
 
 rasp = frontend.rasp
 
@@ -71,3 +75,20 @@ def test_length_rewrites_to_selector_width_and_is_exact(checker, inputs) -> None
     block_graph = checker(program, {"a", "b"}, 6, inputs[0]({"a", "b"}, 6))
     lowered = block_graph.block_by_label["length"]
     assert (lowered.num_heads, len(lowered.mlps)) == (1, 1)
+
+
+@pytest.mark.parametrize("numerical", [False, True])
+def test_selector_width_refuses_query_and_key_errors_its_mlp_cannot_absorb(numerical) -> None:
+    """The head's error on 1/(w+1) grows with the selector's input error; past a quarter of the MLP's smallest
+    gap (1/(N(N+1)) / 4 at N = 4) the construction must refuse rather than build a model that can be wrong."""
+    values = bases.space_of_values("q", [0, 1])
+    output = craft.conventions.sop_space(
+        "width", rasp.Encoding.NUMERICAL if numerical else rasp.Encoding.CATEGORICAL, range(5)
+    )
+    build = functools.partial(
+        craft.selector_width.selector_width_block, "width", values, values, lambda key, query: key == query, output,
+        numerical_output=numerical, max_seq_len=4, bos_direction=craft.conventions.bos_direction("BOS"),
+    )
+    assert build(selector_error=1e-6).blocks[1].hidden_width > 0  # a tiny error is absorbed
+    with pytest.raises(CompileError, match="only .* apart, while the input may be off"):
+        build(selector_error=1e-3)
