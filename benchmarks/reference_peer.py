@@ -95,9 +95,14 @@ def _predicate(predicate: Any, reference_rasp: Any) -> Any:
 
 
 def _unembedding_width(model: Any) -> int:
-    """Columns of the reference's (closure) unembedding: the output classes, or 1 for a numerical output."""
-    decoding_map = getattr(model.output_encoder, "decoding_map", None)
-    return len(decoding_map) if decoding_map else 1
+    """Columns of the reference's (closure) unembedding: its output space's dimensions.
+
+    A categorical output's encoder is a ``CategoricalEncoder`` built from the output space's basis, one
+    ``encoding_map`` entry per direction (tracr 1.0.0 has no ``decoding_map`` attribute: ``decode`` builds it
+    locally); a numerical output's ``NumericalEncoder`` has no map, and its output space is one direction.
+    """
+    encoding_map = getattr(model.output_encoder, "encoding_map", None)
+    return len(encoding_map) if encoding_map else 1
 
 
 def measure(name: str) -> dict | None:

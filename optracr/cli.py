@@ -15,7 +15,10 @@ from optracr.errors import CompileError
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``optracr`` command; returns the exit status."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_request:  # a usage error (already printed) or --help: its status, not an exit
+        return exit_request.code if isinstance(exit_request.code, int) else 2
     try:
         return args.run(args)
     except CompileError as error:
@@ -35,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("program", help="a library program name (see `optracr list`)")
-        command.add_argument("--vocab", help="comma-separated vocabulary (default: the program's)")
+        command.add_argument("--vocab", type=_vocab_text, help="comma-separated vocabulary (default: the program's)")
         command.add_argument("--max-seq-len", type=int, help="longest input (default: the program's)")
         command.add_argument("--allocator", choices=schedule.ALLOCATORS, default="solver")
         command.add_argument("--time-limit", type=float, default=5.0, help="solver time limit in seconds")
@@ -48,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--json", action="store_true", help="print one JSON object instead of text")
         if name == "show":
             command.add_argument("--out", default="residual.png", help="where to write the picture")
+        if name == "verify":
+            command.add_argument(
+                "--progress", action=argparse.BooleanOptionalAction, default=None,
+                help="a progress bar on stderr for runs over a second (default: when stderr is a terminal)",
+            )
         command.set_defaults(run=run)
     return parser
 
@@ -59,9 +67,19 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _vocab_text(text: str) -> str:
+    """``--vocab``'s text, refused when it names no token (an empty vocabulary is never what was meant)."""
+    if not [token for token in text.split(",") if token.strip()]:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} names no token; give comma-separated tokens, e.g. --vocab a,b,c, or leave --vocab out "
+            "to use the program's own vocabulary (see `optracr list`)"
+        )
+    return text
+
+
 def _setup(args: argparse.Namespace) -> tuple[programs.LibraryProgram, list[Hashable], int]:
     entry = programs.get_program(args.program)
-    vocab = _parse_vocab(args.vocab, entry.vocab) if args.vocab else sorted(entry.vocab, key=repr)
+    vocab = _parse_vocab(args.vocab, entry.vocab) if args.vocab is not None else sorted(entry.vocab, key=repr)
     max_seq_len = args.max_seq_len if args.max_seq_len is not None else entry.max_seq_len
     return entry, vocab, max_seq_len
 
@@ -145,8 +163,17 @@ def _verify(args: argparse.Namespace) -> int:
     import optracr
 
     entry, vocab, max_seq_len, model, _ = _compile_entry(args)
-    report = optracr.verify(model, entry.build(max_seq_len), vocab=vocab, max_seq_len=max_seq_len)
+    report = optracr.verify(
+        model, entry.build(max_seq_len), vocab=vocab, max_seq_len=max_seq_len, progress=args.progress
+    )
     print(report)
+    if report.num_checked == 0:
+        print(
+            f"optracr: error: nothing was checked: the evaluator has no answer on any of the {report.num_inputs} "
+            "inputs; verify with another --vocab or --max-seq-len",
+            file=sys.stderr,
+        )
+        return 3
     return 0 if report.ok else 1
 
 

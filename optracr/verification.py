@@ -6,8 +6,11 @@ import dataclasses
 import itertools
 import math
 import random
+import sys
 from collections.abc import Hashable, Iterator, Sequence
 from typing import Any
+
+import tqdm
 
 from optracr import assemble
 from optracr.errors import EvaluationError
@@ -15,6 +18,15 @@ from optracr.frontend import rasp
 
 EXHAUSTIVE_LIMIT = 20_000
 BATCH_SIZE = 512
+PROGRESS_DELAY_S = 1.0  # the bar appears only once a run has taken this long
+
+
+@dataclasses.dataclass(frozen=True)
+class Undefined:
+    """One input where the evaluator has no answer, and its reason (the ``EvaluationError``)."""
+
+    input: tuple[Hashable, ...]
+    reason: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +40,7 @@ class Mismatch:
 
 @dataclasses.dataclass(frozen=True)
 class VerifyReport:
-    """How a model fared against the evaluator; ``ok`` when no input disagreed."""
+    """How a model fared against the evaluator; ``ok`` when no input disagreed and at least one was checked."""
 
     num_checked: int  # inputs where the evaluator has an answer and the model was compared
     num_undefined: int  # inputs the evaluator rejects (e.g. a categorical aggregate of differing values)
@@ -36,6 +48,12 @@ class VerifyReport:
     num_mismatches: int
     mismatches: tuple[Mismatch, ...]  # the first few
     tolerance: float
+    undefined: tuple[Undefined, ...] = ()  # the first few undefined inputs, with the evaluator's reason
+
+    @property
+    def num_inputs(self) -> int:
+        """Every input run through the evaluator: checked plus undefined."""
+        return self.num_checked + self.num_undefined
 
     @property
     def ok(self) -> bool:
@@ -44,11 +62,20 @@ class VerifyReport:
 
     def __str__(self) -> str:
         scope = "every input" if self.exhaustive else "a seeded sample"
-        head = (
-            f"{'OK' if self.ok else 'FAILED'}: {self.num_checked} inputs checked ({scope}), "
-            f"{self.num_mismatches} mismatches, {self.num_undefined} inputs the evaluator leaves undefined"
-        )
-        lines = [head] + [f"  input {m.input}: expected {list(m.expected)}, got {list(m.got)}" for m in self.mismatches]
+        why = "the evaluator has no answer there, so the model was not compared"
+        if self.num_checked == 0:
+            head = f"NOTHING CHECKED: all {self.num_inputs} inputs ({scope}) are UNDEFINED ({why})"
+        else:
+            if self.num_mismatches:
+                head = f"FAILED: {self.num_mismatches} mismatches on {self.num_checked} checked inputs ({scope})"
+            elif self.num_undefined:
+                head = f"OK on {self.num_checked} of {self.num_inputs} inputs ({scope}), 0 mismatches"
+            else:
+                head = f"OK: {self.num_checked} inputs checked ({scope}), 0 mismatches"
+            if self.num_undefined:
+                head += f"; {self.num_undefined} inputs UNDEFINED ({why})"
+        lines = [head] + [f"  undefined on input {u.input}: {u.reason}" for u in self.undefined[:1]]
+        lines += [f"  input {m.input}: expected {list(m.expected)}, got {list(m.got)}" for m in self.mismatches]
         return "\n".join(lines)
 
 
@@ -62,34 +89,55 @@ def verify(
     seed: int = 0,
     tolerance: float = 1e-4,
     max_reported: int = 10,
+    progress: bool | None = None,
 ) -> VerifyReport:
     """Runs ``model`` and the evaluator on every input (at most 20,000) or on samples plus all length-1 inputs.
 
-    Categorical outputs must match exactly; numerical ones within ``tolerance`` (relative or absolute).
+    Categorical outputs must match exactly; numerical ones within ``tolerance`` (relative or absolute). Inputs
+    where the evaluator raises ``EvaluationError`` are counted as undefined, not compared. ``progress`` shows
+    a tqdm bar on stderr once the run has taken a second; None (the default) shows it when stderr is a terminal.
     """
     vocab = sorted(vocab if vocab is not None else model.input_tokens[:-2], key=repr)
     max_seq_len = max_seq_len if max_seq_len is not None else model.config.max_seq_len
-    exhaustive = sum(len(vocab) ** n for n in range(1, max_seq_len + 1)) <= EXHAUSTIVE_LIMIT
+    num_exhaustive = sum(len(vocab) ** n for n in range(1, max_seq_len + 1))
+    exhaustive = num_exhaustive <= EXHAUSTIVE_LIMIT
     inputs = _all_inputs(vocab, max_seq_len) if exhaustive else _sampled_inputs(vocab, max_seq_len, num_samples, seed)
+    num_inputs = num_exhaustive if exhaustive else len(vocab) + num_samples
     numerical = model.output_encoding == rasp.Encoding.NUMERICAL
-    checked = undefined = mismatching = 0
+    checked = mismatching = 0
     mismatches: list[Mismatch] = []
-    for batch in _batches(inputs, BATCH_SIZE):
-        expected_batch, defined = [], []
-        for tokens in batch:
-            try:
-                expected_batch.append(rasp.evaluate(program, list(tokens), causal=model.config.causal))
-                defined.append(tokens)
-            except EvaluationError:
-                undefined += 1
-        outputs = model.apply_batch([[model.bos, *tokens] for tokens in defined])
-        for tokens, expected, got in zip(defined, expected_batch, outputs):
-            checked += 1
-            if not _matches(expected, got, numerical, tolerance):
-                mismatching += 1
-                if len(mismatches) < max_reported:
-                    mismatches.append(Mismatch(tuple(tokens), tuple(expected), tuple(got)))
-    return VerifyReport(checked, undefined, exhaustive, mismatching, tuple(mismatches), tolerance)
+    undefined: list[Undefined] = []
+    num_undefined = 0
+    with _progress_bar(num_inputs, progress) as bar:
+        for batch in _batches(inputs, BATCH_SIZE):
+            expected_batch, defined = [], []
+            for tokens in batch:
+                try:
+                    expected_batch.append(rasp.evaluate(program, list(tokens), causal=model.config.causal))
+                    defined.append(tokens)
+                except EvaluationError as error:
+                    num_undefined += 1
+                    if len(undefined) < max_reported:
+                        undefined.append(Undefined(tuple(tokens), str(error)))
+            outputs = model.apply_batch([[model.bos, *tokens] for tokens in defined])
+            for tokens, expected, got in zip(defined, expected_batch, outputs):
+                checked += 1
+                if not _matches(expected, got, numerical, tolerance):
+                    mismatching += 1
+                    if len(mismatches) < max_reported:
+                        mismatches.append(Mismatch(tuple(tokens), tuple(expected), tuple(got)))
+            bar.update(len(batch))
+    return VerifyReport(
+        checked, num_undefined, exhaustive, mismatching, tuple(mismatches), tolerance, tuple(undefined)
+    )
+
+
+def _progress_bar(total: int, progress: bool | None) -> tqdm.tqdm:
+    """A tqdm bar on stderr that appears after ``PROGRESS_DELAY_S``; disabled unless asked or on a terminal."""
+    show = progress if progress is not None else sys.stderr.isatty()
+    return tqdm.tqdm(
+        total=total, desc="verify", unit=" inputs", delay=PROGRESS_DELAY_S, disable=not show, file=sys.stderr
+    )
 
 
 def _all_inputs(vocab: list, max_seq_len: int) -> Iterator[tuple]:

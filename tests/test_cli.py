@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from optracr import cli, programs
+from optracr import cli, programs, rasp
 
 
 def test_list_names_every_library_program(capsys: pytest.CaptureFixture[str]) -> None:
@@ -48,3 +48,47 @@ def test_show_writes_a_picture(tmp_path: Path, capsys: pytest.CaptureFixture[str
     out = tmp_path / "residual.png"
     assert cli.main(["show", "frac_prevs", "--input", "x a c x", "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("vocab", ["", " , ", ","])
+def test_empty_vocab_is_a_usage_error_not_the_default_vocab(vocab: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["compile", "hist", "--vocab", vocab]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing was compiled
+    assert "argument --vocab" in captured.err and "names no token" in captured.err
+    assert "--vocab a,b,c" in captured.err and "leave --vocab out" in captured.err
+
+
+def test_a_given_vocab_is_used(capsys: pytest.CaptureFixture[str]) -> None:
+    import optracr
+
+    assert cli.main(["compile", "hist", "--vocab", "a,b", "--json", "--allocator", "heuristic"]) == 0
+    expected = optracr.compile(programs.make_hist(), {"a", "b"}, 5, allocator="heuristic")
+    assert json.loads(capsys.readouterr().out)["d_model"] == expected.config.d_model
+
+
+def _every_input_undefined(max_seq_len: int) -> rasp.SOp:
+    # t // i raises at index 0, which every input has; value inference drops that pair, so it compiles.
+    return rasp.SequenceMap(lambda token, index: token // index, rasp.tokens, rasp.indices)
+
+
+def test_verify_exits_non_zero_when_nothing_was_checked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entry = programs.LibraryProgram("undefined_everywhere", _every_input_undefined, frozenset({1, 2}), 3, False, "")
+    monkeypatch.setitem(programs.LIBRARY, entry.name, entry)
+    assert cli.main(["verify", entry.name, "--allocator", "heuristic"]) == 3
+    captured = capsys.readouterr()
+    assert captured.out.startswith("NOTHING CHECKED: all 14 inputs (every input) are UNDEFINED")
+    assert "optracr: error: nothing was checked" in captured.err
+
+
+def test_verify_exits_one_on_a_mismatch(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import optracr
+
+    real_verify = optracr.verify
+    # The model of `length`, checked against a program that means something else.
+    monkeypatch.setattr(optracr, "verify", lambda model, program, **options: real_verify(
+        model, rasp.Map(lambda n: n + 1, program), **options))
+    assert cli.main(["verify", "length", "--max-seq-len", "2"]) == 1
+    assert capsys.readouterr().out.startswith("FAILED: ")
