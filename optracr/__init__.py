@@ -19,7 +19,9 @@ __all__ = [
     "compile",
     "compile_rasp_to_model",
     "compress",
+    "load",
     "rasp",
+    "save",
     "verify",
 ]
 
@@ -38,6 +40,10 @@ def __getattr__(name: str):
         import optracr.compress
 
         return sys.modules["optracr.compress"]
+    if name in ("save", "load"):  # optracr.save(model, path), optracr.load(path): see optracr.export
+        from optracr.export import files
+
+        return getattr(files, name)
     if name == "CompiledModel":
         from optracr.assemble import CompiledModel
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 import time
 from collections.abc import Hashable, Sequence
+from importlib import metadata
+from pathlib import Path
 
 from optracr import programs, schedule
 from optracr.errors import CompileError
+from optracr.frontend import rasp
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="optracr", description="Compile RASP programs into transformer weights.")
+    parser.add_argument("--version", action="version", version=f"optracr {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="list the library programs")
     listing.set_defaults(run=_list)
@@ -35,9 +40,14 @@ def _parser() -> argparse.ArgumentParser:
         ("compile", _compile, "compile a library program and print its model summary"),
         ("verify", _verify, "check a compiled program against the RASP evaluator"),
         ("show", _show, "draw the residual stream at every layer for one input"),
+        ("export", _export, "compile a program and write it for TransformerLens or as safetensors + JSON"),
     ):
         command = commands.add_parser(name, help=help_text)
-        command.add_argument("program", help="a library program name (see `optracr list`)")
+        command.add_argument(
+            "program",
+            help="a library program name (see `optracr list`), or path/to/file.py:NAME where NAME is an s-op or a "
+            "function returning one (then --vocab and --max-seq-len are required)",
+        )
         command.add_argument("--vocab", type=_vocab_text, help="comma-separated vocabulary (default: the program's)")
         command.add_argument("--max-seq-len", type=int, help="longest input (default: the program's)")
         command.add_argument("--allocator", choices=schedule.ALLOCATORS, default="solver")
@@ -56,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
                 "--progress", action=argparse.BooleanOptionalAction, default=None,
                 help="a progress bar on stderr for runs over a second (default: when stderr is a terminal)",
             )
+        if name == "export":
+            command.add_argument("--format", choices=EXPORT_FORMATS, required=True,
+                                 help="tl: TransformerLens bridge weights + config; safetensors: optracr.load-able")
+            command.add_argument("--out", required=True, help="the directory to write into")
         command.set_defaults(run=run)
     return parser
 
@@ -78,10 +92,61 @@ def _vocab_text(text: str) -> str:
 
 
 def _setup(args: argparse.Namespace) -> tuple[programs.LibraryProgram, list[Hashable], int]:
-    entry = programs.get_program(args.program)
+    entry = _program_from_file(args) if _is_file_program(args.program) else programs.get_program(args.program)
     vocab = _parse_vocab(args.vocab, entry.vocab) if args.vocab is not None else sorted(entry.vocab, key=repr)
     max_seq_len = args.max_seq_len if args.max_seq_len is not None else entry.max_seq_len
     return entry, vocab, max_seq_len
+
+
+def _is_file_program(spec: str) -> bool:
+    path, separator, _ = spec.rpartition(":")
+    return bool(separator) and path.endswith(".py")
+
+
+def _program_from_file(args: argparse.Namespace) -> programs.LibraryProgram:
+    """``path/to/file.py:NAME``: the module's s-op NAME, or what its function NAME returns when called."""
+    path, _, name = args.program.rpartition(":")
+    if not args.vocab or args.max_seq_len is None:
+        raise CompileError(None, f"{args.program}: a program from a file needs --vocab and --max-seq-len")
+    program = _load_attribute(Path(path), name)
+    if callable(program) and not isinstance(program, rasp.RASPExpr):
+        program = program()
+    if not isinstance(program, rasp.SOp):
+        got = type(program).__name__
+        raise CompileError(None, f"{args.program}: expected an s-op or a function returning one, got {got}")
+    texts = [token.strip() for token in args.vocab.split(",") if token.strip()]
+    vocab = frozenset(int(t) for t in texts) if all(_is_int(t) for t in texts) else frozenset(texts)
+    return programs.LibraryProgram(
+        name=args.program, make=lambda _: program, vocab=vocab, max_seq_len=args.max_seq_len, causal=args.causal,
+        description=f"{name} from {path}",
+    )
+
+
+def _load_attribute(path: Path, name: str) -> object:
+    if not path.is_file():
+        raise CompileError(None, f"no such file {str(path)!r}; write path/to/file.py:NAME")
+    spec = importlib.util.spec_from_file_location(f"optracr_user_program_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, name):
+        found = sorted(key for key in vars(module) if not key.startswith("_"))
+        raise CompileError(None, f"{path} has no {name!r}; it defines {', '.join(found)}")
+    return getattr(module, name)
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _version() -> str:
+    try:
+        return metadata.version("optracr")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _parse_vocab(text: str, default_vocab: frozenset) -> list[Hashable]:
@@ -184,6 +249,23 @@ def _show(args: argparse.Namespace) -> int:
     tokens = _input_tokens(args, vocab, model)
     plotting.plot_residuals(model, tokens, args.out, title=entry.name)
     print(f"wrote {args.out}")
+    return 0
+
+
+EXPORT_FORMATS = ("tl", "safetensors")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from optracr import export
+
+    entry, _, _, model, _ = _compile_entry(args)
+    start = time.perf_counter()
+    if args.format == "tl":
+        directory = export.save_transformer_lens(model, args.out)
+    else:
+        directory = export.save(model, args.out)
+    files = ", ".join(sorted(path.name for path in directory.iterdir()))
+    print(f"wrote {entry.name} ({args.format}) to {directory}: {files} in {time.perf_counter() - start:.2f} s")
     return 0
 
 

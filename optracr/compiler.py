@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Hashable, Iterable
 
-from optracr import assemble, craft, frontend, schedule, scheduling
+from optracr import assemble, craft, export, frontend, schedule, scheduling
 from optracr.errors import CompileError
 from optracr.frontend import rasp
 
@@ -64,11 +64,15 @@ def compile_rasp_to_model(
     compiler_bos: Hashable = "BOS",
     compiler_pad: Hashable = "PAD",
     mlp_exactness: int = 100,
-) -> assemble.CompiledModel:
-    """The reference's entry point and argument names; ``mlp_exactness`` is accepted and ignored.
+) -> export.ReferenceCompatibleModel:
+    """The reference's entry point, argument names and returned interface; ``mlp_exactness`` is ignored.
+
+    The result has the reference's ``model_config``, ``input_encoder``, ``output_encoder``, ``params`` and
+    ``apply``; ``.compiled`` is the optracr ``CompiledModel`` (``summary``, ``verify``, exports).
 
     optracr derives every construction's precision from the value sets and ``max_seq_len``, so no knob is
     needed (the reference's default of 100 gives wrong selector widths from 10 up).
     """
     del mlp_exactness
-    return compile(program, vocab, max_seq_len, causal=causal, bos=compiler_bos, pad=compiler_pad)
+    model = compile(program, vocab, max_seq_len, causal=causal, bos=compiler_bos, pad=compiler_pad)
+    return export.reference_model(model)

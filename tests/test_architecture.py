@@ -18,6 +18,7 @@ ALLOWED = {
     "schedule": {"schedule", "errors"},
     "assemble": {"assemble", "craft", "schedule", "frontend", "errors"},
     "compress": {"compress", "assemble", "frontend", "errors"},
+    "export": {"export", "assemble", "craft", "schedule", "frontend", "errors"},
 }
 
 

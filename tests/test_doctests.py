@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["optracr", "optracr.frontend.rasp", "optracr.compiler", "optracr.programs", "optracr.random_programs"]
+MODULES = ["optracr", "optracr.frontend.rasp", "optracr.compiler", "optracr.programs", "optracr.random_programs",
+           "optracr.export.reference", "optracr.export.files"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -17,7 +17,9 @@ def test_haiku_parameter_names_appear_in_exactly_one_module() -> None:
     users = sorted(
         str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py") if any(n in path.read_text() for n in names)
     )
-    assert users == ["assemble/haiku_model.py"]
+    # export/reference.py holds the reference compiler's own Haiku layout (attn/linear, biases), a separate
+    # interface for code written against the reference, not optracr's backend.
+    assert users == ["assemble/haiku_model.py", "export/reference.py"]
 
 
 def test_haiku_params_hold_the_dense_weights_under_haiku_names() -> None:

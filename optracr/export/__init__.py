@@ -1,0 +1,51 @@
+"""export: optracr models for other tools, as further backends of ``assemble.LayeredModel``.
+
+- ``reference_model``: the reference compiler's interface (``model_config``, ``input_encoder``,
+  ``output_encoder``, ``params`` with ``w`` and ``b``, ``apply``); numpy only.
+- ``save`` / ``load``: a model as ``model.safetensors`` + ``model.json``; ``load`` needs no RASP program.
+- ``to_transformer_lens``, ``state_dict``, ``bridge_config``, ``save_transformer_lens``,
+  ``load_transformer_lens``: TransformerLens 4.x and PyTorch (the ``export`` extra).
+
+Every function takes a ``CompiledModel`` or a ``LayeredModel``. torch, transformer_lens and safetensors are
+imported only when a function that needs them runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from optracr.export.files import FORMAT_VERSION, ModelFileError, load, save
+from optracr.export.reference import (
+    CategoricalEncoder,
+    NumericalEncoder,
+    ReferenceCompatibleModel,
+    TransformerConfig,
+    reference_model,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "CategoricalEncoder",
+    "ModelFileError",
+    "NumericalEncoder",
+    "ReferenceCompatibleModel",
+    "TransformerConfig",
+    "bridge_config",
+    "load",
+    "load_transformer_lens",
+    "reference_model",
+    "save",
+    "save_transformer_lens",
+    "state_dict",
+    "to_transformer_lens",
+]
+
+_TORCH_NAMES = ("bridge_config", "load_transformer_lens", "save_transformer_lens", "state_dict", "to_transformer_lens")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TORCH_NAMES:  # torch and transformer_lens load here, on first use
+        from optracr.export import tl_bridge
+
+        return getattr(tl_bridge, name)
+    raise AttributeError(f"module 'optracr.export' has no attribute {name!r}")
