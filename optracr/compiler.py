@@ -24,8 +24,13 @@ def compile(  # noqa: A001 - the reference's verb, on purpose
     time_limit_s: float = 5.0,
     workers: int = 1,
     seed: int = 0,
+    fold: bool = True,
 ) -> assemble.CompiledModel:
     """Compiles ``program`` into a transformer exact on every input of ``vocab`` up to ``max_seq_len``.
+
+    ``fold`` (default on) gives no block to s-ops that are linear in directions already in the residual
+    (e.g. any Map of ``tokens``): their readers compose them. ``fold=False`` keeps the reference's structure:
+    one block per s-op, every s-op in the residual.
 
     >>> import optracr
     >>> from optracr import rasp
@@ -35,12 +40,14 @@ def compile(  # noqa: A001 - the reference's verb, on purpose
     """
     if allocator not in ALLOCATORS:
         raise CompileError(None, f"unknown allocator {allocator!r}; use one of {', '.join(ALLOCATORS)}")
+    if not isinstance(fold, bool):
+        raise CompileError(None, f"fold must be True or False, got {fold!r}")
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     program_graph = frontend.analyse(program, vocab, max_seq_len, bos=bos, pad=pad, causal=causal)
     seconds["frontend"] = _lap(start)
     start = time.perf_counter()
-    block_graph = craft.lower(program_graph)
+    block_graph = craft.lower(program_graph, fold=fold)
     seconds["craft"] = _lap(start)
     start = time.perf_counter()
     problem = scheduling.scheduling_problem(block_graph)

@@ -26,22 +26,25 @@ _small_programs = st.one_of(
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(generated=_small_programs, causal=st.booleans())
+@given(generated=_small_programs, causal=st.booleans(), fold=st.booleans())
 def test_compiled_random_program_matches_the_evaluator_on_every_input(
-    generated: random_programs.GeneratedProgram, causal: bool
+    generated: random_programs.GeneratedProgram, causal: bool, fold: bool
 ) -> None:
     model = optracr.compile(
-        generated.program, generated.vocab, generated.max_seq_len, allocator="heuristic", causal=causal
+        generated.program, generated.vocab, generated.max_seq_len, allocator="heuristic", causal=causal, fold=fold
     )
     report = optracr.verify(model, generated.program)
     assert report.exhaustive
-    assert report.ok, f"seed {generated.seed}, {generated.num_sops} s-ops, causal={causal}:\n{report}"
+    assert report.ok, f"seed {generated.seed}, {generated.num_sops} s-ops, causal={causal}, fold={fold}:\n{report}"
 
 
+@pytest.mark.parametrize("fold", [True, False])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_deeper_generated_programs_compile_and_stay_exact(seed: int) -> None:
+def test_deeper_generated_programs_compile_and_stay_exact(seed: int, fold: bool) -> None:
     # 30 s-ops: deep chains of lookups, which a compounded worst-case error bound once refused.
     generated = random_programs.generate(seed, num_sops=30)
-    model = optracr.compile(generated.program, generated.vocab, generated.max_seq_len, allocator="heuristic")
+    model = optracr.compile(
+        generated.program, generated.vocab, generated.max_seq_len, allocator="heuristic", fold=fold
+    )
     report = optracr.verify(model, generated.program)
     assert report.ok, str(report)

@@ -116,12 +116,17 @@ class CompiledModel:
         return self.layered.token_ids(tokens)
 
     def apply(self, tokens: Sequence[Hashable]) -> ApplyResult:
-        """Runs the model on ``["BOS", *tokens]`` and returns the decoded output and every intermediate."""
+        """Runs the model on ``["BOS", *tokens]`` and returns the decoded output and every intermediate.
+
+        Trailing PAD tokens are masked (no position attends to them) and decode to None.
+        """
         ids = self.encode(tokens)
         trace = self._run(ids[None, :])
         output = np.asarray(trace.output[0])
+        padded = ids == self.input_tokens.index(self.pad)
+        decoded = [None if pad else value for pad, value in zip(padded[1:], self.decode(output[1:]))]
         return ApplyResult(
-            decoded=[self.bos, *self.decode(output[1:])],
+            decoded=[self.bos, *decoded],
             output=output,
             residuals=tuple(np.asarray(r[0]) for r in trace.residuals),
             sublayer_outputs=tuple(np.asarray(o[0]) for o in trace.sublayer_outputs),

@@ -54,21 +54,40 @@ class SopLocation:
 
     ``sublayer`` is where its value is written (2k: attention of layer k, 2k + 1: its MLP); ``heads`` are
     head indices within the layer and ``mlp_units`` hidden-unit indices within the layer's MLP that compute
-    it (selector width uses both); ``directions`` are the residual labels holding its value.
+    it (selector width uses both); ``directions`` are the residual labels holding its value. A folded s-op
+    has no block, layer or directions: ``folded_into`` names the blocks (or ``unembedding``) whose weights
+    compose it, and ``folded_from`` the residual directions it is a sum of.
     """
 
     label: Label
-    block: str
-    layer: int
-    sublayer: int
-    heads: tuple[int, ...]
-    mlp_units: tuple[int, ...]
-    directions: tuple[str, ...]
+    block: str | None
+    layer: int | None
+    sublayer: int | None
+    heads: tuple[int, ...] = ()
+    mlp_units: tuple[int, ...] = ()
+    directions: tuple[str, ...] = ()
+    folded_into: tuple[str, ...] = ()
+    folded_from: tuple[str, ...] = ()
+
+    @property
+    def folded(self) -> bool:
+        """Whether the s-op has no block of its own (its readers compose it)."""
+        return self.block is None
+
+    def describe(self) -> str:
+        """One line: where the s-op is computed and stored."""
+        if self.folded:
+            return f"folded: composed into the reads of {', '.join(self.folded_into)}"
+        parts = [f"heads {list(self.heads)}" if self.heads else "", f"MLP units {list(self.mlp_units)}" if
+                 self.mlp_units else ""]
+        kind = "attention" if self.sublayer is not None and self.sublayer % 2 == 0 else "MLP"
+        return (f"layer {self.layer} {kind} ({', '.join(p for p in parts if p)}), stored in "
+                f"{len(self.directions)} direction(s)")
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of the location."""
-        return dataclasses.asdict(self) | {"heads": list(self.heads), "mlp_units": list(self.mlp_units),
-                                           "directions": list(self.directions)}
+        return {field.name: list(value) if isinstance(value := getattr(self, field.name), tuple) else value
+                for field in dataclasses.fields(self)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +180,8 @@ class LayeredModel:
         """Per sublayer, the s-ops whose blocks have a part there (selector width: both of its layer's)."""
         contents: list[list[Label]] = [[] for _ in range(2 * self.shape.num_layers)]
         for location in self.locations.values():
+            if location.folded:
+                continue
             if location.heads:
                 contents[2 * location.layer].append(location.label)
             if location.mlp_units:

@@ -43,7 +43,10 @@ def lay_out(block_graph: craft.BlockGraph, allocation: schedule.Allocation) -> l
         token_embedding=craft.token_embedding(block_graph).magnitudes,
         position_embedding=craft.position_embedding(block_graph).magnitudes,
         layers=layers,
-        unembedding=craft.Linear(output_space, output_space, np.eye(output_space.num_dims)),
+        unembedding=craft.folding.substitute_linear(
+            craft.Linear(output_space, output_space, np.eye(output_space.num_dims)),
+            craft.folding.substitution_of(block_graph.folds),
+        ),
         output_label=block_graph.output_label,
         output_encoding=block_graph.output_encoding,
         bos=block_graph.bos,
@@ -81,4 +84,10 @@ def _locations(
                 mlp_units=units,
                 directions=tuple(str(direction) for direction in block_graph.spaces[label].basis),
             )
+    for label, fold in block_graph.folds.items():
+        sources = {str(source) for sums in fold.expressions.values() for source in sums}
+        locations[label] = layered.SopLocation(
+            label=label, block=None, layer=None, sublayer=None, folded_into=fold.readers,
+            folded_from=tuple(sorted(sources)),
+        )
     return locations

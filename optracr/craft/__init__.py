@@ -47,6 +47,7 @@ from optracr.craft import block_graph
 from optracr.craft import blocks
 from optracr.craft import categorical_mlp
 from optracr.craft import conventions
+from optracr.craft import folding
 from optracr.craft import inputs
 from optracr.craft import lowering
 from optracr.craft import numerical_mlp
@@ -95,6 +96,7 @@ __all__ = [
     "decode_one_hot",
     "direct_sum",
     "embed",
+    "folding",
     "input_tokens",
     "inputs",
     "join_vector_spaces",

@@ -12,9 +12,11 @@ from optracr import frontend
 from optracr.craft import bases
 from optracr.craft import blocks
 from optracr.craft import conventions
+from optracr.craft import folding
 
 Label = str
 BlockId = str
+UNEMBEDDING = "unembedding"  # the reader name of a folded output: the unembedding composes it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +103,10 @@ class BlockGraph:
     ``spaces`` maps every s-op label to its subspace (``tokens``: vocab + BOS + PAD, ``indices``: 0..N-1)
     and ``"one"`` to the constant direction; ``scratch_spaces`` maps a block's id to the private residual
     directions it also writes (selector width's scratch). ``input_spec`` is the program graph's: the inputs
-    the blocks are exact on (``vocab``, ``max_seq_len``, ``bos``, ``pad``, ``causal`` read it).
+    the blocks are exact on (``vocab``, ``max_seq_len``, ``bos``, ``pad``, ``causal`` read it). ``folds``
+    holds the s-ops that have no block: their directions are sums of residual directions, composed into their
+    readers (``folding``); their subspaces stay in ``spaces`` (for decoding and the output classes) but not in
+    the residual.
     """
 
     blocks: tuple[LoweredBlock, ...]
@@ -111,11 +116,13 @@ class BlockGraph:
     output_encoding: frontend.rasp.Encoding
     output_space: bases.VectorSpaceWithBasis
     input_spec: frontend.InputSpec
+    folds: Mapping[Label, folding.Fold] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "blocks", tuple(self.blocks))
         object.__setattr__(self, "spaces", MappingProxyType(dict(self.spaces)))
         object.__setattr__(self, "scratch_spaces", MappingProxyType(dict(self.scratch_spaces)))
+        object.__setattr__(self, "folds", MappingProxyType(dict(self.folds)))
         if not isinstance(self.input_spec, frontend.InputSpec):
             raise errors.CompileError(None, f"a BlockGraph needs a frontend.InputSpec, got {self.input_spec!r}")
         for required in (conventions.ONE, conventions.TOKENS, conventions.INDICES, self.output_label):
@@ -155,6 +162,12 @@ class BlockGraph:
             if not lowered.block.input_space.issubspace(readable):
                 raise errors.CompileError(lowered.writes[0], "the block reads directions outside the s-ops it lists")
             available.update(lowered.writes)
+        for label, fold in self.folds.items():
+            if label in available or label not in self.spaces:
+                raise errors.CompileError(label, "a folded s-op has a subspace of its own and no block writing it")
+            missing = [source for source in fold.sources if source not in available]
+            if missing:
+                raise errors.CompileError(label, f"is folded into sums of {missing}, which no block writes")
 
     @functools.cached_property
     def block_by_id(self) -> Mapping[BlockId, LoweredBlock]:

@@ -17,6 +17,8 @@ decides which discretising MLPs ``lower`` refuses; ``optracr.verify`` checks the
 
 from __future__ import annotations
 
+import dataclasses
+
 from optracr import errors
 from optracr import frontend
 from optracr.craft import attention
@@ -25,6 +27,7 @@ from optracr.craft import block_graph
 from optracr.craft import blocks
 from optracr.craft import categorical_mlp
 from optracr.craft import conventions
+from optracr.craft import folding
 from optracr.craft import numerical_mlp
 from optracr.craft import selector_width
 from optracr.craft import tables
@@ -239,11 +242,12 @@ def _check_program(program_graph: frontend.ProgramGraph) -> None:
         )
 
 
-def lower(program_graph: frontend.ProgramGraph) -> block_graph.BlockGraph:
-    """One craft block per computed s-op of ``program_graph``, with every s-op's residual subspace.
+def lower(program_graph: frontend.ProgramGraph, *, fold: bool = True) -> block_graph.BlockGraph:
+    """One craft block per computed s-op of ``program_graph`` that needs one, with every s-op's subspace.
 
     The options (vocabulary, max_seq_len, BOS, PAD, causal) come from ``program_graph.input_spec``, which
-    ``frontend.analyse`` has checked together with the program.
+    ``frontend.analyse`` has checked together with the program. With ``fold`` (the default), every s-op that
+    is linear in residual directions already written gets no block: its readers compose it (``folding``).
     """
     _check_program(program_graph)
     context = _Context(program_graph)
@@ -253,17 +257,26 @@ def lower(program_graph: frontend.ProgramGraph) -> block_graph.BlockGraph:
         conventions.TOKENS: conventions.tokens_space(input_spec.vocab, input_spec.bos, input_spec.pad),
         conventions.INDICES: conventions.indices_space(input_spec.max_seq_len),
     }
+    folds = folding.plan(program_graph) if fold else {}
+    substitution = folding.substitution_of(folds)
     lowered, scratch = [], {}
+    readers: dict[Label, list[str]] = {label: [] for label in folds}
     for label in program_graph.topological_labels():
         expr = program_graph.expr(label)
         if not isinstance(expr, rasp.SOp) or label in program_graph.sources:
             continue
         spaces[label] = context.value_space(expr)
-        lowered.append(_lower_node(label, expr, context))
+        for read in _reads(expr, context):
+            readers.get(read, []).append(label)
+        if label not in folds:
+            unfolded = _lower_node(label, expr, context)
+            lowered.append(_substituted(unfolded, folds, substitution))
+            if isinstance(expr, rasp.SelectorWidth):
+                scratch[label] = bases.space([conventions.selector_width_scratch(label)])
         context.error_bounds[label] = _error_bound(label, expr, context)
-        if isinstance(expr, rasp.SelectorWidth):
-            scratch[label] = bases.space([conventions.selector_width_scratch(label)])
     sink = program_graph.sink
+    if sink in folds:
+        readers[sink].append(block_graph.UNEMBEDDING)
     return block_graph.BlockGraph(
         blocks=tuple(lowered),
         spaces=spaces,
@@ -272,4 +285,18 @@ def lower(program_graph: frontend.ProgramGraph) -> block_graph.BlockGraph:
         output_encoding=rasp.get_encoding(program_graph.expr(sink)),
         output_space=spaces[sink],
         input_spec=input_spec,
+        folds={label: dataclasses.replace(fold, readers=tuple(readers[label])) for label, fold in folds.items()},
     )
+
+
+def _substituted(
+    unfolded: block_graph.LoweredBlock, folds: dict[Label, folding.Fold], substitution: folding.Substitution
+) -> block_graph.LoweredBlock:
+    """The block reading the residual directions its folded inputs are sums of."""
+    if not any(read in folds for read in unfolded.reads):
+        return unfolded
+    reads = []
+    for read in unfolded.reads:
+        reads.extend(folds[read].sources if read in folds else (read,))
+    block = folding.substitute(unfolded.block, substitution)
+    return dataclasses.replace(unfolded, block=block, reads=tuple(dict.fromkeys(reads)))

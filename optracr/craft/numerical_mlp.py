@@ -216,6 +216,13 @@ def _numbers(label: Label, keys: list[Hashable], table: Mapping[Hashable, object
     return np.array(values, dtype=np.float64)
 
 
+def affine_coefficients(label: Label, table: Mapping[Hashable, object]) -> tuple[float, float] | None:
+    """(slope, intercept) when ``table`` is affine on its known inputs (up to rounding), else None."""
+    points, keys = _sorted_points(label, table)
+    fit = _affine_fit(points, _numbers(label, keys, table))
+    return None if fit is None else (fit[0], fit[1])
+
+
 def affine_slope(label: Label, table: Mapping[Hashable, object]) -> float | None:
     """The slope ``map_numerical_mlp`` uses when ``table`` is affine on its known inputs; None when it discretises."""
     points, keys = _sorted_points(label, table)

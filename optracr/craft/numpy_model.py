@@ -16,6 +16,7 @@ import numpy as np
 from optracr.craft import bases
 from optracr.craft import block_graph as block_graph_lib
 from optracr.craft import conventions
+from optracr.craft import folding
 from optracr.craft import inputs
 
 DECODE_THRESHOLD = 0.5  # a categorical s-op has a value where its largest direction exceeds this
@@ -86,7 +87,8 @@ def decode(graph: block_graph_lib.BlockGraph, residual: bases.VectorInBasis, lab
     """
     label = graph.output_label if label is None else label
     space = graph.spaces[label]
-    magnitudes = residual.project(space).magnitudes[1:]
+    held = folding.read(graph.folds[label], residual) if label in graph.folds else residual
+    magnitudes = held.project(space).magnitudes[1:]
     if space.basis == (bases.BasisDirection(label),):
         return [float(row[0]) for row in magnitudes]
     return decode_one_hot(magnitudes, [direction.value for direction in space.basis])

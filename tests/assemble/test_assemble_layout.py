@@ -7,6 +7,7 @@ s-op after every sublayer, which pins the combination of a layer's blocks and th
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -23,14 +24,14 @@ def _two_mlps_then_a_third() -> rasp.SOp:
     return rasp.SequenceMap(lambda u, r: f"{u}{r}", upper, rank).named("joined")
 
 
-def _build(program: rasp.SOp, vocab: set, max_seq_len: int, allocator: str = "solver"):
-    block_graph = craft.lower(frontend.analyse(program, vocab, max_seq_len))
+def _build(program: rasp.SOp, vocab: set, max_seq_len: int, allocator: str = "solver", fold: bool = True):
+    block_graph = craft.lower(frontend.analyse(program, vocab, max_seq_len), fold=fold)
     allocation = schedule.allocate(scheduling.scheduling_problem(block_graph), allocator=allocator)
     return block_graph, assemble.lay_out(block_graph, allocation)
 
 
 def _written_by(model: assemble.LayeredModel, sublayer: int) -> list[str]:
-    return [loc.label for loc in model.locations.values() if loc.sublayer <= sublayer]
+    return [loc.label for loc in model.locations.values() if not loc.folded and loc.sublayer <= sublayer]
 
 
 CASES = [
@@ -41,9 +42,10 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("fold", [True, False])
 @pytest.mark.parametrize(("name", "make", "vocab", "max_seq_len"), CASES, ids=[case[0] for case in CASES])
-def test_every_sublayer_of_the_layered_run_agrees_with_the_block_graph_run(name, make, vocab, max_seq_len) -> None:
-    block_graph, model = _build(make(), vocab, max_seq_len)
+def test_every_sublayer_of_the_layered_run_agrees_with_the_block_graph_run(name, make, vocab, max_seq_len, fold) -> None:
+    block_graph, model = _build(make(), vocab, max_seq_len, fold=fold)
     for tokens in itertools.islice(itertools.product(sorted(vocab), repeat=max_seq_len), 0, None, 7):
         inputs = ["BOS", *tokens]
         expected = craft.run(block_graph, inputs)
@@ -72,7 +74,7 @@ def test_haiku_backend_agrees_with_the_layered_run_after_every_sublayer(name, ma
 
 
 def test_a_layers_mlps_keep_their_own_hidden_units() -> None:
-    _, model = _build(_two_mlps_then_a_third(), {"a", "b", "c"}, 3)
+    _, model = _build(_two_mlps_then_a_third(), {"a", "b", "c"}, 3, fold=False)
     upper, rank = model.locations["upper"], model.locations["rank"]
     assert upper.layer == rank.layer == 0 and upper.sublayer == rank.sublayer == 1
     layer = model.layers[0]
@@ -82,11 +84,24 @@ def test_a_layers_mlps_keep_their_own_hidden_units() -> None:
 
 
 def test_locations_say_where_each_sop_is_computed_and_stored() -> None:
-    _, model = _build(programs.LIBRARY["frac_prevs"].build(), programs.LIBRARY["frac_prevs"].vocab, 5)
+    entry = programs.LIBRARY["frac_prevs"]
+    _, model = _build(entry.build(), entry.vocab, 5, fold=False)
     is_x, frac_prevs = model.locations["is_x"], model.locations["frac_prevs"]
     assert (is_x.layer, is_x.sublayer, is_x.heads, is_x.mlp_units, is_x.directions) == (0, 1, (), (0,), ("is_x",))
     assert (frac_prevs.layer, frac_prevs.sublayer, frac_prevs.heads, frac_prevs.mlp_units) == (1, 2, (0,), ())
     assert model.sublayer_contents == ((), ("is_x",), ("frac_prevs",), ())
+
+
+def test_a_folded_sop_is_located_in_the_reads_that_compose_it() -> None:
+    entry = programs.LIBRARY["frac_prevs"]
+    _, model = _build(entry.build(), entry.vocab, 5)
+    is_x, frac_prevs = model.locations["is_x"], model.locations["frac_prevs"]
+    assert (is_x.folded, is_x.block, is_x.layer, is_x.directions) == (True, None, None, ())
+    assert (is_x.folded_into, is_x.folded_from) == (("frac_prevs",), ("tokens:x",))
+    assert is_x.describe() == "folded: composed into the reads of frac_prevs"
+    assert (frac_prevs.layer, frac_prevs.sublayer, frac_prevs.heads) == (0, 0, (0,))
+    assert model.sublayer_contents == (("frac_prevs",), ())
+    assert "is_x" not in model.residual_labels
 
 
 def test_selector_width_is_located_in_the_head_and_the_mlp_of_one_layer() -> None:
@@ -110,7 +125,7 @@ def test_dense_weights_are_padded_to_the_shape_and_read_only() -> None:
 
 def test_a_layer_wider_than_the_shape_is_rejected() -> None:
     _, model = _build(programs.LIBRARY["frac_prevs"].build(), programs.LIBRARY["frac_prevs"].vocab, 5)
-    narrow = schedule.ModelShape(num_layers=2, num_heads=0, key_size=0, value_size=0, mlp_hidden_width=1)
+    narrow = dataclasses.replace(model.shape, num_heads=0)
     fields = {name: getattr(model, name) for name in model.__dataclass_fields__}
     with pytest.raises(ValueError, match="wider than the model's shape"):
         assemble.LayeredModel(**(fields | {"shape": narrow}))

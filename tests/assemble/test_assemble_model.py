@@ -38,9 +38,20 @@ def test_pad_never_changes_a_non_pad_position() -> None:
         assert got == pytest.approx(rasp.evaluate(program, tokens), abs=1e-6)  # the stated softmax bound
 
 
-def test_unembedding_is_a_parameter_reading_the_output_space() -> None:
+def test_a_folded_output_is_read_by_the_unembedding_from_its_sources() -> None:
     program = rasp.Map(lambda t: t.upper(), rasp.tokens).named("upper")
     model = optracr.compile(program, {"a", "b"}, 3)
+    assert model.config.num_layers == 0 and "upper:A" not in model.residual_labels
+    unembed, rows = model.params["unembed"]["w"], {label: i for i, label in enumerate(model.residual_labels)}
+    assert model.output_classes == ("A", "B")
+    assert unembed[rows["tokens:a"], 0] == 1.0 and unembed[rows["tokens:b"], 1] == 1.0
+    assert np.count_nonzero(unembed) == 2
+    assert model.apply(["BOS", "b", "a"]).decoded == ["BOS", "B", "A"]
+
+
+def test_unembedding_is_a_parameter_reading_the_output_space() -> None:
+    program = rasp.Map(lambda t: t.upper(), rasp.tokens).named("upper")
+    model = optracr.compile(program, {"a", "b"}, 3, fold=False)
     unembed = model.params["unembed"]["w"]
     assert unembed.shape == (model.config.d_model, 2)
     assert model.output_classes == ("A", "B")
@@ -51,7 +62,7 @@ def test_unembedding_is_a_parameter_reading_the_output_space() -> None:
 
 def test_residual_labels_are_explicit_and_ordered() -> None:
     program = rasp.Map(lambda t: t.upper(), rasp.tokens).named("upper")
-    model = optracr.compile(program, {"b", "a"}, 2)
+    model = optracr.compile(program, {"b", "a"}, 2, fold=False)
     labels = model.residual_labels
     assert labels[:8] == ("one", "tokens:a", "tokens:b", "tokens:BOS", "tokens:PAD", "indices:0", "indices:1", "upper:A")
     assert labels[8] == "upper:B"

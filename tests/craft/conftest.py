@@ -74,16 +74,20 @@ def check_program(
     causal: bool = False,
     seed: int = 0,
     pad_to: int | None = None,
+    fold: bool = False,
 ) -> craft.BlockGraph:
-    """Every s-op the model computes equals the evaluator's value on every input (noise in the residual)."""
+    """Every s-op the model computes equals the evaluator's value on every input (noise in the residual).
+
+    Construction tests lower without folding (one block per s-op); ``fold=True`` checks folded s-ops too.
+    """
     program_graph = frontend.analyse(program, vocab, max_seq_len, causal=causal)
-    block_graph = craft.lower(program_graph)
+    block_graph = craft.lower(program_graph, fold=fold)
     rng = np.random.default_rng(seed)
     for xs in inputs:
         xs = list(xs)
         padding = ["PAD"] * ((pad_to - len(xs)) if pad_to else 0)
         residual = run_with_noise(block_graph, ["BOS", *xs, *padding], rng)
-        for label in block_graph.block_by_label:
+        for label in [*block_graph.block_by_label, *block_graph.folds]:
             expr = program_graph.expr(label)
             try:
                 expected = frontend.evaluate(expr, xs, causal=causal)

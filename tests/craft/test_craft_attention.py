@@ -55,7 +55,7 @@ def test_output_wider_than_key_size_works() -> None:
     select = rasp.Select(first, first, lambda key, query: key).named("to_first")
     program = rasp.Aggregate(select, rasp.tokens).named("first_token")
     program_graph = frontend.analyse(program, vocab, 6)
-    block_graph = craft.lower(program_graph)
+    block_graph = craft.lower(program_graph, fold=False)
     lowered = block_graph.block_by_label["first_token"]
     assert (lowered.key_size, lowered.value_size) == (3, 8)
     for xs in (list("hgfedc"), list("b"), list("abca")):
@@ -66,7 +66,7 @@ def test_output_wider_than_key_size_works() -> None:
 def test_key_and_value_sizes_are_independent_minima() -> None:
     select = rasp.Select(rasp.indices, rasp.tokens, rasp.Comparison.LT).named("select")
     program = rasp.numerical(rasp.Aggregate(select, _numerical_tokens(), default=0)).named("mean")
-    lowered = craft.lower(frontend.analyse(program, DIGITS, 7)).block_by_label["mean"]
+    lowered = craft.lower(frontend.analyse(program, DIGITS, 7), fold=False).block_by_label["mean"]
     assert (lowered.key_size, lowered.value_size) == (min(3 + 1, 7 + 1), 1)
 
 
@@ -76,7 +76,7 @@ def test_softmax_mass_off_the_intended_keys_stays_below_the_bound(max_seq_len: i
     select = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ).named("same")
     program = rasp.numerical(rasp.Aggregate(select, _numerical_tokens(), default=0)).named("mean")
     vocab = {1, 2}
-    block_graph = craft.lower(frontend.analyse(program, vocab, max_seq_len))
+    block_graph = craft.lower(frontend.analyse(program, vocab, max_seq_len), fold=False)
     head = block_graph.block_by_label["mean"].block
     tokens = ["BOS", 1] + [2] * (max_seq_len - 1)
     weights = head.attention(craft.embed(block_graph, tokens))
@@ -84,7 +84,7 @@ def test_softmax_mass_off_the_intended_keys_stays_below_the_bound(max_seq_len: i
     assert weights[1, 1] > 1 - 1e-6  # the single selected key, against BOS and N - 1 others
     select_none = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.LT).named("smaller")
     program = rasp.numerical(rasp.Aggregate(select_none, _numerical_tokens(), default=0)).named("mean")
-    block_graph = craft.lower(frontend.analyse(program, vocab, max_seq_len))
+    block_graph = craft.lower(frontend.analyse(program, vocab, max_seq_len), fold=False)
     weights = block_graph.block_by_label["mean"].block.attention(craft.embed(block_graph, ["BOS"] + [1] * max_seq_len))
     assert np.all(weights[:, 0] > 1 - 1e-6)  # nothing is smaller than 1: everyone reads BOS
 
@@ -108,4 +108,4 @@ def test_predicate_that_raises_on_a_value_pair_is_a_compile_error() -> None:
     select = rasp.Select(rasp.tokens, rasp.tokens, lambda key, query: 1 / (key - query) > 0).named("bad")
     program = rasp.numerical(rasp.Aggregate(select, _numerical_tokens(), default=0)).named("mean")
     with pytest.raises(frontend.CompileError, match="raised ZeroDivisionError"):
-        craft.lower(frontend.analyse(program, DIGITS, 3))
+        craft.lower(frontend.analyse(program, DIGITS, 3), fold=False)

@@ -52,7 +52,7 @@ def test_map_whose_function_raises_on_one_value_compiles_and_gives_no_output_the
     residual = craft.run(block_graph, ["BOS", 2, 0, 3])
     assert craft.decode(block_graph, residual) == [3, None, 2]
     numerical = rasp.numerical(rasp.Map(lambda x: 6 / x, rasp.tokens)).named("six_over_numerical")
-    block_graph = craft.lower(frontend.analyse(numerical, vocab, 3))
+    block_graph = craft.lower(frontend.analyse(numerical, vocab, 3), fold=False)
     assert craft.decode(block_graph, craft.run(block_graph, ["BOS", 2, 0])) == [3.0, 0.0]
 
 
@@ -83,7 +83,7 @@ def test_sequence_map_raising_on_some_pairs_gives_no_output_there(checker, input
 def test_sequence_map_width_counts_distinct_outputs_per_row_of_the_narrower_orientation() -> None:
     program = rasp.SequenceMap(lambda x, i: x > i, rasp.tokens, rasp.indices).named("greater")
     program_graph = frontend.analyse(program, DIGITS, 5)
-    lowered = craft.lower(program_graph).block_by_label["greater"]
+    lowered = craft.lower(program_graph, fold=False).block_by_label["greater"]
     # rows over tokens (3 rows): token x gives True for i < x and False otherwise: 2 outputs per row.
     assert lowered.mlp_hidden_width == 3 * 2 <= 3 * 5
 
@@ -102,7 +102,7 @@ def test_linear_sequence_map_of_categorical_inputs_is_a_table(checker, inputs) -
 def test_table_mlps_are_silent_at_bos_whatever_their_inputs_hold() -> None:
     """At BOS every hidden unit's pre-activation is negative for any one-hot (or absent) input values."""
     program = rasp.SequenceMap(lambda x, i: x + i > 3, rasp.tokens, rasp.indices).named("total")
-    block_graph = craft.lower(frontend.analyse(program, DIGITS, 3))
+    block_graph = craft.lower(frontend.analyse(program, DIGITS, 3), fold=False)
     mlp = block_graph.block_by_label["total"].block
     token_choices = [None] + [craft.BasisDirection("tokens", v) for v in sorted(DIGITS)]
     index_choices = [None] + [craft.BasisDirection("indices", i) for i in range(3)]

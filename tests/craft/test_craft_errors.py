@@ -61,12 +61,12 @@ def test_unrewritten_expressions_are_reported_with_the_fix() -> None:
     program = rasp.SequenceMap(lambda x, y: x + y, rasp.tokens, rasp.Full(1)).named("total")
     program_graph = frontend.infer_value_sets(frontend.trace(program), frontend.InputSpec({1, 2}, 3))
     with pytest.raises(CompileError, match="no construction for Full; run frontend.analyse"):
-        craft.lower(program_graph)
+        craft.lower(program_graph, fold=False)
 
 
 def _valid_graph() -> craft.BlockGraph:
     program = rasp.numerical(rasp.Map(lambda t: t == "x", rasp.tokens)).named("is_x")
-    return craft.lower(frontend.analyse(program, {"x", "y"}, 3))
+    return craft.lower(frontend.analyse(program, {"x", "y"}, 3), fold=False)
 
 
 def test_block_graph_rejects_inconsistent_contents() -> None:

@@ -19,7 +19,7 @@ def _frac_prevs() -> rasp.SOp:
 
 
 def _lowered(program: rasp.SOp, vocab=frozenset({"x", "y"}), max_seq_len: int = 3, **options) -> craft.BlockGraph:
-    return craft.lower(frontend.analyse(program, vocab, max_seq_len, **options))
+    return craft.lower(frontend.analyse(program, vocab, max_seq_len, **options), fold=False)
 
 
 def test_one_block_per_computed_sop_in_topological_order_with_selectors_folded() -> None:
@@ -138,18 +138,18 @@ def test_sop_label_clashing_with_a_private_direction_is_reported() -> None:
 
 def test_lower_takes_only_a_program_graph_with_value_sets() -> None:
     with pytest.raises(CompileError, match="lower takes a frontend.ProgramGraph .build it with frontend.analyse."):
-        craft.lower(frontend.trace(_frac_prevs()))
+        craft.lower(frontend.trace(_frac_prevs()), fold=False)
 
 
 def test_lower_takes_options_from_the_program_graph() -> None:
     program_graph = frontend.analyse(_frac_prevs(), {"x", "y"}, 3, bos="<s>", pad="_", causal=True)
-    block_graph = craft.lower(program_graph)
+    block_graph = craft.lower(program_graph, fold=False)
     assert block_graph.input_spec is program_graph.input_spec
     assert (block_graph.bos, block_graph.pad, block_graph.causal) == ("<s>", "_", True)
     assert craft.input_tokens(block_graph) == ("x", "y", "<s>", "_")
     assert D("tokens", "<s>") in block_graph.block_by_label["frac_prevs"].block.input_space
     with pytest.raises(TypeError):
-        craft.lower(program_graph, causal=False)  # type: ignore[call-arg]
+        craft.lower(program_graph, causal=False, fold=False)  # type: ignore[call-arg]
 
 
 def test_bad_options_are_rejected_before_lowering() -> None:
@@ -222,7 +222,7 @@ def test_width_table_rows_match_the_built_blocks() -> None:
         "count": (rasp.SelectorWidth(rasp.Select(tokens, tokens, rasp.Comparison.LEQ)), (1, 2 * n + 1, 4 + 1, 1)),
     }
     for label, (program, (heads, hidden, key_size, value_size)) in cases.items():
-        lowered = craft.lower(frontend.analyse(program.named(label), vocab, n)).block_by_label[label]
+        lowered = craft.lower(frontend.analyse(program.named(label), vocab, n), fold=False).block_by_label[label]
         assert (lowered.num_heads, lowered.mlp_hidden_width, lowered.key_size, lowered.value_size) == (
             heads, hidden, key_size, value_size), label
     rows = [line.split() for line in craft.__doc__.splitlines()]

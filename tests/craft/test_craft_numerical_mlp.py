@@ -103,7 +103,7 @@ def test_non_affine_numerical_map_on_a_mean_is_exact(checker, inputs) -> None:
 
 def test_numerical_map_dropping_an_input_writes_zero_there() -> None:
     program = rasp.numerical(rasp.Map(lambda x: 1 / x - 1, _frac_prevs())).named("inverse")
-    block_graph = craft.lower(frontend.analyse(program, {"x", "y"}, 4))
+    block_graph = craft.lower(frontend.analyse(program, {"x", "y"}, 4), fold=False)
     residual = craft.run(block_graph, ["BOS", "y", "x", "x", "y"])
     np.testing.assert_allclose(craft.decode(block_graph, residual), [0.0, 1.0, 0.5, 1.0], atol=1e-6)
 
@@ -167,7 +167,7 @@ def test_inputs_one_rounding_apart_with_different_outputs_are_refused() -> None:
     """The evaluator's answer itself hangs on rounding (0.6000000000000001 / 3 > 0.2); before, 77 of 120 inputs
     of this program came out wrong, far from 0.2 too."""
     with pytest.raises(CompileError, match="'judged'.*differ only by float rounding but map to different outputs"):
-        craft.lower(frontend.analyse(_means_of_tenths(lambda x: x > 0.2), {"a", "b", "c"}, 4))
+        craft.lower(frontend.analyse(_means_of_tenths(lambda x: x > 0.2), {"a", "b", "c"}, 4), fold=False)
     with pytest.raises(CompileError, match=r"\(0 and 1\); no MLP can tell them apart: round the input"):
         _discretised(NEAR_DUPLICATES, lambda x: int(x > 0.2), categorical=True)
 
@@ -192,7 +192,7 @@ def test_gap_too_small_for_the_attention_leak_is_refused() -> None:
         r"may be off by up to 1e-07 .* needs such gaps above 4e-07"
     )
     with pytest.raises(CompileError, match=message):
-        craft.lower(frontend.analyse(_positive_mean(1e-6), {"a", "b", "c"}, 4))
+        craft.lower(frontend.analyse(_positive_mean(1e-6), {"a", "b", "c"}, 4), fold=False)
 
 
 @pytest.mark.parametrize(
@@ -205,7 +205,7 @@ def test_gap_too_small_for_the_attention_leak_is_refused() -> None:
 def test_affine_maps_carry_the_error_of_their_inputs_scaled(scaled, error: str) -> None:
     program = rasp.Map(lambda x: x > 0, scaled(_mean(1e-6)), simplify=False).named("positive")
     with pytest.raises(CompileError, match=f"'positive'.* may be off by up to {error} "):
-        craft.lower(frontend.analyse(program, {"a", "b", "c"}, 4))
+        craft.lower(frontend.analyse(program, {"a", "b", "c"}, 4), fold=False)
 
 
 def test_difference_of_two_means_that_is_zero_up_to_rounding_is_refused() -> None:
@@ -214,7 +214,7 @@ def test_difference_of_two_means_that_is_zero_up_to_rounding_is_refused() -> Non
     difference = rasp.numerical(rasp.LinearSequenceMap(_mean(1e-6), _mean(1e-6).named("other"), 1.0, -1.0))
     program = rasp.Map(lambda x: x > 0, difference).named("positive")
     with pytest.raises(CompileError, match="'positive'.* differ only by float rounding but map to different outputs"):
-        craft.lower(frontend.analyse(program, {"a", "b", "c"}, 4))
+        craft.lower(frontend.analyse(program, {"a", "b", "c"}, 4), fold=False)
 
 
 def test_gap_wide_enough_for_the_attention_leak_compiles_exactly(checker, inputs) -> None:
@@ -243,5 +243,5 @@ def test_selector_width_at_a_long_max_seq_len_passes_the_gap_check() -> None:
     """Widths 1/(w+1) lie 1/(N(N+1)) ~ 2.5e-7 apart at N = 2000, more than the head's tiny stray mass allows."""
     same = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ).named("same")
     program = rasp.numerical(rasp.SelectorWidth(same)).named("count")
-    block_graph = craft.lower(frontend.analyse(program, {"a", "b"}, 2000))
+    block_graph = craft.lower(frontend.analyse(program, {"a", "b"}, 2000), fold=False)
     assert block_graph.block_by_label["count"].mlp_hidden_width == 2 * 2000

@@ -52,7 +52,7 @@ def test_selector_width_of_an_empty_selection_is_zero(checker, inputs) -> None:
 
 @pytest.mark.parametrize(("numerical", "hidden_width"), [(False, 2 * 12 + 1), (True, 2 * 12)])
 def test_selector_width_is_one_head_and_one_mlp_of_known_width(numerical, hidden_width) -> None:
-    block_graph = craft.lower(frontend.analyse(_width(rasp.Comparison.LT, numerical), {"a"}, 12))
+    block_graph = craft.lower(frontend.analyse(_width(rasp.Comparison.LT, numerical), {"a"}, 12), fold=False)
     lowered = block_graph.block_by_label["width"]
     assert (type(lowered.block), lowered.num_heads, lowered.mlp_hidden_width) == (craft.SeriesWithResiduals, 1, hidden_width)
     assert (lowered.key_size, lowered.value_size) == (13, 1)
@@ -61,7 +61,7 @@ def test_selector_width_is_one_head_and_one_mlp_of_known_width(numerical, hidden
 
 
 def test_selector_width_scratch_is_private_and_follows_its_sop_in_the_residual() -> None:
-    block_graph = craft.lower(frontend.analyse(_width(rasp.Comparison.LT, False), {"a"}, 3))
+    block_graph = craft.lower(frontend.analyse(_width(rasp.Comparison.LT, False), {"a"}, 3), fold=False)
     scratch = craft.BasisDirection("_width_selector_width_attn")
     assert block_graph.scratch_spaces["width"].basis == (scratch,)
     head, mlp = block_graph.block_by_label["width"].block.blocks
