@@ -62,12 +62,18 @@ RegionFunction = Callable[[tuple], Sequence[object]]
 
 @dataclasses.dataclass(frozen=True)
 class FusedInput:
-    """One external input of a fused region as it sits in the residual."""
+    """One external input of a fused region as it sits in the residual.
 
-    space: bases.VectorSpaceWithBasis  # categorical: one direction per value (one-hot; all zero = absent);
-    numerical: bool  # numerical: exactly one direction
-    values: tuple  # categorical: each direction's .value in space order; numerical: the finite numbers it takes
-    error: float = 0.0  # numerical only: how far the residual value may be from a known value
+    A categorical input's ``space`` has one direction per value (one-hot; all zero = absent) and ``values`` are
+    their ``.value`` in space order; a numerical input's ``space`` is one direction, ``values`` the finite
+    numbers it can take and ``error`` how far its residual value may be from one of them (checked against the
+    gaps the outputs step across).
+    """
+
+    space: bases.VectorSpaceWithBasis
+    numerical: bool
+    values: tuple
+    error: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", tuple(self.values))
