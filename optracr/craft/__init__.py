@@ -31,6 +31,18 @@ Aggregate categorical             1      0                                      
 Aggregate numerical               1      0                                              min(|Q|+1, |K|+1)  1
 SelectorWidth categorical         1      2N + 1                                         min(|Q|+1, |K|+1)  1
 SelectorWidth numerical           1      2N  (1 when N = 1: affine)                     min(|Q|+1, |K|+1)  1
+Fused region (craft.fusion) of    0      min over the column input C of the sum over    0                  0
+categorical X_1 .. X_k (k >= 1)          rows r (a value of every other input) of
+                                         min(T_r, P_r + S_r): T_r = #distinct non-None
+                                         output tuples f(r, .), P_r = #distinct
+                                         non-None tuples of the categorical outputs,
+                                         S_r = #(numerical output, sign) occurring
+                                         in row r  (<= |X_1| ... |X_k|)
+Fused region, one numerical x     0      sum over combinations r of the X_i of          0                  0
+(n values) and categorical               2 #{j : g_r(x_j+1) != g_r(x_j)}
+X_1 .. X_k (k >= 0)                      + [g_r(x_j) != 0 for every j]
+                                         (<= (2n - 1) |X_1| ... |X_k|)
+Fused region, >= 2 numerical      -      refused (CompileError)                         -                  -
 ================================  =====  =============================================  =================  =============
 
 Blocks: Map / SequenceMap -> an MLP, Aggregate -> a head, SelectorWidth -> [head, MLP]. Every
@@ -48,6 +60,7 @@ from optracr.craft import blocks
 from optracr.craft import categorical_mlp
 from optracr.craft import conventions
 from optracr.craft import folding
+from optracr.craft import fusion
 from optracr.craft import inputs
 from optracr.craft import lowering
 from optracr.craft import numerical_mlp
@@ -58,6 +71,7 @@ from optracr.craft.inputs import check_tokens
 from optracr.craft.bases import BasisDirection, VectorInBasis, VectorSpaceWithBasis, direct_sum, join_vector_spaces
 from optracr.craft.block_graph import BlockGraph, LoweredBlock, sublayer_parts
 from optracr.craft.blocks import MLP, AttentionHead, MultiAttentionHead, SeriesWithResiduals, combine_in_parallel
+from optracr.craft.fusion import FusedInput, FusedOutput, fused_mlp, fused_width
 from optracr.craft.lowering import lower
 from optracr.craft.numpy_model import (
     attention_mask,
@@ -76,6 +90,8 @@ __all__ = [
     "BasisDirection",
     "Bilinear",
     "BlockGraph",
+    "FusedInput",
+    "FusedOutput",
     "Linear",
     "LoweredBlock",
     "MLP",
@@ -97,6 +113,9 @@ __all__ = [
     "direct_sum",
     "embed",
     "folding",
+    "fused_mlp",
+    "fused_width",
+    "fusion",
     "input_tokens",
     "inputs",
     "join_vector_spaces",
