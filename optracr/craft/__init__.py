@@ -66,10 +66,11 @@ from optracr.craft import lowering
 from optracr.craft import numerical_mlp
 from optracr.craft import numpy_model
 from optracr.craft import operators
+from optracr.craft import regions
 from optracr.craft import selector_width
 from optracr.craft.inputs import check_tokens
 from optracr.craft.bases import BasisDirection, VectorInBasis, VectorSpaceWithBasis, direct_sum, join_vector_spaces
-from optracr.craft.block_graph import BlockGraph, LoweredBlock, sublayer_parts
+from optracr.craft.block_graph import BlockGraph, FusionCandidate, LoweredBlock, sublayer_parts
 from optracr.craft.blocks import MLP, AttentionHead, MultiAttentionHead, SeriesWithResiduals, combine_in_parallel
 from optracr.craft.fusion import FusedInput, FusedOutput, fused_mlp, fused_width
 from optracr.craft.lowering import lower
@@ -90,6 +91,7 @@ __all__ = [
     "BasisDirection",
     "Bilinear",
     "BlockGraph",
+    "FusionCandidate",
     "FusedInput",
     "FusedOutput",
     "Linear",
@@ -124,6 +126,7 @@ __all__ = [
     "numerical_mlp",
     "numpy_model",
     "operators",
+    "regions",
     "position_embedding",
     "run",
     "selector_width",

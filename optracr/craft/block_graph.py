@@ -7,6 +7,8 @@ import functools
 from collections.abc import Hashable, Mapping
 from types import MappingProxyType
 
+import networkx as nx
+
 from optracr import errors
 from optracr import frontend
 from optracr.craft import bases
@@ -79,6 +81,22 @@ class LoweredBlock:
         return max((head.value_size for head in self.heads), default=0)
 
 
+@dataclasses.dataclass(frozen=True)
+class FusionCandidate:
+    """A region the scheduler may fuse: its member blocks, and the one block that replaces them when it does."""
+
+    id: str
+    members: tuple[BlockId, ...]
+    block: LoweredBlock
+    internal: tuple[Label, ...]  # members and folds computed inside the fused MLP, not stored nor folded after
+    scratch: bases.VectorSpaceWithBasis | None = None  # a selector width's scratch, written by the fused block
+
+    @property
+    def mlp_hidden_width(self) -> int:
+        """Hidden units of the fused MLP."""
+        return self.block.mlp_hidden_width
+
+
 def _is_head_then_mlp(series: blocks.SeriesWithResiduals) -> bool:
     return (
         len(series.blocks) == 2
@@ -117,6 +135,7 @@ class BlockGraph:
     output_space: bases.VectorSpaceWithBasis
     input_spec: frontend.InputSpec
     folds: Mapping[Label, folding.Fold] = dataclasses.field(default_factory=dict)
+    fusion_candidates: tuple[FusionCandidate, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "blocks", tuple(self.blocks))
@@ -204,6 +223,35 @@ class BlockGraph:
         """The block writing each computed s-op, keyed by the s-op's label."""
         return MappingProxyType({label: lowered for lowered in self.blocks for label in lowered.writes})
 
+    def realized(self, chosen: tuple[str, ...]) -> BlockGraph:
+        """The block graph with the ``chosen`` fusion candidates in place of their members (no candidates left).
+
+        Blocks stay in their order, a fused block where its last member was, re-sorted only where a block read a
+        member written later; the residual then holds only what some block writes.
+        """
+        by_id = {candidate.id: candidate for candidate in self.fusion_candidates}
+        unknown = [name for name in chosen if name not in by_id]
+        if unknown:
+            raise errors.CompileError(None, f"no fusion candidate {unknown[0]!r}; the candidates are {sorted(by_id)}")
+        replaced = {member: by_id[name] for name in chosen for member in by_id[name].members}
+        order: list[LoweredBlock] = []
+        scratch = dict(self.scratch_spaces)
+        for lowered in self.blocks:
+            candidate = replaced.get(lowered.id)
+            if candidate is None:
+                order.append(lowered)
+            elif lowered.id == candidate.members[-1]:
+                order.append(candidate.block)
+                if candidate.scratch is not None:
+                    scratch[candidate.block.id] = candidate.scratch
+        for member in replaced:
+            scratch.pop(member, None)
+        internal = {label for name in chosen for label in by_id[name].internal}
+        folds = {label: fold for label, fold in self.folds.items() if label not in internal}
+        return dataclasses.replace(
+            self, blocks=_topologically_sorted(order), scratch_spaces=scratch, folds=folds, fusion_candidates=()
+        )
+
     def residual_space(self) -> bases.VectorSpaceWithBasis:
         """``one``, ``tokens:*``, ``indices:*``, then each block's s-op subspaces (its scratch right after)."""
         return self._residual_space
@@ -216,3 +264,14 @@ class BlockGraph:
             if lowered.id in self.scratch_spaces:
                 parts.append(self.scratch_spaces[lowered.id])
         return bases.direct_sum(*parts)
+
+
+def _topologically_sorted(order: list[LoweredBlock]) -> tuple[LoweredBlock, ...]:
+    """``order`` re-sorted so every block comes after the blocks writing what it reads (stable otherwise)."""
+    position = {lowered.id: index for index, lowered in enumerate(order)}
+    writer = {label: lowered.id for lowered in order for label in lowered.writes}
+    graph = nx.DiGraph()
+    graph.add_nodes_from(position)
+    graph.add_edges_from((writer[read], lowered.id) for lowered in order for read in lowered.reads if read in writer)
+    by_id = {lowered.id: lowered for lowered in order}
+    return tuple(by_id[block_id] for block_id in nx.lexicographical_topological_sort(graph, key=position.__getitem__))

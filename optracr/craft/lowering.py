@@ -29,6 +29,7 @@ from optracr.craft import categorical_mlp
 from optracr.craft import conventions
 from optracr.craft import folding
 from optracr.craft import numerical_mlp
+from optracr.craft import regions
 from optracr.craft import selector_width
 from optracr.craft import tables
 
@@ -242,12 +243,17 @@ def _check_program(program_graph: frontend.ProgramGraph) -> None:
         )
 
 
-def lower(program_graph: frontend.ProgramGraph, *, fold: bool = True) -> block_graph.BlockGraph:
+def lower(
+    program_graph: frontend.ProgramGraph, *, fold: bool = True, fuse: bool = True, fused_width_cap: int | None = None
+) -> block_graph.BlockGraph:
     """One craft block per computed s-op of ``program_graph`` that needs one, with every s-op's subspace.
 
     The options (vocabulary, max_seq_len, BOS, PAD, causal) come from ``program_graph.input_spec``, which
     ``frontend.analyse`` has checked together with the program. With ``fold`` (the default), every s-op that
     is linear in residual directions already written gets no block: its readers compose it (``folding``).
+    With ``fuse`` (the default), the block graph also offers the regions of MLP blocks one hidden layer can
+    compute (``regions``), each no wider than ``fused_width_cap`` (default ``regions.width_cap``); the
+    scheduler chooses among them.
     """
     _check_program(program_graph)
     context = _Context(program_graph)
@@ -259,7 +265,7 @@ def lower(program_graph: frontend.ProgramGraph, *, fold: bool = True) -> block_g
     }
     folds = folding.plan(program_graph) if fold else {}
     substitution = folding.substitution_of(folds)
-    lowered, scratch = [], {}
+    lowered, scratch, selector_errors = [], {}, {}
     readers: dict[Label, list[str]] = {label: [] for label in folds}
     for label in program_graph.topological_labels():
         expr = program_graph.expr(label)
@@ -273,10 +279,19 @@ def lower(program_graph: frontend.ProgramGraph, *, fold: bool = True) -> block_g
             lowered.append(_substituted(unfolded, folds, substitution))
             if isinstance(expr, rasp.SelectorWidth):
                 scratch[label] = bases.space([conventions.selector_width_scratch(label)])
+                selector_errors[label] = _selector_error(expr.selector, context)
         context.error_bounds[label] = _error_bound(label, expr, context)
     sink = program_graph.sink
     if sink in folds:
         readers[sink].append(block_graph.UNEMBEDDING)
+    candidates: tuple[block_graph.FusionCandidate, ...] = ()
+    if fuse:
+        region_context = regions.RegionContext(
+            program_graph, tuple(lowered), folds, spaces, scratch, context.error_bounds, selector_errors,
+            context.bos_direction,
+        )
+        cap = regions.width_cap(lowered) if fused_width_cap is None else fused_width_cap
+        candidates = regions.candidates(region_context, cap=cap)
     return block_graph.BlockGraph(
         blocks=tuple(lowered),
         spaces=spaces,
@@ -286,6 +301,7 @@ def lower(program_graph: frontend.ProgramGraph, *, fold: bool = True) -> block_g
         output_space=spaces[sink],
         input_spec=input_spec,
         folds={label: dataclasses.replace(fold, readers=tuple(readers[label])) for label, fold in folds.items()},
+        fusion_candidates=candidates,
     )
 
 

@@ -26,6 +26,18 @@ from optracr.craft import operators
 Label = str
 
 
+def scratch_value(width: int) -> float:
+    """What the head writes to the scratch direction at a query selecting ``width`` keys: 1/(width + 1)."""
+    return 1.0 / (width + 1)
+
+
+def scratch_error(max_seq_len: int, selector_error: float) -> float:
+    """How far the scratch value may be from 1/(w+1): stray softmax mass, grown by the selector's input error."""
+    logit = attention.sharpness(max_seq_len)
+    change = attention.weight_change(logit, selector_error)
+    return max_seq_len * math.exp(-logit) * (1.0 + change) + change / 2.0
+
+
 def selector_width_block(
     label: Label,
     query_space: bases.VectorSpaceWithBasis,
@@ -51,18 +63,17 @@ def selector_width_block(
     to_scratch = scratch.vector_from_basis_direction(scratch.basis[0])
     w_ov = operators.Linear.from_action(bos_space, scratch, lambda _: to_scratch)
     head = blocks.AttentionHead(w_qk, w_ov)
-    table = {1.0 / (width + 1): width for width in range(max_seq_len + 1)}
-    change = attention.weight_change(logit, selector_error)
-    scratch_error = max_seq_len * math.exp(-logit) * (1.0 + change) + change / 2.0
+    table = {scratch_value(width): width for width in range(max_seq_len + 1)}
+    error = scratch_error(max_seq_len, selector_error)
     if numerical_output:
         mlp = numerical_mlp.map_numerical_mlp(
-            label, scratch.basis[0], output_space, table, bos_direction=bos_direction, input_error=scratch_error
+            label, scratch.basis[0], output_space, table, bos_direction=bos_direction, input_error=error
         )
     else:
         missing = [w for w in table.values() if bases.BasisDirection(label, w) not in output_space]
         if missing:
             raise errors.CompileError(label, f"selector width can be {missing[:4]}, missing from its value set")
         mlp = numerical_mlp.map_numerical_to_categorical_mlp(
-            label, scratch.basis[0], output_space, table, bos_direction=bos_direction, input_error=scratch_error
+            label, scratch.basis[0], output_space, table, bos_direction=bos_direction, input_error=error
         )
     return blocks.SeriesWithResiduals((head, mlp))

@@ -1,0 +1,319 @@
+"""Fusion candidates: regions of MLP blocks that one hidden layer can compute, with the block that would.
+
+A region is a connected set of MLP blocks (Maps and SequenceMaps that were not folded), optionally led by one
+selector width whose MLP half joins it (its head stays in the attention sublayer before). The region must be
+convex (no path between two members leaves it: nothing outside may have to run between them), its
+categorical inputs from outside must always hold a value (an absent input switches a fused MLP off as a
+whole, while one member alone might still have written), and it may read at most one numerical input (a
+selector width's scratch counts as one). ``fusion.fused_mlp`` builds the one MLP from the region's external
+inputs straight to every member that is read outside it; the members read only inside are not stored.
+
+Candidates are enumerated by growing connected sets up to ``MAX_MEMBERS`` members, the widest no wider than
+the cap; the scheduler decides which (disjoint) candidates to use, since a fusion saves sublayers but may
+cost hidden units.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Hashable, Mapping, Sequence
+
+import networkx as nx
+
+from optracr import errors
+from optracr import frontend
+from optracr.craft import bases
+from optracr.craft import block_graph as block_graph_lib
+from optracr.craft import blocks
+from optracr.craft import conventions
+from optracr.craft import folding
+from optracr.craft import fusion
+from optracr.craft import selector_width
+from optracr.craft import tables
+
+rasp = frontend.rasp
+Label = str
+MAX_MEMBERS = 5
+MAX_CANDIDATES = 400
+MIN_WIDTH_CAP = 256
+WIDTH_CAP_FACTOR = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class RegionContext:
+    """What building candidates needs from lowering."""
+
+    program_graph: frontend.ProgramGraph
+    blocks: tuple[block_graph_lib.LoweredBlock, ...]  # after folding
+    folds: Mapping[Label, folding.Fold]
+    spaces: Mapping[Label, bases.VectorSpaceWithBasis]
+    scratch_spaces: Mapping[str, bases.VectorSpaceWithBasis]
+    error_bounds: Mapping[Label, float]
+    selector_errors: Mapping[Label, float]  # per selector width: its query and key error (L1)
+    bos_direction: bases.BasisDirection
+
+
+def width_cap(lowered: Sequence[block_graph_lib.LoweredBlock]) -> int:
+    """The default cap on a fused MLP: 4 x the widest unfused MLP block, and at least 256."""
+    return max(WIDTH_CAP_FACTOR * max((block.mlp_hidden_width for block in lowered), default=0), MIN_WIDTH_CAP)
+
+
+def candidates(context: RegionContext, *, cap: int) -> tuple[block_graph_lib.FusionCandidate, ...]:
+    """Every fusable region of the block graph (up to ``MAX_CANDIDATES``), each with its fused block."""
+    graph = _block_graph(context)
+    found: list[block_graph_lib.FusionCandidate] = []
+    for region in _regions(graph, context):
+        candidate = _candidate(region, context, cap)
+        if candidate is not None:
+            found.append(candidate)
+        if len(found) >= MAX_CANDIDATES:
+            break
+    return tuple(found)
+
+
+def _kind(context: RegionContext, block: block_graph_lib.LoweredBlock) -> str | None:
+    expr = context.program_graph.expr(block.id)
+    if isinstance(expr, rasp.SelectorWidth):
+        return "selector_width"
+    if isinstance(expr, (rasp.Map, rasp.SequenceMap)) and not block.heads:
+        return "map"
+    return None
+
+
+def _block_graph(context: RegionContext) -> nx.DiGraph:
+    """Blocks (by id) with an edge writer -> reader for every value one block reads of another."""
+    graph = nx.DiGraph()
+    writer = {label: block.id for block in context.blocks for label in block.writes}
+    for block in context.blocks:
+        graph.add_node(block.id)
+        graph.add_edges_from((writer[read], block.id) for read in block.reads if read in writer)
+    return graph
+
+
+def _regions(graph: nx.DiGraph, context: RegionContext) -> list[frozenset[str]]:
+    """Connected, convex sets of fusable blocks with 2..MAX_MEMBERS members, in a deterministic order."""
+    order = {block.id: index for index, block in enumerate(context.blocks)}
+    fusable = {block.id for block in context.blocks if _kind(context, block) is not None}
+    neighbours = {
+        node: sorted((set(graph.predecessors(node)) | set(graph.successors(node))) & fusable, key=order.get)
+        for node in fusable
+    }
+    seen: set[frozenset[str]] = set()
+    frontier = [frozenset([node]) for node in sorted(fusable, key=order.get)]
+    regions = []
+    while frontier:
+        grown = []
+        for region in frontier:
+            for member in sorted(region, key=order.get):
+                for neighbour in neighbours[member]:
+                    bigger = region | {neighbour}
+                    if neighbour in region or bigger in seen:
+                        continue
+                    seen.add(bigger)
+                    if _convex(graph, bigger) and _one_leading_selector_width(graph, bigger, context):
+                        regions.append(bigger)
+                        if len(bigger) < MAX_MEMBERS:
+                            grown.append(bigger)
+        frontier = grown
+        if len(regions) > 4 * MAX_CANDIDATES:
+            break
+    return regions
+
+
+def _convex(graph: nx.DiGraph, region: frozenset[str]) -> bool:
+    after = set().union(*(nx.descendants(graph, member) for member in region)) - region
+    before = set().union(*(nx.ancestors(graph, member) for member in region)) - region
+    return not (after & before)
+
+
+def _one_leading_selector_width(graph: nx.DiGraph, region: frozenset[str], context: RegionContext) -> bool:
+    widths = [m for m in region if isinstance(context.program_graph.expr(m), rasp.SelectorWidth)]
+    return len(widths) <= 1 and all(not (nx.ancestors(graph, width) & region) for width in widths)
+
+
+# --------------------------------------------------------------------------------------- one region
+def _candidate(region: frozenset[str], context: RegionContext, cap: int) -> block_graph_lib.FusionCandidate | None:
+    graph = context.program_graph
+    members = tuple(block.id for block in context.blocks if block.id in region)
+    evaluated = _evaluated(members, context)
+    externals = _externals(evaluated, members, context)
+    outputs = _outputs(members, evaluated, context)
+    if not _absence_reaches_every_output(externals, outputs, evaluated, context):
+        return None
+    inputs = [_fused_input(label, context) for label in externals]
+    fused_outputs = [
+        fusion.FusedOutput(label, context.spaces[label], graph.encoding(label) == rasp.Encoding.NUMERICAL)
+        for label in outputs
+    ]
+    function = functools.partial(_region_values, evaluated, externals, outputs, graph)
+    name = "fused:" + "+".join(members)
+    try:
+        if fusion.fused_width(inputs, fused_outputs, function, name=name) > cap:
+            return None
+        mlp = fusion.fused_mlp(name, inputs, fused_outputs, function, bos_direction=context.bos_direction)
+    except errors.CompileError:
+        return None  # several numerical inputs, or gaps too fine for their error: not fusable
+    return _fused_block(name, members, outputs, mlp, externals, context)
+
+
+def _evaluated(members: tuple[str, ...], context: RegionContext) -> tuple[Label, ...]:
+    """Members and the folded s-ops between them (read inside, computed from members), in topological order.
+
+    A member that reads a fold of another member cannot read it from the residual in the same sublayer, so the
+    region computes that fold itself; a fold of outside s-ops only is an input like any other.
+    """
+    graph, inside = context.program_graph, set(members)
+    order = graph.topological_labels()
+    for label in reversed(order):
+        fold = context.folds.get(label)
+        if fold is not None and set(fold.sources) & set(members) and set(graph.readers(label)) & inside:
+            inside.add(label)
+    return tuple(label for label in order if label in inside)
+
+
+def _children(label: Label, graph: frontend.ProgramGraph) -> list[Label]:
+    expr = graph.expr(label)
+    if isinstance(expr, rasp.Map):
+        return [graph.label_of(expr.inner)]
+    if isinstance(expr, rasp.SequenceMap):
+        return [graph.label_of(expr.fst), graph.label_of(expr.snd)]
+    return []  # a selector width's MLP half reads its scratch, an input of the region
+
+
+def _externals(evaluated: tuple[Label, ...], members: tuple[str, ...], context: RegionContext) -> list[Label]:
+    """The region's inputs from outside (a selector width member stands for its scratch direction)."""
+    graph, inside = context.program_graph, set(evaluated)
+    externals: list[Label] = []
+    for label in evaluated:
+        if isinstance(graph.expr(label), rasp.SelectorWidth):
+            externals.append(label)
+        externals += [child for child in _children(label, graph) if child not in inside]
+    return list(dict.fromkeys(externals))
+
+
+def _absence_reaches_every_output(
+    externals: list[Label], outputs: list[Label], evaluated: tuple[Label, ...], context: RegionContext
+) -> bool:
+    """Whether every output depends on every input that may be absent.
+
+    An absent categorical input switches the whole fused MLP off; unfused, each lookup that reads an absent
+    input writes nothing, and that absence passes down the chain, so the two agree exactly when every output
+    is downstream of every input that may be absent (numerical s-ops never depend on one: validate refuses it).
+    """
+    graph = context.program_graph
+    inside = set(evaluated)
+    for external in externals:
+        if external in inside or graph.encoding(external) != rasp.Encoding.CATEGORICAL:
+            continue
+        if not graph.may_be_none(external):
+            continue
+        reached, stack = set(), [external]
+        while stack:
+            for reader in graph.readers(stack.pop()):
+                if reader in inside and reader not in reached:
+                    reached.add(reader)
+                    stack.append(reader)
+        if not set(outputs) <= reached:
+            return False
+    return True
+
+
+def _needed_outside(evaluated: tuple[Label, ...], context: RegionContext) -> set[Label]:
+    """What the region computes that something outside reads (a block, a selector, or as the output)."""
+    graph, inside = context.program_graph, set(evaluated)
+    return {label for label in evaluated if label == graph.sink or set(graph.readers(label)) - inside}
+
+
+def _outputs(members: tuple[str, ...], evaluated: tuple[Label, ...], context: RegionContext) -> list[Label]:
+    """Members the fused block must store: those read outside, and the sources of folds read outside."""
+    stored: set[Label] = set()
+    for label in _needed_outside(evaluated, context):
+        stored |= set(context.folds[label].sources) if label in context.folds else {label}
+    return [member for member in members if member in stored]
+
+
+def _fused_input(label: Label, context: RegionContext) -> fusion.FusedInput:
+    graph = context.program_graph
+    if isinstance(graph.expr(label), rasp.SelectorWidth):
+        space = context.scratch_spaces[label]
+        max_seq_len = graph.input_spec.max_seq_len
+        values = tuple(selector_width.scratch_value(width) for width in range(max_seq_len + 1))
+        error = selector_width.scratch_error(max_seq_len, context.selector_errors[label])
+        return fusion.FusedInput(space, True, values, error)
+    if graph.encoding(label) == rasp.Encoding.NUMERICAL:
+        values = tuple(sorted(float(v) for v in graph.value_set(label)))
+        return fusion.FusedInput(context.spaces[label], True, values, context.error_bounds[label])
+    space = context.spaces[label]
+    if label == conventions.TOKENS:  # BOS and PAD are no values of tokens
+        space = bases.space(d for d in space.basis if d.value in graph.input_spec.vocab)
+    return fusion.FusedInput(space, False, tuple(d.value for d in space.basis))
+
+
+def _region_values(
+    evaluated: tuple[Label, ...],
+    externals: list[Label],
+    outputs: list[Label],
+    graph: frontend.ProgramGraph,
+    inputs: tuple,
+) -> tuple:
+    """Every output's value for one combination of the external inputs' values (None: no value)."""
+    values: dict[Label, Hashable] = {}
+    for label, value in zip(externals, inputs):
+        if isinstance(graph.expr(label), rasp.SelectorWidth):
+            values[label] = round(1.0 / value - 1.0)
+        else:
+            values[label] = value
+    for label in evaluated:
+        if label not in values:
+            arguments = [values[child] for child in _children(label, graph)]
+            values[label] = _apply(graph, label, arguments)
+    return tuple(values[label] for label in outputs)
+
+
+def _apply(graph: frontend.ProgramGraph, label: Label, arguments: list[Hashable]) -> Hashable:
+    """The s-op's function on its inputs' values, as its own MLP computes it (None: no value)."""
+    if any(argument is None for argument in arguments):
+        return None
+    key = arguments[0] if len(arguments) == 1 else tuple(arguments)
+    if key in graph.dropped_inputs(label):
+        return None
+    function = graph.expr(label).f
+    if len(arguments) == 1:
+        return tables.map_table(function, [key], ())[key]
+    return tables.sequence_map_table(function, [arguments[0]], [arguments[1]], ())[key]
+
+
+def _fused_block(
+    name: str,
+    members: tuple[str, ...],
+    outputs: list[Label],
+    mlp: blocks.MLP,
+    externals: list[Label],
+    context: RegionContext,
+) -> block_graph_lib.FusionCandidate:
+    by_id = {block.id: block for block in context.blocks}
+    substituted = folding.substitute(mlp, folding.substitution_of(context.folds))
+    reads: list[Label] = []
+    for label in externals:
+        if label in context.folds:
+            reads.extend(context.folds[label].sources)
+        elif label not in members:
+            reads.append(label)
+    widths = [m for m in members if isinstance(context.program_graph.expr(m), rasp.SelectorWidth)]
+    block: blocks.Block = substituted
+    scratch = None
+    if widths:
+        (width,) = widths
+        head = by_id[width].heads[0]
+        block = blocks.SeriesWithResiduals((head, substituted))
+        reads.extend(by_id[width].reads)
+        scratch = context.scratch_spaces[width]
+    lowered = block_graph_lib.LoweredBlock(
+        id=name, writes=tuple(outputs), block=block, reads=tuple(r for r in dict.fromkeys(reads) if r not in outputs)
+    )
+    needed = _needed_outside(_evaluated(members, context), context)
+    internal = tuple(
+        label for label in _evaluated(members, context) if label not in outputs and label not in needed
+    )
+    return block_graph_lib.FusionCandidate(name, members, lowered, internal, scratch)
