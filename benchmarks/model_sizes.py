@@ -1,7 +1,12 @@
-"""Model sizes of every library program: solver against heuristic (and the reference, when installed).
+"""Model sizes of every library program: solver against heuristic, default mode against the reference structure
+(and the reference compiler, when installed).
+
+Modes: ``default`` (folding and fusion on: the smallest exact model) and ``reference-structure`` (``fold=False,
+fuse=False``: one block per s-op, every s-op in the residual). Where the fused-width cap binds, the default mode
+is measured again without the cap (``default-uncapped``) and both are printed.
 
 Run: ``python benchmarks/model_sizes.py`` (``--programs sort,hist`` for a subset). Prints a markdown table,
-writes ``benchmarks/results/model_sizes.json`` and a summary line of what the solver saves.
+writes ``benchmarks/results/model_sizes.json`` and summary lines of what the solver and the default mode save.
 """
 
 from __future__ import annotations
@@ -16,21 +21,31 @@ import optracr.compiler  # noqa: F401 - loads JAX, Haiku and OR-Tools before any
 from optracr import programs
 
 RESULTS = Path(__file__).resolve().parent / "results"
-COLUMNS = ("program", "allocator", "layers", "heads", "key", "value", "mlp", "d_model", "params", "nonzero",
+COLUMNS = ("program", "mode", "allocator", "layers", "heads", "key", "value", "mlp", "d_model", "params", "nonzero",
            "status", "alloc_s", "compile_s")
+MODES = {
+    "default": {},
+    "reference-structure": {"fold": False, "fuse": False},
+    "default-uncapped": {"fused_width_cap": 10**9},
+}
 
 
-def measure(name: str, allocator: str, time_limit_s: float) -> dict:
-    """One program compiled with one allocator: shape, sizes, status and stage times."""
+def measure(name: str, allocator: str, time_limit_s: float, mode: str = "default") -> dict:
+    """One program compiled with one allocator in one mode: shape, sizes, status and stage times."""
     entry = programs.LIBRARY[name]
     start = time.perf_counter()
-    model = optracr.compile(entry.build(), entry.vocab, entry.max_seq_len, allocator=allocator, time_limit_s=time_limit_s)
+    model = optracr.compile(
+        entry.build(), entry.vocab, entry.max_seq_len, allocator=allocator, time_limit_s=time_limit_s, **MODES[mode]
+    )
     seconds = time.perf_counter() - start
     return {
         "program": name,
+        "mode": mode,
         "allocator": allocator,
         "vocab_size": len(entry.vocab),
         "max_seq_len": entry.max_seq_len,
+        "fused": [list(location.fused_with) for location in model.layered.locations.values() if location.fused_with],
+        "folded": sorted(label for label, location in model.layered.locations.items() if location.folded),
         **model_row(model, seconds),
     }
 
@@ -81,7 +96,7 @@ def _cell(value: object) -> str:
 
 
 def summary_line(rows: list[dict]) -> str:
-    """Programs where the solver saves layers or parameters, and the total saving."""
+    """Programs where the solver saves layers or parameters, and the total saving (rows of one mode)."""
     by_key = {(row["program"], row["allocator"]): row for row in rows}
     names = sorted({row["program"] for row in rows})
     fewer_layers = [n for n in names if by_key[n, "solver"]["layers"] < by_key[n, "heuristic"]["layers"]]
@@ -105,8 +120,13 @@ def main() -> None:
     started = time.perf_counter()
     rows = []
     for name in names:
-        for allocator in ("heuristic", "solver"):
-            rows.append(measure(name, allocator, args.time_limit))
+        for mode in ("default", "reference-structure"):
+            for allocator in ("heuristic", "solver"):
+                rows.append(measure(name, allocator, args.time_limit, mode))
+        uncapped = measure(name, "solver", args.time_limit, "default-uncapped")
+        capped = next(r for r in rows if (r["program"], r["mode"], r["allocator"]) == (name, "default", "solver"))
+        if (uncapped["layers"], uncapped["mlp"]) != (capped["layers"], capped["mlp"]):
+            rows.append(uncapped)
         reference = reference_row(name)
         if reference is not None:
             rows.append(reference)
@@ -114,8 +134,21 @@ def main() -> None:
     (RESULTS / "model_sizes.json").write_text(json.dumps(rows, indent=1))
     print(markdown(rows))
     print()
-    print(summary_line([row for row in rows if row["allocator"] in ("solver", "heuristic")]))
+    for mode in ("default", "reference-structure"):
+        print(mode + ": " + summary_line([r for r in rows if r.get("mode") == mode and r["allocator"] != "reference"]))
+    print(modes_line(rows))
     print(f"took {time.perf_counter() - started:.1f} s; wrote {RESULTS / 'model_sizes.json'}")
+
+
+def modes_line(rows: list[dict]) -> str:
+    """Total solver layers and parameters in each mode (and the reference compiler's, when measured)."""
+    parts = []
+    for mode in ("reference-compiler", "reference-structure", "default"):
+        chosen = [r for r in rows if r.get("mode") == mode and r["allocator"] in ("solver", "reference")]
+        if chosen:
+            parts.append(f"{mode}: {sum(r['layers'] for r in chosen)} layers, {sum(r['params'] for r in chosen):,} "
+                         f"parameters")
+    return "; ".join(parts)
 
 
 if __name__ == "__main__":

@@ -113,8 +113,9 @@ def measure(name: str) -> dict | None:
     compiling = importlib.import_module("tracr.compiler.compiling")
     entry = programs.LIBRARY[name]
     program = to_reference(entry.build(), reference_rasp)
-    row: dict = {"program": name, "allocator": "reference", "vocab_size": len(entry.vocab),
-                 "max_seq_len": entry.max_seq_len, "gap": None, "depth_lower_bound": None, "alloc_s": None}
+    row: dict = {"program": name, "mode": "reference-compiler", "allocator": "reference", "vocab_size": len(entry.vocab),
+                 "max_seq_len": entry.max_seq_len, "gap": None, "depth_lower_bound": None, "alloc_s": None,
+                 "fused": [], "folded": []}
     start = time.perf_counter()
     try:
         model = compiling.compile_rasp_to_model(

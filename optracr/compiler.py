@@ -25,12 +25,16 @@ def compile(  # noqa: A001 - the reference's verb, on purpose
     workers: int = 1,
     seed: int = 0,
     fold: bool = True,
+    fuse: bool = True,
+    fused_width_cap: int | None = None,
 ) -> assemble.CompiledModel:
     """Compiles ``program`` into a transformer exact on every input of ``vocab`` up to ``max_seq_len``.
 
     ``fold`` (default on) gives no block to s-ops that are linear in directions already in the residual
-    (e.g. any Map of ``tokens``): their readers compose them. ``fold=False`` keeps the reference's structure:
-    one block per s-op, every s-op in the residual.
+    (e.g. any Map of ``tokens``): their readers compose them. ``fuse`` (default on) lets the allocator compute
+    chains of MLP blocks in one MLP sublayer where that saves layers or parameters, each fused MLP no wider than
+    ``fused_width_cap`` (default: 4 x the widest unfused MLP, at least 256). ``fold=False, fuse=False`` keeps
+    the reference's structure: one block per s-op, every s-op in the residual.
 
     >>> import optracr
     >>> from optracr import rasp
@@ -40,14 +44,18 @@ def compile(  # noqa: A001 - the reference's verb, on purpose
     """
     if allocator not in ALLOCATORS:
         raise CompileError(None, f"unknown allocator {allocator!r}; use one of {', '.join(ALLOCATORS)}")
-    if not isinstance(fold, bool):
-        raise CompileError(None, f"fold must be True or False, got {fold!r}")
+    for name, value in (("fold", fold), ("fuse", fuse)):
+        if not isinstance(value, bool):
+            raise CompileError(None, f"{name} must be True or False, got {value!r}")
+    if fused_width_cap is not None and (isinstance(fused_width_cap, bool) or not isinstance(fused_width_cap, int)
+                                        or fused_width_cap < 1):
+        raise CompileError(None, f"fused_width_cap must be a positive int or None, got {fused_width_cap!r}")
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     program_graph = frontend.analyse(program, vocab, max_seq_len, bos=bos, pad=pad, causal=causal)
     seconds["frontend"] = _lap(start)
     start = time.perf_counter()
-    block_graph = craft.lower(program_graph, fold=fold)
+    block_graph = craft.lower(program_graph, fold=fold, fuse=fuse, fused_width_cap=fused_width_cap)
     seconds["craft"] = _lap(start)
     start = time.perf_counter()
     problem = scheduling.scheduling_problem(block_graph)

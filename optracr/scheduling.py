@@ -34,10 +34,25 @@ def scheduling_problem(block_graph: craft.BlockGraph) -> schedule.Problem:
         for lowered in block_graph.blocks
     )
     width = block_graph.residual_space().num_dims
-    return schedule.Problem(blocks=blocks, residual_width=width, fixed_parameters=_fixed_parameters(block_graph, width))
+    rows = _fixed_rows(block_graph)
+    return schedule.Problem(
+        blocks=blocks,
+        residual_width=width,
+        fixed_parameters=rows * width,
+        fusion_groups=tuple(fusion_group(candidate, block_graph) for candidate in block_graph.fusion_candidates),
+        fixed_parameters_per_dim=rows,
+    )
 
 
-def _fixed_parameters(block_graph: craft.BlockGraph, width: int) -> int:
-    """Embedding rows (input tokens and positions) and unembedding columns, times the residual width."""
+def fusion_group(candidate: craft.FusionCandidate, block_graph: craft.BlockGraph) -> schedule.FusionGroup:
+    """A fusion candidate as the scheduler's choice: its members, the fused width, the residual it saves."""
+    saving = sum(block_graph.spaces[label].num_dims for label in candidate.internal if label in block_graph.block_by_label)
+    return schedule.FusionGroup(
+        id=candidate.id, members=candidate.members, mlp_hidden_width=candidate.mlp_hidden_width, residual_saving=saving
+    )
+
+
+def _fixed_rows(block_graph: craft.BlockGraph) -> int:
+    """Embedding rows (input tokens and positions) plus unembedding columns: each costs D parameters."""
     output_columns = block_graph.spaces[block_graph.output_label].num_dims
-    return (len(craft.input_tokens(block_graph)) + block_graph.max_seq_len + 1 + output_columns) * width
+    return len(craft.input_tokens(block_graph)) + block_graph.max_seq_len + 1 + output_columns

@@ -183,9 +183,29 @@ class CompiledModel:
         ]
         for layer in range(config.num_layers):
             heads = ", ".join(self.sublayer_contents[2 * layer]) or "-"
-            mlps = ", ".join(self.sublayer_contents[2 * layer + 1]) or "-"
+            mlps = ", ".join(self._mlp_contents(layer)) or "-"
             lines.append(f"  {layer:<5}  {heads:<38} {mlps}")
+        folded = [location for location in self.layered.locations.values() if location.folded]
+        if folded:
+            lines.append("  folded (no block; composed into the reads of):")
+            lines += [f"    {loc.label} -> {', '.join(loc.folded_into)}" for loc in folded]
         return "\n".join(lines)
+
+    def _mlp_contents(self, layer: int) -> list[str]:
+        """The s-ops of a layer's MLP sublayer, a fused region's members bracketed together."""
+        shown, seen = [], set()
+        for label in self.sublayer_contents[2 * layer + 1]:
+            region = self.layered.locations[label].fused_with
+            if not region:
+                shown.append(label)
+            elif region not in seen:
+                seen.add(region)
+                shown.append("fused[" + ", ".join(region) + "]")
+        return shown
+
+    def ground_truth(self) -> dict[str, dict[str, Any]]:
+        """Per s-op, where it is computed and where it lives, JSON-ready (``SopLocation.to_json``)."""
+        return {label: location.to_json() for label, location in sorted(self.layered.locations.items())}
 
 
 def decode_batch(

@@ -56,7 +56,8 @@ class SopLocation:
     head indices within the layer and ``mlp_units`` hidden-unit indices within the layer's MLP that compute
     it (selector width uses both); ``directions`` are the residual labels holding its value. A folded s-op
     has no block, layer or directions: ``folded_into`` names the blocks (or ``unembedding``) whose weights
-    compose it, and ``folded_from`` the residual directions it is a sum of.
+    compose it, and ``folded_from`` the residual directions it is a sum of. An s-op computed in a fused MLP
+    lists the region's members in ``fused_with``; if only that MLP reads it, it has no directions.
     """
 
     label: Label
@@ -68,6 +69,7 @@ class SopLocation:
     directions: tuple[str, ...] = ()
     folded_into: tuple[str, ...] = ()
     folded_from: tuple[str, ...] = ()
+    fused_with: tuple[str, ...] = ()  # the s-ops whose blocks one fused MLP computes, this one included
 
     @property
     def folded(self) -> bool:
@@ -81,8 +83,12 @@ class SopLocation:
         parts = [f"heads {list(self.heads)}" if self.heads else "", f"MLP units {list(self.mlp_units)}" if
                  self.mlp_units else ""]
         kind = "attention" if self.sublayer is not None and self.sublayer % 2 == 0 else "MLP"
-        return (f"layer {self.layer} {kind} ({', '.join(p for p in parts if p)}), stored in "
-                f"{len(self.directions)} direction(s)")
+        where = f"layer {self.layer} {kind} ({', '.join(p for p in parts if p)})"
+        if self.fused_with:
+            where += f", fused with {', '.join(label for label in self.fused_with if label != self.label)}"
+        if not self.directions:
+            return where + ", not stored (read only inside its fused MLP)"
+        return where + f", stored in {len(self.directions)} direction(s)"
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of the location."""

@@ -19,15 +19,24 @@ Label = str
 
 
 def lay_out(block_graph: craft.BlockGraph, allocation: schedule.Allocation) -> layered.LayeredModel:
-    """The labelled, layered model that runs ``block_graph`` placed as ``allocation`` says."""
+    """The labelled, layered model that runs ``block_graph`` placed as ``allocation`` says.
+
+    The fusion candidates the allocation chose replace their members (``BlockGraph.realized``); a fused block
+    sits in the layer of its members.
+    """
     missing = [lowered.id for lowered in block_graph.blocks if lowered.id not in allocation.sublayer_of]
     if missing:
         raise CompileError(missing[0], f"the allocation places no sublayer for blocks {missing[:4]}")
+    candidates = {candidate.id: candidate for candidate in block_graph.fusion_candidates}
+    chosen = [candidates[name] for name in allocation.fusion_groups if name in candidates]
+    layer_of = {lowered.id: sublayer // 2 for lowered, sublayer in _placed(block_graph, allocation)}
+    layer_of.update({candidate.id: layer_of[candidate.members[0]] for candidate in chosen})
+    block_graph = block_graph.realized(tuple(candidate.id for candidate in chosen))
     heads: list[list[craft.AttentionHead]] = [[] for _ in range(allocation.num_layers)]
     mlps: list[list[craft.MLP]] = [[] for _ in range(allocation.num_layers)]
     head_indices: dict[str, tuple[int, ...]] = {}
     for lowered in block_graph.blocks:
-        layer = allocation.sublayer_of[lowered.id] // 2
+        layer = layer_of[lowered.id]
         first = len(heads[layer])
         heads[layer].extend(lowered.heads)
         head_indices[lowered.id] = tuple(range(first, len(heads[layer])))
@@ -55,26 +64,34 @@ def lay_out(block_graph: craft.BlockGraph, allocation: schedule.Allocation) -> l
         causal=block_graph.causal,
         shape=allocation.shape,
         allocation=allocation,
-        locations=_locations(block_graph, allocation, layers, head_indices),
+        locations=_locations(block_graph, layer_of, layers, head_indices, chosen),
     )
+
+
+def _placed(block_graph: craft.BlockGraph, allocation: schedule.Allocation) -> list[tuple[craft.LoweredBlock, int]]:
+    return [(lowered, allocation.sublayer_of[lowered.id]) for lowered in block_graph.blocks]
 
 
 def _locations(
     block_graph: craft.BlockGraph,
-    allocation: schedule.Allocation,
+    layer_of: dict[str, int],
     layers: tuple[layered.Layer, ...],
     head_indices: dict[str, tuple[int, ...]],
+    chosen: list[craft.FusionCandidate],
 ) -> dict[Label, layered.SopLocation]:
     """Where each computed s-op is computed (sublayer, heads, hidden units) and stored (directions)."""
     locations = {}
+    internal = {candidate.block.id: candidate.internal for candidate in chosen}
+    members = {candidate.block.id: candidate.members for candidate in chosen}
     for lowered in block_graph.blocks:
-        layer_number = allocation.sublayer_of[lowered.id] // 2
+        layer_number = layer_of[lowered.id]
         layer = layers[layer_number]
         units: tuple[int, ...] = ()
         if lowered.mlps and layer.mlp is not None:
             hidden = layer.mlp.hidden_space
             units = tuple(hidden.index(unit) for mlp in lowered.mlps for unit in mlp.hidden_space.basis)
-        for label in lowered.writes:
+        for label in (*lowered.writes, *internal.get(lowered.id, ())):
+            stored = block_graph.spaces[label].basis if label in lowered.writes else ()
             locations[label] = layered.SopLocation(
                 label=label,
                 block=lowered.id,
@@ -82,7 +99,8 @@ def _locations(
                 sublayer=2 * layer_number + (1 if lowered.mlps else 0),
                 heads=head_indices[lowered.id],
                 mlp_units=units,
-                directions=tuple(str(direction) for direction in block_graph.spaces[label].basis),
+                directions=tuple(str(direction) for direction in stored),
+                fused_with=members.get(lowered.id, ()),
             )
     for label, fold in block_graph.folds.items():
         sources = {str(source) for sums in fold.expressions.values() for source in sums}
