@@ -91,7 +91,7 @@ def shape_of(
     A chosen fusion group (id in `fusion_groups`) adds its `mlp_hidden_width` to the layer of its members
     instead of their own widths (its members share that layer; the first member's layer is taken).
     """
-    groups = [problem.fusion_group_by_id[group_id] for group_id in fusion_groups]
+    groups = problem.groups_named(fusion_groups)
     fused = {member for group in groups for member in group.members}
     heads_per_layer: dict[int, int] = {}
     hidden_per_layer: dict[int, int] = {}

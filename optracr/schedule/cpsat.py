@@ -116,7 +116,8 @@ def allocate_with_cpsat(
     built = build_model(problem, num_layers)
     _add_hints(built, problem, usable)
     solver = cp_model.CpSolver()
-    _set_parameters(solver, time_limit_s - (time.perf_counter() - start), workers, seed)
+    seconds_left = time_limit_s - (time.perf_counter() - start)
+    _set_parameters(solver, seconds_left, workers, seed, core=not problem.fusion_groups)
     status = _solve(solver, built.model, time_limit_s)
     chosen = tuple(sorted(group_id for group_id, literal in built.choices.chosen.items() if solver.value(literal)))
     placement = compact.pull_earlier(
@@ -147,7 +148,7 @@ def _fewest_layers(
     _add_hints(built, problem, hint)
     solver = cp_model.CpSolver()
     # Half the time left, so that the parameters (phase 2) get the rest even when the depth is not proven.
-    _set_parameters(solver, (time_limit_s - (time.perf_counter() - start)) / 2, workers, seed)
+    _set_parameters(solver, (time_limit_s - (time.perf_counter() - start)) / 2, workers, seed, core=False)
     try:
         status = solver.solve(built.model)
     except Exception:  # phase 2 reports any solver error; the hint's layers stay valid
@@ -163,14 +164,17 @@ def _fewest_layers(
     return num_layers, min(proven, num_layers), found
 
 
-def _set_parameters(solver: cp_model.CpSolver, seconds_left: float, workers: int, seed: int) -> None:
+def _set_parameters(
+    solver: cp_model.CpSolver, seconds_left: float, workers: int, seed: int, *, core: bool = True
+) -> None:
     """Time limit (keeping a tenth, at most 0.5 s, to read back and check), workers, seed, light presolve."""
     solver.parameters.max_time_in_seconds = max(0.0, seconds_left - min(0.1 * seconds_left, 0.5))
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
-    # Measured on random 60-block problems: core-based search halves the slowest proofs. Symmetry detection
-    # and probing cost seconds on 1,000-block models and gain nothing measurable on small ones.
-    solver.parameters.optimize_with_core = True
+    # Measured on random 60-block problems: core-based search halves the slowest proofs. With fusion groups it
+    # is the other way round (random 40-block problems, 5 groups: slowest proof 1.8 s with it, 0.26 s without).
+    # Symmetry detection and probing cost seconds on 1,000-block models and gain nothing measurable on small ones.
+    solver.parameters.optimize_with_core = core
     solver.parameters.symmetry_level = 0
     solver.parameters.cp_model_probing_level = 0
 

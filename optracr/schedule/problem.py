@@ -295,9 +295,20 @@ class Problem:
                         inside[dep, member] = (*inside.get((dep, member), ()), group.id)
         return inside
 
+    def groups_named(self, group_ids: Iterable[GroupId]) -> tuple[FusionGroup, ...]:
+        """The fusion groups with ids `group_ids`; raise `ScheduleError` for an id the problem does not offer."""
+        groups = []
+        for group_id in group_ids:
+            if group_id not in self.fusion_group_by_id:
+                raise errors.ScheduleError(
+                    f"Fusion group '{group_id}' is not in the problem; it offers {sorted(self.fusion_group_by_id)}."
+                )
+            groups.append(self.fusion_group_by_id[group_id])
+        return tuple(groups)
+
     def residual_saving(self, chosen: Iterable[GroupId]) -> int:
-        """Residual directions the `chosen` fusion groups save together."""
-        return sum(self.fusion_group_by_id[group_id].residual_saving for group_id in chosen)
+        """Residual directions the `chosen` fusion groups (ids) save together."""
+        return sum(group.residual_saving for group in self.groups_named(chosen))
 
     @property
     def key_size(self) -> int:
