@@ -33,7 +33,14 @@ Example:
 """
 
 from optracr.schedule.allocation import Allocation, AllocationStatus, from_placement
-from optracr.schedule.bounds import depth_lower_bound, earliest_sublayers, latest_sublayers
+from optracr.schedule.bounds import (
+    depth_lower_bound,
+    earliest_sublayers,
+    fused_earliest_sublayers,
+    fused_latest_sublayers,
+    fusion_depth_lower_bound,
+    latest_sublayers,
+)
 from optracr.schedule.check import check
 from optracr.schedule.cost import ModelShape, parameter_count, shape_of
 from optracr.schedule.cpsat import allocate_with_cpsat
@@ -41,7 +48,8 @@ from optracr.schedule.errors import AllocationError, AllocationFallbackWarning, 
 from optracr.schedule.generate import random_problem
 from optracr.schedule.heuristic import allocate_asap, allocate_with_heuristic, hop_depths
 from optracr.schedule.levelled import allocate_levelled
-from optracr.schedule.problem import Block, BlockId, BlockKind, LayerIndex, Problem, SublayerIndex
+from optracr.schedule.fusion import greedy_choice
+from optracr.schedule.problem import Block, BlockId, BlockKind, FusionGroup, GroupId, LayerIndex, Problem, SublayerIndex
 from optracr.schedule.strategies import (
     ALLOCATORS,
     Allocator,
@@ -63,6 +71,8 @@ __all__ = [
     "Block",
     "BlockId",
     "BlockKind",
+    "FusionGroup",
+    "GroupId",
     "LayerIndex",
     "ModelShape",
     "Problem",
@@ -80,6 +90,10 @@ __all__ = [
     "depth_lower_bound",
     "earliest_sublayers",
     "from_placement",
+    "fused_earliest_sublayers",
+    "fused_latest_sublayers",
+    "fusion_depth_lower_bound",
+    "greedy_choice",
     "heuristic_portfolio",
     "hop_depths",
     "latest_sublayers",

@@ -1,4 +1,5 @@
-"""The result of scheduling: every block's sublayer, the model shape it implies, and how it was found."""
+"""The result of scheduling: every block's sublayer, the fusion groups chosen, the model shape they imply,
+and how it was found."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import enum
 import math
 import time
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from optracr.schedule import bounds
 from optracr.schedule import cost
 from optracr.schedule import errors
+from optracr.schedule import fusion
 from optracr.schedule import problem as problem_lib
 
 
@@ -35,7 +37,8 @@ class Allocation:
     gap: float | None = None  # relative parameter gap to the solver's bound; FEASIBLE only (0.0 if OPTIMAL)
     reason: str | None = None  # why the solver gave up; FALLBACK only
     seconds: float = dataclasses.field(default=0.0, compare=False)  # time taken, not part of the result
-    depth_lower_bound: int = 0  # fewest layers any valid placement needs
+    depth_lower_bound: int = 0  # fewest layers any valid placement (with any fusion choice) needs
+    fusion_groups: tuple[problem_lib.GroupId, ...] = ()  # ids of the chosen fusion groups, sorted
 
     def __post_init__(self) -> None:
         sublayer_of = dict(self.sublayer_of)
@@ -61,6 +64,16 @@ class Allocation:
         if not (isinstance(self.seconds, (int, float)) and math.isfinite(self.seconds) and self.seconds >= 0):
             raise errors.AllocationError(f"Allocation: seconds must be a finite time >= 0, got {self.seconds!r}.")
         self._check_status_fields()
+        self._check_fusion_groups()
+
+    def _check_fusion_groups(self) -> None:
+        groups = self.fusion_groups
+        if not isinstance(groups, tuple) or not all(isinstance(group_id, str) for group_id in groups) \
+                or list(groups) != sorted(set(groups)):
+            raise errors.AllocationError(
+                f"Allocation: fusion_groups must be a sorted tuple of distinct group ids, got {groups!r}; "
+                f"pass e.g. tuple(sorted(chosen))."
+            )
 
     def _check_status_fields(self) -> None:
         status = self.status
@@ -137,31 +150,41 @@ def from_placement(
     seconds: float = 0.0,
     gap: float | None = None,
     reason: str | None = None,
+    fusion_groups: Iterable[problem_lib.GroupId] = (),
 ) -> Allocation:
-    """The allocation placing `problem`'s blocks at `sublayer_of`, with the shape and parameters it implies."""
-    shape = cost.shape_of(problem, sublayer_of)
+    """The allocation placing `problem`'s blocks at `sublayer_of` with `fusion_groups` (ids) chosen, with the
+    shape and parameters they imply."""
+    chosen = tuple(sorted(fusion_groups))
+    shape = cost.shape_of(problem, sublayer_of, chosen)
     return Allocation(
         sublayer_of=sublayer_of,
         shape=shape,
-        parameter_count=shape.parameter_count(problem),
+        parameter_count=shape.parameter_count(problem, chosen),
         status=status,
         gap=gap,
         reason=reason,
         seconds=seconds,
         depth_lower_bound=depth_lower_bound,
+        fusion_groups=chosen,
     )
 
 
 def from_heuristic(
     problem: problem_lib.Problem, place: Callable[[problem_lib.Problem], bounds.Placement]
 ) -> Allocation:
-    """The allocation a placement rule `place` gives `problem` (status HEURISTIC), timed."""
+    """The allocation a placement rule `place` gives `problem` (status HEURISTIC), timed.
+
+    With fusion groups, the greedy choice (`fusion.greedy_choice`) is made first and `place` places the
+    problem with each chosen group contracted to one block; without groups `place` sees `problem` itself.
+    """
     start = time.perf_counter()
-    placement = place(problem)
+    chosen = fusion.greedy_choice(problem)
+    placement = fusion.expanded(problem, chosen, place(fusion.contracted(problem, chosen)))
     return from_placement(
         problem,
         placement,
         status=AllocationStatus.HEURISTIC,
-        depth_lower_bound=bounds.depth_lower_bound(problem),
+        depth_lower_bound=bounds.fusion_depth_lower_bound(problem),
         seconds=time.perf_counter() - start,
+        fusion_groups=chosen,
     )

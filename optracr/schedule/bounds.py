@@ -5,6 +5,13 @@ gives each block the smallest sublayer any valid placement can give it: by induc
 order, a block's dependencies sit no earlier than their ASAP sublayers in any placement, so the block sits
 no earlier than its own. Layers have no capacity limit, so the ASAP placement is itself valid, and its
 number of layers is the minimum over all placements: `depth_lower_bound` is exact, not only a bound.
+
+With fusion groups the fewest layers depend on which groups are chosen. Relaxing every edge inside a group to
+"no earlier than" (a member may share its dependency's MLP sublayer) gives each block's earliest and latest
+sublayer under any choice (`fused_earliest_sublayers`, `fused_latest_sublayers`, by the same induction), and
+`fusion_depth_lower_bound` is a valid lower bound on the layers of any choice: exact without groups (it is then
+`depth_lower_bound`), not always reached with them (choosing a group also ties its members to one layer). The
+exact fewest layers with choices is what the solver's first phase proves (`Allocation.depth_lower_bound`).
 """
 
 from __future__ import annotations
@@ -41,6 +48,46 @@ def earliest_sublayers(problem: problem_lib.Problem) -> Placement:
         )
         placement[block.id] = earliest_sublayer(block.kind, ready)
     return placement
+
+
+def fused_earliest_sublayers(problem: problem_lib.Problem) -> Placement:
+    """Each block's earliest sublayer under any fusion choice (equal to `earliest_sublayers` without groups)."""
+    placement: Placement = {}
+    for block in problem.topological_order:
+        ready = max((_ready_after(problem, dep, block.id, placement[dep]) for dep in block.depends_on), default=-1)
+        placement[block.id] = earliest_sublayer(block.kind, ready)
+    return placement
+
+
+def _ready_after(problem: problem_lib.Problem, dep: problem_lib.BlockId, reader: problem_lib.BlockId,
+                 sublayer: problem_lib.SublayerIndex) -> problem_lib.SublayerIndex:
+    """The sublayer `reader` must come strictly after: `dep`'s output, one less on an edge a fusion may waive."""
+    output = problem_lib.output_sublayer(problem.block_by_id[dep].kind, sublayer)
+    return output - 1 if (dep, reader) in problem.edge_groups else output
+
+
+def fused_latest_sublayers(problem: problem_lib.Problem, num_layers: int) -> Placement:
+    """Each block's latest sublayer in `num_layers` layers under any fusion choice."""
+    fewest = fusion_depth_lower_bound(problem)
+    if num_layers < fewest:
+        raise errors.ScheduleError(
+            f"fused_latest_sublayers: the blocks cannot be placed in {num_layers} layers with any fusion choice; "
+            f"at least {fewest} are needed, pass num_layers >= {fewest}."
+        )
+    placement: Placement = {}
+    for block in reversed(problem.topological_order):
+        deadline = min(
+            (placement[reader] + (1 if (block.id, reader) in problem.edge_groups else 0)
+             for reader in problem.graph.successors(block.id)),
+            default=2 * num_layers,
+        )
+        placement[block.id] = latest_sublayer(block.kind, deadline)
+    return placement
+
+
+def fusion_depth_lower_bound(problem: problem_lib.Problem) -> int:
+    """A lower bound on the layers of any placement with any fusion choice (exact without fusion groups)."""
+    return layers_used(fused_earliest_sublayers(problem))
 
 
 def latest_sublayers(problem: problem_lib.Problem, num_layers: int) -> Placement:

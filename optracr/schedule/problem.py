@@ -1,17 +1,24 @@
-"""The allocation problem as plain data: blocks with a kind, widths and dependencies."""
+"""The allocation problem as plain data: blocks with a kind, widths and dependencies, and optional fusions.
+
+A `FusionGroup` names blocks whose MLPs may be computed by one hidden layer in one MLP sublayer: MLP blocks
+and at most one ATTN_MLP block (its MLP half joins; its attention half stays in the same layer's attention
+sublayer). A group is a connected region of the dependency graph that no path leaves and re-enters, so its
+members can always share one layer.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import networkx as nx
 
 from optracr.schedule import errors
 
 BlockId = str
+GroupId = str
 LayerIndex = int
 SublayerIndex = int  # 2k is the attention of layer k, 2k + 1 its MLP
 
@@ -49,12 +56,46 @@ def output_sublayer(kind: BlockKind, sublayer: SublayerIndex) -> SublayerIndex:
     return sublayer + (1 if kind is BlockKind.ATTN_MLP else 0)
 
 
-def _check_width(block_id: str, name: str, value: object) -> None:
+def _check_width(where: str, name: str, value: object) -> None:
+    """Raise unless `value` is a non-negative int; `where` names the owner, e.g. "Block 'x'"."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise errors.ScheduleError(
-            f"Block '{block_id}': {name} must be a non-negative int, got {value!r}; "
-            f"pass a width such as 0 or 4."
+            f"{where}: {name} must be a non-negative int, got {value!r}; pass a width such as 0 or 4."
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class FusionGroup:
+    """An optional fusion: blocks whose MLPs may be computed by one hidden layer in one MLP sublayer."""
+
+    id: GroupId
+    members: tuple[BlockId, ...]  # >= 2 ids: MLP blocks and at most one ATTN_MLP block (its MLP half joins)
+    mlp_hidden_width: int  # hidden units of the fused MLP; replaces the members' own MLP widths when chosen
+    residual_saving: int = 0  # residual directions no longer needed when chosen (s-ops read only inside)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id:
+            raise errors.ScheduleError(
+                f"FusionGroup id must be a non-empty string, got {self.id!r}; name it e.g. after its last member."
+            )
+        if isinstance(self.members, str) or not isinstance(self.members, Iterable):
+            raise errors.ScheduleError(
+                f"FusionGroup '{self.id}': members must be a sequence of block ids, got {self.members!r}; "
+                f"write e.g. ('m1', 'm2')."
+            )
+        members = tuple(self.members)
+        if not all(isinstance(member, str) for member in members):
+            raise errors.ScheduleError(
+                f"FusionGroup '{self.id}': members must be block ids (str), got {members!r}."
+            )
+        if len(set(members)) != len(members) or len(members) < 2:
+            raise errors.ScheduleError(
+                f"FusionGroup '{self.id}': members {members} must be at least 2 distinct block ids; "
+                f"a single MLP needs no fusion."
+            )
+        object.__setattr__(self, "members", members)
+        _check_width(f"FusionGroup '{self.id}'", "mlp_hidden_width", self.mlp_hidden_width)
+        _check_width(f"FusionGroup '{self.id}'", "residual_saving", self.residual_saving)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +121,7 @@ class Block:
                 f"use one of {[kind.name for kind in BlockKind]}."
             )
         for name in ("num_heads", "mlp_hidden_width", "key_size", "value_size"):
-            _check_width(self.id, name, getattr(self, name))
+            _check_width(f"Block '{self.id}'", name, getattr(self, name))
         self._check_widths_fit_kind()
         object.__setattr__(self, "depends_on", self._checked_dependencies())
 
@@ -133,11 +174,18 @@ class Block:
 
 @dataclasses.dataclass(frozen=True)
 class Problem:
-    """Blocks to place in layers, the residual width D, and the parameters no placement changes."""
+    """Blocks to place in layers, the residual width D, the parameters no placement changes, optional fusions.
+
+    `fixed_parameters_per_dim` is the part of `fixed_parameters` proportional to D (embedding rows plus
+    unembedding columns): choosing fusion groups that save s residual directions lowers the fixed part by
+    `fixed_parameters_per_dim * s`.
+    """
 
     blocks: tuple[Block, ...]
     residual_width: int
     fixed_parameters: int = 0
+    fusion_groups: tuple[FusionGroup, ...] = ()
+    fixed_parameters_per_dim: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "blocks", tuple(self.blocks))
@@ -146,10 +194,18 @@ class Problem:
                 raise errors.ScheduleError(
                     f"Problem blocks must be Block instances, got {block!r}; build each with schedule.Block(...)."
                 )
-        _check_width("<problem>", "residual_width", self.residual_width)
-        _check_width("<problem>", "fixed_parameters", self.fixed_parameters)
+        for name in ("residual_width", "fixed_parameters", "fixed_parameters_per_dim"):
+            _check_width("Problem", name, getattr(self, name))
+        if self.fixed_parameters_per_dim * self.residual_width > self.fixed_parameters:
+            raise errors.ScheduleError(
+                f"Problem: fixed_parameters_per_dim * residual_width = {self.fixed_parameters_per_dim} * "
+                f"{self.residual_width} exceeds fixed_parameters = {self.fixed_parameters}; it is the part of "
+                f"fixed_parameters proportional to the residual width, so it can be at most "
+                f"{self.fixed_parameters // max(self.residual_width, 1)}."
+            )
         self._check_ids()
         self._check_acyclic()
+        self._check_fusion_groups()
 
     def _check_ids(self) -> None:
         seen: set[BlockId] = set()
@@ -177,6 +233,31 @@ class Problem:
             f"dependencies must form a DAG (every block reads only earlier blocks)."
         )
 
+    def _check_fusion_groups(self) -> None:
+        if isinstance(self.fusion_groups, (str, FusionGroup)) or not isinstance(self.fusion_groups, Iterable):
+            raise errors.ScheduleError(
+                f"Problem: fusion_groups must be a sequence of FusionGroup, got {self.fusion_groups!r}."
+            )
+        object.__setattr__(self, "fusion_groups", tuple(self.fusion_groups))
+        seen: set[GroupId] = set()
+        for group in self.fusion_groups:
+            if not isinstance(group, FusionGroup):
+                raise errors.ScheduleError(
+                    f"Problem fusion_groups must be FusionGroup instances, got {group!r}; "
+                    f"build each with schedule.FusionGroup(...)."
+                )
+            if group.id in seen:
+                raise errors.ScheduleError(
+                    f"FusionGroup '{group.id}' appears twice in the problem; give every group a unique id."
+                )
+            seen.add(group.id)
+            check_fusion_group(group, self.block_by_id, self.graph)
+            if group.residual_saving > self.residual_width:
+                raise errors.ScheduleError(
+                    f"FusionGroup '{group.id}': residual_saving {group.residual_saving} exceeds the residual width "
+                    f"{self.residual_width}; count only the directions of s-ops read inside the group."
+                )
+
     @functools.cached_property
     def graph(self) -> nx.DiGraph:
         """The dependency graph: an edge `dependency -> block` for every dependency."""
@@ -197,6 +278,38 @@ class Problem:
         order = nx.lexicographical_topological_sort(self.graph, key=position.__getitem__)
         return tuple(self.block_by_id[block_id] for block_id in order)
 
+    @functools.cached_property
+    def fusion_group_by_id(self) -> Mapping[GroupId, FusionGroup]:
+        """Each fusion group keyed by its id."""
+        return {group.id: group for group in self.fusion_groups}
+
+    @functools.cached_property
+    def edge_groups(self) -> Mapping[tuple[BlockId, BlockId], tuple[GroupId, ...]]:
+        """For each dependency edge (dependency, reader) inside some fusion group: the groups holding both."""
+        inside: dict[tuple[BlockId, BlockId], tuple[GroupId, ...]] = {}
+        for group in self.fusion_groups:
+            members = set(group.members)
+            for member in group.members:
+                for dep in self.block_by_id[member].depends_on:
+                    if dep in members:
+                        inside[dep, member] = (*inside.get((dep, member), ()), group.id)
+        return inside
+
+    def groups_named(self, group_ids: Iterable[GroupId]) -> tuple[FusionGroup, ...]:
+        """The fusion groups with ids `group_ids`; raise `ScheduleError` for an id the problem does not offer."""
+        groups = []
+        for group_id in group_ids:
+            if group_id not in self.fusion_group_by_id:
+                raise errors.ScheduleError(
+                    f"Fusion group '{group_id}' is not in the problem; it offers {sorted(self.fusion_group_by_id)}."
+                )
+            groups.append(self.fusion_group_by_id[group_id])
+        return tuple(groups)
+
+    def residual_saving(self, chosen: Iterable[GroupId]) -> int:
+        """Residual directions the `chosen` fusion groups (ids) save together."""
+        return sum(group.residual_saving for group in self.groups_named(chosen))
+
     @property
     def key_size(self) -> int:
         """The model's key size: the widest key of any head (0 without heads)."""
@@ -206,3 +319,58 @@ class Problem:
     def value_size(self) -> int:
         """The model's value size: the widest value of any head (0 without heads)."""
         return max((block.value_size for block in self.blocks), default=0)
+
+
+def check_fusion_group(group: FusionGroup, block_by_id: Mapping[BlockId, Block], graph: nx.DiGraph) -> None:
+    """Raise `ScheduleError` unless `group`'s members can share one MLP sublayer in the problem's graph."""
+    for member in group.members:
+        if member not in block_by_id:
+            raise errors.ScheduleError(
+                f"FusionGroup '{group.id}': member '{member}' is not a block of the problem; "
+                f"list ids of the problem's MLP blocks."
+            )
+    _check_member_kinds(group, [block_by_id[member] for member in group.members])
+    members = set(group.members)
+    if not nx.is_weakly_connected(graph.subgraph(members)):
+        raise errors.ScheduleError(
+            f"FusionGroup '{group.id}': members {group.members} are not connected through their own "
+            f"dependencies; a fused MLP computes one connected region, so split it into connected groups."
+        )
+    _check_convex(group, members, graph)
+
+
+def _check_member_kinds(group: FusionGroup, blocks: Sequence[Block]) -> None:
+    """Members are MLPs and at most one ATTN_MLP block, which reads no other member."""
+    if attention := [block.id for block in blocks if block.kind is BlockKind.ATTN]:
+        raise errors.ScheduleError(
+            f"FusionGroup '{group.id}': member '{attention[0]}' is an ATTN block, which has no MLP to fuse; "
+            f"a group holds MLP blocks and at most one ATTN_MLP block."
+        )
+    paired = [block for block in blocks if block.kind is BlockKind.ATTN_MLP]
+    if len(paired) > 1:
+        raise errors.ScheduleError(
+            f"FusionGroup '{group.id}': members {[block.id for block in paired]} are both ATTN_MLP; one MLP "
+            f"sublayer can take the MLP half of at most one of them, so keep one per group."
+        )
+    for block in paired:
+        if inside := [dep for dep in block.depends_on if dep in group.members]:
+            raise errors.ScheduleError(
+                f"FusionGroup '{group.id}': ATTN_MLP member '{block.id}' reads member '{inside[0]}', but its "
+                f"attention half runs before the fused MLP; leave '{inside[0]}' out or '{block.id}' out."
+            )
+
+
+def _check_convex(group: FusionGroup, members: set[BlockId], graph: nx.DiGraph) -> None:
+    """No dependency path between two members passes through a block outside the group."""
+    below = set().union(*(nx.descendants(graph, member) for member in members)) - members
+    above = set().union(*(nx.ancestors(graph, member) for member in members)) - members
+    if between := sorted(below & above):
+        outside = between[0]
+        start = next(member for member in group.members if nx.has_path(graph, member, outside))
+        end = next(member for member in group.members if nx.has_path(graph, outside, member))
+        path = nx.shortest_path(graph, start, outside)[:-1] + nx.shortest_path(graph, outside, end)
+        raise errors.ScheduleError(
+            f"FusionGroup '{group.id}': the path {' -> '.join(map(repr, path))} leaves the group through "
+            f"'{outside}', so the fused MLP would need a value computed after it; add '{outside}' to the group "
+            f"if it is an MLP, or split the group at it."
+        )

@@ -30,7 +30,11 @@ class Allocator(Protocol):
 
 
 class SeededAllocator(Protocol):
-    """An allocator that starts from a valid placement and must answer within a time limit."""
+    """An allocator that starts from a valid placement and must answer within a time limit.
+
+    For a problem with fusion groups, when the seed chose some, it is also passed `hint_fusion_groups` (the
+    chosen ids); `allocate_with_cpsat` takes both.
+    """
 
     def __call__(
         self,
@@ -64,11 +68,14 @@ def with_fallback(primary: SeededAllocator, fallback: Allocator, *, time_limit_s
     def allocate_or_fall_back(problem: problem_lib.Problem) -> allocation_lib.Allocation:
         start = time.perf_counter()
         seed_allocation = fallback(problem)
+        # Only a seed that chose fusion groups passes them, so primaries of problems without groups need not know.
+        chosen = {"hint_fusion_groups": seed_allocation.fusion_groups} if seed_allocation.fusion_groups else {}
         try:
             result = primary(
                 problem,
                 hint=seed_allocation.sublayer_of,
                 time_limit_s=max(0.0, time_limit_s - (time.perf_counter() - start)),
+                **chosen,
             )
         except errors.SolverFailure as failure:
             warnings.warn(
@@ -87,7 +94,8 @@ def with_fallback(primary: SeededAllocator, fallback: Allocator, *, time_limit_s
 
 
 def heuristic_portfolio() -> Allocator:
-    """The cheapest of the reference heuristic, ASAP and the levelling heuristic (ties: that order)."""
+    """The cheapest of the reference heuristic, ASAP and the levelling heuristic (ties: that order), each with
+    the greedy fusion choice."""
     return best_of(heuristic.allocate_with_heuristic, heuristic.allocate_asap, levelled.allocate_levelled)
 
 

@@ -75,3 +75,9 @@ def test_seconds_do_not_take_part_in_equality():
 def test_inconsistent_allocation_raises_allocation_error(changes, match):
     with pytest.raises(schedule.AllocationError, match=match):
         make(**changes)
+
+
+@pytest.mark.parametrize("groups", [["g"], ("b", "a"), ("a", "a"), (3,)])
+def test_fusion_groups_must_be_a_sorted_tuple_of_distinct_ids(groups):
+    with pytest.raises(schedule.AllocationError, match="fusion_groups must be a sorted tuple of distinct group ids"):
+        make(fusion_groups=groups)

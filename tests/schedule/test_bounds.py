@@ -58,3 +58,27 @@ def test_alap_in_too_few_layers_raises():
     problem = schedule.Problem((block("a", Kind.ATTN), block("b", Kind.ATTN, "a")), residual_width=2)
     with pytest.raises(schedule.ScheduleError, match="cannot be placed in 1 layers; at least 2 are needed"):
         schedule.latest_sublayers(problem, 1)
+
+
+def test_fused_bounds_let_a_member_share_its_dependencys_mlp_sublayer():
+    problem = schedule.Problem(
+        (block("s", Kind.ATTN_MLP), block("m1", Kind.MLP, "s"), block("m2", Kind.MLP, "m1"), block("a", Kind.ATTN, "m2")),
+        residual_width=2,
+        fusion_groups=(schedule.FusionGroup("g", ("s", "m1", "m2"), mlp_hidden_width=3),),
+    )
+    assert schedule.earliest_sublayers(problem) == {"s": 0, "m1": 3, "m2": 5, "a": 6}
+    assert schedule.fused_earliest_sublayers(problem) == {"s": 0, "m1": 1, "m2": 1, "a": 2}
+    assert schedule.fused_latest_sublayers(problem, 3) == {"a": 4, "m2": 3, "m1": 3, "s": 2}
+    assert (schedule.depth_lower_bound(problem), schedule.fusion_depth_lower_bound(problem)) == (4, 2)
+
+
+def test_fused_bounds_equal_the_plain_ones_without_groups():
+    problem = schedule.random_problem(80, seed=2)
+    assert schedule.fused_earliest_sublayers(problem) == schedule.earliest_sublayers(problem)
+    assert schedule.fused_latest_sublayers(problem, 20) == schedule.latest_sublayers(problem, 20)
+
+
+def test_fused_alap_in_too_few_layers_raises():
+    problem = schedule.Problem((block("a", Kind.ATTN), block("b", Kind.ATTN, "a")), residual_width=2)
+    with pytest.raises(schedule.ScheduleError, match="cannot be placed in 1 layers with any fusion choice"):
+        schedule.fused_latest_sublayers(problem, 1)

@@ -51,3 +51,20 @@ def test_shape_sums_widths_per_layer_and_takes_the_widest_layer():
 def test_shape_of_empty_problem_has_no_layers():
     shape = schedule.shape_of(schedule.Problem((), residual_width=5), {})
     assert shape == schedule.ModelShape(num_layers=0, num_heads=0, key_size=0, value_size=0, mlp_hidden_width=0)
+
+
+def test_chosen_group_replaces_its_members_widths_and_narrows_the_residual():
+    blocks = (
+        schedule.Block("s", Kind.ATTN_MLP, num_heads=1, mlp_hidden_width=5, key_size=1, value_size=1),
+        schedule.Block("m", Kind.MLP, mlp_hidden_width=6, depends_on=("s",)),
+        schedule.Block("n", Kind.MLP, mlp_hidden_width=2),
+    )
+    group = schedule.FusionGroup("g", ("s", "m"), mlp_hidden_width=4, residual_saving=3)
+    problem = schedule.Problem(
+        blocks, residual_width=10, fixed_parameters=50, fixed_parameters_per_dim=2, fusion_groups=(group,)
+    )
+    shape = schedule.shape_of(problem, {"s": 0, "m": 1, "n": 1}, ("g",))
+    assert (shape.num_layers, shape.num_heads, shape.mlp_hidden_width) == (1, 1, 4 + 2)
+    # D' = 7, fixed 50 - 2 * 3: 44 + 1 * (1 * 2 * 7 * 2 + 2 * 7 * 6).
+    assert shape.parameter_count(problem, ("g",)) == 44 + 28 + 84
+    assert schedule.shape_of(problem, {"s": 0, "m": 3, "n": 1}).mlp_hidden_width == 7

@@ -23,3 +23,19 @@ def test_dependencies_stay_within_the_window():
 def test_invalid_generator_arguments_raise(num_blocks, window, match):
     with pytest.raises(schedule.ScheduleError, match=match):
         schedule.random_problem(num_blocks, window=window)
+
+
+def test_fusion_groups_are_valid_and_leave_the_blocks_as_without_them():
+    plain = schedule.random_problem(60, seed=3)
+    fused = schedule.random_problem(60, seed=3, fusion_groups=6)
+    assert fused.blocks == plain.blocks and (fused.residual_width, fused.fixed_parameters) == (
+        plain.residual_width, plain.fixed_parameters
+    )
+    assert 1 <= len(fused.fusion_groups) <= 6
+    assert sum(group.residual_saving for group in fused.fusion_groups) <= fused.residual_width
+    assert fused.fixed_parameters_per_dim * fused.residual_width <= fused.fixed_parameters
+
+
+def test_invalid_fusion_group_count_raises():
+    with pytest.raises(schedule.ScheduleError, match="fusion_groups must be an int >= 0"):
+        schedule.random_problem(10, fusion_groups=-1)

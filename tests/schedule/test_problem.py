@@ -98,3 +98,69 @@ def test_non_block_in_problem_raises():
 def test_negative_problem_sizes_raise(residual_width, fixed_parameters, match):
     with pytest.raises(schedule.ScheduleError, match=match):
         schedule.Problem((), residual_width=residual_width, fixed_parameters=fixed_parameters)
+
+
+def group(group_id: str, *members: str, hidden: int = 4, saving: int = 0) -> schedule.FusionGroup:
+    return schedule.FusionGroup(group_id, members, mlp_hidden_width=hidden, residual_saving=saving)
+
+
+def sw(block_id: str, *deps: str) -> schedule.Block:
+    return schedule.Block(block_id, Kind.ATTN_MLP, num_heads=1, mlp_hidden_width=3, depends_on=deps)
+
+
+# A chain m1 -> m2 -> m3; m2 -> a -> m4 <- m1; selector widths s -> m5 and m1 -> t.
+FUSIBLE = (
+    mlp("m1"), mlp("m2", "m1"), mlp("m3", "m2"), attn("a", "m2"), mlp("m4", "a", "m1"), sw("s"), mlp("m5", "s"),
+    sw("t", "m1"),
+)
+
+
+def test_valid_fusion_groups_are_accepted_and_listed_by_edge():
+    problem = schedule.Problem(
+        FUSIBLE, residual_width=4,
+        fusion_groups=[group("chain", "m1", "m2", "m3"), group("pair", "m1", "m2"), group("width", "s", "m5")],
+    )
+    assert isinstance(problem.fusion_groups, tuple)
+    assert problem.edge_groups == {("m1", "m2"): ("chain", "pair"), ("m2", "m3"): ("chain",), ("s", "m5"): ("width",)}
+
+
+@pytest.mark.parametrize(
+    ("groups", "match"),
+    [
+        ((group("g", "m1", "ghost"),), "FusionGroup 'g': member 'ghost' is not a block of the problem"),
+        ((group("g", "m1", "a"),), "member 'a' is an ATTN block, which has no MLP to fuse"),
+        ((group("g", "s", "t", "m1"),), r"members \['s', 't'\] are both ATTN_MLP"),
+        ((group("g", "m1", "t"),), "ATTN_MLP member 't' reads member 'm1', but its attention half runs before"),
+        ((group("g", "m1", "m3"),), "members \\('m1', 'm3'\\) are not connected through their own dependencies"),
+        ((group("g", "m2", "m4", "m1"),), "the path 'm2' -> 'a' -> 'm4' leaves the group through 'a'"),
+        ((group("g", "m1", "m2"), group("g", "m2", "m3")), "FusionGroup 'g' appears twice"),
+        ((group("g", "m1", "m2", saving=5),), "residual_saving 5 exceeds the residual width 4"),
+        (("g",), "fusion_groups must be FusionGroup instances"),
+        (group("g", "m1", "m2"), "fusion_groups must be a sequence of FusionGroup"),
+    ],
+)
+def test_malformed_fusion_group_raises(groups, match):
+    with pytest.raises(schedule.ScheduleError, match=match):
+        schedule.Problem(FUSIBLE, residual_width=4, fusion_groups=groups)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: group("", "m1", "m2"), "FusionGroup id must be a non-empty string"),
+        (lambda: group("g", "m1"), r"FusionGroup 'g': members \('m1',\) must be at least 2 distinct block ids"),
+        (lambda: group("g", "m1", "m1"), "must be at least 2 distinct block ids"),
+        (lambda: schedule.FusionGroup("g", "m1", mlp_hidden_width=2), "members must be a sequence of block ids"),
+        (lambda: schedule.FusionGroup("g", ("m1", 2), mlp_hidden_width=2), r"members must be block ids \(str\)"),
+        (lambda: group("g", "m1", "m2", hidden=-1), "FusionGroup 'g': mlp_hidden_width must be a non-negative int"),
+        (lambda: group("g", "m1", "m2", saving=1.5), "FusionGroup 'g': residual_saving must be a non-negative int"),
+    ],
+)
+def test_invalid_fusion_group_fields_raise(make, match):
+    with pytest.raises(schedule.ScheduleError, match=match):
+        make()
+
+
+def test_fixed_parameters_per_dim_beyond_the_fixed_parameters_raises():
+    with pytest.raises(schedule.ScheduleError, match="fixed_parameters_per_dim \\* residual_width = 3 \\* 4 exceeds"):
+        schedule.Problem((), residual_width=4, fixed_parameters=10, fixed_parameters_per_dim=3)

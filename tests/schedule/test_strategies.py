@@ -117,3 +117,23 @@ def test_invalid_option_raises(options, match):
 def test_non_problem_raises():
     with pytest.raises(schedule.ScheduleError, match="expected a schedule.Problem, got dict"):
         schedule.allocate({})
+
+
+def test_fallback_with_fusion_groups_keeps_the_greedy_choice():
+    problem = schedule.random_problem(30, seed=2, fusion_groups=5)
+    with pytest.warns(schedule.AllocationFallbackWarning):
+        fallback = schedule.allocate(problem, time_limit_s=0.0)
+    schedule.check(problem, fallback)
+    assert fallback.fusion_groups == schedule.greedy_choice(problem) != ()
+
+
+def test_primary_is_seeded_with_the_fallbacks_fusion_choice():
+    seen = {}
+
+    def recording(problem, *, hint, time_limit_s, hint_fusion_groups=()):
+        seen.update(hint_fusion_groups=hint_fusion_groups)
+        return schedule.allocate_asap(problem)
+
+    problem = schedule.random_problem(30, seed=2, fusion_groups=5)
+    schedule.with_fallback(recording, schedule.allocate_with_heuristic, time_limit_s=3.0)(problem)
+    assert seen["hint_fusion_groups"] == schedule.allocate_with_heuristic(problem).fusion_groups != ()
