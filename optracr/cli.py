@@ -53,6 +53,15 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--allocator", choices=schedule.ALLOCATORS, default="solver")
         command.add_argument("--time-limit", type=float, default=5.0, help="solver time limit in seconds")
         command.add_argument("--causal", action="store_true", help="compile with causal attention")
+        command.add_argument("--no-fold", dest="fold", action="store_false",
+                             help="give every s-op a block, even one its readers could compose")
+        command.add_argument("--no-fuse", dest="fuse", action="store_false",
+                             help="never compute several MLP blocks in one MLP sublayer")
+        command.add_argument("--reference-structure", action="store_true",
+                             help="the reference's structure: one component per s-op, every s-op in the residual "
+                             "(--no-fold --no-fuse)")
+        command.add_argument("--fused-width-cap", type=int, default=None,
+                             help="widest fused MLP allowed (default: 4 x the widest unfused MLP, at least 256)")
         if name in ("compile", "show"):
             command.add_argument(
                 "--input", required=name == "show", help='space-separated input tokens, e.g. "x a c x" (BOS is added)'
@@ -170,7 +179,9 @@ def _compile_entry(args: argparse.Namespace):
     entry, vocab, max_seq_len = _setup(args)
     start = time.perf_counter()
     model = optracr.compile(
-        entry.build(max_seq_len), vocab, max_seq_len, causal=args.causal, allocator=args.allocator, time_limit_s=args.time_limit
+        entry.build(max_seq_len), vocab, max_seq_len, causal=args.causal, allocator=args.allocator,
+        time_limit_s=args.time_limit, fold=args.fold and not args.reference_structure,
+        fuse=args.fuse and not args.reference_structure, fused_width_cap=args.fused_width_cap,
     )
     return entry, vocab, max_seq_len, model, time.perf_counter() - start
 
@@ -218,6 +229,8 @@ def _summary_json(name: str, args: argparse.Namespace, model, seconds: float, ou
         "stage_seconds": dict(model.compile_seconds),
         "causal": config.causal,
         "sublayers": [list(contents) for contents in model.sublayer_contents],
+        "fusion_groups": list(allocation.fusion_groups),
+        "ground_truth": model.ground_truth(),
     }
     if output is not None:
         summary["output"] = output

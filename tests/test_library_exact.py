@@ -12,7 +12,7 @@ from optracr import programs
 # Layer counts of the reference compiler on its own configurations (../shared/PAPER.md).
 REFERENCE_LAYERS = {"reverse": 4, "sort": 3, "sort_freq": 5, "hist": 1, "shuffle_dyck2": 8}
 # The default (smallest exact model) and the reference's structure (one block per s-op, all in the residual).
-MODES = {"default": {}, "reference": {"fold": False}}
+MODES = {"default": {}, "reference": {"fold": False, "fuse": False}}
 
 
 @functools.cache

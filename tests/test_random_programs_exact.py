@@ -26,12 +26,13 @@ _small_programs = st.one_of(
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(generated=_small_programs, causal=st.booleans(), fold=st.booleans())
+@given(generated=_small_programs, causal=st.booleans(), fold=st.booleans())  # fold: the default mode, or not
 def test_compiled_random_program_matches_the_evaluator_on_every_input(
     generated: random_programs.GeneratedProgram, causal: bool, fold: bool
 ) -> None:
     model = optracr.compile(
-        generated.program, generated.vocab, generated.max_seq_len, allocator="heuristic", causal=causal, fold=fold
+        generated.program, generated.vocab, generated.max_seq_len, allocator="heuristic", causal=causal, fold=fold,
+        fuse=fold,
     )
     report = optracr.verify(model, generated.program)
     assert report.exhaustive
@@ -44,7 +45,19 @@ def test_deeper_generated_programs_compile_and_stay_exact(seed: int, fold: bool)
     # 30 s-ops: deep chains of lookups, which a compounded worst-case error bound once refused.
     generated = random_programs.generate(seed, num_sops=30)
     model = optracr.compile(
-        generated.program, generated.vocab, generated.max_seq_len, allocator="heuristic", fold=fold
+        generated.program, generated.vocab, generated.max_seq_len, allocator="heuristic", fold=fold, fuse=fold
     )
     report = optracr.verify(model, generated.program)
     assert report.ok, str(report)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(generated=_small_programs)
+def test_random_programs_folded_and_fused_by_the_solver_match_the_evaluator(
+    generated: random_programs.GeneratedProgram,
+) -> None:
+    model = optracr.compile(generated.program, generated.vocab, generated.max_seq_len, allocator="solver")
+    heuristic = optracr.compile(generated.program, generated.vocab, generated.max_seq_len, allocator="heuristic")
+    assert model.config.num_layers <= heuristic.config.num_layers
+    report = optracr.verify(model, generated.program)
+    assert report.ok, f"seed {generated.seed}, {generated.num_sops} s-ops, chosen {model.allocation.fusion_groups}:\n{report}"

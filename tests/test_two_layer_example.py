@@ -18,9 +18,20 @@ def _program() -> rasp.SOp:
 
 def test_solver_needs_two_layers_where_hop_counting_takes_three() -> None:
     program = _program()
-    solver = optracr.compile(program, {"a", "b"}, 4, allocator="solver")
-    heuristic = optracr.compile(program, {"a", "b"}, 4, allocator="heuristic")
+    reference_structure = {"fold": False, "fuse": False}
+    solver = optracr.compile(program, {"a", "b"}, 4, allocator="solver", **reference_structure)
+    heuristic = optracr.compile(program, {"a", "b"}, 4, allocator="heuristic", **reference_structure)
     assert (solver.config.num_layers, heuristic.config.num_layers) == (2, 3)
     assert solver.sublayer_contents == (("x",), ("y", "z"), ("w",), ("out",))
     for model in (solver, heuristic):
         assert optracr.verify(model, program).ok
+
+
+def test_folding_takes_the_same_program_to_one_layer() -> None:
+    """z (a map of tokens) folds into w's query and y (a map of x) into out's reads: one layer is enough."""
+    program = _program()
+    model = optracr.compile(program, {"a", "b"}, 4)
+    assert model.config.num_layers == 1
+    assert model.sublayer_contents == (("x", "w"), ("out",))
+    assert model.layered.locations["z"].folded_into == ("w",) and model.layered.locations["y"].folded_into == ("out",)
+    assert optracr.verify(model, program).ok

@@ -141,12 +141,12 @@ def _candidate(region: frozenset[str], context: RegionContext, cap: int) -> bloc
     outputs = _outputs(members, evaluated, context)
     if not _absence_reaches_every_output(externals, outputs, evaluated, context):
         return None
-    inputs = [_fused_input(label, context) for label in externals]
+    inputs = [_fused_input(label, label in members, context) for label in externals]
     fused_outputs = [
         fusion.FusedOutput(label, context.spaces[label], graph.encoding(label) == rasp.Encoding.NUMERICAL)
         for label in outputs
     ]
-    function = functools.partial(_region_values, evaluated, externals, outputs, graph)
+    function = functools.partial(_region_values, evaluated, externals, set(members), outputs, graph)
     name = "fused:" + "+".join(members)
     try:
         if fusion.fused_width(inputs, fused_outputs, function, name=name) > cap:
@@ -233,9 +233,10 @@ def _outputs(members: tuple[str, ...], evaluated: tuple[Label, ...], context: Re
     return [member for member in members if member in stored]
 
 
-def _fused_input(label: Label, context: RegionContext) -> fusion.FusedInput:
+def _fused_input(label: Label, member: bool, context: RegionContext) -> fusion.FusedInput:
+    """The input ``label`` as the fused MLP reads it; a member (a selector width) through its scratch."""
     graph = context.program_graph
-    if isinstance(graph.expr(label), rasp.SelectorWidth):
+    if member:
         space = context.scratch_spaces[label]
         max_seq_len = graph.input_spec.max_seq_len
         values = tuple(selector_width.scratch_value(width) for width in range(max_seq_len + 1))
@@ -253,6 +254,7 @@ def _fused_input(label: Label, context: RegionContext) -> fusion.FusedInput:
 def _region_values(
     evaluated: tuple[Label, ...],
     externals: list[Label],
+    members: set[Label],
     outputs: list[Label],
     graph: frontend.ProgramGraph,
     inputs: tuple,
@@ -260,7 +262,7 @@ def _region_values(
     """Every output's value for one combination of the external inputs' values (None: no value)."""
     values: dict[Label, Hashable] = {}
     for label, value in zip(externals, inputs):
-        if isinstance(graph.expr(label), rasp.SelectorWidth):
+        if label in members:  # a selector width member: its scratch holds 1/(w+1)
             values[label] = round(1.0 / value - 1.0)
         else:
             values[label] = value

@@ -25,13 +25,16 @@ def _two_mlps_then_a_third() -> rasp.SOp:
 
 
 def _build(program: rasp.SOp, vocab: set, max_seq_len: int, allocator: str = "solver", fold: bool = True):
-    block_graph = craft.lower(frontend.analyse(program, vocab, max_seq_len), fold=fold)
+    """The block graph and its layered model; ``fold=False`` is the reference structure (no folding, no fusion)."""
+    block_graph = craft.lower(frontend.analyse(program, vocab, max_seq_len), fold=fold, fuse=fold)
     allocation = schedule.allocate(scheduling.scheduling_problem(block_graph), allocator=allocator)
     return block_graph, assemble.lay_out(block_graph, allocation)
 
 
 def _written_by(model: assemble.LayeredModel, sublayer: int) -> list[str]:
-    return [loc.label for loc in model.locations.values() if not loc.folded and loc.sublayer <= sublayer]
+    """The stored s-ops written by sublayer ``sublayer`` or earlier (folded and fused-internal ones have no
+    directions of their own)."""
+    return [loc.label for loc in model.locations.values() if loc.directions and loc.sublayer <= sublayer]
 
 
 CASES = [
@@ -55,8 +58,10 @@ def test_every_sublayer_of_the_layered_run_agrees_with_the_block_graph_run(name,
             got = craft.VectorInBasis(model.residual_space, residual)
             for label in _written_by(model, sublayer):
                 space = block_graph.spaces[label]
+                # Unfused, both runs do the same arithmetic; a fused MLP computes a region's outputs another way,
+                # equal within the stated attention leak (1e-6) its inputs carry.
                 np.testing.assert_allclose(
-                    got.project(space).magnitudes, expected.project(space).magnitudes, atol=1e-9,
+                    got.project(space).magnitudes, expected.project(space).magnitudes, atol=1e-9 if not fold else 1e-6,
                     err_msg=f"{label} after sublayer {sublayer} on {inputs}",
                 )
 

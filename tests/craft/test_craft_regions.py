@@ -95,3 +95,16 @@ def test_the_width_cap_drops_wider_regions() -> None:
     program_graph = frontend.analyse(entry.build(), entry.vocab, entry.max_seq_len)
     assert craft.lower(program_graph, fused_width_cap=54).fusion_candidates == ()
     assert len(craft.lower(program_graph, fused_width_cap=55).fusion_candidates) == 1
+
+
+def test_a_selector_width_outside_the_region_is_read_as_its_stored_value() -> None:
+    """Regression: a region reading a selector width it does not contain once read that width's scratch."""
+    width = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ)).named("width")
+    first = rasp.SequenceMap(lambda t, w: f"{t}{w}", rasp.tokens, width).named("first")
+    second = rasp.SequenceMap(lambda f, i: f"{f}{i}", first, rasp.indices).named("second")
+    program_graph = frontend.analyse(second, {"a", "b"}, 3)
+    block_graph = craft.lower(program_graph, fold=False)
+    region = [c for c in block_graph.fusion_candidates if set(c.members) == {"first", "second"}]
+    assert region and "_width_selector_width_attn" not in {d.name for d in region[0].block.block.input_space}
+    realized = block_graph.realized((region[0].id,))
+    assert _check_every_input(second, realized, program_graph, max_inputs=100) > 0
