@@ -119,7 +119,8 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     entry = programs.get_program("frac_prevs")
-    model = optracr.compile(entry.build(), entry.vocab, entry.max_seq_len)
+    # The paper's models: one block per s-op, every s-op in the residual (D = 14 for frac_prevs).
+    model = optracr.compile(entry.build(), entry.vocab, entry.max_seq_len, fold=False, fuse=False)
     width, labels = model.config.d_model, model.residual_labels
     dims, seeds = parse_dims(args.dims, width), tuple(range(args.seeds))
     print(f"frac_prevs: residual width D = {width} ({', '.join(labels)})")

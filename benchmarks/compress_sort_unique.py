@@ -79,7 +79,8 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     entry = programs.get_program("sort_unique")
-    model = optracr.compile(entry.build(), entry.vocab, entry.max_seq_len)
+    # The paper's models: one block per s-op, every s-op in the residual (D = 14 for frac_prevs).
+    model = optracr.compile(entry.build(), entry.vocab, entry.max_seq_len, fold=False, fuse=False)
     dims = tuple(int(d) for d in args.dims.split(","))
     print(f"sort_unique: residual width D = {model.config.d_model}, vocab {sorted(entry.vocab)}, "
           f"max_seq_len {entry.max_seq_len}\n{model.summary()}")

@@ -79,15 +79,22 @@ def compile_rasp_to_model(
     compiler_bos: Hashable = "BOS",
     compiler_pad: Hashable = "PAD",
     mlp_exactness: int = 100,
+    *,
+    fold: bool = False,
+    fuse: bool = False,
 ) -> export.ReferenceCompatibleModel:
     """The reference's entry point, argument names and returned interface; ``mlp_exactness`` is ignored.
 
     The result has the reference's ``model_config``, ``input_encoder``, ``output_encoder``, ``params`` and
-    ``apply``; ``.compiled`` is the optracr ``CompiledModel`` (``summary``, ``verify``, exports).
+    ``apply``; ``.compiled`` is the optracr ``CompiledModel`` (``summary``, ``verify``, exports). It keeps the
+    reference's structure (one block per s-op, every s-op in the residual under its label), which ported code
+    that reads s-ops off the residual relies on; ``fold=True, fuse=True`` gives optracr's smaller default.
 
     optracr derives every construction's precision from the value sets and ``max_seq_len``, so no knob is
     needed (the reference's default of 100 gives wrong selector widths from 10 up).
     """
     del mlp_exactness
-    model = compile(program, vocab, max_seq_len, causal=causal, bos=compiler_bos, pad=compiler_pad)
+    model = compile(
+        program, vocab, max_seq_len, causal=causal, bos=compiler_bos, pad=compiler_pad, fold=fold, fuse=fuse
+    )
     return export.reference_model(model)

@@ -44,7 +44,7 @@ def compress(
     >>> import optracr
     >>> from optracr import programs
     >>> entry = programs.get_program("frac_prevs")
-    >>> model = optracr.compile(entry.build(), entry.vocab, entry.max_seq_len)
+    >>> model = optracr.compile(entry.build(), entry.vocab, entry.max_seq_len, fold=False, fuse=False)  # the paper's
     >>> compressed = compress(model, 6, steps=300, progress=False)
     >>> compressed.W.shape
     (14, 6)

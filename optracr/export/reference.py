@@ -224,7 +224,7 @@ def reference_model(model: Any) -> ReferenceCompatibleModel:
 
     >>> import optracr
     >>> from optracr import export, rasp
-    >>> model = optracr.compile(rasp.Map(lambda t: t == "a", rasp.tokens), {"a", "b"}, 3)
+    >>> model = optracr.compile(rasp.Map(lambda t: t == "a", rasp.tokens), {"a", "b"}, 3, fold=False)
     >>> reference = export.reference_model(model)
     >>> reference.model_config.num_heads, sorted(reference.params["transformer/layer_0/attn/query"])
     (1, ['b', 'w'])

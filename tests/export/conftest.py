@@ -30,15 +30,21 @@ def _build(name: str) -> tuple[rasp.SOp, list, int]:
 
 
 @pytest.fixture(scope="session")
-def compiled() -> Callable[[str, bool], optracr.CompiledModel]:
-    """compiled(name, causal): the model of a case, compiled once per test session."""
-    cache: dict[tuple[str, bool], optracr.CompiledModel] = {}
+def compiled() -> Callable[..., optracr.CompiledModel]:
+    """compiled(name, causal, reference_structure=False): the model of a case, compiled once per test session.
 
-    def get(name: str, causal: bool) -> optracr.CompiledModel:
-        if (name, causal) not in cache:
+    The default mode folds and fuses (sort_freq-like programs lose s-ops from the residual); the reference
+    structure keeps one block per s-op, every s-op in the residual.
+    """
+    cache: dict[tuple[str, bool, bool], optracr.CompiledModel] = {}
+
+    def get(name: str, causal: bool, reference_structure: bool = False) -> optracr.CompiledModel:
+        key = (name, causal, reference_structure)
+        if key not in cache:
             program, vocab, max_seq_len = _build(name)
-            cache[name, causal] = optracr.compile(program, vocab, max_seq_len, causal=causal)
-        return cache[name, causal]
+            structure = {"fold": False, "fuse": False} if reference_structure else {}
+            cache[key] = optracr.compile(program, vocab, max_seq_len, causal=causal, **structure)
+        return cache[key]
 
     return get
 

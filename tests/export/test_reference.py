@@ -47,7 +47,9 @@ def _decode_from_residual(model: export.ReferenceCompatibleModel, residual: np.n
 
 
 def test_reference_forward_from_params_matches_apply_on_every_input(case, compiled, every_input, matches) -> None:
-    model = compiled(*case)
+    """Reads the output s-op off the residual by its labels, so it needs the reference structure (a folded
+    output has no directions of its own: the unembedding composes it)."""
+    model = compiled(*case, reference_structure=True)
     reference = export.reference_model(model)
     inputs = every_input(model)
     batch = np.array([reference.input_encoder.encode(tokens + [model.pad] * (len(inputs[-1]) - len(tokens)))
