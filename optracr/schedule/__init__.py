@@ -7,15 +7,22 @@ attention of layer k, 2k + 1 its MLP; a block sits strictly after the sublayers 
 written. Every layer is padded to the widest, so the model has `fixed + L * (H * 2D(dk + dv) + 2D * M)`
 parameters (`parameter_count`).
 
-The objective is lexicographic: fewest layers L, then fewest parameters. The fewest layers are known
-exactly without search: placing every block as early as possible (ASAP) is valid and minimal
-(`depth_lower_bound`). The CP-SAT model (`allocate_with_cpsat`) fixes L to that bound and, over one layer
-variable per block restricted to [ASAP, ALAP] layers, minimises the widest layer's heads H and hidden width
-M weighted by their parameter cost, then moves blocks as early as those widths allow. `allocate` first runs
-a portfolio of heuristics: the reference Tracr's longest-path rule (`allocate_with_heuristic`, what
-`allocator="heuristic"` returns), ASAP (`allocate_asap`) and a levelling list scheduler
-(`allocate_levelled`); the cheapest in (layers, parameters) seeds the solver, and is returned with status
-FALLBACK and an `AllocationFallbackWarning` if the solver finds nothing within the time limit. Every
+The problem may offer optional fusions (`FusionGroup`): blocks whose MLPs one hidden layer may compute in one
+MLP sublayer. A chosen group's members share that sublayer (precedence between them is waived), its
+`mlp_hidden_width` replaces their own widths, and its `residual_saving` narrows D (and the fixed parameters by
+`fixed_parameters_per_dim` per direction). The allocation lists the chosen groups (`Allocation.fusion_groups`).
+
+The objective is lexicographic: fewest layers L, then fewest parameters. Without fusion groups the fewest
+layers are known exactly without search: placing every block as early as possible (ASAP) is valid and minimal
+(`depth_lower_bound`); with them a first solver phase minimises them, from `fusion_depth_lower_bound` up.
+The CP-SAT model (`allocate_with_cpsat`) fixes L and, over one layer variable per block restricted to
+[ASAP, ALAP] layers (and one literal per fusion group), minimises the parameters: the widest layer's heads H
+and hidden width M weighted by their cost, at the residual width the chosen groups leave; then it moves
+blocks (a chosen group as a unit) as early as those widths allow. `allocate` first runs a portfolio of
+heuristics: the reference Tracr's longest-path rule (`allocate_with_heuristic`, what `allocator="heuristic"`
+returns), ASAP (`allocate_asap`) and a levelling list scheduler (`allocate_levelled`), each after a greedy
+fusion choice (`greedy_choice`); the cheapest in (layers, parameters) seeds the solver, and is returned with
+status FALLBACK and an `AllocationFallbackWarning` if the solver finds nothing within the time limit. Every
 allocation `allocate` returns has passed the independent `check`.
 
 Example:

@@ -109,9 +109,13 @@ def expanded(
     return result
 
 
-@functools.lru_cache(maxsize=16)
 def greedy_choice(problem: problem_lib.Problem) -> tuple[GroupId, ...]:
     """The fusion groups a greedy descent on (ASAP depth, sum of ASAP sublayers) chooses, sorted by id."""
+    return _greedy_choice(problem) if problem.fusion_groups else ()
+
+
+@functools.lru_cache(maxsize=16)  # the portfolio's three heuristics make the same choice
+def _greedy_choice(problem: problem_lib.Problem) -> tuple[GroupId, ...]:
     chosen: list[GroupId] = []
     best = _asap_key(problem, chosen)
     assert best is not None  # nothing chosen: the problem itself, a DAG
