@@ -31,6 +31,10 @@ def lay_out(block_graph: craft.BlockGraph, allocation: schedule.Allocation) -> l
     chosen = [candidates[name] for name in allocation.fusion_groups if name in candidates]
     layer_of = {lowered.id: sublayer // 2 for lowered, sublayer in _placed(block_graph, allocation)}
     layer_of.update({candidate.id: layer_of[candidate.members[0]] for candidate in chosen})
+    head_owner = {  # a fused selector width's head computes that selector width, not the region's other s-ops
+        candidate.block.id: member
+        for candidate in chosen for member in candidate.members if block_graph.block_by_id[member].heads
+    }
     block_graph = block_graph.realized(tuple(candidate.id for candidate in chosen))
     heads: list[list[craft.AttentionHead]] = [[] for _ in range(allocation.num_layers)]
     mlps: list[list[craft.MLP]] = [[] for _ in range(allocation.num_layers)]
@@ -64,7 +68,7 @@ def lay_out(block_graph: craft.BlockGraph, allocation: schedule.Allocation) -> l
         causal=block_graph.causal,
         shape=allocation.shape,
         allocation=allocation,
-        locations=_locations(block_graph, layer_of, layers, head_indices, chosen),
+        locations=_locations(block_graph, layer_of, layers, head_indices, chosen, head_owner),
     )
 
 
@@ -78,6 +82,7 @@ def _locations(
     layers: tuple[layered.Layer, ...],
     head_indices: dict[str, tuple[int, ...]],
     chosen: list[craft.FusionCandidate],
+    head_owner: dict[str, Label],
 ) -> dict[Label, layered.SopLocation]:
     """Where each computed s-op is computed (sublayer, heads, hidden units) and stored (directions)."""
     locations = {}
@@ -97,7 +102,7 @@ def _locations(
                 block=lowered.id,
                 layer=layer_number,
                 sublayer=2 * layer_number + (1 if lowered.mlps else 0),
-                heads=head_indices[lowered.id],
+                heads=head_indices[lowered.id] if head_owner.get(lowered.id, label) == label else (),
                 mlp_units=units,
                 directions=tuple(str(direction) for direction in stored),
                 fused_with=members.get(lowered.id, ()),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import optracr
 from optracr import assemble, programs
@@ -32,3 +33,11 @@ def test_haiku_params_hold_the_dense_weights_under_haiku_names() -> None:
     np.testing.assert_array_equal(params["unembed"]["w"], dense.unembed)
     assert model.params_total == model.allocation.parameter_count == sum(a.size for a in dense.arrays().values())
     assert isinstance(model.config, assemble.ModelConfig) and model.config.d_model == dense.unembed.shape[0]
+
+
+@pytest.mark.parametrize("name", ["reverse", "shuffle_dyck2", "sort_freq", "detect_pattern", "double_frac_prevs"])
+def test_parameters_of_folded_and_fused_models_are_what_the_scheduler_charged(name: str) -> None:
+    entry = programs.LIBRARY[name]
+    model = optracr.compile(entry.build(), entry.vocab, entry.max_seq_len)
+    assert model.allocation.fusion_groups or any(loc.folded for loc in model.layered.locations.values())
+    assert model.params_total == model.allocation.parameter_count
