@@ -52,12 +52,12 @@ class Fold:
         return tuple(sorted(names - {conventions.ONE}))
 
 
-def plan(program_graph: frontend.ProgramGraph, materialise: frozenset[Label] = frozenset()) -> dict[Label, Fold]:
-    """Every foldable s-op of ``program_graph`` (except the labels in ``materialise``) and how it folds."""
+def plan(program_graph: frontend.ProgramGraph) -> dict[Label, Fold]:
+    """Every foldable s-op of ``program_graph`` and how it folds."""
     folds: dict[Label, Fold] = {}
     for label in program_graph.topological_labels():
         expr = program_graph.expr(label)
-        if label in program_graph.sources or label in materialise or not isinstance(expr, rasp.SOp):
+        if label in program_graph.sources or not isinstance(expr, rasp.SOp):
             continue
         fold = _categorical_fold(label, expr, program_graph, folds) or _affine_fold(label, expr, program_graph, folds)
         if fold is not None:
@@ -93,7 +93,7 @@ def _categorical_fold(
     if any(root is None for root in roots) or len({root[0] for root in roots}) != 1:
         return None
     root = roots[0][0]
-    values = {value: _apply(expr, graph.dropped_inputs(label), [r[1][value] for r in roots])
+    values = {value: apply_function(expr, graph.dropped_inputs(label), [r[1][value] for r in roots])
               for value in graph.value_set(root)}
     if rasp.is_numerical(expr):
         output = Direction(label)
@@ -108,7 +108,7 @@ def _categorical_fold(
     return Fold(label, expressions, root, values)
 
 
-def _apply(expr: rasp.SOp, dropped: frozenset, arguments: list[Hashable]) -> Hashable:
+def apply_function(expr: rasp.SOp, dropped: frozenset, arguments: list[Hashable]) -> Hashable:
     """The s-op's function on its inputs' values, as its lookup MLP computes it (None when it has no value)."""
     if any(argument is None for argument in arguments):
         return None

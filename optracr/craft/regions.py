@@ -30,7 +30,6 @@ from optracr.craft import conventions
 from optracr.craft import folding
 from optracr.craft import fusion
 from optracr.craft import selector_width
-from optracr.craft import tables
 
 rasp = frontend.rasp
 Label = str
@@ -269,21 +268,8 @@ def _region_values(
     for label in evaluated:
         if label not in values:
             arguments = [values[child] for child in _children(label, graph)]
-            values[label] = _apply(graph, label, arguments)
+            values[label] = folding.apply_function(graph.expr(label), graph.dropped_inputs(label), arguments)
     return tuple(values[label] for label in outputs)
-
-
-def _apply(graph: frontend.ProgramGraph, label: Label, arguments: list[Hashable]) -> Hashable:
-    """The s-op's function on its inputs' values, as its own MLP computes it (None: no value)."""
-    if any(argument is None for argument in arguments):
-        return None
-    key = arguments[0] if len(arguments) == 1 else tuple(arguments)
-    if key in graph.dropped_inputs(label):
-        return None
-    function = graph.expr(label).f
-    if len(arguments) == 1:
-        return tables.map_table(function, [key], ())[key]
-    return tables.sequence_map_table(function, [arguments[0]], [arguments[1]], ())[key]
 
 
 def _fused_block(
