@@ -10,6 +10,8 @@ from optracr.errors import CompileError
 from optracr.frontend import rasp
 
 ALLOCATORS = schedule.ALLOCATORS
+COMPILER_BOS = "compiler_bos"  # the reference's BOS and PAD tokens, compile_rasp_to_model's defaults
+COMPILER_PAD = "compiler_pad"
 
 
 def compile(  # noqa: A001 - the reference's verb, on purpose
@@ -76,8 +78,8 @@ def compile_rasp_to_model(
     vocab: Iterable[Hashable],
     max_seq_len: int,
     causal: bool = False,
-    compiler_bos: Hashable = "BOS",
-    compiler_pad: Hashable = "PAD",
+    compiler_bos: Hashable = COMPILER_BOS,
+    compiler_pad: Hashable = COMPILER_PAD,
     mlp_exactness: int = 100,
     *,
     fold: bool = False,
@@ -88,7 +90,9 @@ def compile_rasp_to_model(
     The result has the reference's ``model_config``, ``input_encoder``, ``output_encoder``, ``params`` and
     ``apply``; ``.compiled`` is the optracr ``CompiledModel`` (``summary``, ``verify``, exports). It keeps the
     reference's structure (one block per s-op, every s-op in the residual under its label), which ported code
-    that reads s-ops off the residual relies on; ``fold=True, fuse=True`` gives optracr's smaller default.
+    that reads s-ops off the residual relies on; ``fold=True, fuse=True`` gives optracr's smaller default. Its
+    BOS and PAD default to the reference's ``compiler_bos`` and ``compiler_pad`` (``optracr.compile`` uses
+    ``BOS`` and ``PAD``).
 
     optracr derives every construction's precision from the value sets and ``max_seq_len``, so no knob is
     needed (the reference's default of 100 gives wrong selector widths from 10 up).

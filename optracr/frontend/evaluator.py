@@ -198,3 +198,6 @@ _EVALUATORS: dict[type, Callable[..., Any]] = {
     language.SelectorWidth: _selector_width,
     language.Aggregate: _aggregate,
 }
+
+
+language.install_evaluator(evaluate)

@@ -40,8 +40,25 @@ Annotator = Callable[["RASPExpr"], Any]
 DEFAULT_ANNOTATORS: dict[str, Annotator] = {_ENCODING: lambda expr: Encoding.CATEGORICAL}
 
 
+# The evaluator (evaluator.py) imports this module and installs its ``evaluate`` here, so that ``expr(xs)`` can
+# evaluate without this module importing the evaluator back.
+_installed_evaluate: Callable[..., Any] | None = None
+
+
+def install_evaluator(evaluate: Callable[..., Any]) -> None:
+    """Makes ``expr(xs)`` call ``evaluate(expr, xs)`` (done once, by the evaluator module)."""
+    global _installed_evaluate
+    _installed_evaluate = evaluate
+
+
 class RASPExpr(abc.ABC):
     """A node of a RASP program: an s-op or a selector."""
+
+    def __call__(self, xs: Sequence[Value]) -> Any:
+        """The expression evaluated on ``xs`` (no BOS), as the reference's ``expr(xs)``: ``rasp.evaluate``."""
+        if _installed_evaluate is None:
+            raise RuntimeError("no RASP evaluator is installed; import optracr.rasp, which installs it")
+        return _installed_evaluate(self, xs)
 
     def __init__(self) -> None:
         self._unique_id = next(_ids)

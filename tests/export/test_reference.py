@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import optracr
+from optracr import compiling
 from optracr import export, rasp
 from optracr.errors import InputError
 
@@ -102,14 +103,17 @@ def test_queries_are_scaled_by_the_square_root_of_the_key_size(compiled) -> None
     assert size == max(dense.key_size, dense.value_size)
 
 
-def test_compile_rasp_to_model_returns_the_reference_interface() -> None:
+def test_compile_rasp_to_model_returns_the_reference_interface_with_its_bos_and_pad() -> None:
     model = optracr.compile_rasp_to_model(rasp.Map(lambda t: t == "a", rasp.tokens), {"a", "b"}, 3)
+    bos, pad = compiling.COMPILER_BOS, compiling.COMPILER_PAD
+    assert (bos, pad) == ("compiler_bos", "compiler_pad")  # the reference's defaults
     assert isinstance(model, export.ReferenceCompatibleModel)
-    assert model.input_encoder.bos_token == "BOS" and model.input_encoder.encode(["BOS", "a"]) == [2, 0]
+    assert model.input_encoder.bos_token == bos and model.input_encoder.encode([bos, "a"]) == [2, 0]
     assert model.output_encoder.encoding_map == {False: 0, True: 1}
     assert model.output_encoder.decoding_map == {0: False, 1: True}
-    assert model.apply(["BOS", "a", "b", "PAD"]).decoded == ["BOS", True, False, None]
+    assert model.apply([bos, "a", "b", pad]).decoded == [bos, True, False, None]
     assert isinstance(model.compiled, optracr.CompiledModel)
+    assert "is_a:True" in model.residual_labels or any(label.endswith(":True") for label in model.residual_labels)
 
 
 def test_numerical_output_has_the_reference_numerical_encoder(compiled) -> None:
@@ -136,7 +140,9 @@ def test_trailing_pad_is_masked_and_leaves_the_other_positions_unchanged(compile
     ],
 )
 def test_bad_inputs_are_rejected_naming_the_problem(tokens: list, message: str) -> None:
-    model = optracr.compile_rasp_to_model(rasp.Map(lambda t: t == "a", rasp.tokens), {"a", "b"}, 3)
+    model = optracr.compile_rasp_to_model(
+        rasp.Map(lambda t: t == "a", rasp.tokens), {"a", "b"}, 3, compiler_bos="BOS", compiler_pad="PAD"
+    )
     with pytest.raises(InputError, match=message):
         model.apply(tokens)
 

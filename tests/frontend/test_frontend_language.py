@@ -60,3 +60,18 @@ def test_rasp_operators_and_rewrite_merge_alike() -> None:
     for xs in ("a", "ab", "abc"):
         assert rasp.evaluate(rewritten, xs) == rasp.evaluate(rasp.SelectorAnd(_LT, _NEQ), xs)
         assert rasp.evaluate(at_construction, xs) == rasp.evaluate(rasp.SelectorAnd(_KEY_IS_ONE, _NEQ), xs)
+
+
+def test_an_expression_called_on_an_input_evaluates_as_in_the_reference() -> None:
+    doubled = rasp.Map(lambda t: 2 * t, rasp.tokens)
+    same = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ)
+    assert doubled([1, 2]) == rasp.evaluate(doubled, [1, 2]) == [2, 4]
+    assert same([1, 1]) == [[True, True], [True, True]]
+
+
+def test_causal_eval_masks_every_selector_as_the_references_module_does() -> None:
+    from optracr import causal_eval
+
+    width = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.TRUE))
+    assert causal_eval.evaluate(width, ["a", "b", "c"]) == [1, 2, 3]
+    assert rasp.evaluate(width, ["a", "b", "c"]) == [3, 3, 3]
