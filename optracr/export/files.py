@@ -196,6 +196,7 @@ def _allocation_json(allocation: schedule.Allocation) -> dict[str, Any]:
         "reason": allocation.reason,
         "seconds": allocation.seconds,
         "depth_lower_bound": allocation.depth_lower_bound,
+        "fusion_groups": list(allocation.fusion_groups),
     }
 
 
@@ -323,6 +324,7 @@ def _allocation(reader: _Reader) -> schedule.Allocation:
         reason=reader.field(obj, "reason", (str, type(None)), f"{where}.reason"),
         seconds=reader.field(obj, "seconds", (float, int), f"{where}.seconds"),
         depth_lower_bound=reader.field(obj, "depth_lower_bound", int, f"{where}.depth_lower_bound"),
+        fusion_groups=tuple(reader.field(obj, "fusion_groups", list, f"{where}.fusion_groups")),
     ), where)
 
 

@@ -11,9 +11,9 @@ import optracr
 from optracr import programs, rasp
 
 # (library program, causal): categorical and numerical outputs, causal and not, heads of differing key and
-# value sizes (sort), selector width (hist), and a model without attention (is_a).
+# value sizes (sort), selector width (hist), a model without attention (is_a), and a fused selector width (reverse).
 CASES = [("frac_prevs", True), ("sort", False), ("shift_by", True), ("length_numerical", False), ("hist", False),
-         ("is_a", False)]
+         ("is_a", False), ("reverse", False)]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
