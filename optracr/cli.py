@@ -260,7 +260,7 @@ def _show(args: argparse.Namespace) -> int:
 
     entry, vocab, max_seq_len, model, _ = _compile_entry(args)
     tokens = _input_tokens(args, vocab, model)
-    plotting.plot_residuals(model, tokens, args.out, title=entry.name)
+    plotting.save(plotting.residual_figure(model, tokens, title=entry.name), args.out)
     print(f"wrote {args.out}")
     return 0
 
