@@ -12,6 +12,7 @@ Each returns a matplotlib figure; ``save(figure, path)`` writes and closes it.
 
 from optracr.plotting._matplotlib import save
 from optracr.plotting.attention import AttentionPlan, HeadPanel, attention_figure, attention_plan, draw_attention
+from optracr.plotting.layout import LayoutBox, LayoutPanel, LayoutPlan, draw_layout, layout_figure, layout_plan
 from optracr.plotting.residual import Band, ResidualPlan, Stage, draw_residual, residual_figure, residual_plan
 
 __all__ = [
@@ -20,6 +21,12 @@ __all__ = [
     "attention_figure",
     "attention_plan",
     "draw_attention",
+    "LayoutBox",
+    "LayoutPanel",
+    "LayoutPlan",
+    "draw_layout",
+    "layout_figure",
+    "layout_plan",
     "Band",
     "ResidualPlan",
     "Stage",
