@@ -192,7 +192,8 @@ def _draw_panel(axis: Any, panel: LayoutPanel, columns: int, head_scale: float, 
         if box.fused:
             axis.add_patch(patches.Rectangle(corner, *extent, fill=False, hatch="///", edgecolor=HATCH_COLOUR,
                                              linewidth=0, alpha=0.35))
-        axis.add_patch(patches.Rectangle(corner, *extent, fill=False, edgecolor="black", linewidth=1.0))
+        axis.add_patch(patches.Rectangle(corner, *extent, fill=False, edgecolor="black", linewidth=1.0,
+                                         gid=f"box {'+'.join(box.blocks)} sublayer {box.sublayer}"))
         _label_box(axis, box, x, row, box_width, box_width * column)
     note = f";  the unembedding composes {', '.join(panel.folded_into_unembedding)}" \
         if panel.folded_into_unembedding else ""
