@@ -174,7 +174,8 @@ def draw_residual(plan: ResidualPlan, *, title: str = "") -> Any:
     panel_width = max(CELL_WIDTH * num_positions, 1.4)
     label_width = 0.085 * max(len(band.name) for band in plan.bands) + 0.07 * max(
         len(value) for band in plan.bands for value in band.values) + 0.35
-    header, footer = 0.45 + 0.16 * TITLE_LINES, 0.75
+    title_lines = max(len(_stage_title(stage, panel_width).rstrip("\n").splitlines()) for stage in plan.stages)
+    header, footer = 0.5 + 0.16 * title_lines, 0.75
     width = label_width + (panel_width + 0.15) * len(plan.stages) + 0.9
     height = ROW_HEIGHT * num_rows + header + footer
     figure, axes = plt.subplots(
@@ -186,7 +187,7 @@ def draw_residual(plan: ResidualPlan, *, title: str = "") -> Any:
     image = None
     for axis, stage, matrix in zip(axes[0], plan.stages, plan.matrices):
         image = axis.imshow(matrix, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto", interpolation="nearest")
-        axis.set_title(_stage_title(stage, panel_width), fontsize=size, loc="left")
+        axis.set_title(_stage_title(stage, panel_width), fontsize=size, loc="left", va="bottom")
         axis.set_xticks(range(num_positions), plan.tokens, fontsize=size)
         axis.tick_params(axis="y", length=0)
         _draw_band_lines(axis, plan, stage)
@@ -205,7 +206,7 @@ def _stage_title(stage: Stage, panel_width: float) -> str:
     """The sublayer's name, then what it writes (and what it helps compute), wrapped to the panel."""
     chars = max(12, int(panel_width / 0.062))
     lines = textwrap.wrap(stage.detail, width=chars, max_lines=TITLE_LINES - 1, placeholder=" ...")
-    return "\n".join([stage.title, *lines] + [""] * (TITLE_LINES - 1 - len(lines)))
+    return "\n".join([stage.title, *lines])
 
 
 def _footnote(plan: ResidualPlan) -> str:
