@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, run, help_text in (
         ("compile", _compile, "compile a library program and print its model summary"),
         ("verify", _verify, "check a compiled program against the RASP evaluator"),
-        ("show", _show, "draw the residual stream at every layer for one input"),
+        ("show", _show, "draw the residual stream or attention on one input, or the solver's layout"),
         ("export", _export, "compile a program and write it for TransformerLens or as safetensors + JSON"),
     ):
         command = commands.add_parser(name, help=help_text)
@@ -64,12 +64,19 @@ def _parser() -> argparse.ArgumentParser:
                              help="widest fused MLP allowed (default: 4 x the widest unfused MLP, at least 256)")
         if name in ("compile", "show"):
             command.add_argument(
-                "--input", required=name == "show", help='space-separated input tokens, e.g. "x a c x" (BOS is added)'
+                "--input", help='space-separated input tokens, e.g. "x a c x" (BOS is added)'
+                + ("; needed for the residual and attention pictures" if name == "show" else "")
             )
         if name == "compile":
             command.add_argument("--json", action="store_true", help="print one JSON object instead of text")
         if name == "show":
-            command.add_argument("--out", default="residual.png", help="where to write the picture")
+            command.add_argument("--what", choices=SHOW_WHAT, default="residual",
+                                 help="residual: the residual stream after every sublayer, one band per s-op; "
+                                 "attention: every head's pattern, titled with its selector; layout: where the "
+                                 "allocation put each block, beside the heuristic's")
+            command.add_argument("--out", help="where to write the picture (.png, .svg, .pdf; default WHAT.png)")
+            command.add_argument("--all-rows", action="store_true",
+                                 help="residual picture: every direction and every sublayer, used or not")
         if name == "verify":
             command.add_argument(
                 "--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -255,13 +262,32 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+SHOW_WHAT = ("residual", "attention", "layout")
+
+
 def _show(args: argparse.Namespace) -> int:
+    import optracr
     from optracr import plotting
 
-    entry, vocab, max_seq_len, model, _ = _compile_entry(args)
-    tokens = _input_tokens(args, vocab, model)
-    plotting.plot_residuals(model, tokens, args.out, title=entry.name)
-    print(f"wrote {args.out}")
+    if args.what != "layout" and args.input is None:
+        raise CompileError(None, f'the {args.what} picture needs an input: add --input "TOKENS" (BOS is added)')
+    entry, vocab, max_seq_len = _setup(args)
+    program = entry.build(max_seq_len)  # one program object: the attention titles look up its labels
+    options = {"causal": args.causal, "time_limit_s": args.time_limit, "fused_width_cap": args.fused_width_cap,
+               "fold": args.fold and not args.reference_structure, "fuse": args.fuse and not args.reference_structure}
+    model = optracr.compile(program, vocab, max_seq_len, allocator=args.allocator, **options)
+    if args.what == "layout":
+        other = "heuristic" if args.allocator != "heuristic" else "solver"
+        baseline = optracr.compile(program, vocab, max_seq_len, allocator=other, **options)
+        figure = plotting.layout_figure(model, baseline, titles=(args.allocator, other), title=entry.name)
+    else:
+        tokens = _input_tokens(args, vocab, model)
+        if args.what == "residual":
+            figure = plotting.residual_figure(model, tokens, all_rows=args.all_rows, title=entry.name)
+        else:
+            figure = plotting.attention_figure(model, tokens, program=program, title=entry.name)
+    out = plotting.save(figure, args.out or f"{args.what}.png")
+    print(f"wrote {out}")
     return 0
 
 

@@ -50,6 +50,26 @@ def test_show_writes_a_picture(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.parametrize("what", ["residual", "attention", "layout"])
+def test_show_draws_each_picture_of_shuffle_dyck2(what: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / f"{what}.png"
+    assert cli.main(["show", "shuffle_dyck2", "--input", "( ) } {", "--what", what, "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert capsys.readouterr().out.strip() == f"wrote {out}"
+
+
+def test_show_all_rows_and_the_reference_structure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "all.svg"
+    argv = ["show", "sort", "--input", "3 1 2", "--all-rows", "--reference-structure", "--out", str(out)]
+    assert cli.main(argv) == 0
+    assert out.read_text().startswith("<?xml")  # the suffix picks the format
+
+
+def test_show_residual_without_input_says_what_to_add(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["show", "sort", "--what", "attention"]) == 2
+    assert '--input "TOKENS"' in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("vocab", ["", " , ", ","])
 def test_empty_vocab_is_a_usage_error_not_the_default_vocab(vocab: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["compile", "hist", "--vocab", vocab]) == 2
