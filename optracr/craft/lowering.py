@@ -237,10 +237,6 @@ def _check_program(program_graph: frontend.ProgramGraph) -> None:
     if not isinstance(program_graph, frontend.ProgramGraph):
         message = f"lower takes a frontend.ProgramGraph (build it with frontend.analyse), got {program_graph!r}"
         raise errors.CompileError(None, message)
-    if conventions.ONE in program_graph.graph:
-        raise errors.CompileError(
-            conventions.ONE, "the label 'one' names the residual's constant direction; rename the s-op with .named()"
-        )
 
 
 def lower(

@@ -3,12 +3,17 @@
 Given the vocabulary and the longest input length N:
 - ``tokens``: the vocabulary; ``indices``: 0..N-1; ``length``: 1..N; ``SelectorWidth``: 0..N.
 - Map / SequenceMap: the function over every input value (pair); where it raises, the input is dropped
-  and recorded in the node's ``dropped_inputs`` (the model produces no output there either). ``None`` is
-  never a member: it is the absence of a value (the all-zero vector). Values must be hashable.
+  and recorded in the node's ``dropped_inputs`` (``validate`` refuses such a partial function unless it is
+  allowed; the model produces no output there). ``None`` is never a member: it is the absence of a value (the
+  all-zero vector). Values must be hashable.
 - categorical Aggregate: the aggregated s-op's values.
 - numerical Aggregate: every achievable mean ``(v_1 + ... + v_n) / n`` of 1 <= n <= N values drawn, with
-  repetition, from the aggregated s-op's values, plus the default. (For 0/1 inputs that is every k/n with
-  0 <= k <= n <= N, not just v/n.)
+  repetition, from the aggregated s-op's values, plus the default as a float (the evaluator gives
+  ``float(default)`` where nothing is selected, so an int default 0 never stands in for a mean 0.0). (For 0/1
+  inputs that is every k/n with 0 <= k <= n <= N, not just v/n.)
+
+Value sets are ``typed_values.ValueSet``s: equal values of different types (``True``, ``1``, ``1.0``) are
+different members, as they are different directions of a categorical s-op.
 
 ``may_be_none`` marks the s-ops that may have no value somewhere: a Map or SequenceMap whose input may be
 None or whose function returns None, an Aggregate whose default is None (nothing selected) or whose
@@ -26,6 +31,7 @@ from typing import Any
 from optracr.frontend import graph as graph_lib
 from optracr.frontend import input_spec as input_spec_lib
 from optracr.frontend import language
+from optracr.frontend import typed_values
 from optracr.frontend.errors import CompileError
 
 # A numerical mean whose value set would exceed this many values is reported, not enumerated.
@@ -51,7 +57,7 @@ def _infer_node(
     vocab: frozenset,
     max_seq_len: int,
 ) -> graph_lib.NodeValues:
-    def value_set(child: language.RASPExpr) -> frozenset:
+    def value_set(child: language.RASPExpr) -> typed_values.ValueSet:
         return values_of(child).value_set
 
     def none_in(*children: language.RASPExpr) -> bool:
@@ -85,35 +91,37 @@ def _infer_node(
         inner = value_set(expr.sop)
         if language.is_numerical(expr):
             return graph_lib.NodeValues(mean_values(inner, max_seq_len, expr.default, label), may_be_none=may_be_none)
-        return graph_lib.NodeValues(set(inner) | ({expr.default} - {None}), may_be_none=may_be_none)
+        default = () if expr.default is None else (expr.default,)
+        return graph_lib.NodeValues(typed_values.ValueSet([*inner, *default]), may_be_none=may_be_none)
     if isinstance(expr, language.Selector):
         return graph_lib.NodeValues(set())
     raise CompileError(expr.label, f"no value-set rule for {type(expr).__name__}")
 
 
 def _constants(label: str, constants: Iterable[Any], source: str) -> graph_lib.NodeValues:
-    values = set()
+    values = []
     for value in constants:
         _require_hashable(value, label, source)
-        values.add(value)
-    return graph_lib.NodeValues(values - {None}, may_be_none=None in values)
+        values.append(value)
+    present = typed_values.ValueSet(value for value in values if value is not None)
+    return graph_lib.NodeValues(present, may_be_none=any(value is None for value in values))
 
 
 def _apply_all(
     f: Callable[..., Any], inputs: Iterable[tuple], label: str, *, unpack_single: bool
 ) -> graph_lib.NodeValues:
-    values, dropped, returned_none, unhashable = set(), set(), False, []
+    values, dropped, returned_none, unhashable = [], [], False, []
     for args in inputs:
         shown = args[0] if unpack_single else args
         try:
             value = f(*args)
         except Exception:  # the user's function does not apply here: no output for this input
-            dropped.add(shown)
+            dropped.append(shown)
             continue
         if value is None:
             returned_none = True
         elif _is_hashable(value):
-            values.add(value)
+            values.append(value)
         else:
             unhashable.append((shown, value))
     if unhashable:  # report the first input in a fixed order, whatever the hash seed
@@ -140,9 +148,10 @@ def _require_hashable(value: Any, label: str, source: str) -> None:
 
 
 def mean_values(values: Iterable[Any], max_seq_len: int, default: Any, label: str) -> set:
-    """Every mean of 1..max_seq_len values drawn with repetition from ``values``, plus ``default``."""
+    """Every mean of 1..max_seq_len values drawn with repetition from ``values`` (floats), plus the default as
+    a float (as the evaluator gives it)."""
     addends = sorted({v for v in values if isinstance(v, numbers.Real)})  # others are reported by validate
-    means: set = set() if default is None else {default}
+    means: set = set() if not isinstance(default, numbers.Real) else {float(default)}
     sums: set = {0}
     for count in range(1, max_seq_len + 1):
         sums = {total + v for total in sums for v in addends}
