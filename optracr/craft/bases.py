@@ -149,7 +149,8 @@ def space(directions: Iterable[BasisDirection]) -> VectorSpaceWithBasis:
 
 def space_of_values(name: Name, values: Iterable[Hashable]) -> VectorSpaceWithBasis:
     """One direction ``name:v`` per value, sorted deterministically (mixed value types allowed)."""
-    return VectorSpaceWithBasis(tuple(sorted({BasisDirection(name, value) for value in values})))
+    directions = {BasisDirection(name, value) for value in values}
+    return VectorSpaceWithBasis(tuple(sorted(directions, key=lambda direction: direction.sort_key)))
 
 
 def join_vector_spaces(*spaces: VectorSpaceWithBasis) -> VectorSpaceWithBasis:

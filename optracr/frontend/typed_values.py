@@ -19,6 +19,10 @@ def value_key(value: Hashable) -> Hashable:
     """``value``'s identity to the compiler: equal only for values of one type that are equal (``True`` is not
     ``1``, ``1`` is not ``1.0``, ``0.0`` is not ``-0.0``), element by element in tuples and frozensets."""
     kind = type(value)
+    if kind is float:
+        return (kind, value, math.copysign(1.0, value)) if value == 0.0 else (kind, value)
+    if kind in _PLAIN:
+        return (kind, value)
     if isinstance(value, tuple):
         return (kind, tuple(value_key(item) for item in value))
     if isinstance(value, frozenset):
@@ -26,6 +30,9 @@ def value_key(value: Hashable) -> Hashable:
     if isinstance(value, float) and value == 0.0:
         return (kind, value, math.copysign(1.0, value))
     return (kind, value)
+
+
+_PLAIN = frozenset({int, bool, str, type(None)})  # types whose equal values are one value: the fast path
 
 
 def same_value(first: Hashable, second: Hashable) -> bool:

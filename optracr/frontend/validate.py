@@ -300,6 +300,7 @@ def _input_giving_none(expr: language.Map | language.SequenceMap, program_graph:
 
 MAX_SHOWN_INPUTS = 4
 _RAISED = object()  # stands for "the function raised" among a function's outcomes
+_PLAIN_NUMBERS = frozenset({int, float, bool})
 
 
 def _check_partial_function(expr, label, program_graph) -> list[CompileError]:
@@ -338,11 +339,11 @@ def _check_equal_numbers(expr, label, program_graph) -> list[CompileError]:
         return []
     inner = program_graph.label_of(expr.inner)
     by_number: dict[float, list] = {}
-    for value in sorted(program_graph.value_set(inner), key=repr):
-        if isinstance(value, numbers.Real):
+    for value in program_graph.value_set(inner):
+        if type(value) in _PLAIN_NUMBERS or isinstance(value, numbers.Real):  # others: _check_values
             by_number.setdefault(float(value), []).append(value)
     numerical = language.is_numerical(expr)
-    for same_number in by_number.values():
+    for same_number in (sorted(group, key=repr) for group in by_number.values() if len(group) > 1):
         outcomes = [_outcome(expr.f, value) for value in same_number]
         for value, outcome in zip(same_number[1:], outcomes[1:]):
             if not _agree(outcomes[0], outcome, numerical):

@@ -28,6 +28,8 @@ import numbers
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+
 from optracr.frontend import graph as graph_lib
 from optracr.frontend import input_spec as input_spec_lib
 from optracr.frontend import language
@@ -149,18 +151,51 @@ def _require_hashable(value: Any, label: str, source: str) -> None:
 
 def mean_values(values: Iterable[Any], max_seq_len: int, default: Any, label: str) -> set:
     """Every mean of 1..max_seq_len values drawn with repetition from ``values`` (floats), plus the default as
-    a float (as the evaluator gives it)."""
+    a float (as the evaluator gives it).
+
+    Sums are enumerated in float64 blocks that stop as soon as the count passes ``MAX_MEAN_VALUES``, so a mean
+    with too many values is refused in about the time the limit takes to fill, not the full product's.
+    """
     addends = sorted({v for v in values if isinstance(v, numbers.Real)})  # others are reported by validate
     means: set = set() if not isinstance(default, numbers.Real) else {float(default)}
-    sums: set = {0}
+    exact_in_float = all(type(v) in (bool, int, float) and abs(v) <= 2**53 for v in addends)
+    step = _float_sums if exact_in_float else _python_sums
+    sums: Any = np.zeros(1) if exact_in_float else {0}
     for count in range(1, max_seq_len + 1):
-        sums = {total + v for total in sums for v in addends}
-        if len(sums) * (max_seq_len - count + 1) > MAX_MEAN_VALUES:
+        limit = MAX_MEAN_VALUES // (max_seq_len - count + 1)
+        sums = step(sums, addends, limit)
+        if sums is None:
             raise CompileError(
                 label,
                 f"a numerical mean over {len(addends)} input values and up to {max_seq_len} positions takes "
                 f"more than {MAX_MEAN_VALUES} values; aggregate an s-op with fewer values (e.g. 0/1) or "
                 "lower max_seq_len",
             )
-        means.update(total / count for total in sums)
+        means.update((sums / count).tolist() if exact_in_float
+                     else (total / count for total in sums))
     return means
+
+
+_BLOCK = 1 << 20  # sums computed at once
+
+
+def _float_sums(sums: np.ndarray, addends: list, limit: int) -> np.ndarray | None:
+    """Every ``total + v`` (float64, as Python adds floats), or None once more than ``limit`` distinct."""
+    addends_array = np.asarray(addends, dtype=np.float64)
+    rows = max(1, _BLOCK // max(1, len(addends_array)))
+    found = np.empty(0)
+    for start in range(0, len(sums), rows):
+        found = np.unique(np.concatenate([found, np.add.outer(sums[start : start + rows], addends_array).ravel()]))
+        if len(found) > limit:
+            return None
+    return found
+
+
+def _python_sums(sums: set, addends: list, limit: int) -> set | None:
+    """Every ``total + v`` for numbers float64 cannot hold exactly (Fractions, huge ints), or None past ``limit``."""
+    found: set = set()
+    for total in sums:
+        found.update(total + v for v in addends)
+        if len(found) > limit:
+            return None
+    return found
