@@ -29,6 +29,7 @@ def compile(  # noqa: A001 - the reference's verb, on purpose
     fold: bool = True,
     fuse: bool = True,
     fused_width_cap: int | None = None,
+    partial_functions: str = "refuse",
 ) -> assemble.CompiledModel:
     """Compiles ``program`` into a transformer exact on every input of ``vocab`` up to ``max_seq_len``.
 
@@ -36,7 +37,9 @@ def compile(  # noqa: A001 - the reference's verb, on purpose
     (e.g. any Map of ``tokens``): their readers compose them. ``fuse`` (default on) lets the allocator compute
     chains of MLP blocks in one MLP sublayer where that saves layers or parameters, each fused MLP no wider than
     ``fused_width_cap`` (default: 4 x the widest unfused MLP, at least 256). ``fold=False, fuse=False`` keeps
-    the reference's structure: one block per s-op, every s-op in the residual.
+    the reference's structure: one block per s-op, every s-op in the residual. ``partial_functions="allow"``
+    compiles Maps and SequenceMaps whose function raises on some input values (the model has no value there,
+    and ``verify`` counts those inputs as undefined); by default they are a ``CompileError``.
 
     >>> import optracr
     >>> from optracr import rasp
@@ -54,7 +57,9 @@ def compile(  # noqa: A001 - the reference's verb, on purpose
         raise CompileError(None, f"fused_width_cap must be a positive int or None, got {fused_width_cap!r}")
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    program_graph = frontend.analyse(program, vocab, max_seq_len, bos=bos, pad=pad, causal=causal)
+    program_graph = frontend.analyse(
+        program, vocab, max_seq_len, bos=bos, pad=pad, causal=causal, partial_functions=partial_functions
+    )
     seconds["frontend"] = _lap(start)
     start = time.perf_counter()
     block_graph = craft.lower(program_graph, fold=fold, fuse=fuse, fused_width_cap=fused_width_cap)
@@ -84,6 +89,7 @@ def compile_rasp_to_model(
     *,
     fold: bool = False,
     fuse: bool = False,
+    partial_functions: str = "refuse",
 ) -> export.ReferenceCompatibleModel:
     """The reference's entry point, argument names and returned interface; ``mlp_exactness`` is ignored.
 
@@ -92,13 +98,14 @@ def compile_rasp_to_model(
     reference's structure (one block per s-op, every s-op in the residual under its label), which ported code
     that reads s-ops off the residual relies on; ``fold=True, fuse=True`` gives optracr's smaller default. Its
     BOS and PAD default to the reference's ``compiler_bos`` and ``compiler_pad`` (``optracr.compile`` uses
-    ``BOS`` and ``PAD``).
+    ``BOS`` and ``PAD``). ``partial_functions`` is ``compile``'s.
 
     optracr derives every construction's precision from the value sets and ``max_seq_len``, so no knob is
     needed (the reference's default of 100 gives wrong selector widths from 10 up).
     """
     del mlp_exactness
     model = compile(
-        program, vocab, max_seq_len, causal=causal, bos=compiler_bos, pad=compiler_pad, fold=fold, fuse=fuse
+        program, vocab, max_seq_len, causal=causal, bos=compiler_bos, pad=compiler_pad, fold=fold, fuse=fuse,
+        partial_functions=partial_functions,
     )
     return export.reference_model(model)

@@ -9,6 +9,12 @@ Validity holds by construction:
 - a categorical Aggregate selects with keys that differ at every position (``indices`` or an injective map
   of them) and a predicate that picks at most one key value per query, so it never averages categories;
 - a numerical Aggregate averages a numerical 0/1 s-op with default 0; numerical s-ops never hold None;
+- with ``mixed_types``, lookup tables output equal values of different types (``0``, ``0.0``, ``False``;
+  ``1``, ``1.0``, ``True``) and some categorical maps tell them apart (they key on ``repr``): the compiler must
+  keep them apart in a categorical s-op; numerical s-ops stay 0/1 of one type per value, and a map reading a
+  numerical s-op never tells equal numbers apart (both are refused or meaningless there);
+- with ``partial``, some categorical lookup tables raise ``KeyError`` on one of their input values: compile
+  those with ``partial_functions="allow"``; the evaluator has no answer on inputs reaching such a value;
 - selectors read categorical s-ops only and their predicates never raise. They never select a None key or
   query: no predicate is asked about None, and a SelectorNot / And / Or decides only where every Select it
   combines has a key and a query (the evaluator's rule, which a compiled head follows: None is the all-zero
@@ -91,6 +97,8 @@ def generate(
     max_fan_in: int = 3,
     frontier_bias: float = 0.7,
     max_values: int = 4,
+    mixed_types: bool = False,
+    partial: bool = False,
 ) -> GeneratedProgram:
     """A random valid program with the vocabulary and max_seq_len it is meant for.
 
@@ -104,10 +112,13 @@ def generate(
       frontier_bias: probability that an input is drawn from the s-ops nothing reads yet rather than from
         all s-ops; high values give deep, narrow programs, low values wide programs with fan-out.
       max_values: the largest output range of a generated map or sequence map.
+      mixed_types: lookup tables output equal values of different types, and some maps tell them apart.
+      partial: some lookup tables raise on one input value (compile with ``partial_functions="allow"``).
     """
     vocab = frozenset(vocab)
     weights = _check_options(num_sops, vocab, max_seq_len, mix, max_fan_in, frontier_bias, max_values)
     generator = _Generator(random.Random(seed), vocab, max_seq_len, weights, max_fan_in, frontier_bias, max_values)
+    generator.mixed_types, generator.partial = mixed_types, partial
     program = generator.run(num_sops)
     return GeneratedProgram(program=program, vocab=vocab, max_seq_len=max_seq_len, seed=seed, num_sops=num_sops)
 
@@ -119,6 +130,8 @@ def programs(
     vocab: Iterable[Hashable] = DEFAULT_VOCAB,
     max_seq_len: int = DEFAULT_MAX_SEQ_LEN,
     mix: Mapping[str, float] | None = None,
+    mixed_types: bool = False,
+    partial: bool = False,
 ) -> SearchStrategy[GeneratedProgram]:
     """A hypothesis strategy of ``GeneratedProgram``s over seeds, sizes, fan-in and depth bias."""
     from hypothesis import strategies as st  # a test dependency: imported only when asked for
@@ -132,6 +145,8 @@ def programs(
         mix=st.just(mix),
         max_fan_in=st.integers(min_value=1, max_value=3),
         frontier_bias=st.sampled_from([0.0, 0.3, 0.7, 1.0]),
+        mixed_types=st.just(mixed_types),
+        partial=st.just(partial),
     )
 
 
@@ -205,6 +220,8 @@ class _Generator:
         self.nodes: list[_Node] = [self.tokens, self.indices]
         self.frontier: dict[int, _Node] = {}
         self.step = 0
+        self.mixed_types = False
+        self.partial = False
 
     # ------------------------------------------------------------------------------------- the loop
     def run(self, num_sops: int) -> rasp.SOp:
@@ -310,11 +327,25 @@ class _Generator:
         return self._table_map(source)
 
     def _table_map(self, source: _Node, numerical_zero_one: bool = False) -> _Node:
-        """A categorical lookup table into range(m), or into {0, 1} with a numerical output."""
+        """A categorical lookup table into range(m), or into {0, 1} with a numerical output.
+
+        With ``mixed_types`` a categorical table's outputs take equal values of different types and may be keyed
+        on ``repr`` (telling ``1`` from ``True``); with ``partial`` it may raise ``KeyError`` on one input value.
+        """
         size = 2 if numerical_zero_one else self.rng.randint(2, self.max_values)
-        table = {value: self.rng.randrange(size) for value in sorted(source.values, key=repr)}
-        fallback = 0
-        sop = rasp.Map(lambda x: table.get(x, fallback), source.sop, simplify=False)
+        ordered = sorted(source.values, key=repr)
+        outputs = [self.rng.randrange(size) for _ in ordered]
+        if self.mixed_types and not numerical_zero_one:
+            outputs = [self.rng.choice(_EQUAL_VARIANTS.get(out, (out,))) for out in outputs]
+        typed = self.mixed_types and not numerical_zero_one and self.rng.random() < 0.5
+        key_of = repr if typed else (lambda x: x)
+        table = {key_of(value): out for value, out in zip(ordered, outputs)}
+        if self.partial and not numerical_zero_one and len(table) > 1 and self.rng.random() < 0.3:
+            del table[key_of(self.rng.choice(ordered))]
+            sop = rasp.Map(lambda x: table[key_of(x)], source.sop, simplify=False)  # raises KeyError there
+        else:
+            fallback = 0
+            sop = rasp.Map(lambda x: table.get(key_of(x), fallback), source.sop, simplify=False)
         values = frozenset(table.values())
         self._use(source)
         if numerical_zero_one:
@@ -503,6 +534,10 @@ class _Generator:
         sop = rasp.Aggregate(selector, averaged.sop).named(self._label())
         self._use(keys, queries, averaged)
         return _Node(len(self.nodes), sop, averaged.values, maybe_none=True)
+
+
+# Equal values of different types a mixed-type table may output in place of 0 or 1.
+_EQUAL_VARIANTS: Mapping[int, tuple] = {0: (0, 0.0, False), 1: (1, 1.0, True)}
 
 
 def _midpoints(values: Iterable[float]) -> list[float]:

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import optracr
-from optracr import random_programs
+from optracr import frontend, random_programs
 
 # Small enough that verify runs every input (3 + 9 + 27 + 81 of them) and one example takes a fraction of a second.
 VOCAB = frozenset({"a", "b", "c"})
@@ -61,3 +61,39 @@ def test_random_programs_folded_and_fused_by_the_solver_match_the_evaluator(
     assert model.config.num_layers <= heuristic.config.num_layers
     report = optracr.verify(model, generated.program)
     assert report.ok, f"seed {generated.seed}, {generated.num_sops} s-ops, chosen {model.allocation.fusion_groups}:\n{report}"
+
+
+# Type-mixed values (0 / 0.0 / False, 1 / 1.0 / True, some maps keyed on repr) and tables raising KeyError.
+_mixed_programs = random_programs.programs(
+    min_sops=2, max_sops=8, vocab=VOCAB, max_seq_len=MAX_SEQ_LEN, mixed_types=True, partial=True
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(generated=_mixed_programs, fold=st.booleans())
+def test_random_programs_with_type_mixed_values_and_raising_functions_match_the_evaluator(
+    generated: random_programs.GeneratedProgram, fold: bool
+) -> None:
+    """Issue 16: equal values of different types stay apart; inputs where a function raises are undefined."""
+    model = optracr.compile(
+        generated.program, generated.vocab, generated.max_seq_len, allocator="heuristic", fold=fold, fuse=fold,
+        partial_functions="allow",
+    )
+    report = optracr.verify(model, generated.program)
+    context = f"seed {generated.seed}, {generated.num_sops} s-ops, fold={fold}:\n{report}"
+    assert report.exhaustive and report.num_mismatches == 0, context
+    assert report.num_checked > 0 or report.num_undefined > 0, context
+
+
+def test_a_generated_program_with_a_raising_function_is_refused_unless_allowed() -> None:
+    generated = next(
+        g for seed in range(100)
+        if _raises_somewhere(g := random_programs.generate(seed, num_sops=6, vocab=VOCAB, max_seq_len=3, partial=True))
+    )
+    with pytest.raises(optracr.CompileError, match="its function raises on input values .*partial_functions='allow'"):
+        optracr.compile(generated.program, generated.vocab, generated.max_seq_len, allocator="heuristic")
+
+
+def _raises_somewhere(generated: random_programs.GeneratedProgram) -> bool:
+    graph = frontend.analyse(generated.program, generated.vocab, generated.max_seq_len, partial_functions="allow")
+    return any(graph.dropped_inputs(label) for label in graph.topological_labels())

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from optracr import frontend
+
 Name = str
 SortKey = tuple[Any, ...]
 
@@ -22,8 +24,8 @@ def value_sort_key(value: Hashable) -> SortKey:
     """A total order over mixed value types: None, numbers, strings, tuples, then anything by type and repr."""
     if value is None:
         return (0,)
-    if isinstance(value, numbers.Real):
-        return (1, value)
+    if isinstance(value, numbers.Real):  # equal numbers of different types: bool, int, float, then -0.0 first
+        return (1, value, type(value).__qualname__, repr(value))
     if isinstance(value, str):
         return (2, value)
     if isinstance(value, tuple):
@@ -31,20 +33,34 @@ def value_sort_key(value: Hashable) -> SortKey:
     return (4, type(value).__qualname__, repr(value))
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class BasisDirection:
-    """One named axis of a vector space: ``name`` alone (numerical s-ops, ``one``) or ``name:value``."""
+    """One named axis of a vector space: ``name`` alone (numerical s-ops, ``one``) or ``name:value``.
+
+    Two directions are one when their names are and their values are one value to the compiler
+    (``frontend.value_key``: ``x:True``, ``x:1`` and ``x:1.0`` are three directions).
+    """
 
     name: Name
     value: Hashable | None = None
+    _key: tuple = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"a basis direction's name must be a non-empty string, got {self.name!r}")
         try:
-            hash(self.value)
+            object.__setattr__(self, "_key", (self.name, frontend.value_key(self.value)))
+            hash(self._key)
         except TypeError as error:
             raise TypeError(f"basis direction {self.name!r}: value {self.value!r} is not hashable") from error
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BasisDirection):
+            return NotImplemented
+        return self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
 
     @property
     def sort_key(self) -> SortKey:
@@ -133,7 +149,8 @@ def space(directions: Iterable[BasisDirection]) -> VectorSpaceWithBasis:
 
 def space_of_values(name: Name, values: Iterable[Hashable]) -> VectorSpaceWithBasis:
     """One direction ``name:v`` per value, sorted deterministically (mixed value types allowed)."""
-    return VectorSpaceWithBasis(tuple(sorted(BasisDirection(name, value) for value in set(values))))
+    directions = {BasisDirection(name, value) for value in values}
+    return VectorSpaceWithBasis(tuple(sorted(directions, key=lambda direction: direction.sort_key)))
 
 
 def join_vector_spaces(*spaces: VectorSpaceWithBasis) -> VectorSpaceWithBasis:

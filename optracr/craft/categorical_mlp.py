@@ -10,6 +10,7 @@ import numbers
 from collections.abc import Hashable, Mapping
 
 from optracr import errors
+from optracr import frontend
 from optracr.craft import bases
 from optracr.craft import blocks
 from optracr.craft import conventions
@@ -38,12 +39,12 @@ def _number(label: Label, value: object) -> float:
 def _one_hot_units(
     label: Label,
     output_space: bases.VectorSpaceWithBasis,
-    groups: Mapping[Hashable, list[bases.BasisDirection]],
+    groups: list[tuple[Hashable, list[bases.BasisDirection]]],
     gate: bases.BasisDirection | None = None,
 ) -> list[mlp_units.HiddenUnit]:
     """One unit per output value: the inputs mapping to it (AND the gate, when given) switch it on."""
     units = []
-    for value, inputs in groups.items():
+    for value, inputs in groups:
         reads = dict.fromkeys(inputs, 1.0)
         if gate is not None:
             reads[gate] = 1.0
@@ -52,12 +53,16 @@ def _one_hot_units(
     return units
 
 
-def _group_by_output(table: Mapping[bases.BasisDirection, Hashable]) -> dict[Hashable, list[bases.BasisDirection]]:
-    groups: dict[Hashable, list[bases.BasisDirection]] = {}
+def _group_by_output(
+    table: Mapping[bases.BasisDirection, Hashable],
+) -> list[tuple[Hashable, list[bases.BasisDirection]]]:
+    """(output value, the input directions giving it), values told apart by type (``True`` and ``1`` apart)."""
+    groups: dict[Hashable, tuple[Hashable, list[bases.BasisDirection]]] = {}
     for direction in sorted(table):
-        if table[direction] is not None:
-            groups.setdefault(table[direction], []).append(direction)
-    return dict(sorted(groups.items(), key=lambda item: bases.value_sort_key(item[0])))
+        value = table[direction]
+        if value is not None:
+            groups.setdefault(frontend.value_key(value), (value, []))[1].append(direction)
+    return sorted(groups.values(), key=lambda group: bases.value_sort_key(group[0]))
 
 
 def _signed_units(

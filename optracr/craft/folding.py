@@ -42,7 +42,7 @@ class Fold:
     label: Label
     expressions: Mapping[Direction, Expression]
     root: Label | None = None  # the categorical s-op in the residual it is a function of (None: affine)
-    values: Mapping[Hashable, Hashable] | None = None  # root value -> this s-op's value (None: no value)
+    values: Mapping[Hashable, Hashable] | None = None  # root value -> this s-op's value (None: no value), typed
     readers: tuple[str, ...] = ()  # the blocks (by id), or the unembedding, that compose it
 
     @property
@@ -73,14 +73,16 @@ def _inputs(expr: rasp.SOp) -> list[rasp.SOp] | None:
     return None
 
 
-def _root_values(label: Label, graph: frontend.ProgramGraph, folds: Mapping[Label, Fold]) -> tuple[Label, dict] | None:
+def _root_values(
+    label: Label, graph: frontend.ProgramGraph, folds: Mapping[Label, Fold]
+) -> tuple[Label, Mapping] | None:
     """The categorical residual s-op ``label`` is a function of, and that function as a table (or None)."""
     if graph.encoding(label) != rasp.Encoding.CATEGORICAL:
         return None
     if label in folds:
         fold = folds[label]
-        return None if fold.root is None or fold.values is None else (fold.root, dict(fold.values))
-    return label, {value: value for value in graph.value_set(label)}
+        return None if fold.root is None or fold.values is None else (fold.root, fold.values)
+    return label, frontend.ValueTable((value, value) for value in graph.value_set(label))
 
 
 def _categorical_fold(
@@ -93,8 +95,10 @@ def _categorical_fold(
     if any(root is None for root in roots) or len({root[0] for root in roots}) != 1:
         return None
     root = roots[0][0]
-    values = {value: apply_function(expr, graph.dropped_inputs(label), [r[1][value] for r in roots])
-              for value in graph.value_set(root)}
+    values = frontend.ValueTable(
+        (value, apply_function(expr, graph.dropped_inputs(label), [r[1][value] for r in roots]))
+        for value in graph.value_set(root)
+    )
     if rasp.is_numerical(expr):
         output = Direction(label)
         expression = {Direction(root, v): float(out) for v, out in values.items() if out not in (None, 0)}

@@ -46,6 +46,7 @@ class _Context:
         self.max_seq_len = program_graph.input_spec.max_seq_len
         self.error_bounds: dict[Label, float] = dict.fromkeys(program_graph.sources, 0.0)
         self._map_tables: dict[Label, tables.Table] = {}
+        self._value_spaces: dict[Label, bases.VectorSpaceWithBasis] = {}
 
     def label(self, expr: rasp.RASPExpr) -> Label:
         """The node label of ``expr``."""
@@ -56,9 +57,11 @@ class _Context:
         return self.program_graph.value_set(self.label(expr))
 
     def value_space(self, expr: rasp.RASPExpr) -> bases.VectorSpaceWithBasis:
-        """The directions holding the s-op's possible values (``tokens`` without BOS and PAD)."""
+        """The directions holding the s-op's possible values (``tokens`` without BOS and PAD); built once."""
         label = self.label(expr)
-        return conventions.sop_space(label, rasp.get_encoding(expr), self.values(expr))
+        if label not in self._value_spaces:
+            self._value_spaces[label] = conventions.sop_space(label, rasp.get_encoding(expr), self.values(expr))
+        return self._value_spaces[label]
 
     def dropped(self, label: Label) -> frozenset:
         """The inputs on which node ``label``'s function raised."""
@@ -237,10 +240,6 @@ def _check_program(program_graph: frontend.ProgramGraph) -> None:
     if not isinstance(program_graph, frontend.ProgramGraph):
         message = f"lower takes a frontend.ProgramGraph (build it with frontend.analyse), got {program_graph!r}"
         raise errors.CompileError(None, message)
-    if conventions.ONE in program_graph.graph:
-        raise errors.CompileError(
-            conventions.ONE, "the label 'one' names the residual's constant direction; rename the s-op with .named()"
-        )
 
 
 def lower(

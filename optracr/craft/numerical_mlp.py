@@ -36,6 +36,7 @@ from collections.abc import Hashable, Iterable, Mapping
 import numpy as np
 
 from optracr import errors
+from optracr import frontend
 from optracr.craft import bases
 from optracr.craft import blocks
 from optracr.craft import conventions
@@ -144,7 +145,7 @@ def _anchor(
 
 
 def _writes(output_space: bases.VectorSpaceWithBasis, vector: np.ndarray) -> dict[bases.BasisDirection, float]:
-    return {d: float(w) for d, w in zip(output_space.basis, vector) if w != 0.0}
+    return {output_space.basis[i]: float(vector[i]) for i in np.flatnonzero(vector)}
 
 
 def discretising_units(
@@ -292,17 +293,29 @@ def map_numerical_to_categorical_mlp(
     ``input_error`` bounds how far the input may be from a known value (checked against the gaps).
     """
     points, keys = _sorted_points(label, table)
-    targets = np.zeros((len(keys), output_space.num_dims))
+    codes = np.zeros(len(keys))  # 0: no value; i + 1: the output space's direction i
+    code_of: dict[Hashable, int] = {}  # per output value (by type and value), looked up once
     for row, key in enumerate(keys):
-        if table[key] is not None:
-            direction = bases.BasisDirection(label, table[key])
+        output = table[key]
+        if output is None:
+            continue
+        output_key = frontend.value_key(output)
+        if output_key not in code_of:
+            direction = bases.BasisDirection(label, output)
             if direction not in output_space:
-                raise errors.CompileError(label, f"the function gives {table[key]!r}, outside the inferred value set")
-            targets[row, output_space.index(direction)] = 1.0
-    return _discretising_mlp(
-        label, input_direction, output_space, table, keys, points, targets,
-        input_error=input_error, bos_direction=bos_direction,
-    )
+                raise errors.CompileError(label, f"the function gives {output!r}, outside the inferred value set")
+            code_of[output_key] = output_space.index(direction) + 1
+        codes[row] = code_of[output_key]
+    # Merge and check on the codes (a column whose entries differ exactly where the one-hots do), so a refusal
+    # costs O(points), not O(points x outputs); the one-hots are built for the merged points only.
+    merged_points, merged_codes = _merged(label, keys, points, codes[:, None], table)
+    _check_resolution(label, merged_points, merged_codes, input_error)
+    targets = np.zeros((len(merged_points), output_space.num_dims))
+    rows = np.flatnonzero(merged_codes[:, 0])
+    targets[rows, merged_codes[rows, 0].astype(int) - 1] = 1.0
+    units = discretising_units(input_direction, output_space, merged_points, targets)
+    domain = mlp_units.InputDomain.of_values(input_direction, points)
+    return mlp_units.build_mlp(label, [domain], output_space, units, bos_direction)
 
 
 def linear_sequence_map_mlp(

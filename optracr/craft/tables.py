@@ -1,4 +1,8 @@
-"""A user function tabulated over the values its inputs can take; where it raised, no output (None)."""
+"""A user function tabulated over the values its inputs can take; where it raised, no output (None).
+
+Tables are ``frontend.ValueTable``s, keyed by type as well as value: ``True`` and ``1`` are two rows, as they
+are two directions of a categorical s-op.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ import itertools
 from collections.abc import Callable, Collection, Hashable, Iterable
 from typing import Any
 
-Table = dict[Hashable, Any]
+from optracr import frontend
+
+Table = frontend.ValueTable
 
 
 def _call(f: Callable[..., Any], *args: Hashable) -> Any:
@@ -18,7 +24,8 @@ def _call(f: Callable[..., Any], *args: Hashable) -> Any:
 
 def map_table(f: Callable[[Hashable], Any], values: Iterable[Hashable], dropped: Collection[Hashable]) -> Table:
     """``value -> f(value)`` for every input value; None where ``f`` raised (``dropped``) or gave None."""
-    return {value: None if value in dropped else _call(f, value) for value in values}
+    dropped = frontend.ValueSet(dropped)
+    return Table((value, None if value in dropped else _call(f, value)) for value in values)
 
 
 def sequence_map_table(
@@ -28,14 +35,16 @@ def sequence_map_table(
     dropped: Collection[tuple[Hashable, Hashable]],
 ) -> Table:
     """``(x, y) -> f(x, y)`` for every pair of input values; None where ``f`` raised or gave None."""
-    return {
-        (x, y): None if (x, y) in dropped else _call(f, x, y)
+    dropped = frontend.ValueSet(dropped)
+    return Table(
+        ((x, y), None if (x, y) in dropped else _call(f, x, y))
         for x, y in itertools.product(list(fst_values), list(snd_values))
-    }
+    )
 
 
 def diagonal_table(
     f: Callable[[Hashable, Hashable], Any], values: Iterable[Hashable], dropped: Collection[tuple[Hashable, Hashable]]
 ) -> Table:
     """``x -> f(x, x)``: a SequenceMap reading the same s-op twice is a Map."""
-    return {value: None if (value, value) in dropped else _call(f, value, value) for value in values}
+    dropped = frontend.ValueSet(dropped)
+    return Table((value, None if (value, value) in dropped else _call(f, value, value)) for value in values)

@@ -13,8 +13,9 @@ from optracr.frontend import rasp
 from optracr.frontend.errors import CompileError, EvaluationError, ProgramErrors, raise_all
 from optracr.frontend.evaluator import evaluate
 from optracr.frontend.graph import NodeValues, ProgramGraph, TracedProgram, trace
-from optracr.frontend.input_spec import InputSpec
+from optracr.frontend.input_spec import PARTIAL_FUNCTIONS, InputSpec
 from optracr.frontend.rewrite import rewrite
+from optracr.frontend.typed_values import ValueSet, ValueTable, same_value, value_key
 from optracr.frontend.validate import validate, validate_causal
 from optracr.frontend.value_sets import infer as infer_value_sets
 
@@ -23,18 +24,23 @@ __all__ = [
     "EvaluationError",
     "InputSpec",
     "NodeValues",
+    "PARTIAL_FUNCTIONS",
     "ProgramGraph",
     "ProgramErrors",
     "TracedProgram",
+    "ValueSet",
+    "ValueTable",
     "analyse",
     "evaluate",
     "infer_value_sets",
     "raise_all",
     "rasp",
     "rewrite",
+    "same_value",
     "trace",
     "validate",
     "validate_causal",
+    "value_key",
 ]
 
 
@@ -46,12 +52,19 @@ def analyse(
     bos: Hashable = "BOS",
     pad: Hashable = "PAD",
     causal: bool = False,
+    partial_functions: str = "refuse",
 ) -> ProgramGraph:
-    """The program traced, with value sets, validated; raises ``CompileError`` listing every problem."""
+    """The program traced, with value sets, validated; raises ``CompileError`` listing every problem.
+
+    ``partial_functions="allow"`` accepts Maps and SequenceMaps whose function raises on some input values (the
+    model has no value there); the default refuses them.
+    """
     if not isinstance(program, rasp.SOp):
         label = program.label if isinstance(program, rasp.RASPExpr) else None
         raise CompileError(label, f"a program must be an s-op (rasp.SOp), got {program!r}")
-    input_spec = InputSpec(vocab, max_seq_len, bos=bos, pad=pad, causal=causal)
+    input_spec = InputSpec(
+        vocab, max_seq_len, bos=bos, pad=pad, causal=causal, partial_functions=partial_functions
+    )
     if causal:
         raise_all(validate_causal(trace(program)))
     program_graph = infer_value_sets(trace(rewrite(program)), input_spec)

@@ -2,7 +2,9 @@
 
 Semantics (paper, section 2.3 and 3.2): ``None`` propagates through Map and SequenceMap; an Aggregate gives its
 default where nothing is selected, the value where one position is, the mean of the numbers where several are
-(a categorical Aggregate over several positions is defined only when they all hold the same value). In causal
+(a categorical Aggregate over several positions is defined only when they all hold the same value, of the same
+type: ``typed_values.same_value``). A numerical Aggregate always gives a float: the mean, or the default as a
+float where nothing is selected (its one direction cannot tell an int 0 from a mean 0.0). In causal
 mode every selector is masked to key positions at or before the query position.
 
 A key or query without a value (None) is selected by no predicate: in a compiled model it is the zero vector,
@@ -16,10 +18,12 @@ same-input combination into computes.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from optracr.frontend import language
+from optracr.frontend import typed_values
 from optracr.frontend.errors import EvaluationError
 
 Value = Any
@@ -166,14 +170,15 @@ def _aggregate(expr: language.Aggregate, xs: list, visit: Visit, causal: bool) -
 
 def _aggregate_row(expr: language.Aggregate, picked: list, numerical: bool) -> Value:
     if not picked:
-        return expr.default
+        numerical_default = numerical and isinstance(expr.default, numbers.Real)
+        return float(expr.default) if numerical_default else expr.default
     if numerical:
         if any(v is None for v in picked):
             return None
         return sum(picked) / len(picked)
     if len(picked) == 1:
         return picked[0]
-    if all(v == picked[0] for v in picked):
+    if all(typed_values.same_value(v, picked[0]) for v in picked):
         return picked[0]
     raise EvaluationError(
         expr.label,

@@ -16,12 +16,17 @@ import networkx as nx
 
 from optracr.frontend import input_spec as input_spec_lib
 from optracr.frontend import language
+from optracr.frontend import typed_values
 from optracr.frontend.errors import CompileError
 
 Label = str
 
 TOKENS = "tokens"
 INDICES = "indices"
+ONE = "one"  # the residual's constant direction: a user s-op of that name is traced as ``one#2``
+RESERVED_LABELS = frozenset({TOKENS, INDICES, ONE})
+# craft's private directions are ``_L_hidden`` and ``_L_selector_width_attn`` (craft/conventions.py)
+PRIVATE_SUFFIXES = ("_hidden", "_selector_width_attn")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,20 +91,22 @@ class NodeValues:
     """What value-set inference found for one node (every field a superset of what can happen).
 
     Attributes:
-      value_set: the values the node can take (empty for selectors; None is never a member).
+      value_set: the values the node can take (empty for selectors; None is never a member), keyed by type
+        as well as value (``typed_values.ValueSet``: ``True``, ``1`` and ``1.0`` are three values).
       dropped_inputs: input values (pairs for a SequenceMap) on which the node's function raised; such inputs
-        produce no value.
+        produce no value (``validate`` refuses them unless the program is compiled with
+        ``partial_functions="allow"``).
       may_be_none: whether the s-op may have no value (None) at some position of some input; False for
         selectors.
     """
 
-    value_set: frozenset[Hashable]
-    dropped_inputs: frozenset[Hashable] = frozenset()
+    value_set: typed_values.ValueSet
+    dropped_inputs: typed_values.ValueSet = typed_values.ValueSet()
     may_be_none: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "value_set", frozenset(self.value_set))
-        object.__setattr__(self, "dropped_inputs", frozenset(self.dropped_inputs))
+        object.__setattr__(self, "value_set", typed_values.ValueSet(self.value_set))
+        object.__setattr__(self, "dropped_inputs", typed_values.ValueSet(self.dropped_inputs))
         if not isinstance(self.may_be_none, bool):
             raise TypeError(f"may_be_none must be a bool, got {self.may_be_none!r}")
 
@@ -177,11 +184,11 @@ class ProgramGraph:
         expr = self.expr(label)
         return language.get_encoding(expr) if isinstance(expr, language.SOp) else None
 
-    def value_set(self, label: Label) -> frozenset:
-        """The values node ``label`` can take (a superset)."""
+    def value_set(self, label: Label) -> typed_values.ValueSet:
+        """The values node ``label`` can take (a superset), keyed by type as well as value."""
         return self.values[label].value_set
 
-    def dropped_inputs(self, label: Label) -> frozenset:
+    def dropped_inputs(self, label: Label) -> typed_values.ValueSet:
         """The inputs (pairs for a SequenceMap) on which node ``label``'s function raised."""
         return self.values[label].dropped_inputs
 
@@ -195,7 +202,8 @@ def trace(program: language.SOp) -> TracedProgram:
 
     Every ``tokens`` expression becomes the node ``tokens``, every ``indices`` the node ``indices``. When two
     different expressions carry the same user-chosen label, the later one found gets ``label#2`` (then ``#3``...),
-    so graph labels are always unique.
+    so graph labels are always unique; so does a user s-op named ``tokens``, ``indices``, ``one`` (the residual's
+    constant direction) or like a private direction (``_w_selector_width_attn``), so every label compiles.
     """
     if not isinstance(program, language.SOp):
         raise CompileError(getattr(program, "label", None), f"a program must be an s-op (SOp), got {program!r}")
@@ -231,8 +239,13 @@ def trace(program: language.SOp) -> TracedProgram:
     return TracedProgram(graph=graph, sink=label_of[program.unique_id], exprs=exprs, labels_by_id=label_of)
 
 
+def _reserved(label: Label) -> bool:
+    """Whether the residual already uses ``label`` for a direction of its own (``one``, a private direction)."""
+    return label in RESERVED_LABELS or (label.startswith("_") and label.endswith(PRIVATE_SUFFIXES))
+
+
 def _fresh(label: Label, taken: set[Label]) -> Label:
-    if label not in taken and label not in (TOKENS, INDICES):
+    if label not in taken and not _reserved(label):
         return label
     suffix = 2
     while f"{label}#{suffix}" in taken:

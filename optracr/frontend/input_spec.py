@@ -1,4 +1,5 @@
-"""``InputSpec``: the inputs a compiled model takes (vocabulary, length, BOS and PAD tokens, causal), checked once."""
+"""``InputSpec``: the inputs a compiled model takes (vocabulary, length, BOS and PAD tokens, causal) and how the
+program may treat them (partial functions), checked once."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import dataclasses
 from collections.abc import Hashable, Iterable
 
 from optracr.frontend import errors
+
+REFUSE_PARTIAL = "refuse"
+ALLOW_PARTIAL = "allow"
+PARTIAL_FUNCTIONS = (REFUSE_PARTIAL, ALLOW_PARTIAL)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,6 +23,9 @@ class InputSpec:
       bos: the token at position 0 of every input; outside the vocabulary.
       pad: the token filling positions after the input; outside the vocabulary, not BOS.
       causal: whether a position attends only to itself and the positions before it.
+      partial_functions: ``"refuse"`` (the default): a Map or SequenceMap whose function raises on some of its
+        input values is a ``CompileError``; ``"allow"``: it compiles, the model has no value there and
+        ``verify`` counts those inputs as undefined.
     """
 
     vocab: frozenset[Hashable]
@@ -25,6 +33,7 @@ class InputSpec:
     bos: Hashable = "BOS"
     pad: Hashable = "PAD"
     causal: bool = False
+    partial_functions: str = REFUSE_PARTIAL
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "vocab", _vocab_set(self.vocab))
@@ -67,6 +76,11 @@ def _problems(spec: InputSpec) -> list[errors.CompileError]:
         found.append(errors.CompileError(None, f"max_seq_len must be an integer >= 1, got {max_seq_len!r}"))
     if not isinstance(spec.causal, bool):
         found.append(errors.CompileError(None, f"causal must be True or False, got {spec.causal!r}"))
+    if not isinstance(spec.partial_functions, str) or spec.partial_functions not in PARTIAL_FUNCTIONS:
+        valid = " or ".join(repr(option) for option in PARTIAL_FUNCTIONS)
+        found.append(
+            errors.CompileError(None, f"partial_functions must be {valid}, got {spec.partial_functions!r}")
+        )
     return found
 
 

@@ -1,6 +1,9 @@
 """Validation: every construct the compiler cannot turn into exact weights, reported at once.
 
-Each problem is a ``CompileError`` naming the expression, what is wrong and what would work. A categorical
+Each problem is a ``CompileError`` naming the expression, what is wrong and what would work. A Map or
+SequenceMap whose function raises on some of its input values is refused unless the ``InputSpec`` allows
+partial functions; a Map of a numerical s-op is refused when its function tells apart values that are one
+number to the input's one direction (``0`` and ``0.0``, ``1`` and ``True``). A categorical
 Aggregate is checked statically: for each query value, the selector may pick keys of at most one value;
 positions sharing that key value are assumed to hold one value (the convention ``sort_unique`` relies on),
 and the verifier reports any input where the evaluator finds otherwise.
@@ -13,7 +16,9 @@ import math
 import numbers
 
 from optracr.frontend import graph as graph_lib
+from optracr.frontend import input_spec as input_spec_lib
 from optracr.frontend import language
+from optracr.frontend import typed_values
 from optracr.frontend.errors import CompileError
 
 
@@ -47,7 +52,7 @@ def validate(program_graph: graph_lib.ProgramGraph) -> list[CompileError]:
     return errors
 
 
-def _values(program_graph: graph_lib.ProgramGraph, expr: language.RASPExpr) -> frozenset:
+def _values(program_graph: graph_lib.ProgramGraph, expr: language.RASPExpr) -> typed_values.ValueSet:
     return program_graph.value_set(program_graph.label_of(expr))
 
 
@@ -293,6 +298,87 @@ def _input_giving_none(expr: language.Map | language.SequenceMap, program_graph:
     return None
 
 
+MAX_SHOWN_INPUTS = 4
+_RAISED = object()  # stands for "the function raised" among a function's outcomes
+_PLAIN_NUMBERS = frozenset({int, float, bool})
+
+
+def _check_partial_function(expr, label, program_graph) -> list[CompileError]:
+    if not isinstance(expr, (language.Map, language.SequenceMap)):
+        return []
+    dropped = program_graph.dropped_inputs(label)
+    if not dropped or program_graph.input_spec.partial_functions == input_spec_lib.ALLOW_PARTIAL:
+        return []
+    shown = sorted(dropped, key=repr)[:MAX_SHOWN_INPUTS]
+    more = f" and {len(dropped) - len(shown)} more" if len(dropped) > len(shown) else ""
+    args = (shown[0],) if isinstance(expr, language.Map) else shown[0]
+    inputs = ", ".join(repr(program_graph.label_of(child)) for child in expr.children)
+    return [
+        CompileError(
+            label,
+            f"{type(expr).__name__} of {inputs}: its function raises on input values {shown}{more} "
+            f"({_raised(expr.f, args)}), where the model would have no value; restrict the vocabulary (or what "
+            "its input can hold), handle the case in the function (return a value, or None for no value), or "
+            f"compile with partial_functions={input_spec_lib.ALLOW_PARTIAL!r} to accept no value there (verify "
+            "then counts those inputs as undefined)",
+        )
+    ]
+
+
+def _raised(function, args: tuple) -> str:
+    try:
+        function(*args)
+    except Exception as error:  # the user's function, called again to name its exception
+        return f"{type(error).__name__}: {error}"
+    return "it raised when value sets were inferred"
+
+
+def _check_equal_numbers(expr, label, program_graph) -> list[CompileError]:
+    """A Map of a numerical s-op sees one number where the evaluator may see ``0`` or ``0.0``: both must agree."""
+    if not isinstance(expr, language.Map) or not language.is_numerical(expr.inner):
+        return []
+    inner = program_graph.label_of(expr.inner)
+    by_number: dict[float, list] = {}
+    for value in program_graph.value_set(inner):
+        if type(value) in _PLAIN_NUMBERS or isinstance(value, numbers.Real):  # others: _check_values
+            by_number.setdefault(float(value), []).append(value)
+    numerical = language.is_numerical(expr)
+    for same_number in (sorted(group, key=repr) for group in by_number.values() if len(group) > 1):
+        outcomes = [_outcome(expr.f, value) for value in same_number]
+        for value, outcome in zip(same_number[1:], outcomes[1:]):
+            if not _agree(outcomes[0], outcome, numerical):
+                first, second = same_number[0], value
+                return [
+                    CompileError(
+                        label,
+                        f"its input {inner!r} is numerical and can be {first!r} and {second!r}, one number to its "
+                        f"one direction, but this Map's function tells them apart ({_shown(outcomes[0])} and "
+                        f"{_shown(outcome)}); make the function treat equal numbers alike (e.g. convert with "
+                        f"float(x) first), or make {inner!r} categorical",
+                    )
+                ]
+    return []
+
+
+def _outcome(function, value):
+    try:
+        return function(value)
+    except Exception:  # the user's function: raising is one of its outcomes here
+        return _RAISED
+
+
+def _agree(first, second, numerical: bool) -> bool:
+    if first is _RAISED or second is _RAISED or first is None or second is None:
+        return first is second
+    if numerical and isinstance(first, numbers.Real) and isinstance(second, numbers.Real):
+        return float(first) == float(second)
+    return typed_values.same_value(first, second)
+
+
+def _shown(outcome) -> str:
+    return "raises" if outcome is _RAISED else repr(outcome)
+
+
 _CHECKS = (
     _check_unsupported_type,
     _check_input_encoding,
@@ -301,4 +387,6 @@ _CHECKS = (
     _check_sequence_map,
     _check_values,
     _check_numerical_none,
+    _check_partial_function,
+    _check_equal_numbers,
 )

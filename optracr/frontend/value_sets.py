@@ -3,12 +3,17 @@
 Given the vocabulary and the longest input length N:
 - ``tokens``: the vocabulary; ``indices``: 0..N-1; ``length``: 1..N; ``SelectorWidth``: 0..N.
 - Map / SequenceMap: the function over every input value (pair); where it raises, the input is dropped
-  and recorded in the node's ``dropped_inputs`` (the model produces no output there either). ``None`` is
-  never a member: it is the absence of a value (the all-zero vector). Values must be hashable.
+  and recorded in the node's ``dropped_inputs`` (``validate`` refuses such a partial function unless it is
+  allowed; the model produces no output there). ``None`` is never a member: it is the absence of a value (the
+  all-zero vector). Values must be hashable.
 - categorical Aggregate: the aggregated s-op's values.
 - numerical Aggregate: every achievable mean ``(v_1 + ... + v_n) / n`` of 1 <= n <= N values drawn, with
-  repetition, from the aggregated s-op's values, plus the default. (For 0/1 inputs that is every k/n with
-  0 <= k <= n <= N, not just v/n.)
+  repetition, from the aggregated s-op's values, plus the default as a float (the evaluator gives
+  ``float(default)`` where nothing is selected, so an int default 0 never stands in for a mean 0.0). (For 0/1
+  inputs that is every k/n with 0 <= k <= n <= N, not just v/n.)
+
+Value sets are ``typed_values.ValueSet``s: equal values of different types (``True``, ``1``, ``1.0``) are
+different members, as they are different directions of a categorical s-op.
 
 ``may_be_none`` marks the s-ops that may have no value somewhere: a Map or SequenceMap whose input may be
 None or whose function returns None, an Aggregate whose default is None (nothing selected) or whose
@@ -23,9 +28,12 @@ import numbers
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+
 from optracr.frontend import graph as graph_lib
 from optracr.frontend import input_spec as input_spec_lib
 from optracr.frontend import language
+from optracr.frontend import typed_values
 from optracr.frontend.errors import CompileError
 
 # A numerical mean whose value set would exceed this many values is reported, not enumerated.
@@ -51,7 +59,7 @@ def _infer_node(
     vocab: frozenset,
     max_seq_len: int,
 ) -> graph_lib.NodeValues:
-    def value_set(child: language.RASPExpr) -> frozenset:
+    def value_set(child: language.RASPExpr) -> typed_values.ValueSet:
         return values_of(child).value_set
 
     def none_in(*children: language.RASPExpr) -> bool:
@@ -85,35 +93,37 @@ def _infer_node(
         inner = value_set(expr.sop)
         if language.is_numerical(expr):
             return graph_lib.NodeValues(mean_values(inner, max_seq_len, expr.default, label), may_be_none=may_be_none)
-        return graph_lib.NodeValues(set(inner) | ({expr.default} - {None}), may_be_none=may_be_none)
+        default = () if expr.default is None else (expr.default,)
+        return graph_lib.NodeValues(typed_values.ValueSet([*inner, *default]), may_be_none=may_be_none)
     if isinstance(expr, language.Selector):
         return graph_lib.NodeValues(set())
     raise CompileError(expr.label, f"no value-set rule for {type(expr).__name__}")
 
 
 def _constants(label: str, constants: Iterable[Any], source: str) -> graph_lib.NodeValues:
-    values = set()
+    values = []
     for value in constants:
         _require_hashable(value, label, source)
-        values.add(value)
-    return graph_lib.NodeValues(values - {None}, may_be_none=None in values)
+        values.append(value)
+    present = typed_values.ValueSet(value for value in values if value is not None)
+    return graph_lib.NodeValues(present, may_be_none=any(value is None for value in values))
 
 
 def _apply_all(
     f: Callable[..., Any], inputs: Iterable[tuple], label: str, *, unpack_single: bool
 ) -> graph_lib.NodeValues:
-    values, dropped, returned_none, unhashable = set(), set(), False, []
+    values, dropped, returned_none, unhashable = [], [], False, []
     for args in inputs:
         shown = args[0] if unpack_single else args
         try:
             value = f(*args)
         except Exception:  # the user's function does not apply here: no output for this input
-            dropped.add(shown)
+            dropped.append(shown)
             continue
         if value is None:
             returned_none = True
         elif _is_hashable(value):
-            values.add(value)
+            values.append(value)
         else:
             unhashable.append((shown, value))
     if unhashable:  # report the first input in a fixed order, whatever the hash seed
@@ -140,18 +150,52 @@ def _require_hashable(value: Any, label: str, source: str) -> None:
 
 
 def mean_values(values: Iterable[Any], max_seq_len: int, default: Any, label: str) -> set:
-    """Every mean of 1..max_seq_len values drawn with repetition from ``values``, plus ``default``."""
+    """Every mean of 1..max_seq_len values drawn with repetition from ``values`` (floats), plus the default as
+    a float (as the evaluator gives it).
+
+    Sums are enumerated in float64 blocks that stop as soon as the count passes ``MAX_MEAN_VALUES``, so a mean
+    with too many values is refused in about the time the limit takes to fill, not the full product's.
+    """
     addends = sorted({v for v in values if isinstance(v, numbers.Real)})  # others are reported by validate
-    means: set = set() if default is None else {default}
-    sums: set = {0}
+    means: set = set() if not isinstance(default, numbers.Real) else {float(default)}
+    exact_in_float = all(type(v) in (bool, int, float) and abs(v) <= 2**53 for v in addends)
+    step = _float_sums if exact_in_float else _python_sums
+    sums: Any = np.zeros(1) if exact_in_float else {0}
     for count in range(1, max_seq_len + 1):
-        sums = {total + v for total in sums for v in addends}
-        if len(sums) * (max_seq_len - count + 1) > MAX_MEAN_VALUES:
+        limit = MAX_MEAN_VALUES // (max_seq_len - count + 1)
+        sums = step(sums, addends, limit)
+        if sums is None:
             raise CompileError(
                 label,
                 f"a numerical mean over {len(addends)} input values and up to {max_seq_len} positions takes "
                 f"more than {MAX_MEAN_VALUES} values; aggregate an s-op with fewer values (e.g. 0/1) or "
                 "lower max_seq_len",
             )
-        means.update(total / count for total in sums)
+        means.update((sums / count).tolist() if exact_in_float
+                     else (total / count for total in sums))
     return means
+
+
+_BLOCK = 1 << 20  # sums computed at once
+
+
+def _float_sums(sums: np.ndarray, addends: list, limit: int) -> np.ndarray | None:
+    """Every ``total + v`` (float64, as Python adds floats), or None once more than ``limit`` distinct."""
+    addends_array = np.asarray(addends, dtype=np.float64)
+    rows = max(1, _BLOCK // max(1, len(addends_array)))
+    found = np.empty(0)
+    for start in range(0, len(sums), rows):
+        found = np.unique(np.concatenate([found, np.add.outer(sums[start : start + rows], addends_array).ravel()]))
+        if len(found) > limit:
+            return None
+    return found
+
+
+def _python_sums(sums: set, addends: list, limit: int) -> set | None:
+    """Every ``total + v`` for numbers float64 cannot hold exactly (Fractions, huge ints), or None past ``limit``."""
+    found: set = set()
+    for total in sums:
+        found.update(total + v for v in addends)
+        if len(found) > limit:
+            return None
+    return found

@@ -75,12 +75,15 @@ def check_program(
     seed: int = 0,
     pad_to: int | None = None,
     fold: bool = False,
+    partial_functions: str = "refuse",
 ) -> craft.BlockGraph:
     """Every s-op the model computes equals the evaluator's value on every input (noise in the residual).
 
     Construction tests lower without folding (one block per s-op); ``fold=True`` checks folded s-ops too.
     """
-    program_graph = frontend.analyse(program, vocab, max_seq_len, causal=causal)
+    program_graph = frontend.analyse(
+        program, vocab, max_seq_len, causal=causal, partial_functions=partial_functions
+    )
     block_graph = craft.lower(program_graph, fold=fold)
     rng = np.random.default_rng(seed)
     for xs in inputs:

@@ -123,17 +123,21 @@ def test_a_program_graph_lower_accepts_has_been_validated_by_analyse() -> None:
         _lowered(program, vocab={1, 2})
 
 
-def test_the_label_one_is_reserved() -> None:
-    program = rasp.Map(lambda t: t, rasp.tokens).named("one")
-    with pytest.raises(CompileError, match="'one' names the residual's constant direction"):
-        _lowered(program)
+def test_a_sop_named_one_is_traced_apart_from_the_constant_direction() -> None:
+    """Regression (issue 16): the reference accepts any label; ``one`` was refused as the residual's constant."""
+    program = rasp.Map(lambda t: t + "!", rasp.tokens).named("one")
+    block_graph = _lowered(program, vocab={"x", "y"})
+    assert block_graph.spaces["one"].basis == (D("one"),)
+    assert [str(d) for d in block_graph.spaces["one#2"].basis] == ["one#2:x!", "one#2:y!"]
+    assert craft.decode(block_graph, craft.run(block_graph, ["BOS", "y", "x"])) == ["y!", "x!"]
 
 
-def test_sop_label_clashing_with_a_private_direction_is_reported() -> None:
+def test_sop_named_like_a_private_direction_is_traced_apart_from_it() -> None:
     width = rasp.numerical(rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ))).named("w")
-    clash = rasp.numerical(rasp.Map(lambda n: n, width)).named("_w_selector_width_attn")
-    with pytest.raises(CompileError, match="share a direction"):
-        _lowered(clash)
+    clash = rasp.numerical(rasp.Map(lambda n: n + 1, width)).named("_w_selector_width_attn")
+    block_graph = _lowered(clash)
+    assert block_graph.output_label == "_w_selector_width_attn#2"
+    assert craft.decode(block_graph, craft.run(block_graph, ["BOS", "x", "x"])) == [3.0, 3.0]
 
 
 def test_lower_takes_only_a_program_graph_with_value_sets() -> None:

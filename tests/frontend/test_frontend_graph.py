@@ -47,7 +47,7 @@ def test_program_graph_needs_an_input_spec_and_node_values() -> None:
 
 
 def test_program_graph_is_frozen() -> None:
-    program_graph = analyse(_program(), {"a"}, 3)
+    program_graph = analyse(_program(), {"a"}, 3, partial_functions="allow")
     with pytest.raises(dataclasses.FrozenInstanceError):
         program_graph.input_spec = InputSpec({"b"}, 3)  # type: ignore[misc]
     with pytest.raises(nx.NetworkXError, match="Frozen graph"):
@@ -58,7 +58,7 @@ def test_program_graph_is_frozen() -> None:
 
 def test_program_graph_accessors_read_each_node() -> None:
     program = _program()
-    program_graph = analyse(program, {"a"}, 3)
+    program_graph = analyse(program, {"a"}, 3, partial_functions="allow")
     assert program_graph.label_of(program) == program_graph.sink == "pair"
     assert program_graph.expr("pair") is program_graph.traced.expr("pair")
     assert program_graph.value_set("inverse") == {1.0, 0.5}
