@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import os
 import random
@@ -116,6 +117,9 @@ def write_dataset(
     Interrupted, the same call finishes the set: shards whose ``.jsonl`` exists are kept as they are; the
     others are redone from scratch. ``executor`` and ``workers`` are ``compile_many``'s.
     """
+    if importlib.util.find_spec("safetensors") is None:
+        raise CompileError(None, "a dataset saves its models as safetensors, which is not installed: "
+                                 "pip install safetensors (or 'optracr[dask]')")
     directory = Path(directory)
     _claim(directory, spec)
     shards = directory / "shards"

@@ -156,7 +156,10 @@ def _executor(executor: Any, workers: int | None) -> tuple[concurrent.futures.Ex
         slots = workers or os.cpu_count() or 1
         # spawn: workers start clean (forking a parent that runs JAX's threads is unsafe)
         context = multiprocessing.get_context("spawn")
-        return concurrent.futures.ProcessPoolExecutor(max_workers=slots, mp_context=context), slots, True
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=slots, mp_context=context)
+        # start every worker and let it import the stages before any deadline starts counting
+        concurrent.futures.wait([pool.submit(worker.import_stages) for _ in range(slots)])
+        return pool, slots, True
     if hasattr(executor, "get_executor") and hasattr(executor, "nthreads"):  # a Dask distributed.Client
         slots = workers or sum(executor.nthreads().values()) or 1
         return executor.get_executor(), slots, False

@@ -21,7 +21,7 @@ def run_jobs(
     seed: int,
 ) -> list[records.Record]:
     """One record per job, in order; each job stopped after ``timeout_s`` seconds (a "timeout" record)."""
-    _import_stages()  # a fresh worker's imports are not charged to its first job's time limit
+    import_stages()  # a fresh worker's imports are not charged to its first job's time limit
     return [run_job(job, timeout_s=timeout_s, verify=verify, save_dir=save_dir, seed=seed) for job in jobs]
 
 
@@ -72,7 +72,7 @@ def _run(job: records.Job, verify: bool, save_dir: str | None, seed: int, second
         partial["saved"] = job.name
 
 
-def _import_stages() -> None:
+def import_stages() -> None:
     import optracr.compiler  # noqa: F401
     import optracr.verification  # noqa: F401
     from optracr.export import files  # noqa: F401
