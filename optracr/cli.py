@@ -332,6 +332,10 @@ def _dataset(args: argparse.Namespace) -> int:
         if client is not None:
             client.close()
     seconds = time.perf_counter() - start
+    if result.shards_unfinished:
+        print(f"optracr: {result.shards_unfinished} shards lost a worker and are unfinished; run the same command "
+              "again to finish them", file=sys.stderr)
+        return 1
     counts = ", ".join(f"{count} {status}" for status, count in sorted(result.statuses.items())) or "nothing new"
     print(f"wrote {result.index}: {spec.num_programs} programs in {spec.num_shards} shards "
           f"({result.shards_skipped} finished before, {result.shards_written} now: {counts}) in {seconds:.1f} s")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from optracr.datasets.time_limit import JobTimeout, deadline
 from optracr.datasets.dataset import DatasetResult, DatasetSpec, program_seed, read_index, write_dataset
-from optracr.datasets.many import compile_as_completed, compile_many
+from optracr.datasets.many import compile_as_completed, compile_many, local_pool
 from optracr.datasets.programs import ProgramSpec
 from optracr.datasets.records import Job, Record
 
@@ -29,6 +29,7 @@ __all__ = [
     "compile_as_completed",
     "compile_many",
     "deadline",
+    "local_pool",
     "program_seed",
     "read_index",
     "write_dataset",

@@ -8,7 +8,8 @@ Layout of the output directory:
 - ``shards/NNNNN.jsonl``: the shard's records, written (atomically) once every program of the shard is done;
   its presence is what "finished" means, so a rerun skips it and redoes only the other shards.
 - ``index.jsonl``: every record (program spec, status, error, sizes, verification, where saved, timings) in
-  program order, rebuilt from the shard files at the end of a complete run.
+  program order, rebuilt from the shard files at the end of a complete run. A shard where a worker died
+  ("lost" records) is not written, so a rerun redoes it.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class DatasetResult:
     shards_skipped: int
     shards_written: int
     statuses: dict[str, int]
+    shards_unfinished: int = 0  # shards with a lost program (its worker died): run again to finish them
 
     @property
     def index(self) -> Path:
@@ -131,6 +133,7 @@ def write_dataset(
     waiting = {shard: len(_shard_range(spec, shard)) for shard in todo}
     found: dict[int, list[tuple[int, records.Record]]] = {shard: [] for shard in todo}
     statuses: dict[str, int] = {}
+    unfinished = 0
     done_before = sum(len(_shard_range(spec, shard)) for shard in finished)
     bar = tqdm.tqdm(total=spec.num_programs, initial=done_before, unit=" programs", disable=not progress,
                     smoothing=0.05, desc="dataset")
@@ -143,12 +146,17 @@ def write_dataset(
             found[shard].append((position, record))
             statuses[record.status] = statuses.get(record.status, 0) + 1
             waiting[shard] -= 1
-            if not waiting[shard]:
-                _write_lines(shards / f"{shard:05d}.jsonl", [r for _, r in sorted(found.pop(shard))])
+            if not waiting[shard]:  # a shard with a lost program stays unfinished: the next run redoes it
+                shard_records = [r for _, r in sorted(found.pop(shard), key=lambda pair: pair[0])]
+                if all(r.status != "lost" for r in shard_records):
+                    _write_lines(shards / f"{shard:05d}.jsonl", shard_records)
+                else:
+                    unfinished += 1
             bar.update(1)
             bar.set_postfix({key: value for key, value in sorted(statuses.items()) if key != "ok"}, refresh=False)
-    _write_index(directory, spec)
-    return DatasetResult(directory, len(finished), len(todo), statuses)
+    if not unfinished:
+        _write_index(directory, spec)
+    return DatasetResult(directory, len(finished), len(todo) - unfinished, statuses, unfinished)
 
 
 def read_index(directory: str | os.PathLike) -> list[records.Record]:

@@ -93,14 +93,17 @@ def compile_as_completed(
     chunks = collections.deque((start, jobs[start : start + size]) for start in range(0, len(jobs), size))
     options = {"timeout_s": timeout_s, "verify": verify, "seed": seed,
                "save_dir": None if save_dir is None else os.fspath(save_dir)}
-    stuck = False
+    terminate = False
+    in_flight: dict[concurrent.futures.Future, tuple[int, Sequence[records.Job], float]] = {}
     try:
-        in_flight: dict[concurrent.futures.Future, tuple[int, Sequence[records.Job], float]] = {}
         window = 2 * slots
         while chunks or in_flight:
             while chunks and len(in_flight) < window:
                 start, chunk = chunks.popleft()
                 limit = GRACE_S + 2 * len(chunk) * (timeout_s if timeout_s is not None else math.inf)
+                if owned and _broken(pool):  # a worker died (killed, out of memory): go on with a fresh pool
+                    _shut_down(pool, terminate=True)
+                    pool, _, _ = _executor(None, slots)
                 future = pool.submit(worker.run_jobs, chunk, **options)
                 in_flight[future] = (start, chunk, time.monotonic() + limit)
             soonest = min(deadline for _, _, deadline in in_flight.values())
@@ -114,17 +117,34 @@ def compile_as_completed(
             for future in [f for f, (_, _, deadline) in in_flight.items() if deadline <= time.monotonic()]:
                 start, chunk, _ = in_flight.pop(future)
                 future.cancel()
-                stuck, window = True, window - 1
+                terminate, window = True, window - 1
                 message = "no answer from its worker in time (stuck in native code, or the worker died)"
                 yield from enumerate((_failed(job, "timeout", message) for job in chunk), start)
             if window < 1 and chunks:  # every slot is stuck: what is left cannot run
                 message = "not run: every worker is stuck on an earlier job"
                 while chunks:
                     start, chunk = chunks.popleft()
-                    yield from enumerate((_failed(job, "error", message) for job in chunk), start)
+                    yield from enumerate((_failed(job, "lost", message) for job in chunk), start)
+    except BaseException:  # Ctrl-C, or the caller stopped iterating: nothing in flight is wanted any more
+        terminate = True
+        raise
     finally:
+        for future in in_flight:
+            future.cancel()
         if owned:
-            _shut_down(pool, terminate=stuck)
+            _shut_down(pool, terminate=terminate)
+
+
+def local_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
+    """The default executor: ``workers`` spawned processes that leave Ctrl-C to the parent, each started and
+    done importing the compiler before this returns (so no job's time limit pays for it)."""
+    # spawn: workers start clean (forking a parent that runs JAX's threads is unsafe)
+    context = multiprocessing.get_context("spawn")
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=worker.ignore_interrupts
+    )
+    concurrent.futures.wait([pool.submit(worker.import_stages) for _ in range(workers)])
+    return pool
 
 
 def _named(jobs: Iterable[records.Job | programs.ProgramSpec]) -> list[records.Job]:
@@ -154,12 +174,7 @@ def _executor(executor: Any, workers: int | None) -> tuple[concurrent.futures.Ex
     """(the executor to submit to, how many jobs it runs at once, whether this module owns it)."""
     if executor is None:
         slots = workers or os.cpu_count() or 1
-        # spawn: workers start clean (forking a parent that runs JAX's threads is unsafe)
-        context = multiprocessing.get_context("spawn")
-        pool = concurrent.futures.ProcessPoolExecutor(max_workers=slots, mp_context=context)
-        # start every worker and let it import the stages before any deadline starts counting
-        concurrent.futures.wait([pool.submit(worker.import_stages) for _ in range(slots)])
-        return pool, slots, True
+        return local_pool(slots), slots, True
     if hasattr(executor, "get_executor") and hasattr(executor, "nthreads"):  # a Dask distributed.Client
         slots = workers or sum(executor.nthreads().values()) or 1
         return executor.get_executor(), slots, False
@@ -173,15 +188,21 @@ def _chunk_records(future: concurrent.futures.Future, chunk: Sequence[records.Jo
     try:
         return future.result()
     except Exception as error:  # noqa: BLE001 - a lost worker or a task the executor could not run
-        return [_failed(job, "error", f"{type(error).__name__}: {error}") for job in chunk]
+        return [_failed(job, "lost", f"{type(error).__name__}: {error}") for job in chunk]
 
 
 def _failed(job: records.Job, status: str, message: str) -> records.Record:
     return records.Record(job.name, job.program.to_json(), status, error=message)
 
 
+def _broken(pool: concurrent.futures.Executor) -> bool:
+    return bool(getattr(pool, "_broken", False))
+
+
 def _shut_down(pool: concurrent.futures.Executor, *, terminate: bool) -> None:
-    if terminate:  # a stuck worker would hold the interpreter at exit: end our own processes
+    # A stuck worker would hold the interpreter at exit, and after Ctrl-C nothing it does is wanted: end our
+    # own processes (``_processes`` is the pool's private table; the public API cannot stop a running call).
+    if terminate:
         for process in list(getattr(pool, "_processes", {}).values()):
             process.terminate()
     pool.shutdown(wait=True, cancel_futures=True)

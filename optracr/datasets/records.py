@@ -8,7 +8,7 @@ from typing import Any
 
 from optracr.datasets import programs
 
-STATUSES = ("ok", "mismatch", "error", "timeout")
+STATUSES = ("ok", "mismatch", "error", "timeout", "lost")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,7 +30,8 @@ class Job:
 @dataclasses.dataclass(frozen=True)
 class Record:
     """What one job gave: ``status`` "ok", "mismatch" (compiled, but verify found a difference), "error"
-    (``error`` says which exception) or "timeout"; the model's sizes, the verification counts, where the model
+    (``error`` says which exception), "timeout", or "lost" (its worker died or never ran it: not the program's
+    fault as far as known, worth running again); the model's sizes, the verification counts, where the model
     was saved (relative to ``save_dir``) and the seconds each step took. Everything but ``seconds`` is the
     same on every run with the same jobs and seed."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 import traceback
 from collections.abc import Sequence
@@ -70,6 +71,11 @@ def _run(job: records.Job, verify: bool, save_dir: str | None, seed: int, second
         optracr.save(model, Path(save_dir) / job.name)
         seconds["save"] = _lap(start)
         partial["saved"] = job.name
+
+
+def ignore_interrupts() -> None:
+    """A local pool worker leaves Ctrl-C to the parent, which stops the run and ends its workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def import_stages() -> None:
