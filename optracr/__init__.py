@@ -17,6 +17,7 @@ __all__ = [
     "InputError",
     "VerifyReport",
     "compile",
+    "compile_many",
     "compile_rasp_to_model",
     "compress",
     "load",
@@ -44,6 +45,10 @@ def __getattr__(name: str):
         from optracr.export import files
 
         return getattr(files, name)
+    if name == "compile_many":  # many programs on local processes or a Dask cluster (never imports Dask itself)
+        from optracr import datasets
+
+        return datasets.compile_many
     if name == "CompiledModel":
         from optracr.assemble import CompiledModel
 

@@ -1,4 +1,4 @@
-"""The ``optracr`` command: list, compile, verify and show library programs."""
+"""The ``optracr`` command: list, compile, verify and show library programs; build datasets of compiled models."""
 
 from __future__ import annotations
 
@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
                                  help="tl: TransformerLens bridge weights + config; safetensors: optracr.load-able")
             command.add_argument("--out", required=True, help="the directory to write into")
         command.set_defaults(run=run)
+    _add_dataset_command(commands)
     return parser
 
 
@@ -306,6 +307,73 @@ def _export(args: argparse.Namespace) -> int:
     files = ", ".join(sorted(path.name for path in directory.iterdir()))
     print(f"wrote {entry.name} ({args.format}) to {directory}: {files} in {time.perf_counter() - start:.2f} s")
     return 0
+
+
+def _add_dataset_command(commands: argparse._SubParsersAction) -> None:
+    dataset = commands.add_parser(
+        "dataset", help="compile, verify and save N seeded random programs in shards (resumable)",
+        description="Compiles, verifies and saves N seeded random programs into OUT: shards of models in the save "
+        "format plus index.jsonl. Run the same command again after an interruption: finished shards are kept.",
+    )
+    dataset.add_argument("out", help="the dataset directory (created; a rerun finishes it)")
+    dataset.add_argument("-n", "--num-programs", type=int, required=True, help="how many programs")
+    dataset.add_argument("--seed", type=int, default=0, help="the dataset's seed (program i's seed derives from it)")
+    dataset.add_argument("--shard-size", type=int, default=100, help="programs per shard (the unit of resumption)")
+    dataset.add_argument("--min-sops", type=int, default=2, help="fewest s-ops per program")
+    dataset.add_argument("--max-sops", type=int, default=10, help="most s-ops per program")
+    dataset.add_argument("--vocab", type=_vocab_text, default="a,b,c", help="comma-separated vocabulary")
+    dataset.add_argument("--max-seq-len", type=int, default=5, help="longest input")
+    dataset.add_argument("--allocator", choices=schedule.ALLOCATORS, default="solver")
+    dataset.add_argument("--time-limit", type=float, default=5.0, help="solver time limit in seconds")
+    dataset.add_argument("--no-verify", dest="verify", action="store_false", help="compile and save only")
+    dataset.add_argument("--timeout", type=float, default=60.0, help="seconds per program before it is an error")
+    where = dataset.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (needs optracr[dask])")
+    dataset.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                         help="a progress bar on stderr (default: when stderr is a terminal)")
+    dataset.set_defaults(run=_dataset)
+
+
+def _dataset(args: argparse.Namespace) -> int:
+    from optracr import datasets
+
+    spec = datasets.DatasetSpec(
+        args.num_programs, seed=args.seed, shard_size=args.shard_size, min_sops=args.min_sops,
+        max_sops=args.max_sops, vocab=tuple(_parse_vocab(args.vocab, frozenset())), max_seq_len=args.max_seq_len,
+        compile_options=(("allocator", args.allocator), ("time_limit_s", args.time_limit)), verify=args.verify,
+    )
+    client = _dask_client(args.scheduler) if args.scheduler else None
+    progress = args.progress if args.progress is not None else sys.stderr.isatty()
+    start = time.perf_counter()
+    try:
+        result = datasets.write_dataset(args.out, spec, executor=client, workers=args.workers,
+                                        timeout_s=args.timeout, progress=progress)
+    except KeyboardInterrupt:
+        print(f"optracr: interrupted; finished shards are kept: run the same command again to finish {args.out}",
+              file=sys.stderr)
+        return 130
+    finally:
+        if client is not None:
+            client.close()
+    seconds = time.perf_counter() - start
+    if result.shards_unfinished:
+        print(f"optracr: {result.shards_unfinished} shards lost a worker and are unfinished; run the same command "
+              "again to finish them", file=sys.stderr)
+        return 1
+    counts = ", ".join(f"{count} {status}" for status, count in sorted(result.statuses.items())) or "nothing new"
+    print(f"wrote {result.index}: {spec.num_programs} programs in {spec.num_shards} shards "
+          f"({result.shards_skipped} finished before, {result.shards_written} now: {counts}) in {seconds:.1f} s")
+    return 0
+
+
+def _dask_client(address: str):
+    try:
+        from distributed import Client
+    except ImportError:
+        raise CompileError(None, "--scheduler needs Dask: pip install 'optracr[dask]'") from None
+    return Client(address)
 
 
 if __name__ == "__main__":

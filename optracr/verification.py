@@ -96,9 +96,10 @@ def verify(
     Categorical outputs must match exactly; numerical ones within ``tolerance`` (relative or absolute). Inputs
     where the evaluator raises ``EvaluationError`` are counted as undefined, not compared. ``progress`` shows
     a tqdm bar on stderr once the run has taken a second; None (the default) shows it when stderr is a terminal.
+    The model runs its numpy forward (no JIT compile), in batches of ``BATCH_SIZE`` inputs.
     """
     vocab = sorted(vocab if vocab is not None else model.input_tokens[:-2], key=repr)
-    max_seq_len = max_seq_len if max_seq_len is not None else model.config.max_seq_len
+    max_seq_len = max_seq_len if max_seq_len is not None else model.layered.max_seq_len
     num_exhaustive = sum(len(vocab) ** n for n in range(1, max_seq_len + 1))
     exhaustive = num_exhaustive <= EXHAUSTIVE_LIMIT
     inputs = _all_inputs(vocab, max_seq_len) if exhaustive else _sampled_inputs(vocab, max_seq_len, num_samples, seed)
@@ -113,13 +114,13 @@ def verify(
             expected_batch, defined = [], []
             for tokens in batch:
                 try:
-                    expected_batch.append(rasp.evaluate(program, list(tokens), causal=model.config.causal))
+                    expected_batch.append(rasp.evaluate(program, list(tokens), causal=model.layered.causal))
                     defined.append(tokens)
                 except EvaluationError as error:
                     num_undefined += 1
                     if len(undefined) < max_reported:
                         undefined.append(Undefined(tuple(tokens), str(error)))
-            outputs = model.apply_batch([[model.bos, *tokens] for tokens in defined])
+            outputs = model.apply_batch([[model.bos, *tokens] for tokens in defined], backend="numpy")
             for tokens, expected, got in zip(defined, expected_batch, outputs):
                 checked += 1
                 if not _matches(expected, got, numerical, tolerance):

@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["optracr", "optracr.frontend.rasp", "optracr.compiler", "optracr.programs", "optracr.random_programs",
-           "optracr.export.reference", "optracr.export.files", "optracr.causal_eval"]
+           "optracr.export.reference", "optracr.export.files", "optracr.causal_eval", "optracr.datasets.many"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -11,17 +11,21 @@ into Haiku parameters (the only place that knows Haiku's names), and ``CompiledM
 
 ``attend``, ``feed_forward``, ``attention_mask`` and ``AttentionWeights`` (module ``jax_forward``) are the pure
 pieces of the forward pass, exported for the compress stage, which runs the same layers on a projected
-residual.
+residual. They and ``make_forward`` load JAX and Haiku on first use; ``dense_forward`` (module
+``numpy_forward``) is the same forward pass in numpy, which ``CompiledModel`` runs for single inputs and
+small batches.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from optracr.assemble.compiled import ApplyResult, CompiledModel, decode_batch
 from optracr.assemble.dense import DenseLayer, DenseWeights
-from optracr.assemble.haiku_model import ModelConfig, make_forward
-from optracr.assemble.jax_forward import AttentionWeights, ForwardTrace, attend, attention_mask, feed_forward
 from optracr.assemble.layered import DECODE_THRESHOLD, Layer, LayeredModel, NumpyTrace, SopLocation
 from optracr.assemble.layout import lay_out
+from optracr.assemble.model_config import ModelConfig
+from optracr.assemble.numpy_forward import DenseTrace, dense_forward
 
 __all__ = [
     "DECODE_THRESHOLD",
@@ -29,6 +33,7 @@ __all__ = [
     "AttentionWeights",
     "CompiledModel",
     "DenseLayer",
+    "DenseTrace",
     "DenseWeights",
     "ForwardTrace",
     "Layer",
@@ -39,7 +44,26 @@ __all__ = [
     "attend",
     "attention_mask",
     "decode_batch",
+    "dense_forward",
     "feed_forward",
     "lay_out",
     "make_forward",
 ]
+
+_JAX_NAMES = {
+    "AttentionWeights": "jax_forward",
+    "ForwardTrace": "jax_forward",
+    "attend": "jax_forward",
+    "attention_mask": "jax_forward",
+    "feed_forward": "jax_forward",
+    "make_forward": "haiku_model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # JAX and Haiku load here, on first use: compiling and the numpy forward never need them.
+    if name in _JAX_NAMES:
+        import importlib
+
+        return getattr(importlib.import_module(f"optracr.assemble.{_JAX_NAMES[name]}"), name)
+    raise AttributeError(f"module 'optracr.assemble' has no attribute {name!r}")

@@ -1,4 +1,9 @@
-"""``CompiledModel``: the assembled transformer with its parameters, labels, encoders and ``apply``."""
+"""``CompiledModel``: the assembled transformer with its parameters, labels, encoders and ``apply``.
+
+``apply`` and small batches run the numpy forward (``numpy_forward``: a fresh model answers in milliseconds);
+batches of more than ``JIT_MIN_BATCH`` inputs run the jitted Haiku forward, compiled once per model. JAX and
+Haiku are imported only when that path first runs.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,20 @@ import types
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from optracr import schedule
-from optracr.assemble import haiku_model
-from optracr.assemble import jax_forward
 from optracr.assemble import layered as layered_lib
+from optracr.assemble import model_config
+from optracr.assemble import numpy_forward
+from optracr.errors import CompileError
 from optracr.frontend import rasp
 
 Params = Mapping[str, Mapping[str, np.ndarray]]
+BACKENDS = ("auto", "numpy", "jax")
+# Above this many inputs "auto" runs the jitted Haiku forward: its one-off compile (~0.8 s) then pays for
+# itself (benchmarks/throughput.py measures the crossover).
+JIT_MIN_BATCH = 4096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,13 +63,15 @@ class CompiledModel:
 
     # ------------------------------------------------------------------------ what it is
     @functools.cached_property
-    def config(self) -> haiku_model.ModelConfig:
+    def config(self) -> model_config.ModelConfig:
         """The Haiku module's static shape."""
-        return haiku_model.model_config(self.layered)
+        return model_config.model_config(self.layered)
 
     @functools.cached_property
     def params(self) -> Params:
         """Every weight as numpy arrays under Haiku's module names."""
+        from optracr.assemble import haiku_model  # Haiku's names; loads JAX and Haiku
+
         return haiku_model.haiku_params(self.layered.dense())
 
     @property
@@ -115,13 +125,14 @@ class CompiledModel:
         over-long inputs."""
         return self.layered.token_ids(tokens)
 
-    def apply(self, tokens: Sequence[Hashable]) -> ApplyResult:
+    def apply(self, tokens: Sequence[Hashable], *, backend: str = "auto") -> ApplyResult:
         """Runs the model on ``["BOS", *tokens]`` and returns the decoded output and every intermediate.
 
-        Trailing PAD tokens are masked (no position attends to them) and decode to None.
+        Trailing PAD tokens are masked (no position attends to them) and decode to None. ``backend``: "auto"
+        and "numpy" run the numpy forward (milliseconds, no compile), "jax" the jitted Haiku forward.
         """
         ids = self.encode(tokens)
-        trace = self._run(ids[None, :])
+        trace = self._run(ids[None, :], _check_backend(backend))
         output = np.asarray(trace.output[0])
         padded = ids == self.input_tokens.index(self.pad)
         decoded = [None if pad else value for pad, value in zip(padded[1:], self.decode(output[1:]))]
@@ -134,15 +145,31 @@ class CompiledModel:
             residual_labels=self.residual_labels,
         )
 
-    def apply_batch(self, inputs: Sequence[Sequence[Hashable]]) -> list[list[Any]]:
-        """Decoded outputs (without BOS) for many inputs at once, padded with PAD to one length."""
-        return decode_batch(self.layered, inputs, lambda ids: self._run(ids).output)
+    def apply_batch(self, inputs: Sequence[Sequence[Hashable]], *, backend: str = "auto") -> list[list[Any]]:
+        """Decoded outputs (without BOS) for many inputs at once, padded with PAD to one length.
+
+        ``backend="auto"`` runs numpy up to ``JIT_MIN_BATCH`` inputs and the jitted Haiku forward above.
+        """
+        backend = _check_backend(backend)
+        return decode_batch(self.layered, inputs, lambda ids: self._run(ids, backend).output)
 
     def decode(self, output: np.ndarray) -> list[Any]:
         """Per position: the numerical value, or the class whose output is largest if it exceeds 1/2, else None."""
         return self.layered.decode(output)
 
-    def _run(self, token_ids: np.ndarray) -> jax_forward.ForwardTrace:
+    def _run(self, token_ids: np.ndarray, backend: str) -> Any:
+        if backend == "jax" or (backend == "auto" and token_ids.shape[0] > JIT_MIN_BATCH):
+            return self._run_jax(token_ids)
+        dtype = np.float64 if self.float64 else np.float32
+        pad_id = self.input_tokens.index(self.pad)
+        return numpy_forward.dense_forward(
+            self.layered.dense(), token_ids, pad_id=pad_id, causal=self.layered.causal, dtype=dtype
+        )
+
+    def _run_jax(self, token_ids: np.ndarray) -> Any:
+        import jax  # the jitted path only: a fresh process that never takes it never imports JAX
+        import jax.numpy as jnp
+
         dtype = np.float64 if self.float64 else np.float32
         with jax.enable_x64(self.float64):
             params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=dtype), dict(self.params))
@@ -150,6 +177,10 @@ class CompiledModel:
 
     @functools.cached_property
     def _forward(self) -> Any:
+        import jax
+
+        from optracr.assemble import haiku_model
+
         pad_id = self.input_tokens.index(self.pad)
         return jax.jit(haiku_model.make_forward(self.config, pad_id).apply)
 
@@ -157,12 +188,12 @@ class CompiledModel:
     @property
     def params_total(self) -> int:
         """Number of parameters, embeddings and unembedding included."""
-        return sum(int(a.size) for module in self.params.values() for a in module.values())
+        return sum(int(array.size) for array in self.layered.dense().arrays().values())
 
     @property
     def params_nonzero(self) -> int:
         """Number of parameters that are not zero."""
-        return sum(int(np.count_nonzero(a)) for module in self.params.values() for a in module.values())
+        return sum(int(np.count_nonzero(array)) for array in self.layered.dense().arrays().values())
 
     def summary(self) -> str:
         """A human-readable description: shape, sizes, allocation and what each sublayer computes."""
@@ -206,6 +237,12 @@ class CompiledModel:
     def ground_truth(self) -> dict[str, dict[str, Any]]:
         """Per s-op, where it is computed and where it lives, JSON-ready (``SopLocation.to_json``)."""
         return {label: location.to_json() for label, location in sorted(self.layered.locations.items())}
+
+
+def _check_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise CompileError(None, f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    return backend
 
 
 def decode_batch(

@@ -2,12 +2,11 @@
 
 This is the only module that knows Haiku's parameter names (``transformer/layer_{i}/attn/query/w`` ...):
 ``haiku_params`` writes a ``LayeredModel``'s dense weights under them and ``model_config`` reads the Haiku
-module's static shape off the model. The forward semantics are ``jax_forward``'s.
+module's static shape off the model (``ModelConfig`` lives in the numpy-only ``model_config``). The forward
+semantics are ``jax_forward``'s.
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 import haiku as hk
 import jax
@@ -15,24 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from optracr.assemble import dense as dense_lib
-from optracr.assemble import layered
 from optracr.assemble import jax_forward
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelConfig:
-    """The shape of a compiled transformer."""
-
-    num_layers: int
-    num_heads: int
-    key_size: int
-    value_size: int
-    mlp_hidden_size: int
-    d_model: int
-    vocab_size: int  # token embedding rows: vocab + BOS + PAD
-    output_size: int  # unembedding columns: output classes, or 1 for a numerical output
-    max_seq_len: int  # longest input, BOS excluded
-    causal: bool
+from optracr.assemble.model_config import ModelConfig, model_config  # noqa: F401 - kept importable here
 
 
 def compiled_transformer(token_ids: jax.Array, config: ModelConfig, pad_id: int) -> jax_forward.ForwardTrace:
@@ -97,23 +80,6 @@ def make_forward(config: ModelConfig, pad_id: int) -> hk.Transformed:
         return compiled_transformer(token_ids, config, pad_id)
 
     return hk.without_apply_rng(hk.transform(forward))
-
-
-def model_config(model: layered.LayeredModel) -> ModelConfig:
-    """The static shape of the Haiku module that runs ``model``."""
-    shape = model.shape
-    return ModelConfig(
-        num_layers=shape.num_layers,
-        num_heads=shape.num_heads,
-        key_size=shape.key_size,
-        value_size=shape.value_size,
-        mlp_hidden_size=shape.mlp_hidden_width,
-        d_model=model.residual_space.num_dims,
-        vocab_size=len(model.input_tokens),
-        output_size=model.output_size,
-        max_seq_len=model.max_seq_len,
-        causal=model.causal,
-    )
 
 
 def haiku_params(weights: dense_lib.DenseWeights) -> dict[str, dict[str, np.ndarray]]:

@@ -1,0 +1,131 @@
+"""``ProgramSpec``: a program as something a worker can rebuild, never a pickled function.
+
+RASP programs hold Python functions (often lambdas), which do not pickle and should not travel: a job names
+its program instead, as a generator seed and options, a library name, or an importable ``module:function``
+(or ``path/to/file.py:function``) with the vocabulary and length to compile it for. The spec is plain JSON,
+recorded next to every compiled model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import json
+from collections.abc import Hashable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from optracr.errors import CompileError
+from optracr.frontend import rasp
+
+KINDS = ("random", "library", "function")
+
+
+@dataclasses.dataclass(frozen=True)
+class ProgramSpec:
+    """How to rebuild one program: ``kind`` "random" (``random_programs.generate(seed, **options)``), "library"
+    (``programs.LIBRARY[target]``) or "function" (``target`` = ``module:function`` or ``file.py:function``, called
+    with ``options``, returning an s-op). ``vocab`` and ``max_seq_len`` override the program's own."""
+
+    kind: str
+    target: str | None = None
+    seed: int | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+    vocab: tuple[Hashable, ...] | None = None
+    max_seq_len: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise CompileError(None, f"unknown program kind {self.kind!r}; use one of {', '.join(KINDS)}")
+        if self.kind == "random" and not isinstance(self.seed, int):
+            raise CompileError(None, f"a random program needs an integer seed, got {self.seed!r}")
+        if self.kind != "random" and not self.target:
+            raise CompileError(None, f"a {self.kind} program needs a target (a library name or module:function)")
+        if self.kind == "function" and (self.vocab is None or self.max_seq_len is None):
+            raise CompileError(None, f"{self.target}: a program from a function needs vocab and max_seq_len")
+        if self.kind == "function" and ":" not in self.target:
+            raise CompileError(None, f"{self.target!r}: write module:function or path/to/file.py:function")
+        if self.vocab is not None:
+            object.__setattr__(self, "vocab", tuple(sorted(self.vocab, key=repr)))
+        object.__setattr__(self, "options", tuple(sorted(dict(self.options).items())))
+
+    @classmethod
+    def random(cls, seed: int, **options: Any) -> ProgramSpec:
+        """``random_programs.generate(seed, **options)``; options must be JSON values (vocab a list)."""
+        if "vocab" in options:
+            options["vocab"] = sorted(options["vocab"], key=repr)
+        return cls("random", seed=seed, options=tuple(options.items()))
+
+    @classmethod
+    def library(cls, name: str, *, vocab: Iterable[Hashable] | None = None, max_seq_len: int | None = None):
+        """A program of the library (``optracr list``)."""
+        return cls("library", target=name, vocab=None if vocab is None else tuple(vocab), max_seq_len=max_seq_len)
+
+    @classmethod
+    def function(cls, target: str, vocab: Iterable[Hashable], max_seq_len: int, **options: Any) -> ProgramSpec:
+        """``target`` (``module:function`` or ``path/to/file.py:function``) called with ``options``."""
+        return cls("function", target=target, options=tuple(options.items()), vocab=tuple(vocab),
+                   max_seq_len=max_seq_len)
+
+    def build(self) -> tuple[rasp.SOp, frozenset, int]:
+        """The program, its vocabulary and max_seq_len (rebuilt here: fresh expressions and functions)."""
+        if self.kind == "random":
+            from optracr import random_programs
+
+            generated = random_programs.generate(self.seed, **dict(self.options))
+            program, vocab, max_seq_len = generated.program, generated.vocab, generated.max_seq_len
+        elif self.kind == "library":
+            from optracr import programs
+
+            entry = programs.get_program(self.target)
+            max_seq_len = self.max_seq_len if self.max_seq_len is not None else entry.max_seq_len
+            program, vocab = entry.build(max_seq_len), entry.vocab
+        else:
+            program, vocab, max_seq_len = _call(self.target, dict(self.options)), frozenset(self.vocab), None
+        vocab = frozenset(self.vocab) if self.vocab is not None else frozenset(vocab)
+        return program, vocab, self.max_seq_len if self.max_seq_len is not None else max_seq_len
+
+    def to_json(self) -> dict[str, Any]:
+        """The spec as JSON data (``from_json`` reads it back)."""
+        data: dict[str, Any] = {"kind": self.kind}
+        for name in ("target", "seed", "max_seq_len"):
+            if getattr(self, name) is not None:
+                data[name] = getattr(self, name)
+        if self.vocab is not None:
+            data["vocab"] = list(self.vocab)
+        if self.options:
+            data["options"] = dict(self.options)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProgramSpec:
+        """The spec ``to_json`` wrote."""
+        options = dict(data.get("options", {}))
+        vocab = data.get("vocab")
+        return cls(data["kind"], target=data.get("target"), seed=data.get("seed"), options=tuple(options.items()),
+                   vocab=None if vocab is None else tuple(vocab), max_seq_len=data.get("max_seq_len"))
+
+    def __str__(self) -> str:
+        return json.dumps(self.to_json(), sort_keys=True)
+
+
+def _call(target: str, options: dict[str, Any]) -> rasp.SOp:
+    """``module:function`` or ``path/to/file.py:function`` imported here and called with ``options``."""
+    where, _, name = target.rpartition(":")
+    if where.endswith(".py"):
+        path = Path(where)
+        if not path.is_file():
+            raise CompileError(None, f"no such file {where!r} (from program {target!r})")
+        spec = importlib.util.spec_from_file_location(f"optracr_job_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(where)
+    if not hasattr(module, name):
+        raise CompileError(None, f"{where} has no {name!r} (from program {target!r})")
+    made = getattr(module, name)
+    program = made(**options) if callable(made) and not isinstance(made, rasp.RASPExpr) else made
+    if not isinstance(program, rasp.SOp):
+        raise CompileError(None, f"{target} gave {type(program).__name__}, not an s-op")
+    return program

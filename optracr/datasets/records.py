@@ -1,0 +1,75 @@
+"""``Job`` and ``Record``: one program to compile, and what became of it (plain JSON data both)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from optracr.datasets import programs
+
+STATUSES = ("ok", "mismatch", "error", "timeout", "lost")
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One program to compile: a unique ``name`` (also its directory under ``save_dir``), how to rebuild the
+    program, and options for ``optracr.compile`` (``allocator``, ``time_limit_s``, ``causal``, ``fold``, ...)."""
+
+    name: str
+    program: programs.ProgramSpec
+    compile_options: Mapping[str, Any] | tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.program, programs.ProgramSpec):
+            raise TypeError(f"job {self.name!r}: program must be a ProgramSpec, got {type(self.program).__name__}")
+        # kept as sorted pairs: immutable, and picklable for the trip to a worker
+        object.__setattr__(self, "compile_options", tuple(sorted(dict(self.compile_options).items())))
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """What one job gave: ``status`` "ok", "mismatch" (compiled, but verify found a difference), "error"
+    (``error`` says which exception), "timeout", or "lost" (its worker died or never ran it: not the program's
+    fault as far as known, worth running again); the model's sizes, the verification counts, where the model
+    was saved (relative to ``save_dir``) and the seconds each step took. Everything but ``seconds`` is the
+    same on every run with the same jobs and seed."""
+
+    name: str
+    program: Mapping[str, Any]  # ProgramSpec.to_json()
+    status: str
+    error: str | None = None
+    sizes: Mapping[str, Any] | None = None  # layers, heads, mlp_width, residual_width, params_total, allocation
+    verify: Mapping[str, Any] | None = None  # checked, undefined, mismatches, exhaustive
+    saved: str | None = None
+    seconds: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"record {self.name!r}: status must be one of {', '.join(STATUSES)}, got {self.status!r}")
+
+    @property
+    def ok(self) -> bool:
+        """Compiled (and verified, if asked) without error."""
+        return self.status == "ok"
+
+    def without_timings(self) -> Record:
+        """The record with ``seconds`` emptied: what two runs of the same jobs must agree on."""
+        return dataclasses.replace(self, seconds={})
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as one JSON object (a line of a dataset's index)."""
+        return {field.name: _plain(getattr(self, field.name)) for field in dataclasses.fields(self)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Record:
+        """The record ``to_json`` wrote."""
+        return cls(**{field.name: data.get(field.name) for field in dataclasses.fields(cls) if field.name in data})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
