@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
-from optracr import rasp
+from optracr.frontend import rasp
 from optracr.errors import CompileError
 
 # -------------------------------------------------------------------- programs for non-causal evaluation

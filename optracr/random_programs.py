@@ -35,7 +35,7 @@ import random
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from optracr import rasp
+from optracr.frontend import rasp
 from optracr.errors import CompileError
 
 if TYPE_CHECKING:

@@ -46,19 +46,20 @@ def run_job(
 
 
 def _run(job: records.Job, verify: bool, save_dir: str | None, seed: int, seconds: dict, partial: dict) -> None:
-    import optracr
+    from optracr import compiler, verification
+    from optracr.export import files
 
     start = time.perf_counter()
     program, vocab, max_seq_len = job.program.build()
     seconds["build"] = _lap(start)
     start = time.perf_counter()
     options = {"seed": seed, **dict(job.compile_options)}
-    model = optracr.compile(program, vocab, max_seq_len, **options)
+    model = compiler.compile(program, vocab, max_seq_len, **options)
     seconds["compile"] = _lap(start)
     partial["sizes"] = _sizes(model)
     if verify:
         start = time.perf_counter()
-        report = optracr.verify(model, program, seed=seed, progress=False)
+        report = verification.verify(model, program, seed=seed, progress=False)
         seconds["verify"] = _lap(start)
         partial["verify"] = {
             "checked": report.num_checked,
@@ -68,7 +69,7 @@ def _run(job: records.Job, verify: bool, save_dir: str | None, seed: int, second
         }
     if save_dir is not None:
         start = time.perf_counter()
-        optracr.save(model, Path(save_dir) / job.name)
+        files.save(model, Path(save_dir) / job.name)
         seconds["save"] = _lap(start)
         partial["saved"] = job.name
 
@@ -79,8 +80,7 @@ def ignore_interrupts() -> None:
 
 
 def import_stages() -> None:
-    import optracr.compiler  # noqa: F401
-    import optracr.verification  # noqa: F401
+    from optracr import compiler, verification  # noqa: F401
     from optracr.export import files  # noqa: F401
 
 
