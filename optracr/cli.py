@@ -11,7 +11,7 @@ from collections.abc import Hashable, Sequence
 from importlib import metadata
 from pathlib import Path
 
-from optracr import programs, schedule
+from optracr import frontend, programs, schedule
 from optracr.errors import CompileError
 from optracr.frontend import rasp
 
@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--reference-structure", action="store_true",
                              help="the reference's structure: one component per s-op, every s-op in the residual "
                              "(--no-fold --no-fuse)")
+        command.add_argument("--partial-functions", choices=frontend.PARTIAL_FUNCTIONS, default="refuse",
+                             help="allow: compile Maps whose function raises on some input values (no value "
+                             "there; verify counts those inputs as undefined)")
         command.add_argument("--fused-width-cap", type=int, default=None,
                              help="widest fused MLP allowed (default: 4 x the widest unfused MLP, at least 256)")
         if name in ("compile", "show"):
@@ -190,6 +193,7 @@ def _compile_entry(args: argparse.Namespace):
         entry.build(max_seq_len), vocab, max_seq_len, causal=args.causal, allocator=args.allocator,
         time_limit_s=args.time_limit, fold=args.fold and not args.reference_structure,
         fuse=args.fuse and not args.reference_structure, fused_width_cap=args.fused_width_cap,
+        partial_functions=args.partial_functions,
     )
     return entry, vocab, max_seq_len, model, time.perf_counter() - start
 

@@ -88,7 +88,7 @@ def test_a_given_vocab_is_used(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def _every_input_undefined(max_seq_len: int) -> rasp.SOp:
-    # t // i raises at index 0, which every input has; value inference drops that pair, so it compiles.
+    # t // i raises at index 0, which every input has; it compiles with --partial-functions allow.
     return rasp.SequenceMap(lambda token, index: token // index, rasp.tokens, rasp.indices)
 
 
@@ -97,7 +97,7 @@ def test_verify_exits_non_zero_when_nothing_was_checked(
 ) -> None:
     entry = programs.LibraryProgram("undefined_everywhere", _every_input_undefined, frozenset({1, 2}), 3, False, "")
     monkeypatch.setitem(programs.LIBRARY, entry.name, entry)
-    assert cli.main(["verify", entry.name, "--allocator", "heuristic"]) == 3
+    assert cli.main(["verify", entry.name, "--allocator", "heuristic", "--partial-functions", "allow"]) == 3
     captured = capsys.readouterr()
     assert captured.out.startswith("NOTHING CHECKED: all 14 inputs (every input) are UNDEFINED")
     assert "optracr: error: nothing was checked" in captured.err
@@ -112,3 +112,12 @@ def test_verify_exits_one_on_a_mismatch(monkeypatch: pytest.MonkeyPatch, capsys:
         model, rasp.Map(lambda n: n + 1, program), **options))
     assert cli.main(["verify", "length", "--max-seq-len", "2"]) == 1
     assert capsys.readouterr().out.startswith("FAILED: ")
+
+
+def test_verify_refuses_a_partial_function_unless_allowed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entry = programs.LibraryProgram("undefined_everywhere", _every_input_undefined, frozenset({1, 2}), 3, False, "")
+    monkeypatch.setitem(programs.LIBRARY, entry.name, entry)
+    assert cli.main(["verify", entry.name, "--allocator", "heuristic"]) != 0
+    assert "its function raises on input values [(1, 0), (2, 0)]" in capsys.readouterr().err
