@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -57,7 +59,7 @@ def sweep(model: optracr.CompiledModel, dims: tuple[int, ...], seeds: tuple[int,
     start = time.perf_counter()
     grid = compress_grid(
         model, dims, seeds, steps=args.steps, batch_size=args.batch_size, log_every=args.log_every,
-        learning_rate=args.learning_rate,
+        learning_rate=args.learning_rate, final_learning_rate=args.final_learning_rate, progress=args.progress,
     )
     seconds = time.perf_counter() - start
     rows = []
@@ -76,28 +78,57 @@ def sweep(model: optracr.CompiledModel, dims: tuple[int, ...], seeds: tuple[int,
     return grid, rows, seconds
 
 
-def plot_figure_7(grid, dims: tuple[int, ...], path: Path, width: int) -> None:
-    """Left: mean loss over seeds against steps, one line per d; right: final loss against d."""
+def final_losses(grid, dims: tuple[int, ...]) -> np.ndarray:
+    """seeds x dims: each run's final loss (the mean over its last ``log_every`` steps)."""
+    return np.array([[runs[k].history.loss[-1] for k in range(len(dims))] for runs in grid])
+
+
+def monotonicity(finals: np.ndarray, dims: tuple[int, ...]) -> dict[str, object]:
+    """Where the median final loss rises from one d to the next, and whether each rise is within the spread.
+
+    A rise from d to d' is within the seeds' spread when the median at d' is at most the upper quartile at d.
+    """
+    median, upper = np.median(finals, axis=0), np.percentile(finals, 75, axis=0)
+    rises = [
+        {"from_d": dims[k], "to_d": dims[k + 1], "median_from": float(median[k]), "median_to": float(median[k + 1]),
+         "upper_quartile_from": float(upper[k]), "within_spread": bool(median[k + 1] <= upper[k])}
+        for k in range(len(dims) - 1) if median[k + 1] > median[k]
+    ]
+    return {"rises": rises, "non_increasing_within_spread": all(rise["within_spread"] for rise in rises)}
+
+
+def knee(finals: np.ndarray, dims: tuple[int, ...], factor: float = 10.0) -> int:
+    """The smallest d whose median final loss is within ``factor`` of the best median (where the loss levels off)."""
+    median = np.median(finals, axis=0)
+    return next(d for d, value in zip(dims, median) if value <= factor * median.min())
+
+
+def plot_figure_7(grid, dims: tuple[int, ...], path: Path, width: int, steps: int) -> None:
+    """Left: median loss over seeds against steps, one line per d; right: final loss against d, every seed shown."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (curves, finals) = plt.subplots(1, 2, figsize=(11, 4))
+    finals = final_losses(grid, dims)
+    figure, (curves, ends) = plt.subplots(1, 2, figsize=(12, 4.5))
     colours = plt.get_cmap("viridis")(np.linspace(0, 1, len(dims)))
     for k, d in enumerate(dims):
         losses = np.array([runs[k].history.loss for runs in grid])
-        curves.plot(grid[0][k].history.steps, losses.mean(axis=0), color=colours[k], label=f"d = {d}")
-        finals.scatter([d] * len(grid), losses[:, -1], color="grey", s=8)
-    finals_by_d = [[runs[k].history.loss[-1] for runs in grid] for k in range(len(dims))]
-    medians = [np.median(v) for v in finals_by_d]
-    finals.plot(dims, medians, marker="o", color="black", label=f"median of {len(grid)} seeds")
-    finals.plot(dims, [np.mean(v) for v in finals_by_d], linestyle="--", color="grey", label="mean")
-    curves.set(yscale="log", xlabel="step", ylabel="loss", title="training loss (mean over seeds)")
+        curves.plot(grid[0][k].history.steps, np.median(losses, axis=0), color=colours[k], label=f"d = {d}")
+    lower, median, upper = np.percentile(finals, [25, 50, 75], axis=0)
+    ends.fill_between(dims, lower, upper, color="tab:blue", alpha=0.2, label="seeds' interquartile range")
+    for s in range(finals.shape[0]):
+        ends.scatter(dims, finals[s], color="grey", s=7, zorder=2, label="one seed" if s == 0 else None)
+    ends.plot(dims, median, marker="o", color="black", zorder=3, label=f"median of {finals.shape[0]} seeds")
+    elbow = knee(finals, dims)
+    ends.axvline(elbow, color="tab:red", linestyle=":", label=f"knee: d = {elbow} (median within 10x of the best)")
+    curves.set(yscale="log", xlabel="step", ylabel="loss", title="training loss (median over seeds)")
     curves.legend(fontsize=6, ncol=2)
-    finals.set(yscale="log", xlabel="d", ylabel="final loss", title=f"final loss against d (compiled D = {width})")
-    finals.set_xticks(dims)
-    finals.legend(fontsize=7)
+    ends.set(yscale="log", xlabel="d", ylabel="final loss",
+             title=f"final loss against d (compiled D = {width}, {steps} steps)")
+    ends.set_xticks(dims)
+    ends.legend(fontsize=7)
     figure.suptitle("frac_prevs compressed (figure 7)")
     figure.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(figure)
@@ -107,7 +138,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4000, help="training steps of the sweep")
     parser.add_argument("--learning-rate", type=float, default=1e-2, help="sweep and figure-8 starting rate")
+    parser.add_argument("--final-learning-rate", type=float, default=1e-6, help="the sweep's rate after half its steps")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per width")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="tqdm bars")
     parser.add_argument("--dims", default="", help="widths, e.g. 1-14 or 4,6,8 (default: 1..D)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--log-every", type=int, default=100)
@@ -127,18 +160,26 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
 
     grid, rows, sweep_seconds = sweep(model, dims, seeds, args)
-    plot_figure_7(grid, dims, args.out / "compress_frac_prevs_fig7.png", width)
+    plot_figure_7(grid, dims, args.out / "compress_frac_prevs_fig7.png", width, args.steps)
     print(f"\nsweep: {len(dims)} widths x {len(seeds)} seeds x {args.steps} steps (learning rate "
           f"{args.learning_rate:g}) in {sweep_seconds:.1f} s")
-    print("| d | final loss (median) | mean | min | max | held-out MSE (median) |\n|---|---|---|---|---|---|")
+    print("| d | final loss (median) | lower quartile | upper quartile | min | max | held-out MSE (median) |\n"
+          "|---|---|---|---|---|---|---|")
     summary = []
     for d in dims:
         finals = [row["final_loss"] for row in rows if row["d"] == d]
         mses = [row["heldout_mse"] for row in rows if row["d"] == d]
-        summary.append({"d": d, "final_loss_median": float(np.median(finals)),
-                        "final_loss_mean": float(np.mean(finals)), "heldout_mse_median": float(np.median(mses))})
-        print(f"| {d} | {np.median(finals):.2e} | {np.mean(finals):.2e} | {min(finals):.2e} | {max(finals):.2e} | "
+        low, high = np.percentile(finals, [25, 75])
+        summary.append({"d": d, "final_loss_median": float(np.median(finals)), "final_loss_mean": float(np.mean(finals)),
+                        "final_loss_lower_quartile": float(low), "final_loss_upper_quartile": float(high),
+                        "heldout_mse_median": float(np.median(mses))})
+        print(f"| {d} | {np.median(finals):.2e} | {low:.2e} | {high:.2e} | {min(finals):.2e} | {max(finals):.2e} | "
               f"{np.median(mses):.2e} |")
+    shape = monotonicity(final_losses(grid, dims), dims)
+    shape["knee"] = knee(final_losses(grid, dims), dims)
+    rises = ", ".join(f"{r['from_d']}->{r['to_d']} ({'within' if r['within_spread'] else 'OUTSIDE'} the spread)"
+                      for r in shape["rises"]) or "none"
+    print(f"median rises: {rises}; knee at d = {shape['knee']}")
 
     figure_8 = {}
     if args.wtw_steps:
@@ -186,27 +227,33 @@ def main() -> None:
               f"per-sublayer cosine {', '.join(f'{c:.4f}' for c in metrics.cosine_similarity)}")
 
     total = time.perf_counter() - started
-    result = {
+    figure_7 = {
         "program": "frac_prevs",
+        "command": "python benchmarks/compress_frac_prevs.py " + " ".join(sys.argv[1:]),
+        "load_average_at_end": os.getloadavg(),
         "residual_width": width,
         "residual_labels": labels,
         "options": {"steps": args.steps, "seeds": args.seeds, "batch_size": args.batch_size, "dims": dims,
-                    "learning_rate": args.learning_rate},
+                    "learning_rate": args.learning_rate, "final_learning_rate": args.final_learning_rate},
         "sweep_seconds": round(sweep_seconds, 1),
         "summary": summary,
+        "shape": shape,
         "runs": rows,
         "loss_curves": {
             str(d): {"steps": grid[0][k].history.steps,
-                     "loss_mean": np.mean([runs[k].history.loss for runs in grid], axis=0).tolist()}
+                     "loss_median": np.median([runs[k].history.loss for runs in grid], axis=0).tolist(),
+                     "loss_per_seed": [runs[k].history.loss for runs in grid]}
             for k, d in enumerate(dims)
         },
-        "figure_8": figure_8,
-        "long_run": check,
-        "total_seconds": round(total, 1),
     }
-    (args.out / "compress_frac_prevs.json").write_text(json.dumps(result, indent=1))
-    print(f"\nwrote {args.out}/compress_frac_prevs_fig7.png, _fig8.png and .json; took {total:.1f} s in all")
-
+    (args.out / "compress_frac_prevs_fig7.json").write_text(json.dumps(figure_7, indent=1))
+    written = ["compress_frac_prevs_fig7.png", "compress_frac_prevs_fig7.json"]
+    if figure_8 or check:  # figure 8 and the long run keep their own file, so a sweep alone leaves them be
+        others = {"program": "frac_prevs", "residual_labels": labels, "figure_8": figure_8, "long_run": check,
+                  "total_seconds": round(total, 1)}
+        (args.out / "compress_frac_prevs.json").write_text(json.dumps(others, indent=1))
+        written += ["compress_frac_prevs_fig8.png"] * bool(figure_8) + ["compress_frac_prevs.json"]
+    print(f"\nwrote {', '.join(written)} under {args.out}; took {total:.1f} s in all")
 
 if __name__ == "__main__":
     main()

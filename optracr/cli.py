@@ -1,4 +1,5 @@
-"""The ``optracr`` command: list, compile, verify and show library programs; build datasets of compiled models."""
+"""The ``optracr`` command: list, compile, verify, show, export, compress and scramble library programs; build
+datasets of compiled models."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
         ("verify", _verify, "check a compiled program against the RASP evaluator"),
         ("show", _show, "draw the residual stream or attention on one input, or the solver's layout"),
         ("export", _export, "compile a program and write it for TransformerLens or as safetensors + JSON"),
+        ("compress", _compress, "learn a D x d projection of the residual stream (section 5) and save the variant"),
+        ("scramble", _scramble, "save the same function with scrambled weights (a seeded rotation of every basis)"),
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument(
@@ -89,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--format", choices=EXPORT_FORMATS, required=True,
                                  help="tl: TransformerLens bridge weights + config; safetensors: optracr.load-able")
             command.add_argument("--out", required=True, help="the directory to write into")
+        if name in ("compress", "scramble"):
+            _add_variant_arguments(command, name)
         command.set_defaults(run=run)
     _add_dataset_command(commands)
     return parser
@@ -378,6 +383,71 @@ def _dask_client(address: str):
     except ImportError:
         raise CompileError(None, "--scheduler needs Dask: pip install 'optracr[dask]'") from None
     return Client(address)
+
+
+
+
+
+def _add_variant_arguments(command: argparse.ArgumentParser, name: str) -> None:
+    """Options of ``compress`` and ``scramble``, which both write a variant beside its original."""
+    command.add_argument("--out", required=True, help="the directory to write the variant and its original into")
+    command.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                         help="tqdm progress bars on stderr (default: on)")
+    if name == "compress":
+        command.add_argument("--d", type=int, required=True, help="width of the compressed residual stream")
+        command.add_argument("--steps", type=int, default=20_000, help="training steps (default 20000)")
+        command.add_argument("--seed", type=int, default=0, help="seed of W's start and of the training inputs")
+        command.add_argument("--learning-rate", type=float, default=1e-3, help="starting learning rate (the paper's)")
+        command.add_argument("--batch-size", type=int, default=256)
+        command.add_argument("--distinct-tokens", action="store_true",
+                             help="train on inputs without repeated tokens (e.g. sort_unique)")
+        command.add_argument("--scramble-seed", type=int, default=None,
+                             help="also scramble each head's maps and MLP units with this seed (exact)")
+    else:
+        command.add_argument("--seed", type=int, required=True, help="seed of the rotations and shuffles")
+        command.add_argument("--scale", type=float, default=2.0,
+                             help="head maps and MLP units take positive factors in [1/scale, scale] (1: rotations)")
+        for part, what in (("residual", "rotate the residual stream"), ("heads", "map each head's query/key and "
+                           "value/output spaces"), ("mlp", "permute and scale each MLP's hidden units")):
+            command.add_argument(f"--no-{part}", dest=part, action="store_false", help=f"do not {what}")
+
+
+def _compress(args: argparse.Namespace) -> int:
+    import optracr
+    from optracr import compress
+
+    entry, _, _, model, _ = _compile_entry(args)
+    compressed = optracr.compress(
+        model, args.d, steps=args.steps, seed=args.seed, learning_rate=args.learning_rate,
+        batch_size=args.batch_size, distinct_tokens=args.distinct_tokens, progress=args.progress,
+        log_every=max(1, min(100, args.steps // 100)),
+    )
+    variant = compress.compressed_variant(compressed, seed=args.scramble_seed)
+    return _save_variant(entry.name, variant, args, f"D = {model.config.d_model} -> d = {args.d}, "
+                         f"{args.steps} steps in {compressed.history.seconds:.1f} s, final loss "
+                         f"{compressed.history.loss[-1]:.3e}")
+
+
+def _scramble(args: argparse.Namespace) -> int:
+    from optracr import compress
+
+    entry, _, _, model, _ = _compile_entry(args)
+    variant = compress.scramble(model, seed=args.seed, residual=args.residual, heads=args.heads, mlp=args.mlp,
+                                scale=args.scale)
+    parts = [part for part in ("residual", "heads", "mlp") if getattr(args, part)]
+    return _save_variant(entry.name, variant, args, f"seed {args.seed}, scrambled: {', '.join(parts) or 'nothing'}")
+
+
+def _save_variant(name: str, variant, args: argparse.Namespace, how: str) -> int:
+    from optracr import compress
+
+    check = compress.check_variant(variant, progress=args.progress)
+    directory = compress.save_variant(variant, args.out, check=check)
+    print(f"{name}: {variant.scrambling.kind} variant ({how})")
+    print(f"check against the original: {check}")
+    files = ", ".join(sorted(path.name + ("/" if path.is_dir() else "") for path in directory.iterdir()))
+    print(f"wrote {directory}: {files}; load with optracr.compress.load_variant({str(directory)!r})")
+    return 0
 
 
 if __name__ == "__main__":

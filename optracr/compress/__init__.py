@@ -4,6 +4,12 @@ Section 5 of the Tracr paper: the compiled layers stay frozen; the embedding is 
 sublayer reads ``h @ W.T`` and writes ``out @ W``, the unembedding reads ``h @ W.T``; only ``W`` is trained,
 to match the compiled model's output and every sublayer's output. ``analysis`` compares ``W W^T`` with PCA and
 measures how faithfully each sublayer is kept.
+
+``scramble`` makes variants computing the same function in a basis that hides the labels (a seeded rotation of
+the residual stream, maps inside each head, shuffled and scaled MLP units; or a learned ``W`` as the residual
+map, ``compressed_variant``): a ``ScrambledModel`` re-bases the ``LayeredModel``'s dense weights, and
+``check_variant`` compares it with the original on every input. ``save_variant`` / ``load_variant`` write it
+beside its original in optracr's save format.
 """
 
 import sys
@@ -23,8 +29,11 @@ from optracr.compress.analysis import (
     projection_gram,
     residual_activations,
 )
+from optracr.compress.checking import VariantCheck, check_variant
 from optracr.compress.compressor import compress, compress_grid
+from optracr.compress.files import load_variant, save_variant
 from optracr.compress.model import CompressedModel, CompressionMetrics, PairedRun
+from optracr.compress.variants import ScrambledModel, Scrambling, compressed_variant, random_scrambling, scramble
 from optracr.compress.train import TrainingHistory, TrainOptions
 
 __all__ = [
@@ -32,11 +41,17 @@ __all__ = [
     "CompressionMetrics",
     "LayerOutputProfile",
     "PairedRun",
+    "ScrambledModel",
+    "Scrambling",
     "TrainOptions",
     "TrainingHistory",
+    "VariantCheck",
+    "check_variant",
     "compress",
     "compress_grid",
+    "compressed_variant",
     "layer_output_profile",
+    "load_variant",
     "pca_projection",
     "plot_cosine_similarity",
     "plot_gram",
@@ -45,7 +60,10 @@ __all__ = [
     "plot_pca",
     "plot_wtw",
     "projection_gram",
+    "random_scrambling",
     "residual_activations",
+    "save_variant",
+    "scramble",
 ]
 
 

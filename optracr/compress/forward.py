@@ -76,8 +76,12 @@ def float32_params(model: assemble.CompiledModel) -> dict[str, dict[str, jax.Arr
 
 def frozen_weights(model: assemble.CompiledModel) -> FrozenWeights:
     """The compiled model's dense weights, per layer, as float32 arrays (all-zero sublayers dropped)."""
-    dense = model.layered.dense()
-    as_jax = functools.partial(jnp.asarray, dtype=jnp.float32)
+    return frozen_from_dense(model.layered.dense(), jnp.float32)
+
+
+def frozen_from_dense(dense: assemble.DenseWeights, dtype: jnp.dtype) -> FrozenWeights:
+    """Dense weights (of any residual width), per layer, as ``dtype`` arrays (all-zero sublayers dropped)."""
+    as_jax = functools.partial(jnp.asarray, dtype=dtype)
     layers = []
     for layer in dense.layers:
         attention = (layer.query, layer.key, layer.value, layer.output)

@@ -1,47 +1,35 @@
-"""A plain-text progress bar on stderr: steps done, the current loss and the time spent."""
+"""The training progress bar: a tqdm bar on stderr with the steps done and the current loss."""
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
 
-WIDTH = 30
+import tqdm
 
 
 class ProgressBar:
-    """Redraws one line (a terminal) or prints a line every tenth of the run (a log file)."""
+    """Steps of one training run; tqdm redraws it on a terminal and prints a line every tenth in a log file."""
 
     def __init__(self, label: str, total: int, *, enabled: bool = True, stream: TextIO | None = None) -> None:
         self.label = label
-        self.total = total
-        self.enabled = enabled
         self.stream = stream if stream is not None else sys.stderr
-        self.start = time.perf_counter()
-        self._last_tenth = -1
+        interactive = self.stream.isatty()
+        self._bar = tqdm.tqdm(
+            total=total, desc=label, unit=" steps", file=self.stream, disable=not enabled, dynamic_ncols=interactive,
+            mininterval=0.1 if interactive else 0.0, miniters=None if interactive else max(1, total // 10),
+            ascii=not interactive,
+        )
 
     def update(self, step: int, loss: float) -> None:
-        """Shows that ``step`` of ``total`` steps are done and the loss is ``loss``."""
-        if not self.enabled:
-            return
-        interactive = self.stream.isatty()
-        tenth = 10 * step // max(self.total, 1)
-        if not interactive and tenth == self._last_tenth:
-            return
-        self._last_tenth = tenth
-        filled = WIDTH * step // max(self.total, 1)
-        bar = "#" * filled + "." * (WIDTH - filled)
-        elapsed = time.perf_counter() - self.start
-        line = f"{self.label} [{bar}] {step}/{self.total} loss {loss:.3e} {elapsed:.0f}s"
-        self.stream.write(("\r" + line) if interactive else (line + "\n"))
-        self.stream.flush()
+        """Shows that ``step`` of the total steps are done and the loss is ``loss``."""
+        self._bar.set_postfix_str(f"loss {loss:.3e}", refresh=False)
+        self._bar.update(step - self._bar.n)
 
     def close(self, note: str = "") -> None:
-        """Ends the bar's line, with ``note`` (e.g. why training stopped) after it."""
-        if not self.enabled:
-            return
-        if self.stream.isatty():
-            self.stream.write("\n")
-        if note:
+        """Ends the bar, with ``note`` (e.g. why training stopped) on a line after it."""
+        disabled = self._bar.disable
+        self._bar.close()
+        if note and not disabled:
             self.stream.write(f"{self.label} {note}\n")
-        self.stream.flush()
+            self.stream.flush()

@@ -86,6 +86,14 @@ def test_progress_bar_reports_steps_and_loss():
     for step in range(10, 101, 10):
         bar.update(step, 0.5)
     bar.close("done")
-    lines = stream.getvalue().splitlines()
-    assert lines[0].startswith("compress demo [###") and "10/100 loss 5.000e-01" in lines[0]
-    assert "100/100" in lines[-2] and lines[-1] == "compress demo done"
+    text = stream.getvalue()
+    assert "compress demo:" in text and "10/100" in text and "loss 5.000e-01" in text  # a tqdm bar
+    assert "100/100" in text and text.splitlines()[-1] == "compress demo done"
+
+
+def test_disabled_progress_bar_writes_nothing():
+    stream = io.StringIO()
+    bar = progress.ProgressBar("compress demo", 100, enabled=False, stream=stream)
+    bar.update(50, 0.5)
+    bar.close("done")
+    assert stream.getvalue() == ""

@@ -1,0 +1,134 @@
+"""Saving and loading a ``ScrambledModel``: the original in optracr's save format, the variant beside it.
+
+A variant directory holds ``original/`` (``optracr.save`` of the original compiled model: labels, weights and
+the ground truth of where every s-op is computed), ``scrambled.safetensors`` (the scrambled dense weights under
+``weights.*``, named as ``DenseWeights.arrays()``, and the scrambling under ``scrambling.*``: the residual map
+D x d, per layer the head maps, MLP permutation and scales) and ``scrambled.json`` (kind, widths, provenance,
+and the check against the original when one was run). ``optracr.load`` of the directory itself is refused
+(there is no ``model.json`` there), so a variant is never mistaken for its original.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optracr import export
+from optracr.compress import checking, variants
+
+FORMAT = "optracr-scrambled"
+FORMAT_VERSION = 1
+JSON_NAME = "scrambled.json"
+WEIGHTS_NAME = "scrambled.safetensors"
+ORIGINAL_DIR = "original"
+# Loaded weights must equal the scrambling re-applied to the loaded original to within this.
+RELOAD_TOLERANCE = 1e-9
+_LAYER_PARTS = ("query_key", "value_output", "mlp_permutation", "mlp_scale")
+
+
+def save_variant(
+    variant: variants.ScrambledModel, path: str | Path, *, check: checking.VariantCheck | None = None
+) -> Path:
+    """Writes ``variant`` (and its original, under ``original/``) into the directory ``path``; returns it."""
+    from safetensors import numpy as safetensors_numpy
+
+    directory = Path(path)
+    directory.mkdir(parents=True, exist_ok=True)
+    export.save(variant.model, directory / ORIGINAL_DIR)
+    scrambling, weights = variant.scrambling, variant.weights
+    tensors = {f"weights.{name}": array for name, array in weights.arrays().items()}
+    tensors["scrambling.residual"] = scrambling.residual
+    for number, parts in enumerate(scrambling.layer_parts()):
+        tensors.update({f"scrambling.layers.{number}.{name}": part for name, part in zip(_LAYER_PARTS, parts)})
+    document = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": scrambling.kind,
+        "exact": variant.exact,
+        "original": ORIGINAL_DIR,
+        "original_width": int(scrambling.residual.shape[0]),
+        "d": variant.d,
+        "num_layers": len(weights.layers),
+        "num_heads": weights.num_heads,
+        "key_size": weights.key_size,
+        "value_size": weights.value_size,
+        "mlp_hidden_width": weights.mlp_hidden_width,
+        "provenance": dict(scrambling.provenance),
+        "check": check.to_json() if check is not None else None,
+    }
+    (directory / JSON_NAME).write_text(json.dumps(document, indent=1, default=_json_default) + "\n")
+    contiguous = {name: np.ascontiguousarray(array) for name, array in tensors.items()}
+    safetensors_numpy.save_file(contiguous, str(directory / WEIGHTS_NAME), metadata={"format": FORMAT})
+    return directory
+
+
+def load_variant(path: str | Path) -> variants.ScrambledModel:
+    """The variant saved in ``path``: its original loaded, the scrambling re-applied and checked against the file.
+
+    Raises:
+      export.ModelFileError: a file or field is missing, the format is newer, or the saved weights are not
+        the saved scrambling applied to the saved original.
+    """
+    from safetensors import numpy as safetensors_numpy
+
+    directory = Path(path)
+    for name in (JSON_NAME, WEIGHTS_NAME):
+        if not (directory / name).is_file():
+            raise export.ModelFileError(
+                f"{directory}: no {name}; a saved variant is a directory holding {JSON_NAME}, {WEIGHTS_NAME} and "
+                f"{ORIGINAL_DIR}/ (write one with compress.save_variant or `optracr scramble`)"
+            )
+    document = json.loads((directory / JSON_NAME).read_text())
+    _check_format(document)
+    tensors = safetensors_numpy.load_file(str(directory / WEIGHTS_NAME))
+    original = export.load(directory / document.get("original", ORIGINAL_DIR))
+    layers = range(_field(document, "num_layers"))
+    scrambling = variants.Scrambling(
+        kind=_field(document, "kind"),
+        residual=_tensor(tensors, "scrambling.residual"),
+        **{name: tuple(_tensor(tensors, f"scrambling.layers.{n}.{name}") for n in layers) for name in _LAYER_PARTS},
+        provenance=document.get("provenance") or {},
+    )
+    variant = variants.ScrambledModel(original, scrambling)
+    for name, array in variant.weights.arrays().items():
+        saved = _tensor(tensors, f"weights.{name}")
+        if saved.shape != array.shape or not np.allclose(saved, array, rtol=RELOAD_TOLERANCE, atol=RELOAD_TOLERANCE):
+            raise export.ModelFileError(
+                f"{directory / WEIGHTS_NAME}: weights.{name} is not the saved scrambling applied to the saved "
+                "original; the files were changed or come from different variants"
+            )
+    return variant
+
+
+def _check_format(document: Any) -> None:
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise export.ModelFileError(f"{JSON_NAME}: field 'format' must be {FORMAT!r}; this is not a saved variant")
+    version = document.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise export.ModelFileError(
+            f"{JSON_NAME}: format_version {version!r} is not one this optracr reads (up to {FORMAT_VERSION}); "
+            "upgrade optracr to load it"
+        )
+
+
+def _field(document: dict[str, Any], name: str) -> Any:
+    if name not in document:
+        raise export.ModelFileError(f"{JSON_NAME}: field {name!r} is missing")
+    return document[name]
+
+
+def _tensor(tensors: dict[str, np.ndarray], name: str) -> np.ndarray:
+    if name not in tensors:
+        raise export.ModelFileError(f"{WEIGHTS_NAME}: tensor {name!r} is missing")
+    return tensors[name]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (tuple, np.ndarray)):
+        return list(value)
+    raise TypeError(f"not JSON-ready: {type(value).__name__}")
