@@ -14,7 +14,7 @@ from optracr.frontend.errors import CompileError, EvaluationError, ProgramErrors
 from optracr.frontend.evaluator import evaluate
 from optracr.frontend.graph import NodeValues, ProgramGraph, TracedProgram, trace
 from optracr.frontend.input_spec import InputSpec
-from optracr.frontend.rewrite import rewrite
+from optracr.frontend.rewrite import conjuncts, rewrite
 from optracr.frontend.validate import validate, validate_causal
 from optracr.frontend.value_sets import infer as infer_value_sets
 
@@ -27,6 +27,7 @@ __all__ = [
     "ProgramErrors",
     "TracedProgram",
     "analyse",
+    "conjuncts",
     "evaluate",
     "infer_value_sets",
     "raise_all",

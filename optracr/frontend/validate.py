@@ -14,6 +14,7 @@ import numbers
 
 from optracr.frontend import graph as graph_lib
 from optracr.frontend import language
+from optracr.frontend.rewrite import conjuncts  # the package name `rewrite` is the function
 from optracr.frontend.errors import CompileError
 
 
@@ -56,21 +57,11 @@ def _check_unsupported_type(expr, label, program_graph) -> list[CompileError]:
         return [CompileError(label, "ConstantSOp is not compilable; compute it from indices with rasp.Map instead")]
     if isinstance(expr, language.ConstantSelector):
         return [CompileError(label, "ConstantSelector is not compilable; use rasp.Select on s-ops instead")]
-    if isinstance(expr, (language.SelectorAnd, language.SelectorOr, language.SelectorNot)):
-        inputs = sorted({program_graph.label_of(s) for s in _selector_inputs(expr)})
-        return [
-            CompileError(
-                label,
-                f"this selector combines selects over the s-ops {inputs}, more than the two (keys, queries) one "
-                "attention head reads; combine only selects that share their keys and queries",
-            )
-        ]
     return []
 
 
 def _check_input_encoding(expr, label, program_graph) -> list[CompileError]:
     # Tracing merges every tokens (indices) expression into one node, so each use is checked, not the node.
-    # (A Select's numerical inputs are reported by _check_select.)
     readers_uses = [] if isinstance(expr, language.Select) else list(expr.children)
     uses = readers_uses + ([expr] if not program_graph.readers(label) else [])
     errors = []
@@ -87,27 +78,9 @@ def _check_input_encoding(expr, label, program_graph) -> list[CompileError]:
     return errors
 
 
-def _selector_inputs(expr: language.Selector) -> list[language.SOp]:
-    if isinstance(expr, language.Select):
-        return [expr.keys, expr.queries]
-    return [sop for child in expr.children for sop in _selector_inputs(child)]
-
-
 def _check_select(expr, label, program_graph) -> list[CompileError]:
     if not isinstance(expr, language.Select):
         return []
-    errors = []
-    for role, sop in (("keys", expr.keys), ("queries", expr.queries)):
-        if language.is_numerical(sop):
-            errors.append(
-                CompileError(
-                    label,
-                    f"its {role} {program_graph.label_of(sop)!r} are numerical, but attention compares categorical "
-                    f"s-ops only; annotate {program_graph.label_of(sop)!r} with rasp.categorical",
-                )
-            )
-    if errors:
-        return errors
     for key in _values(program_graph, expr.keys):
         for query in _values(program_graph, expr.queries):
             try:
@@ -166,52 +139,50 @@ def _check_aggregate(expr, label, program_graph) -> list[CompileError]:
 
 
 def _check_unique_selection(expr, label, program_graph) -> list[CompileError]:
-    selector = expr.selector
-    if not isinstance(selector, language.Select) or len(_values(program_graph, expr.sop)) <= 1:
+    """Some key s-op of the (conjunction of) Selects picks at most one of its values for every query."""
+    if len(_values(program_graph, expr.sop)) <= 1:
         return []
-    keys = _values(program_graph, selector.keys)
-    for query in _values(program_graph, selector.queries):
+    try:
+        parts = conjuncts(expr.selector)
+    except TypeError:
+        return []  # it combines a ConstantSelector: reported by _check_unsupported_type
+    by_keys: dict[str, list[language.Select]] = {}
+    for part in parts:
+        by_keys.setdefault(program_graph.label_of(part.keys), []).append(part)
+    example = None
+    for key_label, key_parts in by_keys.items():
+        found = _several_keys_picked(key_parts, program_graph)
+        if found is None:
+            return []
+        example = example or found
+    picked, query = example
+    return [
+        CompileError(
+            label,
+            f"a categorical Aggregate needs a selector that picks at most one position, but "
+            f"{program_graph.label_of(expr.selector)!r} picks keys {sorted(picked, key=repr)[:6]} for query "
+            f"{query!r}; make the output numerical or make the selector unique",
+        )
+    ]
+
+
+def _several_keys_picked(parts: list[language.Select], program_graph) -> tuple[list, object] | None:
+    """(key values, query) where the Selects over one key s-op together pick several key values; else None."""
+    keys = _values(program_graph, parts[0].keys)
+    query_sops = list({program_graph.label_of(part.queries): part.queries for part in parts}.values())
+    query_at = {program_graph.label_of(sop): i for i, sop in enumerate(query_sops)}
+    for queries in itertools.product(*(sorted(_values(program_graph, sop), key=repr) for sop in query_sops)):
         try:
-            picked = [key for key in keys if selector.predicate(key, query)]
+            picked = [
+                key
+                for key in keys
+                if all(part.predicate(key, queries[query_at[program_graph.label_of(part.queries)]]) for part in parts)
+            ]
         except Exception:
-            return []  # reported by _check_select
+            return None  # reported by _check_select
         if len(picked) > 1:
-            return [
-                CompileError(
-                    label,
-                    f"a categorical Aggregate needs a selector that picks at most one position, but "
-                    f"{program_graph.label_of(selector)!r} picks keys {sorted(picked, key=repr)[:6]} for query "
-                    f"{query!r}; make the output numerical or make the selector unique",
-                )
-            ]
-    return []
-
-
-def _check_sequence_map(expr, label, program_graph) -> list[CompileError]:
-    if not isinstance(expr, language.SequenceMap):
-        return []
-    numerical_inputs = [language.is_numerical(expr.fst), language.is_numerical(expr.snd)]
-    if isinstance(expr, language.LinearSequenceMap) and all(numerical_inputs):
-        if language.is_categorical(expr):
-            return [
-                CompileError(
-                    label,
-                    "a LinearSequenceMap of numerical inputs is numerical; annotate it with rasp.numerical "
-                    "and, if a categorical value is needed, rasp.Map the result",
-                )
-            ]
-        return []
-    if any(numerical_inputs):
-        what = "LinearSequenceMap mixes" if isinstance(expr, language.LinearSequenceMap) else "SequenceMap reads"
-        return [
-            CompileError(
-                label,
-                f"{what} numerical inputs; a SequenceMap is a lookup table over categorical inputs, and "
-                "LinearSequenceMap takes two numerical inputs; make both inputs categorical or both numerical "
-                "with LinearSequenceMap",
-            )
-        ]
-    return []
+            return picked, queries[0] if len(queries) == 1 else queries
+    return None
 
 
 def _check_values(expr, label, program_graph) -> list[CompileError]:
@@ -298,7 +269,6 @@ _CHECKS = (
     _check_input_encoding,
     _check_select,
     _check_aggregate,
-    _check_sequence_map,
     _check_values,
     _check_numerical_none,
 )

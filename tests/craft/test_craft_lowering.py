@@ -161,11 +161,11 @@ def test_bad_options_are_rejected_before_lowering() -> None:
         frontend.analyse(_frac_prevs(), {"x", "y"}, 3, bos="x", pad="x")
 
 
-def test_linear_sequence_map_of_numerical_inputs_with_categorical_output_is_rejected_with_a_fix() -> None:
+def test_linear_sequence_map_of_numerical_inputs_with_categorical_output_is_a_lookup_on_a_categorical_copy() -> None:
     frac = _frac_prevs()
     program = rasp.LinearSequenceMap(frac, frac, 1.0, 1.0).named("total")
-    with pytest.raises(CompileError, match="annotate it with rasp.numerical"):
-        _lowered(program)
+    block_graph = _lowered(program)
+    assert block_graph.block_by_label["total"].reads == (f"{frac.label}_as_categorical",)
 
 
 def test_causal_mask_comes_from_the_runner() -> None:
