@@ -44,8 +44,12 @@ class _Writer:
         self.rng = rng
         # (s-op, kind): kind is "str" (tokens), "int" (categorical numbers), "num" (numerical)
         self.sops: list[tuple[rasp.SOp, str]] = [(rasp.tokens, "str"), (rasp.indices, "int")]
+        self.read_tokens_first = True  # so the program depends on its input (or nearly always does)
 
     def pick(self, kinds: str = "str int num") -> tuple[rasp.SOp, str]:
+        if self.read_tokens_first and "str" in kinds:
+            self.read_tokens_first = False
+            return self.sops[0]
         choices = [entry for entry in self.sops if entry[1] in kinds.split()]
         recent = choices[-2:]
         return self.rng.choice(recent if recent and self.rng.random() < 0.6 else choices)

@@ -15,7 +15,7 @@ from optracr.frontend.evaluator import evaluate
 from optracr.frontend.graph import NodeValues, ProgramGraph, TracedProgram, trace
 from optracr.frontend.input_spec import InputSpec
 from optracr.frontend.rewrite import conjuncts, rewrite
-from optracr.frontend.validate import validate, validate_causal
+from optracr.frontend.validate import validate, validate_causal, validate_looking_ahead
 from optracr.frontend.value_sets import infer as infer_value_sets
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "trace",
     "validate",
     "validate_causal",
+    "validate_looking_ahead",
 ]
 
 
@@ -57,4 +58,6 @@ def analyse(
         raise_all(validate_causal(trace(program)))
     program_graph = infer_value_sets(trace(rewrite(program)), input_spec)
     raise_all(validate(program_graph))
+    if causal:
+        raise_all(validate_looking_ahead(program_graph))
     return program_graph
