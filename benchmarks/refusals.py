@@ -33,8 +33,17 @@ UNORDERED = (rasp.Comparison.EQ, rasp.Comparison.NEQ, rasp.Comparison.TRUE)
 
 
 def _table(salt: int, size: int):
-    """A deterministic lookup into range(size) of any value (or pair of values)."""
-    return lambda *args: zlib.crc32(repr((salt, args)).encode()) % size
+    """A deterministic lookup into range(size) of any value (or pair of values).
+
+    Numbers are keyed by value (1, 1.0 and True alike), as a user's function would treat them: value sets do
+    not yet tell 0 from 0.0 (a mean's default is the int 0, a mean of zeros the float), so a function that
+    did would be compiled for the one and evaluated on the other.
+    """
+    def lookup(*args):
+        keyed = tuple(float(a) if isinstance(a, (int, float)) else a for a in args)
+        return zlib.crc32(repr((salt, keyed)).encode()) % size
+
+    return lookup
 
 
 class _Writer:

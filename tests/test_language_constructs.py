@@ -50,7 +50,9 @@ def _exact(program: rasp.SOp, **options: object) -> optracr.CompiledModel:
     return model
 
 
-@pytest.mark.parametrize("mode", MODES, ids=["default", "reference_structure"])
+@pytest.mark.parametrize(
+    "mode", [MODES[0], pytest.param(MODES[1], marks=pytest.mark.slow)], ids=["default", "reference_structure"]
+)
 @pytest.mark.parametrize("use", sorted(USES))
 @pytest.mark.parametrize("combination", sorted(SELECTORS))
 def test_selectors_combined_over_different_sops_compile_exactly(combination: str, use: str, mode: dict) -> None:
