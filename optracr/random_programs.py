@@ -15,10 +15,14 @@ Validity holds by construction:
   numerical s-op never tells equal numbers apart (both are refused or meaningless there);
 - with ``partial``, some categorical lookup tables raise ``KeyError`` on one of their input values: compile
   those with ``partial_functions="allow"``; the evaluator has no answer on inputs reaching such a value;
-- selectors read categorical s-ops only and their predicates never raise. They never select a None key or
-  query: no predicate is asked about None, and a SelectorNot / And / Or decides only where every Select it
-  combines has a key and a query (the evaluator's rule, which a compiled head follows: None is the all-zero
-  vector). Some combine s-ops that may be None, so the rule is exercised.
+- selectors' predicates never raise. They never select a None key or query: no predicate is asked about
+  None, and a SelectorNot / And / Or decides only where every Select it combines has a key and a query (the
+  evaluator's rule, which a compiled head follows: None is the all-zero vector). Some combine s-ops that may
+  be None, so the rule is exercised; some combine Selects over *different* s-ops (``&``, ``|``, ``~``), and
+  some read numerical keys or queries (0/1 maps and their means: the compiler inserts categorical copies);
+- some SequenceMaps multiply two numerical s-ops (a lookup over the joint grid of their values);
+- with ``causal=True`` every selector is kept to earlier positions (``& Select(indices, indices, LEQ)``),
+  so the program passes ``frontend.analyse(..., causal=True)``, which refuses selectors that look ahead.
 
 >>> from optracr import frontend, random_programs
 >>> generated = random_programs.generate(7, num_sops=12)
@@ -56,6 +60,12 @@ COMBINE_RATE = 0.15
 COMBINE_RATE_WITH_NONE = 0.6
 # A numerical s-op built from two others (LinearSequenceMap) may take at most this many values.
 MAX_NUMERICAL_VALUES = 128
+# How often a selector is combined with a Select over different s-ops, how often a Select may read a
+# numerical s-op (one whose values are well apart: 0/1 maps and their means), and how often a SequenceMap
+# of two numerical s-ops is their product rather than a LinearSequenceMap.
+CROSS_COMBINE_RATE = 0.25
+NUMERICAL_SELECT_RATE = 0.2
+PRODUCT_RATE = 0.4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +77,7 @@ class GeneratedProgram:
     max_seq_len: int
     seed: int
     num_sops: int
+    causal: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +91,7 @@ class _Node:
     unique: bool = False  # distinct positions always hold distinct values
     maybe_none: bool = False
     zero_one: bool = False  # numerical with values in {0, 1}
+    spread: bool = False  # numerical with values well apart (0/1, means of 0/1): fit for a categorical copy
 
 
 def random_program(seed: int, **options: Any) -> rasp.SOp:
@@ -99,6 +111,7 @@ def generate(
     max_values: int = 4,
     mixed_types: bool = False,
     partial: bool = False,
+    causal: bool = False,
 ) -> GeneratedProgram:
     """A random valid program with the vocabulary and max_seq_len it is meant for.
 
@@ -114,13 +127,17 @@ def generate(
       max_values: the largest output range of a generated map or sequence map.
       mixed_types: lookup tables output equal values of different types, and some maps tell them apart.
       partial: some lookup tables raise on one input value (compile with ``partial_functions="allow"``).
+      causal: keep every selector to earlier positions, so the program compiles with causal=True.
     """
     vocab = frozenset(vocab)
     weights = _check_options(num_sops, vocab, max_seq_len, mix, max_fan_in, frontier_bias, max_values)
     generator = _Generator(random.Random(seed), vocab, max_seq_len, weights, max_fan_in, frontier_bias, max_values)
     generator.mixed_types, generator.partial = mixed_types, partial
+    generator.causal = causal
     program = generator.run(num_sops)
-    return GeneratedProgram(program=program, vocab=vocab, max_seq_len=max_seq_len, seed=seed, num_sops=num_sops)
+    return GeneratedProgram(
+        program=program, vocab=vocab, max_seq_len=max_seq_len, seed=seed, num_sops=num_sops, causal=causal
+    )
 
 
 def programs(
@@ -132,8 +149,12 @@ def programs(
     mix: Mapping[str, float] | None = None,
     mixed_types: bool = False,
     partial: bool = False,
+    causal: bool | None = False,
 ) -> SearchStrategy[GeneratedProgram]:
-    """A hypothesis strategy of ``GeneratedProgram``s over seeds, sizes, fan-in and depth bias."""
+    """A hypothesis strategy of ``GeneratedProgram``s over seeds, sizes, fan-in and depth bias.
+
+    ``causal``: True or False for every program, None to draw it.
+    """
     from hypothesis import strategies as st  # a test dependency: imported only when asked for
 
     return st.builds(
@@ -147,6 +168,7 @@ def programs(
         frontier_bias=st.sampled_from([0.0, 0.3, 0.7, 1.0]),
         mixed_types=st.just(mixed_types),
         partial=st.just(partial),
+        causal=st.booleans() if causal is None else st.just(causal),
     )
 
 
@@ -222,6 +244,7 @@ class _Generator:
         self.step = 0
         self.mixed_types = False
         self.partial = False
+        self.causal = False
 
     # ------------------------------------------------------------------------------------- the loop
     def run(self, num_sops: int) -> rasp.SOp:
@@ -352,7 +375,8 @@ class _Generator:
             sop = rasp.numerical(sop)
         return _Node(
             len(self.nodes), sop.named(self._label()), values,
-            numerical=numerical_zero_one, zero_one=numerical_zero_one, maybe_none=source.maybe_none,
+            numerical=numerical_zero_one, zero_one=numerical_zero_one, spread=numerical_zero_one,
+            maybe_none=source.maybe_none,
         )
 
     def _relabel_map(self, source: _Node) -> _Node:
@@ -409,9 +433,14 @@ class _Generator:
         return _Node(len(self.nodes), sop, frozenset(table.values()), maybe_none=maybe_none)
 
     def _linear_sequence_map(self, first: _Node, second: _Node) -> _Node | None:
-        """``a * first + b * second`` of two numerical s-ops, when its value set stays small."""
+        """``a * first + b * second`` of two numerical s-ops (or, sometimes, their product), when small."""
         if len(first.values) * len(second.values) > MAX_NUMERICAL_VALUES:
             return None
+        if first.index != second.index and self.rng.random() < PRODUCT_RATE:
+            sop = rasp.numerical(rasp.SequenceMap(lambda x, y: x * y, first.sop, second.sop)).named(self._label())
+            self._use(first, second)
+            values = frozenset(x * y for x in first.values for y in second.values)
+            return _Node(len(self.nodes), sop, values, numerical=True)
         fst_fac, snd_fac = self.rng.choice([(1, 1), (1, -1), (2, 1), (0.5, 0.5)])
         sop = rasp.numerical(rasp.LinearSequenceMap(first.sop, second.sop, fst_fac, snd_fac)).named(self._label())
         values = frozenset(fst_fac * x + snd_fac * y for x in first.values for y in second.values)
@@ -420,7 +449,32 @@ class _Generator:
 
     # ------------------------------------------------------------------------------------ selectors
     def _select(self, keys: _Node, queries: _Node) -> rasp.Selector:
-        """A selector over two categorical s-ops with any pattern (for widths and numerical means)."""
+        """A selector over two s-ops with any pattern (for widths and numerical means)."""
+        selector = self._cross_combined(self._same_input_select(keys, queries), keys, queries)
+        return self._kept_to_earlier(selector)
+
+    def _cross_combined(self, selector: rasp.Selector, keys: _Node, queries: _Node) -> rasp.Selector:
+        """Sometimes ``selector`` & / | / ~ with a Select over the same s-ops in swapped roles (different
+        (keys, queries), so the compiler adds scores or pairs inputs; no further s-op is read)."""
+        if keys.index == queries.index or self.rng.random() >= CROSS_COMBINE_RATE:
+            return selector
+        other = rasp.Select(queries.sop, keys.sop, self._predicate(queries, keys))
+        combine = self.rng.choice(["and", "or", "not_and", "not_or"])
+        if combine == "and":
+            return (selector & other).named(f"select_{self.step}_and")
+        if combine == "or":
+            return (selector | other).named(f"select_{self.step}_or")
+        inner = selector & other if combine == "not_and" else selector | other
+        return (~inner).named(f"select_{self.step}_not")
+
+    def _kept_to_earlier(self, selector: rasp.Selector) -> rasp.Selector:
+        """With ``causal``, the selector & a Select of the earlier positions (causal=True refuses look-ahead)."""
+        if not self.causal:
+            return selector
+        earlier = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)
+        return (selector & earlier).named(f"select_{self.step}_so_far")
+
+    def _same_input_select(self, keys: _Node, queries: _Node) -> rasp.Selector:
         select = rasp.Select(keys.sop, queries.sop, self._predicate(keys, queries))
         # Same-input combinations exercise the frontend's rewrite into one Select; more often over s-ops that
         # may be None, where a combination must keep None unselected (above all a SelectorNot).
@@ -459,15 +513,20 @@ class _Generator:
             }
             predicate = lambda key, query: query in target and target[query] == key  # noqa: E731
         select = rasp.Select(keys.sop, queries.sop, predicate)
-        if self.rng.random() < 0.15:
+        roll = self.rng.random()
+        if roll < 0.15:
             other = rasp.Select(keys.sop, queries.sop, self._predicate(keys, queries))
-            return rasp.SelectorAnd(select, other).named(f"select_{self.step}")
-        return select.named(f"select_{self.step}")
+            select = rasp.SelectorAnd(select, other)
+        elif roll < 0.15 + CROSS_COMBINE_RATE and keys.index != queries.index:
+            # & a Select with the roles swapped (different keys): still one key value per query
+            select = select & rasp.Select(queries.sop, keys.sop, self._predicate(queries, keys))
+        return self._kept_to_earlier(select.named(f"select_{self.step}"))
 
     def _selector_inputs(self, required: _Node | None) -> tuple[_Node, _Node] | None:
         """Keys and queries (categorical); ``required`` takes one of the two roles."""
-        categorical = lambda node: not node.numerical  # noqa: E731
-        if required is not None and required.numerical:
+        numerical_too = self.rng.random() < NUMERICAL_SELECT_RATE  # a spread numerical s-op gets a categorical copy
+        categorical = lambda node: not node.numerical or (numerical_too and node.spread)  # noqa: E731
+        if required is not None and not categorical(required):
             return None
         first = required or self._pick(categorical)
         second = first if self.max_fan_in < 2 else self._pick(categorical)
@@ -509,7 +568,8 @@ class _Generator:
         selector = self._select(keys, queries)
         sop = rasp.numerical(rasp.Aggregate(selector, averaged.sop, default=0)).named(self._label())
         self._use(keys, queries, averaged)
-        return _Node(len(self.nodes), sop, _means_of_zero_one(averaged.values, self.max_seq_len), numerical=True)
+        means = _means_of_zero_one(averaged.values, self.max_seq_len)
+        return _Node(len(self.nodes), sop, means, numerical=True, spread=True)
 
     def _categorical_aggregate(self, required: _Node | None) -> _Node | None:
         if required is not None and required.numerical:

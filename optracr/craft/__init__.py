@@ -31,6 +31,9 @@ Aggregate categorical             1      0                                      
 Aggregate numerical               1      0                                              min(|Q|+1, |K|+1)  1
 SelectorWidth categorical         1      2N + 1                                         min(|Q|+1, |K|+1)  1
 SelectorWidth numerical           1      2N  (1 when N = 1: affine)                     min(|Q|+1, |K|+1)  1
+Aggregate / SelectorWidth of a    1      as above                                       min(sum |Q_i| + 1, as above
+conjunction of Selects i over                                                           sum |K_i| + 1)
+different s-ops (additive scores)
 Fused region (craft.fusion) of    0      min over the column input C of the sum over    0                  0
 categorical X_1 .. X_k (k >= 1)          rows r (a value of every other input) of
                                          min(T_r, P_r + S_r): T_r = #distinct non-None
@@ -45,7 +48,9 @@ X_1 .. X_k (k >= 0)                      + [g_r(x_j) != 0 for every j]
 Fused region, >= 2 numerical      -      refused (CompileError)                         -                  -
 ================================  =====  =============================================  =================  =============
 
-Blocks: Map / SequenceMap -> an MLP, Aggregate -> a head, SelectorWidth -> [head, MLP]. Every
+Blocks: Map / SequenceMap -> an MLP, Aggregate -> a head, SelectorWidth -> [head, MLP]. (A disjunction or
+negation over different s-ops, and numerical keys, queries or SequenceMap inputs, reach craft already
+rewritten by the frontend into pairs and categorical copies: ordinary SequenceMaps and Maps.) Every
 construction is exact on every input its value sets allow; the discretising MLP also on any input within a
 quarter of the smallest gap between known input values whose outputs differ (values one float rounding apart
 count as one). ``lower`` bounds every s-op's error (attention leak, float64 rounding) and refuses, with a

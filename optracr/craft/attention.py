@@ -6,12 +6,20 @@ fraction 1/2 (Aggregate) BOS wins exactly when nothing else is selected; with 1 
 attended together with every selected key. A query at BOS has no value directions set, so it attends to
 BOS. ``W_OV`` copies the aggregated s-op into the output s-op's directions; BOS holds no value there, so an
 empty selection reads exactly zero (the default / None).
+
+A conjunction of n Selects over different keys or queries (``SelectorAnd``, as the frontend's rewrite leaves
+it) is one head with additive scores: each Select adds its own ``sharpness`` term over its own query and key
+directions, so a key every part selects scores n s, any other key (n - 1) s at most (a None key or query,
+the zero vector, adds nothing to its part), and BOS sits at (n - 1/2) s (Aggregate) or n s (selector
+width). The gaps are those of one Select, so the sharpness and leak bounds are unchanged, and every selected
+key scores the same, so means and widths stay exact.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 
@@ -86,6 +94,15 @@ def selection_matrix(
     return np.array(rows, dtype=np.float64).reshape(query_space.num_dims, key_space.num_dims)
 
 
+@dataclasses.dataclass(frozen=True)
+class SelectPart:
+    """One Select of a conjunction: its query and key directions and its predicate(key, query)."""
+
+    query_space: bases.VectorSpaceWithBasis
+    key_space: bases.VectorSpaceWithBasis
+    predicate: Predicate
+
+
 def select_bilinear(
     label: Label,
     query_space: bases.VectorSpaceWithBasis,
@@ -97,14 +114,35 @@ def select_bilinear(
     bos_direction: bases.BasisDirection,
 ) -> operators.Bilinear:
     """``W_QK`` on (query values + ``one``) x (key values + ``tokens:BOS``); ``predicate(key, query)``."""
-    left = bases.join_vector_spaces(query_space, conventions.one_space())
-    right = bases.join_vector_spaces(key_space, bases.space([bos_direction]))
-    selected = selection_matrix(label, query_space, key_space, predicate)
-    pairs = operators.Bilinear(query_space, key_space, logit * selected)
+    part = SelectPart(query_space, key_space, predicate)
+    return conjunction_bilinear(label, (part,), logit=logit, bos_fraction=bos_fraction, bos_direction=bos_direction)
+
+
+def conjunction_bilinear(
+    label: Label,
+    parts: Sequence[SelectPart],
+    *,
+    logit: float,
+    bos_fraction: float,
+    bos_direction: bases.BasisDirection,
+) -> operators.Bilinear:
+    """``W_QK`` of the conjunction of ``parts``: ``logit`` per part that selects, BOS at n - 1 + ``bos_fraction``.
+
+    On (every part's query values + ``one``) x (every part's key values + ``tokens:BOS``).
+    """
+    if not parts:
+        raise ValueError("conjunction_bilinear needs at least one part")
+    left = bases.join_vector_spaces(*(part.query_space for part in parts), conventions.one_space())
+    right = bases.join_vector_spaces(*(part.key_space for part in parts), bases.space([bos_direction]))
+    bos_logit = (len(parts) - 1 + bos_fraction) * logit
     to_bos = operators.Bilinear.from_action(
-        conventions.one_space(), bases.space([bos_direction]), lambda query, key: bos_fraction * logit
+        conventions.one_space(), bases.space([bos_direction]), lambda query, key: bos_logit
     )
-    return operators.Bilinear(left, right, pairs.lift(left, right).matrix + to_bos.lift(left, right).matrix)
+    matrix = to_bos.lift(left, right).matrix
+    for part in parts:
+        selected = selection_matrix(label, part.query_space, part.key_space, part.predicate)
+        matrix = matrix + operators.Bilinear(part.query_space, part.key_space, logit * selected).lift(left, right).matrix
+    return operators.Bilinear(left, right, matrix)
 
 
 def copy_values(
@@ -130,13 +168,14 @@ def aggregate_head(
     max_seq_len: int,
     bos_direction: bases.BasisDirection,
     value_scale: float = 1.0,
+    more_parts: Sequence[SelectPart] = (),
 ) -> blocks.AttentionHead:
     """The head of an Aggregate: mean of the selected values (one-hot copy when one value is selected).
 
-    ``value_scale`` (the largest |value| a numerical s-op takes) tightens the leak (``value_leak``).
+    ``value_scale`` (the largest |value| a numerical s-op takes) tightens the leak (``value_leak``);
+    ``more_parts`` are further Selects the selector is the conjunction with (additive scores, module doc).
     """
     logit = aggregate_logit(max_seq_len, value_scale)
-    w_qk = select_bilinear(
-        label, query_space, key_space, predicate, logit=logit, bos_fraction=0.5, bos_direction=bos_direction
-    )
+    parts = (SelectPart(query_space, key_space, predicate), *more_parts)
+    w_qk = conjunction_bilinear(label, parts, logit=logit, bos_fraction=0.5, bos_direction=bos_direction)
     return blocks.AttentionHead(w_qk, copy_values(value_space, output_space, label))

@@ -135,39 +135,52 @@ def _lower_sequence_map(label: Label, expr: rasp.SequenceMap, context: _Context)
     )
 
 
+def _select_parts(selector: rasp.Selector, context: _Context) -> list[attention.SelectPart]:
+    """The Selects a selector is the conjunction of (``frontend.conjuncts``), on their residual directions."""
+    return [
+        attention.SelectPart(context.value_space(select.queries), context.value_space(select.keys), select.predicate)
+        for select in frontend.conjuncts(selector)
+    ]
+
+
 def _lower_aggregate(label: Label, expr: rasp.Aggregate, context: _Context) -> blocks.AttentionHead:
-    select = expr.selector
+    first, *more = _select_parts(expr.selector, context)
     return attention.aggregate_head(
         label,
-        context.value_space(select.queries),
-        context.value_space(select.keys),
-        select.predicate,
+        first.query_space,
+        first.key_space,
+        first.predicate,
         context.value_space(expr.sop),
         context.value_space(expr),
         max_seq_len=context.max_seq_len,
         bos_direction=context.bos_direction,
         value_scale=_value_scale(expr.sop, context),
+        more_parts=more,
     )
 
 
 def _lower_selector_width(label: Label, expr: rasp.SelectorWidth, context: _Context) -> blocks.SeriesWithResiduals:
-    select = expr.selector
+    first, *more = _select_parts(expr.selector, context)
     return selector_width.selector_width_block(
         label,
-        context.value_space(select.queries),
-        context.value_space(select.keys),
-        select.predicate,
+        first.query_space,
+        first.key_space,
+        first.predicate,
         context.value_space(expr),
         numerical_output=rasp.is_numerical(expr),
         max_seq_len=context.max_seq_len,
         bos_direction=context.bos_direction,
-        selector_error=_selector_error(select, context),
+        selector_error=_selector_error(expr.selector, context),
+        more_parts=more,
     )
 
 
-def _selector_error(select: rasp.Select, context: _Context) -> float:
-    """How far a selector's query and key one-hots may be off, together (L1)."""
-    return context.error_bound(select.queries) + context.error_bound(select.keys)
+def _selector_error(selector: rasp.Selector, context: _Context) -> float:
+    """How far a selector's query and key one-hots may be off, together (L1), summed over its Selects."""
+    return sum(
+        context.error_bound(select.queries) + context.error_bound(select.keys)
+        for select in frontend.conjuncts(selector)
+    )
 
 
 def _error_bound(label: Label, expr: rasp.SOp, context: _Context) -> float:
@@ -213,8 +226,8 @@ def _value_scale(sop: rasp.SOp, context: _Context) -> float:
 
 def _reads(expr: rasp.SOp, context: _Context) -> tuple[Label, ...]:
     if isinstance(expr, (rasp.Aggregate, rasp.SelectorWidth)):
-        select = expr.selector
-        sops = (select.keys, select.queries) + ((expr.sop,) if isinstance(expr, rasp.Aggregate) else ())
+        sops = tuple(sop for select in frontend.conjuncts(expr.selector) for sop in (select.keys, select.queries))
+        sops += (expr.sop,) if isinstance(expr, rasp.Aggregate) else ()
     else:
         sops = tuple(child for child in expr.children if isinstance(child, rasp.SOp))
     return tuple(dict.fromkeys(context.label(sop) for sop in sops))

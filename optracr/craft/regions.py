@@ -263,6 +263,11 @@ def _region_values(
     for label, value in zip(externals, inputs):
         if label in members:  # a selector width member: its scratch holds 1/(w+1)
             values[label] = round(1.0 / value - 1.0)
+        elif graph.encoding(label) == rasp.Encoding.NUMERICAL:
+            # The fused MLP places its steps at float(v); the members' functions see v itself, as the
+            # evaluator does (f(1) and f(1.0) may differ: a table keyed on repr, a type check).
+            originals = {float(v): v for v in graph.value_set(label)}
+            values[label] = originals.get(value, value)
         else:
             values[label] = value
     for label in evaluated:

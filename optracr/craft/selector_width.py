@@ -14,6 +14,7 @@ against a quarter of its smallest gap.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from optracr import errors
 from optracr.craft import attention
@@ -49,16 +50,17 @@ def selector_width_block(
     max_seq_len: int,
     bos_direction: bases.BasisDirection,
     selector_error: float = 0.0,
+    more_parts: Sequence[attention.SelectPart] = (),
 ) -> blocks.SeriesWithResiduals:
     """``SeriesWithResiduals([head, mlp])`` writing the width of the selection into ``output_space``.
 
-    ``selector_error`` bounds how far the query and key one-hots are off, together (L1).
+    ``selector_error`` bounds how far the query and key one-hots are off, together (L1); ``more_parts`` are
+    further Selects the selector is the conjunction with (one head, additive scores: ``attention``).
     """
     scratch = bases.space([conventions.selector_width_scratch(label)])
     logit = attention.sharpness(max_seq_len)
-    w_qk = attention.select_bilinear(
-        label, query_space, key_space, predicate, logit=logit, bos_fraction=1.0, bos_direction=bos_direction
-    )
+    parts = (attention.SelectPart(query_space, key_space, predicate), *more_parts)
+    w_qk = attention.conjunction_bilinear(label, parts, logit=logit, bos_fraction=1.0, bos_direction=bos_direction)
     bos_space = bases.space([bos_direction])
     to_scratch = scratch.vector_from_basis_direction(scratch.basis[0])
     w_ov = operators.Linear.from_action(bos_space, scratch, lambda _: to_scratch)

@@ -14,9 +14,9 @@ from optracr.frontend.errors import CompileError, EvaluationError, ProgramErrors
 from optracr.frontend.evaluator import evaluate
 from optracr.frontend.graph import NodeValues, ProgramGraph, TracedProgram, trace
 from optracr.frontend.input_spec import PARTIAL_FUNCTIONS, InputSpec
-from optracr.frontend.rewrite import rewrite
+from optracr.frontend.rewrite import conjuncts, rewrite
 from optracr.frontend.typed_values import ValueSet, ValueTable, same_value, value_key
-from optracr.frontend.validate import validate, validate_causal
+from optracr.frontend.validate import validate, validate_causal, validate_looking_ahead
 from optracr.frontend.value_sets import infer as infer_value_sets
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "ValueSet",
     "ValueTable",
     "analyse",
+    "conjuncts",
     "evaluate",
     "infer_value_sets",
     "raise_all",
@@ -40,6 +41,7 @@ __all__ = [
     "trace",
     "validate",
     "validate_causal",
+    "validate_looking_ahead",
     "value_key",
 ]
 
@@ -69,4 +71,6 @@ def analyse(
         raise_all(validate_causal(trace(program)))
     program_graph = infer_value_sets(trace(rewrite(program)), input_spec)
     raise_all(validate(program_graph))
+    if causal:
+        raise_all(validate_looking_ahead(program_graph))
     return program_graph

@@ -15,10 +15,14 @@ import itertools
 import math
 import numbers
 
+import networkx as nx
+
+from optracr.frontend import evaluator
 from optracr.frontend import graph as graph_lib
 from optracr.frontend import input_spec as input_spec_lib
 from optracr.frontend import language
 from optracr.frontend import typed_values
+from optracr.frontend.rewrite import conjuncts  # the package name `rewrite` is the function
 from optracr.frontend.errors import CompileError
 
 
@@ -28,12 +32,90 @@ def validate_causal(traced: graph_lib.TracedProgram) -> list[CompileError]:
         CompileError(
             label,
             "`length` is the whole input's length, which a causal model cannot see from earlier positions; "
-            "compile without causal, or count the positions so far with SelectorWidth(Select(tokens, tokens, "
-            "Comparison.TRUE))",
+            "compile without causal, or count the positions so far with SelectorWidth(Select(indices, indices, "
+            "Comparison.LEQ))",
         )
         for label in traced.topological_labels()
         if isinstance(traced.expr(label), language.LengthType)
     ]
+
+
+def validate_looking_ahead(program_graph: graph_lib.ProgramGraph) -> list[CompileError]:
+    """Under causal=True: every Aggregate or SelectorWidth whose selector may pick a key after its query.
+
+    A causal model masks those keys, so its answer there would differ from the program's (issue 19 of the
+    reference). A selector is safe when one of the Selects it is the conjunction of never picks a later key:
+    one whose keys and queries are functions of ``indices`` alone (or constant) is checked at every pair of
+    positions; one over other s-ops may pick a later key wherever its predicate holds for some key value and
+    query value, so it is safe only when it never holds.
+    """
+    errors = []
+    for label in program_graph.topological_labels():
+        expr = program_graph.expr(label)
+        if not isinstance(expr, (language.Aggregate, language.SelectorWidth)):
+            continue
+        try:
+            parts = conjuncts(expr.selector)
+        except TypeError:
+            continue  # a ConstantSelector: reported by validate
+        found = [_later_key(part, program_graph) for part in parts]
+        if any(where is None for where in found):
+            continue
+        path = nx.shortest_path(program_graph.graph, label, program_graph.sink)
+        reach = "it is the output" if len(path) == 1 else "the output reads it along " + " -> ".join(path)
+        errors.append(
+            CompileError(
+                label,
+                f"under causal=True a position sees only itself and earlier ones, but its selector "
+                f"{program_graph.label_of(expr.selector)!r} can pick a later position ({found[0]}), and "
+                f"{reach}; compile without causal, or keep the selector to earlier "
+                "positions with `selector & rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)`",
+            )
+        )
+    return errors
+
+
+def _later_key(select: language.Select, program_graph: graph_lib.ProgramGraph) -> str | None:
+    """Where ``select`` may pick a key after its query, in words; None when it never does."""
+    max_seq_len = program_graph.input_spec.max_seq_len
+    keys, queries = _by_position(select.keys, program_graph), _by_position(select.queries, program_graph)
+    try:
+        if keys is None or queries is None:
+            for key in sorted(_values(program_graph, select.keys), key=repr):
+                for query in sorted(_values(program_graph, select.queries), key=repr):
+                    if select.predicate(key, query):
+                        return f"key {key!r} for query {query!r}, wherever they stand"
+            return None
+        for query_at in range(max_seq_len):
+            for key_at in range(query_at + 1, max_seq_len):
+                key, query = keys[key_at], queries[query_at]
+                if key is not None and query is not None and select.predicate(key, query):
+                    return f"key position {key_at} for query position {query_at}"
+    except Exception:
+        return "its predicate raised"  # reported by _check_select
+    return None
+
+
+def _by_position(sop: language.SOp, program_graph: graph_lib.ProgramGraph) -> list | None:
+    """The s-op's value at every position 0..N-1 when it depends on positions only (not on tokens)."""
+    if not _positional(sop, program_graph):
+        return None
+    token = sorted(program_graph.input_spec.vocab, key=repr)[0]
+    try:
+        return evaluator.evaluate(sop, [token] * program_graph.input_spec.max_seq_len)
+    except Exception:
+        return None
+
+
+def _positional(sop: language.SOp, program_graph: graph_lib.ProgramGraph) -> bool:
+    label = program_graph.label_of(sop)
+    if len(program_graph.value_set(label)) == 1 and not program_graph.may_be_none(label):
+        return True  # a constant
+    if isinstance(sop, language.IndicesType):
+        return True
+    if isinstance(sop, (language.Map, language.SequenceMap)):
+        return all(_positional(child, program_graph) for child in sop.children)
+    return False
 
 
 def validate(program_graph: graph_lib.ProgramGraph) -> list[CompileError]:
@@ -61,21 +143,11 @@ def _check_unsupported_type(expr, label, program_graph) -> list[CompileError]:
         return [CompileError(label, "ConstantSOp is not compilable; compute it from indices with rasp.Map instead")]
     if isinstance(expr, language.ConstantSelector):
         return [CompileError(label, "ConstantSelector is not compilable; use rasp.Select on s-ops instead")]
-    if isinstance(expr, (language.SelectorAnd, language.SelectorOr, language.SelectorNot)):
-        inputs = sorted({program_graph.label_of(s) for s in _selector_inputs(expr)})
-        return [
-            CompileError(
-                label,
-                f"this selector combines selects over the s-ops {inputs}, more than the two (keys, queries) one "
-                "attention head reads; combine only selects that share their keys and queries",
-            )
-        ]
     return []
 
 
 def _check_input_encoding(expr, label, program_graph) -> list[CompileError]:
     # Tracing merges every tokens (indices) expression into one node, so each use is checked, not the node.
-    # (A Select's numerical inputs are reported by _check_select.)
     readers_uses = [] if isinstance(expr, language.Select) else list(expr.children)
     uses = readers_uses + ([expr] if not program_graph.readers(label) else [])
     errors = []
@@ -92,27 +164,9 @@ def _check_input_encoding(expr, label, program_graph) -> list[CompileError]:
     return errors
 
 
-def _selector_inputs(expr: language.Selector) -> list[language.SOp]:
-    if isinstance(expr, language.Select):
-        return [expr.keys, expr.queries]
-    return [sop for child in expr.children for sop in _selector_inputs(child)]
-
-
 def _check_select(expr, label, program_graph) -> list[CompileError]:
     if not isinstance(expr, language.Select):
         return []
-    errors = []
-    for role, sop in (("keys", expr.keys), ("queries", expr.queries)):
-        if language.is_numerical(sop):
-            errors.append(
-                CompileError(
-                    label,
-                    f"its {role} {program_graph.label_of(sop)!r} are numerical, but attention compares categorical "
-                    f"s-ops only; annotate {program_graph.label_of(sop)!r} with rasp.categorical",
-                )
-            )
-    if errors:
-        return errors
     for key in _values(program_graph, expr.keys):
         for query in _values(program_graph, expr.queries):
             try:
@@ -171,52 +225,50 @@ def _check_aggregate(expr, label, program_graph) -> list[CompileError]:
 
 
 def _check_unique_selection(expr, label, program_graph) -> list[CompileError]:
-    selector = expr.selector
-    if not isinstance(selector, language.Select) or len(_values(program_graph, expr.sop)) <= 1:
+    """Some key s-op of the (conjunction of) Selects picks at most one of its values for every query."""
+    if len(_values(program_graph, expr.sop)) <= 1:
         return []
-    keys = _values(program_graph, selector.keys)
-    for query in _values(program_graph, selector.queries):
+    try:
+        parts = conjuncts(expr.selector)
+    except TypeError:
+        return []  # it combines a ConstantSelector: reported by _check_unsupported_type
+    by_keys: dict[str, list[language.Select]] = {}
+    for part in parts:
+        by_keys.setdefault(program_graph.label_of(part.keys), []).append(part)
+    example = None
+    for key_label, key_parts in by_keys.items():
+        found = _several_keys_picked(key_parts, program_graph)
+        if found is None:
+            return []
+        example = example or found
+    picked, query = example
+    return [
+        CompileError(
+            label,
+            f"a categorical Aggregate needs a selector that picks at most one position, but "
+            f"{program_graph.label_of(expr.selector)!r} picks keys {sorted(picked, key=repr)[:6]} for query "
+            f"{query!r}; make the output numerical or make the selector unique",
+        )
+    ]
+
+
+def _several_keys_picked(parts: list[language.Select], program_graph) -> tuple[list, object] | None:
+    """(key values, query) where the Selects over one key s-op together pick several key values; else None."""
+    keys = _values(program_graph, parts[0].keys)
+    query_sops = list({program_graph.label_of(part.queries): part.queries for part in parts}.values())
+    query_at = {program_graph.label_of(sop): i for i, sop in enumerate(query_sops)}
+    for queries in itertools.product(*(sorted(_values(program_graph, sop), key=repr) for sop in query_sops)):
         try:
-            picked = [key for key in keys if selector.predicate(key, query)]
+            picked = [
+                key
+                for key in keys
+                if all(part.predicate(key, queries[query_at[program_graph.label_of(part.queries)]]) for part in parts)
+            ]
         except Exception:
-            return []  # reported by _check_select
+            return None  # reported by _check_select
         if len(picked) > 1:
-            return [
-                CompileError(
-                    label,
-                    f"a categorical Aggregate needs a selector that picks at most one position, but "
-                    f"{program_graph.label_of(selector)!r} picks keys {sorted(picked, key=repr)[:6]} for query "
-                    f"{query!r}; make the output numerical or make the selector unique",
-                )
-            ]
-    return []
-
-
-def _check_sequence_map(expr, label, program_graph) -> list[CompileError]:
-    if not isinstance(expr, language.SequenceMap):
-        return []
-    numerical_inputs = [language.is_numerical(expr.fst), language.is_numerical(expr.snd)]
-    if isinstance(expr, language.LinearSequenceMap) and all(numerical_inputs):
-        if language.is_categorical(expr):
-            return [
-                CompileError(
-                    label,
-                    "a LinearSequenceMap of numerical inputs is numerical; annotate it with rasp.numerical "
-                    "and, if a categorical value is needed, rasp.Map the result",
-                )
-            ]
-        return []
-    if any(numerical_inputs):
-        what = "LinearSequenceMap mixes" if isinstance(expr, language.LinearSequenceMap) else "SequenceMap reads"
-        return [
-            CompileError(
-                label,
-                f"{what} numerical inputs; a SequenceMap is a lookup table over categorical inputs, and "
-                "LinearSequenceMap takes two numerical inputs; make both inputs categorical or both numerical "
-                "with LinearSequenceMap",
-            )
-        ]
-    return []
+            return picked, queries[0] if len(queries) == 1 else queries
+    return None
 
 
 def _check_values(expr, label, program_graph) -> list[CompileError]:
@@ -384,7 +436,6 @@ _CHECKS = (
     _check_input_encoding,
     _check_select,
     _check_aggregate,
-    _check_sequence_map,
     _check_values,
     _check_numerical_none,
     _check_partial_function,

@@ -12,6 +12,11 @@ rasp = frontend.rasp
 DIGITS = {1, 2, 3}
 
 
+def _earlier_if(causal: bool, select: rasp.Selector) -> rasp.Selector:
+    """Under causal=True (which refuses selectors that look ahead), ``select`` kept to earlier positions."""
+    return select & rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ) if causal else select
+
+
 def _numerical_tokens() -> rasp.SOp:
     return rasp.numerical(rasp.Map(lambda t: t - 1.5, rasp.tokens)).named("value")
 
@@ -19,18 +24,20 @@ def _numerical_tokens() -> rasp.SOp:
 @pytest.mark.parametrize("comparison", list(rasp.Comparison))
 @pytest.mark.parametrize("causal", [False, True])
 def test_numerical_aggregate_is_the_mean_for_every_comparison(comparison, causal, checker, inputs) -> None:
-    select = rasp.Select(rasp.tokens, rasp.tokens, comparison).named("select")
+    select = _earlier_if(causal, rasp.Select(rasp.tokens, rasp.tokens, comparison)).named("select")
     program = rasp.numerical(rasp.Aggregate(select, _numerical_tokens(), default=0)).named("mean")
     all_inputs, random_inputs = inputs
     block_graph = checker(program, DIGITS, 16, all_inputs(DIGITS, 4) + random_inputs(DIGITS, 16, 20), causal=causal)
     lowered = block_graph.block_by_label["mean"]
-    assert (type(lowered.block), lowered.num_heads, lowered.reads) == (craft.AttentionHead, 1, ("tokens", "value"))
+    reads = ("tokens", "indices", "value") if causal else ("tokens", "value")
+    assert (type(lowered.block), lowered.num_heads, lowered.reads) == (craft.AttentionHead, 1, reads)
     assert block_graph.causal is causal and not hasattr(lowered.block, "causal")  # the runner masks
 
 
 @pytest.mark.parametrize("causal", [False, True])
 def test_aggregate_with_a_callable_predicate_on_different_keys_and_queries(causal, checker, inputs) -> None:
-    select = rasp.Select(rasp.tokens, rasp.indices, lambda key, query: (key + query) % 3 == 0).named("select")
+    select = rasp.Select(rasp.tokens, rasp.indices, lambda key, query: (key + query) % 3 == 0)
+    select = _earlier_if(causal, select).named("select")
     program = rasp.numerical(rasp.Aggregate(select, _numerical_tokens(), default=0)).named("mean")
     all_inputs, random_inputs = inputs
     checker(program, DIGITS, 16, all_inputs(DIGITS, 4) + random_inputs(DIGITS, 16, 20), causal=causal)
@@ -39,7 +46,8 @@ def test_aggregate_with_a_callable_predicate_on_different_keys_and_queries(causa
 @pytest.mark.parametrize("causal", [False, True])
 def test_categorical_aggregate_copies_the_selected_value_or_gives_none(causal, checker, inputs) -> None:
     """Each position reads the token one place to its right; the last reads nothing (None)."""
-    select = rasp.Select(rasp.indices, rasp.indices, lambda key, query: key == query + 1).named("next")
+    select = _earlier_if(causal, rasp.Select(rasp.indices, rasp.indices, lambda key, query: key == query + 1))
+    select = select.named("next")
     program = rasp.Aggregate(select, rasp.tokens).named("shifted")
     all_inputs, random_inputs = inputs
     vocab = {"a", "b", "c"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -165,11 +167,11 @@ def test_bad_options_are_rejected_before_lowering() -> None:
         frontend.analyse(_frac_prevs(), {"x", "y"}, 3, bos="x", pad="x")
 
 
-def test_linear_sequence_map_of_numerical_inputs_with_categorical_output_is_rejected_with_a_fix() -> None:
+def test_linear_sequence_map_of_numerical_inputs_with_categorical_output_is_a_lookup_on_a_categorical_copy() -> None:
     frac = _frac_prevs()
     program = rasp.LinearSequenceMap(frac, frac, 1.0, 1.0).named("total")
-    with pytest.raises(CompileError, match="annotate it with rasp.numerical"):
-        _lowered(program)
+    block_graph = _lowered(program)
+    assert block_graph.block_by_label["total"].reads == (f"{frac.label}_as_categorical",)
 
 
 def test_causal_mask_comes_from_the_runner() -> None:
@@ -177,7 +179,10 @@ def test_causal_mask_comes_from_the_runner() -> None:
     is_x = rasp.numerical(rasp.Map(lambda t: 1 if t == "x" else 0, rasp.tokens)).named("is_x")
     every = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.TRUE)
     program = rasp.numerical(rasp.Aggregate(every, is_x, default=0)).named("frac")
-    causal_graph, plain_graph = _lowered(program, max_seq_len=4, causal=True), _lowered(program, max_seq_len=4)
+    # causal=True refuses this look-ahead program in analyse; the runner's mask is tested on its plain graph.
+    plain_graph = _lowered(program, max_seq_len=4)
+    causal_spec = dataclasses.replace(plain_graph.input_spec, causal=True)
+    causal_graph = dataclasses.replace(plain_graph, input_spec=causal_spec)
     assert causal_graph.causal and not plain_graph.causal
     assert not hasattr(causal_graph.block_by_label["frac"].block, "causal")
     tokens, xs = ["BOS", "x", "y", "x", "PAD"], list("xyx")

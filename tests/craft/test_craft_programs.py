@@ -45,7 +45,8 @@ def make_frac_prevs() -> rasp.SOp:
 
 def make_causal_frac() -> rasp.SOp:
     is_x = rasp.numerical(rasp.Map(lambda t: 1 if t == "x" else 0, rasp.tokens)).named("is_x")
-    everything = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.TRUE).named("all")
+    everything = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.TRUE)
+    everything = (everything & rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)).named("all")
     return rasp.numerical(rasp.Aggregate(everything, is_x, default=0)).named("frac")
 
 

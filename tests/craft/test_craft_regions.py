@@ -108,3 +108,17 @@ def test_a_selector_width_outside_the_region_is_read_as_its_stored_value() -> No
     assert region and "_width_selector_width_attn" not in {d.name for d in region[0].block.block.input_space}
     realized = block_graph.realized((region[0].id,))
     assert _check_every_input(second, realized, program_graph, max_inputs=100) > 0
+
+
+@pytest.mark.parametrize("source", ["indices", "tokens"])
+def test_fused_region_applies_functions_to_the_values_themselves_not_their_floats(source: str) -> None:
+    # A table keyed on repr tells 1 from 1.0: the fused MLP must see what the evaluator sees.
+    import optracr
+
+    table = lambda *args: len(repr(args)) % 3  # noqa: E731
+    zero_one = rasp.numerical(rasp.Map(lambda x: 1 if x in (0, "a") else 0, getattr(rasp, source))).named("s1")
+    copied = rasp.categorical(rasp.Map(lambda x: x, zero_one, simplify=False)).named("c1")
+    program = rasp.SequenceMap(table, rasp.tokens, copied).named("s2")
+    model = optracr.compile(program, {"a", "b"}, 3, allocator="heuristic")
+    assert model.allocation.fusion_groups == ("fused:c1+s2",)
+    assert optracr.verify(model, program).ok

@@ -22,16 +22,23 @@ def _analysed(generated: random_programs.GeneratedProgram) -> ProgramGraph:
     return analyse(generated.program, generated.vocab, generated.max_seq_len)
 
 
+_INSERTED = ("_as_categorical", "_keys", "_queries")  # s-ops the frontend's rewrite adds (categorical copies, pairs)
+
+
 def _sop_labels(graph: ProgramGraph) -> list[str]:
-    return [label for label in graph.graph if graph.encoding(label) is not None and label not in graph.sources]
+    return [
+        label
+        for label in graph.graph
+        if graph.encoding(label) is not None and label not in graph.sources and not label.endswith(_INSERTED)
+    ]
 
 
 def _sop_inputs(graph: ProgramGraph, label: str) -> set[str]:
-    """The s-ops one s-op reads, through its selector where it has one."""
+    """The s-ops one s-op reads, through its selectors and through the s-ops the rewrite inserted."""
     inputs = set()
     for child in graph.graph.predecessors(label):
-        if graph.encoding(child) is None:
-            inputs.update(graph.graph.predecessors(child))
+        if graph.encoding(child) is None or child.endswith(_INSERTED):
+            inputs.update(_sop_inputs(graph, child))
         else:
             inputs.add(child)
     return inputs
@@ -232,3 +239,18 @@ def test_bad_options_are_reported(options: dict, message: str) -> None:
     with pytest.raises(CompileError) as caught:
         random_programs.generate(0, **options)
     assert str(caught.value) == message
+
+
+def test_generated_programs_hold_issue_14s_constructs_and_causal_ones_pass_causal_analysis() -> None:
+    seen = collections.Counter()
+    for seed in range(120):
+        causal = seed % 2 == 1
+        generated = random_programs.generate(seed, num_sops=8, causal=causal)
+        graph = analyse(generated.program, generated.vocab, generated.max_seq_len, causal=causal)
+        for label in graph.topological_labels():
+            expr = graph.expr(label)
+            seen["conjunction"] += isinstance(expr, rasp.SelectorAnd)
+            seen["paired"] += label.endswith("_keys")
+            seen["categorical copy"] += label.endswith("_as_categorical")
+            seen["product"] += type(expr) is rasp.SequenceMap and rasp.is_numerical(expr)
+    assert min(seen[name] for name in ("conjunction", "paired", "categorical copy", "product")) > 0, seen

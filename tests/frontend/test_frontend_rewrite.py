@@ -59,7 +59,7 @@ def test_same_input_selector_combination_becomes_one_select(combine) -> None:
     analyse(program, {"a", "b"}, 4)
 
 
-def test_combination_over_different_inputs_is_left_for_validation() -> None:
+def test_conjunction_over_different_inputs_stays_a_conjunction_of_selects() -> None:
     selector = rasp.SelectorAnd(_LT, _SAME_TOKEN_EQ)
     rewritten = rewrite(rasp.SelectorWidth(selector))
     assert rewritten.selector is selector

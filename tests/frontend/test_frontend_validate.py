@@ -27,31 +27,17 @@ def test_valid_program_passes() -> None:
     assert graph.sink == "frac" and graph.encoding("frac") is rasp.Encoding.NUMERICAL
 
 
-def test_selectors_combined_over_more_than_two_sops() -> None:
+def test_selectors_combined_over_different_sops_pass_as_one_conjunction() -> None:
     combined = rasp.SelectorAnd(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ), _PREVS).named("both")
-    program = rasp.numerical(rasp.Aggregate(combined, _is_a(), default=0))
-    message = (
-        "'both': this selector combines selects over the s-ops ['indices', 'tokens'], more than the two "
-        "(keys, queries) one attention head reads; combine only selects that share their keys and queries"
-    )
-    with pytest.raises(CompileError, match=re.escape(message)) as caught:
-        analyse(program, VOCAB, 3)
-    assert caught.value.label == "both"
+    graph = analyse(rasp.numerical(rasp.Aggregate(combined, _is_a(), default=0)), VOCAB, 3)
+    assert isinstance(graph.expr("both"), rasp.SelectorAnd)
 
 
-def test_numerical_select_inputs() -> None:
-    selector = rasp.Select(_is_a(), rasp.tokens, rasp.Comparison.EQ).named("by_number")
-    with pytest.raises(CompileError, match=re.escape(
-        "'by_number': its keys 'is_a' are numerical, but attention compares categorical s-ops only; "
-        "annotate 'is_a' with rasp.categorical"
-    )):
-        analyse(rasp.SelectorWidth(selector), VOCAB, 3)
-
-
-def test_numerical_queries_are_reported_as_queries() -> None:
-    selector = rasp.Select(rasp.tokens, _is_a(), rasp.Comparison.EQ).named("by_number")
-    with pytest.raises(CompileError, match=r"'by_number': its queries 'is_a' are numerical"):
-        analyse(rasp.SelectorWidth(selector), VOCAB, 3)
+def test_numerical_select_inputs_get_a_categorical_copy() -> None:
+    selector = rasp.Select(_is_a(), rasp.tokens, lambda key, query: key == (query == "a")).named("by_number")
+    graph = analyse(rasp.SelectorWidth(selector), VOCAB, 3)
+    assert graph.expr("by_number").keys.label == "is_a_as_categorical"
+    assert graph.encoding("is_a_as_categorical") is rasp.Encoding.CATEGORICAL
 
 
 @pytest.mark.parametrize("name", ["tokens", "indices"])
@@ -130,19 +116,12 @@ def test_program_that_never_reads_tokens() -> None:
         analyse(program, VOCAB, 3)
 
 
-def test_numerical_sequence_map() -> None:
-    program = rasp.numerical(rasp.SequenceMap(lambda x, y: x + y, _is_a(), rasp.indices)).named("total")
-    with pytest.raises(CompileError, match=re.escape(
-        "'total': SequenceMap reads numerical inputs; a SequenceMap is a lookup table over categorical inputs, "
-        "and LinearSequenceMap takes two numerical inputs"
-    )):
-        analyse(program, VOCAB, 3)
-
-
-def test_linear_sequence_map_mixing_encodings() -> None:
-    program = rasp.LinearSequenceMap(_is_a(), rasp.indices, 1, 1).named("mixed")
-    with pytest.raises(CompileError, match=r"'mixed': LinearSequenceMap mixes numerical inputs"):
-        analyse(program, VOCAB, 3)
+def test_sequence_maps_reading_numerical_inputs_become_lookups_over_categorical_copies() -> None:
+    product = rasp.numerical(rasp.SequenceMap(lambda x, y: x + y, _is_a(), rasp.indices)).named("total")
+    mixed = rasp.LinearSequenceMap(_is_a(), rasp.indices, 1, 1).named("mixed")
+    for program in (product, mixed):
+        graph = analyse(program, VOCAB, 3)
+        assert "is_a_as_categorical" in graph.graph and type(graph.expr(program.label)) is rasp.SequenceMap
 
 
 def test_linear_sequence_maps_of_two_numerical_or_two_categorical_inputs_pass() -> None:
@@ -310,12 +289,13 @@ def test_a_key_without_value_is_selected_by_no_predicate() -> None:
     assert rasp.evaluate(rasp.SelectorWidth(anything), ["a", "b", "c"]) == [2, 2, 2]
 
 
-def test_categorical_linear_sequence_map_of_numerical_inputs_is_rejected() -> None:
+def test_categorical_linear_sequence_map_of_numerical_inputs_is_a_lookup() -> None:
     x = rasp.numerical(rasp.Map(lambda t: 1 if t == "a" else 0, rasp.tokens))
     y = rasp.numerical(rasp.Map(lambda t: 1 if t == "b" else 0, rasp.tokens))
-    with pytest.raises(CompileError, match="annotate it with rasp.numerical"):
-        analyse(rasp.LinearSequenceMap(x, y, 1, 1), {"a", "b"}, 3)
-    analyse(rasp.numerical(rasp.LinearSequenceMap(x, y, 1, 1)), {"a", "b"}, 3)
+    graph = analyse(rasp.LinearSequenceMap(x, y, 1, 1), {"a", "b"}, 3)
+    assert type(graph.expr(graph.sink)) is rasp.SequenceMap  # over the categorical copies of x and y
+    numerical = rasp.numerical(rasp.LinearSequenceMap(x, y, 1, 1))
+    assert isinstance(analyse(numerical, {"a", "b"}, 3).expr(numerical.label), rasp.LinearSequenceMap)
 
 
 @pytest.mark.parametrize(
