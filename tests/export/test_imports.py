@@ -11,7 +11,7 @@ def test_compiling_and_the_reference_interface_import_no_export_dependency() -> 
         "import optracr, sys\n"
         "from optracr import rasp\n"
         "model = optracr.compile_rasp_to_model(rasp.Map(lambda t: t == 'a', rasp.tokens), {'a', 'b'}, 3)\n"
-        "model.apply(['BOS', 'a'])\n"
+        "model.apply(['compiler_bos', 'a'])  # the reference's BOS, compile_rasp_to_model's default\n"
         "loaded = [name for name in ('torch', 'transformer_lens', 'safetensors') if name in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
