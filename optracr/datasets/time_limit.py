@@ -54,13 +54,14 @@ def _alarm(seconds: float) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _async_exception(seconds: float) -> Iterator[None]:
-    thread_id, done = threading.get_ident(), threading.Event()
+    thread_id, done, fired = threading.get_ident(), threading.Event(), threading.Event()
 
     def expire() -> None:
         if done.wait(seconds):
             return
         while not done.is_set():
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(JobTimeout))
+            fired.set()  # before scheduling: the block's end must see every exception that might be pending
+            _set_async_exc(thread_id, JobTimeout)
             done.wait(REPEAT_S)
 
     watcher = threading.Thread(target=expire, name="optracr-deadline", daemon=True)
@@ -72,4 +73,31 @@ def _async_exception(seconds: float) -> Iterator[None]:
         try:
             watcher.join()
         finally:  # an exception the watcher scheduled just before ``done`` was set may still be pending
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
+            if fired.is_set():
+                _drain_async_exc(thread_id)
+
+
+class _Drained(BaseException):
+    """Scheduled on the block's own thread, then caught there: consumes whatever asynchronous exception is left."""
+
+
+def _set_async_exc(thread_id: int, exc: type[BaseException]) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc))
+
+
+def _drain_async_exc(thread_id: int) -> None:
+    """Consumes a pending asynchronous exception of this thread by replacing it with ``_Drained`` and catching that.
+
+    Never "clear" with ``PyThreadState_SetAsyncExc(id, NULL)``: on CPython < 3.13 that empties the thread's slot
+    but still raises the interpreter-wide "asynchronous exception pending" flag, which only a delivered exception
+    lowers. The eval breaker then stays set for good: every thread takes the slow path at each call and loop,
+    and under a profiler or tracer (``cProfile``, coverage) the next Python call loops forever on its first
+    instruction. Delivering an exception lowers the flag, so the drain schedules one and waits for it here.
+    """
+    try:
+        while True:  # each pass re-signals: another thread's delivery may have lowered the shared flag meanwhile
+            _set_async_exc(thread_id, _Drained)
+            for _ in range(10_000):  # backward jumps check the eval breaker, which delivers the exception
+                pass
+    except _Drained:
+        pass
