@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import random
 import sys
 from collections.abc import Hashable, Iterator, Sequence
 from typing import Any
@@ -14,6 +13,7 @@ import tqdm
 
 from optracr import assemble
 from optracr.errors import EvaluationError
+from optracr import frontend
 from optracr.frontend import rasp
 
 EXHAUSTIVE_LIMIT = 20_000
@@ -102,7 +102,9 @@ def verify(
     max_seq_len = max_seq_len if max_seq_len is not None else model.layered.max_seq_len
     num_exhaustive = sum(len(vocab) ** n for n in range(1, max_seq_len + 1))
     exhaustive = num_exhaustive <= EXHAUSTIVE_LIMIT
-    inputs = _all_inputs(vocab, max_seq_len) if exhaustive else _sampled_inputs(vocab, max_seq_len, num_samples, seed)
+    inputs = frontend.all_inputs(vocab, max_seq_len) if exhaustive else frontend.sampled_inputs(
+        vocab, max_seq_len, num_samples, seed
+    )
     num_inputs = num_exhaustive if exhaustive else len(vocab) + num_samples
     numerical = model.output_encoding == rasp.Encoding.NUMERICAL
     checked = mismatching = 0
@@ -139,19 +141,6 @@ def _progress_bar(total: int, progress: bool | None) -> tqdm.tqdm:
     return tqdm.tqdm(
         total=total, desc="verify", unit=" inputs", delay=PROGRESS_DELAY_S, disable=not show, file=sys.stderr
     )
-
-
-def _all_inputs(vocab: list, max_seq_len: int) -> Iterator[tuple]:
-    for length in range(1, max_seq_len + 1):
-        yield from itertools.product(vocab, repeat=length)
-
-
-def _sampled_inputs(vocab: list, max_seq_len: int, num_samples: int, seed: int) -> Iterator[tuple]:
-    yield from ((token,) for token in vocab)
-    rng = random.Random(seed)
-    for _ in range(num_samples):
-        length = rng.randint(1, max_seq_len)
-        yield tuple(rng.choice(vocab) for _ in range(length))
 
 
 def _batches(items: Iterator[tuple], size: int) -> Iterator[list[tuple]]:

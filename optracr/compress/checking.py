@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import random
 import sys
-from collections.abc import Iterator
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import tqdm
 
-from optracr import assemble
+from optracr import assemble, frontend
 from optracr.compress import variants
 from optracr.frontend import rasp
 
@@ -74,7 +72,9 @@ def check_variant(
     max_seq_len = model.config.max_seq_len
     num_exhaustive = sum(len(vocab) ** n for n in range(1, max_seq_len + 1))
     exhaustive = num_exhaustive <= EXHAUSTIVE_LIMIT
-    inputs = _all_inputs(vocab, max_seq_len) if exhaustive else _sampled_inputs(vocab, max_seq_len, num_samples, seed)
+    inputs = frontend.all_inputs(vocab, max_seq_len) if exhaustive else frontend.sampled_inputs(
+        vocab, max_seq_len, num_samples, seed
+    )
     total = num_exhaustive if exhaustive else len(vocab) + num_samples
     original = _original_forward(model)
     errors, squared, agree, positions = [0.0], 0.0, 0, 0
@@ -121,16 +121,3 @@ def _padded_ids(model: assemble.CompiledModel, batch: list[tuple]) -> np.ndarray
         ids = model.encode([model.bos, *tokens])
         token_ids[row, : len(ids)] = ids
     return token_ids
-
-
-def _all_inputs(vocab: list, max_seq_len: int) -> Iterator[tuple]:
-    for length in range(1, max_seq_len + 1):
-        yield from itertools.product(vocab, repeat=length)
-
-
-def _sampled_inputs(vocab: list, max_seq_len: int, num_samples: int, seed: int) -> Iterator[tuple]:
-    yield from ((token,) for token in vocab)
-    rng = random.Random(seed)
-    for _ in range(num_samples):
-        length = rng.randint(1, max_seq_len)
-        yield tuple(rng.choice(vocab) for _ in range(length))

@@ -13,6 +13,7 @@ from optracr.frontend import rasp
 from optracr.frontend.errors import CompileError, EvaluationError, ProgramErrors, raise_all
 from optracr.frontend.evaluator import evaluate
 from optracr.frontend.graph import NodeValues, ProgramGraph, TracedProgram, trace
+from optracr.frontend.inputs import all_inputs, sampled_inputs
 from optracr.frontend.input_spec import PARTIAL_FUNCTIONS, InputSpec
 from optracr.frontend.rewrite import conjuncts, rewrite
 from optracr.frontend.typed_values import ValueSet, ValueTable, same_value, value_key
@@ -30,6 +31,7 @@ __all__ = [
     "TracedProgram",
     "ValueSet",
     "ValueTable",
+    "all_inputs",
     "analyse",
     "conjuncts",
     "evaluate",
@@ -37,6 +39,7 @@ __all__ = [
     "raise_all",
     "rasp",
     "rewrite",
+    "sampled_inputs",
     "same_value",
     "trace",
     "validate",
