@@ -16,6 +16,8 @@ exact fewest layers with choices is what the solver's first phase proves (`Alloc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from optracr.schedule import errors
 from optracr.schedule import problem as problem_lib
 
@@ -68,21 +70,8 @@ def _ready_after(problem: problem_lib.Problem, dep: problem_lib.BlockId, reader:
 
 def fused_latest_sublayers(problem: problem_lib.Problem, num_layers: int) -> Placement:
     """Each block's latest sublayer in `num_layers` layers under any fusion choice."""
-    fewest = fusion_depth_lower_bound(problem)
-    if num_layers < fewest:
-        raise errors.ScheduleError(
-            f"fused_latest_sublayers: the blocks cannot be placed in {num_layers} layers with any fusion choice; "
-            f"at least {fewest} are needed, pass num_layers >= {fewest}."
-        )
-    placement: Placement = {}
-    for block in reversed(problem.topological_order):
-        deadline = min(
-            (placement[reader] + (1 if (block.id, reader) in problem.edge_groups else 0)
-             for reader in problem.graph.successors(block.id)),
-            default=2 * num_layers,
-        )
-        placement[block.id] = latest_sublayer(block.kind, deadline)
-    return placement
+    return _latest(problem, num_layers, fusion_depth_lower_bound(problem), "fused_latest_sublayers",
+                   fusable=problem.edge_groups, when=" with any fusion choice")
 
 
 def fusion_depth_lower_bound(problem: problem_lib.Problem) -> int:
@@ -92,16 +81,22 @@ def fusion_depth_lower_bound(problem: problem_lib.Problem) -> int:
 
 def latest_sublayers(problem: problem_lib.Problem, num_layers: int) -> Placement:
     """The ALAP placement in `num_layers` layers: each block as late as the blocks reading it allow."""
-    fewest = depth_lower_bound(problem)
+    return _latest(problem, num_layers, depth_lower_bound(problem), "latest_sublayers", fusable={}, when="")
+
+
+def _latest(problem: problem_lib.Problem, num_layers: int, fewest: int, caller: str, *,
+            fusable: Mapping[tuple[problem_lib.BlockId, problem_lib.BlockId], object], when: str) -> Placement:
+    """Each block as late as its readers allow; an edge in `fusable` may end in the reader's own sublayer."""
     if num_layers < fewest:
         raise errors.ScheduleError(
-            f"latest_sublayers: the blocks cannot be placed in {num_layers} layers; "
+            f"{caller}: the blocks cannot be placed in {num_layers} layers{when}; "
             f"at least {fewest} are needed, pass num_layers >= {fewest}."
         )
     placement: Placement = {}
     for block in reversed(problem.topological_order):
         deadline = min(
-            (placement[reader] for reader in problem.graph.successors(block.id)),
+            (placement[reader] + (1 if (block.id, reader) in fusable else 0)
+             for reader in problem.graph.successors(block.id)),
             default=2 * num_layers,
         )
         placement[block.id] = latest_sublayer(block.kind, deadline)
