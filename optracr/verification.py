@@ -114,14 +114,14 @@ def verify(
     with _progress_bar(num_inputs, progress) as bar:
         for batch in _batches(inputs, BATCH_SIZE):
             expected_batch, defined = [], []
-            for tokens in batch:
-                try:
-                    expected_batch.append(rasp.evaluate(program, list(tokens), causal=model.layered.causal))
+            for tokens, expected in zip(batch, frontend.evaluate_batch(program, batch, causal=model.layered.causal)):
+                if expected is not None:
+                    expected_batch.append(expected)
                     defined.append(tokens)
-                except EvaluationError as error:
-                    num_undefined += 1
-                    if len(undefined) < max_reported:
-                        undefined.append(Undefined(tuple(tokens), str(error)))
+                    continue
+                num_undefined += 1
+                if len(undefined) < max_reported:
+                    undefined.append(Undefined(tuple(tokens), _undefined_reason(program, tokens, model.layered.causal)))
             outputs = model.apply_batch([[model.bos, *tokens] for tokens in defined], backend="numpy")
             for tokens, expected, got in zip(defined, expected_batch, outputs):
                 checked += 1
@@ -133,6 +133,15 @@ def verify(
     return VerifyReport(
         checked, num_undefined, exhaustive, mismatching, tuple(mismatches), tolerance, tuple(undefined)
     )
+
+
+def _undefined_reason(program: rasp.SOp, tokens: tuple, causal: bool) -> str:
+    """The evaluator's own words for why it has no answer on ``tokens``."""
+    try:
+        rasp.evaluate(program, list(tokens), causal=causal)
+    except EvaluationError as error:
+        return str(error)
+    raise AssertionError(f"the batch evaluator called {list(tokens)} undefined but evaluate answers it")
 
 
 def _progress_bar(total: int, progress: bool | None) -> tqdm.tqdm:

@@ -151,19 +151,19 @@ class CompiledModel:
         ``backend="auto"`` runs numpy up to ``JIT_MIN_BATCH`` inputs and the jitted Haiku forward above.
         """
         backend = _check_backend(backend)
-        return decode_batch(self.layered, inputs, lambda ids: self._run(ids, backend).output)
+        return decode_batch(self.layered, inputs, lambda ids: self._run(ids, backend, trace=False).output)
 
     def decode(self, output: np.ndarray) -> list[Any]:
         """Per position: the numerical value, or the class whose output is largest if it exceeds 1/2, else None."""
         return self.layered.decode(output)
 
-    def _run(self, token_ids: np.ndarray, backend: str) -> Any:
+    def _run(self, token_ids: np.ndarray, backend: str, *, trace: bool = True) -> Any:
         if backend == "jax" or (backend == "auto" and token_ids.shape[0] > JIT_MIN_BATCH):
             return self._run_jax(token_ids)
         dtype = np.float64 if self.float64 else np.float32
         pad_id = self.input_tokens.index(self.pad)
         return numpy_forward.dense_forward(
-            self.layered.dense(), token_ids, pad_id=pad_id, causal=self.layered.causal, dtype=dtype
+            self.layered.dense(), token_ids, pad_id=pad_id, causal=self.layered.causal, dtype=dtype, trace=trace
         )
 
     def _run_jax(self, token_ids: np.ndarray) -> Any:
@@ -254,5 +254,7 @@ def decode_batch(
     if not inputs:
         return []
     token_ids, lengths = model.batch_token_ids(inputs)
-    outputs = np.asarray(run(token_ids))
-    return [model.decode(outputs[row, 1:length]) for row, length in enumerate(lengths)]
+    outputs = np.asarray(run(token_ids))[:, 1:]  # every position after BOS, padding included, decoded at once
+    decoded = model.decode(outputs.reshape(-1, outputs.shape[-1]))
+    width = outputs.shape[1]
+    return [decoded[row * width : row * width + length - 1] for row, length in enumerate(lengths)]

@@ -220,18 +220,30 @@ class LayeredModel:
 
         Trailing PAD tokens are accepted (batching code sends them); PAD before a real token is not.
         """
-        vocab = [token for token in self.input_tokens if token not in (self.bos, self.pad)]
-        tokens = craft.check_tokens(tokens, vocab, bos=self.bos, pad=self.pad, max_seq_len=self.max_seq_len)
+        tokens = craft.check_tokens(tokens, self._vocab, bos=self.bos, pad=self.pad, max_seq_len=self.max_seq_len)
         return np.array([self._token_id[token] for token in tokens], dtype=np.int32)
+
+    @functools.cached_property
+    def _vocab(self) -> frozenset[Hashable]:
+        return frozenset(token for token in self.input_tokens if token not in (self.bos, self.pad))
 
     def batch_token_ids(self, inputs: Sequence[Sequence[Hashable]]) -> tuple[np.ndarray, list[int]]:
         """A B x T array of token ids, each input padded with PAD to the longest; and each input's length."""
-        encoded = [self.token_ids(tokens) for tokens in inputs]
+        encoded = [self._plain_ids(tokens) or self.token_ids(tokens).tolist() for tokens in inputs]
         length = max((len(ids) for ids in encoded), default=1)
-        batch = np.full((len(encoded), length), self._token_id[self.pad], dtype=np.int32)
-        for row, ids in enumerate(encoded):
-            batch[row, : len(ids)] = ids
-        return batch, [len(ids) for ids in encoded]
+        pad_id = self._token_id[self.pad]
+        batch = np.array([ids + [pad_id] * (length - len(ids)) for ids in encoded], dtype=np.int32)
+        return batch.reshape(len(encoded), length), [len(ids) for ids in encoded]
+
+    def _plain_ids(self, tokens: Sequence[Hashable]) -> list[int] | None:
+        """The ids of ``[BOS, *vocab tokens]`` (no PAD, not too long) at once; None for ``token_ids`` to check."""
+        tokens = list(tokens)
+        if not tokens or tokens[0] != self.bos or len(tokens) - 1 > self.max_seq_len:
+            return None
+        body = tokens[1:]
+        if not all(token in self._vocab for token in body):
+            return None
+        return [self._token_id[self.bos]] + [self._token_id[token] for token in body]
 
     @functools.cached_property
     def _token_id(self) -> dict[Hashable, int]:
@@ -240,7 +252,7 @@ class LayeredModel:
     def decode(self, output: np.ndarray) -> list[Any]:
         """Per row of the unembedded output: the numerical value, or the class whose output exceeds 1/2."""
         if self.output_encoding == rasp.Encoding.NUMERICAL:
-            return [float(value) for value in np.asarray(output)[:, 0]]
+            return np.asarray(output, dtype=np.float64)[:, 0].tolist()
         return craft.decode_one_hot(output, self.output_classes)
 
     def run(self, tokens: Sequence[Hashable]) -> NumpyTrace:

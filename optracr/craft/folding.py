@@ -112,18 +112,14 @@ def _categorical_fold(
     return Fold(label, expressions, root, values)
 
 
-def apply_function(expr: rasp.SOp, dropped: frozenset, arguments: list[Hashable]) -> Hashable:
+def apply_function(expr: rasp.SOp, dropped: frontend.ValueSet, arguments: list[Hashable]) -> Hashable:
     """The s-op's function on its inputs' values, as its lookup MLP computes it (None when it has no value)."""
     if any(argument is None for argument in arguments):
         return None
     key = arguments[0] if len(arguments) == 1 else tuple(arguments)
     if key in dropped:
         return None
-    function = expr.f
-    table = tables.map_table(function, [key], ()) if len(arguments) == 1 else tables.sequence_map_table(
-        function, [arguments[0]], [arguments[1]], ()
-    )
-    return next(iter(table.values()))
+    return tables.call(expr.f, *arguments)
 
 
 def _affine_fold(

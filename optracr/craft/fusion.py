@@ -126,6 +126,43 @@ class _Region:
         return tuple(arguments)
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class FusedUnits:
+    """A region's hidden units, planned but not yet built into matrices (``fused_units``)."""
+
+    name: str | None
+    region: _Region
+    units: tuple[mlp_units.HiddenUnit, ...]
+
+    @property
+    def width(self) -> int:
+        """The hidden width of the MLP these units make."""
+        return len(self.units)
+
+    def mlp(self, *, bos_direction: bases.BasisDirection) -> blocks.MLP:
+        """The MLP: reads the inputs, ``one`` and ``bos_direction``; hidden units ``_name_hidden:i``."""
+        return mlp_units.build_mlp(
+            self.name, _domains(self.region.inputs), self.region.output_space, list(self.units), bos_direction
+        )
+
+
+def fused_units(
+    inputs: Sequence[FusedInput], outputs: Sequence[FusedOutput], function: RegionFunction, *, name: str | None = None
+) -> FusedUnits:
+    """The hidden units of one MLP writing every output's value for every combination of known input values.
+
+    ``function`` takes one value per input, in ``inputs`` order (a categorical input's value, never None; a
+    numerical input's known value as listed) and returns one value per output, in ``outputs`` order (None: no
+    value). See the module doc for the construction; ``.width`` is the hidden width, ``.mlp(...)`` the block.
+
+    Raises:
+        CompileError: several numerical inputs; known numerical values too close for their error; an output
+            value outside its output's space (or not a finite number for a numerical output).
+    """
+    region = _region(name, inputs, outputs)
+    return FusedUnits(name, region, tuple(_units(name, region, function)))
+
+
 def fused_mlp(
     name: str,
     inputs: Sequence[FusedInput],
@@ -134,26 +171,15 @@ def fused_mlp(
     *,
     bos_direction: bases.BasisDirection,
 ) -> blocks.MLP:
-    """One MLP writing every output's value for every combination of known input values (see the module doc).
-
-    ``function`` takes one value per input, in ``inputs`` order (a categorical input's value, never None; a
-    numerical input's known value as listed) and returns one value per output, in ``outputs`` order (None: no
-    value). Hidden units are ``_name_hidden:i``; the MLP reads the inputs, ``one`` and ``bos_direction``.
-
-    Raises:
-        CompileError: several numerical inputs; known numerical values too close for their error; an output
-            value outside its output's space (or not a finite number for a numerical output).
-    """
-    region = _region(name, inputs, outputs)
-    units = _units(name, region, function)
-    return mlp_units.build_mlp(name, _domains(region.inputs), region.output_space, units, bos_direction)
+    """One MLP writing every output's value for every combination of known input values (``fused_units``)."""
+    return fused_units(inputs, outputs, function, name=name).mlp(bos_direction=bos_direction)
 
 
 def fused_width(
     inputs: Sequence[FusedInput], outputs: Sequence[FusedOutput], function: RegionFunction, *, name: str | None = None
 ) -> int:
     """The hidden width ``fused_mlp`` builds for this region (no matrices built); the same errors, naming ``name``."""
-    return len(_units(name, _region(name, inputs, outputs), function))
+    return fused_units(inputs, outputs, function, name=name).width
 
 
 def _region(name: str | None, inputs: Sequence[FusedInput], outputs: Sequence[FusedOutput]) -> _Region:

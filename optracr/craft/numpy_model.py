@@ -73,11 +73,12 @@ def run(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable]) -> bases.
 
 def decode_one_hot(magnitudes: np.ndarray, classes: Sequence[Hashable]) -> list[Any]:
     """Per row (one column per class): the class of the largest entry if it exceeds 1/2, else None (no value)."""
-    decoded = []
-    for row in np.asarray(magnitudes):
-        best = int(np.argmax(row)) if row.size else 0
-        decoded.append(classes[best] if row.size and row[best] > DECODE_THRESHOLD else None)
-    return decoded
+    magnitudes = np.asarray(magnitudes)
+    if magnitudes.shape[1] == 0:
+        return [None] * magnitudes.shape[0]
+    best = magnitudes.argmax(axis=1)
+    held = magnitudes[np.arange(magnitudes.shape[0]), best] > DECODE_THRESHOLD
+    return [classes[index] if value else None for index, value in zip(best.tolist(), held.tolist())]
 
 
 def decode(graph: block_graph_lib.BlockGraph, residual: bases.VectorInBasis, label: str | None = None) -> list[Any]:

@@ -33,6 +33,7 @@ from optracr.craft import selector_width
 
 rasp = frontend.rasp
 Label = str
+_Applied = dict[tuple[Label, tuple], Hashable]  # (member, its arguments' value keys) -> its value
 MAX_MEMBERS = 5
 MAX_CANDIDATES = 400
 MIN_WIDTH_CAP = 256
@@ -62,8 +63,9 @@ def candidates(context: RegionContext, *, cap: int) -> tuple[block_graph_lib.Fus
     """Every fusable region of the block graph (up to ``MAX_CANDIDATES``), each with its fused block."""
     graph = _block_graph(context)
     found: list[block_graph_lib.FusionCandidate] = []
+    applied: _Applied = {}  # overlapping regions share members: each member's function runs once per argument
     for region in _regions(graph, context):
-        candidate = _candidate(region, context, cap)
+        candidate = _candidate(region, context, cap, applied)
         if candidate is not None:
             found.append(candidate)
         if len(found) >= MAX_CANDIDATES:
@@ -132,7 +134,9 @@ def _one_leading_selector_width(graph: nx.DiGraph, region: frozenset[str], conte
 
 
 # --------------------------------------------------------------------------------------- one region
-def _candidate(region: frozenset[str], context: RegionContext, cap: int) -> block_graph_lib.FusionCandidate | None:
+def _candidate(
+    region: frozenset[str], context: RegionContext, cap: int, applied: _Applied
+) -> block_graph_lib.FusionCandidate | None:
     graph = context.program_graph
     members = tuple(block.id for block in context.blocks if block.id in region)
     evaluated = _evaluated(members, context)
@@ -145,15 +149,15 @@ def _candidate(region: frozenset[str], context: RegionContext, cap: int) -> bloc
         fusion.FusedOutput(label, context.spaces[label], graph.encoding(label) == rasp.Encoding.NUMERICAL)
         for label in outputs
     ]
-    function = functools.partial(_region_values, evaluated, externals, set(members), outputs, graph)
+    function = functools.partial(_region_values, evaluated, externals, set(members), outputs, graph, applied)
     name = "fused:" + "+".join(members)
     try:
-        if fusion.fused_width(inputs, fused_outputs, function, name=name) > cap:
-            return None
-        mlp = fusion.fused_mlp(name, inputs, fused_outputs, function, bos_direction=context.bos_direction)
+        units = fusion.fused_units(inputs, fused_outputs, function, name=name)
     except errors.CompileError:
         return None  # several numerical inputs, or gaps too fine for their error: not fusable
-    return _fused_block(name, members, outputs, mlp, externals, context)
+    if units.width > cap:
+        return None
+    return _fused_block(name, members, outputs, units.mlp(bos_direction=context.bos_direction), externals, context)
 
 
 def _evaluated(members: tuple[str, ...], context: RegionContext) -> tuple[Label, ...]:
@@ -256,6 +260,7 @@ def _region_values(
     members: set[Label],
     outputs: list[Label],
     graph: frontend.ProgramGraph,
+    applied: _Applied,
     inputs: tuple,
 ) -> tuple:
     """Every output's value for one combination of the external inputs' values (None: no value)."""
@@ -273,7 +278,10 @@ def _region_values(
     for label in evaluated:
         if label not in values:
             arguments = [values[child] for child in _children(label, graph)]
-            values[label] = folding.apply_function(graph.expr(label), graph.dropped_inputs(label), arguments)
+            key = (label, tuple(frontend.value_key(argument) for argument in arguments))
+            if key not in applied:
+                applied[key] = folding.apply_function(graph.expr(label), graph.dropped_inputs(label), arguments)
+            values[label] = applied[key]
     return tuple(values[label] for label in outputs)
 
 

@@ -15,7 +15,8 @@ from optracr import frontend
 Table = frontend.ValueTable
 
 
-def _call(f: Callable[..., Any], *args: Hashable) -> Any:
+def call(f: Callable[..., Any], *args: Hashable) -> Any:
+    """``f(*args)``, or None where it raises (the frontend dropped that input too)."""
     try:
         return f(*args)
     except Exception:  # the function does not apply here: the frontend dropped this input too
@@ -25,7 +26,7 @@ def _call(f: Callable[..., Any], *args: Hashable) -> Any:
 def map_table(f: Callable[[Hashable], Any], values: Iterable[Hashable], dropped: Collection[Hashable]) -> Table:
     """``value -> f(value)`` for every input value; None where ``f`` raised (``dropped``) or gave None."""
     dropped = frontend.ValueSet(dropped)
-    return Table((value, None if value in dropped else _call(f, value)) for value in values)
+    return Table((value, None if value in dropped else call(f, value)) for value in values)
 
 
 def sequence_map_table(
@@ -37,7 +38,7 @@ def sequence_map_table(
     """``(x, y) -> f(x, y)`` for every pair of input values; None where ``f`` raised or gave None."""
     dropped = frontend.ValueSet(dropped)
     return Table(
-        ((x, y), None if (x, y) in dropped else _call(f, x, y))
+        ((x, y), None if (x, y) in dropped else call(f, x, y))
         for x, y in itertools.product(list(fst_values), list(snd_values))
     )
 
@@ -47,4 +48,4 @@ def diagonal_table(
 ) -> Table:
     """``x -> f(x, x)``: a SequenceMap reading the same s-op twice is a Map."""
     dropped = frontend.ValueSet(dropped)
-    return Table((value, None if (value, value) in dropped else _call(f, value, value)) for value in values)
+    return Table((value, None if (value, value) in dropped else call(f, value, value)) for value in values)

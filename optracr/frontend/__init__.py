@@ -11,6 +11,7 @@ from collections.abc import Hashable, Iterable
 
 from optracr.frontend import rasp
 from optracr.frontend.errors import CompileError, EvaluationError, ProgramErrors, raise_all
+from optracr.frontend.batch_evaluator import evaluate_batch
 from optracr.frontend.evaluator import evaluate
 from optracr.frontend.graph import NodeValues, ProgramGraph, TracedProgram, trace
 from optracr.frontend.inputs import all_inputs, sampled_inputs
@@ -35,6 +36,7 @@ __all__ = [
     "analyse",
     "conjuncts",
     "evaluate",
+    "evaluate_batch",
     "infer_value_sets",
     "raise_all",
     "rasp",
