@@ -44,13 +44,14 @@ class BasisDirection:
     name: Name
     value: Hashable | None = None
     _key: tuple = dataclasses.field(init=False, repr=False, compare=False)
+    _hash: int = dataclasses.field(init=False, repr=False, compare=False)  # directions key dicts everywhere
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"a basis direction's name must be a non-empty string, got {self.name!r}")
         try:
             object.__setattr__(self, "_key", (self.name, frontend.value_key(self.value)))
-            hash(self._key)
+            object.__setattr__(self, "_hash", hash(self._key))
         except TypeError as error:
             raise TypeError(f"basis direction {self.name!r}: value {self.value!r} is not hashable") from error
 
@@ -60,7 +61,11 @@ class BasisDirection:
         return self._key == other._key
 
     def __hash__(self) -> int:
-        return hash(self._key)
+        return self._hash
+
+    def __reduce__(self) -> tuple:
+        # Rebuilt, not restored: a string's hash differs between processes, so the cached one must not travel.
+        return (BasisDirection, (self.name, self.value))
 
     @property
     def sort_key(self) -> SortKey:

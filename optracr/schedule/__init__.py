@@ -65,6 +65,7 @@ from optracr.schedule.strategies import (
     best_of,
     heuristic_portfolio,
     solver_allocator,
+    unless_forced,
     with_fallback,
 )
 
@@ -108,5 +109,6 @@ __all__ = [
     "random_problem",
     "shape_of",
     "solver_allocator",
+    "unless_forced",
     "with_fallback",
 ]

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from optracr.schedule import allocation as allocation_lib
+from optracr.schedule import bounds
 from optracr.schedule import cpsat
 from optracr.schedule import errors
 from optracr.schedule import heuristic
@@ -93,6 +94,29 @@ def with_fallback(primary: SeededAllocator, fallback: Allocator, *, time_limit_s
     return allocate_or_fall_back
 
 
+def unless_forced(allocator: Allocator) -> Allocator:
+    """`allocator`, skipped for a problem without fusion groups whose fewest layers admit one placement only.
+
+    Layers have no capacity, so when every block's earliest and latest sublayers in the fewest layers agree,
+    that placement is the only one in the fewest layers: optimal in layers and hence in parameters (status
+    OPTIMAL, gap 0) without a search. Most small programs' problems are such chains of forced blocks.
+    """
+
+    def allocate_forced_or_search(problem: problem_lib.Problem) -> allocation_lib.Allocation:
+        start = time.perf_counter()
+        if not problem.fusion_groups:
+            num_layers = bounds.depth_lower_bound(problem)
+            earliest = bounds.earliest_sublayers(problem)
+            if earliest == bounds.latest_sublayers(problem, num_layers):
+                return allocation_lib.from_placement(
+                    problem, earliest, status=allocation_lib.AllocationStatus.OPTIMAL, depth_lower_bound=num_layers,
+                    gap=0.0, seconds=time.perf_counter() - start,
+                )
+        return allocator(problem)
+
+    return allocate_forced_or_search
+
+
 def heuristic_portfolio() -> Allocator:
     """The cheapest of the reference heuristic, ASAP and the levelling heuristic (ties: that order), each with
     the greedy fusion choice."""
@@ -100,9 +124,10 @@ def heuristic_portfolio() -> Allocator:
 
 
 def solver_allocator(*, time_limit_s: float = 5.0, workers: int = 1, seed: int = 0) -> Allocator:
-    """CP-SAT seeded with, and falling back to, the heuristic portfolio's allocation."""
+    """CP-SAT seeded with, and falling back to, the heuristic portfolio's allocation; neither where the
+    placement is forced (`unless_forced`)."""
     solver = functools.partial(cpsat.allocate_with_cpsat, workers=workers, seed=seed)
-    return with_fallback(solver, heuristic_portfolio(), time_limit_s=time_limit_s)
+    return unless_forced(with_fallback(solver, heuristic_portfolio(), time_limit_s=time_limit_s))
 
 
 def allocate(

@@ -137,3 +137,51 @@ def test_primary_is_seeded_with_the_fallbacks_fusion_choice():
     problem = schedule.random_problem(30, seed=2, fusion_groups=5)
     schedule.with_fallback(recording, schedule.allocate_with_heuristic, time_limit_s=3.0)(problem)
     assert seen["hint_fusion_groups"] == schedule.allocate_with_heuristic(problem).fusion_groups != ()
+
+
+def _block(block_id: str, kind: str, *depends_on: str, width: int = 4) -> schedule.Block:
+    heads = 0 if kind == "MLP" else 1
+    return schedule.Block(
+        id=block_id, kind=schedule.BlockKind[kind], num_heads=heads, mlp_hidden_width=0 if heads else width,
+        key_size=2 * heads, value_size=2 * heads, depends_on=depends_on,
+    )
+
+
+def _refusing(problem, /):
+    raise AssertionError("the search ran although the placement is forced")
+
+
+def test_a_forced_chain_is_placed_without_a_search_and_is_what_the_solver_finds():
+    chain = schedule.Problem(
+        (_block("a", "ATTN"), _block("b", "MLP", "a"), _block("c", "ATTN", "b"), _block("d", "MLP", "c", "a")),
+        residual_width=10,
+    )
+    forced = schedule.unless_forced(_refusing)(chain)
+    solved = schedule.allocate_with_cpsat(chain)
+    assert dict(forced.sublayer_of) == dict(solved.sublayer_of) == {"a": 0, "b": 1, "c": 2, "d": 3}
+    assert (forced.status, forced.gap, forced.parameter_count) == (Status.OPTIMAL, 0.0, solved.parameter_count)
+    assert forced.depth_lower_bound == 2
+
+
+def test_a_block_with_room_to_move_goes_to_the_search():
+    # "free" may sit in layer 0 or 1: the parameters decide, so the search must run
+    loose = schedule.Problem((_block("a", "ATTN"), _block("b", "MLP", "a"), _block("c", "ATTN", "b"),
+                              _block("free", "MLP")), residual_width=10)
+    called = []
+    schedule.unless_forced(lambda problem: called.append(problem) or schedule.allocate_with_cpsat(problem))(loose)
+    assert called == [loose]
+
+
+def test_problems_with_fusion_groups_go_to_the_search():
+    problem = schedule.random_problem(12, seed=3, window=1, fusion_groups=2)
+    assert problem.fusion_groups
+    with pytest.raises(AssertionError, match="forced"):
+        schedule.unless_forced(_refusing)(problem)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_skipping_forced_problems_never_changes_the_solver_allocation(seed):
+    problem = schedule.random_problem(4 + seed % 9, seed=seed, window=1 + seed % 3)
+    ours, solver = schedule.allocate(problem), schedule.allocate_with_cpsat(problem)
+    assert (ours.num_layers, ours.parameter_count, ours.status) == (solver.num_layers, solver.parameter_count,
+                                                                     solver.status)
