@@ -158,6 +158,8 @@ def _batches(items: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
 
 
 def _matches(expected: list, got: list, numerical: bool, tolerance: float) -> bool:
+    if not numerical and expected == got:  # equal lists: equal values, None exactly where None
+        return True
     if len(expected) != len(got):
         return False
     for want, have in zip(expected, got):

@@ -240,10 +240,12 @@ class LayeredModel:
         tokens = list(tokens)
         if not tokens or tokens[0] != self.bos or len(tokens) - 1 > self.max_seq_len:
             return None
-        body = tokens[1:]
-        if not all(token in self._vocab for token in body):
+        try:
+            if not self._vocab.issuperset(tokens[1:]):
+                return None
+        except TypeError:  # an unhashable token: token_ids names it
             return None
-        return [self._token_id[self.bos]] + [self._token_id[token] for token in body]
+        return [self._token_id[token] for token in tokens]
 
     @functools.cached_property
     def _token_id(self) -> dict[Hashable, int]:

@@ -16,8 +16,7 @@ cost hidden units.
 from __future__ import annotations
 
 import dataclasses
-import functools
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 
 import networkx as nx
 
@@ -149,7 +148,7 @@ def _candidate(
         fusion.FusedOutput(label, context.spaces[label], graph.encoding(label) == rasp.Encoding.NUMERICAL)
         for label in outputs
     ]
-    function = functools.partial(_region_values, evaluated, externals, set(members), outputs, graph, applied)
+    function = _RegionValues(evaluated, externals, set(members), outputs, graph, applied)
     name = "fused:" + "+".join(members)
     try:
         units = fusion.fused_units(inputs, fused_outputs, function, name=name)
@@ -254,35 +253,53 @@ def _fused_input(label: Label, member: bool, context: RegionContext) -> fusion.F
     return fusion.FusedInput(space, False, tuple(d.value for d in space.basis))
 
 
-def _region_values(
-    evaluated: tuple[Label, ...],
-    externals: list[Label],
-    members: set[Label],
-    outputs: list[Label],
-    graph: frontend.ProgramGraph,
-    applied: _Applied,
-    inputs: tuple,
-) -> tuple:
-    """Every output's value for one combination of the external inputs' values (None: no value)."""
-    values: dict[Label, Hashable] = {}
-    for label, value in zip(externals, inputs):
-        if label in members:  # a selector width member: its scratch holds 1/(w+1)
-            values[label] = round(1.0 / value - 1.0)
-        elif graph.encoding(label) == rasp.Encoding.NUMERICAL:
+class _RegionValues:
+    """The region's function: every output's value for one combination of the external inputs' values.
+
+    What each external input and each evaluated s-op needs is looked up once, when the region is built; the
+    function then runs once per combination of input values (None: no value).
+    """
+
+    def __init__(
+        self,
+        evaluated: tuple[Label, ...],
+        externals: list[Label],
+        members: set[Label],
+        outputs: list[Label],
+        graph: frontend.ProgramGraph,
+        applied: _Applied,
+    ) -> None:
+        self._labelled_readings = [(label, self._reading(label, label in members, graph)) for label in externals]
+        given = set(externals)
+        self._steps = [
+            (label, graph.expr(label), graph.dropped_inputs(label), _children(label, graph))
+            for label in evaluated if label not in given
+        ]
+        self._outputs, self._applied = outputs, applied
+
+    @staticmethod
+    def _reading(label: Label, member: bool, graph: frontend.ProgramGraph) -> Callable[[Hashable], Hashable]:
+        if member:  # a selector width member: its scratch holds 1/(w+1)
+            return lambda value: round(1.0 / value - 1.0)
+        if graph.encoding(label) == rasp.Encoding.NUMERICAL:
             # The fused MLP places its steps at float(v); the members' functions see v itself, as the
             # evaluator does (f(1) and f(1.0) may differ: a table keyed on repr, a type check).
             originals = {float(v): v for v in graph.value_set(label)}
-            values[label] = originals.get(value, value)
-        else:
-            values[label] = value
-    for label in evaluated:
-        if label not in values:
-            arguments = [values[child] for child in _children(label, graph)]
+            return lambda value: originals.get(value, value)
+        return lambda value: value
+
+    def __call__(self, inputs: tuple) -> tuple:
+        values: dict[Label, Hashable] = {
+            label: reading(value) for (label, reading), value in zip(self._labelled_readings, inputs)
+        }
+        applied = self._applied
+        for label, expr, dropped, children in self._steps:
+            arguments = [values[child] for child in children]
             key = (label, tuple(frontend.value_key(argument) for argument in arguments))
             if key not in applied:
-                applied[key] = folding.apply_function(graph.expr(label), graph.dropped_inputs(label), arguments)
+                applied[key] = folding.apply_function(expr, dropped, arguments)
             values[label] = applied[key]
-    return tuple(values[label] for label in outputs)
+        return tuple(values[label] for label in self._outputs)
 
 
 def _fused_block(
