@@ -47,12 +47,18 @@ def test_statuses_are_valid_and_the_solver_kept_its_time_limit(tiny_row: dict) -
 
 
 def test_a_solver_without_time_falls_back_cleanly_and_says_so() -> None:
-    row = scaling.measure(10, 0, time_limit_s=0.0, repeats=1)
+    row = scaling.measure(10, 1, time_limit_s=0.0, repeats=1)  # seed 1: a problem with room to search
     solver = row["solver"]
     assert solver["status"] == "FALLBACK" and solver["gap"] is None
     assert "time limit" in solver["reason"] and solver["fallback_warnings"] == 1
     assert solver["layers"] <= row["heuristic"]["layers"]  # the fallback is the best of the heuristics
     assert row["checked"]
+
+
+def test_a_forced_placement_needs_no_time_and_is_optimal() -> None:
+    row = scaling.measure(10, 0, time_limit_s=0.0, repeats=1)  # seed 0: one placement in the fewest layers
+    assert (row["solver"]["status"], row["solver"]["gap"], row["solver"]["fallback_warnings"]) == ("OPTIMAL", 0.0, 0)
+    assert row["solver"]["layers"] == row["heuristic"]["layers"] and row["checked"]
 
 
 def test_stage_times_are_present_and_bounded_by_the_compile_time(tiny_row: dict) -> None:

@@ -30,6 +30,7 @@ from optracr.frontend.errors import EvaluationError
 
 Value = Any
 _EXACT_INT_LIMIT = 2**53  # every int up to this is a float64 exactly
+_PRODUCT_CALLS = 64  # a function is run on every pair of two tables up to this many pairs
 
 
 def evaluate_batch(
@@ -176,14 +177,21 @@ def _apply_to_pairs(
     f: Callable[[Value, Value], Value], first: _Column, second: _Column,
     first_codes: np.ndarray, second_codes: np.ndarray, where: np.ndarray,
 ) -> tuple[list[Value], np.ndarray, np.ndarray]:
-    """``f`` on each distinct pair of codes occurring ``where``: (results, index of each element's pair, errors).
+    """``f`` on pairs of table values: (results, each element's pair index, errors per pair).
 
-    The index is -1 outside ``where``; ``errors`` is True per pair whose call raised.
+    Every pair of the two tables when that is no more calls than sorting out the pairs occurring ``where``
+    would cost; otherwise only those. An error only matters where its pair occurs (the caller masks by
+    ``where``), as ``evaluate`` calls ``f`` on occurring pairs only. The index is -1 outside ``where``.
     """
     pair_codes = first_codes * len(second.table) + second_codes
-    pairs, inverse = np.unique(pair_codes[where], return_inverse=True)
+    num_pairs = len(first.table) * len(second.table)
+    if num_pairs <= max(_PRODUCT_CALLS, where.size // 8):
+        pairs, inverse = range(num_pairs), pair_codes[where]
+    else:
+        pairs, inverse = np.unique(pair_codes[where], return_inverse=True)
+        pairs = pairs.tolist()
     results, errors = [], np.zeros(len(pairs), dtype=bool)
-    for number, pair in enumerate(pairs.tolist()):
+    for number, pair in enumerate(pairs):
         a, b = divmod(pair, len(second.table))
         result, errors[number] = _call(f, (first.table[a], second.table[b]))
         results.append(result)
