@@ -70,7 +70,8 @@ def compress(
             None,
             f"compress: initial_W must be D x d = {model.config.d_model} x {d}, got shape {np.shape(initial_W)}",
         )
-    grid = train.train_grid(model, (d,), (seed,), options, initial=initial_W)
+    starts = None if initial_W is None else ((np.asarray(initial_W),),)
+    grid = train.train_grid(model, (d,), (seed,), options, starts=starts)
     return model_lib.CompressedModel(
         model=model, W=grid.projections[0][0], history=grid.histories[0][0], options=options, seed=seed
     )
