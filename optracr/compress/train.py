@@ -52,6 +52,10 @@ class TrainingHistory:
     layer_loss: tuple[float, ...]
     seconds: float  # wall time of the whole grid's training, compilation included
     stopped_early: bool
+    # Set by a grid with warm starts (``continuation``): the returned W's loss on its seed's fixed evaluation
+    # batch, and which candidate it is ("independent", "down_start", "down", "up_start" or "up").
+    evaluation_loss: float | None = None
+    origin: str = "independent"
 
     def __post_init__(self) -> None:
         lengths = {len(self.steps), len(self.loss), len(self.output_loss), len(self.layer_loss)}
