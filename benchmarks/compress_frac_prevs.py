@@ -4,10 +4,20 @@ Run: ``python benchmarks/compress_frac_prevs.py`` (``--steps``, ``--seeds``, ``-
 sweep; ``--wtw-steps 0`` or ``--check-steps 0`` skip the other runs). Three parts:
 
 - figure 7: every d from 1 to the residual width D, several seeds, trained together (vmapped over seeds and
-  widths); loss curves and final loss against d;
+  widths), then with warm starts across widths (``--continuation``, default ``down_up``): a downward pass
+  from ``W = I`` at d = D, each width starting from the wider width's best W minus its least useful
+  singular direction, then an upward pass, each width starting from the narrower width's best W plus a small
+  random column; each pass trains every width ``--continuation-steps`` steps. Every (seed, d) keeps the W
+  with the lowest loss on one fixed batch of that seed (``--evaluation-inputs``); since the narrower W with a
+  zero column is the same model, that loss never rises with d. The final loss drawn is that evaluated loss
+  (with ``--continuation none``, the old independent sweep, it is the mean training loss of the last
+  ``--log-every`` steps). Loss curves and final loss against d;
 - figure 8: one run at d = 8; its ``W^T W`` next to the PCA projection with 8 components;
 - a check run at d = 6 with the paper's hyperparameters (learning rate 1e-3 to 1e-6, batch 256), reporting
   the held-out MSE against the compiled model.
+
+Figure 7 as measured in ``benchmarks/README.md`` (5 min 46 s on the two cores):
+``--seeds 8 --steps 2000 --batch-size 128 --final-learning-rate 1e-4 --wtw-steps 0 --check-steps 0``.
 
 The paper trains 3e5 steps at learning rate 1e-3 (1-4 hours per run on two cores); to fit the sweep and the
 figure-8 run in minutes they take 100x fewer steps at a 10x larger starting rate (``--learning-rate``).
@@ -28,7 +38,9 @@ import numpy as np
 
 import optracr
 from optracr import programs
-from optracr.compress import compress, compress_grid, pca_projection, plot_grams, projection_gram
+from optracr.compress import (
+    CONTINUATION_MODES, compress, compress_grid, pca_projection, plot_grams, projection_gram,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TASK_FEATURES = ("tokens:x", "is_x", "frac_prevs")
@@ -60,6 +72,8 @@ def sweep(model: optracr.CompiledModel, dims: tuple[int, ...], seeds: tuple[int,
     grid = compress_grid(
         model, dims, seeds, steps=args.steps, batch_size=args.batch_size, log_every=args.log_every,
         learning_rate=args.learning_rate, final_learning_rate=args.final_learning_rate, progress=args.progress,
+        continuation=args.continuation, continuation_steps=args.continuation_steps,
+        evaluation_inputs=args.evaluation_inputs,
     )
     seconds = time.perf_counter() - start
     rows = []
@@ -69,7 +83,9 @@ def sweep(model: optracr.CompiledModel, dims: tuple[int, ...], seeds: tuple[int,
             rows.append({
                 "d": run.d,
                 "seed": run.seed,
-                "final_loss": run.history.loss[-1],
+                "final_loss": final_loss(run),
+                "origin": run.history.origin,
+                "final_training_loss": run.history.loss[-1],
                 "final_output_loss": run.history.output_loss[-1],
                 "final_layer_loss": run.history.layer_loss[-1],
                 "heldout_mse": metrics.mse,
@@ -78,9 +94,15 @@ def sweep(model: optracr.CompiledModel, dims: tuple[int, ...], seeds: tuple[int,
     return grid, rows, seconds
 
 
+def final_loss(run) -> float:
+    """The loss on the seed's evaluation batch with warm starts, else the mean over the last ``log_every`` steps."""
+    evaluated = run.history.evaluation_loss
+    return run.history.loss[-1] if evaluated is None else evaluated
+
+
 def final_losses(grid, dims: tuple[int, ...]) -> np.ndarray:
-    """seeds x dims: each run's final loss (the mean over its last ``log_every`` steps)."""
-    return np.array([[runs[k].history.loss[-1] for k in range(len(dims))] for runs in grid])
+    """seeds x dims: each run's final loss (``final_loss``)."""
+    return np.array([[final_loss(runs[k]) for k in range(len(dims))] for runs in grid])
 
 
 def monotonicity(finals: np.ndarray, dims: tuple[int, ...]) -> dict[str, object]:
@@ -98,13 +120,19 @@ def monotonicity(finals: np.ndarray, dims: tuple[int, ...]) -> dict[str, object]
 
 
 def knee(finals: np.ndarray, dims: tuple[int, ...], factor: float = 10.0) -> int:
-    """The smallest d whose median final loss is within ``factor`` of the best median (where the loss levels off)."""
+    """The smallest d whose median final loss is within ``factor`` of the best median (where the loss levels off).
+
+    When the best median is exactly 0 (a lossless width), that is the smallest d whose median is 0.
+    """
     median = np.median(finals, axis=0)
     return next(d for d, value in zip(dims, median) if value <= factor * median.min())
 
 
-def plot_figure_7(grid, dims: tuple[int, ...], path: Path, width: int, steps: int) -> None:
-    """Left: median loss over seeds against steps, one line per d; right: final loss against d, every seed shown."""
+def plot_figure_7(grid, dims: tuple[int, ...], path: Path, width: int, caption: str) -> None:
+    """Left: median loss over seeds against steps, one line per d; right: final loss against d, every seed shown.
+
+    The right panel's axis is logarithmic above 1e-7 and linear below, so an exact zero is drawn too.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -122,14 +150,17 @@ def plot_figure_7(grid, dims: tuple[int, ...], path: Path, width: int, steps: in
         ends.scatter(dims, finals[s], color="grey", s=7, zorder=2, label="one seed" if s == 0 else None)
     ends.plot(dims, median, marker="o", color="black", zorder=3, label=f"median of {finals.shape[0]} seeds")
     elbow = knee(finals, dims)
-    ends.axvline(elbow, color="tab:red", linestyle=":", label=f"knee: d = {elbow} (median within 10x of the best)")
-    curves.set(yscale="log", xlabel="step", ylabel="loss", title="training loss (median over seeds)")
+    ends.axvline(elbow, color="tab:red", linestyle=":",
+                 label=f"knee: d = {elbow} (median within 10x of the best median, {median.min():.1e})")
+    curves.set(yscale="log", xlabel="step (each width's trainings one after another; jumps: warm starts)",
+               ylabel="loss", title="training loss (median over seeds)")
     curves.legend(fontsize=6, ncol=2)
-    ends.set(yscale="log", xlabel="d", ylabel="final loss",
-             title=f"final loss against d (compiled D = {width}, {steps} steps)")
+    ends.set_yscale("symlog", linthresh=1e-7)
+    ends.set_ylim(0.0, 3 * finals.max())
+    ends.set(xlabel="d", ylabel="final loss (0 = exact)", title=f"final loss against d (compiled D = {width})")
     ends.set_xticks(dims)
     ends.legend(fontsize=7)
-    figure.suptitle("frac_prevs compressed (figure 7)")
+    figure.suptitle(f"frac_prevs compressed (figure 7): {caption}")
     figure.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(figure)
 
@@ -140,6 +171,11 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=1e-2, help="sweep and figure-8 starting rate")
     parser.add_argument("--final-learning-rate", type=float, default=1e-6, help="the sweep's rate after half its steps")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per width")
+    parser.add_argument("--continuation", choices=CONTINUATION_MODES, default="down_up",
+                        help="warm starts across widths after the independent sweep (none: the sweep alone)")
+    parser.add_argument("--continuation-steps", type=int, default=1000, help="steps of every width in every pass")
+    parser.add_argument("--evaluation-inputs", type=int, default=1024,
+                        help="inputs of each seed's fixed batch on which the warm-started sweep keeps its best W")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="tqdm bars")
     parser.add_argument("--dims", default="", help="widths, e.g. 1-14 or 4,6,8 (default: 1..D)")
     parser.add_argument("--batch-size", type=int, default=256)
@@ -150,7 +186,7 @@ def main() -> None:
     parser.add_argument("--check-steps", type=int, default=20000, help="steps of the long run (0 skips it)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    started = time.perf_counter()
+    started, load_at_start = time.perf_counter(), os.getloadavg()
     entry = programs.get_program("frac_prevs")
     # The paper's models: one block per s-op, every s-op in the residual (D = 14 for frac_prevs).
     model = optracr.compile(entry.build(), entry.vocab, entry.max_seq_len, fold=False, fuse=False)
@@ -160,9 +196,12 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
 
     grid, rows, sweep_seconds = sweep(model, dims, seeds, args)
-    plot_figure_7(grid, dims, args.out / "compress_frac_prevs_fig7.png", width, args.steps)
-    print(f"\nsweep: {len(dims)} widths x {len(seeds)} seeds x {args.steps} steps (learning rate "
-          f"{args.learning_rate:g}) in {sweep_seconds:.1f} s")
+    caption = f"{args.steps} steps" + (
+        f", then {args.continuation} passes of {args.continuation_steps} steps per width"
+        if args.continuation != "none" else "")
+    plot_figure_7(grid, dims, args.out / "compress_frac_prevs_fig7.png", width, caption)
+    print(f"\nsweep: {len(dims)} widths x {len(seeds)} seeds x {caption} (learning rate "
+          f"{args.learning_rate:g}) in {sweep_seconds:.1f} s, load average {os.getloadavg()}")
     print("| d | final loss (median) | lower quartile | upper quartile | min | max | held-out MSE (median) |\n"
           "|---|---|---|---|---|---|---|")
     summary = []
@@ -230,11 +269,16 @@ def main() -> None:
     figure_7 = {
         "program": "frac_prevs",
         "command": "python benchmarks/compress_frac_prevs.py " + " ".join(sys.argv[1:]),
+        "load_average_at_start": load_at_start,
         "load_average_at_end": os.getloadavg(),
         "residual_width": width,
         "residual_labels": labels,
         "options": {"steps": args.steps, "seeds": args.seeds, "batch_size": args.batch_size, "dims": dims,
-                    "learning_rate": args.learning_rate, "final_learning_rate": args.final_learning_rate},
+                    "learning_rate": args.learning_rate, "final_learning_rate": args.final_learning_rate,
+                    "continuation": args.continuation, "continuation_steps": args.continuation_steps,
+                    "evaluation_inputs": args.evaluation_inputs},
+        "final_loss_is": "the loss on each seed's fixed evaluation batch" if args.continuation != "none"
+        else "the mean training loss of the last log_every steps",
         "sweep_seconds": round(sweep_seconds, 1),
         "summary": summary,
         "shape": shape,

@@ -2,8 +2,9 @@
 
 Section 5 of the Tracr paper: the compiled layers stay frozen; the embedding is written through ``W``, every
 sublayer reads ``h @ W.T`` and writes ``out @ W``, the unembedding reads ``h @ W.T``; only ``W`` is trained,
-to match the compiled model's output and every sublayer's output. ``analysis`` compares ``W W^T`` with PCA and
-measures how faithfully each sublayer is kept.
+to match the compiled model's output and every sublayer's output. ``compress_grid`` trains many seeds and
+widths together, optionally with warm starts across widths (``continuation``) so the loss never rises with d.
+``analysis`` compares ``W W^T`` with PCA and measures how faithfully each sublayer is kept.
 
 ``scramble`` makes variants computing the same function in a basis that hides the labels (a seeded rotation of
 the residual stream, maps inside each head, shuffled and scaled MLP units; or a learned ``W`` as the residual
@@ -31,14 +32,18 @@ from optracr.compress.analysis import (
 )
 from optracr.compress.checking import VariantCheck, check_variant
 from optracr.compress.compressor import compress, compress_grid
+from optracr.compress.continuation import MODES as CONTINUATION_MODES
+from optracr.compress.continuation import ContinuationOptions
 from optracr.compress.files import load_variant, save_variant
 from optracr.compress.model import CompressedModel, CompressionMetrics, PairedRun
 from optracr.compress.variants import ScrambledModel, Scrambling, compressed_variant, random_scrambling, scramble
 from optracr.compress.train import TrainingHistory, TrainOptions
 
 __all__ = [
+    "CONTINUATION_MODES",
     "CompressedModel",
     "CompressionMetrics",
+    "ContinuationOptions",
     "LayerOutputProfile",
     "PairedRun",
     "ScrambledModel",

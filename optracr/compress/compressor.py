@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from optracr import assemble
+from optracr.compress import continuation as continuation_lib
 from optracr.compress import model as model_lib
 from optracr.compress import train
 from optracr.errors import CompileError
@@ -70,18 +71,34 @@ def compress(
             None,
             f"compress: initial_W must be D x d = {model.config.d_model} x {d}, got shape {np.shape(initial_W)}",
         )
-    grid = train.train_grid(model, (d,), (seed,), options, initial=initial_W)
+    starts = None if initial_W is None else ((np.asarray(initial_W),),)
+    grid = train.train_grid(model, (d,), (seed,), options, starts=starts)
     return model_lib.CompressedModel(
         model=model, W=grid.projections[0][0], history=grid.histories[0][0], options=options, seed=seed
     )
 
 
 def compress_grid(
-    model: assemble.CompiledModel, dims: Sequence[int], seeds: Sequence[int], *, steps: int, **options: object
+    model: assemble.CompiledModel,
+    dims: Sequence[int],
+    seeds: Sequence[int],
+    *,
+    steps: int,
+    continuation: str = "none",
+    continuation_steps: int = 1000,
+    evaluation_inputs: int = 1024,
+    **options: object,
 ) -> tuple[tuple[model_lib.CompressedModel, ...], ...]:
     """``compress`` for every (seed, d) pair, trained together; result ``[s][k]`` is seed s at width dims[k].
 
-    Takes every keyword option of ``compress`` but ``seed`` and ``initial_W``.
+    Takes every keyword option of ``compress`` but ``seed`` and ``initial_W``. With ``continuation="none"``
+    each W is trained ``steps`` steps from its own random start. ``"up"`` and ``"down_up"`` then train every
+    width again, ``continuation_steps`` steps, from the neighbouring width's best W (``"down_up"``: first from
+    the wider one minus its least useful direction, starting at ``W = I``; then from the narrower one plus a
+    small random column), and keep for each (seed, d) the W with the lowest loss on a fixed batch of
+    ``evaluation_inputs`` inputs of that seed (``history.evaluation_loss``; ``history.origin`` says which
+    candidate it is). The narrower W padded with a zero column is always a candidate, so the evaluated loss
+    never rises with d; dims must then increase. See ``optracr.compress.continuation``.
     """
     if not dims or not seeds:
         raise CompileError(None, "compress_grid: give at least one width in dims and one seed in seeds")
@@ -91,7 +108,11 @@ def compress_grid(
         raise CompileError(None, f"compress_grid: unknown option(s) {', '.join(unknown)}; valid options: {valid}")
     train_options = train.TrainOptions(steps=steps, **options)  # type: ignore[arg-type]
     check_options(model, tuple(dims), train_options)
+    warm = continuation_lib.ContinuationOptions(continuation, continuation_steps, evaluation_inputs)
+    _check_continuation(tuple(dims), warm)
     grid = train.train_grid(model, tuple(dims), tuple(seeds), train_options)
+    if warm.mode != "none":
+        grid = continuation_lib.continue_grid(model, grid, train_options, warm)
     return tuple(
         tuple(
             model_lib.CompressedModel(
@@ -101,6 +122,20 @@ def compress_grid(
         )
         for s, seed in enumerate(grid.seeds)
     )
+
+
+def _check_continuation(dims: tuple[int, ...], options: continuation_lib.ContinuationOptions) -> None:
+    if options.mode not in continuation_lib.MODES:
+        valid = ", ".join(repr(mode) for mode in continuation_lib.MODES)
+        raise CompileError(None, f"compress_grid: continuation must be one of {valid}, got {options.mode!r}")
+    _at_least("continuation_steps", options.steps, 1)
+    _at_least("evaluation_inputs", options.evaluation_inputs, 1)
+    if options.mode != "none" and any(low >= high for low, high in zip(dims, dims[1:])):
+        raise CompileError(
+            None,
+            f"compress_grid: continuation {options.mode!r} passes from each width to the next, so dims must "
+            f"increase, got {list(dims)}; give them sorted without repeats, e.g. {sorted(set(dims))}",
+        )
 
 
 def _option_fields() -> tuple[dataclasses.Field, ...]:

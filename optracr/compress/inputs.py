@@ -17,6 +17,8 @@ from optracr import assemble
 
 # Training draws from fold_in(PRNGKey(seed), 1); evaluation from this stream of the same seed.
 HELD_OUT_STREAM = 2
+# The fixed batch on which a grid with warm starts compares its candidate projections (see ``continuation``).
+SELECTION_STREAM = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,8 +61,10 @@ def sample_batch(key: jax.Array, ids: TokenIds, batch_size: int, *, distinct: bo
     return jnp.concatenate([bos, tokens], axis=1).astype(jnp.int32)
 
 
-def held_out_batch(seed: int, ids: TokenIds, batch_size: int, *, distinct: bool = False) -> np.ndarray:
+def held_out_batch(
+    seed: int, ids: TokenIds, batch_size: int, *, distinct: bool = False, stream: int = HELD_OUT_STREAM
+) -> np.ndarray:
     """``sample_batch``'s distribution drawn from a stream training never uses (for evaluation), as numpy."""
     with jax.enable_x64(False):
-        key = jax.random.fold_in(jax.random.PRNGKey(seed), HELD_OUT_STREAM)
+        key = jax.random.fold_in(jax.random.PRNGKey(seed), stream)
         return np.asarray(sample_batch(key, ids, batch_size, distinct=distinct))

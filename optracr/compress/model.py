@@ -157,14 +157,24 @@ class CompressedModel:
         with jax.enable_x64(False):
             return forward.float32_params(self.model)
 
-    @functools.cached_property
+    @property
     def _forward(self) -> Any:
-        pad_id, causal = inputs.TokenIds.of(self.model).pad_id, self.model.config.causal
-        return jax.jit(functools.partial(forward.compressed_forward, pad_id=pad_id, causal=causal))
+        return _jitted_forward(inputs.TokenIds.of(self.model).pad_id, self.model.config.causal)
 
-    @functools.cached_property
+    @property
     def _reference(self) -> Any:
-        return jax.jit(forward.reference_forward(self.model))
+        return _jitted_reference(self.model.config, inputs.TokenIds.of(self.model).pad_id)
+
+
+# Shared by every CompressedModel of one shape, so a grid's many models compile their passes once per width.
+@functools.lru_cache(maxsize=16)
+def _jitted_forward(pad_id: int, causal: bool) -> Any:
+    return jax.jit(functools.partial(forward.compressed_forward, pad_id=pad_id, causal=causal))
+
+
+@functools.lru_cache(maxsize=16)
+def _jitted_reference(config: assemble.ModelConfig, pad_id: int) -> Any:
+    return jax.jit(assemble.make_forward(config, pad_id).apply)
 
 
 def sublayer_names(num_layers: int) -> tuple[str, ...]:

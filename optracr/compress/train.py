@@ -52,6 +52,10 @@ class TrainingHistory:
     layer_loss: tuple[float, ...]
     seconds: float  # wall time of the whole grid's training, compilation included
     stopped_early: bool
+    # Set by a grid with warm starts (``continuation``): the returned W's loss on its seed's fixed evaluation
+    # batch, and which candidate it is ("independent", "down_start", "down", "up_start" or "up").
+    evaluation_loss: float | None = None
+    origin: str = "independent"
 
     def __post_init__(self) -> None:
         lengths = {len(self.steps), len(self.loss), len(self.output_loss), len(self.layer_loss)}
@@ -96,11 +100,20 @@ def train_grid(
     seeds: Sequence[int],
     options: TrainOptions,
     *,
-    initial: np.ndarray | None = None,
+    starts: Sequence[Sequence[np.ndarray]] | None = None,
+    padded_width: int | None = None,
 ) -> GridResult:
-    """Trains one ``W`` per (seed, d) pair; ``initial`` (D x d, one d only) replaces the random start."""
+    """Trains one ``W`` per (seed, d) pair, from ``starts[s][k]`` (D x dims[k]) or random orthonormal columns.
+
+    ``padded_width`` (at least every d) is the shared padded shape; grids of one padded shape compile once.
+    """
     with jax.enable_x64(False):
-        return _train_grid(model, tuple(dims), tuple(seeds), options, initial)
+        width = model.config.d_model
+        if starts is None:
+            starts = [[initial_projection(seed, width, d) for d in dims] for seed in seeds]
+        widest = max(dims) if padded_width is None else padded_width
+        padded = np.array([[pad_columns(start, widest) for start in row] for row in starts], dtype=np.float32)
+        return _train_grid(model, tuple(dims), tuple(seeds), options, padded)
 
 
 def _train_grid(
@@ -108,13 +121,12 @@ def _train_grid(
     dims: tuple[int, ...],
     seeds: tuple[int, ...],
     options: TrainOptions,
-    initial: np.ndarray | None,
+    starts: np.ndarray,
 ) -> GridResult:
     start = time.perf_counter()
-    width, widest = model.config.d_model, max(dims)
-    columns = jnp.asarray(np.arange(widest)[None, :] < np.array(dims)[:, None], dtype=jnp.float32)
-    starts = [[_padded(_start(seed, width, d, initial), widest) for d in dims] for seed in seeds]
-    projections = jnp.asarray(np.array(starts, dtype=np.float32))
+    widest = starts.shape[-1]
+    columns = column_masks(dims, widest)
+    projections = jnp.asarray(starts)
     ids = inputs.TokenIds.of(model)
     tx, run_chunk = _chunk_runner(model.config, ids, model.output_encoding != rasp.Encoding.NUMERICAL, _static(options))
     opt_states = jax.vmap(jax.vmap(tx.init))(projections)
@@ -145,12 +157,15 @@ def _train_grid(
     )
 
 
-def _start(seed: int, width: int, d: int, initial: np.ndarray | None) -> np.ndarray:
-    return np.asarray(initial, dtype=np.float32) if initial is not None else initial_projection(seed, width, d)
-
-
-def _padded(projection: np.ndarray, widest: int) -> np.ndarray:
+def pad_columns(projection: np.ndarray, widest: int) -> np.ndarray:
+    """``projection`` (D x d) with zero columns appended up to ``widest``: the same compressed model."""
+    projection = np.asarray(projection, dtype=np.float32)
     return np.pad(projection, ((0, 0), (0, widest - projection.shape[1])))
+
+
+def column_masks(dims: Sequence[int], widest: int) -> jax.Array:
+    """len(dims) x widest: 1 in the first d columns of each width d, 0 in its padding."""
+    return jnp.asarray(np.arange(widest)[None, :] < np.array(dims)[:, None], dtype=jnp.float32)
 
 
 def _static(options: TrainOptions) -> TrainOptions:

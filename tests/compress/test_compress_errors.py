@@ -39,6 +39,20 @@ def test_grid_rejects_unknown_options_and_empty_grids(frac_prevs_model):
         compress_grid(frac_prevs_model, (2, 40), (0,), steps=10)
 
 
+@pytest.mark.parametrize(
+    ("dims", "options", "message"),
+    [
+        ((2, 4), dict(continuation="sideways"), r"continuation must be one of 'none', 'up', 'down_up', got 'sideways'"),
+        ((2, 4), dict(continuation="up", continuation_steps=0), r"continuation_steps must be an integer of at least 1"),
+        ((2, 4), dict(continuation="up", evaluation_inputs=0), r"evaluation_inputs must be an integer of at least 1"),
+        ((4, 2, 2), dict(continuation="down_up"), r"dims must increase, got \[4, 2, 2\]; .* e\.g\. \[2, 4\]"),
+    ],
+)
+def test_grid_rejects_bad_continuation_options(frac_prevs_model, dims, options, message):
+    with pytest.raises(CompileError, match=message):
+        compress_grid(frac_prevs_model, dims, (0,), steps=10, progress=False, **options)
+
+
 def test_pca_rejects_a_width_out_of_range(frac_prevs_model):
     with pytest.raises(CompileError, match="d must be from 1 to the residual width D = 11, got 0"):
         pca_projection(frac_prevs_model, 0)
