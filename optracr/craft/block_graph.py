@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from types import MappingProxyType
 
 import networkx as nx
@@ -83,18 +83,29 @@ class LoweredBlock:
 
 @dataclasses.dataclass(frozen=True)
 class FusionCandidate:
-    """A region the scheduler may fuse: its member blocks, and the one block that replaces them when it does."""
+    """A region the scheduler may fuse: its member blocks, and the one block that replaces them when it does.
+
+    The block is built from ``build`` the first time it is asked for (most candidates are never chosen), and
+    must have ``mlp_hidden_width`` hidden units, the width the scheduler weighed.
+    """
 
     id: str
     members: tuple[BlockId, ...]
-    block: LoweredBlock
+    mlp_hidden_width: int  # hidden units of the fused MLP
     internal: tuple[Label, ...]  # members and folds computed inside the fused MLP, not stored nor folded after
+    build: Callable[[], LoweredBlock] = dataclasses.field(repr=False, compare=False)
     scratch: bases.VectorSpaceWithBasis | None = None  # a selector width's scratch, written by the fused block
 
-    @property
-    def mlp_hidden_width(self) -> int:
-        """Hidden units of the fused MLP."""
-        return self.block.mlp_hidden_width
+    @functools.cached_property
+    def block(self) -> LoweredBlock:
+        """The one block replacing the members."""
+        block = self.build()
+        if block.mlp_hidden_width != self.mlp_hidden_width:
+            raise errors.CompileError(
+                self.id, f"the fused block has {block.mlp_hidden_width} hidden units, not the {self.mlp_hidden_width} "
+                "the scheduler was told; this is a bug in craft's fusion",
+            )
+        return block
 
 
 def _is_head_then_mlp(series: blocks.SeriesWithResiduals) -> bool:

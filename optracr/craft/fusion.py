@@ -375,7 +375,7 @@ def _numerical_units(name: str | None, region: _Region, function: RegionFunction
         results = {key: function(region.arguments(values, key)) for key in keys}
         written = [_writes(name, region.outputs, results[key]) for key in keys]
         if any(written):
-            targets = np.stack([region.output_space.vector(dict(writes)).magnitudes for writes in written])
+            targets = _targets(region.output_space, written)
             gate = [each.space.basis[index] for each, index in zip(categorical, combination)]
             gated.append((gate, *numerical_mlp._merged(name, keys, points, targets, results)))
     if not gated:
@@ -389,6 +389,15 @@ def _numerical_units(name: str | None, region: _Region, function: RegionFunction
         for unit in numerical_mlp.discretising_units(direction, region.output_space, merged_points, targets):
             units.append(_gated(unit, gate, direction, input_range))
     return units
+
+
+def _targets(space: bases.VectorSpaceWithBasis, written: list[Writes]) -> np.ndarray:
+    """One row per known input value: what it writes, in ``space``'s coordinates."""
+    targets = np.zeros((len(written), space.num_dims))
+    for row, writes in enumerate(written):
+        for direction, weight in writes:
+            targets[row, space.index(direction)] += weight
+    return targets
 
 
 def _gated(

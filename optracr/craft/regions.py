@@ -16,6 +16,7 @@ cost hidden units.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Hashable, Mapping, Sequence
 
 import networkx as nx
@@ -156,7 +157,16 @@ def _candidate(
         return None  # several numerical inputs, or gaps too fine for their error: not fusable
     if units.width > cap:
         return None
-    return _fused_block(name, members, outputs, units.mlp(bos_direction=context.bos_direction), externals, context)
+    needed = _needed_outside(evaluated, context)
+    widths = [m for m in members if isinstance(graph.expr(m), rasp.SelectorWidth)]
+    return block_graph_lib.FusionCandidate(
+        id=name,
+        members=members,
+        mlp_hidden_width=units.width,
+        internal=tuple(label for label in evaluated if label not in outputs and label not in needed),
+        build=functools.partial(_fused_block, name, members, outputs, units, externals, context),
+        scratch=context.scratch_spaces[widths[0]] if widths else None,
+    )
 
 
 def _evaluated(members: tuple[str, ...], context: RegionContext) -> tuple[Label, ...]:
@@ -306,11 +316,13 @@ def _fused_block(
     name: str,
     members: tuple[str, ...],
     outputs: list[Label],
-    mlp: blocks.MLP,
+    units: fusion.FusedUnits,
     externals: list[Label],
     context: RegionContext,
-) -> block_graph_lib.FusionCandidate:
+) -> block_graph_lib.LoweredBlock:
+    """The fused MLP as one block: composed with the folds it reads, after a selector width member's head."""
     by_id = {block.id: block for block in context.blocks}
+    mlp = units.mlp(bos_direction=context.bos_direction)
     substituted = folding.substitute(mlp, folding.substitution_of(context.folds))
     reads: list[Label] = []
     for label in externals:
@@ -320,18 +332,10 @@ def _fused_block(
             reads.append(label)
     widths = [m for m in members if isinstance(context.program_graph.expr(m), rasp.SelectorWidth)]
     block: blocks.Block = substituted
-    scratch = None
     if widths:
         (width,) = widths
-        head = by_id[width].heads[0]
-        block = blocks.SeriesWithResiduals((head, substituted))
+        block = blocks.SeriesWithResiduals((by_id[width].heads[0], substituted))
         reads.extend(by_id[width].reads)
-        scratch = context.scratch_spaces[width]
-    lowered = block_graph_lib.LoweredBlock(
+    return block_graph_lib.LoweredBlock(
         id=name, writes=tuple(outputs), block=block, reads=tuple(r for r in dict.fromkeys(reads) if r not in outputs)
     )
-    needed = _needed_outside(_evaluated(members, context), context)
-    internal = tuple(
-        label for label in _evaluated(members, context) if label not in outputs and label not in needed
-    )
-    return block_graph_lib.FusionCandidate(name, members, lowered, internal, scratch)

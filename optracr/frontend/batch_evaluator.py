@@ -38,13 +38,25 @@ def evaluate_batch(
 ) -> list[list[Value] | None]:
     """``evaluate(expr, xs, causal)`` for every ``xs`` in ``inputs``, in order; None where it would raise
     ``EvaluationError``. Any other error ``evaluate`` would raise propagates."""
+    if not isinstance(expr, language.SOp):
+        raise TypeError(f"evaluate_batch evaluates s-ops; {expr.label} is a {type(expr).__name__}")
+    inputs = [list(xs) for xs in inputs]
     results: list[list[Value] | None] = [None] * len(inputs)
-    by_length: dict[int, list[int]] = {}
-    for number, xs in enumerate(inputs):
-        by_length.setdefault(len(xs), []).append(number)
-    for numbers_of_length in by_length.values():
-        batch = [list(inputs[number]) for number in numbers_of_length]
-        for number, result in zip(numbers_of_length, _evaluate_same_length(expr, batch, causal)):
+    numbers = [number for number, xs in enumerate(inputs) if xs]  # the empty input: evaluate's own business
+    for number in range(len(inputs)):
+        if not inputs[number]:
+            results[number] = _one_by_one(expr, inputs[number], causal)
+    try:
+        groups = [numbers] if numbers else []
+        evaluated = [_evaluate_padded(expr, [inputs[number] for number in numbers], causal)] if numbers else []
+    except _MixedLengths:  # constants are evaluated one length at a time
+        by_length: dict[int, list[int]] = {}
+        for number in numbers:
+            by_length.setdefault(len(inputs[number]), []).append(number)
+        groups = list(by_length.values())
+        evaluated = [_evaluate_padded(expr, [inputs[number] for number in group], causal) for group in groups]
+    for group, group_results in zip(groups, evaluated):
+        for number, result in zip(group, group_results):
             results[number] = result
     return results
 
@@ -53,9 +65,13 @@ class _Unbatchable(Exception):
     """This batch needs ``evaluate``, input by input, for an exact answer."""
 
 
+class _MixedLengths(Exception):
+    """This batch holds inputs of several lengths, and a constant must see one at a time."""
+
+
 @dataclasses.dataclass(frozen=True)
 class _Column:
-    """An s-op over a batch: ``table[codes[b, i]]`` is its value at position i of input b."""
+    """An s-op over a batch: ``table[codes[b, i]]`` is its value at position i of input b (i < its length)."""
 
     table: tuple[Value, ...]
     codes: np.ndarray  # (inputs, positions) int
@@ -63,18 +79,25 @@ class _Column:
 
 @dataclasses.dataclass(frozen=True)
 class _Selection:
-    """A selector over a batch: what it picks and where that is decided, both (inputs, queries, keys) bool."""
+    """A selector over a batch: what it picks and where that is decided, both (inputs, queries, keys) bool;
+    nothing is decided at a query or key position past the input's end."""
 
     picked: np.ndarray
     defined: np.ndarray
 
 
 class _Batch:
-    """One batch of inputs of one length: the memo of evaluated nodes and which inputs are undefined so far."""
+    """Inputs padded to the longest: the memo of evaluated nodes and which inputs are undefined so far.
+
+    Positions past an input's end (``valid`` False) hold arbitrary values: no selector reads or writes there, no
+    function runs on a pair formed there, and no error there counts.
+    """
 
     def __init__(self, inputs: list[list[Value]], causal: bool) -> None:
         self.inputs = inputs
-        self.size, self.length = len(inputs), len(inputs[0])
+        self.lengths = np.array([len(xs) for xs in inputs])
+        self.size, self.length = len(inputs), int(self.lengths.max())
+        self.valid = np.arange(self.length)[None, :] < self.lengths[:, None]
         self.causal = causal
         self.undefined = np.zeros(self.size, dtype=bool)
         self.memo: dict[int, Any] = {}
@@ -91,12 +114,18 @@ class _Batch:
         """Inputs (a bool per input) where ``evaluate`` raises ``EvaluationError``."""
         self.undefined |= where
 
+    def mark_undefined_at(self, positions: np.ndarray) -> None:
+        """Inputs with an error at one of their own positions (``positions``: inputs x positions bool)."""
+        self.undefined |= (positions & self.valid).any(axis=1)
 
-def _evaluate_same_length(expr: language.SOp, inputs: list[list[Value]], causal: bool) -> list[list[Value] | None]:
-    if not isinstance(expr, language.SOp):
-        raise TypeError(f"evaluate_batch evaluates s-ops; {expr.label} is a {type(expr).__name__}")
-    if not inputs[0]:
-        return [_one_by_one(expr, xs, causal) for xs in inputs]
+    def one_length(self) -> int:
+        """The inputs' one length; raises ``_MixedLengths`` when they have several."""
+        if int(self.lengths.min()) != self.length:
+            raise _MixedLengths()
+        return self.length
+
+
+def _evaluate_padded(expr: language.SOp, inputs: list[list[Value]], causal: bool) -> list[list[Value] | None]:
     batch = _Batch(inputs, causal)
     try:
         column = batch.visit(expr)
@@ -106,7 +135,10 @@ def _evaluate_same_length(expr: language.SOp, inputs: list[list[Value]], causal:
     for code, value in enumerate(column.table):  # one by one: numpy would unpack tuple values into an axis
         table[code] = value
     rows = table[column.codes].tolist()
-    return [None if undefined else row for row, undefined in zip(rows, batch.undefined.tolist())]
+    return [
+        None if undefined else row[:length]
+        for row, undefined, length in zip(rows, batch.undefined.tolist(), batch.lengths.tolist())
+    ]
 
 
 def _one_by_one(expr: language.SOp, xs: list[Value], causal: bool) -> list[Value] | None:
@@ -203,7 +235,7 @@ def _apply_to_pairs(
 # -------------------------------------------------------------------------------------------- s-ops
 def _tokens(expr: language.TokensType, batch: _Batch) -> _Column:
     # inputs repeat a few token objects: key each distinct object once, find the rest by identity
-    flat = [token for xs in batch.inputs for token in xs]
+    flat = [token for xs in batch.inputs for token in xs + xs[:1] * (batch.length - len(xs))]  # pad: a token of its own
     identities = np.fromiter(map(id, flat), dtype=np.int64, count=len(flat))
     _, first, inverse = np.unique(identities, return_index=True, return_inverse=True)
     table = _Table()
@@ -219,7 +251,9 @@ def _indices(expr: language.IndicesType, batch: _Batch) -> _Column:
 
 
 def _length(expr: language.LengthType, batch: _Batch) -> _Column:
-    return _constant(batch.length, batch)
+    table = _Table()
+    codes = np.asarray([table.code(length) for length in batch.lengths.tolist()], dtype=np.int64)
+    return _column(np.broadcast_to(codes[:, None], (batch.size, batch.length)), table)
 
 
 def _full(expr: language.Full, batch: _Batch) -> _Column:
@@ -227,7 +261,7 @@ def _full(expr: language.Full, batch: _Batch) -> _Column:
 
 
 def _constant_sop(expr: language.ConstantSOp, batch: _Batch) -> _Column:
-    if len(expr.value) != batch.length:
+    if len(expr.value) != batch.one_length():
         if expr.check_length:
             batch.mark_undefined(np.ones(batch.size, dtype=bool))
             return _constant(None, batch)
@@ -241,13 +275,13 @@ def _map(expr: language.Map, batch: _Batch) -> _Column:
     for number, value in enumerate(inner.table):
         result, errors[number] = (None, False) if value is None else _call(expr.f, (value,))
         mapping.append(table.code(result))
-    batch.mark_undefined(errors[inner.codes].any(axis=1))
+    batch.mark_undefined_at(errors[inner.codes])
     return _column(np.asarray(mapping, dtype=np.int64)[inner.codes], table)
 
 
 def _sequence_map(expr: language.SequenceMap, batch: _Batch) -> _Column:
     first, second = batch.visit(expr.fst), batch.visit(expr.snd)
-    called = ~(_is_none(first) | _is_none(second))
+    called = ~(_is_none(first) | _is_none(second)) & batch.valid
     results, index, errors = _apply_to_pairs(expr.f, first, second, first.codes, second.codes, called)
     table = _Table()
     none_code = table.code(None)
@@ -327,7 +361,8 @@ def _select(expr: language.Select, batch: _Batch) -> _Selection:
     keys, queries = batch.visit(expr.keys), batch.visit(expr.queries)
     key_codes = np.broadcast_to(keys.codes[:, None, :], (batch.size, batch.length, batch.length))
     query_codes = np.broadcast_to(queries.codes[:, :, None], key_codes.shape)
-    defined = ~_is_none(keys)[:, None, :] & ~_is_none(queries)[:, :, None] & batch.visible[None]
+    keys_there, queries_there = ~_is_none(keys) & batch.valid, ~_is_none(queries) & batch.valid
+    defined = keys_there[:, None, :] & queries_there[:, :, None] & batch.visible[None]
     results, index, errors = _apply_to_pairs(expr.predicate, keys, queries, key_codes, query_codes, defined)
     truths = np.zeros(len(results) + 1, dtype=bool)
     for number, (result, failed) in enumerate(zip(results, errors.tolist())):
@@ -341,7 +376,8 @@ def _select(expr: language.Select, batch: _Batch) -> _Selection:
 
 
 def _constant_selector(expr: language.ConstantSelector, batch: _Batch) -> _Selection:
-    shape_fits = len(expr.value) == batch.length and all(len(row) == batch.length for row in expr.value)
+    length = batch.one_length()
+    shape_fits = len(expr.value) == length and all(len(row) == length for row in expr.value)
     if not shape_fits:
         if expr.check_length:
             batch.mark_undefined(np.ones(batch.size, dtype=bool))

@@ -151,3 +151,31 @@ def test_a_selector_is_refused_by_name() -> None:
     selector = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ).named("same_token")
     with pytest.raises(TypeError, match="same_token"):
         batch_evaluator.evaluate_batch(selector, [("a",)])
+
+
+def test_errors_past_a_shorter_input_s_end_do_not_count() -> None:
+    # inputs of several lengths are evaluated padded to the longest: index 3 exists only in the longest input
+    shifted = rasp.Map(lambda i: 12 // (3 - i), rasp.indices)
+    everything = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.TRUE)
+    summed = rasp.numerical(rasp.Aggregate(everything, rasp.numerical(rasp.Map(lambda v: v, shifted)), default=0))
+    inputs = [("a",), ("a", "b", "c", "a"), ("b", "c"), ("c", "b", "a")]
+    got = _assert_same(summed, inputs)
+    assert got[1] is None and got[0] == [4.0] and got[2] == [5.0, 5.0] and got[3] == [22 / 3] * 3
+
+
+def test_length_is_each_input_s_own() -> None:
+    assert _assert_same(rasp.Map(lambda n: n * 10, rasp.length), [("a", "b"), ("c",), ("a", "a", "a")]) == [
+        [20, 20], [10], [30, 30, 30]
+    ]
+
+
+def test_a_sequence_map_never_runs_past_a_shorter_input_s_end() -> None:
+    paired = rasp.SequenceMap(lambda token, i: f"{token}{12 // (3 - i)}", rasp.tokens, rasp.indices)
+    got = _assert_same(paired, [("a", "b"), ("a", "b", "c", "a"), ("c",)])
+    assert got == [["a4", "b6"], None, ["c4"]]
+
+
+def test_a_predicate_never_runs_past_a_shorter_input_s_end() -> None:
+    wary = rasp.Select(rasp.indices, rasp.indices, lambda key, query: 12 // (3 - key) > query)
+    got = _assert_same(rasp.SelectorWidth(wary), [("a", "b"), ("a", "b", "c", "a"), ("c",)])
+    assert got == [[2, 2], None, [1]]
