@@ -77,7 +77,7 @@ from optracr.craft.inputs import check_tokens
 from optracr.craft.bases import BasisDirection, VectorInBasis, VectorSpaceWithBasis, direct_sum, join_vector_spaces
 from optracr.craft.block_graph import BlockGraph, FusionCandidate, LoweredBlock, sublayer_parts
 from optracr.craft.blocks import MLP, AttentionHead, MultiAttentionHead, SeriesWithResiduals, combine_in_parallel
-from optracr.craft.fusion import FusedInput, FusedOutput, fused_mlp, fused_width
+from optracr.craft.fusion import FusedInput, FusedOutput, FusedUnits, fused_mlp, fused_units, fused_width
 from optracr.craft.lowering import lower
 from optracr.craft.numpy_model import (
     attention_mask,
@@ -99,6 +99,7 @@ __all__ = [
     "FusionCandidate",
     "FusedInput",
     "FusedOutput",
+    "FusedUnits",
     "Linear",
     "LoweredBlock",
     "MLP",
@@ -121,6 +122,7 @@ __all__ = [
     "embed",
     "folding",
     "fused_mlp",
+    "fused_units",
     "fused_width",
     "fusion",
     "input_tokens",
