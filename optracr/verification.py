@@ -141,7 +141,10 @@ def _undefined_reason(program: rasp.SOp, tokens: tuple, causal: bool) -> str:
         rasp.evaluate(program, list(tokens), causal=causal)
     except EvaluationError as error:
         return str(error)
-    raise AssertionError(f"the batch evaluator called {list(tokens)} undefined but evaluate answers it")
+    raise RuntimeError(
+        f"optracr bug: frontend.evaluate_batch has no answer on input {list(tokens)} but rasp.evaluate has one; "
+        "please report it with the program (verify cannot be trusted on this program until then)"
+    )
 
 
 def _progress_bar(total: int, progress: bool | None) -> tqdm.tqdm:
