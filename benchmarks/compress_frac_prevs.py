@@ -46,6 +46,18 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TASK_FEATURES = ("tokens:x", "is_x", "frac_prevs")
 
 
+def strict_json(value: object) -> object:
+    """``value`` with every NaN float as None (null): a cosine of two zero vectors is undefined, and plain JSON
+    has no NaN (Python writes one, strict readers such as jq or JavaScript's JSON.parse reject it)."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(item) for item in value]
+    return value
+
+
 def parse_dims(text: str, width: int) -> tuple[int, ...]:
     """``"1-14"`` or ``"2,4,6"``; empty means every width from 1 to the residual width."""
     if not text:
@@ -290,12 +302,14 @@ def main() -> None:
             for k, d in enumerate(dims)
         },
     }
-    (args.out / "compress_frac_prevs_fig7.json").write_text(json.dumps(figure_7, indent=1))
+    fig7_json = json.dumps(strict_json(figure_7), indent=1, allow_nan=False)
+    (args.out / "compress_frac_prevs_fig7.json").write_text(fig7_json)
     written = ["compress_frac_prevs_fig7.png", "compress_frac_prevs_fig7.json"]
     if figure_8 or check:  # figure 8 and the long run keep their own file, so a sweep alone leaves them be
         others = {"program": "frac_prevs", "residual_labels": labels, "figure_8": figure_8, "long_run": check,
                   "total_seconds": round(total, 1)}
-        (args.out / "compress_frac_prevs.json").write_text(json.dumps(others, indent=1))
+        others_json = json.dumps(strict_json(others), indent=1, allow_nan=False)
+        (args.out / "compress_frac_prevs.json").write_text(others_json)
         written += ["compress_frac_prevs_fig8.png"] * bool(figure_8) + ["compress_frac_prevs.json"]
     print(f"\nwrote {', '.join(written)} under {args.out}; took {total:.1f} s in all")
 
