@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         ("export", _export, "compile a program and write it for TransformerLens or as safetensors + JSON"),
         ("compress", _compress, "learn a D x d projection of the residual stream (section 5) and save the variant"),
         ("scramble", _scramble, "save the same function with scrambled weights (a seeded rotation of every basis)"),
+        ("explore", _explore, "look inside the model in the browser on any input (a local page, or --html FILE)"),
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument(
@@ -83,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--out", help="where to write the picture (.png, .svg, .pdf; default WHAT.png)")
             command.add_argument("--all-rows", action="store_true",
                                  help="residual picture: every direction and every sublayer, used or not")
+        if name == "explore":
+            _add_explore_arguments(command)
         if name == "verify":
             command.add_argument(
                 "--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -386,6 +389,48 @@ def _dask_client(address: str):
 
 
 
+
+
+def _add_explore_arguments(command: argparse.ArgumentParser) -> None:
+    """Options of ``explore``; its PROGRAM may also be a directory written by ``optracr.save``."""
+    command.add_argument("--input", action="append", default=[],
+                         help='space-separated input tokens shown first, e.g. "3 1 2" (repeat it for several; '
+                         "--html precomputes exactly these)")
+    command.add_argument("--html", metavar="FILE",
+                         help="write one self-contained page (no server, no network) instead of serving one")
+    command.add_argument("--port", type=int, default=0, help="the local port to serve on (default: any free one)")
+
+
+def _explore(args: argparse.Namespace) -> int:
+    import optracr
+    from optracr import explore, export
+
+    if Path(args.program).is_dir():  # a saved model: no RASP program, so no expressions or evaluator answers
+        try:
+            model, program, title = optracr.load(args.program), None, Path(args.program).name
+        except export.ModelFileError as error:
+            raise CompileError(None, f"{error}; or give a library program name (see `optracr list`)") from None
+    else:
+        entry, vocab, max_seq_len = _setup(args)
+        program, title = entry.build(max_seq_len), entry.name
+        model = optracr.compile(
+            program, vocab, max_seq_len, causal=args.causal, allocator=args.allocator, time_limit_s=args.time_limit,
+            fold=args.fold and not args.reference_structure, fuse=args.fuse and not args.reference_structure,
+            fused_width_cap=args.fused_width_cap, partial_functions=args.partial_functions,
+        )
+    if args.html:
+        out = explore.static_page(model, args.input, program=program, title=title).save(args.html)
+        print(f"wrote {out}: open it in a browser (it needs no server and no network)")
+        return 0
+    server = explore.serve(model, program=program, inputs=args.input, title=title, port=args.port)
+    print(f"exploring {title} at {server.url} (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
 
 
 def _add_variant_arguments(command: argparse.ArgumentParser, name: str) -> None:

@@ -18,6 +18,7 @@ from optracr.frontend import rasp
 
 EXHAUSTIVE_LIMIT = 20_000
 BATCH_SIZE = 512
+DEFAULT_TOLERANCE = 1e-4  # numerical outputs: relative or absolute
 PROGRESS_DELAY_S = 1.0  # the bar appears only once a run has taken this long
 
 
@@ -87,7 +88,7 @@ def verify(
     max_seq_len: int | None = None,
     num_samples: int = 2_000,
     seed: int = 0,
-    tolerance: float = 1e-4,
+    tolerance: float = DEFAULT_TOLERANCE,
     max_reported: int = 10,
     progress: bool | None = None,
 ) -> VerifyReport:
@@ -165,12 +166,14 @@ def _matches(expected: list, got: list, numerical: bool, tolerance: float) -> bo
         return True
     if len(expected) != len(got):
         return False
-    for want, have in zip(expected, got):
-        if numerical:
-            if want is None or have is None:
-                return False
-            if not math.isclose(float(want), float(have), rel_tol=tolerance, abs_tol=tolerance):
-                return False
-        elif want != have or (want is None) != (have is None):
+    return all(value_matches(want, have, numerical=numerical, tolerance=tolerance) for want, have in zip(expected, got))
+
+
+def value_matches(expected: Any, got: Any, *, numerical: bool, tolerance: float = DEFAULT_TOLERANCE) -> bool:
+    """Whether the model's value at one position is the evaluator's: equal (categorical) or within
+    ``tolerance``, relative or absolute (numerical); None matches only None, and only where categorical."""
+    if numerical:
+        if expected is None or got is None:
             return False
-    return True
+        return math.isclose(float(expected), float(got), rel_tol=tolerance, abs_tol=tolerance)
+    return expected == got and (expected is None) == (got is None)

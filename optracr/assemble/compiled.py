@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import types
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
@@ -233,6 +234,15 @@ class CompiledModel:
                 seen.add(region)
                 shown.append("fused[" + ", ".join(region) + "]")
         return shown
+
+    def explore(self, inputs: Sequence[str] = (), *, program: rasp.SOp | None = None, title: str = "") -> Any:
+        """A self-contained page of this model (program, layout, residual stream, attention) with ``inputs``
+        (space-separated tokens) precomputed; Jupyter shows it inline, ``.save(path)`` writes it. Give the RASP
+        ``program`` the model was compiled from for its expressions and the evaluator's answers. Needs
+        ``optracr[explore]``."""
+        # explore reads assemble, so assemble names it only at run time (no import edge back to a later package)
+        explore = importlib.import_module("optracr.explore")
+        return explore.static_page(self, inputs, program=program, title=title)
 
     def ground_truth(self) -> dict[str, dict[str, Any]]:
         """Per s-op, where it is computed and where it lives, JSON-ready (``SopLocation.to_json``)."""
