@@ -282,16 +282,16 @@ function drawBand(details) {
   const matrix = state.trace.residual[state.stage].slice(band.start, band.start + band.rows.length);
   const positions = state.trace.tokens.map((token, i) => i);
   const customdata = band.rows.map((label, r) => positions.map((p) => [
-    label, band.values[r] || "(its one direction)", band.directions[r], state.trace.tokens[p]]));
+    label, band.values[r] || "(its one direction)", band.directions[r], state.trace.tokens[p], p]));
   const vmax = residualRange();
   const chart = details.querySelector(".band-chart");
   Plotly.react(chart, [{
     type: "heatmap", z: matrix, x: positions, y: band.rows.map((_, r) => r), customdata, zmin: -vmax, zmax: vmax,
     colorscale: "RdBu", reversescale: true, xgap: 1, ygap: 1, colorbar: {thickness: 10},
     hovertemplate: "%{customdata[0]} (direction %{customdata[2]})<br>value %{customdata[1]}<br>" +
-                   "position %{x} (%{customdata[3]})<br>activation %{z:.6~g}<extra></extra>",
+                   "position %{customdata[4]} (%{customdata[3]})<br>activation %{z:.6~g}<extra></extra>",
   }], {
-    height: Math.min(900, 60 + 18 * band.rows.length), margin: {l: 120, r: 20, t: 10, b: 40},
+    height: Math.min(900, 80 + 18 * band.rows.length), margin: {l: 120, r: 20, t: 30, b: 40},  // t: room for the mode bar
     xaxis: {tickvals: positions, ticktext: state.trace.tokens, title: {text: "position (token)", font: {size: 11}}},
     yaxis: {tickvals: band.rows.map((_, r) => r), ticktext: band.rows.map((label, r) => band.values[r] || label),
             autorange: "reversed"},

@@ -35,13 +35,13 @@ def _users_model():
     return program, optracr.compile(program, [1, 2, 3], 4)
 
 
-@pytest.fixture(name="library_model")
+@pytest.fixture(name="library_model", scope="session")
 def library_model_fixture():
     """``library_model(name, max_seq_len=None)`` -> (program, model), compiled once per session."""
     return _library_model
 
 
-@pytest.fixture(name="users_model")
+@pytest.fixture(name="users_model", scope="session")
 def users_model_fixture():
     """(program, model) of a program of the user's own."""
     return _users_model()
