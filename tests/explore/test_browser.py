@@ -267,8 +267,14 @@ def test_screenshots_of_every_view(servers, tab: Tab, tmp_path: Path) -> None:
     server, _, _ = servers["sort"]
     tab.open(server.url)
     tab.type_input("4 2 3 1 2")
-    tab.click_point("#program-graph .point >> nth=-1")
-    tab.page.wait_for_selector("#program-details dl")
+    x, y = tab.page.evaluate("""() => {
+        const chart = document.getElementById('program-graph'), layout = chart._fullLayout;
+        const node = DATA.program.nodes.find((n) => n.label === 'sort');
+        const box = chart.querySelector('.nsewdrag').getBoundingClientRect();
+        return [box.left + layout.xaxis.l2p(node.x), box.top + layout.yaxis.l2p(node.y)];
+    }""")
+    tab.page.mouse.click(x, y)
+    assert tab.page.wait_for_selector("#program-details dl dd").inner_text() == "sort"
     _screenshot(tab, "program", tmp_path)
     tab.view("layout")
     tab.click_point("#layout-chart .scatterlayer .trace:last-child .point >> nth=-1")
