@@ -16,6 +16,10 @@ function el(tag, attributes, ...children) {
   return node;
 }
 
+function count(number, noun) {
+  return `${number} ${noun}${number === 1 ? "" : "s"}`;
+}
+
 function showDetails(target, entries) {
   const list = el("dl");
   for (const [term, text] of entries) {
@@ -91,7 +95,7 @@ function drawOutputs(trace) {
 
 // ------------------------------------------------------------------------------------------------- views
 function drawView(view) {
-  if (state.drawn[view]) return;
+  if (state.drawn[view] || !window.Plotly) return;  // without Plotly yet: drawn once it has loaded
   if (view === "program") drawProgram();
   if (view === "layout") drawLayout();
   if (view === "residual") drawResidual();
@@ -182,12 +186,12 @@ function drawLayout() {
                    customdata: boxes.map((_, i) => i), mode: "markers+text", showlegend: false,
                    text: boxes.map((b) => (b.fused ? "fused: " : "") + b.sops.join(", ")),
                    textfont: {size: 11}, marker: {size: 40, color: "rgba(0,0,0,0)"},
-                   hovertext: boxes.map((b) => b.sops.join(", ") + "<br>" + b.width + " " + b.unit + (b.width === 1 ? "" : "s")),
+                   hovertext: boxes.map((b) => b.sops.join(", ") + "<br>" + count(b.width, b.unit)),
                    hoverinfo: "text"};
   const chart = $("layout-chart");
   Plotly.react(chart, [...fills, centres], {
     height: 380, margin: {l: 80, r: 20, t: 60, b: 20}, hovermode: "closest", shapes,
-    title: {text: `${layout.num_layers} layers, ${layout.num_heads} heads and ${layout.mlp_hidden_width} MLP units ` +
+    title: {text: `${count(layout.num_layers, "layer")}, ${count(layout.num_heads, "head")} and ${count(layout.mlp_hidden_width, "MLP unit")} ` +
                   `per layer, ${layout.parameters.toLocaleString("en")} parameters; box widths to scale, dotted: ` +
                   "a layer's padded width", font: {size: 13}},
     xaxis: {range: [0, layout.num_layers], tickvals: [...Array(layout.num_layers).keys()].map((l) => l + 0.5),
@@ -204,7 +208,7 @@ function drawLayout() {
 function showBox(box) {
   showDetails($("layout-details"), [
     ["sublayer", `layer ${box.layer} ${box.attention ? "attention" : "MLP"}` + (box.fused ? " (a fused MLP)" : "")],
-    ["width", `${box.width} ${box.unit}${box.width === 1 ? "" : "s"}`],
+    ["width", count(box.width, box.unit)],
     ["computes", box.computes.join("\n")],
     ["folded s-ops its reads compose", box.folded.join(", ")],
   ]);
@@ -334,6 +338,10 @@ function start() {
   $("input-form").addEventListener("submit", (event) => { event.preventDefault(); runInput($("input-box").value); });
   setUpResidual();
   showTrace(DATA.traces[DATA.initial]);
+  // Plotly's bundle loads after this script (deferred, or inlined below it): the input box and the outputs
+  // are usable at once, the charts follow.
+  const drawCharts = () => { drawView(state.view); document.body.dataset.charts = "ready"; };
+  if (window.Plotly) drawCharts(); else document.addEventListener("DOMContentLoaded", drawCharts);
 }
 
 start();

@@ -19,7 +19,7 @@ _PLACEHOLDER = re.compile(r"__(TITLE|DATA|SCRIPT)__|<!--PLOTLY-->")
 
 def render(page_data: dict[str, Any], *, inline_plotly: bool) -> str:
     """The page's HTML; with ``inline_plotly`` it needs no server and no network."""
-    plotly = f"<script>{plotly_js()}</script>" if inline_plotly else f'<script src="{PLOTLY_PATH}"></script>'
+    plotly = f"<script>{plotly_js()}</script>" if inline_plotly else f'<script src="{PLOTLY_PATH}" defer></script>'
     parts = {
         "TITLE": html.escape(page_data["title"]),
         "DATA": json.dumps(page_data, separators=(",", ":")).replace("<", "\\u003c"),  # nothing can close the tag

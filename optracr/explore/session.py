@@ -96,7 +96,7 @@ class Explorer:
             "title": self.title,
             "mode": mode,
             "bos": trace_view.value_text(self.model.bos),
-            "shape": f"{config.num_layers} layers, {config.num_heads} heads, MLP width {config.mlp_hidden_size}, "
+            "shape": f"{config.num_layers} layers, {config.num_heads} head{'' if config.num_heads == 1 else 's'}, MLP width {config.mlp_hidden_size}, "
                      f"residual width {config.d_model}",
             "hint": hint if mode == "server" else hint + "; this static page holds the listed inputs only",
             "traces": traces,

@@ -59,7 +59,7 @@ class Tab:
 
     def open(self, url: str) -> None:
         self.page.goto(url)
-        self.page.wait_for_selector("body[data-state=ready]")
+        self.page.wait_for_selector("body[data-state=ready][data-charts=ready]")
 
     def type_input(self, text: str) -> None:
         self.page.fill("#input-box", text)

@@ -61,7 +61,7 @@ def test_data_that_looks_like_markup_cannot_end_the_script(library_model) -> Non
     parsed = _parsed(page.render(data, inline_plotly=False))
     inlined = [text for attributes, text in parsed.scripts if attributes.get("id") == "explore-data"]
     assert json.loads(inlined[0])["title"] == "</script><script>alert(1)</script>"
-    assert [attributes.get("src") for attributes, _ in parsed.scripts] == [page.PLOTLY_PATH, None, None]
+    assert [attributes.get("src") for attributes, _ in parsed.scripts] == [None, None, page.PLOTLY_PATH]
 
 
 def test_importing_optracr_and_compiling_loads_no_plotly() -> None:

@@ -40,7 +40,7 @@ def test_it_listens_on_localhost_only(sort_server) -> None:
 def test_the_page_and_plotly_are_served(sort_server) -> None:
     server, _ = sort_server
     status, kind, body = _get(server.url)
-    assert (status, kind) == (200, "text/html; charset=utf-8") and b'<script src="plotly.min.js">' in body
+    assert (status, kind) == (200, "text/html; charset=utf-8") and b'<script src="plotly.min.js" defer>' in body
     status, kind, body = _get(server.url + page.PLOTLY_PATH)
     assert (status, kind) == (200, "text/javascript; charset=utf-8") and body == page.plotly_js().encode()
 

@@ -59,7 +59,7 @@ def test_page_data_keys_inputs_by_their_tidy_text(library_model) -> None:
     data = session.Explorer(model, program).page_data(["  3 1  ", "2"], mode="static")
     assert list(data["traces"]) == ["3 1", "2"] and data["initial"] == "3 1"
     assert data["title"] == "sort" and data["bos"] == "BOS"
-    assert data["shape"] == "3 layers, 1 heads, MLP width 20, residual width 43"
+    assert data["shape"] == "3 layers, 1 head, MLP width 20, residual width 43"
 
 
 def test_model_explore_is_a_notebook_view_of_the_static_page(library_model) -> None:
