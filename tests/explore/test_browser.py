@@ -3,7 +3,7 @@
 What a user sees is checked against the Python side: the outputs shown equal ``apply``'s and the evaluator's,
 the residual value under the cursor equals the trace, a bad token shows apply's error, mismatches are marked,
 the static page works from disk with the network off, and the console stays free of errors. The same run
-takes the README's screenshots: set OPTRACR_SCREENSHOTS to a directory to keep them.
+takes the README's screenshots: OPTRACR_SCREENSHOTS=docs python -m pytest tests/explore/test_browser.py -k screenshots
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def servers_fixture(library_model, users_model):
 def _screenshot(tab: Tab, name: str, tmp_path: Path) -> Path:
     directory = Path(os.environ.get("OPTRACR_SCREENSHOTS", tmp_path))
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"explore-{name}.png"
+    path = directory / f"explore_{name}.png"
     tab.page.screenshot(path=str(path), full_page=True)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     return path
