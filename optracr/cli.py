@@ -1,5 +1,5 @@
-"""The ``optracr`` command: list, compile, verify, show, export, compress and scramble library programs; build
-datasets of compiled models."""
+"""The ``optracr`` command: list, compile, verify, show, explore, export, compress and scramble library programs;
+build datasets of compiled models."""
 
 from __future__ import annotations
 

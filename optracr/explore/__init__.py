@@ -8,6 +8,18 @@ description from the model's ground truth (its locations) and the program.
   (``optracr explore PROGRAM|SAVED_MODEL_DIR``).
 - ``static_page(model, inputs, program=...)``: one self-contained HTML page with those inputs precomputed,
   no server, no network (``optracr explore ... --html FILE``; ``model.explore()`` shows it in Jupyter).
+- ``Explorer(model, program).run(text)``: what the page shows for one input (plotly not needed).
+
+>>> import optracr
+>>> from optracr import explore, programs
+>>> program = programs.make_reverse(optracr.rasp.tokens)
+>>> model = optracr.compile(program, ["a", "b", "c"], 4)
+>>> explorer = explore.Explorer(model, program)
+>>> trace = explorer.run("a b c")
+>>> trace["model"], trace["expected"], trace["mismatches"]
+(['BOS', 'c', 'b', 'a'], ['c', 'b', 'a'], [False, False, False])
+>>> explorer.run("a z")["error"]
+"unknown token(s) ['z']; the vocabulary is ['a', 'b', 'c'] (PAD only at the end)"
 """
 
 from __future__ import annotations
