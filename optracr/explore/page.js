@@ -42,9 +42,16 @@ function runInput(text) {
     return Promise.resolve();
   }
   const started = performance.now();
-  return fetch("run?input=" + encodeURIComponent(text)).then((response) => response.json()).then((trace) => {
+  return fetch("run?input=" + encodeURIComponent(text)).then((response) => {
+    if (!response.ok) throw new Error(`HTTP status ${response.status}`);
+    return response.json();
+  }).then((trace) => {
     showTrace(trace);
     document.body.dataset.roundTripMs = (performance.now() - started).toFixed(1);
+  }).catch((error) => {
+    $("input-error").textContent = `The explore server gave no answer (${error.message}); is \`optracr explore\` ` +
+      "still running? Start it again and reload the page.";
+    document.body.dataset.state = "error";
   });
 }
 

@@ -62,7 +62,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, "text/javascript; charset=utf-8", self.server.plotly_bytes, cache=True)
         elif url.path == "/run":
             text = urllib.parse.parse_qs(url.query).get("input", [""])[0]
-            self._send_json(self.server.explorer.run(text))
+            try:
+                trace = self.server.explorer.run(text)
+            except Exception as error:  # noqa: BLE001 - the page shows it; the server keeps serving
+                trace = {"input": text, "error": f"optracr bug: computing this input raised {type(error).__name__}: "
+                         f"{error}; please report it with the program and the input"}
+            self._send_json(trace)
         else:
             self._send(404, "text/plain; charset=utf-8", b"not found: the page is at /")
 

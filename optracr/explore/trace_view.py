@@ -36,8 +36,9 @@ def input_trace(model: assemble.CompiledModel, program: rasp.SOp | None, text: s
         model.encode(tokens)
     except CompileError as error:
         return {"input": text, "error": str(error)}
-    residual, attention = _plans(model, program, tokens)
-    decoded = model.apply(tokens).decoded
+    result = model.apply(tokens)
+    residual, attention = _plans(model, program, tokens, result)
+    decoded = result.decoded
     expected, evaluator_error = _evaluated(model, program, tokens)
     numerical = model.output_encoding == rasp.Encoding.NUMERICAL
     mismatches = [] if expected is None else [
@@ -73,10 +74,11 @@ def stream_layout(model: assemble.CompiledModel, program: rasp.SOp | None, token
     return {"bands": bands, "stages": stages, "heads": heads, "num_directions": start}
 
 
-def _plans(model: assemble.CompiledModel, program: rasp.SOp | None,
-           tokens: Sequence[Hashable]) -> tuple[plotting.ResidualPlan, plotting.AttentionPlan]:
-    return (plotting.residual_plan(model, tokens, all_rows=True),
-            plotting.attention_plan(model, tokens, program=program))
+def _plans(model: assemble.CompiledModel, program: rasp.SOp | None, tokens: Sequence[Hashable],
+           result: assemble.ApplyResult | None = None) -> tuple[plotting.ResidualPlan, plotting.AttentionPlan]:
+    result = result if result is not None else model.apply(tokens)
+    return (plotting.residual_plan(model, tokens, all_rows=True, result=result),
+            plotting.attention_plan(model, tokens, program=program, result=result))
 
 
 def _evaluated(model: assemble.CompiledModel, program: rasp.SOp | None,

@@ -288,4 +288,45 @@ def test_screenshots_of_every_view(servers, tab: Tab, tmp_path: Path) -> None:
     tab.view("attention")
     tab.page.wait_for_selector(".head-chart .main-svg")
     _screenshot(tab, "attention", tmp_path)
+    tab.view("program")
+    tab.page.click("#show-band")  # the clicked node's band, from the program view
+    assert tab.page.is_visible("details.band[data-band=sort][open] .band-chart")
+    assert [d.get_attribute("data-band") for d in tab.page.query_selector_all("details.band") if d.is_visible()] == [
+        "sort"]
     assert tab.errors == []
+
+
+def test_a_stopped_server_is_said_on_the_page(browser, users_model) -> None:
+    program, model = users_model
+    server = _serve(program, model, "half_rank")
+    tab = Tab(browser)
+    try:
+        tab.open(server.url)
+        server.shutdown()
+        server.server_close()
+        tab.page.fill("#input-box", "1 2")
+        tab.page.press("#input-box", "Enter")
+        tab.page.wait_for_selector("body[data-state=error]")
+        assert "The explore server gave no answer" in tab.page.inner_text("#input-error")
+        assert all("ERR_CONNECTION_REFUSED" in error for error in tab.errors)  # the browser's own report only
+    finally:
+        tab.close()
+
+
+def test_model_explore_works_inside_a_notebooks_output_frame(browser, library_model, tmp_path: Path) -> None:
+    program, model = library_model("reverse")
+    host = tmp_path / "notebook.html"
+    host.write_text("<!DOCTYPE html><html><body><h1>a notebook cell</h1>" +
+                    model.explore(["b c d"], program=program)._repr_html_() + "</body></html>")
+    tab = Tab(browser, offline=True)
+    try:
+        tab.page.goto(host.as_uri())
+        frame = tab.page.frames[1]
+        frame.wait_for_selector("body[data-state=ready][data-charts=ready]")
+        cells = [cell.inner_text() for cell in frame.query_selector_all("#outputs tr[data-row=model] td")]
+        assert cells == ["BOS", "d", "c", "b"]
+        frame.click("nav button[data-view=attention]")
+        assert len(frame.query_selector_all(".head-chart:has(.main-svg)")) == sum(len(l.heads) for l in model.layered.layers)
+        assert tab.errors == []
+    finally:
+        tab.close()

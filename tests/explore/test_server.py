@@ -69,3 +69,18 @@ def test_a_taken_port_says_to_choose_another(sort_server, library_model) -> None
     program, model = library_model("sort")
     with pytest.raises(CompileError, match=f"cannot listen on 127.0.0.1:{server.server_address[1]} .*choose another"):
         explore.serve(model, program=program, port=server.server_address[1])
+
+
+def test_an_unexpected_failure_is_answered_as_an_error_and_the_server_goes_on(sort_server, monkeypatch) -> None:
+    server, explorer = sort_server
+
+    def broken(text: str) -> dict:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(server, "explorer", type("Broken", (), {"run": staticmethod(broken)})())
+    status, _, body = _get(server.url + "run?input=1")
+    assert status == 200 and json.loads(body) == {"input": "1", "error": "optracr bug: computing this input raised "
+                                                  "ZeroDivisionError: division by zero; please report it with the "
+                                                  "program and the input"}
+    monkeypatch.setattr(server, "explorer", explorer)
+    assert json.loads(_get(server.url + "run?input=2+1")[2]) == explorer.run("2 1")
