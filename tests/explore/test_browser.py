@@ -193,6 +193,7 @@ def test_every_head_is_drawn_titled_with_its_selector(servers, tab: Tab) -> None
     server, _, model = servers["sort"]
     tab.open(server.url)
     tab.view("attention")
+    tab.page.wait_for_selector(".head-chart .gtitle")
     titles = [chart.query_selector(".gtitle").text_content() for chart in tab.page.query_selector_all(".head-chart")]
     assert len(titles) == sum(len(layer.heads) for layer in model.layered.layers) == 2
     assert titles[1] == "layer 2, head 0: sort = Aggregate(tokens)select target_pos[k] == indices[q]"
@@ -290,7 +291,7 @@ def test_screenshots_of_every_view(servers, tab: Tab, tmp_path: Path) -> None:
     _screenshot(tab, "attention", tmp_path)
     tab.view("program")
     tab.page.click("#show-band")  # the clicked node's band, from the program view
-    assert tab.page.is_visible("details.band[data-band=sort][open] .band-chart")
+    tab.page.wait_for_selector("details.band[data-band=sort][open] .band-chart .main-svg")
     assert [d.get_attribute("data-band") for d in tab.page.query_selector_all("details.band") if d.is_visible()] == [
         "sort"]
     assert tab.errors == []
