@@ -12,7 +12,7 @@ from collections.abc import Hashable, Iterable
 from optracr.frontend import rasp
 from optracr.frontend.errors import CompileError, EvaluationError, ProgramErrors, raise_all
 from optracr.frontend.batch_evaluator import evaluate_batch
-from optracr.frontend.evaluator import evaluate
+from optracr.frontend.evaluator import aggregate_value, apply_function, evaluate, selects
 from optracr.frontend.graph import NodeValues, ProgramGraph, TracedProgram, trace
 from optracr.frontend.inputs import all_inputs, sampled_inputs
 from optracr.frontend.input_spec import PARTIAL_FUNCTIONS, InputSpec
@@ -32,8 +32,10 @@ __all__ = [
     "TracedProgram",
     "ValueSet",
     "ValueTable",
+    "aggregate_value",
     "all_inputs",
     "analyse",
+    "apply_function",
     "conjuncts",
     "evaluate",
     "evaluate_batch",
@@ -43,6 +45,7 @@ __all__ = [
     "rewrite",
     "sampled_inputs",
     "same_value",
+    "selects",
     "trace",
     "validate",
     "validate_causal",

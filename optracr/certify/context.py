@@ -1,0 +1,110 @@
+"""What the block analyses share: the model, its residual labels, the program's meaning, the arithmetic, the
+length bound, and the tables built so far (each label's, as its writer left it)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Hashable, Iterator, Sequence
+
+import numpy as np
+
+from optracr.certify import arithmetic as arithmetic_lib
+from optracr.certify import embedding as embedding_lib
+from optracr.certify import findings
+from optracr.certify import meaning as meaning_lib
+from optracr.certify import residual as residual_lib
+from optracr.certify import tables as tables_lib
+
+MAX_COMBINATIONS = 20_000_000  # combinations of values one block may be checked on
+
+
+@dataclasses.dataclass
+class Context:
+    """One analysis in progress (see the module doc); ``failures`` and ``undefined`` collect what it finds."""
+
+    layered: object
+    residual: residual_lib.Residual
+    meaning: meaning_lib.Meaning
+    arithmetic: arithmetic_lib.Arithmetic
+    max_length: int
+    embedding: embedding_lib.Embedding
+    tables: dict[str, tables_lib.Table]
+    written_at: dict[str, int]  # label -> the sublayer whose blocks write it
+    failures: list[findings.Failure] = dataclasses.field(default_factory=list)
+    undefined: dict[str, findings.Undefined] = dataclasses.field(default_factory=dict)
+    details: dict[str, dict] = dataclasses.field(default_factory=dict)  # per written label, what its block found
+    overrides: dict[str, tables_lib.Table] = dataclasses.field(default_factory=dict)
+
+    @property
+    def causal(self) -> bool:
+        """Whether positions see only themselves and earlier ones."""
+        return bool(self.layered.causal)
+
+    def fail(self, block: findings.Block, what: str, values: tuple = (), margin: float = float("-inf"),
+             length: int | None = None) -> None:
+        """Records a bound that does not hold."""
+        self.failures.append(findings.Failure(block, what, tuple(values), float(margin), length))
+
+    def table(self, name: str, block: findings.Block, sublayer: int) -> tables_lib.Table | None:
+        """The table of ``name`` as a block at ``sublayer`` reads it (None, with a failure, if it reads it first)."""
+        written = self.written_at.get(name)
+        if written is not None and written >= sublayer:
+            self.fail(block, f"reads {name!r}, which is written only at sublayer {written}, not before")
+            return None
+        if name not in self.tables:
+            self.tables[name] = self.unwritten(name)
+        return self.tables[name]
+
+    def unwritten(self, name: str) -> tables_lib.Table:
+        """The table of a label no block writes: whatever the embedding starts it at, for every value."""
+        label = self.residual.labels[name]
+        states = self.states_of(name)
+        return embedding_lib.with_offset(tables_lib.ideal(label, states).replaced(
+            hot_lo=np.zeros(len(states)), hot_hi=np.zeros(len(states))), self.embedding.offsets.get(name))
+
+    def states_of(self, name: str) -> tuple[Hashable, ...]:
+        """Every state a label can be in according to value-set inference (values, None, BOS)."""
+        label = self.residual.labels[name]
+        graph = self.meaning.program_graph
+        if label.role is residual_lib.Role.SCRATCH:
+            return (*range(self.max_length + 1), tables_lib.AT_BOS)
+        values = sorted(graph.value_set(label.sop), key=_sort_key)
+        none = (tables_lib.NO_VALUE,) if graph.may_be_none(label.sop) else ()
+        return (*values, *none, tables_lib.AT_BOS)
+
+    def store(self, name: str, table: tables_lib.Table) -> None:
+        """Records what a block wrote into ``name`` (an override replaces it: blame's counterfactuals)."""
+        table = self.overrides.get(name) or embedding_lib.with_offset(table, self.embedding.offsets.get(name))
+        self.tables[name] = table
+
+
+def _sort_key(value: Hashable) -> tuple:
+    from optracr import craft
+
+    return craft.bases.value_sort_key(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Combinations:
+    """Every combination of one row from each of several labels' tables (the last label varying fastest)."""
+
+    names: tuple[str, ...]
+    rows: tuple[np.ndarray, ...]
+
+    @property
+    def count(self) -> int:
+        """How many combinations there are."""
+        return int(np.prod([len(rows) for rows in self.rows], dtype=np.int64)) if self.rows else 1
+
+    def chunks(self, size: int) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """(first combination, each label's rows) for consecutive chunks of at most ``size`` combinations."""
+        shape = tuple(len(rows) for rows in self.rows)
+        for start in range(0, self.count, max(1, size)):
+            flat = np.arange(start, min(self.count, start + max(1, size)))
+            indices = np.unravel_index(flat, shape) if shape else ()
+            yield start, {name: rows[index] for name, rows, index in zip(self.names, self.rows, indices)}
+
+
+def product_rows(names: Sequence[str], rows: Sequence[np.ndarray]) -> Combinations:
+    """The combinations of the given rows."""
+    return Combinations(tuple(names), tuple(np.asarray(r, dtype=np.int64) for r in rows))

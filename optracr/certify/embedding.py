@@ -1,0 +1,122 @@
+"""What the embedding puts in the residual, read off the token and position embedding matrices.
+
+A position p >= 1 holding token t starts as ``token_embedding[t] + position_embedding[p]``; BOS as the BOS rows.
+``one``, ``tokens`` and ``indices`` get tables with one row per token (per index; one row for ``one``) and the
+BOS row; every other direction gets an *offset*, the range it starts in (zero in a compiled model), which the
+block writing it adds to what it writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from optracr.certify import residual as residual_lib
+from optracr.certify import tables
+
+
+@dataclasses.dataclass(frozen=True)
+class Offset:
+    """Where a label's directions start: per direction a range after BOS, and the value at BOS."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    at_bos: np.ndarray
+
+    @property
+    def zero(self) -> bool:
+        """Whether every direction starts at exactly 0 everywhere."""
+        return not (np.any(self.lo) or np.any(self.hi) or np.any(self.at_bos))
+
+
+@dataclasses.dataclass(frozen=True)
+class Embedding:
+    """The tables of ``one``, ``tokens`` and ``indices``, and every other label's offset."""
+
+    tables: dict[str, tables.Table]
+    offsets: dict[str, Offset]
+
+
+def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> Embedding:
+    """The embedding's tables for inputs of length at most ``max_length`` over the model's vocabulary."""
+    tokens = list(layered.input_tokens)
+    vocab_rows = [row for row, token in enumerate(tokens) if token not in (layered.bos, layered.pad)]
+    token_rows = np.asarray(layered.token_embedding)[vocab_rows]  # V x D
+    position_rows = np.asarray(layered.position_embedding)[1 : max_length + 1]  # L x D
+    at_bos = np.asarray(layered.token_embedding)[tokens.index(layered.bos)] + np.asarray(
+        layered.position_embedding)[0]
+    vocab = [tokens[row] for row in vocab_rows]
+    found, offsets = {}, {}
+    for name, label in residual.labels.items():
+        columns = label.positions
+        if label.role is residual_lib.Role.TOKENS:
+            found[name] = _varying(label, vocab, token_rows[:, columns], position_rows[:, columns], at_bos[columns],
+                                   hot_of=lambda token: label.direction_index(token),
+                                   bos_hot=label.direction_index(layered.bos))
+        elif label.role is residual_lib.Role.INDICES:
+            indices = list(range(len(position_rows)))
+            found[name] = _varying(label, indices, position_rows[:, columns], token_rows[:, columns], at_bos[columns],
+                                   hot_of=lambda index: label.direction_index(index), bos_hot=-1)
+        elif label.role is residual_lib.Role.ONE:
+            both = token_rows[:, columns][:, None, :] + position_rows[:, columns][None, :, :]
+            low, high = float(both.min()), float(both.max())
+            value = at_bos[columns][0]
+            found[name] = tables.build(label, (1.0, tables.AT_BOS), [0, 0], ([low, value], [high, value]),
+                                       ([0.0, 0.0], [0.0, 0.0]), ([0.0, 0.0], [0.0, 0.0]), center=[1.0, 1.0])
+        else:
+            lo = token_rows[:, columns].min(axis=0) + position_rows[:, columns].min(axis=0)
+            hi = token_rows[:, columns].max(axis=0) + position_rows[:, columns].max(axis=0)
+            offsets[name] = Offset(lo, hi, at_bos[columns])
+    return Embedding(found, offsets)
+
+
+def _varying(label, states, own_rows, other_rows, at_bos, *, hot_of, bos_hot: int) -> tables.Table:
+    """A table whose state picks a row of ``own_rows``; ``other_rows`` (the other embedding) range freely."""
+    other_lo, other_hi = other_rows.min(axis=0), other_rows.max(axis=0)
+    other_sum_lo, other_sum_hi = other_rows.sum(axis=1).min(), other_rows.sum(axis=1).max()
+    rows = []
+    for state, own in zip(states, own_rows):
+        rows.append(_row(own + other_lo, own + other_hi, own.sum() + other_sum_lo, own.sum() + other_sum_hi,
+                         hot_of(state)))
+    rows.append(_row(at_bos, at_bos, at_bos.sum(), at_bos.sum(), bos_hot))
+    columns = list(zip(*rows))
+    return tables.build(label, (*states, tables.AT_BOS), columns[0], (columns[1], columns[2]),
+                        (columns[3], columns[4]), (columns[5], columns[6]))
+
+
+def _row(lo: np.ndarray, hi: np.ndarray, total_lo: float, total_hi: float, hot: int) -> tuple:
+    """(hot, hot box, cold box, cold sum box) of one state from per-direction boxes and the total's box."""
+    cold = np.ones(len(lo), dtype=bool)
+    hot_lo = hot_hi = 0.0
+    if hot >= 0:
+        cold[hot] = False
+        hot_lo, hot_hi = float(lo[hot]), float(hi[hot])
+    if not cold.any():
+        return hot, hot_lo, hot_hi, 0.0, 0.0, 0.0, 0.0
+    cold_sum_lo = max(float(lo[cold].sum()), total_lo - hot_hi)
+    cold_sum_hi = min(float(hi[cold].sum()), total_hi - hot_lo)
+    return hot, hot_lo, hot_hi, float(lo[cold].min()), float(hi[cold].max()), cold_sum_lo, cold_sum_hi
+
+
+def with_offset(table: tables.Table, offset: Offset | None) -> tables.Table:
+    """``table`` after adding where its directions start (unchanged for a zero offset)."""
+    if offset is None or offset.zero:
+        return table
+    rows = []
+    for row in range(table.num_rows):
+        at_bos = table.states[row] is tables.AT_BOS
+        lo, hi = (offset.at_bos, offset.at_bos) if at_bos else (offset.lo, offset.hi)
+        hot = int(table.hot[row])
+        cold = np.ones(len(lo), dtype=bool)
+        if hot >= 0:
+            cold[hot] = False
+        hot_add = (lo[hot], hi[hot]) if hot >= 0 else (0.0, 0.0)
+        cold_add = (lo[cold].min(), hi[cold].max()) if cold.any() else (0.0, 0.0)
+        sum_add = (lo[cold].sum(), hi[cold].sum()) if cold.any() else (0.0, 0.0)
+        rows.append((table.hot_lo[row] + hot_add[0], table.hot_hi[row] + hot_add[1],
+                     table.cold_lo[row] + cold_add[0], table.cold_hi[row] + cold_add[1],
+                     table.sum_lo[row] + sum_add[0], table.sum_hi[row] + sum_add[1]))
+    columns = [np.array(column) for column in zip(*rows)]
+    return table.replaced(hot_lo=columns[0], hot_hi=columns[1], cold_lo=columns[2], cold_hi=columns[3],
+                          sum_lo=columns[4], sum_hi=columns[5])

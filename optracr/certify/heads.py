@@ -1,0 +1,595 @@
+"""Attention heads: the worst case over every multiset of keys an input of length at most N can hold.
+
+For a head writing s-op T, every combination of states of the labels its query reads (and of the stored s-ops
+its Selects' queries are functions of) is a *query state*; likewise every combination of what its keys and
+values read is a *key state*. Between them the weights give a score range (``tables.bilinear_bound``, widened by
+rounding), the program says whether the selector picks the key (``frontend.selects`` on the values), and the
+value side gives a range per output direction. An input of length n <= N puts BOS and n keys (the query's own
+position among them; in causal mode only those at or before it) under each query, each in some key state,
+and the softmax weighs them. For each query state the extremes that matter are: the lowest score of a selected
+key, the highest of an unselected one, BOS's range, and (for means) the spread of selected scores. From them:
+
+- *Aggregate* with something selected: the mass off the selected keys is largest with one selected key and n - 1
+  unselected ones at their highest scores, ``M = (e^b + (N-1) e^u) / (e^b + (N-1) e^u + e^s)``; the output is the
+  selected values' mix (their common value for a categorical Aggregate, their mean for a numerical one, whose
+  weights differ by at most a factor e^spread) moved towards the stray keys' values by at most M. With nothing
+  selected, the mass off BOS is at most ``N e^u / (e^b + N e^u)``.
+- *SelectorWidth*'s head: for every width w and length n >= w, BOS's weight lies between
+  ``1 / (1 + w e^(s_hi - b_lo) + (n - w) e^(u_hi - b_lo))`` and the same with the other ends; what the head
+  writes is that weight times BOS's value plus the rest times the other keys' values, per width over all n.
+
+Each result, per value of T (or width), is T's table; softmax and output rounding widen it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+from optracr import craft
+from optracr import frontend
+from optracr.certify import context as context_lib
+from optracr.certify import findings
+from optracr.certify import meaning as meaning_lib
+from optracr.certify import residual as residual_lib
+from optracr.certify import tables as tables_lib
+
+rasp = frontend.rasp
+CHUNK_ENTRIES = 1 << 21  # query states x key states scored at once
+
+
+def analyse_layer_heads(context: context_lib.Context, layer: int, heads: Sequence[craft.AttentionHead]) -> None:
+    """Every head of the layer: the table of what it writes, or failures."""
+    for index, head in enumerate(heads):
+        _Head(context, layer, index, head).analyse()
+
+
+class _Side:
+    """The labels one side of a head reads, the rows of each to combine, and every combination of them."""
+
+    def __init__(self, names: list[str], rows: dict[str, np.ndarray], tables: dict[str, tables_lib.Table],
+                 frontier: list[str]) -> None:
+        self.names, self.frontier, self.tables = names, frontier, tables
+        # Per label the rows combined, then its BOS row last: combinations index into these.
+        self.rows = {name: np.concatenate([rows[name], [tables[name].num_rows - 1]]) for name in names}
+        shape = tuple(len(rows[name]) for name in names)
+        self.count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        flat = np.unravel_index(np.arange(self.count), shape) if shape else ()
+        self.index = {name: np.asarray(part, dtype=np.int64) for name, part in zip(names, flat)}
+        self.bos_index = {name: len(rows[name]) for name in names}
+        inner = [name for name in names if name not in frontier]
+        self.inner = int(np.prod([len(rows[name]) for name in inner], dtype=np.int64)) if inner else 1
+
+    def assignments(self) -> list[dict[str, Hashable]]:
+        """The frontier labels' values, per combination of the frontier's rows (in combination order)."""
+        per_label = [[_value(self.tables[name].states[row]) for row in self.rows[name][:-1]] for name in
+                     self.frontier]
+        return [dict(zip(self.frontier, choice)) for choice in itertools.product(*per_label)]
+
+    def values_of(self, meaning: meaning_lib.Meaning, label: str) -> list[Hashable]:
+        """``label``'s value at every combination."""
+        found = [meaning.value_of(label, assignment) for assignment in self.assignments()]
+        return [value for value in found for _ in range(self.inner)] if self.inner > 1 else found
+
+
+class _Head:
+    """One head (see the module doc)."""
+
+    def __init__(self, context: context_lib.Context, layer: int, index: int, head: craft.AttentionHead) -> None:
+        self.context, self.layer, self.index, self.head = context, layer, index, head
+        self.sublayer = 2 * layer
+        self.n = context.max_length
+        self.arithmetic = context.arithmetic
+
+    # ----------------------------------------------------------------------------------- setting up
+    def analyse(self) -> None:
+        """Checks the head and stores the table of what it writes."""
+        context, head = self.context, self.head
+        space = context.layered.residual_space
+        written = residual_lib.split_rows(context.residual, head.w_ov.output_space, head.w_ov.matrix.T, space)
+        if not written:
+            return
+        self.block = findings.Block("head", self.layer, heads=(self.index,), writes=tuple(written))
+        if len(written) > 1:
+            context.fail(self.block, f"writes into several labels ({', '.join(map(repr, written))}); a head writes "
+                         "one s-op")
+            return
+        (self.target,) = written
+        target = context.residual.labels[self.target]
+        expr = context.meaning.expr(target.sop) if target.sop in context.meaning.program_graph.graph else None
+        if target.role is residual_lib.Role.SOP and isinstance(expr, rasp.Aggregate):
+            self.kind = "numerical" if target.numerical else "categorical"
+        elif target.role is residual_lib.Role.SCRATCH and isinstance(expr, rasp.SelectorWidth):
+            self.kind = "width"
+        else:
+            context.fail(self.block, f"writes {self.target!r}, which is neither an Aggregate nor a selector width's "
+                         "scratch direction")
+            return
+        self.expr = expr
+        self.selects = frontend.conjuncts(expr.selector)
+        try:
+            self._prepare()
+        except _Stop:
+            return
+        self._score_stats()
+        {"categorical": self._categorical, "numerical": self._numerical, "width": self._width}[self.kind]()
+
+    def _prepare(self) -> None:
+        context, head = self.context, self.head
+        space = context.layered.residual_space
+        label_of = context.meaning.program_graph.label_of
+        query_weights = residual_lib.split_rows(context.residual, head.w_qk.left_space, head.w_qk.matrix, space)
+        key_weights = residual_lib.split_rows(context.residual, head.w_qk.right_space, head.w_qk.matrix.T, space)
+        target = context.residual.labels[self.target]
+        ov = np.zeros((head.w_ov.input_space.num_dims, target.size))
+        for column, direction in enumerate(head.w_ov.output_space.basis):
+            position = space.index(direction)
+            if context.residual.label_at[position] == self.target:
+                ov[:, context.residual.local_at[position]] += head.w_ov.matrix[:, column]
+        self.value_weights = residual_lib.split_rows(context.residual, head.w_ov.input_space, ov, space)
+        self.blocks = self._blocks(head, space, query_weights, key_weights)
+        try:
+            query_frontier = _union(context.meaning.frontier(label_of(s.queries)) for s in self.selects)
+            key_exprs = [s.keys for s in self.selects] + ([self.expr.sop] if self.kind != "width" else [])
+            key_frontier = _union(context.meaning.frontier(label_of(e)) for e in key_exprs)
+        except Exception as error:  # CertifyError naming the s-op
+            context.fail(self.block, str(error))
+            raise _Stop from None
+        query_names = _union([query_frontier, query_weights])
+        key_names = _union([key_frontier, key_weights, self.value_weights])
+        tables = {}
+        for name in _union([query_names, key_names]):
+            table = context.table(name, self.block, self.sublayer)
+            if table is None:
+                raise _Stop
+            tables[name] = table
+        self.tables = tables
+        query_rows = {name: self._rows(name, query_frontier, [query_weights.get(name)]) for name in query_names}
+        key_rows = {name: self._rows(name, key_frontier, [key_weights.get(name), self.value_weights.get(name)])
+                    for name in key_names}
+        self.query = _Side(_order(query_names, query_frontier), query_rows, tables, query_frontier)
+        self.key = _Side(_order(key_names, key_frontier), key_rows, tables, key_frontier)
+        if self.query.count * self.key.count > 50 * context_lib.MAX_COMBINATIONS:
+            context.fail(self.block, f"compares {self.query.count:,} query states with {self.key.count:,} key "
+                         "states, more than the certificate checks")
+            raise _Stop
+
+    def _blocks(self, head, space, query_weights, key_weights) -> list[tuple[str, str, np.ndarray]]:
+        """W_QK split into (query label, key label, block) with a nonzero block."""
+        context = self.context
+        found = []
+        for query_name, rows in query_weights.items():
+            for key_name in key_weights:
+                key_label = context.residual.labels[key_name]
+                block = np.zeros((rows.shape[0], key_label.size))
+                for column, direction in enumerate(head.w_qk.right_space.basis):
+                    position = space.index(direction)
+                    if context.residual.label_at[position] == key_name:
+                        block[:, context.residual.local_at[position]] += rows[:, column]
+                if np.any(block):
+                    found.append((query_name, key_name, block))
+        return found
+
+    def _rows(self, name: str, frontier: list[str], weights: list[np.ndarray | None]) -> np.ndarray:
+        """The rows of ``name`` to combine: every row the program needs, else one per distinct reading."""
+        table = self.tables[name]
+        rows = np.arange(table.num_rows - 1)
+        present = [w for w in weights if w is not None]
+        if name in frontier or not present or len(rows) <= 1:
+            return rows
+        bound = tables_lib.linear_bound(table, np.concatenate(present, axis=1), rows)
+        same = all(np.array_equal(part, np.broadcast_to(part[:1], part.shape))
+                   for part in (bound.center, bound.lo, bound.hi))
+        return rows[:1] if same else rows
+
+    # ----------------------------------------------------------------------------------- scoring
+    def _score_stats(self) -> None:
+        """Per query state: BOS's score range, and the extreme scores of selected and unselected key states."""
+        query, key = self.query, self.key
+        block_bounds = []
+        for query_name, key_name, block in self.blocks:
+            low, high = tables_lib.bilinear_bound(self.tables[query_name], self.tables[key_name], block,
+                                                  query.rows[query_name], key.rows[key_name])
+            block_bounds.append((query_name, key_name, low, high))
+        query_size = _size(query, self.tables)
+        key_size = _size(key, self.tables)
+        largest = max((np.max(np.abs(block)) for *_, block in self.blocks), default=0.0)
+        terms = sum(np.count_nonzero(np.any(b != 0, axis=1)) for *_, b in self.blocks) + sum(
+            np.count_nonzero(np.any(b != 0, axis=0)) for *_, b in self.blocks)
+        gamma = self.arithmetic.gamma(terms + 2)
+        selected = self._selection()
+        self.selected_by_some = np.zeros(key.count, dtype=bool)
+        stats = {name: np.empty(query.count + 1) for name in ("b_lo", "b_hi", "s_lo", "s_hi", "u_lo", "u_hi")}
+        flags = {name: np.zeros(query.count + 1, dtype=bool) for name in ("any_sel", "any_unsel", "mixed")}
+        step = max(1, CHUNK_ENTRIES // max(1, key.count))
+        key_index = {name: key.index[name] for name in key.names}
+        bos_key = {name: np.array([key.bos_index[name]]) for name in key.names}
+        for start in range(0, query.count + 1, step):
+            picks = np.arange(start, min(query.count + 1, start + step))
+            query_index = {name: np.where(picks < query.count, query.index[name][np.minimum(picks, query.count - 1)]
+                                          if query.count else 0, query.bos_index[name]) for name in query.names}
+            low, high = self._scores(block_bounds, query_index, key_index, query_size, key_size, largest, gamma)
+            b_low, b_high = self._scores(block_bounds, query_index, bos_key, query_size, key_size, largest, gamma)
+            chosen = selected(picks)
+            stats["b_lo"][picks], stats["b_hi"][picks] = b_low[:, 0], b_high[:, 0]
+            stats["s_lo"][picks] = np.where(chosen, low, np.inf).min(axis=1, initial=np.inf)
+            stats["s_hi"][picks] = np.where(chosen, high, -np.inf).max(axis=1, initial=-np.inf)
+            stats["u_lo"][picks] = np.where(chosen, np.inf, low).min(axis=1, initial=np.inf)
+            stats["u_hi"][picks] = np.where(chosen, -np.inf, high).max(axis=1, initial=-np.inf)
+            flags["any_sel"][picks] = chosen.any(axis=1)
+            flags["any_unsel"][picks] = (~chosen).any(axis=1) if key.count else False
+            self.selected_by_some |= chosen[picks < query.count].any(axis=0)
+            if self.kind == "categorical":
+                flags["mixed"][picks] = self._mixed(chosen)
+        self.stats, self.flags = stats, flags
+        # The BOS query picks nothing: every key is stray there.
+        self.flags["any_sel"][-1] = False
+        self.flags["any_unsel"][-1] = True
+        self.stats["u_hi"][-1] = max(self.stats["u_hi"][-1], self.stats["s_hi"][-1])
+        self.stats["u_lo"][-1] = min(self.stats["u_lo"][-1], self.stats["s_lo"][-1])
+        span = max(np.max(np.abs(np.nan_to_num(np.concatenate([stats["b_lo"], stats["b_hi"]]), posinf=0,
+                                                     neginf=0))), 1.0)
+        span = max(span, float(np.max(np.abs(np.nan_to_num(np.concatenate([stats["s_hi"], stats["u_hi"]]),
+                                                          posinf=0, neginf=0)))))
+        unit = self.arithmetic.unit
+        # exp of a rounded difference, its own error, the sum of up to N + 1 weights, one division.
+        self.eta = (1 + self.arithmetic.exp_error) * math.exp(2 * unit * 2 * span) * (
+            1 + self.arithmetic.gamma(self.n + 1)) * (1 + unit) / (1 - self.arithmetic.gamma(self.n + 1)) - 1
+        if self.kind == "categorical" and np.any(flags["mixed"][:-1]):
+            self.context.undefined.setdefault(self.target, findings.Undefined(
+                self.target, "a query can pick several positions holding different values; the evaluator has no "
+                "answer there (a categorical Aggregate is defined where its picks agree)"))
+
+    def _scores(self, block_bounds, query_index, key_index, query_size, key_size, largest, gamma):
+        """Score ranges (query picks x key picks), rounding included."""
+        rows = len(next(iter(query_index.values()))) if query_index else 1
+        columns = len(next(iter(key_index.values()))) if key_index else 1
+        low, high = np.zeros((rows, columns)), np.zeros((rows, columns))
+        for query_name, key_name, block_low, block_high in block_bounds:
+            q, k = query_index[query_name][:, None], key_index[key_name][None, :]
+            low += block_low[q, k]
+            high += block_high[q, k]
+        q_size = sum((query_size[name][query_index[name]] for name in query_index), np.zeros(rows))
+        k_size = sum((key_size[name][key_index[name]] for name in key_index), np.zeros(columns))
+        rounding = gamma * largest * np.outer(q_size, k_size)
+        return low - rounding, high + rounding
+
+    def _selection(self):
+        """A function from query picks to the (picks x key states) matrix of what the selector picks."""
+        meaning, query, key = self.context.meaning, self.query, self.key
+        label_of = meaning.program_graph.label_of
+        parts = []
+        for select in self.selects:
+            query_values = query.values_of(meaning, label_of(select.queries))
+            key_values = key.values_of(meaning, label_of(select.keys))
+            query_codes, query_distinct = _codes(query_values)
+            key_codes, key_distinct = _codes(key_values)
+            matrix = _predicate_matrix(select, query_distinct, key_distinct)
+            parts.append((np.asarray(query_codes), np.asarray(key_codes), matrix))
+        count = query.count
+
+        def selected(picks: np.ndarray) -> np.ndarray:
+            result = np.ones((len(picks), key.count), dtype=bool)
+            inside = picks < count
+            for query_codes, key_codes, matrix in parts:
+                rows = matrix[query_codes[np.minimum(picks, count - 1)]][:, key_codes] if count else result
+                result &= rows
+            result[~inside] = False  # the BOS query
+            return result
+
+        return selected
+
+    def _mixed(self, chosen: np.ndarray) -> np.ndarray:
+        """Per query pick, whether it selects key states holding different values."""
+        codes = self._value_codes()
+        found = np.zeros(len(chosen), dtype=bool)
+        for row, picked in enumerate(chosen):
+            values = np.unique(codes[picked])
+            found[row] = len(values) > 1
+        return found
+
+    def _value_codes(self) -> np.ndarray:
+        if not hasattr(self, "_codes"):
+            values = self.key.values_of(self.context.meaning, self.context.meaning.program_graph.label_of(
+                self.expr.sop))
+            self._vals = values
+            self._codes = np.asarray(_codes(values)[0])
+        return self._codes
+
+    # ----------------------------------------------------------------------------------- values
+    def _values(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per key state (BOS key last), the range of what the head's value side gives each target direction."""
+        key = self.key
+        size = self.context.residual.labels[self.target].size
+        low = np.zeros((key.count + 1, size))
+        high = np.zeros((key.count + 1, size))
+        for name, weights in self.value_weights.items():
+            bound = tables_lib.linear_bound(self.tables[name], weights, key.rows[name])
+            index = np.concatenate([key.index[name], [key.bos_index[name]]])
+            low += bound.low[index]
+            high += bound.high[index]
+        magnitude = np.zeros(key.count + 1)
+        for name, weights in self.value_weights.items():
+            sizes = self.tables[name].magnitude()[key.rows[name]]
+            index = np.concatenate([key.index[name], [key.bos_index[name]]])
+            magnitude += np.max(np.abs(weights)) * sizes[index]
+        terms = sum(np.count_nonzero(np.any(w != 0, axis=1)) for w in self.value_weights.values())
+        self.output_rounding = self.arithmetic.gamma(terms + self.n + 3) * float(np.max(magnitude, initial=0.0))
+        return low, high
+
+    # ----------------------------------------------------------------------------------- per target
+    def _masses(self) -> tuple[float, float, float]:
+        """The largest stray mass with something selected, with nothing selected, and at the BOS query."""
+        stats, flags, n = self.stats, self.flags, self.n
+        some = flags["any_sel"][:-1]
+        stray = 0.0
+        if np.any(some):
+            others = np.logaddexp(stats["b_hi"][:-1], np.log(max(n - 1, 0)) + stats["u_hi"][:-1]
+                                  if n > 1 else -np.inf)
+            stray = float(np.max(_sigmoid(others - stats["s_lo"][:-1])[some]))
+        none = flags["any_unsel"][:-1]
+        empty = float(np.max(_sigmoid(np.log(n) + stats["u_hi"][:-1] - stats["b_lo"][:-1])[none])) if np.any(
+            none) else 0.0
+        at_bos = float(_sigmoid(np.log(n) + stats["u_hi"][-1] - stats["b_lo"][-1])) if np.isfinite(
+            stats["u_hi"][-1]) else 0.0
+        extra = (n + 1) * self.arithmetic.tiny
+        return min(1.0, stray + extra), min(1.0, empty + extra), min(1.0, at_bos + extra)
+
+    def _categorical(self) -> None:
+        target = self.context.residual.labels[self.target]
+        low, high = self._values()
+        codes = self._value_codes()
+        values = self._vals
+        stray, empty, at_bos = self._masses()
+        z_lo = float(low.min(initial=0.0))
+        z_hi = float(high.max(initial=0.0))
+        z_sum_lo, z_sum_hi = float(low.sum(axis=1).min()), float(high.sum(axis=1).max())
+        slack = self.eta * max(abs(z_lo), abs(z_hi), 1e-300) + self.output_rounding
+        slack_sum = self.eta * max(abs(z_sum_lo), abs(z_sum_hi)) + self.output_rounding * target.size
+        states, rows = [], []
+        used = self.selected_by_some
+        for code in np.unique(codes[used]) if np.any(used) else []:
+            members = np.flatnonzero(used & (codes == code))
+            value = values[members[0]]
+            state = tables_lib.NO_VALUE if value is None else value
+            hot = -1 if value is None else target.direction_index(value)
+            if value is not None and hot < 0:
+                self.context.fail(self.block, f"the program gives {self.target!r} the value {value!r}, which has no "
+                                  "direction in the residual (value-set inference missed it)")
+                continue
+            mine = _summary(hot, low[members], high[members])
+            rows.append((state, hot, _mix(mine, hot, stray, z_lo, z_hi, z_sum_lo, z_sum_hi, slack, slack_sum)))
+            states.append(state)
+        bos_value = _summary(-1, low[-1:], high[-1:])
+        if np.any(self.flags["any_unsel"][:-1]):
+            box = _mix(bos_value, -1, empty, z_lo, z_hi, z_sum_lo, z_sum_hi, slack, slack_sum)
+            rows = _merge_state(rows, tables_lib.NO_VALUE, -1, box)
+        rows.append((tables_lib.AT_BOS, -1, _mix(bos_value, -1, at_bos, z_lo, z_hi, z_sum_lo, z_sum_hi, slack,
+                                                   slack_sum)))
+        self._store(target, rows)
+        self.context.details[self.target] = {"block": self.block, "kind": "categorical", "stray": stray,
+                                             "empty": empty, "stats": self.stats}
+
+    def _numerical(self) -> None:
+        target = self.context.residual.labels[self.target]
+        low, high = self._values()
+        low, high = low[:, 0], high[:, 0]
+        stray, empty, at_bos = self._masses()
+        values = self.key.values_of(self.context.meaning, self.context.meaning.program_graph.label_of(self.expr.sop))
+        used = self.selected_by_some
+        numbers = np.array([float(v) if v is not None else np.nan for v in values])
+        z_lo, z_hi = float(low.min()), float(high.max())
+        slack = self.eta * max(abs(z_lo), abs(z_hi)) + self.output_rounding
+        errors = []
+        if np.any(used):
+            picked = used & np.isfinite(numbers)
+            e_lo = float(np.min(low[:-1][picked] - numbers[picked]))
+            e_hi = float(np.max(high[:-1][picked] - numbers[picked]))
+            v_lo, v_hi = float(numbers[picked].min()), float(numbers[picked].max())
+            some = self.flags["any_sel"][:-1]
+            spread = float(np.max((self.stats["s_hi"][:-1] - self.stats["s_lo"][:-1])[some]))
+            uneven = math.expm1(min(spread, 700.0)) * (v_hi - v_lo) / 2.0
+            eps = (e_lo - uneven, e_hi + uneven)
+            corner = ((1 - stray) * eps[0] + stray * (z_lo - v_hi), (1 - stray) * eps[1] + stray * (z_hi - v_lo))
+            errors.append((min(eps[0], corner[0]) - slack, max(eps[1], corner[1]) + slack))
+        default = float(self.expr.default) if self.expr.default is not None else 0.0
+        empty_box = None
+        if np.any(self.flags["any_unsel"][:-1]):
+            b_lo, b_hi = float(low[-1]), float(high[-1])
+            empty_box = (min(b_lo, (1 - empty) * b_lo + empty * z_lo) - slack - default,
+                         max(b_hi, (1 - empty) * b_hi + empty * z_hi) + slack - default)
+        states = sorted(self.context.meaning.program_graph.value_set(target.sop), key=lambda v: float(v))
+        rows = []
+        for value in states:
+            boxes = list(errors)
+            if empty_box is not None and float(value) == default:
+                boxes.append(empty_box)
+            if not boxes:
+                continue
+            lo, hi = min(b[0] for b in boxes), max(b[1] for b in boxes)
+            rows.append((value, 0, (float(value) + lo, float(value) + hi, 0.0, 0.0, 0.0, 0.0)))
+        b_lo, b_hi = float(low[-1]), float(high[-1])
+        rows.append((tables_lib.AT_BOS, 0, (min(b_lo, (1 - at_bos) * b_lo + at_bos * z_lo) - slack,
+                                            max(b_hi, (1 - at_bos) * b_hi + at_bos * z_hi) + slack,
+                                            0.0, 0.0, 0.0, 0.0)))
+        self._store(target, rows)
+        self.context.details[self.target] = {"block": self.block, "kind": "numerical", "stray": stray,
+                                             "empty": empty, "errors": errors, "stats": self.stats}
+
+    def _width(self) -> None:
+        target = self.context.residual.labels[self.target]
+        low, high = self._values()
+        low, high = low[:, 0], high[:, 0]
+        stats, flags, n = self.stats, self.flags, self.n
+        inside = slice(0, -1)
+        rows, boxes = [], {}
+        other_lo, other_hi = (float(low[:-1].min()), float(high[:-1].max())) if self.key.count else (0.0, 0.0)
+        bos_lo, bos_hi = float(low[-1]), float(high[-1])
+        some, none = flags["any_sel"][inside], flags["any_unsel"][inside]
+        widths = np.arange(n + 1)
+        for width in widths:
+            if (width == 0 and not np.any(none)) or (width > 0 and not np.any(some)):
+                continue
+            lengths = np.arange(max(width, 1), n + 1)
+            if not np.any(none):
+                lengths = lengths[lengths == width]
+            if len(lengths) == 0:
+                continue
+            pick = some if width > 0 else none
+            weight_lo, weight_hi = self._bos_weight(width, lengths, pick)
+            box = _blend(weight_lo, weight_hi, bos_lo, bos_hi, other_lo, other_hi)
+            box = (box[0] - self.output_rounding, box[1] + self.output_rounding)
+            boxes[int(width)] = box
+            rows.append((int(width), 0, (*box, 0.0, 0.0, 0.0, 0.0)))
+        weight_lo, weight_hi = self._bos_weight(0, np.arange(0, n + 1), np.array([True]), bos_query=True)
+        box = _blend(weight_lo, weight_hi, bos_lo, bos_hi, other_lo, other_hi)
+        rows.append((tables_lib.AT_BOS, 0, (box[0] - self.output_rounding, box[1] + self.output_rounding,
+                                            0.0, 0.0, 0.0, 0.0)))
+        self._store(target, rows)
+        self.context.details[self.target] = {"block": self.block, "kind": "width", "boxes": boxes,
+                                             "stats": self.stats}
+
+    def _bos_weight(self, width: int, lengths: np.ndarray, pick: np.ndarray, bos_query: bool = False):
+        """The range of BOS's weight at a query selecting ``width`` of ``lengths`` keys, over the picked queries."""
+        stats = self.stats
+        part = slice(-1, None) if bos_query else slice(0, -1)
+        b_lo, b_hi = stats["b_lo"][part][pick], stats["b_hi"][part][pick]
+        s_lo, s_hi = stats["s_lo"][part][pick], stats["s_hi"][part][pick]
+        u_lo, u_hi = stats["u_lo"][part][pick], stats["u_hi"][part][pick]
+        if bos_query:
+            s_lo = s_hi = np.full(1, -np.inf)
+        others = lengths - width
+        high_others = np.logaddexp(_log_count(width, np.max(s_hi - b_lo)), _log_count(others, np.max(u_hi - b_lo)))
+        low_others = np.logaddexp(_log_count(width, np.min(s_lo - b_hi)), _log_count(others, np.min(u_lo - b_hi)))
+        weight_lo = float(np.min(_sigmoid(-high_others))) * (1 - self.eta)
+        weight_hi = min(1.0, float(np.max(_sigmoid(-low_others))) * (1 + self.eta))
+        return max(0.0, weight_lo - (self.n + 1) * self.arithmetic.tiny), weight_hi
+
+    def _store(self, target: residual_lib.Label, rows: list) -> None:
+        states = [row[0] for row in rows]
+        hot = [row[1] for row in rows]
+        boxes = np.array([row[2] for row in rows], dtype=np.float64).reshape(len(rows), 6)
+        table = tables_lib.build(target, states, hot, (boxes[:, 0], boxes[:, 1]), (boxes[:, 2], boxes[:, 3]),
+                                 (boxes[:, 4], boxes[:, 5]))
+        self.context.store(self.target, table)
+
+
+class _Stop(Exception):
+    """The head cannot be analysed further (a failure has been recorded)."""
+
+
+def _value(state: Hashable) -> Hashable:
+    return None if state is tables_lib.NO_VALUE else state
+
+
+def _union(groups) -> list[str]:
+    found: dict[str, None] = {}
+    for group in groups:
+        found.update(dict.fromkeys(group))
+    return list(found)
+
+
+def _order(names: list[str], frontier: list[str]) -> list[str]:
+    """Frontier labels first (their values vary slowest), then the others."""
+    return [name for name in frontier if name in names] + [name for name in names if name not in frontier]
+
+
+def _size(side: _Side, tables: dict) -> dict[str, np.ndarray]:
+    """Per label of a side, the L1 size of each of its combined rows (BOS last)."""
+    return {name: tables[name].magnitude()[side.rows[name]] for name in side.names}
+
+
+def _codes(values: Sequence[Hashable]) -> tuple[list[int], list[Hashable]]:
+    """Each value's index among the distinct values (keyed by type), and the distinct values."""
+    index: dict[Hashable, int] = {}
+    distinct, codes = [], []
+    for value in values:
+        key = None if value is None else (meaning_lib.UNDEFINED if value is meaning_lib.UNDEFINED else
+                                          frontend.value_key(value))
+        if key not in index:
+            index[key] = len(distinct)
+            distinct.append(value)
+        codes.append(index[key])
+    return codes, distinct
+
+
+def _predicate_matrix(select: rasp.Select, queries: list[Hashable], keys: list[Hashable]) -> np.ndarray:
+    """Whether ``select`` picks each key value for each query value (the evaluator's rule)."""
+    matrix = np.zeros((len(queries), len(keys)), dtype=bool)
+    for row, query in enumerate(queries):
+        if query is None or query is meaning_lib.UNDEFINED:
+            continue
+        for column, key in enumerate(keys):
+            if key is None or key is meaning_lib.UNDEFINED:
+                continue
+            try:
+                matrix[row, column] = frontend.selects(select, key, query)
+            except frontend.EvaluationError:
+                matrix[row, column] = False
+    return matrix
+
+
+def _log_count(count, score) -> np.ndarray:
+    """log(count) + score: the log of ``count`` keys' total weight at ``score`` (-inf for none, or no such key)."""
+    count = np.asarray(count, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        found = np.log(np.maximum(count, 1.0)) + score
+    return np.where((count > 0) & np.isfinite(found), found, -np.inf)
+
+
+def _sigmoid(values: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x), without overflow."""
+    return np.exp(-np.logaddexp(0.0, -np.asarray(values, dtype=np.float64)))
+
+
+def _summary(hot: int, low: np.ndarray, high: np.ndarray) -> tuple[float, ...]:
+    """The hull of value-side ranges (rows x directions) as (hot lo, hot hi, cold lo, cold hi, sum lo, sum hi)."""
+    cold = np.ones(low.shape[1], dtype=bool)
+    hot_lo = hot_hi = 0.0
+    if hot >= 0:
+        cold[hot] = False
+        hot_lo, hot_hi = float(low[:, hot].min()), float(high[:, hot].max())
+    if not cold.any():
+        return hot_lo, hot_hi, 0.0, 0.0, 0.0, 0.0
+    return (hot_lo, hot_hi, float(low[:, cold].min()), float(high[:, cold].max()),
+            float(low[:, cold].sum(axis=1).min()), float(high[:, cold].sum(axis=1).max()))
+
+
+def _mix(mine: tuple[float, ...], hot: int, mass: float, z_lo: float, z_hi: float, z_sum_lo: float,
+         z_sum_hi: float, slack: float, slack_sum: float) -> tuple[float, ...]:
+    """``(1 - m) mine + m z`` for m in [0, mass], z any stray key's (or BOS's) value, plus rounding slack."""
+    hot_lo, hot_hi, cold_lo, cold_hi, sum_lo, sum_hi = mine
+
+    def blend(low: float, high: float, other_lo: float, other_hi: float) -> tuple[float, float]:
+        return (min(low, (1 - mass) * low + mass * other_lo), max(high, (1 - mass) * high + mass * other_hi))
+
+    if hot >= 0:
+        hot_lo, hot_hi = blend(hot_lo, hot_hi, z_lo, z_hi)
+        other_sum = (z_sum_lo - z_hi, z_sum_hi - z_lo)
+    else:
+        other_sum = (z_sum_lo, z_sum_hi)
+    cold_lo, cold_hi = blend(cold_lo, cold_hi, z_lo, z_hi)
+    sum_lo, sum_hi = blend(sum_lo, sum_hi, *other_sum)
+    return (hot_lo - slack, hot_hi + slack, cold_lo - slack, cold_hi + slack, sum_lo - slack_sum,
+            sum_hi + slack_sum)
+
+
+def _merge_state(rows: list, state: Hashable, hot: int, box: tuple[float, ...]) -> list:
+    """``rows`` with ``box`` joined into ``state``'s row (added when absent)."""
+    for index, (existing, existing_hot, existing_box) in enumerate(rows):
+        if existing is state:
+            merged = tuple(min(a, b) if i % 2 == 0 else max(a, b) for i, (a, b) in enumerate(zip(existing_box, box)))
+            rows[index] = (existing, existing_hot, merged)
+            return rows
+    return [*rows, (state, hot, box)]
+
+
+def _blend(weight_lo: float, weight_hi: float, bos_lo: float, bos_hi: float, other_lo: float,
+           other_hi: float) -> tuple[float, float]:
+    """The range of ``a b + (1 - a) o`` for a, b, o in their ranges (extremes at the corners)."""
+    corners = [a * b + (1 - a) * o for a in (weight_lo, weight_hi) for b in (bos_lo, bos_hi)
+               for o in (other_lo, other_hi)]
+    return min(corners), max(corners)

@@ -1,0 +1,276 @@
+"""MLPs: for every combination of the values a group of hidden units reads, what it writes, by interval arithmetic.
+
+A layer's hidden units split into groups that write disjoint labels (a block, or a fused region). For a group,
+every combination of states of the labels it reads (and of the stored s-ops its outputs are functions of) gives
+each unit's pre-activation as a center plus a deviation range (``tables.linear_bound``), widened by float
+rounding. A unit whose range stays >= 0 is *active* (linear), one whose range stays <= 0 is silent, any other
+passes anything from 0 to its highest value. What the active units read from a numerical input is combined
+before it is bounded, so a step built from two units whose slopes cancel adds no error where the input sits on
+a flat part. Each combination's output, grouped by the value the program gives the s-op it writes
+(``meaning.value_of``), becomes that s-op's table.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+import scipy.sparse
+
+from optracr import craft
+from optracr.certify import context as context_lib
+from optracr.certify import findings
+from optracr.certify import meaning as meaning_lib
+from optracr.certify import residual as residual_lib
+from optracr.certify import tables as tables_lib
+
+CHUNK_ENTRIES = 1 << 20  # combinations x units (or outputs) handled at once
+
+
+def unit_groups(mlp: craft.MLP, residual: residual_lib.Residual, residual_space) -> list[tuple[np.ndarray, list[str]]]:
+    """The layer's hidden units in groups writing disjoint labels: (unit indices, written labels)."""
+    written = residual_lib.split_rows(residual, mlp.output_space, mlp.snd.matrix.T, residual_space)
+    parent = list(range(mlp.hidden_width))
+
+    def find(unit: int) -> int:
+        while parent[unit] != unit:
+            parent[unit] = parent[parent[unit]]
+            unit = parent[unit]
+        return unit
+
+    writers: dict[str, np.ndarray] = {name: np.flatnonzero(np.any(rows != 0.0, axis=0)) for name, rows in
+                                      written.items()}
+    for units in writers.values():
+        for unit in units[1:]:
+            parent[find(int(unit))] = find(int(units[0]))
+    groups: dict[int, list[int]] = {}
+    for unit in range(mlp.hidden_width):
+        groups.setdefault(find(unit), []).append(unit)
+    found = []
+    for members in groups.values():
+        labels = [name for name, units in writers.items() if len(units) and find(int(units[0])) == find(members[0])]
+        if labels:
+            found.append((np.array(members), labels))
+    return found
+
+
+def analyse_layer_mlp(context: context_lib.Context, layer: int, mlp: craft.MLP) -> None:
+    """Every group of the layer's MLP: tables for what it writes, failures where it cannot be checked."""
+    residual_space = context.layered.residual_space
+    reads = residual_lib.split_rows(context.residual, mlp.input_space, mlp.fst.matrix, residual_space)
+    writes = residual_lib.split_rows(context.residual, mlp.output_space, mlp.snd.matrix.T, residual_space)
+    for units, labels in unit_groups(mlp, context.residual, residual_space):
+        block = findings.Block("mlp", layer, units=tuple(int(u) for u in units), writes=tuple(labels))
+        group_reads = {name: rows[:, units] for name, rows in reads.items() if np.any(rows[:, units])}
+        group_writes = {name: writes[name][:, units].T for name in labels}  # units x label size
+        _Group(context, block, 2 * layer + 1, group_reads, group_writes).analyse()
+
+
+class _Group:
+    """One group of hidden units: reads (label -> weights, label size x units), writes (label -> units x size)."""
+
+    def __init__(self, context: context_lib.Context, block: findings.Block, sublayer: int,
+                 reads: dict[str, np.ndarray], writes: dict[str, np.ndarray]) -> None:
+        self.context, self.block, self.sublayer = context, block, sublayer
+        self.reads, self.writes = reads, writes
+        self.arithmetic = context.arithmetic
+
+    # --------------------------------------------------------------------------------- setting up
+    def analyse(self) -> None:
+        """Checks the group and stores the tables of the labels it writes."""
+        context = self.context
+        for name in self.writes:
+            if context.residual.labels[name].role is not residual_lib.Role.SOP:
+                context.fail(self.block, f"writes into {name!r}, which no MLP may write (it belongs to "
+                             f"{context.residual.labels[name].role.value})")
+                return
+        try:
+            frontier = list(dict.fromkeys(label for name in self.writes
+                                          for label in context.meaning.frontier(name, own=True)))
+        except Exception as error:  # a CertifyError naming the s-op
+            context.fail(self.block, str(error))
+            return
+        names = list(dict.fromkeys([*frontier, *self.reads]))
+        tables = {name: context.table(name, self.block, self.sublayer) for name in names}
+        if any(table is None for table in tables.values()):
+            return
+        bounds = {name: tables_lib.linear_bound(tables[name], weights) for name, weights in self.reads.items()}
+        rows = {name: self._rows_to_enumerate(name, tables[name], bounds.get(name), name in frontier)
+                for name in names}
+        combinations = context_lib.product_rows(names, [rows[name] for name in names])
+        if combinations.count > context_lib.MAX_COMBINATIONS:
+            context.fail(self.block, f"reads {combinations.count:,} combinations of values of "
+                         f"{', '.join(map(repr, names))}, more than the certificate checks "
+                         f"({context_lib.MAX_COMBINATIONS:,})")
+            return
+        intended = self._intended(frontier, tables, rows, combinations)
+        outputs = self._outputs(tables, bounds, combinations)
+        bos_rows = {name: np.array([tables[name].num_rows - 1]) for name in names}
+        bos_outputs = self._outputs(tables, bounds, context_lib.product_rows(names, [bos_rows[n] for n in names]))
+        for name in self.writes:
+            self._store(name, intended[name], outputs, bos_outputs, tables, combinations)
+
+    def _rows_to_enumerate(self, name: str, table: tables_lib.Table, bound: tables_lib.Bound | None,
+                           needed: bool) -> np.ndarray:
+        """The rows of ``name`` to combine: all of them, or one when the program does not need the value and the
+        weights read every row alike."""
+        rows = np.arange(table.num_rows - 1)
+        if needed or bound is None or len(rows) <= 1:
+            return rows
+        same = all(np.array_equal(part[rows], np.broadcast_to(part[rows[:1]], part[rows].shape))
+                   for part in (bound.center, bound.lo, bound.hi))
+        return rows[:1] if same else rows
+
+    def _intended(self, frontier: list[str], tables: dict, rows: dict,
+                  combinations: context_lib.Combinations) -> dict[str, list[Hashable]]:
+        """Per written label, the program's value at every combination (``UNDEFINED`` where a function raises)."""
+        meaning = self.context.meaning
+        inner = int(np.prod([len(rows[name]) for name in combinations.names[len(frontier):]], dtype=np.int64))
+        found: dict[str, list[Hashable]] = {name: [] for name in self.writes}
+        for choice in itertools.product(*(rows[name] for name in frontier)):
+            assignment = {name: _value(tables[name].states[row]) for name, row in zip(frontier, choice)}
+            for name in self.writes:
+                found[name].append(meaning.value_of(name, assignment, own=True))
+        return {name: [value for value in values for _ in range(inner)] if inner > 1 else values
+                for name, values in found.items()}
+
+    # --------------------------------------------------------------------------------- computing
+    def _outputs(self, tables: dict, bounds: dict, combinations: context_lib.Combinations) -> tuple[np.ndarray, ...]:
+        """Per combination, bounds (low, high) on every written direction (columns: the writes in order)."""
+        snd = np.concatenate([self.writes[name] for name in self.writes], axis=1)  # units x outputs
+        units, outputs = snd.shape
+        positive, negative = np.maximum(snd, 0.0), np.maximum(-snd, 0.0)
+        second_layer = self.arithmetic.gamma(np.count_nonzero(snd, axis=0).max(initial=0) + 1)
+        numerical = [name for name in self.reads if self.context.residual.labels[name].numerical
+                     and name != craft.conventions.ONE]
+        first_layer = self.arithmetic.gamma(
+            np.count_nonzero(np.concatenate(list(self.reads.values()), axis=0), axis=0).max(initial=0) + 1)
+        largest = {name: np.max(np.abs(weights), axis=0) for name, weights in self.reads.items()}
+        sparse = units * outputs > CHUNK_ENTRIES
+        mats = [scipy.sparse.csr_matrix(m) if sparse else m for m in (positive, negative, np.abs(snd))]
+        lows, highs = [], []
+        size = max(1, CHUNK_ENTRIES // max(units, outputs, 1))
+        for _, chosen in combinations.chunks(size):
+            center = sum(bounds[name].center[chosen[name]] for name in self.reads)
+            cat_lo = sum((bounds[name].lo[chosen[name]] for name in self.reads if name not in numerical), 0.0)
+            cat_hi = sum((bounds[name].hi[chosen[name]] for name in self.reads if name not in numerical), 0.0)
+            num_lo = sum((bounds[name].lo[chosen[name]] for name in numerical), 0.0)
+            num_hi = sum((bounds[name].hi[chosen[name]] for name in numerical), 0.0)
+            size_of = sum(largest[name] * tables[name].magnitude()[chosen[name]][:, None] for name in self.reads)
+            rounding = first_layer * size_of
+            low = center + cat_lo + num_lo - rounding
+            high = center + cat_hi + num_hi + rounding
+            active = low >= 0.0
+            h_lo = np.where(active, center + cat_lo - rounding, 0.0)
+            h_hi = np.where(active, center + cat_hi + rounding, np.maximum(high, 0.0))
+            out_lo = _times(h_lo, mats[0]) - _times(h_hi, mats[1])
+            out_hi = _times(h_hi, mats[0]) - _times(h_lo, mats[1])
+            for name in numerical:  # what the active units read from a numerical input, combined first
+                coefficient = _times(active * self.reads[name][0], snd)
+                table = tables[name]
+                row = chosen[name]
+                ends = (coefficient * (table.hot_lo[row] - table.center[row])[:, None],
+                        coefficient * (table.hot_hi[row] - table.center[row])[:, None])
+                out_lo += np.minimum(*ends)
+                out_hi += np.maximum(*ends)
+            spread = second_layer * _times(np.maximum(np.abs(h_lo), np.abs(h_hi)), mats[2])
+            lows.append(out_lo - spread)
+            highs.append(out_hi + spread)
+        return np.concatenate(lows), np.concatenate(highs)
+
+    # --------------------------------------------------------------------------------- storing
+    def _store(self, name: str, intended: list[Hashable], outputs: tuple[np.ndarray, ...],
+               bos_outputs: tuple[np.ndarray, ...], tables: dict, combinations: context_lib.Combinations) -> None:
+        label = self.context.residual.labels[name]
+        start = 0
+        for other in self.writes:
+            if other == name:
+                break
+            start += self.context.residual.labels[other].size
+        columns = slice(start, start + label.size)
+        low, high = outputs[0][:, columns], outputs[1][:, columns]
+        defined = np.array([value is not meaning_lib.UNDEFINED for value in intended], dtype=bool)
+        if not defined.all():
+            self.context.undefined.setdefault(name, findings.Undefined(
+                name, f"its function raises on input values {self.context.meaning.raising_inputs(name)[:6]}"))
+        states, state_of = [], {}
+        codes = np.full(len(intended), -1, dtype=np.int64)
+        for index, value in enumerate(intended):
+            if value is meaning_lib.UNDEFINED:
+                continue
+            state = tables_lib.NO_VALUE if value is None else value
+            key = tables_lib.state_key(state)
+            if key not in state_of:
+                state_of[key] = len(states)
+                states.append(state)
+            codes[index] = state_of[key]
+        hot = np.array([_hot(label, state) for state in states], dtype=np.int64)
+        missing = [state for state, index in zip(states, hot) if index < 0 and not label.numerical
+                   and state is not tables_lib.NO_VALUE]
+        if missing:
+            self.context.fail(self.block, f"the program gives {name!r} the value {missing[0]!r}, which has no "
+                              "direction in the residual (value-set inference missed it)")
+        rows = _summaries(label, hot[codes[defined]], low[defined], high[defined])
+        merged = _hull(rows[1:], codes[defined], len(states))
+        bos = _summaries(label, np.array([0 if label.numerical else -1]), bos_outputs[0][:, columns],
+                         bos_outputs[1][:, columns])
+        arrays = [np.concatenate([part, bos_part]) for part, bos_part in zip(merged, bos[1:])]
+        table = tables_lib.build(label, (*states, tables_lib.AT_BOS), np.concatenate([hot, bos[0]]),
+                                 (arrays[0], arrays[1]), (arrays[2], arrays[3]), (arrays[4], arrays[5]))
+        self.context.store(name, table)
+        self.context.details[name] = {"block": self.block, "combinations": combinations, "intended": intended,
+                                      "low": low, "high": high, "tables": tables}
+
+
+def _value(state: Hashable) -> Hashable:
+    """The program's value in a state (None for no value)."""
+    return None if state is tables_lib.NO_VALUE else state
+
+
+def _hot(label: residual_lib.Label, state: Hashable) -> int:
+    if label.numerical:
+        return 0
+    return -1 if state is tables_lib.NO_VALUE else label.direction_index(state)
+
+
+def _times(dense: np.ndarray, matrix) -> np.ndarray:
+    """``dense @ matrix`` for a dense or sparse ``matrix``, as a dense array."""
+    if scipy.sparse.issparse(matrix):
+        return np.asarray((matrix.T @ dense.T).T)
+    return dense @ matrix
+
+
+def _summaries(label: residual_lib.Label, hot: np.ndarray, low: np.ndarray,
+               high: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per combination: (hot, hot low, hot high, cold low, cold high, cold sum low, cold sum high)."""
+    count = len(hot)
+    rows = np.arange(count)
+    has_hot = hot >= 0
+    safe = np.maximum(hot, 0)
+    hot_lo = np.where(has_hot, low[rows, safe], 0.0) if label.size else np.zeros(count)
+    hot_hi = np.where(has_hot, high[rows, safe], 0.0) if label.size else np.zeros(count)
+    if label.size <= 1 and label.numerical:
+        zeros = np.zeros(count)
+        return hot, hot_lo, hot_hi, zeros, zeros, zeros, zeros
+    mask = np.ones_like(low, dtype=bool)
+    mask[rows[has_hot], safe[has_hot]] = False
+    cold_lo = np.where(mask, low, np.inf).min(axis=1, initial=np.inf)
+    cold_hi = np.where(mask, high, -np.inf).max(axis=1, initial=-np.inf)
+    sum_lo = np.where(mask, low, 0.0).sum(axis=1)
+    sum_hi = np.where(mask, high, 0.0).sum(axis=1)
+    cold_lo = np.where(np.isfinite(cold_lo), cold_lo, 0.0)
+    cold_hi = np.where(np.isfinite(cold_hi), cold_hi, 0.0)
+    return hot, hot_lo, hot_hi, cold_lo, cold_hi, sum_lo, sum_hi
+
+
+def _hull(rows: tuple[np.ndarray, ...], codes: np.ndarray, count: int) -> list[np.ndarray]:
+    """Per state, the hull of the summaries (hot low, hot high, cold low, cold high, sum low, sum high) of its
+    combinations."""
+    merged = []
+    for index, values in enumerate(rows):
+        low_side = index % 2 == 0
+        target = np.full(count, np.inf if low_side else -np.inf)
+        (np.minimum if low_side else np.maximum).at(target, codes, values)
+        merged.append(target)
+    return merged

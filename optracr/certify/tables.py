@@ -1,0 +1,300 @@
+"""The abstract domain: what a label's directions may hold at one position, per value its s-op has there.
+
+A ``Table`` has one row per *state* of the label at a position: a value of its s-op, ``NO_VALUE`` (the s-op is
+None there) or, always last, ``AT_BOS`` (the BOS position). A row bounds the label's directions:
+
+- the *hot* direction (the one-hot's 1 for a categorical value; the one direction of a numerical label; none for
+  ``NO_VALUE`` and mostly for ``AT_BOS``) lies in ``[hot_lo, hot_hi]``, around the reference ``center``;
+- every other (*cold*) direction lies in ``[cold_lo, cold_hi]``, and their sum in ``[sum_lo, sum_hi]``.
+
+The sum bound is what keeps one-hots read through wide weights tight: a head's stray softmax mass spreads over
+many cold directions, each up to the mass, but all of them together hold no more than it.
+``linear_bound`` and ``bilinear_bound`` turn rows into bounds on what weights read from them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+from optracr import frontend
+from optracr.certify import residual as residual_lib
+
+
+class _State:
+    """A state that is not a value: no value (None), or the BOS position."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def __reduce__(self) -> str:
+        return self.name
+
+
+NO_VALUE = _State("NO_VALUE")
+AT_BOS = _State("AT_BOS")
+ROW_CHUNK = 1 << 21  # entries of a (rows x columns) bound computed at once
+
+
+def state_key(state: Hashable) -> Hashable:
+    """A state's identity: ``frontend.value_key`` of a value, the marker itself otherwise."""
+    return state if isinstance(state, _State) else frontend.value_key(state)
+
+
+def shown(state: Hashable) -> str:
+    """A state in words."""
+    if state is NO_VALUE:
+        return "None"
+    if state is AT_BOS:
+        return "BOS"
+    return repr(state)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Table:
+    """Bounds on a label's directions per state (module doc); the last row is the BOS position's."""
+
+    label: residual_lib.Label
+    states: tuple[Hashable, ...]
+    hot: np.ndarray  # int, -1 where no direction is hot
+    center: np.ndarray
+    hot_lo: np.ndarray
+    hot_hi: np.ndarray
+    cold_lo: np.ndarray
+    cold_hi: np.ndarray
+    sum_lo: np.ndarray
+    sum_hi: np.ndarray
+
+    def __post_init__(self) -> None:
+        rows = len(self.states)
+        if rows == 0 or self.states[-1] is not AT_BOS:
+            raise ValueError(f"table of {self.label.name!r}: the last state is the BOS position's")
+        for field in ("hot", "center", "hot_lo", "hot_hi", "cold_lo", "cold_hi", "sum_lo", "sum_hi"):
+            array = np.asarray(getattr(self, field), dtype=np.int64 if field == "hot" else np.float64)
+            if array.shape != (rows,):
+                raise ValueError(f"table of {self.label.name!r}: {field} needs one entry per state")
+            array.setflags(write=False)
+            object.__setattr__(self, field, array)
+
+    @property
+    def num_rows(self) -> int:
+        """States, the BOS position's included."""
+        return len(self.states)
+
+    @property
+    def value_rows(self) -> range:
+        """The rows of positions after BOS."""
+        return range(len(self.states) - 1)
+
+    @property
+    def cold_count(self) -> np.ndarray:
+        """Per row, how many directions are cold."""
+        return self.label.size - (self.hot >= 0)
+
+    def row_of(self, state: Hashable) -> int:
+        """The row of ``state`` (KeyError when the label never holds it)."""
+        index = self.__dict__.get("_rows")
+        if index is None:
+            index = {state_key(s): row for row, s in enumerate(self.states)}
+            object.__setattr__(self, "_rows", index)
+        return index[state_key(state)]
+
+    def error(self) -> np.ndarray:
+        """Per row, the largest distance of any direction from the intended encoding (1 hot, 0 cold; a numerical
+        label's value, 0 at BOS)."""
+        target = np.where(self.hot >= 0, self.intended_hot(), 0.0)
+        hot = np.where(self.hot >= 0, np.maximum(np.abs(self.hot_lo - target), np.abs(self.hot_hi - target)), 0.0)
+        cold = np.where(self.cold_count > 0, np.maximum(np.abs(self.cold_lo), np.abs(self.cold_hi)), 0.0)
+        return np.maximum(hot, cold)
+
+    def intended_hot(self) -> np.ndarray:
+        """Per row, what the hot direction should hold: 1, or a numerical label's value (0 at BOS)."""
+        if not self.label.numerical:
+            return np.ones(self.num_rows)
+        return np.array([0.0 if isinstance(s, _State) else float(s) for s in self.states])
+
+    def magnitude(self) -> np.ndarray:
+        """Per row, a bound on the sum of |direction| over the label (its L1 norm)."""
+        hot = np.where(self.hot >= 0, np.maximum(np.abs(self.hot_lo), np.abs(self.hot_hi)), 0.0)
+        cold = np.maximum(np.abs(self.sum_lo), np.abs(self.sum_hi)) + 2.0 * self.cold_count * np.maximum(
+            0.0, -self.cold_lo
+        )
+        return hot + np.where(self.cold_count > 0, cold, 0.0)
+
+    def replaced(self, **fields: np.ndarray) -> Table:
+        """The table with some arrays replaced."""
+        return dataclasses.replace(self, **fields)
+
+
+def build(
+    label: residual_lib.Label,
+    states: Sequence[Hashable],
+    hot: Sequence[int],
+    hot_box: tuple[Sequence[float], Sequence[float]],
+    cold_box: tuple[Sequence[float], Sequence[float]],
+    sum_box: tuple[Sequence[float], Sequence[float]],
+    center: Sequence[float] | None = None,
+) -> Table:
+    """A table from its arrays; the center defaults to 1 (categorical) or the middle of the hot box (numerical)."""
+    hot_lo, hot_hi = (np.asarray(side, dtype=np.float64) for side in hot_box)
+    if center is None:
+        center = (hot_lo + hot_hi) / 2.0 if label.numerical else np.ones(len(states))
+    center = np.where(np.asarray(hot) >= 0, np.asarray(center, dtype=np.float64), 0.0)
+    return Table(label, tuple(states), np.asarray(hot), center, hot_lo, hot_hi, *cold_box, *sum_box)
+
+
+def ideal(label: residual_lib.Label, states: Sequence[Hashable]) -> Table:
+    """The exact encoding of each state: a one-hot (zero for None and at BOS), or the number (0 at BOS)."""
+    states = tuple(states)
+    if label.numerical:
+        values = np.array([0.0 if isinstance(s, _State) else float(s) for s in states])
+        zeros = np.zeros(len(states))
+        return build(label, states, np.zeros(len(states), dtype=np.int64), (values, values), (zeros, zeros),
+                     (zeros, zeros))
+    hot = np.array([-1 if isinstance(s, _State) else label.direction_index(s) for s in states], dtype=np.int64)
+    ones = np.where(hot >= 0, 1.0, 0.0)
+    zeros = np.zeros(len(states))
+    return build(label, states, hot, (ones, ones), (zeros, zeros), (zeros, zeros))
+
+
+# ------------------------------------------------------------------------------------------ reading rows
+@dataclasses.dataclass(frozen=True)
+class Bound:
+    """``x . w_j`` lies in ``center + [lo, hi]``, per (row, column j)."""
+
+    center: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+
+    def take(self, rows: np.ndarray) -> Bound:
+        """The bounds of the given rows."""
+        return Bound(self.center[rows], self.lo[rows], self.hi[rows])
+
+    @property
+    def low(self) -> np.ndarray:
+        """The smallest value."""
+        return self.center + self.lo
+
+    @property
+    def high(self) -> np.ndarray:
+        """The largest value."""
+        return self.center + self.hi
+
+
+@dataclasses.dataclass(frozen=True)
+class _ColumnStats:
+    """Per column of a weight matrix: signed and positive/negative sums and the two largest of each sign."""
+
+    total: np.ndarray
+    positive: np.ndarray
+    negative: np.ndarray
+    top_positive: np.ndarray
+    second_positive: np.ndarray
+    top_positive_row: np.ndarray
+    top_negative: np.ndarray
+    second_negative: np.ndarray
+    top_negative_row: np.ndarray
+
+
+def _column_stats(weights: np.ndarray) -> _ColumnStats:
+    positive, negative = np.maximum(weights, 0.0), np.maximum(-weights, 0.0)
+    tops = []
+    for part in (positive, negative):
+        if part.shape[0] >= 2:
+            order = np.argpartition(-part, 1, axis=0)[:2]
+            first, second = np.take_along_axis(part, order, axis=0)
+            swap = second > first
+            tops.append((np.where(swap, second, first), np.where(swap, first, second),
+                         np.where(swap, order[1], order[0])))
+        else:
+            tops.append((part[0], np.zeros(part.shape[1]), np.zeros(part.shape[1], dtype=np.int64)))
+    return _ColumnStats(weights.sum(axis=0), positive.sum(axis=0), negative.sum(axis=0), *tops[0], *tops[1])
+
+
+def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = None) -> Bound:
+    """Bounds on ``x . weights[:, j]`` for every row's ``x`` (``weights``: label directions x columns).
+
+    The hot direction contributes its weight times its box; the cold ones ``cold_lo`` times their weights' sum
+    plus, for the part above ``cold_lo``, at most the largest weight of each sign times what the sum bound
+    leaves, and at most every weight times the box's width.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    rows = np.arange(table.num_rows) if rows is None else np.asarray(rows)
+    columns = weights.shape[1]
+    stats = _column_stats(weights) if weights.shape[0] else None
+    step = max(1, ROW_CHUNK // max(1, columns))
+    parts = [_linear_rows(table, weights, stats, rows[start : start + step]) for start in range(0, len(rows), step)]
+    if not parts:
+        empty = np.zeros((0, columns))
+        return Bound(empty, empty, empty)
+    return Bound(*(np.concatenate([getattr(part, name) for part in parts]) for name in ("center", "lo", "hi")))
+
+
+def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, rows: np.ndarray) -> Bound:
+    columns = weights.shape[1]
+    if stats is None:
+        zeros = np.zeros((len(rows), columns))
+        return Bound(zeros, zeros, zeros.copy())
+    hot = table.hot[rows]
+    has_hot = (hot >= 0)[:, None]
+    safe = np.maximum(hot, 0)
+    hot_weight = np.where(has_hot, weights[safe], 0.0)
+    center = hot_weight * table.center[rows, None]
+    ends = (hot_weight * (table.hot_lo[rows, None] - table.center[rows, None]),
+            hot_weight * (table.hot_hi[rows, None] - table.center[rows, None]))
+    hot_lo, hot_hi = np.minimum(*ends), np.maximum(*ends)
+    positive_hot, negative_hot = np.maximum(hot_weight, 0.0), np.maximum(-hot_weight, 0.0)
+    total = stats.total - hot_weight
+    positive = np.maximum(stats.positive - positive_hot, 0.0)
+    negative = np.maximum(stats.negative - negative_hot, 0.0)
+    at_top = has_hot & (stats.top_positive_row[None, :] == safe[:, None])
+    largest_positive = np.where(at_top, stats.second_positive, stats.top_positive)
+    at_top = has_hot & (stats.top_negative_row[None, :] == safe[:, None])
+    largest_negative = np.where(at_top, stats.second_negative, stats.top_negative)
+    cold_count = table.cold_count[rows, None].astype(np.float64)
+    cold_lo, cold_hi = table.cold_lo[rows, None], table.cold_hi[rows, None]
+    width = np.maximum(cold_hi - cold_lo, 0.0)
+    room = np.clip(np.minimum(table.sum_hi[rows, None] - cold_count * cold_lo, cold_count * width), 0.0, None)
+    up = np.minimum(positive * width, largest_positive * room)
+    down = np.minimum(negative * width, largest_negative * room)
+    base = cold_lo * total
+    return Bound(center, hot_lo + base - down, hot_hi + base + up)
+
+
+def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np.ndarray,
+                   right_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds (low, high) on ``x W y`` for ``x`` in each ``left_rows`` row and ``y`` in each ``right_rows`` row.
+
+    With x = c e_h + dx and y = c' e_h' + dy: c c' W[h, h'] + dx.W e_h' c' + c e_h W.dy + dx W dy; the middle
+    terms are linear bounds (the hot column or row of W read by the other side's row), the last is at most
+    ``max |W|`` times the two deviations' L1 sizes.
+    """
+    left_rows, right_rows = np.asarray(left_rows), np.asarray(right_rows)
+    left_hot, right_hot = left.hot[left_rows], right.hot[right_rows]
+    # x against the columns h' of y's hot directions (zero where y has none), and y against rows h of x.
+    left_cols = np.where(right_hot >= 0, weights.T[np.maximum(right_hot, 0)].T * right.center[right_rows], 0.0)
+    right_cols = np.where(left_hot >= 0, weights[np.maximum(left_hot, 0)].T * left.center[left_rows], 0.0)
+    x_side = linear_bound(left, left_cols, left_rows)  # (left rows x right rows)
+    y_side = linear_bound(right, right_cols, right_rows)  # (right rows x left rows)
+    left_dev = _deviation_size(left, left_rows)
+    right_dev = _deviation_size(right, right_rows)
+    cross = np.max(np.abs(weights)) * np.outer(left_dev, right_dev) if weights.size else 0.0
+    # x_side.center already holds c c' W[h, h'] (x's hot times the column scaled by c'); y's center repeats it.
+    low = x_side.center + x_side.lo + y_side.lo.T - cross
+    high = x_side.center + x_side.hi + y_side.hi.T + cross
+    return low, high
+
+
+def _deviation_size(table: Table, rows: np.ndarray) -> np.ndarray:
+    """Per row, a bound on the L1 size of (x - its center)."""
+    hot = np.where(table.hot[rows] >= 0, np.maximum(np.abs(table.hot_lo[rows] - table.center[rows]),
+                                                    np.abs(table.hot_hi[rows] - table.center[rows])), 0.0)
+    cold_count = table.cold_count[rows]
+    cold = np.maximum(np.abs(table.sum_lo[rows]), np.abs(table.sum_hi[rows])) + 2.0 * cold_count * np.maximum(
+        0.0, -table.cold_lo[rows])
+    return hot + np.where(cold_count > 0, cold, 0.0)
