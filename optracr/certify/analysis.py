@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
-
 from optracr.certify import arithmetic as arithmetic_lib
 from optracr.certify import context as context_lib
 from optracr.certify import decoding
@@ -17,6 +15,7 @@ from optracr.certify import meaning as meaning_lib
 from optracr.certify import mlp
 from optracr.certify import residual as residual_lib
 from optracr.certify import tables as tables_lib
+from optracr.certify import weights as weights_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,30 +36,6 @@ class Analysis:
         return self.context.failures
 
 
-def writers(layered, residual: residual_lib.Residual) -> tuple[dict[str, int], list[tuple[findings.Block, str]]]:
-    """The sublayer writing each label, and the labels written by more than one sublayer or by a block that may
-    not write them (the embedding's labels)."""
-    written_at: dict[str, int] = {}
-    clashes = []
-    space = layered.residual_space
-    for number, layer in enumerate(layered.layers):
-        parts = [(2 * number, findings.Block("head", number, heads=(i,)), head.w_ov.output_space,
-                  head.w_ov.matrix.T) for i, head in enumerate(layer.heads)]
-        if layer.mlp is not None:
-            parts.append((2 * number + 1, findings.Block("mlp", number), layer.mlp.output_space,
-                          layer.mlp.snd.matrix.T))
-        for sublayer, block, output_space, matrix in parts:
-            for name in residual_lib.split_rows(residual, output_space, matrix, space):
-                if residual.labels[name].role in (residual_lib.Role.ONE, residual_lib.Role.TOKENS,
-                                                  residual_lib.Role.INDICES):
-                    clashes.append((block, f"writes into {name!r}, which only the embedding writes"))
-                elif name in written_at and written_at[name] != sublayer:
-                    clashes.append((block, f"writes into {name!r}, which sublayer {written_at[name]} writes too"))
-                else:
-                    written_at.setdefault(name, sublayer)
-    return written_at, clashes
-
-
 def analyse(
     layered,
     residual: residual_lib.Residual,
@@ -70,26 +45,29 @@ def analyse(
     max_length: int | None = None,
     tolerance: float = 1e-4,
     overrides: dict[str, tables_lib.Table] | None = None,
+    weights: weights_lib.ModelWeights | None = None,
 ) -> Analysis:
     """The proof attempt for inputs of length at most ``max_length`` (default: the model's) in ``arithmetic``.
 
-    ``overrides`` replaces what the named labels' blocks write with the given tables (blame's counterfactuals).
+    ``overrides`` replaces what the named labels' blocks write with the given tables (blame's counterfactuals);
+    ``weights`` (``weights.ModelWeights`` of the same model) is reused across passes when given.
     """
     max_length = layered.max_seq_len if max_length is None else max_length
+    weights = weights_lib.ModelWeights(layered, residual) if weights is None else weights
     embedding = embedding_lib.embedding_of(layered, residual, max_length)
-    written_at, clashes = writers(layered, residual)
     context = context_lib.Context(
         layered=layered, residual=residual, meaning=meaning, arithmetic=arithmetic, max_length=max_length,
-        embedding=embedding, tables=dict(embedding.tables), written_at=written_at, overrides=dict(overrides or {}),
+        embedding=embedding, tables=dict(embedding.tables), weights=weights, overrides=dict(overrides or {}),
     )
     for name, table in context.overrides.items():
         if name in embedding.tables:
             context.tables[name] = table
-    for block, what in clashes:
+    for block, what in weights.clashes:
         context.fail(block, what)
-    for number, layer in enumerate(layered.layers):
-        heads.analyse_layer_heads(context, number, layer.heads)
-        if layer.mlp is not None:
-            mlp.analyse_layer_mlp(context, number, layer.mlp)
+    for number in range(len(layered.layers)):
+        for head in weights.heads[number]:
+            heads.analyse_head(context, head)
+        for group in weights.groups[number]:
+            mlp.analyse_group(context, group)
     result = decoding.check_output(context, tolerance)
     return Analysis(context, result)

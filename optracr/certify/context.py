@@ -29,7 +29,7 @@ class Context:
     max_length: int
     embedding: embedding_lib.Embedding
     tables: dict[str, tables_lib.Table]
-    written_at: dict[str, int]  # label -> the sublayer whose blocks write it
+    weights: object  # weights.ModelWeights: what every head and hidden unit reads and writes
     failures: list[findings.Failure] = dataclasses.field(default_factory=list)
     undefined: dict[str, findings.Undefined] = dataclasses.field(default_factory=dict)
     details: dict[str, dict] = dataclasses.field(default_factory=dict)  # per written label, what its block found
@@ -45,10 +45,16 @@ class Context:
         """Records a bound that does not hold."""
         self.failures.append(findings.Failure(block, what, tuple(values), float(margin), length))
 
-    def table(self, name: str, block: findings.Block, sublayer: int) -> tables_lib.Table | None:
-        """The table of ``name`` as a block at ``sublayer`` reads it (None, with a failure, if it reads it first)."""
-        written = self.written_at.get(name)
+    def table(self, name: str, block: findings.Block, sublayer: int, *, read: bool = True) -> tables_lib.Table | None:
+        """The table of ``name`` as a block at ``sublayer`` reads it (None, with a failure, if it reads it first).
+
+        A block that only needs the label's values (its weights do not read it: ``read=False``) gets, when the
+        label is written later, every value the label can take, with no bounds on its directions.
+        """
+        written = self.weights.written_at.get(name)
         if written is not None and written >= sublayer:
+            if not read:
+                return self.unwritten(name)
             self.fail(block, f"reads {name!r}, which is written only at sublayer {written}, not before")
             return None
         if name not in self.tables:

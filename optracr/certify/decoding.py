@@ -49,7 +49,7 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
         context.fail(block, str(error))
         return Decoding(float("-inf"), {}, 0, float("inf"))
     names = list(dict.fromkeys([*frontier, *reads]))
-    tables = {name: context.table(name, block, sublayer) for name in names}
+    tables = {name: context.table(name, block, sublayer, read=name in reads) for name in names}
     if any(table is None for table in tables.values()):
         return Decoding(float("-inf"), {}, 0, float("inf"))
     bounds = {name: tables_lib.linear_bound(tables[name], weights) for name, weights in reads.items()}
@@ -73,9 +73,9 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
         intended = context.meaning.value_of(layered.output_label, assignment)
         if intended is meaning_lib.UNDEFINED:
             continue
-        low = sum(bounds[name].low[chosen[name]] for name in reads)
-        high = sum(bounds[name].high[chosen[name]] for name in reads)
-        size = sum(np.max(np.abs(reads[name])) * tables[name].magnitude()[chosen[name]] for name in reads)
+        low = sum((bounds[name].low[chosen[name]] for name in reads), np.zeros(unembedding.output_space.num_dims))
+        high = sum((bounds[name].high[chosen[name]] for name in reads), np.zeros(unembedding.output_space.num_dims))
+        size = sum((np.max(np.abs(reads[name])) * tables[name].magnitude()[chosen[name]] for name in reads), 0.0)
         low, high = low - gamma * size, high + gamma * size
         checked += 1
         if numerical:

@@ -29,22 +29,22 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
-from optracr import craft
 from optracr import frontend
 from optracr.certify import context as context_lib
 from optracr.certify import findings
 from optracr.certify import meaning as meaning_lib
 from optracr.certify import residual as residual_lib
 from optracr.certify import tables as tables_lib
+from optracr.certify import weights as weights_lib
 
 rasp = frontend.rasp
 CHUNK_ENTRIES = 1 << 21  # query states x key states scored at once
 
 
-def analyse_layer_heads(context: context_lib.Context, layer: int, heads: Sequence[craft.AttentionHead]) -> None:
-    """Every head of the layer: the table of what it writes, or failures."""
-    for index, head in enumerate(heads):
-        _Head(context, layer, index, head).analyse()
+def analyse_head(context: context_lib.Context, head: weights_lib.HeadWeights) -> None:
+    """One head: the table of what it writes, or failures."""
+    if head.writes:
+        _Head(context, head).analyse()
 
 
 class _Side:
@@ -78,21 +78,18 @@ class _Side:
 class _Head:
     """One head (see the module doc)."""
 
-    def __init__(self, context: context_lib.Context, layer: int, index: int, head: craft.AttentionHead) -> None:
-        self.context, self.layer, self.index, self.head = context, layer, index, head
-        self.sublayer = 2 * layer
+    def __init__(self, context: context_lib.Context, head: weights_lib.HeadWeights) -> None:
+        self.context, self.weights, self.block = context, head, head.block
+        self.sublayer = head.block.sublayer
         self.n = context.max_length
         self.arithmetic = context.arithmetic
+        self.value_weights = head.values
+        self.blocks = head.blocks
 
     # ----------------------------------------------------------------------------------- setting up
     def analyse(self) -> None:
         """Checks the head and stores the table of what it writes."""
-        context, head = self.context, self.head
-        space = context.layered.residual_space
-        written = residual_lib.split_rows(context.residual, head.w_ov.output_space, head.w_ov.matrix.T, space)
-        if not written:
-            return
-        self.block = findings.Block("head", self.layer, heads=(self.index,), writes=tuple(written))
+        context, written = self.context, self.weights.writes
         if len(written) > 1:
             context.fail(self.block, f"writes into several labels ({', '.join(map(repr, written))}); a head writes "
                          "one s-op")
@@ -118,19 +115,9 @@ class _Head:
         {"categorical": self._categorical, "numerical": self._numerical, "width": self._width}[self.kind]()
 
     def _prepare(self) -> None:
-        context, head = self.context, self.head
-        space = context.layered.residual_space
+        context = self.context
         label_of = context.meaning.program_graph.label_of
-        query_weights = residual_lib.split_rows(context.residual, head.w_qk.left_space, head.w_qk.matrix, space)
-        key_weights = residual_lib.split_rows(context.residual, head.w_qk.right_space, head.w_qk.matrix.T, space)
-        target = context.residual.labels[self.target]
-        ov = np.zeros((head.w_ov.input_space.num_dims, target.size))
-        for column, direction in enumerate(head.w_ov.output_space.basis):
-            position = space.index(direction)
-            if context.residual.label_at[position] == self.target:
-                ov[:, context.residual.local_at[position]] += head.w_ov.matrix[:, column]
-        self.value_weights = residual_lib.split_rows(context.residual, head.w_ov.input_space, ov, space)
-        self.blocks = self._blocks(head, space, query_weights, key_weights)
+        query_weights, key_weights = self.weights.query, self.weights.key
         try:
             query_frontier = _union(context.meaning.frontier(label_of(s.queries)) for s in self.selects)
             key_exprs = [s.keys for s in self.selects] + ([self.expr.sop] if self.kind != "width" else [])
@@ -141,8 +128,9 @@ class _Head:
         query_names = _union([query_frontier, query_weights])
         key_names = _union([key_frontier, key_weights, self.value_weights])
         tables = {}
+        weighted = _union([query_weights, key_weights, self.value_weights])
         for name in _union([query_names, key_names]):
-            table = context.table(name, self.block, self.sublayer)
+            table = context.table(name, self.block, self.sublayer, read=name in weighted)
             if table is None:
                 raise _Stop
             tables[name] = table
@@ -156,22 +144,6 @@ class _Head:
             context.fail(self.block, f"compares {self.query.count:,} query states with {self.key.count:,} key "
                          "states, more than the certificate checks")
             raise _Stop
-
-    def _blocks(self, head, space, query_weights, key_weights) -> list[tuple[str, str, np.ndarray]]:
-        """W_QK split into (query label, key label, block) with a nonzero block."""
-        context = self.context
-        found = []
-        for query_name, rows in query_weights.items():
-            for key_name in key_weights:
-                key_label = context.residual.labels[key_name]
-                block = np.zeros((rows.shape[0], key_label.size))
-                for column, direction in enumerate(head.w_qk.right_space.basis):
-                    position = space.index(direction)
-                    if context.residual.label_at[position] == key_name:
-                        block[:, context.residual.local_at[position]] += rows[:, column]
-                if np.any(block):
-                    found.append((query_name, key_name, block))
-        return found
 
     def _rows(self, name: str, frontier: list[str], weights: list[np.ndarray | None]) -> np.ndarray:
         """The rows of ``name`` to combine: every row the program needs, else one per distinct reading."""
@@ -213,14 +185,17 @@ class _Head:
                                           if query.count else 0, query.bos_index[name]) for name in query.names}
             low, high = self._scores(block_bounds, query_index, key_index, query_size, key_size, largest, gamma)
             b_low, b_high = self._scores(block_bounds, query_index, bos_key, query_size, key_size, largest, gamma)
-            chosen = selected(picks)
+            chosen = selected(picks) & self.key_defined[None, :]
+            unchosen = ~chosen & self.key_defined[None, :]
+            valid = np.concatenate([self.query_defined, [True]])[picks]
             stats["b_lo"][picks], stats["b_hi"][picks] = b_low[:, 0], b_high[:, 0]
             stats["s_lo"][picks] = np.where(chosen, low, np.inf).min(axis=1, initial=np.inf)
             stats["s_hi"][picks] = np.where(chosen, high, -np.inf).max(axis=1, initial=-np.inf)
-            stats["u_lo"][picks] = np.where(chosen, np.inf, low).min(axis=1, initial=np.inf)
-            stats["u_hi"][picks] = np.where(chosen, -np.inf, high).max(axis=1, initial=-np.inf)
-            flags["any_sel"][picks] = chosen.any(axis=1)
-            flags["any_unsel"][picks] = (~chosen).any(axis=1) if key.count else False
+            stats["u_lo"][picks] = np.where(unchosen, low, np.inf).min(axis=1, initial=np.inf)
+            stats["u_hi"][picks] = np.where(unchosen, high, -np.inf).max(axis=1, initial=-np.inf)
+            flags["any_sel"][picks] = chosen.any(axis=1) & valid
+            flags["any_unsel"][picks] = unchosen.any(axis=1) & valid
+            chosen &= valid[:, None]
             self.selected_by_some |= chosen[picks < query.count].any(axis=0)
             if self.kind == "categorical":
                 flags["mixed"][picks] = self._mixed(chosen)
@@ -236,7 +211,7 @@ class _Head:
                                                           posinf=0, neginf=0)))))
         unit = self.arithmetic.unit
         # exp of a rounded difference, its own error, the sum of up to N + 1 weights, one division.
-        self.eta = (1 + self.arithmetic.exp_error) * math.exp(2 * unit * 2 * span) * (
+        self.eta = (1 + self.arithmetic.exp_error) * math.exp(min(4 * unit * span, 700.0)) * (
             1 + self.arithmetic.gamma(self.n + 1)) * (1 + unit) / (1 - self.arithmetic.gamma(self.n + 1)) - 1
         if self.kind == "categorical" and np.any(flags["mixed"][:-1]):
             self.context.undefined.setdefault(self.target, findings.Undefined(
@@ -270,6 +245,13 @@ class _Head:
             matrix = _predicate_matrix(select, query_distinct, key_distinct)
             parts.append((np.asarray(query_codes), np.asarray(key_codes), matrix))
         count = query.count
+        self.query_defined = np.ones(query.count, dtype=bool)
+        self.key_defined = np.ones(key.count, dtype=bool)
+        for select in self.selects:
+            self.query_defined &= _defined(query.values_of(meaning, label_of(select.queries)))
+            self.key_defined &= _defined(key.values_of(meaning, label_of(select.keys)))
+        if self.kind != "width":
+            self.key_defined &= _defined(key.values_of(meaning, label_of(self.expr.sop)))
 
         def selected(picks: np.ndarray) -> np.ndarray:
             result = np.ones((len(picks), key.count), dtype=bool)
@@ -344,9 +326,10 @@ class _Head:
         codes = self._value_codes()
         values = self._vals
         stray, empty, at_bos = self._masses()
-        z_lo = float(low.min(initial=0.0))
-        z_hi = float(high.max(initial=0.0))
-        z_sum_lo, z_sum_hi = float(low.sum(axis=1).min()), float(high.sum(axis=1).max())
+        present = np.concatenate([self.key_defined, [True]])
+        z_lo = float(low[present].min(initial=0.0))
+        z_hi = float(high[present].max(initial=0.0))
+        z_sum_lo, z_sum_hi = float(low[present].sum(axis=1).min()), float(high[present].sum(axis=1).max())
         slack = self.eta * max(abs(z_lo), abs(z_hi), 1e-300) + self.output_rounding
         slack_sum = self.eta * max(abs(z_sum_lo), abs(z_sum_hi)) + self.output_rounding * target.size
         states, rows = [], []
@@ -380,8 +363,9 @@ class _Head:
         stray, empty, at_bos = self._masses()
         values = self.key.values_of(self.context.meaning, self.context.meaning.program_graph.label_of(self.expr.sop))
         used = self.selected_by_some
-        numbers = np.array([float(v) if v is not None else np.nan for v in values])
-        z_lo, z_hi = float(low.min()), float(high.max())
+        numbers = np.array([float(v) if v is not None and v is not meaning_lib.UNDEFINED else np.nan for v in values])
+        present = np.concatenate([self.key_defined, [True]])
+        z_lo, z_hi = float(low[present].min()), float(high[present].max())
         slack = self.eta * max(abs(z_lo), abs(z_hi)) + self.output_rounding
         errors = []
         if np.any(used):
@@ -426,7 +410,9 @@ class _Head:
         stats, flags, n = self.stats, self.flags, self.n
         inside = slice(0, -1)
         rows, boxes = [], {}
-        other_lo, other_hi = (float(low[:-1].min()), float(high[:-1].max())) if self.key.count else (0.0, 0.0)
+        defined = self.key_defined
+        other_lo, other_hi = (float(low[:-1][defined].min()), float(high[:-1][defined].max())) if np.any(
+            defined) else (0.0, 0.0)
         bos_lo, bos_hi = float(low[-1]), float(high[-1])
         some, none = flags["any_sel"][inside], flags["any_unsel"][inside]
         widths = np.arange(n + 1)
@@ -485,6 +471,11 @@ def _value(state: Hashable) -> Hashable:
     return None if state is tables_lib.NO_VALUE else state
 
 
+def _defined(values: Sequence[Hashable]) -> np.ndarray:
+    """Where a value is not ``UNDEFINED`` (a state no defined input reaches)."""
+    return np.array([value is not meaning_lib.UNDEFINED for value in values], dtype=bool)
+
+
 def _union(groups) -> list[str]:
     found: dict[str, None] = {}
     for group in groups:
@@ -516,8 +507,17 @@ def _codes(values: Sequence[Hashable]) -> tuple[list[int], list[Hashable]]:
     return codes, distinct
 
 
+_VECTORISED = {
+    rasp.Comparison.EQ: np.equal, rasp.Comparison.LT: np.less, rasp.Comparison.LEQ: np.less_equal,
+    rasp.Comparison.GT: np.greater, rasp.Comparison.GEQ: np.greater_equal, rasp.Comparison.NEQ: np.not_equal,
+}
+
+
 def _predicate_matrix(select: rasp.Select, queries: list[Hashable], keys: list[Hashable]) -> np.ndarray:
     """Whether ``select`` picks each key value for each query value (the evaluator's rule)."""
+    fast = _comparison_matrix(select, queries, keys)
+    if fast is not None:
+        return fast
     matrix = np.zeros((len(queries), len(keys)), dtype=bool)
     for row, query in enumerate(queries):
         if query is None or query is meaning_lib.UNDEFINED:
@@ -538,6 +538,36 @@ def _log_count(count, score) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         found = np.log(np.maximum(count, 1.0)) + score
     return np.where((count > 0) & np.isfinite(found), found, -np.inf)
+
+
+def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[Hashable]) -> np.ndarray | None:
+    """The predicate matrix of a ``rasp.Comparison`` computed by numpy on the values (the same Python comparison,
+    ``key < query`` ...), or None when it cannot be (another predicate; a comparison that raises; a value unequal
+    to itself, for which numpy's identity shortcut would differ)."""
+    predicate = select.predicate
+    if not isinstance(predicate, rasp.Comparison):
+        return None
+    absent = {None, meaning_lib.UNDEFINED}
+    query_ok = np.array([q is not None and q is not meaning_lib.UNDEFINED for q in queries], dtype=bool)
+    key_ok = np.array([k is not None and k is not meaning_lib.UNDEFINED for k in keys], dtype=bool)
+    if predicate in (rasp.Comparison.TRUE, rasp.Comparison.FALSE):
+        constant = predicate is rasp.Comparison.TRUE
+        return np.outer(query_ok, key_ok) & constant
+    present_queries = [q for q in queries if not any(q is a for a in absent)]
+    present_keys = [k for k in keys if not any(k is a for a in absent)]
+    try:
+        if any(value != value for value in (*present_queries, *present_keys)):
+            return None
+        query_array = np.empty(len(present_queries), dtype=object)
+        query_array[:] = present_queries
+        key_array = np.empty(len(present_keys), dtype=object)
+        key_array[:] = present_keys
+        inner = np.asarray(_VECTORISED[predicate](key_array[None, :], query_array[:, None]), dtype=bool)
+    except Exception:  # a comparison that raises: the pair by pair path reports it as the evaluator would
+        return None
+    matrix = np.zeros((len(queries), len(keys)), dtype=bool)
+    matrix[np.ix_(np.flatnonzero(query_ok), np.flatnonzero(key_ok))] = inner
+    return matrix
 
 
 def _sigmoid(values: np.ndarray) -> np.ndarray:

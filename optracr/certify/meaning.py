@@ -48,24 +48,25 @@ class Meaning:
         return found is not None and found.role in (residual_lib.Role.SOP, residual_lib.Role.TOKENS,
                                                     residual_lib.Role.INDICES)
 
-    def frontier(self, label: str, *, own: bool = False) -> tuple[str, ...]:
+    def frontier(self, label: str, *, own: bool = False, computed: frozenset[str] = frozenset()) -> tuple[str, ...]:
         """The residual labels whose values determine ``label``'s at a position: the label itself when stored
-        (unless ``own``: for the block computing it), else the stored labels its Maps and SequenceMaps read; a
-        SelectorWidth computed by its own MLP reads its scratch label."""
-        key = (label, own)
+        (unless ``own``: for the block computing it, or it is among the ``computed`` labels that block writes
+        from the same inputs), else the stored labels its Maps and SequenceMaps read; a SelectorWidth computed
+        by its own MLP reads its scratch label."""
+        key = (label, own, computed)
         if key not in self._frontiers:
-            self._frontiers[key] = self._frontier(label, own)
+            self._frontiers[key] = self._frontier(label, own, computed)
         return self._frontiers[key]
 
-    def _frontier(self, label: str, own: bool) -> tuple[str, ...]:
-        if self.stored(label) and not own:
+    def _frontier(self, label: str, own: bool, computed: frozenset[str]) -> tuple[str, ...]:
+        if self.stored(label) and not own and label not in computed:
             return (label,)
         expr = self.expr(label)
         if isinstance(expr, (rasp.Map, rasp.SequenceMap)):
             children = (expr.inner,) if isinstance(expr, rasp.Map) else (expr.fst, expr.snd)
             found: dict[str, None] = {}
             for child in children:
-                found.update(dict.fromkeys(self.frontier(self.program_graph.label_of(child))))
+                found.update(dict.fromkeys(self.frontier(self.program_graph.label_of(child), computed=computed)))
             return tuple(found)
         if isinstance(expr, rasp.SelectorWidth):
             scratch = self.residual.scratch_of(label)
@@ -76,18 +77,19 @@ class Meaning:
             "certify the model with the program it was compiled from",
         )
 
-    def value_of(self, label: str, assignment: Mapping[str, Hashable], *, own: bool = False) -> Hashable:
+    def value_of(self, label: str, assignment: Mapping[str, Hashable], *, own: bool = False,
+                 computed: frozenset[str] = frozenset()) -> Hashable:
         """``label``'s value where the frontier labels hold ``assignment`` (None for no value, ``UNDEFINED`` where
-        a function raises)."""
-        if self.stored(label) and not own:
+        a function raises); ``own`` and ``computed`` as for ``frontier``."""
+        if self.stored(label) and not own and label not in computed:
             return assignment[label]
         expr = self.expr(label)
         if isinstance(expr, rasp.SelectorWidth):
             return assignment[self.residual.scratch_of(label).name]
         if isinstance(expr, rasp.Map):
-            arguments = (self.value_of(self.program_graph.label_of(expr.inner), assignment),)
+            arguments = (self.value_of(self.program_graph.label_of(expr.inner), assignment, computed=computed),)
         else:
-            arguments = tuple(self.value_of(self.program_graph.label_of(child), assignment)
+            arguments = tuple(self.value_of(self.program_graph.label_of(child), assignment, computed=computed)
                               for child in (expr.fst, expr.snd))
         if any(argument is UNDEFINED for argument in arguments):
             return UNDEFINED

@@ -24,56 +24,23 @@ from optracr.certify import findings
 from optracr.certify import meaning as meaning_lib
 from optracr.certify import residual as residual_lib
 from optracr.certify import tables as tables_lib
+from optracr.certify import weights as weights_lib
 
 CHUNK_ENTRIES = 1 << 20  # combinations x units (or outputs) handled at once
 
 
-def unit_groups(mlp: craft.MLP, residual: residual_lib.Residual, residual_space) -> list[tuple[np.ndarray, list[str]]]:
-    """The layer's hidden units in groups writing disjoint labels: (unit indices, written labels)."""
-    written = residual_lib.split_rows(residual, mlp.output_space, mlp.snd.matrix.T, residual_space)
-    parent = list(range(mlp.hidden_width))
-
-    def find(unit: int) -> int:
-        while parent[unit] != unit:
-            parent[unit] = parent[parent[unit]]
-            unit = parent[unit]
-        return unit
-
-    writers: dict[str, np.ndarray] = {name: np.flatnonzero(np.any(rows != 0.0, axis=0)) for name, rows in
-                                      written.items()}
-    for units in writers.values():
-        for unit in units[1:]:
-            parent[find(int(unit))] = find(int(units[0]))
-    groups: dict[int, list[int]] = {}
-    for unit in range(mlp.hidden_width):
-        groups.setdefault(find(unit), []).append(unit)
-    found = []
-    for members in groups.values():
-        labels = [name for name, units in writers.items() if len(units) and find(int(units[0])) == find(members[0])]
-        if labels:
-            found.append((np.array(members), labels))
-    return found
-
-
-def analyse_layer_mlp(context: context_lib.Context, layer: int, mlp: craft.MLP) -> None:
-    """Every group of the layer's MLP: tables for what it writes, failures where it cannot be checked."""
-    residual_space = context.layered.residual_space
-    reads = residual_lib.split_rows(context.residual, mlp.input_space, mlp.fst.matrix, residual_space)
-    writes = residual_lib.split_rows(context.residual, mlp.output_space, mlp.snd.matrix.T, residual_space)
-    for units, labels in unit_groups(mlp, context.residual, residual_space):
-        block = findings.Block("mlp", layer, units=tuple(int(u) for u in units), writes=tuple(labels))
-        group_reads = {name: rows[:, units] for name, rows in reads.items() if np.any(rows[:, units])}
-        group_writes = {name: writes[name][:, units].T for name in labels}  # units x label size
-        _Group(context, block, 2 * layer + 1, group_reads, group_writes).analyse()
+def analyse_group(context: context_lib.Context, group: weights_lib.GroupWeights) -> None:
+    """One group of a layer's hidden units: the tables of what it writes, or failures."""
+    _Group(context, group).analyse()
 
 
 class _Group:
-    """One group of hidden units: reads (label -> weights, label size x units), writes (label -> units x size)."""
+    """One group of hidden units (``weights.GroupWeights``)."""
 
-    def __init__(self, context: context_lib.Context, block: findings.Block, sublayer: int,
-                 reads: dict[str, np.ndarray], writes: dict[str, np.ndarray]) -> None:
-        self.context, self.block, self.sublayer = context, block, sublayer
-        self.reads, self.writes = reads, writes
+    def __init__(self, context: context_lib.Context, group: weights_lib.GroupWeights) -> None:
+        self.context, self.group, self.block = context, group, group.block
+        self.sublayer = group.block.sublayer
+        self.reads, self.writes = group.reads, group.writes
         self.arithmetic = context.arithmetic
 
     # --------------------------------------------------------------------------------- setting up
@@ -86,13 +53,14 @@ class _Group:
                              f"{context.residual.labels[name].role.value})")
                 return
         try:
-            frontier = list(dict.fromkeys(label for name in self.writes
-                                          for label in context.meaning.frontier(name, own=True)))
+            self.computed = frozenset(self.writes)
+            frontier = list(dict.fromkeys(label for name in self.writes for label in context.meaning.frontier(
+                name, own=True, computed=self.computed)))
         except Exception as error:  # a CertifyError naming the s-op
             context.fail(self.block, str(error))
             return
         names = list(dict.fromkeys([*frontier, *self.reads]))
-        tables = {name: context.table(name, self.block, self.sublayer) for name in names}
+        tables = {name: context.table(name, self.block, self.sublayer, read=name in self.reads) for name in names}
         if any(table is None for table in tables.values()):
             return
         bounds = {name: tables_lib.linear_bound(tables[name], weights) for name, weights in self.reads.items()}
@@ -131,24 +99,23 @@ class _Group:
         for choice in itertools.product(*(rows[name] for name in frontier)):
             assignment = {name: _value(tables[name].states[row]) for name, row in zip(frontier, choice)}
             for name in self.writes:
-                found[name].append(meaning.value_of(name, assignment, own=True))
+                found[name].append(meaning.value_of(name, assignment, own=True, computed=self.computed))
         return {name: [value for value in values for _ in range(inner)] if inner > 1 else values
                 for name, values in found.items()}
 
     # --------------------------------------------------------------------------------- computing
     def _outputs(self, tables: dict, bounds: dict, combinations: context_lib.Combinations) -> tuple[np.ndarray, ...]:
         """Per combination, bounds (low, high) on every written direction (columns: the writes in order)."""
-        snd = np.concatenate([self.writes[name] for name in self.writes], axis=1)  # units x outputs
+        snd = self.group.second_layer  # units x outputs
         units, outputs = snd.shape
-        positive, negative = np.maximum(snd, 0.0), np.maximum(-snd, 0.0)
         second_layer = self.arithmetic.gamma(np.count_nonzero(snd, axis=0).max(initial=0) + 1)
         numerical = [name for name in self.reads if self.context.residual.labels[name].numerical
                      and name != craft.conventions.ONE]
         first_layer = self.arithmetic.gamma(
             np.count_nonzero(np.concatenate(list(self.reads.values()), axis=0), axis=0).max(initial=0) + 1)
         largest = {name: np.max(np.abs(weights), axis=0) for name, weights in self.reads.items()}
-        sparse = units * outputs > CHUNK_ENTRIES
-        mats = [scipy.sparse.csr_matrix(m) if sparse else m for m in (positive, negative, np.abs(snd))]
+        mats = self.group.second_layer_parts
+        sizes = {name: tables[name].magnitude() for name in self.reads}
         lows, highs = [], []
         size = max(1, CHUNK_ENTRIES // max(units, outputs, 1))
         for _, chosen in combinations.chunks(size):
@@ -157,7 +124,7 @@ class _Group:
             cat_hi = sum((bounds[name].hi[chosen[name]] for name in self.reads if name not in numerical), 0.0)
             num_lo = sum((bounds[name].lo[chosen[name]] for name in numerical), 0.0)
             num_hi = sum((bounds[name].hi[chosen[name]] for name in numerical), 0.0)
-            size_of = sum(largest[name] * tables[name].magnitude()[chosen[name]][:, None] for name in self.reads)
+            size_of = sum((largest[name] * sizes[name][chosen[name]][:, None] for name in self.reads), 0.0)
             rounding = first_layer * size_of
             low = center + cat_lo + num_lo - rounding
             high = center + cat_hi + num_hi + rounding
@@ -167,7 +134,7 @@ class _Group:
             out_lo = _times(h_lo, mats[0]) - _times(h_hi, mats[1])
             out_hi = _times(h_hi, mats[0]) - _times(h_lo, mats[1])
             for name in numerical:  # what the active units read from a numerical input, combined first
-                coefficient = _times(active * self.reads[name][0], snd)
+                coefficient = _times(active * self.reads[name][0], self.group.sparse_second_layer)
                 table = tables[name]
                 row = chosen[name]
                 ends = (coefficient * (table.hot_lo[row] - table.center[row])[:, None],
@@ -177,6 +144,8 @@ class _Group:
             spread = second_layer * _times(np.maximum(np.abs(h_lo), np.abs(h_hi)), mats[2])
             lows.append(out_lo - spread)
             highs.append(out_hi + spread)
+        if not lows:
+            return np.zeros((0, outputs)), np.zeros((0, outputs))
         return np.concatenate(lows), np.concatenate(highs)
 
     # --------------------------------------------------------------------------------- storing

@@ -118,15 +118,17 @@ def split_rows(
 ) -> dict[str, np.ndarray]:
     """``matrix``'s rows (indexed by ``space``'s directions) per residual label, each as a (label size x columns)
     matrix in the label's direction order; labels whose rows are all zero are left out."""
+    live = np.flatnonzero(np.any(matrix != 0.0, axis=1))
+    positions = [residual_space.index(space.basis[row]) for row in live]
     found: dict[str, np.ndarray] = {}
-    for row, direction in enumerate(space.basis):
-        if not np.any(matrix[row]):
-            continue
-        position = residual_space.index(direction)
-        name = residual.label_at[position]
-        if name not in found:
-            found[name] = np.zeros((residual.labels[name].size, matrix.shape[1]))
-        found[name][residual.local_at[position]] += matrix[row]
+    by_label: dict[str, list[tuple[int, int]]] = {}
+    for row, position in zip(live.tolist(), positions):
+        by_label.setdefault(residual.label_at[position], []).append((row, residual.local_at[position]))
+    for name, pairs in by_label.items():
+        rows, locals_ = (np.array(column) for column in zip(*pairs))
+        block = np.zeros((residual.labels[name].size, matrix.shape[1]))
+        block[locals_] = matrix[rows]  # a space lists each direction once
+        found[name] = block
     return found
 
 

@@ -270,24 +270,28 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
                    right_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Bounds (low, high) on ``x W y`` for ``x`` in each ``left_rows`` row and ``y`` in each ``right_rows`` row.
 
-    With x = c e_h + dx and y = c' e_h' + dy: c c' W[h, h'] + dx.W e_h' c' + c e_h W.dy + dx W dy; the middle
-    terms are linear bounds (the hot column or row of W read by the other side's row), the last is at most
-    ``max |W|`` times the two deviations' L1 sizes.
+    With x = c e_h + dx and y = c' e_h' + dy (c = 0 where no direction is hot):
+    x W y = c c' W[h, h'] + dx.W e_h' c' + c e_h W.dy + dx W dy, and each deviation term is at most the largest
+    |weight| it meets times the deviation's L1 size (``|dx . w| <= |dx|_1 max |w|``).
     """
     left_rows, right_rows = np.asarray(left_rows), np.asarray(right_rows)
     left_hot, right_hot = left.hot[left_rows], right.hot[right_rows]
-    # x against the columns h' of y's hot directions (zero where y has none), and y against rows h of x.
-    left_cols = np.where(right_hot >= 0, weights.T[np.maximum(right_hot, 0)].T * right.center[right_rows], 0.0)
-    right_cols = np.where(left_hot >= 0, weights[np.maximum(left_hot, 0)].T * left.center[left_rows], 0.0)
-    x_side = linear_bound(left, left_cols, left_rows)  # (left rows x right rows)
-    y_side = linear_bound(right, right_cols, right_rows)  # (right rows x left rows)
+    left_center = np.where(left_hot >= 0, left.center[left_rows], 0.0)
+    right_center = np.where(right_hot >= 0, right.center[right_rows], 0.0)
+    absolute = np.abs(weights)
+    column_max = absolute.max(axis=0) if weights.size else np.zeros(weights.shape[1])
+    row_max = absolute.max(axis=1) if weights.size else np.zeros(weights.shape[0])
+    largest = float(absolute.max()) if weights.size else 0.0
+    hot_weights = weights[np.maximum(left_hot, 0)][:, np.maximum(right_hot, 0)]
+    center = np.outer(left_center, right_center) * hot_weights
     left_dev = _deviation_size(left, left_rows)
     right_dev = _deviation_size(right, right_rows)
-    cross = np.max(np.abs(weights)) * np.outer(left_dev, right_dev) if weights.size else 0.0
-    # x_side.center already holds c c' W[h, h'] (x's hot times the column scaled by c'); y's center repeats it.
-    low = x_side.center + x_side.lo + y_side.lo.T - cross
-    high = x_side.center + x_side.hi + y_side.hi.T + cross
-    return low, high
+    reach = (np.outer(left_dev, np.abs(right_center) * np.where(right_hot >= 0, column_max[np.maximum(right_hot, 0)],
+                                                                  0.0))
+             + np.outer(np.abs(left_center) * np.where(left_hot >= 0, row_max[np.maximum(left_hot, 0)], 0.0),
+                        right_dev)
+             + largest * np.outer(left_dev, right_dev))
+    return center - reach, center + reach
 
 
 def _deviation_size(table: Table, rows: np.ndarray) -> np.ndarray:
