@@ -1,1 +1,30 @@
-"""certify: a proof, from a compiled model's weights, that it computes what the RASP evaluator computes."""
+"""certify: a proof, from a compiled model's weights, that it computes what the RASP evaluator computes.
+
+``certify(model, program=None) -> Certificate``. It works from the layered model (its labelled weights, the
+labels of its residual), the program's value sets, and the evaluator's meaning of each operation applied to
+values; it never calls craft's constructions nor lowering's error bounds, so it can catch a bug in them.
+See docs/certificate.md.
+"""
+
+from optracr.certify.arithmetic import FLOAT32, FLOAT64, Arithmetic
+from optracr.certify.certificate import ASSUMPTIONS, Certificate, SopBound
+from optracr.certify.certifier import certify, program_graph_of
+from optracr.certify.counterexample import Counterexample
+from optracr.certify.errors import CertifyError
+from optracr.certify.findings import Block, Failure, Undefined
+
+__all__ = [
+    "ASSUMPTIONS",
+    "Arithmetic",
+    "Block",
+    "Certificate",
+    "CertifyError",
+    "Counterexample",
+    "FLOAT32",
+    "FLOAT64",
+    "Failure",
+    "SopBound",
+    "Undefined",
+    "certify",
+    "program_graph_of",
+]

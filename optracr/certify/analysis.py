@@ -65,9 +65,12 @@ def analyse(
     for block, what in weights.clashes:
         context.fail(block, what)
     for number in range(len(layered.layers)):
-        for head in weights.heads[number]:
-            heads.analyse_head(context, head)
-        for group in weights.groups[number]:
-            mlp.analyse_group(context, group)
+        for part, analyse_part in [*((head, heads.analyse_head) for head in weights.heads[number]),
+                                   *((group, mlp.analyse_group) for group in weights.groups[number])]:
+            if part.block.writes and all(name in context.overrides for name in part.block.writes):
+                for name in part.block.writes:
+                    context.store(name, context.overrides[name])
+            else:
+                analyse_part(context, part)
     result = decoding.check_output(context, tolerance)
     return Analysis(context, result)

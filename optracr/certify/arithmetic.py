@@ -1,23 +1,32 @@
-"""The floating-point arithmetic a certificate accounts for: unit roundoff, and the standard dot-product bound.
+"""The floating-point arithmetic a certificate accounts for: unit roundoff, and bounds on a dot product's error.
 
-Model (Higham, *Accuracy and Stability of Numerical Algorithms*, section 3.1): each addition, multiplication and
-division is exact up to a relative error of at most ``u`` (the unit roundoff), so a dot product of ``n``
-nonzero terms, summed in any order (with or without fused multiply-adds), is off by at most
-``gamma(n) * sum(|x_i| |y_i|)`` with ``gamma(n) = n u / (1 - n u)``. ``exp`` is taken to be within ``EXP_ULPS``
-units of roundoff (numpy's is within one or two), and an underflowing ``exp`` loses at most the smallest normal
-number. Terms that are exactly zero add no error. In float32 the weights themselves are rounded to float32
-first, one more relative error ``u`` per product.
+Model: every operation is IEEE round-to-nearest with unit roundoff ``u``: a product or sum is exact up to a
+relative ``u``, and adding ``b`` to a float ``a`` is off by at most ``|b|`` too (``a`` itself is a float within
+``|b|`` of ``a + b``). Hence, for a dot product summed in any order (pairwise or blocked, with or without fused
+multiply-adds), whose terms split into at most ``m`` *main* terms and others whose absolute values sum to at
+most ``r``, with ``T`` bounding the sum of all |terms| (Higham, *Accuracy and Stability of Numerical
+Algorithms*, section 3.1, with the main terms counted as there and every other term's loss bounded by itself):
 
-The certificate computes its own bounds in float64 too, with sums of the same terms; ``gamma`` counts every
-dot product twice over, so the bound also covers the certificate's rounding (at most float64's, however the
-model runs). What is left (the few roundings of the softmax and mixing formulas on numbers near 1) is far below
-``SAFETY``, the least margin a decoding check accepts.
+    |fl(x . y) - x . y| <= gamma(m + 1) T + (1 + 2 gamma(n)) r,    gamma(k) = k u / (1 - k u),
+
+``n`` being the number of terms; the classic ``gamma(n) T`` holds too, and the smaller of the two is used. A one-hot read through a weight matrix has one main term per label; the rest are
+the stray entries around it, tiny in a compiled model. A dot product of dot products (a score ``q W k``) is
+bounded by twice that. ``exp`` is taken to be within ``EXP_ULPS`` units of roundoff (numpy's is within one or
+two), and an underflowing ``exp`` loses at most the smallest normal number. In float32 the weights themselves
+are rounded to float32 first, one more relative error ``u`` per product.
+
+The certificate computes its own bounds in float64, with sums of the same terms; ``gamma`` adds float64's
+``k u`` to every bound, which covers the certificate's rounding (at most float64's, however the model runs).
+What is left (the few roundings of the softmax and mixing formulas on numbers near 1) is far below ``SAFETY``,
+the least margin a decoding check accepts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+
+import numpy as np
 
 EXP_ULPS = 4
 FLOAT64_UNIT = 2.0**-53
@@ -37,6 +46,13 @@ class Arithmetic:
         """The relative error bound of a dot product of ``terms`` terms (inf when the bound breaks down)."""
         product = (terms + (1 if self.rounds_weights else 0)) * self.unit + terms * FLOAT64_UNIT
         return math.inf if product >= 0.5 else product / (1.0 - product)
+
+    def dot_error(self, main_terms: int, total, rest, terms: int):
+        """The error bound of a dot product (module doc): ``main_terms`` main terms, ``total`` bounding the sum of
+        all |terms|, ``rest`` the sum of the others' |terms|, ``terms`` terms in all (arrays broadcast); the
+        smaller of that bound and the classic ``gamma(terms) total``."""
+        refined = self.gamma(main_terms + 1) * total + (1.0 + 2.0 * self.gamma(terms)) * rest
+        return np.minimum(self.gamma(terms) * total, refined)
 
     @property
     def exp_error(self) -> float:

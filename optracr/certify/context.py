@@ -4,6 +4,7 @@ length bound, and the tables built so far (each label's, as its writer left it).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Hashable, Iterator, Sequence
 
 import numpy as np
@@ -78,10 +79,33 @@ class Context:
         none = (tables_lib.NO_VALUE,) if graph.may_be_none(label.sop) else ()
         return (*values, *none, tables_lib.AT_BOS)
 
+    def intended(self, owner: Hashable, labels: Sequence[str], frontier: Sequence[str], tables: dict,
+                 rows: dict, *, own: bool = False) -> dict[str, tuple[np.ndarray, list[Hashable]]]:
+        """Per label of ``labels``, the program's value at every combination of the ``frontier`` labels' ``rows``
+        (in combination order, the last label fastest), as (codes, distinct values: None for no value,
+        ``UNDEFINED`` where a function raises); ``own``: the labels are what one block computes from those inputs.
+        Remembered across passes (it depends on the states only, not on any bound)."""
+        key = (owner, tuple(labels), own, tuple((name, tuple(tables_lib.state_key(tables[name].states[row])
+                                                               for row in rows[name])) for name in frontier))
+        memo = self.weights.memo
+        if key not in memo:
+            shape = tuple(len(rows[name]) for name in frontier)
+            count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+            picks = np.unravel_index(np.arange(count), shape) if shape else ()
+            columns = {name: (np.asarray(pick, dtype=np.int64), [_value(tables[name].states[row]) for row in rows[name]])
+                       for name, pick in zip(frontier, picks)}
+            memo[key] = self.meaning.values_over(labels, columns, own=own)
+        return memo[key]
+
     def store(self, name: str, table: tables_lib.Table) -> None:
         """Records what a block wrote into ``name`` (an override replaces it: blame's counterfactuals)."""
         table = self.overrides.get(name) or embedding_lib.with_offset(table, self.embedding.offsets.get(name))
         self.tables[name] = table
+
+
+def _value(state: Hashable) -> Hashable:
+    """The program's value in a state (None for no value)."""
+    return None if state is tables_lib.NO_VALUE else state
 
 
 def _sort_key(value: Hashable) -> tuple:

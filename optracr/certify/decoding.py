@@ -9,7 +9,6 @@ rule ``verify`` compares with. The margin is how far the worst case stays inside
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Hashable
 
 import numpy as np
@@ -19,10 +18,10 @@ from optracr.certify import arithmetic as arithmetic_lib
 from optracr.certify import context as context_lib
 from optracr.certify import findings
 from optracr.certify import meaning as meaning_lib
-from optracr.certify import residual as residual_lib
 from optracr.certify import tables as tables_lib
 
 THRESHOLD = 0.5
+CHUNK_ENTRIES = 1 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,86 +37,118 @@ class Decoding:
 def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
     """Checks every combination of what the unembedding reads; records a failure per value that can decode wrong."""
     layered = context.layered
-    unembedding = layered.unembedding
     block = findings.Block("unembedding", writes=(layered.output_label,))
-    space = layered.residual_space
-    reads = residual_lib.split_rows(context.residual, unembedding.input_space, unembedding.matrix, space)
-    sublayer = block.sublayer
+    reads = context.weights.unembedding
+    nothing = Decoding(float("-inf"), {}, 0, float("inf"))
     try:
         frontier = list(context.meaning.frontier(layered.output_label))
     except Exception as error:  # CertifyError naming the s-op
         context.fail(block, str(error))
-        return Decoding(float("-inf"), {}, 0, float("inf"))
+        return nothing
     names = list(dict.fromkeys([*frontier, *reads]))
-    tables = {name: context.table(name, block, sublayer, read=name in reads) for name in names}
+    tables = {name: context.table(name, block, block.sublayer, read=name in reads) for name in names}
     if any(table is None for table in tables.values()):
-        return Decoding(float("-inf"), {}, 0, float("inf"))
+        return nothing
     bounds = {name: tables_lib.linear_bound(tables[name], weights) for name, weights in reads.items()}
-    rows = {}
-    for name in names:
-        all_rows = np.arange(tables[name].num_rows - 1)
-        bound = bounds.get(name)
-        same = bound is not None and name not in frontier and all(
-            np.array_equal(part[all_rows], np.broadcast_to(part[:1], part[all_rows].shape))
-            for part in (bound.center, bound.lo, bound.hi))
-        rows[name] = all_rows[:1] if same else all_rows
+    rows = {name: _rows(tables[name], bounds.get(name), name in frontier) for name in names}
+    combinations = context_lib.product_rows(names, [rows[name] for name in names])
+    inner = int(np.prod([len(rows[name]) for name in names[len(frontier):]], dtype=np.int64))
+    codes, distinct = context.intended(block, [layered.output_label], frontier, tables, rows)[layered.output_label]
     numerical = layered.output_encoding == frontend.rasp.Encoding.NUMERICAL
-    classes = list(layered.output_classes)
-    class_index = {frontend.value_key(value): column for column, value in enumerate(classes)}
-    gamma = context.arithmetic.gamma(sum(np.count_nonzero(np.any(w != 0, axis=1)) for w in reads.values()) + 1)
-    worst: dict[str, tuple[float, dict]] = {}
-    worst_error, checked = 0.0, 0
-    for choice in itertools.product(*(rows[name] for name in names)):
-        chosen = dict(zip(names, choice))
-        assignment = {name: _value(tables[name].states[row]) for name, row in chosen.items() if name in frontier}
-        intended = context.meaning.value_of(layered.output_label, assignment)
-        if intended is meaning_lib.UNDEFINED:
-            continue
-        low = sum((bounds[name].low[chosen[name]] for name in reads), np.zeros(unembedding.output_space.num_dims))
-        high = sum((bounds[name].high[chosen[name]] for name in reads), np.zeros(unembedding.output_space.num_dims))
-        size = sum((np.max(np.abs(reads[name])) * tables[name].magnitude()[chosen[name]] for name in reads), 0.0)
-        low, high = low - gamma * size, high + gamma * size
-        checked += 1
+    undefined = np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)
+    codes = np.where(undefined[codes], -1, codes) if len(distinct) else codes
+    classes = {frontend.value_key(value): column for column, value in enumerate(layered.output_classes)}
+    columns = np.array([_column(value, classes) for value in distinct], dtype=np.int64)
+    targets = np.array([_number(value) for value in distinct]) if numerical else None
+    terms = sum(np.count_nonzero(np.any(w != 0, axis=1)) for w in reads.values())
+    outputs = layered.unembedding.output_space.num_dims
+    margin_of = np.full(len(distinct), np.inf)
+    worst_at = np.full(len(distinct), -1, dtype=np.int64)
+    worst_error = 0.0
+    size = max(1, CHUNK_ENTRIES // max(outputs, 1))
+    for start, chosen in combinations.chunks(size):
+        code = codes[(start + np.arange(len(next(iter(chosen.values()))) if chosen else 1)) // inner]
+        low = sum((bounds[name].low[chosen[name]] for name in reads), np.zeros((len(code), outputs)))
+        high = sum((bounds[name].high[chosen[name]] for name in reads), np.zeros((len(code), outputs)))
+        total = sum((bounds[name].main[chosen[name]] + bounds[name].rest[chosen[name]] for name in reads), 0.0)
+        rest = sum((bounds[name].rest[chosen[name]] for name in reads), 0.0)
+        rounding = context.arithmetic.dot_error(len(reads), total, rest, terms)
+        low, high = low - rounding, high + rounding
         if numerical:
-            margin, error = _numerical_margin(intended, float(low[0]), float(high[0]), tolerance)
+            margin, error = _numerical(targets[np.maximum(code, 0)], low[:, 0], high[:, 0], tolerance)
         else:
-            margin, error = _categorical_margin(intended, low, high, class_index)
-        worst_error = max(worst_error, error)
-        key = tables_lib.shown(tables_lib.NO_VALUE if intended is None else intended)
-        if key not in worst or margin < worst[key][0]:
-            worst[key] = (margin, {name: tables[name].states[row] for name, row in chosen.items()})
-    margins = {key: value[0] for key, value in worst.items()}
-    for key, (margin, states) in worst.items():
-        if margin < arithmetic_lib.SAFETY:
+            margin, error = _categorical(columns[np.maximum(code, 0)], low, high)
+        margin = np.where(code >= 0, margin, np.inf)
+        worst_error = max(worst_error, float(np.max(np.where(code >= 0, error, 0.0), initial=0.0)))
+        for index in np.flatnonzero(code >= 0):
+            if margin[index] < margin_of[code[index]]:
+                margin_of[code[index]] = margin[index]
+                worst_at[code[index]] = start + index
+    margins = {}
+    for index, value in enumerate(distinct):
+        if worst_at[index] < 0:
+            continue
+        shown = tables_lib.shown(tables_lib.NO_VALUE if value is None else value)
+        margins[shown] = float(margin_of[index])
+        if margin_of[index] < arithmetic_lib.SAFETY:
             rule = ("must stay within the tolerance of the value" if numerical else
                     "the right class must stay above 1/2 and every other below it")
-            context.fail(block, f"the output for value {key} is off by more than decoding allows ({rule}; margin "
-                         f"{margin:.3g})", findings.values_shown(states), margin)
+            states = _states(combinations, tables, int(worst_at[index]))
+            context.fail(block, f"the output for value {shown} is off by more than decoding allows ({rule}; margin "
+                         f"{margin_of[index]:.3g})", findings.values_shown(states), float(margin_of[index]))
+    checked = int(np.count_nonzero(codes >= 0)) * inner
     return Decoding(min(margins.values(), default=float("inf")), margins, checked, worst_error)
 
 
-def _value(state: Hashable) -> Hashable:
-    return None if state is tables_lib.NO_VALUE else state
+def _rows(table: tables_lib.Table, bound: tables_lib.Bound | None, needed: bool) -> np.ndarray:
+    """Every row the program needs; one when the value does not matter and the weights read every row alike."""
+    rows = np.arange(table.num_rows - 1)
+    if needed or bound is None or len(rows) <= 1:
+        return rows
+    same = all(np.array_equal(part[rows], np.broadcast_to(part[:1], part[rows].shape))
+               for part in (bound.center, bound.lo, bound.hi))
+    return rows[:1] if same else rows
 
 
-def _categorical_margin(intended: Hashable, low: np.ndarray, high: np.ndarray,
-                        class_index: dict) -> tuple[float, float]:
-    """(margin, error) of a categorical output column range for ``intended``."""
-    if intended is None:
-        return THRESHOLD - float(high.max(initial=-np.inf)), float(np.max(np.abs(np.concatenate([low, high]))))
-    column = class_index.get(frontend.value_key(intended))
-    if column is None:
-        return float("-inf"), float("inf")
-    others = np.delete(high, column)
-    other_low = np.delete(low, column)
-    margin = min(float(low[column]) - THRESHOLD, THRESHOLD - float(others.max(initial=-np.inf)))
-    error = max(abs(1.0 - low[column]), abs(high[column] - 1.0),
-                float(np.max(np.abs(np.concatenate([others, other_low])), initial=0.0)))
-    return margin, float(error)
+def _column(value: Hashable, classes: dict) -> int:
+    """The class column of a value: -1 for None, -2 when the output has no class for it."""
+    if value is None or value is meaning_lib.UNDEFINED:
+        return -1
+    return classes.get(frontend.value_key(value), -2)
 
 
-def _numerical_margin(intended: Hashable, low: float, high: float, tolerance: float) -> tuple[float, float]:
-    """(margin, error) of a numerical output range for ``intended`` under ``verify``'s tolerance."""
-    value = float(intended)
-    error = max(abs(low - value), abs(high - value))
-    return tolerance * max(1.0, abs(value)) - error, error
+def _number(value: Hashable) -> float:
+    return np.nan if value is None or value is meaning_lib.UNDEFINED else float(value)
+
+
+def _states(combinations: context_lib.Combinations, tables: dict, index: int) -> dict[str, Hashable]:
+    shape = tuple(len(rows) for rows in combinations.rows)
+    picks = np.unravel_index(index, shape) if shape else ()
+    return {name: tables[name].states[int(rows[pick])] for name, rows, pick in zip(combinations.names,
+                                                                                   combinations.rows, picks)}
+
+
+def _categorical(columns: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per combination (margin, error) for the class column it should decode to (-1: None, -2: missing)."""
+    count = len(columns)
+    rows = np.arange(count)
+    safe = np.maximum(columns, 0)
+    has = columns >= 0
+    others = high.copy()
+    others[rows[has], safe[has]] = -np.inf
+    other_high = others.max(axis=1, initial=-np.inf)
+    other_low = np.where(np.isfinite(others), low, 0.0)
+    own_low, own_high = low[rows, safe], high[rows, safe]
+    margin = np.where(has, np.minimum(own_low - THRESHOLD, THRESHOLD - other_high), THRESHOLD - other_high)
+    margin = np.where(columns == -2, -np.inf, margin)
+    error = np.maximum(np.where(has, np.maximum(np.abs(1.0 - own_low), np.abs(own_high - 1.0)), 0.0),
+                       np.maximum(np.abs(np.where(np.isfinite(others), others, 0.0)).max(axis=1, initial=0.0),
+                                  np.abs(other_low).max(axis=1, initial=0.0)))
+    return margin, error
+
+
+def _numerical(targets: np.ndarray, low: np.ndarray, high: np.ndarray, tolerance: float):
+    """Per combination (margin, error) of a numerical output under ``verify``'s tolerance."""
+    error = np.maximum(np.abs(low - targets), np.abs(high - targets))
+    margin = tolerance * np.maximum(1.0, np.abs(targets)) - error
+    return np.where(np.isnan(targets), -np.inf, margin), np.where(np.isnan(targets), np.inf, error)

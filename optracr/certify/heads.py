@@ -63,16 +63,11 @@ class _Side:
         inner = [name for name in names if name not in frontier]
         self.inner = int(np.prod([len(rows[name]) for name in inner], dtype=np.int64)) if inner else 1
 
-    def assignments(self) -> list[dict[str, Hashable]]:
-        """The frontier labels' values, per combination of the frontier's rows (in combination order)."""
-        per_label = [[_value(self.tables[name].states[row]) for row in self.rows[name][:-1]] for name in
-                     self.frontier]
-        return [dict(zip(self.frontier, choice)) for choice in itertools.product(*per_label)]
-
-    def values_of(self, meaning: meaning_lib.Meaning, label: str) -> list[Hashable]:
-        """``label``'s value at every combination."""
-        found = [meaning.value_of(label, assignment) for assignment in self.assignments()]
-        return [value for value in found for _ in range(self.inner)] if self.inner > 1 else found
+    def values_of(self, context: context_lib.Context, owner: Hashable, label: str) -> tuple[np.ndarray, list]:
+        """``label``'s value at every combination, as (codes, distinct values)."""
+        codes, distinct = context.intended(owner, [label], self.frontier, self.tables,
+                                           {n: self.rows[n][:-1] for n in self.frontier})[label]
+        return np.repeat(codes, self.inner), distinct
 
 
 class _Head:
@@ -163,15 +158,12 @@ class _Head:
         query, key = self.query, self.key
         block_bounds = []
         for query_name, key_name, block in self.blocks:
-            low, high = tables_lib.bilinear_bound(self.tables[query_name], self.tables[key_name], block,
-                                                  query.rows[query_name], key.rows[key_name])
-            block_bounds.append((query_name, key_name, low, high))
-        query_size = _size(query, self.tables)
-        key_size = _size(key, self.tables)
-        largest = max((np.max(np.abs(block)) for *_, block in self.blocks), default=0.0)
+            center, reach = tables_lib.bilinear_bound(self.tables[query_name], self.tables[key_name], block,
+                                                      query.rows[query_name], key.rows[key_name])
+            block_bounds.append((query_name, key_name, center, reach))
         terms = sum(np.count_nonzero(np.any(b != 0, axis=1)) for *_, b in self.blocks) + sum(
             np.count_nonzero(np.any(b != 0, axis=0)) for *_, b in self.blocks)
-        gamma = self.arithmetic.gamma(terms + 2)
+        rounding = (len(self.blocks), terms)
         selected = self._selection()
         self.selected_by_some = np.zeros(key.count, dtype=bool)
         stats = {name: np.empty(query.count + 1) for name in ("b_lo", "b_hi", "s_lo", "s_hi", "u_lo", "u_hi")}
@@ -183,8 +175,8 @@ class _Head:
             picks = np.arange(start, min(query.count + 1, start + step))
             query_index = {name: np.where(picks < query.count, query.index[name][np.minimum(picks, query.count - 1)]
                                           if query.count else 0, query.bos_index[name]) for name in query.names}
-            low, high = self._scores(block_bounds, query_index, key_index, query_size, key_size, largest, gamma)
-            b_low, b_high = self._scores(block_bounds, query_index, bos_key, query_size, key_size, largest, gamma)
+            low, high = self._scores(block_bounds, query_index, key_index, rounding)
+            b_low, b_high = self._scores(block_bounds, query_index, bos_key, rounding)
             chosen = selected(picks) & self.key_defined[None, :]
             unchosen = ~chosen & self.key_defined[None, :]
             valid = np.concatenate([self.query_defined, [True]])[picks]
@@ -218,19 +210,21 @@ class _Head:
                 self.target, "a query can pick several positions holding different values; the evaluator has no "
                 "answer there (a categorical Aggregate is defined where its picks agree)"))
 
-    def _scores(self, block_bounds, query_index, key_index, query_size, key_size, largest, gamma):
-        """Score ranges (query picks x key picks), rounding included."""
+    def _scores(self, block_bounds, query_index, key_index, rounding) -> tuple[np.ndarray, np.ndarray]:
+        """Score ranges (query picks x key picks): the blocks' centers, their reaches, and the rounding of a dot
+        product of dot products (twice ``arithmetic.dot_error``, one main term per block)."""
         rows = len(next(iter(query_index.values()))) if query_index else 1
         columns = len(next(iter(key_index.values()))) if key_index else 1
-        low, high = np.zeros((rows, columns)), np.zeros((rows, columns))
-        for query_name, key_name, block_low, block_high in block_bounds:
+        center, size, reach = (np.zeros((rows, columns)) for _ in range(3))
+        for query_name, key_name, block_center, block_reach in block_bounds:
             q, k = query_index[query_name][:, None], key_index[key_name][None, :]
-            low += block_low[q, k]
-            high += block_high[q, k]
-        q_size = sum((query_size[name][query_index[name]] for name in query_index), np.zeros(rows))
-        k_size = sum((key_size[name][key_index[name]] for name in key_index), np.zeros(columns))
-        rounding = gamma * largest * np.outer(q_size, k_size)
-        return low - rounding, high + rounding
+            part = block_center[q, k]
+            center += part
+            size += np.abs(part)
+            reach += block_reach[q, k]
+        main_terms, terms = rounding
+        spread = reach + 2.0 * self.arithmetic.dot_error(main_terms, size + reach, reach, terms)
+        return center - spread, center + spread
 
     def _selection(self):
         """A function from query picks to the (picks x key states) matrix of what the selector picks."""
@@ -238,20 +232,22 @@ class _Head:
         label_of = meaning.program_graph.label_of
         parts = []
         for select in self.selects:
-            query_values = query.values_of(meaning, label_of(select.queries))
-            key_values = key.values_of(meaning, label_of(select.keys))
-            query_codes, query_distinct = _codes(query_values)
-            key_codes, key_distinct = _codes(key_values)
-            matrix = _predicate_matrix(select, query_distinct, key_distinct)
-            parts.append((np.asarray(query_codes), np.asarray(key_codes), matrix))
+            query_codes, query_distinct = query.values_of(self.context, self.block, label_of(select.queries))
+            key_codes, key_distinct = key.values_of(self.context, self.block, label_of(select.keys))
+            memo_key = (self.block, "predicate", label_of(select), tuple(map(meaning_lib.identity, query_distinct)),
+                        tuple(map(meaning_lib.identity, key_distinct)))
+            memo = self.context.weights.memo
+            if memo_key not in memo:
+                memo[memo_key] = _predicate_matrix(select, query_distinct, key_distinct)
+            parts.append((query_codes, key_codes, memo[memo_key]))
         count = query.count
         self.query_defined = np.ones(query.count, dtype=bool)
         self.key_defined = np.ones(key.count, dtype=bool)
         for select in self.selects:
-            self.query_defined &= _defined(query.values_of(meaning, label_of(select.queries)))
-            self.key_defined &= _defined(key.values_of(meaning, label_of(select.keys)))
+            self.query_defined &= _defined(*query.values_of(self.context, self.block, label_of(select.queries)))
+            self.key_defined &= _defined(*key.values_of(self.context, self.block, label_of(select.keys)))
         if self.kind != "width":
-            self.key_defined &= _defined(key.values_of(meaning, label_of(self.expr.sop)))
+            self.key_defined &= _defined(*key.values_of(self.context, self.block, label_of(self.expr.sop)))
 
         def selected(picks: np.ndarray) -> np.ndarray:
             result = np.ones((len(picks), key.count), dtype=bool)
@@ -267,18 +263,16 @@ class _Head:
     def _mixed(self, chosen: np.ndarray) -> np.ndarray:
         """Per query pick, whether it selects key states holding different values."""
         codes = self._value_codes()
-        found = np.zeros(len(chosen), dtype=bool)
-        for row, picked in enumerate(chosen):
-            values = np.unique(codes[picked])
-            found[row] = len(values) > 1
-        return found
+        high = np.where(chosen, codes[None, :], -1).max(axis=1, initial=-1)
+        low = np.where(chosen, codes[None, :], np.iinfo(np.int64).max).min(axis=1, initial=np.iinfo(np.int64).max)
+        return chosen.any(axis=1) & (high != low)
 
     def _value_codes(self) -> np.ndarray:
+        """Per key state, the code of the aggregated s-op's value (``self._distinct`` holds the values)."""
         if not hasattr(self, "_codes"):
-            values = self.key.values_of(self.context.meaning, self.context.meaning.program_graph.label_of(
-                self.expr.sop))
-            self._vals = values
-            self._codes = np.asarray(_codes(values)[0])
+            codes, self._distinct = self.key.values_of(self.context, self.block,
+                                                       self.context.meaning.program_graph.label_of(self.expr.sop))
+            self._codes = np.asarray(codes, dtype=np.int64)
         return self._codes
 
     # ----------------------------------------------------------------------------------- values
@@ -288,18 +282,21 @@ class _Head:
         size = self.context.residual.labels[self.target].size
         low = np.zeros((key.count + 1, size))
         high = np.zeros((key.count + 1, size))
+        total = np.zeros(key.count + 1)
+        rest = np.zeros(key.count + 1)
+        largest = np.zeros(key.count + 1)
         for name, weights in self.value_weights.items():
             bound = tables_lib.linear_bound(self.tables[name], weights, key.rows[name])
             index = np.concatenate([key.index[name], [key.bos_index[name]]])
             low += bound.low[index]
             high += bound.high[index]
-        magnitude = np.zeros(key.count + 1)
-        for name, weights in self.value_weights.items():
-            sizes = self.tables[name].magnitude()[key.rows[name]]
-            index = np.concatenate([key.index[name], [key.bos_index[name]]])
-            magnitude += np.max(np.abs(weights)) * sizes[index]
+            total += (bound.main + bound.rest).max(axis=1)[index]
+            rest += bound.rest.max(axis=1)[index]
+            largest += np.maximum(np.abs(bound.low), np.abs(bound.high)).max(axis=1)[index]
         terms = sum(np.count_nonzero(np.any(w != 0, axis=1)) for w in self.value_weights.values())
-        self.output_rounding = self.arithmetic.gamma(terms + self.n + 3) * float(np.max(magnitude, initial=0.0))
+        values = 2.0 * self.arithmetic.dot_error(len(self.value_weights), total, rest, terms)
+        mixing = self.arithmetic.gamma(self.n + 2) * largest
+        self.output_rounding = float(np.max(values + mixing, initial=0.0))
         return low, high
 
     # ----------------------------------------------------------------------------------- per target
@@ -324,7 +321,7 @@ class _Head:
         target = self.context.residual.labels[self.target]
         low, high = self._values()
         codes = self._value_codes()
-        values = self._vals
+        distinct = self._distinct
         stray, empty, at_bos = self._masses()
         present = np.concatenate([self.key_defined, [True]])
         z_lo = float(low[present].min(initial=0.0))
@@ -336,7 +333,7 @@ class _Head:
         used = self.selected_by_some
         for code in np.unique(codes[used]) if np.any(used) else []:
             members = np.flatnonzero(used & (codes == code))
-            value = values[members[0]]
+            value = distinct[codes[members[0]]]
             state = tables_lib.NO_VALUE if value is None else value
             hot = -1 if value is None else target.direction_index(value)
             if value is not None and hot < 0:
@@ -361,9 +358,10 @@ class _Head:
         low, high = self._values()
         low, high = low[:, 0], high[:, 0]
         stray, empty, at_bos = self._masses()
-        values = self.key.values_of(self.context.meaning, self.context.meaning.program_graph.label_of(self.expr.sop))
+        codes = self._value_codes()
         used = self.selected_by_some
-        numbers = np.array([float(v) if v is not None and v is not meaning_lib.UNDEFINED else np.nan for v in values])
+        numbers = np.array([float(v) if v is not None and v is not meaning_lib.UNDEFINED else np.nan
+                            for v in self._distinct])[codes] if len(self._distinct) else np.zeros(len(codes))
         present = np.concatenate([self.key_defined, [True]])
         z_lo, z_hi = float(low[present].min()), float(high[present].max())
         slack = self.eta * max(abs(z_lo), abs(z_hi)) + self.output_rounding
@@ -471,9 +469,11 @@ def _value(state: Hashable) -> Hashable:
     return None if state is tables_lib.NO_VALUE else state
 
 
-def _defined(values: Sequence[Hashable]) -> np.ndarray:
+def _defined(codes: np.ndarray, distinct: list[Hashable]) -> np.ndarray:
     """Where a value is not ``UNDEFINED`` (a state no defined input reaches)."""
-    return np.array([value is not meaning_lib.UNDEFINED for value in values], dtype=bool)
+    if not len(distinct):
+        return np.ones(len(codes), dtype=bool)
+    return np.array([value is not meaning_lib.UNDEFINED for value in distinct], dtype=bool)[codes]
 
 
 def _union(groups) -> list[str]:
@@ -486,25 +486,6 @@ def _union(groups) -> list[str]:
 def _order(names: list[str], frontier: list[str]) -> list[str]:
     """Frontier labels first (their values vary slowest), then the others."""
     return [name for name in frontier if name in names] + [name for name in names if name not in frontier]
-
-
-def _size(side: _Side, tables: dict) -> dict[str, np.ndarray]:
-    """Per label of a side, the L1 size of each of its combined rows (BOS last)."""
-    return {name: tables[name].magnitude()[side.rows[name]] for name in side.names}
-
-
-def _codes(values: Sequence[Hashable]) -> tuple[list[int], list[Hashable]]:
-    """Each value's index among the distinct values (keyed by type), and the distinct values."""
-    index: dict[Hashable, int] = {}
-    distinct, codes = [], []
-    for value in values:
-        key = None if value is None else (meaning_lib.UNDEFINED if value is meaning_lib.UNDEFINED else
-                                          frontend.value_key(value))
-        if key not in index:
-            index[key] = len(distinct)
-            distinct.append(value)
-        codes.append(index[key])
-    return codes, distinct
 
 
 _VECTORISED = {

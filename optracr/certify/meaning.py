@@ -10,7 +10,9 @@ functions of, exactly as the weights compose them.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
+
+import numpy as np
 
 from optracr import frontend
 from optracr.certify import errors
@@ -27,6 +29,25 @@ class _Undefined:
 
 
 UNDEFINED = _Undefined()
+
+
+def identity(value: Hashable) -> Hashable:
+    """A value's identity among others: ``frontend.value_key``, None and ``UNDEFINED`` as themselves."""
+    return value if value is None or value is UNDEFINED else frontend.value_key(value)
+
+
+def _deduplicated(codes: np.ndarray, values: list[Hashable]) -> tuple[np.ndarray, list[Hashable]]:
+    """(codes, values) with equal values (by ``identity``) merged into one entry."""
+    index: dict[Hashable, int] = {}
+    distinct: list[Hashable] = []
+    remap = np.empty(len(values), dtype=np.int64)
+    for position, value in enumerate(values):
+        key = identity(value)
+        if key not in index:
+            index[key] = len(distinct)
+            distinct.append(value)
+        remap[position] = index[key]
+    return (remap[codes] if len(values) else codes), distinct
 
 
 class Meaning:
@@ -91,6 +112,45 @@ class Meaning:
         else:
             arguments = tuple(self.value_of(self.program_graph.label_of(child), assignment, computed=computed)
                               for child in (expr.fst, expr.snd))
+        return self._apply(label, expr, arguments)
+
+    def values_over(self, labels: Sequence[str], columns: Mapping[str, tuple[np.ndarray, list[Hashable]]], *,
+                    own: bool = False) -> dict[str, tuple[np.ndarray, list[Hashable]]]:
+        """Each label's value at many combinations at once, as (codes, distinct values): ``columns`` gives every
+        frontier label's value per combination the same way. Each function is called once per distinct
+        combination of its inputs' values, not once per combination; ``own`` as for ``frontier``, the labels
+        being what one block computes together."""
+        computed = frozenset(labels) if own else frozenset()
+        found: dict[tuple[str, bool], tuple[np.ndarray, list[Hashable]]] = {}
+
+        def visit(label: str, top: bool) -> tuple[np.ndarray, list[Hashable]]:
+            key = (label, top)
+            if key in found:
+                return found[key]
+            if self.stored(label) and not (top and own) and label not in computed:
+                found[key] = columns[label]
+                return found[key]
+            expr = self.expr(label)
+            if isinstance(expr, rasp.SelectorWidth):
+                found[key] = columns[self.residual.scratch_of(label).name]
+                return found[key]
+            children = (expr.inner,) if isinstance(expr, rasp.Map) else (expr.fst, expr.snd)
+            parts = [visit(self.program_graph.label_of(child), False) for child in children]
+            if len(parts) == 1:
+                codes, inputs = parts[0][0], [(value,) for value in parts[0][1]]
+            else:
+                (first, first_values), (second, second_values) = parts
+                pairs, codes = np.unique(first * max(1, len(second_values)) + second, return_inverse=True)
+                size = max(1, len(second_values))
+                inputs = [(first_values[pair // size], second_values[pair % size]) for pair in pairs.tolist()]
+            results = [self._apply(label, expr, arguments) for arguments in inputs]
+            found[key] = _deduplicated(np.asarray(codes, dtype=np.int64).reshape(-1), results)
+            return found[key]
+
+        return {label: visit(label, True) for label in labels}
+
+    def _apply(self, label: str, expr: rasp.SOp, arguments: tuple) -> Hashable:
+        """A Map's or SequenceMap's value on given input values (remembered)."""
         if any(argument is UNDEFINED for argument in arguments):
             return UNDEFINED
         key = (label, tuple(frontend.value_key(argument) for argument in arguments))

@@ -91,17 +91,11 @@ class _Group:
         return rows[:1] if same else rows
 
     def _intended(self, frontier: list[str], tables: dict, rows: dict,
-                  combinations: context_lib.Combinations) -> dict[str, list[Hashable]]:
-        """Per written label, the program's value at every combination (``UNDEFINED`` where a function raises)."""
-        meaning = self.context.meaning
+                  combinations: context_lib.Combinations) -> dict[str, tuple[np.ndarray, list[Hashable]]]:
+        """Per written label, the program's value at every combination, as (codes, distinct values)."""
         inner = int(np.prod([len(rows[name]) for name in combinations.names[len(frontier):]], dtype=np.int64))
-        found: dict[str, list[Hashable]] = {name: [] for name in self.writes}
-        for choice in itertools.product(*(rows[name] for name in frontier)):
-            assignment = {name: _value(tables[name].states[row]) for name, row in zip(frontier, choice)}
-            for name in self.writes:
-                found[name].append(meaning.value_of(name, assignment, own=True, computed=self.computed))
-        return {name: [value for value in values for _ in range(inner)] if inner > 1 else values
-                for name, values in found.items()}
+        found = self.context.intended(self.block, list(self.writes), frontier, tables, rows, own=True)
+        return {name: (np.repeat(codes, inner), distinct) for name, (codes, distinct) in found.items()}
 
     # --------------------------------------------------------------------------------- computing
     def _outputs(self, tables: dict, bounds: dict, combinations: context_lib.Combinations) -> tuple[np.ndarray, ...]:
@@ -111,11 +105,8 @@ class _Group:
         second_layer = self.arithmetic.gamma(np.count_nonzero(snd, axis=0).max(initial=0) + 1)
         numerical = [name for name in self.reads if self.context.residual.labels[name].numerical
                      and name != craft.conventions.ONE]
-        first_layer = self.arithmetic.gamma(
-            np.count_nonzero(np.concatenate(list(self.reads.values()), axis=0), axis=0).max(initial=0) + 1)
-        largest = {name: np.max(np.abs(weights), axis=0) for name, weights in self.reads.items()}
+        terms = int(np.count_nonzero(np.concatenate(list(self.reads.values()), axis=0), axis=0).max(initial=0))
         mats = self.group.second_layer_parts
-        sizes = {name: tables[name].magnitude() for name in self.reads}
         lows, highs = [], []
         size = max(1, CHUNK_ENTRIES // max(units, outputs, 1))
         for _, chosen in combinations.chunks(size):
@@ -124,8 +115,10 @@ class _Group:
             cat_hi = sum((bounds[name].hi[chosen[name]] for name in self.reads if name not in numerical), 0.0)
             num_lo = sum((bounds[name].lo[chosen[name]] for name in numerical), 0.0)
             num_hi = sum((bounds[name].hi[chosen[name]] for name in numerical), 0.0)
-            size_of = sum((largest[name] * sizes[name][chosen[name]][:, None] for name in self.reads), 0.0)
-            rounding = first_layer * size_of
+            total = sum((bounds[name].main[chosen[name]] + bounds[name].rest[chosen[name]] for name in self.reads),
+                        0.0)
+            rest = sum((bounds[name].rest[chosen[name]] for name in self.reads), 0.0)
+            rounding = self.arithmetic.dot_error(len(self.reads), total, rest, terms)
             low = center + cat_lo + num_lo - rounding
             high = center + cat_hi + num_hi + rounding
             active = low >= 0.0
@@ -149,7 +142,7 @@ class _Group:
         return np.concatenate(lows), np.concatenate(highs)
 
     # --------------------------------------------------------------------------------- storing
-    def _store(self, name: str, intended: list[Hashable], outputs: tuple[np.ndarray, ...],
+    def _store(self, name: str, intended: tuple[np.ndarray, list[Hashable]], outputs: tuple[np.ndarray, ...],
                bos_outputs: tuple[np.ndarray, ...], tables: dict, combinations: context_lib.Combinations) -> None:
         label = self.context.residual.labels[name]
         start = 0
@@ -159,37 +152,60 @@ class _Group:
             start += self.context.residual.labels[other].size
         columns = slice(start, start + label.size)
         low, high = outputs[0][:, columns], outputs[1][:, columns]
-        defined = np.array([value is not meaning_lib.UNDEFINED for value in intended], dtype=bool)
+        value_codes, distinct = intended
+        states = [tables_lib.NO_VALUE if value is None else value for value in distinct]
+        undefined = np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)
+        defined = ~undefined[value_codes] if len(distinct) else np.zeros(0, dtype=bool)
         if not defined.all():
             self.context.undefined.setdefault(name, findings.Undefined(
                 name, f"its function raises on input values {self.context.meaning.raising_inputs(name)[:6]}"))
-        states, state_of = [], {}
-        codes = np.full(len(intended), -1, dtype=np.int64)
-        for index, value in enumerate(intended):
-            if value is meaning_lib.UNDEFINED:
-                continue
-            state = tables_lib.NO_VALUE if value is None else value
-            key = tables_lib.state_key(state)
-            if key not in state_of:
-                state_of[key] = len(states)
-                states.append(state)
-            codes[index] = state_of[key]
+        kept = np.flatnonzero(~undefined)
+        states = [states[index] for index in kept]
+        renumber = np.full(len(distinct), -1, dtype=np.int64)
+        renumber[kept] = np.arange(len(kept))
+        codes = renumber[value_codes[defined]]
         hot = np.array([_hot(label, state) for state in states], dtype=np.int64)
         missing = [state for state, index in zip(states, hot) if index < 0 and not label.numerical
                    and state is not tables_lib.NO_VALUE]
         if missing:
             self.context.fail(self.block, f"the program gives {name!r} the value {missing[0]!r}, which has no "
                               "direction in the residual (value-set inference missed it)")
-        rows = _summaries(label, hot[codes[defined]], low[defined], high[defined])
-        merged = _hull(rows[1:], codes[defined], len(states))
+        rows = _summaries(label, hot[codes], low[defined], high[defined])
+        merged = _hull(rows[1:], codes, len(states))
         bos = _summaries(label, np.array([0 if label.numerical else -1]), bos_outputs[0][:, columns],
                          bos_outputs[1][:, columns])
         arrays = [np.concatenate([part, bos_part]) for part, bos_part in zip(merged, bos[1:])]
         table = tables_lib.build(label, (*states, tables_lib.AT_BOS), np.concatenate([hot, bos[0]]),
                                  (arrays[0], arrays[1]), (arrays[2], arrays[3]), (arrays[4], arrays[5]))
         self.context.store(name, table)
-        self.context.details[name] = {"block": self.block, "combinations": combinations, "intended": intended,
-                                      "low": low, "high": high, "tables": tables}
+        self._record(name, label, states, codes, rows, np.flatnonzero(defined), tables, combinations)
+
+    def _record(self, name, label, states, codes, rows, positions, tables, combinations) -> None:
+        """Keeps the combination furthest from its exact encoding, to name it if the proof fails."""
+        _, hot_lo, hot_hi, cold_lo, cold_hi = rows[:5]
+        if label.numerical:
+            wanted = np.array([0.0 if isinstance(state, type(tables_lib.NO_VALUE)) else float(state)
+                               for state in states])[codes]
+            errors = np.maximum(np.abs(hot_lo - wanted), np.abs(hot_hi - wanted))
+        else:
+            hot_error = np.where(rows[0] >= 0, np.maximum(np.abs(hot_lo - 1.0), np.abs(hot_hi - 1.0)), 0.0)
+            errors = np.maximum(hot_error, np.maximum(np.abs(cold_lo), np.abs(cold_hi)))
+        worst = None
+        if len(errors):
+            index = int(np.argmax(errors))
+            state = states[codes[index]]
+            worst = {"values": _assignment(combinations, tables, int(positions[index])),
+                     "intended": None if state is tables_lib.NO_VALUE else state, "error": float(errors[index]),
+                     "range": (float(hot_lo[index]), float(hot_hi[index]))}
+        self.context.details[name] = {"block": self.block, "kind": "mlp", "worst": worst}
+
+
+def _assignment(combinations: context_lib.Combinations, tables: dict, index: int) -> dict[str, Hashable]:
+    """The states of combination ``index``."""
+    shape = tuple(len(rows) for rows in combinations.rows)
+    picks = np.unravel_index(index, shape) if shape else ()
+    return {name: tables[name].states[int(rows[pick])] for name, rows, pick in zip(combinations.names,
+                                                                                   combinations.rows, picks)}
 
 
 def _value(state: Hashable) -> Hashable:

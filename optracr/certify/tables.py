@@ -165,15 +165,14 @@ def ideal(label: residual_lib.Label, states: Sequence[Hashable]) -> Table:
 # ------------------------------------------------------------------------------------------ reading rows
 @dataclasses.dataclass(frozen=True)
 class Bound:
-    """``x . w_j`` lies in ``center + [lo, hi]``, per (row, column j)."""
+    """``x . w_j`` lies in ``center + [lo, hi]``, per (row, column j); ``main`` bounds the hot direction's term
+    |w_h x_h| and ``rest`` the other terms' |w_i x_i| together (for rounding, ``arithmetic.dot_error``)."""
 
     center: np.ndarray
     lo: np.ndarray
     hi: np.ndarray
-
-    def take(self, rows: np.ndarray) -> Bound:
-        """The bounds of the given rows."""
-        return Bound(self.center[rows], self.lo[rows], self.hi[rows])
+    main: np.ndarray
+    rest: np.ndarray
 
     @property
     def low(self) -> np.ndarray:
@@ -191,6 +190,7 @@ class _ColumnStats:
     """Per column of a weight matrix: signed and positive/negative sums and the two largest of each sign."""
 
     total: np.ndarray
+    absolute: np.ndarray
     positive: np.ndarray
     negative: np.ndarray
     top_positive: np.ndarray
@@ -213,7 +213,8 @@ def _column_stats(weights: np.ndarray) -> _ColumnStats:
                          np.where(swap, order[1], order[0])))
         else:
             tops.append((part[0], np.zeros(part.shape[1]), np.zeros(part.shape[1], dtype=np.int64)))
-    return _ColumnStats(weights.sum(axis=0), positive.sum(axis=0), negative.sum(axis=0), *tops[0], *tops[1])
+    return _ColumnStats(weights.sum(axis=0), np.maximum(positive.max(axis=0, initial=0.0), negative.max(
+        axis=0, initial=0.0)), positive.sum(axis=0), negative.sum(axis=0), *tops[0], *tops[1])
 
 
 def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = None) -> Bound:
@@ -231,15 +232,16 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
     parts = [_linear_rows(table, weights, stats, rows[start : start + step]) for start in range(0, len(rows), step)]
     if not parts:
         empty = np.zeros((0, columns))
-        return Bound(empty, empty, empty)
-    return Bound(*(np.concatenate([getattr(part, name) for part in parts]) for name in ("center", "lo", "hi")))
+        return Bound(empty, empty, empty, empty, empty)
+    return Bound(*(np.concatenate([getattr(part, name) for part in parts])
+                   for name in ("center", "lo", "hi", "main", "rest")))
 
 
 def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, rows: np.ndarray) -> Bound:
     columns = weights.shape[1]
     if stats is None:
         zeros = np.zeros((len(rows), columns))
-        return Bound(zeros, zeros, zeros.copy())
+        return Bound(zeros, zeros, zeros, zeros, zeros)
     hot = table.hot[rows]
     has_hot = (hot >= 0)[:, None]
     safe = np.maximum(hot, 0)
@@ -263,16 +265,23 @@ def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, 
     up = np.minimum(positive * width, largest_positive * room)
     down = np.minimum(negative * width, largest_negative * room)
     base = cold_lo * total
-    return Bound(center, hot_lo + base - down, hot_hi + base + up)
+    main = np.abs(hot_weight) * np.maximum(np.abs(table.hot_lo[rows]), np.abs(table.hot_hi[rows]))[:, None]
+    cold_size = np.maximum(np.abs(table.sum_lo[rows]), np.abs(table.sum_hi[rows])) + 2.0 * table.cold_count[
+        rows] * np.maximum(0.0, -table.cold_lo[rows])
+    rest = np.where(cold_count > 0, stats.absolute[None, :] * cold_size[:, None], 0.0)
+    return Bound(center, hot_lo + base - down, hot_hi + base + up, main, rest)
 
 
 def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np.ndarray,
                    right_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds (low, high) on ``x W y`` for ``x`` in each ``left_rows`` row and ``y`` in each ``right_rows`` row.
+    """``x W y`` for ``x`` in each ``left_rows`` row and ``y`` in each ``right_rows`` row, as (center, reach):
+    the value lies within ``reach`` of ``center``, and ``reach`` also bounds the sum of |x_i W_ij y_j| over every
+    term but the hot pair's.
 
     With x = c e_h + dx and y = c' e_h' + dy (c = 0 where no direction is hot):
     x W y = c c' W[h, h'] + dx.W e_h' c' + c e_h W.dy + dx W dy, and each deviation term is at most the largest
-    |weight| it meets times the deviation's L1 size (``|dx . w| <= |dx|_1 max |w|``).
+    |weight| it meets times the deviation's L1 size (``|dx . w| <= |dx|_1 max |w|``); the cross term is counted
+    twice so that the hot entries' own deviations are covered.
     """
     left_rows, right_rows = np.asarray(left_rows), np.asarray(right_rows)
     left_hot, right_hot = left.hot[left_rows], right.hot[right_rows]
@@ -290,8 +299,8 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
                                                                   0.0))
              + np.outer(np.abs(left_center) * np.where(left_hot >= 0, row_max[np.maximum(left_hot, 0)], 0.0),
                         right_dev)
-             + largest * np.outer(left_dev, right_dev))
-    return center - reach, center + reach
+             + 2.0 * largest * np.outer(left_dev, right_dev))
+    return center, reach
 
 
 def _deviation_size(table: Table, rows: np.ndarray) -> np.ndarray:

@@ -70,6 +70,8 @@ class ModelWeights:
         self.written_at: dict[str, int] = {}
         self.clashes: list[tuple[findings.Block, str]] = []
         self.memo: dict = {}  # per-pass computations that depend only on states (intended values, predicates)
+        unembedding = layered.unembedding
+        self.unembedding = self._split(unembedding.input_space, unembedding.matrix)  # label -> (size x outputs)
         for number, layer in enumerate(layered.layers):
             self.heads.append([self._head(number, index, head) for index, head in enumerate(layer.heads)])
             self.groups.append(self._groups(number, layer.mlp) if layer.mlp is not None else [])
