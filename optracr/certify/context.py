@@ -59,7 +59,7 @@ class Context:
             self.fail(block, f"reads {name!r}, which is written only at sublayer {written}, not before")
             return None
         if name not in self.tables:
-            self.tables[name] = self.unwritten(name)
+            self.tables[name] = self.overrides.get(name) or self.unwritten(name)
         return self.tables[name]
 
     def unwritten(self, name: str) -> tables_lib.Table:

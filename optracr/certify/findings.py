@@ -12,7 +12,8 @@ class Block:
     """A part of the model the certificate reasons about on its own: the embedding, one head, the hidden units of
     one layer's MLP that write the same s-ops, a selector width's head with its MLP, or the unembedding."""
 
-    kind: str  # "embedding", "head", "mlp", "unembedding"
+    kind: str  # "embedding", "head", "mlp", "pair" (a selector width's head and MLP units), "unembedding",
+    # or "missing" (the writer of an s-op the residual stores, which no head or unit writes)
     layer: int | None = None
     heads: tuple[int, ...] = ()
     units: tuple[int, ...] = ()
@@ -21,18 +22,21 @@ class Block:
     @property
     def sublayer(self) -> int:
         """The sublayer it sits in (-1 for the embedding, a large number for the unembedding)."""
-        if self.kind == "embedding":
+        if self.kind in ("embedding", "missing"):
             return -1
         if self.kind == "unembedding":
             return 1 << 30
-        return 2 * self.layer + (0 if self.kind == "head" else 1)
+        return 2 * self.layer + (0 if self.kind in ("head", "pair") else 1)
 
     def describe(self) -> str:
         """In words: where it is and what it writes."""
         if self.kind in ("embedding", "unembedding"):
             return f"the {self.kind}"
-        where = f"layer {self.layer} " + (f"head {', '.join(map(str, self.heads))}" if self.kind == "head" else
-                                          f"MLP units {_span(self.units)}")
+        if self.kind == "missing":
+            return f"the block that should write {self.writes[0]!r}"
+        heads = f"head {', '.join(map(str, self.heads))}"
+        units = f"MLP units {_span(self.units)}"
+        where = f"layer {self.layer} " + {"head": heads, "mlp": units}.get(self.kind, f"{heads} and {units}")
         return f"{where} (writing {', '.join(repr(label) for label in self.writes)})"
 
     def to_json(self) -> dict[str, Any]:

@@ -167,7 +167,10 @@ class _Head:
         selected = self._selection()
         self.selected_by_some = np.zeros(key.count, dtype=bool)
         stats = {name: np.empty(query.count + 1) for name in ("b_lo", "b_hi", "s_lo", "s_hi", "u_lo", "u_hi")}
-        flags = {name: np.zeros(query.count + 1, dtype=bool) for name in ("any_sel", "any_unsel", "mixed")}
+        flags = {name: np.zeros(query.count + 1, dtype=bool)
+                 for name in ("any_sel", "any_unsel", "self_sel", "self_unsel", "mixed")}
+        shared = [name for name in query.names if name in key.names
+                  and np.array_equal(query.rows[name], key.rows[name])]
         step = max(1, CHUNK_ENTRIES // max(1, key.count))
         key_index = {name: key.index[name] for name in key.names}
         bos_key = {name: np.array([key.bos_index[name]]) for name in key.names}
@@ -187,14 +190,19 @@ class _Head:
             stats["u_hi"][picks] = np.where(unchosen, high, -np.inf).max(axis=1, initial=-np.inf)
             flags["any_sel"][picks] = chosen.any(axis=1) & valid
             flags["any_unsel"][picks] = unchosen.any(axis=1) & valid
+            itself = np.ones_like(chosen)  # key states the query's own position can be in (it is a key too)
+            for name in shared:
+                itself &= query_index[name][:, None] == key_index[name][None, :]
+            flags["self_sel"][picks] = (chosen & itself).any(axis=1) & valid
+            flags["self_unsel"][picks] = (unchosen & itself).any(axis=1) & valid
             chosen &= valid[:, None]
             self.selected_by_some |= chosen[picks < query.count].any(axis=0)
             if self.kind == "categorical":
                 flags["mixed"][picks] = self._mixed(chosen)
         self.stats, self.flags = stats, flags
         # The BOS query picks nothing: every key is stray there.
-        self.flags["any_sel"][-1] = False
-        self.flags["any_unsel"][-1] = True
+        self.flags["any_sel"][-1] = self.flags["self_sel"][-1] = False
+        self.flags["any_unsel"][-1] = self.flags["self_unsel"][-1] = True
         self.stats["u_hi"][-1] = max(self.stats["u_hi"][-1], self.stats["s_hi"][-1])
         self.stats["u_lo"][-1] = min(self.stats["u_lo"][-1], self.stats["s_lo"][-1])
         span = max(np.max(np.abs(np.nan_to_num(np.concatenate([stats["b_lo"], stats["b_hi"]]), posinf=0,
@@ -309,7 +317,7 @@ class _Head:
             others = np.logaddexp(stats["b_hi"][:-1], np.log(max(n - 1, 0)) + stats["u_hi"][:-1]
                                   if n > 1 else -np.inf)
             stray = float(np.max(_sigmoid(others - stats["s_lo"][:-1])[some]))
-        none = flags["any_unsel"][:-1]
+        none = flags["self_unsel"][:-1]
         empty = float(np.max(_sigmoid(np.log(n) + stats["u_hi"][:-1] - stats["b_lo"][:-1])[none])) if np.any(
             none) else 0.0
         at_bos = float(_sigmoid(np.log(n) + stats["u_hi"][-1] - stats["b_lo"][-1])) if np.isfinite(
@@ -344,7 +352,7 @@ class _Head:
             rows.append((state, hot, _mix(mine, hot, stray, z_lo, z_hi, z_sum_lo, z_sum_hi, slack, slack_sum)))
             states.append(state)
         bos_value = _summary(-1, low[-1:], high[-1:])
-        if np.any(self.flags["any_unsel"][:-1]):
+        if np.any(self.flags["self_unsel"][:-1]):
             box = _mix(bos_value, -1, empty, z_lo, z_hi, z_sum_lo, z_sum_hi, slack, slack_sum)
             rows = _merge_state(rows, tables_lib.NO_VALUE, -1, box)
         rows.append((tables_lib.AT_BOS, -1, _mix(bos_value, -1, at_bos, z_lo, z_hi, z_sum_lo, z_sum_hi, slack,
@@ -379,7 +387,7 @@ class _Head:
             errors.append((min(eps[0], corner[0]) - slack, max(eps[1], corner[1]) + slack))
         default = float(self.expr.default) if self.expr.default is not None else 0.0
         empty_box = None
-        if np.any(self.flags["any_unsel"][:-1]):
+        if np.any(self.flags["self_unsel"][:-1]):
             b_lo, b_hi = float(low[-1]), float(high[-1])
             empty_box = (min(b_lo, (1 - empty) * b_lo + empty * z_lo) - slack - default,
                          max(b_hi, (1 - empty) * b_hi + empty * z_hi) + slack - default)
@@ -412,20 +420,24 @@ class _Head:
         other_lo, other_hi = (float(low[:-1][defined].min()), float(high[:-1][defined].max())) if np.any(
             defined) else (0.0, 0.0)
         bos_lo, bos_hi = float(low[-1]), float(high[-1])
-        some, none = flags["any_sel"][inside], flags["any_unsel"][inside]
-        widths = np.arange(n + 1)
-        for width in widths:
-            if (width == 0 and not np.any(none)) or (width > 0 and not np.any(some)):
+        any_sel, any_unsel = flags["any_sel"][inside], flags["any_unsel"][inside]
+        self_sel, self_unsel = flags["self_sel"][inside], flags["self_unsel"][inside]
+        for width in range(n + 1):
+            # Query groups by what their own position (a key too) can be: selected, then how many keys are there.
+            groups = [(self_sel & any_unsel, max(width, 1), n), (self_sel & ~any_unsel, width, width),
+                      (self_unsel & ~self_sel, width + 1, n)] if width else [(self_unsel, 1, n)]
+            lows, highs = [], []
+            for pick, shortest, longest in groups:
+                pick = pick & (any_sel if width else True)
+                if not np.any(pick) or shortest > longest or shortest < 1:
+                    continue
+                weight_lo, weight_hi = self._bos_weight(width, np.arange(shortest, longest + 1), pick)
+                box = _blend(weight_lo, weight_hi, bos_lo, bos_hi, other_lo, other_hi)
+                lows.append(box[0])
+                highs.append(box[1])
+            if not lows:
                 continue
-            lengths = np.arange(max(width, 1), n + 1)
-            if not np.any(none):
-                lengths = lengths[lengths == width]
-            if len(lengths) == 0:
-                continue
-            pick = some if width > 0 else none
-            weight_lo, weight_hi = self._bos_weight(width, lengths, pick)
-            box = _blend(weight_lo, weight_hi, bos_lo, bos_hi, other_lo, other_hi)
-            box = (box[0] - self.output_rounding, box[1] + self.output_rounding)
+            box = (min(lows) - self.output_rounding, max(highs) + self.output_rounding)
             boxes[int(width)] = box
             rows.append((int(width), 0, (*box, 0.0, 0.0, 0.0, 0.0)))
         weight_lo, weight_hi = self._bos_weight(0, np.arange(0, n + 1), np.array([True]), bos_query=True)
