@@ -71,7 +71,7 @@ def compile(  # noqa: A001 - the reference's verb, on purpose
     start = time.perf_counter()
     layered = assemble.lay_out(block_graph, allocation)
     seconds["assemble"] = _lap(start)
-    return assemble.CompiledModel(layered, compile_seconds=seconds)
+    return assemble.CompiledModel(layered, compile_seconds=seconds, program=program, program_graph=program_graph)
 
 
 def _lap(start: float) -> float:

@@ -55,6 +55,10 @@ class CompiledModel:
     layered: layered_lib.LayeredModel
     compile_seconds: Mapping[str, float] = dataclasses.field(default_factory=dict)
     float64: bool = True  # run the forward pass in float64; False runs it in float32
+    # The program it was compiled from and its analysed graph (``optracr.compile`` sets both; a loaded model has
+    # neither): what ``optracr.certify(model)`` and ``verify`` use when no program is passed.
+    program: Any = dataclasses.field(default=None, compare=False, repr=False)
+    program_graph: Any = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.layered, layered_lib.LayeredModel):

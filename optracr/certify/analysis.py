@@ -54,7 +54,10 @@ def analyse(
     """
     max_length = layered.max_seq_len if max_length is None else max_length
     weights = weights_lib.ModelWeights(layered, residual) if weights is None else weights
-    embedding = embedding_lib.embedding_of(layered, residual, max_length)
+    memo_key = ("embedding", max_length)
+    if memo_key not in weights.memo:  # the same for every arithmetic
+        weights.memo[memo_key] = embedding_lib.embedding_of(layered, residual, max_length)
+    embedding = weights.memo[memo_key]
     context = context_lib.Context(
         layered=layered, residual=residual, meaning=meaning, arithmetic=arithmetic, max_length=max_length,
         embedding=embedding, tables=dict(embedding.tables), weights=weights, overrides=dict(overrides or {}),

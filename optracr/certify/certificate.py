@@ -68,6 +68,7 @@ class Certificate:
     largest_length: int
     float32: bool | None
     float32_failure: str
+    bounds_precision: str  # the arithmetic the reported bounds assume ("float32" bounds hold in float64 too)
     counterexample: counterexample_lib.Counterexample | None
     searched_inputs: int
     seconds: float
@@ -83,7 +84,7 @@ class Certificate:
             lines += [f"    {u.label!r}: {u.reason}" for u in self.undefined]
         lines.append("  assumptions: " + "; ".join(ASSUMPTIONS))
         lines.append("  per s-op (worst distance from its exact encoding over every value; margin: room left before "
-                     "it could read as another value):")
+                     f"it could read as another value; bounds in {self._precision_words()}):")
         width = max((len(sop.label) for sop in self.sops), default=0)
         for sop in self.sops:
             if sop.error is None:
@@ -127,10 +128,15 @@ class Certificate:
 
     def _float32_line(self) -> str:
         if self.float32 is None:
-            return "not checked (the float64 proof fails already)"
+            return "not proved (the float64 proof fails already)"
         if self.float32:
             return "PROVED too (weights and arithmetic in float32, u = 2^-24)"
         return f"NOT PROVED ({self.float32_failure})"
+
+    def _precision_words(self) -> str:
+        if self.bounds_precision == "float32":
+            return "float32 arithmetic, which hold in float64 too"
+        return f"{self.bounds_precision} arithmetic"
 
     # --------------------------------------------------------------------------------- as data
     def to_json(self) -> dict[str, Any]:

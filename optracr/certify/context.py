@@ -9,6 +9,7 @@ from collections.abc import Hashable, Iterator, Sequence
 
 import numpy as np
 
+from optracr import frontend
 from optracr.certify import arithmetic as arithmetic_lib
 from optracr.certify import embedding as embedding_lib
 from optracr.certify import findings
@@ -70,14 +71,37 @@ class Context:
             hot_lo=np.zeros(len(states)), hot_hi=np.zeros(len(states))), self.embedding.offsets.get(name))
 
     def states_of(self, name: str) -> tuple[Hashable, ...]:
-        """Every state a label can be in according to value-set inference (values, None, BOS)."""
+        """Every state a label can be in according to value-set inference (values, None, BOS); for a numerical
+        Aggregate only the means between the least and the largest value its s-op can take where the tables
+        built so far hold every label that s-op is a function of."""
         label = self.residual.labels[name]
         graph = self.meaning.program_graph
         if label.role is residual_lib.Role.SCRATCH:
             return (*range(self.max_length + 1), tables_lib.AT_BOS)
         values = sorted(graph.value_set(label.sop), key=_sort_key)
+        expr = self.meaning.expr(label.sop)
+        if isinstance(expr, frontend.rasp.Aggregate) and frontend.rasp.is_numerical(expr):
+            averaged = self._possible(graph.label_of(expr.sop))
+            if averaged:
+                default = 0.0 if expr.default is None else float(expr.default)
+                low, high = min(averaged), max(averaged)
+                values = [value for value in values if low <= float(value) <= high or float(value) == default]
         none = (tables_lib.NO_VALUE,) if graph.may_be_none(label.sop) else ()
         return (*values, *none, tables_lib.AT_BOS)
+
+    def _possible(self, sop: str) -> list[float] | None:
+        """The numbers ``sop`` can hold at a position, from the tables built so far (None if not all are built)."""
+        try:
+            frontier = list(self.meaning.frontier(sop))
+        except Exception:  # not position-wise from stored labels
+            return None
+        if any(name not in self.tables for name in frontier):
+            return None
+        tables = {name: self.tables[name] for name in frontier}
+        rows = {name: np.arange(tables[name].num_rows - 1) for name in frontier}
+        _, distinct = self.intended(("possible", sop), [sop], frontier, tables, rows)[sop]
+        numbers = [float(value) for value in distinct if value is not None and value is not meaning_lib.UNDEFINED]
+        return numbers or None
 
     def intended(self, owner: Hashable, labels: Sequence[str], frontier: Sequence[str], tables: dict,
                  rows: dict, *, own: bool = False) -> dict[str, tuple[np.ndarray, list[Hashable]]]:
@@ -85,8 +109,7 @@ class Context:
         (in combination order, the last label fastest), as (codes, distinct values: None for no value,
         ``UNDEFINED`` where a function raises); ``own``: the labels are what one block computes from those inputs.
         Remembered across passes (it depends on the states only, not on any bound)."""
-        key = (owner, tuple(labels), own, tuple((name, tuple(tables_lib.state_key(tables[name].states[row])
-                                                               for row in rows[name])) for name in frontier))
+        key = (owner, tuple(labels), own, tuple((name, tables[name].states_key(rows[name])) for name in frontier))
         memo = self.weights.memo
         if key not in memo:
             shape = tuple(len(rows[name]) for name in frontier)

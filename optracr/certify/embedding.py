@@ -74,29 +74,26 @@ def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> E
 def _varying(label, states, own_rows, other_rows, at_bos, *, hot_of, bos_hot: int) -> tables.Table:
     """A table whose state picks a row of ``own_rows``; ``other_rows`` (the other embedding) range freely."""
     other_lo, other_hi = other_rows.min(axis=0), other_rows.max(axis=0)
-    other_sum_lo, other_sum_hi = other_rows.sum(axis=1).min(), other_rows.sum(axis=1).max()
-    rows = []
-    for state, own in zip(states, own_rows):
-        rows.append(_row(own + other_lo, own + other_hi, own.sum() + other_sum_lo, own.sum() + other_sum_hi,
-                         hot_of(state)))
-    rows.append(_row(at_bos, at_bos, at_bos.sum(), at_bos.sum(), bos_hot))
-    columns = list(zip(*rows))
-    return tables.build(label, (*states, tables.AT_BOS), columns[0], (columns[1], columns[2]),
-                        (columns[3], columns[4]), (columns[5], columns[6]))
-
-
-def _row(lo: np.ndarray, hi: np.ndarray, total_lo: float, total_hi: float, hot: int) -> tuple:
-    """(hot, hot box, cold box, cold sum box) of one state from per-direction boxes and the total's box."""
-    cold = np.ones(len(lo), dtype=bool)
-    hot_lo = hot_hi = 0.0
-    if hot >= 0:
-        cold[hot] = False
-        hot_lo, hot_hi = float(lo[hot]), float(hi[hot])
-    if not cold.any():
-        return hot, hot_lo, hot_hi, 0.0, 0.0, 0.0, 0.0
-    cold_sum_lo = max(float(lo[cold].sum()), total_lo - hot_hi)
-    cold_sum_hi = min(float(hi[cold].sum()), total_hi - hot_lo)
-    return hot, hot_lo, hot_hi, float(lo[cold].min()), float(hi[cold].max()), cold_sum_lo, cold_sum_hi
+    other_sums = other_rows.sum(axis=1)
+    low = np.vstack([own_rows + other_lo, at_bos[None, :]])
+    high = np.vstack([own_rows + other_hi, at_bos[None, :]])
+    own_sums = np.concatenate([own_rows.sum(axis=1), [at_bos.sum()]])
+    total_lo = own_sums + np.concatenate([np.full(len(states), other_sums.min()), [0.0]])
+    total_hi = own_sums + np.concatenate([np.full(len(states), other_sums.max()), [0.0]])
+    hot = np.array([hot_of(state) for state in states] + [bos_hot], dtype=np.int64)
+    rows = np.arange(len(hot))
+    has_hot = hot >= 0
+    safe = np.maximum(hot, 0)
+    hot_lo = np.where(has_hot, low[rows, safe], 0.0)
+    hot_hi = np.where(has_hot, high[rows, safe], 0.0)
+    cold = np.ones(low.shape, dtype=bool)
+    cold[rows[has_hot], safe[has_hot]] = False
+    any_cold = cold.any(axis=1)
+    cold_lo = np.where(any_cold, np.where(cold, low, np.inf).min(axis=1, initial=np.inf), 0.0)
+    cold_hi = np.where(any_cold, np.where(cold, high, -np.inf).max(axis=1, initial=-np.inf), 0.0)
+    sum_lo = np.where(any_cold, np.maximum(np.where(cold, low, 0.0).sum(axis=1), total_lo - hot_hi), 0.0)
+    sum_hi = np.where(any_cold, np.minimum(np.where(cold, high, 0.0).sum(axis=1), total_hi - hot_lo), 0.0)
+    return tables.build(label, (*states, tables.AT_BOS), hot, (hot_lo, hot_hi), (cold_lo, cold_hi), (sum_lo, sum_hi))
 
 
 def with_offset(table: tables.Table, offset: Offset | None) -> tables.Table:

@@ -53,6 +53,7 @@ class _Side:
     def __init__(self, names: list[str], rows: dict[str, np.ndarray], tables: dict[str, tables_lib.Table],
                  frontier: list[str]) -> None:
         self.names, self.frontier, self.tables = names, frontier, tables
+        self._values: dict[str, tuple[np.ndarray, list]] = {}
         # Per label the rows combined, then its BOS row last: combinations index into these.
         self.rows = {name: np.concatenate([rows[name], [tables[name].num_rows - 1]]) for name in names}
         shape = tuple(len(rows[name]) for name in names)
@@ -65,9 +66,11 @@ class _Side:
 
     def values_of(self, context: context_lib.Context, owner: Hashable, label: str) -> tuple[np.ndarray, list]:
         """``label``'s value at every combination, as (codes, distinct values)."""
-        codes, distinct = context.intended(owner, [label], self.frontier, self.tables,
-                                           {n: self.rows[n][:-1] for n in self.frontier})[label]
-        return np.repeat(codes, self.inner), distinct
+        if label not in self._values:
+            codes, distinct = context.intended(owner, [label], self.frontier, self.tables,
+                                               {n: self.rows[n][:-1] for n in self.frontier})[label]
+            self._values[label] = (np.repeat(codes, self.inner), distinct)
+        return self._values[label]
 
 
 class _Head:
@@ -422,47 +425,54 @@ class _Head:
         bos_lo, bos_hi = float(low[-1]), float(high[-1])
         any_sel, any_unsel = flags["any_sel"][inside], flags["any_unsel"][inside]
         self_sel, self_unsel = flags["self_sel"][inside], flags["self_unsel"][inside]
-        for width in range(n + 1):
-            # Query groups by what their own position (a key too) can be: selected, then how many keys are there.
-            groups = [(self_sel & any_unsel, max(width, 1), n), (self_sel & ~any_unsel, width, width),
-                      (self_unsel & ~self_sel, width + 1, n)] if width else [(self_unsel, 1, n)]
-            lows, highs = [], []
-            for pick, shortest, longest in groups:
-                pick = pick & (any_sel if width else True)
-                if not np.any(pick) or shortest > longest or shortest < 1:
-                    continue
-                weight_lo, weight_hi = self._bos_weight(width, np.arange(shortest, longest + 1), pick)
-                box = _blend(weight_lo, weight_hi, bos_lo, bos_hi, other_lo, other_hi)
-                lows.append(box[0])
-                highs.append(box[1])
-            if not lows:
-                continue
-            box = (min(lows) - self.output_rounding, max(highs) + self.output_rounding)
+        widths = np.arange(n + 1)[:, None]
+        lengths = np.arange(n + 1)[None, :]
+        # Query groups by what their own position (a key too) can be, each with the (width, length) it allows.
+        groups = [(self_sel & any_unsel & any_sel, (widths >= 1) & (lengths >= np.maximum(widths, 1))),
+                  (self_sel & ~any_unsel & any_sel, (widths >= 1) & (lengths == widths)),
+                  (self_unsel & ~self_sel & any_sel, (widths >= 1) & (lengths >= widths + 1)),
+                  (self_unsel, (widths == 0) & (lengths >= 1))]
+        low_weight = np.full(n + 1, np.inf)
+        high_weight = np.full(n + 1, -np.inf)
+        for pick, allowed in groups:
+            if np.any(pick):
+                weight_lo, weight_hi = self._bos_weight(stats, pick, allowed, slice(0, -1))
+                low_weight = np.minimum(low_weight, weight_lo)
+                high_weight = np.maximum(high_weight, weight_hi)
+        reachable = np.isfinite(low_weight)
+        low, high = _blend(np.where(reachable, low_weight, 0.0), np.where(reachable, high_weight, 0.0), bos_lo, bos_hi,
+                           other_lo, other_hi)
+        for width in np.flatnonzero(reachable):
+            box = (float(low[width]) - self.output_rounding, float(high[width]) + self.output_rounding)
             boxes[int(width)] = box
             rows.append((int(width), 0, (*box, 0.0, 0.0, 0.0, 0.0)))
-        weight_lo, weight_hi = self._bos_weight(0, np.arange(0, n + 1), np.array([True]), bos_query=True)
-        box = _blend(weight_lo, weight_hi, bos_lo, bos_hi, other_lo, other_hi)
-        rows.append((tables_lib.AT_BOS, 0, (box[0] - self.output_rounding, box[1] + self.output_rounding,
-                                            0.0, 0.0, 0.0, 0.0)))
+        at_bos = (widths == 0) & (lengths >= 0)
+        weight_lo, weight_hi = self._bos_weight(stats, np.array([True]), at_bos, slice(-1, None), bos_query=True)
+        low, high = _blend(weight_lo[:1], weight_hi[:1], bos_lo, bos_hi, other_lo, other_hi)
+        rows.append((tables_lib.AT_BOS, 0, (float(low[0]) - self.output_rounding,
+                                            float(high[0]) + self.output_rounding, 0.0, 0.0, 0.0, 0.0)))
         self._store(target, rows)
         self.context.details[self.target] = {"block": self.block, "kind": "width", "boxes": boxes,
                                              "stats": self.stats}
 
-    def _bos_weight(self, width: int, lengths: np.ndarray, pick: np.ndarray, bos_query: bool = False):
-        """The range of BOS's weight at a query selecting ``width`` of ``lengths`` keys, over the picked queries."""
-        stats = self.stats
-        part = slice(-1, None) if bos_query else slice(0, -1)
+    def _bos_weight(self, stats: dict, pick: np.ndarray, allowed: np.ndarray, part: slice,
+                    bos_query: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Per width, the range of BOS's weight at the picked queries over the lengths ``allowed`` (a width x
+        length mask); widths with no allowed length get (inf, -inf)."""
         b_lo, b_hi = stats["b_lo"][part][pick], stats["b_hi"][part][pick]
         s_lo, s_hi = stats["s_lo"][part][pick], stats["s_hi"][part][pick]
         u_lo, u_hi = stats["u_lo"][part][pick], stats["u_hi"][part][pick]
         if bos_query:
             s_lo = s_hi = np.full(1, -np.inf)
-        others = lengths - width
-        high_others = np.logaddexp(_log_count(width, np.max(s_hi - b_lo)), _log_count(others, np.max(u_hi - b_lo)))
-        low_others = np.logaddexp(_log_count(width, np.min(s_lo - b_hi)), _log_count(others, np.min(u_lo - b_hi)))
-        weight_lo = float(np.min(_sigmoid(-high_others))) * (1 - self.eta)
-        weight_hi = min(1.0, float(np.max(_sigmoid(-low_others))) * (1 + self.eta))
-        return max(0.0, weight_lo - (self.n + 1) * self.arithmetic.tiny), weight_hi
+        widths = np.arange(allowed.shape[0])[:, None]
+        others = np.arange(allowed.shape[1])[None, :] - widths
+        with np.errstate(invalid="ignore"):
+            high_others = np.logaddexp(_log_count(widths, np.max(s_hi - b_lo)), _log_count(others, np.max(u_hi - b_lo)))
+            low_others = np.logaddexp(_log_count(widths, np.min(s_lo - b_hi)), _log_count(others, np.min(u_lo - b_hi)))
+        weight_lo = np.where(allowed, _sigmoid(-high_others), np.inf).min(axis=1) * (1 - self.eta)
+        weight_hi = np.minimum(1.0, np.where(allowed, _sigmoid(-low_others), -np.inf).max(axis=1) * (1 + self.eta))
+        weight_lo = np.maximum(0.0, weight_lo - (self.n + 1) * self.arithmetic.tiny)
+        return np.where(allowed.any(axis=1), weight_lo, np.inf), np.where(allowed.any(axis=1), weight_hi, -np.inf)
 
     def _store(self, target: residual_lib.Label, rows: list) -> None:
         states = [row[0] for row in rows]
@@ -610,9 +620,8 @@ def _merge_state(rows: list, state: Hashable, hot: int, box: tuple[float, ...]) 
     return [*rows, (state, hot, box)]
 
 
-def _blend(weight_lo: float, weight_hi: float, bos_lo: float, bos_hi: float, other_lo: float,
-           other_hi: float) -> tuple[float, float]:
-    """The range of ``a b + (1 - a) o`` for a, b, o in their ranges (extremes at the corners)."""
-    corners = [a * b + (1 - a) * o for a in (weight_lo, weight_hi) for b in (bos_lo, bos_hi)
+def _blend(weight_lo, weight_hi, bos_lo: float, bos_hi: float, other_lo: float, other_hi: float):
+    """The range of ``a b + (1 - a) o`` for a, b, o in their ranges (extremes at the corners; arrays of a)."""
+    corners = [a * b + (1 - a) * o for a in (np.asarray(weight_lo), np.asarray(weight_hi)) for b in (bos_lo, bos_hi)
                for o in (other_lo, other_hi)]
-    return min(corners), max(corners)
+    return np.minimum.reduce(corners), np.maximum.reduce(corners)

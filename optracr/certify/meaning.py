@@ -36,6 +36,20 @@ def identity(value: Hashable) -> Hashable:
     return value if value is None or value is UNDEFINED else frontend.value_key(value)
 
 
+def _applied(expr: rasp.SOp, inputs: list[tuple]) -> list[Hashable]:
+    """``frontend.apply_function`` on each argument tuple (``UNDEFINED`` where it raises, or an argument is)."""
+    found = []
+    for arguments in inputs:
+        if any(argument is UNDEFINED for argument in arguments):
+            found.append(UNDEFINED)
+            continue
+        try:
+            found.append(frontend.apply_function(expr, *arguments))
+        except frontend.EvaluationError:
+            found.append(UNDEFINED)
+    return found
+
+
 def _deduplicated(codes: np.ndarray, values: list[Hashable]) -> tuple[np.ndarray, list[Hashable]]:
     """(codes, values) with equal values (by ``identity``) merged into one entry."""
     index: dict[Hashable, int] = {}
@@ -143,8 +157,7 @@ class Meaning:
                 pairs, codes = np.unique(first * max(1, len(second_values)) + second, return_inverse=True)
                 size = max(1, len(second_values))
                 inputs = [(first_values[pair // size], second_values[pair % size]) for pair in pairs.tolist()]
-            results = [self._apply(label, expr, arguments) for arguments in inputs]
-            found[key] = _deduplicated(np.asarray(codes, dtype=np.int64).reshape(-1), results)
+            found[key] = _deduplicated(np.asarray(codes, dtype=np.int64).reshape(-1), _applied(expr, inputs))
             return found[key]
 
         return {label: visit(label, True) for label in labels}

@@ -58,6 +58,14 @@ class Label:
         """The number of directions."""
         return len(self.directions)
 
+    def local(self, direction: craft.BasisDirection) -> int:
+        """The index of ``direction`` among the label's directions."""
+        cached = self.__dict__.get("_local")
+        if cached is None:
+            cached = {d: i for i, d in enumerate(self.directions)}
+            object.__setattr__(self, "_local", cached)
+        return cached[direction]
+
     def direction_index(self, value: Hashable) -> int:
         """The index of the direction ``name:value`` (value keyed by type), or -1 when there is none."""
         return self._by_value.get(frontend.value_key(value), -1)
@@ -118,16 +126,19 @@ def split_rows(
 ) -> dict[str, np.ndarray]:
     """``matrix``'s rows (indexed by ``space``'s directions) per residual label, each as a (label size x columns)
     matrix in the label's direction order; labels whose rows are all zero are left out."""
-    live = np.flatnonzero(np.any(matrix != 0.0, axis=1))
-    positions = [residual_space.index(space.basis[row]) for row in live]
+    del residual_space  # a direction's label is its name; its place in the label, the label's own index
+    live = np.flatnonzero(np.any(matrix != 0.0, axis=1)).tolist()
+    by_label: dict[str, tuple[list[int], list[int]]] = {}
+    basis = space.basis
+    for row in live:
+        direction = basis[row]
+        rows, places = by_label.setdefault(direction.name, ([], []))
+        rows.append(row)
+        places.append(residual.labels[direction.name].local(direction))
     found: dict[str, np.ndarray] = {}
-    by_label: dict[str, list[tuple[int, int]]] = {}
-    for row, position in zip(live.tolist(), positions):
-        by_label.setdefault(residual.label_at[position], []).append((row, residual.local_at[position]))
-    for name, pairs in by_label.items():
-        rows, locals_ = (np.array(column) for column in zip(*pairs))
+    for name, (rows, places) in by_label.items():
         block = np.zeros((residual.labels[name].size, matrix.shape[1]))
-        block[locals_] = matrix[rows]  # a space lists each direction once
+        block[places] = matrix[rows]  # a space lists each direction once
         found[name] = block
     return found
 

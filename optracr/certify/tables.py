@@ -82,6 +82,17 @@ class Table:
             object.__setattr__(self, field, array)
 
     @property
+    def exact(self) -> bool:
+        """Whether every row is exact: the hot direction at its center, nothing elsewhere (the embedding's)."""
+        cached = self.__dict__.get("_exact")
+        if cached is None:
+            cached = bool(np.array_equal(self.hot_lo, self.hot_hi) and np.array_equal(
+                np.where(self.hot >= 0, self.hot_lo, self.center), self.center) and not (
+                np.any(self.cold_lo) or np.any(self.cold_hi) or np.any(self.sum_lo) or np.any(self.sum_hi)))
+            object.__setattr__(self, "_exact", cached)
+        return cached
+
+    @property
     def num_rows(self) -> int:
         """States, the BOS position's included."""
         return len(self.states)
@@ -95,6 +106,17 @@ class Table:
     def cold_count(self) -> np.ndarray:
         """Per row, how many directions are cold."""
         return self.label.size - (self.hot >= 0)
+
+    def states_key(self, rows: np.ndarray) -> tuple:
+        """The identities of the states of ``rows`` (remembered per table: a memo key for what depends on them)."""
+        keys = self.__dict__.get("_state_keys")
+        if keys is None:
+            keys = tuple(state_key(state) for state in self.states)
+            object.__setattr__(self, "_state_keys", keys)
+        rows = np.asarray(rows)
+        if len(rows) == len(keys) - 1 and (len(rows) == 0 or (rows[0] == 0 and rows[-1] == len(rows) - 1)):
+            return keys[:-1]
+        return tuple(keys[row] for row in rows.tolist())
 
     def row_of(self, state: Hashable) -> int:
         """The row of ``state`` (KeyError when the label never holds it)."""
@@ -227,6 +249,8 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
     weights = np.asarray(weights, dtype=np.float64)
     rows = np.arange(table.num_rows) if rows is None else np.asarray(rows)
     columns = weights.shape[1]
+    if table.exact and weights.shape[0]:
+        return _exact_rows(table, weights, rows)
     stats = _column_stats(weights) if weights.shape[0] else None
     step = max(1, ROW_CHUNK // max(1, columns))
     parts = [_linear_rows(table, weights, stats, rows[start : start + step]) for start in range(0, len(rows), step)]
@@ -235,6 +259,16 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
         return Bound(empty, empty, empty, empty, empty)
     return Bound(*(np.concatenate([getattr(part, name) for part in parts])
                    for name in ("center", "lo", "hi", "main", "rest")))
+
+
+def _exact_rows(table: Table, weights: np.ndarray, rows: np.ndarray) -> Bound:
+    """``linear_bound`` of a table whose rows are exact one-hots or numbers (nothing off them): the hot weight
+    times the value."""
+    hot = table.hot[rows]
+    value = np.where(hot >= 0, table.hot_lo[rows], 0.0)[:, None]
+    center = np.where((hot >= 0)[:, None], weights[np.maximum(hot, 0)], 0.0) * value
+    zeros = np.zeros_like(center)
+    return Bound(center, zeros, zeros, np.abs(center), zeros)
 
 
 def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, rows: np.ndarray) -> Bound:
