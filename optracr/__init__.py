@@ -11,6 +11,7 @@ from optracr.errors import CompileError, EvaluationError, InputError
 from optracr.frontend import rasp
 
 __all__ = [
+    "Certificate",
     "CompileError",
     "CompiledModel",
     "EvaluationError",
@@ -18,6 +19,7 @@ __all__ = [
     "VerifyReport",
     "compile",
     "compile_many",
+    "certify",
     "compile_rasp_to_model",
     "compress",
     "load",
@@ -37,6 +39,14 @@ def __getattr__(name: str):
         from optracr import verification
 
         return getattr(verification, name)
+    if name == "certify":  # the sub-package is callable: optracr.certify(model, program=None)
+        import optracr.certify
+
+        return sys.modules["optracr.certify"]
+    if name == "Certificate":
+        from optracr.certify import Certificate
+
+        return Certificate
     if name == "compress":  # the sub-package is callable: optracr.compress(model, d, steps=...)
         import optracr.compress
 

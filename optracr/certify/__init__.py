@@ -6,6 +6,10 @@ values; it never calls craft's constructions nor lowering's error bounds, so it 
 See docs/certificate.md.
 """
 
+import sys
+import types
+from typing import Any
+
 from optracr.certify.arithmetic import FLOAT32, FLOAT64, Arithmetic
 from optracr.certify.certificate import ASSUMPTIONS, Certificate, SopBound
 from optracr.certify.certifier import certify, program_graph_of
@@ -28,3 +32,13 @@ __all__ = [
     "certify",
     "program_graph_of",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``optracr.certify(model)`` call ``certify`` although the sub-package shares its name."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Certificate:
+        return certify(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

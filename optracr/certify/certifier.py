@@ -23,6 +23,7 @@ from optracr.certify import tables as tables_lib
 from optracr.certify import weights as weights_lib
 
 rasp = frontend.rasp
+MERGED = 1e-9  # relative distance under which two numbers are one value
 
 
 def certify(
@@ -109,7 +110,7 @@ def certify(
         tolerance=tolerance,
         output_margin=main.decoding.margin,
         sops=_sop_bounds(main, layered),
-        undefined=tuple(main.context.undefined.values()),
+        undefined=_undefined(main, meaning),
         failures=tuple(main.failures),
         blamed=blamed,
         story=story,
@@ -145,6 +146,14 @@ def _program(model, program: rasp.SOp | None) -> tuple[rasp.SOp | None, frontend
     return program, graph if program is carried else None
 
 
+def _undefined(main: analysis_lib.Analysis, meaning: meaning_lib.Meaning) -> tuple[findings.Undefined, ...]:
+    """The inputs left out by design: where a function raises, where a categorical Aggregate picks different values."""
+    found = {label: findings.Undefined(label, f"its function raises on input values "
+                                              f"{meaning.raising_inputs(label)[:6]}") for label in sorted(meaning.raised)}
+    found.update(main.context.undefined)
+    return tuple(found.values())
+
+
 def _largest_length(run, max_seq_len: int) -> int:
     """The longest input length (below ``max_seq_len``) at which every bound still holds (0 if none)."""
     low, high = 0, max_seq_len - 1
@@ -176,10 +185,15 @@ def _sop_bounds(main: analysis_lib.Analysis, layered) -> tuple[certificate_lib.S
             continue
         rows = list(table.value_rows)
         error = float(np.max(table.error()[rows], initial=0.0))
-        if table.label.numerical:
-            values = sorted(float(state) for state in table.states[:-1] if not isinstance(state, type(
-                tables_lib.AT_BOS)))
-            gaps = np.diff(np.unique(values))
+        if location.label == layered.output_label:
+            margin = main.decoding.margin
+            encoding = "numerical" if table.label.numerical else "categorical"
+        elif table.label.numerical:
+            values = np.unique([float(state) for state in table.states[:-1] if not isinstance(
+                state, type(tables_lib.AT_BOS))])
+            gaps = np.diff(values)
+            # values one float rounding apart are one value to every reader (as the discretising MLPs merge them)
+            gaps = gaps[gaps > MERGED * max(1.0, float(np.max(np.abs(values), initial=0.0)))]
             margin = (float(gaps.min()) / 2 if len(gaps) else float("inf")) - error
             encoding = "numerical"
         else:

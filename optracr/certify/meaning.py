@@ -71,6 +71,7 @@ class Meaning:
         self.program_graph = program_graph
         self.residual = residual
         self._memo: dict[tuple, Hashable] = {}
+        self.raised: set[str] = set()  # the s-ops whose function raised on some values met
         self._frontiers: dict[tuple[str, bool], tuple[str, ...]] = {}
 
     def expr(self, label: str) -> rasp.RASPExpr:
@@ -157,7 +158,11 @@ class Meaning:
                 pairs, codes = np.unique(first * max(1, len(second_values)) + second, return_inverse=True)
                 size = max(1, len(second_values))
                 inputs = [(first_values[pair // size], second_values[pair % size]) for pair in pairs.tolist()]
-            found[key] = _deduplicated(np.asarray(codes, dtype=np.int64).reshape(-1), _applied(expr, inputs))
+            results = _applied(expr, inputs)
+            if any(result is UNDEFINED for result, arguments in zip(results, inputs)
+                   if not any(argument is UNDEFINED for argument in arguments)):
+                self.raised.add(label)
+            found[key] = _deduplicated(np.asarray(codes, dtype=np.int64).reshape(-1), results)
             return found[key]
 
         return {label: visit(label, True) for label in labels}
@@ -172,6 +177,7 @@ class Meaning:
                 self._memo[key] = frontend.apply_function(expr, *arguments)
             except frontend.EvaluationError:
                 self._memo[key] = UNDEFINED
+                self.raised.add(label)
         return self._memo[key]
 
     def raising_inputs(self, label: str) -> list[Hashable]:

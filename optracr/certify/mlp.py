@@ -156,9 +156,6 @@ class _Group:
         states = [tables_lib.NO_VALUE if value is None else value for value in distinct]
         undefined = np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)
         defined = ~undefined[value_codes] if len(distinct) else np.zeros(0, dtype=bool)
-        if not defined.all():
-            self.context.undefined.setdefault(name, findings.Undefined(
-                name, f"its function raises on input values {self.context.meaning.raising_inputs(name)[:6]}"))
         kept = np.flatnonzero(~undefined)
         states = [states[index] for index in kept]
         renumber = np.full(len(distinct), -1, dtype=np.int64)
