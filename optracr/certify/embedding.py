@@ -48,6 +48,9 @@ def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> E
         layered.position_embedding)[0]
     vocab = [tokens[row] for row in vocab_rows]
     found, offsets = {}, {}
+    low_all = token_rows.min(axis=0) + position_rows.min(axis=0)
+    high_all = token_rows.max(axis=0) + position_rows.max(axis=0)
+    started = (low_all != 0.0) | (high_all != 0.0) | (at_bos != 0.0)  # directions the embedding writes
     for name, label in residual.labels.items():
         columns = label.positions
         if label.role is residual_lib.Role.TOKENS:
@@ -64,10 +67,8 @@ def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> E
             value = at_bos[columns][0]
             found[name] = tables.build(label, (1.0, tables.AT_BOS), [0, 0], ([low, value], [high, value]),
                                        ([0.0, 0.0], [0.0, 0.0]), ([0.0, 0.0], [0.0, 0.0]), center=[1.0, 1.0])
-        else:
-            lo = token_rows[:, columns].min(axis=0) + position_rows[:, columns].min(axis=0)
-            hi = token_rows[:, columns].max(axis=0) + position_rows[:, columns].max(axis=0)
-            offsets[name] = Offset(lo, hi, at_bos[columns])
+        elif np.any(started[columns]):
+            offsets[name] = Offset(low_all[columns], high_all[columns], at_bos[columns])
     return Embedding(found, offsets)
 
 

@@ -175,14 +175,14 @@ class _Head:
         shared = [name for name in query.names if name in key.names
                   and np.array_equal(query.rows[name], key.rows[name])]
         step = max(1, CHUNK_ENTRIES // max(1, key.count))
-        key_index = {name: key.index[name] for name in key.names}
-        bos_key = {name: np.array([key.bos_index[name]]) for name in key.names}
+        key_index = {name: np.append(key.index[name], key.bos_index[name]) for name in key.names}  # BOS last
         for start in range(0, query.count + 1, step):
             picks = np.arange(start, min(query.count + 1, start + step))
             query_index = {name: np.where(picks < query.count, query.index[name][np.minimum(picks, query.count - 1)]
                                           if query.count else 0, query.bos_index[name]) for name in query.names}
             low, high = self._scores(block_bounds, query_index, key_index, rounding)
-            b_low, b_high = self._scores(block_bounds, query_index, bos_key, rounding)
+            b_low, b_high = low[:, -1:], high[:, -1:]
+            low, high = low[:, :-1], high[:, :-1]
             chosen = selected(picks) & self.key_defined[None, :]
             unchosen = ~chosen & self.key_defined[None, :]
             valid = np.concatenate([self.query_defined, [True]])[picks]
@@ -195,7 +195,7 @@ class _Head:
             flags["any_unsel"][picks] = unchosen.any(axis=1) & valid
             itself = np.ones_like(chosen)  # key states the query's own position can be in (it is a key too)
             for name in shared:
-                itself &= query_index[name][:, None] == key_index[name][None, :]
+                itself &= query_index[name][:, None] == key_index[name][None, :-1]
             flags["self_sel"][picks] = (chosen & itself).any(axis=1) & valid
             flags["self_unsel"][picks] = (unchosen & itself).any(axis=1) & valid
             chosen &= valid[:, None]
@@ -225,7 +225,7 @@ class _Head:
         """Score ranges (query picks x key picks): the blocks' centers, their reaches, and the rounding of a dot
         product of dot products (twice ``arithmetic.dot_error``, one main term per block)."""
         rows = len(next(iter(query_index.values()))) if query_index else 1
-        columns = len(next(iter(key_index.values()))) if key_index else 1
+        columns = len(next(iter(key_index.values()))) if key_index else 2
         center, size, reach = (np.zeros((rows, columns)) for _ in range(3))
         for query_name, key_name, block_center, block_reach in block_bounds:
             q, k = query_index[query_name][:, None], key_index[key_name][None, :]
@@ -432,13 +432,7 @@ class _Head:
                   (self_sel & ~any_unsel & any_sel, (widths >= 1) & (lengths == widths)),
                   (self_unsel & ~self_sel & any_sel, (widths >= 1) & (lengths >= widths + 1)),
                   (self_unsel, (widths == 0) & (lengths >= 1))]
-        low_weight = np.full(n + 1, np.inf)
-        high_weight = np.full(n + 1, -np.inf)
-        for pick, allowed in groups:
-            if np.any(pick):
-                weight_lo, weight_hi = self._bos_weight(stats, pick, allowed, slice(0, -1))
-                low_weight = np.minimum(low_weight, weight_lo)
-                high_weight = np.maximum(high_weight, weight_hi)
+        low_weight, high_weight = self._bos_weight(stats, groups, slice(0, -1))
         reachable = np.isfinite(low_weight)
         low, high = _blend(np.where(reachable, low_weight, 0.0), np.where(reachable, high_weight, 0.0), bos_lo, bos_hi,
                            other_lo, other_hi)
@@ -447,7 +441,7 @@ class _Head:
             boxes[int(width)] = box
             rows.append((int(width), 0, (*box, 0.0, 0.0, 0.0, 0.0)))
         at_bos = (widths == 0) & (lengths >= 0)
-        weight_lo, weight_hi = self._bos_weight(stats, np.array([True]), at_bos, slice(-1, None), bos_query=True)
+        weight_lo, weight_hi = self._bos_weight(stats, [(np.array([True]), at_bos)], slice(-1, None), bos_query=True)
         low, high = _blend(weight_lo[:1], weight_hi[:1], bos_lo, bos_hi, other_lo, other_hi)
         rows.append((tables_lib.AT_BOS, 0, (float(low[0]) - self.output_rounding,
                                             float(high[0]) + self.output_rounding, 0.0, 0.0, 0.0, 0.0)))
@@ -455,24 +449,32 @@ class _Head:
         self.context.details[self.target] = {"block": self.block, "kind": "width", "boxes": boxes,
                                              "stats": self.stats}
 
-    def _bos_weight(self, stats: dict, pick: np.ndarray, allowed: np.ndarray, part: slice,
+    def _bos_weight(self, stats: dict, groups: list[tuple[np.ndarray, np.ndarray]], part: slice,
                     bos_query: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Per width, the range of BOS's weight at the picked queries over the lengths ``allowed`` (a width x
-        length mask); widths with no allowed length get (inf, -inf)."""
-        b_lo, b_hi = stats["b_lo"][part][pick], stats["b_hi"][part][pick]
-        s_lo, s_hi = stats["s_lo"][part][pick], stats["s_hi"][part][pick]
-        u_lo, u_hi = stats["u_lo"][part][pick], stats["u_hi"][part][pick]
-        if bos_query:
-            s_lo = s_hi = np.full(1, -np.inf)
-        widths = np.arange(allowed.shape[0])[:, None]
-        others = np.arange(allowed.shape[1])[None, :] - widths
+        """Per width, the range of BOS's weight over the groups of (picked queries, width x length mask of what
+        they allow); widths no group allows get (inf, -inf)."""
+        groups = [(pick, allowed) for pick, allowed in groups if np.any(pick) and np.any(allowed)]
+        if not groups:
+            return np.full(self.n + 1, np.inf), np.full(self.n + 1, -np.inf)
+        extremes = []
+        for pick, _ in groups:
+            b_lo, b_hi = stats["b_lo"][part][pick], stats["b_hi"][part][pick]
+            s_lo = np.full(1, -np.inf) if bos_query else stats["s_lo"][part][pick]
+            s_hi = np.full(1, -np.inf) if bos_query else stats["s_hi"][part][pick]
+            extremes.append((np.max(s_hi - b_lo), np.max(stats["u_hi"][part][pick] - b_lo),
+                             np.min(s_lo - b_hi), np.min(stats["u_lo"][part][pick] - b_hi)))
+        top_s, top_u, bottom_s, bottom_u = (np.array(column)[:, None, None] for column in zip(*extremes))
+        allowed = np.stack([mask for _, mask in groups])
+        widths = np.arange(allowed.shape[1])[None, :, None]
+        others = np.arange(allowed.shape[2])[None, None, :] - widths
         with np.errstate(invalid="ignore"):
-            high_others = np.logaddexp(_log_count(widths, np.max(s_hi - b_lo)), _log_count(others, np.max(u_hi - b_lo)))
-            low_others = np.logaddexp(_log_count(widths, np.min(s_lo - b_hi)), _log_count(others, np.min(u_lo - b_hi)))
-        weight_lo = np.where(allowed, _sigmoid(-high_others), np.inf).min(axis=1) * (1 - self.eta)
-        weight_hi = np.minimum(1.0, np.where(allowed, _sigmoid(-low_others), -np.inf).max(axis=1) * (1 + self.eta))
+            high_others = np.logaddexp(_log_count(widths, top_s), _log_count(others, top_u))
+            low_others = np.logaddexp(_log_count(widths, bottom_s), _log_count(others, bottom_u))
+        weight_lo = np.where(allowed, _sigmoid(-high_others), np.inf).min(axis=(0, 2)) * (1 - self.eta)
+        weight_hi = np.minimum(1.0, np.where(allowed, _sigmoid(-low_others), -np.inf).max(axis=(0, 2)) * (1 + self.eta))
         weight_lo = np.maximum(0.0, weight_lo - (self.n + 1) * self.arithmetic.tiny)
-        return np.where(allowed.any(axis=1), weight_lo, np.inf), np.where(allowed.any(axis=1), weight_hi, -np.inf)
+        reachable = allowed.any(axis=(0, 2))
+        return np.where(reachable, weight_lo, np.inf), np.where(reachable, weight_hi, -np.inf)
 
     def _store(self, target: residual_lib.Label, rows: list) -> None:
         states = [row[0] for row in rows]

@@ -73,9 +73,8 @@ class _Group:
                          f"({context_lib.MAX_COMBINATIONS:,})")
             return
         intended = self._intended(frontier, tables, rows, combinations)
-        outputs = self._outputs(tables, bounds, combinations)
-        bos_rows = {name: np.array([tables[name].num_rows - 1]) for name in names}
-        bos_outputs = self._outputs(tables, bounds, context_lib.product_rows(names, [bos_rows[n] for n in names]))
+        low, high = self._outputs(tables, bounds, combinations)  # the BOS position's last
+        outputs, bos_outputs = (low[:-1], high[:-1]), (low[-1:], high[-1:])
         for name in self.writes:
             self._store(name, intended[name], outputs, bos_outputs, tables, combinations)
 
@@ -109,7 +108,8 @@ class _Group:
         mats = self.group.second_layer_parts
         lows, highs = [], []
         size = max(1, CHUNK_ENTRIES // max(units, outputs, 1))
-        for _, chosen in combinations.chunks(size):
+        bos = {name: np.array([tables[name].num_rows - 1]) for name in combinations.names}
+        for chosen in _with_bos(combinations.chunks(size), bos):
             center = sum(bounds[name].center[chosen[name]] for name in self.reads)
             cat_lo = sum((bounds[name].lo[chosen[name]] for name in self.reads if name not in numerical), 0.0)
             cat_hi = sum((bounds[name].hi[chosen[name]] for name in self.reads if name not in numerical), 0.0)
@@ -195,6 +195,19 @@ class _Group:
                      "intended": None if state is tables_lib.NO_VALUE else state, "error": float(errors[index]),
                      "range": (float(hot_lo[index]), float(hot_hi[index]))}
         self.context.details[name] = {"block": self.block, "kind": "mlp", "worst": worst}
+
+
+def _with_bos(chunks, bos: dict[str, np.ndarray]):
+    """The chunks' rows, with the BOS position's combination after the last."""
+    last = None
+    for _, chosen in chunks:
+        if last is not None:
+            yield last
+        last = chosen
+    if last is None:
+        yield bos
+    else:
+        yield {name: np.concatenate([rows, bos[name]]) for name, rows in last.items()}
 
 
 def _assignment(combinations: context_lib.Combinations, tables: dict, index: int) -> dict[str, Hashable]:
