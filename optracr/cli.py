@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     listing.set_defaults(run=_list)
     for name, run, help_text in (
         ("compile", _compile, "compile a library program and print its model summary"),
-        ("verify", _verify, "check a compiled program against the RASP evaluator"),
+        ("verify", _verify, "check a compiled program against the RASP evaluator (every input, or a proof)"),
+        ("certify", _certify, "prove from a compiled program's weights that it is exact on every input"),
         ("show", _show, "draw the residual stream or attention on one input, or the solver's layout"),
         ("export", _export, "compile a program and write it for TransformerLens or as safetensors + JSON"),
         ("compress", _compress, "learn a D x d projection of the residual stream (section 5) and save the variant"),
@@ -88,6 +89,18 @@ def _parser() -> argparse.ArgumentParser:
                 "--progress", action=argparse.BooleanOptionalAction, default=None,
                 help="a progress bar on stderr for runs over a second (default: when stderr is a terminal)",
             )
+            command.add_argument("--certify", action="store_true",
+                                 help="also prove the model exact on every input (by default only when there are "
+                                 "too many inputs to enumerate)")
+            command.add_argument("--samples", type=_positive, default=2000,
+                                 help="inputs to sample where there are too many to enumerate and the proof fails")
+            command.add_argument("--exhaustive-limit", type=_positive, default=20_000,
+                                 help="enumerate every input when there are at most this many (default 20000)")
+        if name == "certify":
+            command.add_argument("--json", action="store_true", help="print the certificate as JSON")
+            command.add_argument("--out", help="also write the certificate as JSON to this file")
+            command.add_argument("--search-seconds", type=float, default=2.0,
+                                 help="how long to look for a counterexample where the proof fails (default 2)")
         if name == "export":
             command.add_argument("--format", choices=EXPORT_FORMATS, required=True,
                                  help="tl: TransformerLens bridge weights + config; safetensors: optracr.load-able")
@@ -259,10 +272,11 @@ def _verify(args: argparse.Namespace) -> int:
 
     entry, vocab, max_seq_len, model, _ = _compile_entry(args)
     report = optracr.verify(
-        model, entry.build(max_seq_len), vocab=vocab, max_seq_len=max_seq_len, progress=args.progress
+        model, model.program, vocab=vocab, max_seq_len=max_seq_len, progress=args.progress,
+        certify=True if args.certify else None, num_samples=args.samples, exhaustive_limit=args.exhaustive_limit,
     )
     print(report)
-    if report.num_checked == 0:
+    if report.num_checked == 0 and not report.proved:
         print(
             f"optracr: error: nothing was checked: the evaluator has no answer on any of the {report.num_inputs} "
             "inputs; verify with another --vocab or --max-seq-len",
@@ -270,6 +284,29 @@ def _verify(args: argparse.Namespace) -> int:
         )
         return 3
     return 0 if report.ok else 1
+
+
+def _certify(args: argparse.Namespace) -> int:
+    import optracr
+
+    _, _, _, model, _ = _compile_entry(args)
+    certificate = optracr.certify(model, search_seconds=args.search_seconds)
+    data = certificate.to_json()
+    if args.out:
+        Path(args.out).write_text(json.dumps(data, indent=1) + "\n")
+    print(json.dumps(data, indent=1) if args.json else certificate)
+    return 0 if certificate.proved else 1
+
+
+def _positive(text: str) -> int:
+    """A positive integer argument."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
 
 
 SHOW_WHAT = ("residual", "attention", "layout")

@@ -59,6 +59,8 @@ class CompiledModel:
     # neither): what ``optracr.certify(model)`` and ``verify`` use when no program is passed.
     program: Any = dataclasses.field(default=None, compare=False, repr=False)
     program_graph: Any = dataclasses.field(default=None, compare=False, repr=False)
+    # A certificate saved with the model (``optracr.save(model, path, certificate=...)``), read back by ``load``.
+    certificate: Any = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.layered, layered_lib.LayeredModel):

@@ -59,6 +59,7 @@ class Certificate:
     causal: bool
     tolerance: float
     output_margin: float
+    output_error: float
     sops: tuple[SopBound, ...]
     undefined: tuple[findings.Undefined, ...]
     failures: tuple[findings.Failure, ...]
@@ -75,7 +76,7 @@ class Certificate:
 
     # --------------------------------------------------------------------------------- in words
     def __str__(self) -> str:
-        lines = [self._headline()]
+        lines = [self.headline()]
         if not self.proved:
             lines += self._failure_lines()
         lines.append(f"  float32: {self._float32_line()}")
@@ -94,15 +95,16 @@ class Certificate:
                              f"({sop.encoding}, {sop.values} values; {sop.where})")
         return "\n".join(lines)
 
-    def _headline(self) -> str:
+    def headline(self) -> str:
+        """The first line: PROVED for which inputs, or NOT PROVED, where and why."""
         inputs = (f"every input of length 1..{self.max_seq_len} over the {self.vocab_size}-token vocabulary"
                   + (" (causal)" if self.causal else ""))
         if self.proved:
             rule = ("within " + f"{self.tolerance:g}" + " (relative above 1)" if self.output_encoding == "numerical"
                     else "by the decoding rule (largest class above 1/2)")
             return (f"PROVED for {inputs}: wherever the RASP evaluator has an answer, the model's output "
-                    f"{self.output_label!r} decodes to it at every position, {rule}; worst decoding margin "
-                    f"{self.output_margin:.3g}")
+                    f"{self.output_label!r} decodes to it at every position, {rule}; decoding margin "
+                    f"{self.output_margin:.6g} (the output is off its exact value by at most {self.output_error:.2g})")
         where = self.blamed.describe() if self.blamed is not None else "the model"
         return f"NOT PROVED for {inputs}: {where}: {self.story}"
 
@@ -157,7 +159,7 @@ class Certificate:
         """The certificate ``to_json`` wrote (a counterexample's values come back as their repr strings)."""
         fields = {field.name for field in dataclasses.fields(cls)}
         values = {name: data[name] for name in fields}
-        for name in ("tolerance", "output_margin", "seconds"):
+        for name in ("tolerance", "output_margin", "output_error", "seconds"):
             values[name] = _number(data[name])
         values["sops"] = tuple(SopBound(**{**sop, "error": _number(sop["error"]), "margin": _number(sop["margin"])})
                                for sop in data["sops"])

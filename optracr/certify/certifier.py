@@ -109,6 +109,7 @@ def certify(
         causal=layered.causal,
         tolerance=tolerance,
         output_margin=main.decoding.margin,
+        output_error=main.decoding.worst_error,
         sops=_sop_bounds(main, layered),
         undefined=_undefined(main, meaning),
         failures=tuple(main.failures),

@@ -10,6 +10,7 @@ needs no RASP program. No pickle: token and direction values go through ``values
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from importlib import metadata
@@ -27,14 +28,20 @@ FORMAT = "optracr-model"
 FORMAT_VERSION = 1
 JSON_NAME = "model.json"
 WEIGHTS_NAME = "model.safetensors"
+CERTIFICATE_NAME = "certificate.json"
+CERTIFICATE_FORMAT = "optracr-certificate"
 
 
 class ModelFileError(ValueError):
     """A saved model that cannot be loaded: a missing or malformed field (named), or a newer format."""
 
 
-def save(model: Any, path: str | Path) -> Path:
+def save(model: Any, path: str | Path, *, certificate: Any = None) -> Path:
     """Writes ``model`` (a ``CompiledModel`` or ``LayeredModel``) into the directory ``path``; returns it.
+
+    ``certificate`` (an ``optracr.certify`` Certificate of this model; default: the one the model carries) is
+    written beside the weights as ``certificate.json``, tied to them by their SHA-256; ``load`` reads it back and
+    ``optracr.certify`` of the loaded model returns it.
 
     >>> import tempfile, optracr
     >>> from optracr import rasp
@@ -60,6 +67,13 @@ def save(model: Any, path: str | Path) -> Path:
     document["directions"] = writer.directions
     (directory / JSON_NAME).write_text(json.dumps(document, indent=1) + "\n")
     safetensors_numpy.save_file(writer.tensors, str(directory / WEIGHTS_NAME), metadata={"format": FORMAT})
+    certificate = certificate if certificate is not None else getattr(model, "certificate", None)
+    if certificate is not None:
+        saved = {"format": CERTIFICATE_FORMAT, "weights_sha256": _sha256(directory / WEIGHTS_NAME),
+                 "certificate": certificate.to_json()}
+        (directory / CERTIFICATE_NAME).write_text(json.dumps(saved, indent=1, allow_nan=False) + "\n")
+    elif (directory / CERTIFICATE_NAME).exists():
+        (directory / CERTIFICATE_NAME).unlink()  # an older model's certificate does not belong to these weights
     return directory
 
 
@@ -91,7 +105,32 @@ def load(path: str | Path) -> assemble.CompiledModel:
         if isinstance(error, ModelFileError):
             raise
         raise ModelFileError(f"{directory}: the saved parts do not fit together: {error}") from None
-    return assemble.CompiledModel(layered)
+    return assemble.CompiledModel(layered, certificate=_certificate(directory))
+
+
+def _certificate(directory: Path) -> Any:
+    """The certificate saved beside the weights, or None; refused when it was made for other weights."""
+    path = directory / CERTIFICATE_NAME
+    if not path.is_file():
+        return None
+    from optracr.certify import Certificate  # only a model saved with its certificate needs it
+
+    try:
+        saved = json.loads(path.read_text())
+        if saved.get("format") != CERTIFICATE_FORMAT:
+            raise ModelFileError(f"{path}: field 'format' must be {CERTIFICATE_FORMAT!r}")
+        if saved.get("weights_sha256") != _sha256(directory / WEIGHTS_NAME):
+            raise ModelFileError(
+                f"{path} was made for other weights than {directory / WEIGHTS_NAME} (their SHA-256 differs); "
+                "certify the model again (optracr.certify(model, program)) or delete the stale certificate"
+            )
+        return Certificate.from_json(saved["certificate"])
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+        raise ModelFileError(f"{path} is not a certificate optracr can read: {error}") from None
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _optracr_version() -> str:
