@@ -130,7 +130,7 @@ class Certificate:
 
     def _float32_line(self) -> str:
         if self.float32 is None:
-            return "not proved (the float64 proof fails already)"
+            return f"not proved ({self.float32_failure})" if self.float32_failure else "not checked"
         if self.float32:
             return "PROVED too (weights and arithmetic in float32, u = 2^-24)"
         return f"NOT PROVED ({self.float32_failure})"

@@ -80,12 +80,12 @@ def certify(
     main = run(precision=arithmetic.FLOAT32) if float32 else run()
     story, story_values, blamed = "", (), None
     largest, found, tried = layered.max_seq_len, None, 0
-    float32_proved, float32_failure = (True, "") if float32 and main.proved else (None, "")
+    float32_proved, float32_failure = (True, "") if float32 and main.proved else (None, "not checked")
     if float32 and not main.proved:
         float32_proved, float32_failure = False, main.failures[0].describe()
         main = run()
         if not main.proved:
-            float32_proved = None
+            float32_proved, float32_failure = None, "the float64 proof fails already"
     if not main.proved:
         blame = blame_lib.find(main, lambda overrides: run(overrides))
         if blame is not None:
@@ -173,6 +173,19 @@ def _tokens(states: list[str], layered) -> list[Hashable]:
     return [shown[state] for state in states if state in shown]
 
 
+def _where(location) -> str:
+    """Where the model computes an s-op, in a few words (the ground-truth map's, for the report)."""
+    if location.folded:
+        return f"folded into {', '.join(location.folded_into)}"
+    parts = [f"head {', '.join(map(str, location.heads))}" if location.heads else "",
+             f"MLP ({len(location.mlp_units)} units)" if location.mlp_units else ""]
+    where = f"layer {location.layer} " + " + ".join(part for part in parts if part)
+    others = [label for label in location.fused_with if label != location.label]
+    if others:
+        where += f", fused with {', '.join(others)}"
+    return where + ("" if location.directions else ", not stored")
+
+
 def _sop_bounds(main: analysis_lib.Analysis, layered) -> tuple[certificate_lib.SopBound, ...]:
     """Per s-op of the model, in the order it is computed: where it lives, its worst error and margin."""
     context = main.context
@@ -182,7 +195,7 @@ def _sop_bounds(main: analysis_lib.Analysis, layered) -> tuple[certificate_lib.S
     for location in locations:
         table = context.tables.get(location.label)
         if table is None or location.folded or not location.directions:
-            found.append(certificate_lib.SopBound(location.label, location.describe(), "", None, None, 0))
+            found.append(certificate_lib.SopBound(location.label, _where(location), "", None, None, 0))
             continue
         rows = list(table.value_rows)
         error = float(np.max(table.error()[rows], initial=0.0))
@@ -200,6 +213,5 @@ def _sop_bounds(main: analysis_lib.Analysis, layered) -> tuple[certificate_lib.S
         else:
             margin = 0.5 - error
             encoding = "categorical"
-        found.append(certificate_lib.SopBound(location.label, location.describe(), encoding, error, margin,
-                                              len(rows)))
+        found.append(certificate_lib.SopBound(location.label, _where(location), encoding, error, margin, len(rows)))
     return tuple(found)

@@ -218,8 +218,8 @@ class _Head:
             1 + self.arithmetic.gamma(self.n + 1)) * (1 + unit) / (1 - self.arithmetic.gamma(self.n + 1)) - 1
         if self.kind == "categorical" and np.any(flags["mixed"][:-1]):
             self.context.undefined.setdefault(self.target, findings.Undefined(
-                self.target, "a query can pick several positions holding different values; the evaluator has no "
-                "answer there (a categorical Aggregate is defined where its picks agree)"))
+                self.target, "inputs where a query picks several positions holding different values, if there are "
+                "any: the evaluator has no answer there (a categorical Aggregate is defined where its picks agree)"))
 
     def _scores(self, block_bounds, query_index, key_index, rounding) -> tuple[np.ndarray, np.ndarray]:
         """Score ranges (query picks x key picks): the blocks' centers, their reaches, and the rounding of a dot
