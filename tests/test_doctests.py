@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 MODULES = ["optracr", "optracr.frontend.rasp", "optracr.compiler", "optracr.programs", "optracr.random_programs",
-           "optracr.export.reference", "optracr.export.files", "optracr.causal_eval", "optracr.datasets.many"]
+           "optracr.export.reference", "optracr.export.files", "optracr.causal_eval", "optracr.datasets.many",
+           "optracr.certify.certifier"]
 
 
 @pytest.mark.parametrize("name", MODULES)

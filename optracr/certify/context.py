@@ -149,6 +149,12 @@ class Combinations:
         """How many combinations there are."""
         return int(np.prod([len(rows) for rows in self.rows], dtype=np.int64)) if self.rows else 1
 
+    def states(self, tables: dict[str, tables_lib.Table], index: int) -> dict[str, Hashable]:
+        """The states of combination ``index``, per label."""
+        shape = tuple(len(rows) for rows in self.rows)
+        picks = np.unravel_index(index, shape) if shape else ()
+        return {name: tables[name].states[int(rows[pick])] for name, rows, pick in zip(self.names, self.rows, picks)}
+
     def chunks(self, size: int) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
         """(first combination, each label's rows) for consecutive chunks of at most ``size`` combinations."""
         shape = tuple(len(rows) for rows in self.rows)

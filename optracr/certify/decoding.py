@@ -50,7 +50,7 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
     if any(table is None for table in tables.values()):
         return nothing
     bounds = {name: tables_lib.linear_bound(tables[name], weights) for name, weights in reads.items()}
-    rows = {name: _rows(tables[name], bounds.get(name), name in frontier) for name in names}
+    rows = {name: tables_lib.rows_to_combine(tables[name], bounds.get(name), name in frontier) for name in names}
     combinations = context_lib.product_rows(names, [rows[name] for name in names])
     inner = int(np.prod([len(rows[name]) for name in names[len(frontier):]], dtype=np.int64))
     codes, distinct = context.intended(block, [layered.output_label], frontier, tables, rows)[layered.output_label]
@@ -93,21 +93,11 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
         if margin_of[index] < arithmetic_lib.SAFETY:
             rule = ("must stay within the tolerance of the value" if numerical else
                     "the right class must stay above 1/2 and every other below it")
-            states = _states(combinations, tables, int(worst_at[index]))
+            states = combinations.states(tables, int(worst_at[index]))
             context.fail(block, f"the output for value {shown} is off by more than decoding allows ({rule}; margin "
                          f"{margin_of[index]:.3g})", findings.values_shown(states), float(margin_of[index]))
     checked = int(np.count_nonzero(codes >= 0)) * inner
     return Decoding(min(margins.values(), default=float("inf")), margins, checked, worst_error)
-
-
-def _rows(table: tables_lib.Table, bound: tables_lib.Bound | None, needed: bool) -> np.ndarray:
-    """Every row the program needs; one when the value does not matter and the weights read every row alike."""
-    rows = np.arange(table.num_rows - 1)
-    if needed or bound is None or len(rows) <= 1:
-        return rows
-    same = all(np.array_equal(part[rows], np.broadcast_to(part[:1], part[rows].shape))
-               for part in (bound.center, bound.lo, bound.hi))
-    return rows[:1] if same else rows
 
 
 def _column(value: Hashable, classes: dict) -> int:
@@ -119,13 +109,6 @@ def _column(value: Hashable, classes: dict) -> int:
 
 def _number(value: Hashable) -> float:
     return np.nan if value is None or value is meaning_lib.UNDEFINED else float(value)
-
-
-def _states(combinations: context_lib.Combinations, tables: dict, index: int) -> dict[str, Hashable]:
-    shape = tuple(len(rows) for rows in combinations.rows)
-    picks = np.unravel_index(index, shape) if shape else ()
-    return {name: tables[name].states[int(rows[pick])] for name, rows, pick in zip(combinations.names,
-                                                                                   combinations.rows, picks)}
 
 
 def _categorical(columns: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -144,16 +144,11 @@ class _Head:
             raise _Stop
 
     def _rows(self, name: str, frontier: list[str], weights: list[np.ndarray | None]) -> np.ndarray:
-        """The rows of ``name`` to combine: every row the program needs, else one per distinct reading."""
-        table = self.tables[name]
-        rows = np.arange(table.num_rows - 1)
+        """The rows of ``name`` to combine (``tables.rows_to_combine``, reading it through every weight given)."""
         present = [w for w in weights if w is not None]
-        if name in frontier or not present or len(rows) <= 1:
-            return rows
-        bound = tables_lib.linear_bound(table, np.concatenate(present, axis=1), rows)
-        same = all(np.array_equal(part, np.broadcast_to(part[:1], part.shape))
-                   for part in (bound.center, bound.lo, bound.hi))
-        return rows[:1] if same else rows
+        needed = name in frontier or not present
+        bound = None if needed else tables_lib.linear_bound(self.tables[name], np.concatenate(present, axis=1))
+        return tables_lib.rows_to_combine(self.tables[name], bound, needed)
 
     # ----------------------------------------------------------------------------------- scoring
     def _score_stats(self) -> None:

@@ -64,8 +64,7 @@ class _Group:
         if any(table is None for table in tables.values()):
             return
         bounds = {name: tables_lib.linear_bound(tables[name], weights) for name, weights in self.reads.items()}
-        rows = {name: self._rows_to_enumerate(name, tables[name], bounds.get(name), name in frontier)
-                for name in names}
+        rows = {name: tables_lib.rows_to_combine(tables[name], bounds.get(name), name in frontier) for name in names}
         combinations = context_lib.product_rows(names, [rows[name] for name in names])
         if combinations.count > context_lib.MAX_COMBINATIONS:
             context.fail(self.block, f"reads {combinations.count:,} combinations of values of "
@@ -77,17 +76,6 @@ class _Group:
         outputs, bos_outputs = (low[:-1], high[:-1]), (low[-1:], high[-1:])
         for name in self.writes:
             self._store(name, intended[name], outputs, bos_outputs, tables, combinations)
-
-    def _rows_to_enumerate(self, name: str, table: tables_lib.Table, bound: tables_lib.Bound | None,
-                           needed: bool) -> np.ndarray:
-        """The rows of ``name`` to combine: all of them, or one when the program does not need the value and the
-        weights read every row alike."""
-        rows = np.arange(table.num_rows - 1)
-        if needed or bound is None or len(rows) <= 1:
-            return rows
-        same = all(np.array_equal(part[rows], np.broadcast_to(part[rows[:1]], part[rows].shape))
-                   for part in (bound.center, bound.lo, bound.hi))
-        return rows[:1] if same else rows
 
     def _intended(self, frontier: list[str], tables: dict, rows: dict,
                   combinations: context_lib.Combinations) -> dict[str, tuple[np.ndarray, list[Hashable]]]:
@@ -191,7 +179,7 @@ class _Group:
         if len(errors):
             index = int(np.argmax(errors))
             state = states[codes[index]]
-            worst = {"values": _assignment(combinations, tables, int(positions[index])),
+            worst = {"values": combinations.states(tables, int(positions[index])),
                      "intended": None if state is tables_lib.NO_VALUE else state, "error": float(errors[index]),
                      "range": (float(hot_lo[index]), float(hot_hi[index]))}
         self.context.details[name] = {"block": self.block, "kind": "mlp", "worst": worst}
@@ -208,14 +196,6 @@ def _with_bos(chunks, bos: dict[str, np.ndarray]):
         yield bos
     else:
         yield {name: np.concatenate([rows, bos[name]]) for name, rows in last.items()}
-
-
-def _assignment(combinations: context_lib.Combinations, tables: dict, index: int) -> dict[str, Hashable]:
-    """The states of combination ``index``."""
-    shape = tuple(len(rows) for rows in combinations.rows)
-    picks = np.unravel_index(index, shape) if shape else ()
-    return {name: tables[name].states[int(rows[pick])] for name, rows, pick in zip(combinations.names,
-                                                                                   combinations.rows, picks)}
 
 
 def _value(state: Hashable) -> Hashable:

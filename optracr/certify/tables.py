@@ -306,6 +306,17 @@ def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, 
     return Bound(center, hot_lo + base - down, hot_hi + base + up, main, rest)
 
 
+def rows_to_combine(table: Table, bound: Bound | None, needed: bool) -> np.ndarray:
+    """The rows of ``table`` (BOS left out) a block must combine: every one where the program needs the value or
+    nothing reads the label, else one when the weights read every row alike (``bound``: their reading)."""
+    rows = np.arange(table.num_rows - 1)
+    if needed or bound is None or len(rows) <= 1:
+        return rows
+    same = all(np.array_equal(part[rows], np.broadcast_to(part[rows[:1]], part[rows].shape))
+               for part in (bound.center, bound.lo, bound.hi))
+    return rows[:1] if same else rows
+
+
 def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np.ndarray,
                    right_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``x W y`` for ``x`` in each ``left_rows`` row and ``y`` in each ``right_rows`` row, as (center, reach):

@@ -6,6 +6,8 @@ input and output spaces) and the layer's MLP (two linear maps through its hidden
 the input tokens and output classes, the allocation and where every s-op is computed (``locations``). Loading
 rebuilds the same ``LayeredModel``, so the loaded model's weights and ``apply`` are bit-identical and it
 needs no RASP program. No pickle: token and direction values go through ``values`` (JSON with their types).
+A model saved with its certificate (``optracr.certify``) also holds ``certificate.json``: the certificate's JSON
+and the SHA-256 of ``model.safetensors``, which ``load`` checks before handing it back.
 """
 
 from __future__ import annotations

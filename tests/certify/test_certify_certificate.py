@@ -18,7 +18,7 @@ def test_the_report_says_what_is_proved_and_under_which_assumptions(library_mode
     assert text.startswith("PROVED for every input of length 1..5 over the 4-token vocabulary")
     assert "value-set inference" in text and "gamma_n" in text
     assert "float32: PROVED too" in text
-    assert "'sort': a query picks several positions holding different values" in text  # undefined by design
+    assert "'sort': inputs where a query picks several positions holding different values" in text  # undefined
     assert "target_pos" in text and "error" in text
 
 
