@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from optracr.certify import arithmetic as arithmetic_lib
 from optracr.certify import context as context_lib
 from optracr.certify import decoding
@@ -65,6 +67,12 @@ def analyse(
     for name, table in context.overrides.items():
         if name in embedding.tables:
             context.tables[name] = table
+    with np.errstate(all="ignore"):  # infinite bounds are a result (nothing proved there), not an accident
+        return _run(context, weights, tolerance)
+
+
+def _run(context: context_lib.Context, weights: weights_lib.ModelWeights, tolerance: float) -> Analysis:
+    layered = context.layered
     for block, what in weights.clashes:
         context.fail(block, what)
     for number in range(len(layered.layers)):

@@ -78,7 +78,7 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
             margin, error = _numerical(targets[np.maximum(code, 0)], low[:, 0], high[:, 0], tolerance)
         else:
             margin, error = _categorical(columns[np.maximum(code, 0)], low, high)
-        margin = np.where(code >= 0, margin, np.inf)
+        margin = np.where(code >= 0, np.where(np.isnan(margin), -np.inf, margin), np.inf)
         worst_error = max(worst_error, float(np.max(np.where(code >= 0, error, 0.0), initial=0.0)))
         for index in np.flatnonzero(code >= 0):
             if margin[index] < margin_of[code[index]]:
@@ -90,7 +90,7 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
             continue
         shown = tables_lib.shown(tables_lib.NO_VALUE if value is None else value)
         margins[shown] = float(margin_of[index])
-        if margin_of[index] < arithmetic_lib.SAFETY:
+        if not margin_of[index] >= arithmetic_lib.SAFETY:
             rule = ("must stay within the tolerance of the value" if numerical else
                     "the right class must stay above 1/2 and every other below it")
             states = combinations.states(tables, int(worst_at[index]))

@@ -230,7 +230,7 @@ class _Head:
             reach += block_reach[q, k]
         main_terms, terms = rounding
         spread = reach + 2.0 * self.arithmetic.dot_error(main_terms, size + reach, reach, terms)
-        return center - spread, center + spread
+        return tables_lib.widened(center - spread, center + spread)
 
     def _selection(self):
         """A function from query picks to the (picks x key states) matrix of what the selector picks."""
@@ -571,8 +571,9 @@ def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[
 
 
 def _sigmoid(values: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^-x), without overflow."""
-    return np.exp(-np.logaddexp(0.0, -np.asarray(values, dtype=np.float64)))
+    """1 / (1 + e^-x), without overflow; NaN (nothing known) counts as 1, the worst case of every mass."""
+    found = np.exp(-np.logaddexp(0.0, -np.asarray(values, dtype=np.float64)))
+    return np.where(np.isnan(found), 1.0, found)
 
 
 def _summary(hot: int, low: np.ndarray, high: np.ndarray) -> tuple[float, ...]:

@@ -123,8 +123,9 @@ class _Group:
                 out_lo += np.minimum(*ends)
                 out_hi += np.maximum(*ends)
             spread = second_layer * _times(np.maximum(np.abs(h_lo), np.abs(h_hi)), mats[2])
-            lows.append(out_lo - spread)
-            highs.append(out_hi + spread)
+            low_side, high_side = tables_lib.widened(out_lo - spread, out_hi + spread)
+            lows.append(low_side)
+            highs.append(high_side)
         if not lows:
             return np.zeros((0, outputs)), np.zeros((0, outputs))
         return np.concatenate(lows), np.concatenate(highs)

@@ -78,6 +78,9 @@ class Table:
             array = np.asarray(getattr(self, field), dtype=np.int64 if field == "hot" else np.float64)
             if array.shape != (rows,):
                 raise ValueError(f"table of {self.label.name!r}: {field} needs one entry per state")
+            if field != "hot" and np.isnan(array).any():  # a bound lost to inf - inf: nothing is known there
+                array = np.where(np.isnan(array), 0.0 if field == "center" else (
+                    -np.inf if field.endswith("_lo") else np.inf), array)
             array.setflags(write=False)
             object.__setattr__(self, field, array)
 
@@ -303,7 +306,8 @@ def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, 
     cold_size = np.maximum(np.abs(table.sum_lo[rows]), np.abs(table.sum_hi[rows])) + 2.0 * table.cold_count[
         rows] * np.maximum(0.0, -table.cold_lo[rows])
     rest = np.where(cold_count > 0, stats.absolute[None, :] * cold_size[:, None], 0.0)
-    return Bound(center, hot_lo + base - down, hot_hi + base + up, main, rest)
+    return Bound(center, *widened(hot_lo + base - down, hot_hi + base + up), main, np.where(np.isnan(rest), np.inf,
+                                                                                      rest))
 
 
 def rows_to_combine(table: Table, bound: Bound | None, needed: bool) -> np.ndarray:
@@ -345,7 +349,12 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
              + np.outer(np.abs(left_center) * np.where(left_hot >= 0, row_max[np.maximum(left_hot, 0)], 0.0),
                         right_dev)
              + 2.0 * largest * np.outer(left_dev, right_dev))
-    return center, reach
+    return center, np.where(np.isnan(reach), np.inf, reach)
+
+
+def widened(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds with every NaN (an inf - inf or 0 x inf on the way) replaced by what it leaves unknown: -inf, inf."""
+    return np.where(np.isnan(low), -np.inf, low), np.where(np.isnan(high), np.inf, high)
 
 
 def _deviation_size(table: Table, rows: np.ndarray) -> np.ndarray:

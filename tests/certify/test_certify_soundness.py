@@ -63,3 +63,12 @@ def test_certify_proves_small_random_models_as_compiled(generated: random_progra
     report = optracr.verify(model, generated.program)
     assert report.num_mismatches == 0
     assert certificate.proved, f"seed {generated.seed}, {generated.num_sops} s-ops, fold={fold}:\n{certificate}"
+
+
+def test_weights_so_large_that_bounds_overflow_are_not_proved_without_warnings(library_model, perturb) -> None:
+    cases = (("hist", "scale_qk", 0, 0, 1e305), ("hist", "scale_ov", 0, 0, 1e308),
+             ("sort", "shift_bias", 0, 0, 1e308), ("sort", "unembed", None, None, 1e308))
+    for name, kind, layer, index, factor in cases:
+        changed = perturb(library_model(name), kind, layer, index, factor)
+        certificate = optracr.certify(changed, search_seconds=0.0)
+        assert not certificate.proved, (name, kind)
