@@ -72,10 +72,16 @@ class _Group:
                          f"({context_lib.MAX_COMBINATIONS:,})")
             return
         intended = self._intended(frontier, tables, rows, combinations)
+        # A combination where any s-op the group computes has no value (a function raises) is no position of an
+        # input with an answer: the evaluator raises on the whole input.
+        possible = np.ones(combinations.count, dtype=bool)
+        for codes, distinct in intended.values():
+            if len(distinct):
+                possible &= ~np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)[codes]
         low, high = self._outputs(tables, bounds, combinations)  # the BOS position's last
         outputs, bos_outputs = (low[:-1], high[:-1]), (low[-1:], high[-1:])
         for name in self.writes:
-            self._store(name, intended[name], outputs, bos_outputs, tables, combinations)
+            self._store(name, intended[name], possible, outputs, bos_outputs, tables, combinations)
 
     def _intended(self, frontier: list[str], tables: dict, rows: dict,
                   combinations: context_lib.Combinations) -> dict[str, tuple[np.ndarray, list[Hashable]]]:
@@ -131,7 +137,8 @@ class _Group:
         return np.concatenate(lows), np.concatenate(highs)
 
     # --------------------------------------------------------------------------------- storing
-    def _store(self, name: str, intended: tuple[np.ndarray, list[Hashable]], outputs: tuple[np.ndarray, ...],
+    def _store(self, name: str, intended: tuple[np.ndarray, list[Hashable]], possible: np.ndarray,
+               outputs: tuple[np.ndarray, ...],
                bos_outputs: tuple[np.ndarray, ...], tables: dict, combinations: context_lib.Combinations) -> None:
         label = self.context.residual.labels[name]
         start = 0
@@ -144,8 +151,8 @@ class _Group:
         value_codes, distinct = intended
         states = [tables_lib.NO_VALUE if value is None else value for value in distinct]
         undefined = np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)
-        defined = ~undefined[value_codes] if len(distinct) else np.zeros(0, dtype=bool)
-        kept = np.flatnonzero(~undefined)
+        defined = (~undefined[value_codes] if len(distinct) else np.zeros(0, dtype=bool)) & possible
+        kept = np.flatnonzero(~undefined & np.isin(np.arange(len(distinct)), value_codes[defined]))
         states = [states[index] for index in kept]
         renumber = np.full(len(distinct), -1, dtype=np.int64)
         renumber[kept] = np.arange(len(kept))

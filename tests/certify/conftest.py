@@ -67,6 +67,8 @@ def perturbed(model: optracr.CompiledModel, kind: str, layer: int | None, index:
 
 def _scaled_largest(matrix: np.ndarray, factor: float) -> np.ndarray:
     changed = matrix.copy()
+    if not changed.size:
+        return changed
     row, column = np.unravel_index(np.argmax(np.abs(changed)), changed.shape)
     changed[row, column] *= factor
     return changed
