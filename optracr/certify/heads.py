@@ -159,9 +159,7 @@ class _Head:
             center, reach = tables_lib.bilinear_bound(self.tables[query_name], self.tables[key_name], block,
                                                       query.rows[query_name], key.rows[key_name])
             block_bounds.append((query_name, key_name, center, reach))
-        terms = sum(np.count_nonzero(np.any(b != 0, axis=1)) for *_, b in self.blocks) + sum(
-            np.count_nonzero(np.any(b != 0, axis=0)) for *_, b in self.blocks)
-        rounding = (len(self.blocks), terms)
+        rounding = (len(self.blocks), self.weights.score_terms)
         selected = self._selection()
         self.selected_by_some = np.zeros(key.count, dtype=bool)
         stats = {name: np.empty(query.count + 1) for name in ("b_lo", "b_hi", "s_lo", "s_hi", "u_lo", "u_hi")}
@@ -203,10 +201,8 @@ class _Head:
         self.flags["any_unsel"][-1] = self.flags["self_unsel"][-1] = True
         self.stats["u_hi"][-1] = max(self.stats["u_hi"][-1], self.stats["s_hi"][-1])
         self.stats["u_lo"][-1] = min(self.stats["u_lo"][-1], self.stats["s_lo"][-1])
-        span = max(np.max(np.abs(np.nan_to_num(np.concatenate([stats["b_lo"], stats["b_hi"]]), posinf=0,
-                                                     neginf=0))), 1.0)
-        span = max(span, float(np.max(np.abs(np.nan_to_num(np.concatenate([stats["s_hi"], stats["u_hi"]]),
-                                                          posinf=0, neginf=0)))))
+        scores = np.concatenate([stats["b_lo"], stats["b_hi"], stats["s_hi"], stats["u_hi"]])
+        span = max(1.0, float(np.max(np.abs(scores[np.isfinite(scores)]), initial=0.0)))
         unit = self.arithmetic.unit
         # exp of a rounded difference, its own error, the sum of up to N + 1 weights, one division.
         self.eta = (1 + self.arithmetic.exp_error) * math.exp(min(4 * unit * span, 700.0)) * (
@@ -299,8 +295,7 @@ class _Head:
             total += (bound.main + bound.rest).max(axis=1)[index]
             rest += bound.rest.max(axis=1)[index]
             largest += np.maximum(np.abs(bound.low), np.abs(bound.high)).max(axis=1)[index]
-        terms = sum(np.count_nonzero(np.any(w != 0, axis=1)) for w in self.value_weights.values())
-        values = 2.0 * self.arithmetic.dot_error(len(self.value_weights), total, rest, terms)
+        values = 2.0 * self.arithmetic.dot_error(len(self.value_weights), total, rest, self.weights.value_terms)
         mixing = self.arithmetic.gamma(self.n + 2) * largest
         self.output_rounding = float(np.max(values + mixing, initial=0.0))
         return low, high
@@ -451,20 +446,22 @@ class _Head:
         groups = [(pick, allowed) for pick, allowed in groups if np.any(pick) and np.any(allowed)]
         if not groups:
             return np.full(self.n + 1, np.inf), np.full(self.n + 1, -np.inf)
-        extremes = []
-        for pick, _ in groups:
-            b_lo, b_hi = stats["b_lo"][part][pick], stats["b_hi"][part][pick]
-            s_lo = np.full(1, -np.inf) if bos_query else stats["s_lo"][part][pick]
-            s_hi = np.full(1, -np.inf) if bos_query else stats["s_hi"][part][pick]
-            extremes.append((np.max(s_hi - b_lo), np.max(stats["u_hi"][part][pick] - b_lo),
-                             np.min(s_lo - b_hi), np.min(stats["u_lo"][part][pick] - b_hi)))
-        top_s, top_u, bottom_s, bottom_u = (np.array(column)[:, None, None] for column in zip(*extremes))
+        picks = np.stack([np.broadcast_to(pick, stats["b_lo"][part].shape) for pick, _ in groups])
+        b_lo, b_hi = stats["b_lo"][part][None, :], stats["b_hi"][part][None, :]
+        never = np.full((1, 1), -np.inf)
+        s_lo = never if bos_query else stats["s_lo"][part][None, :]
+        s_hi = never if bos_query else stats["s_hi"][part][None, :]
+        top_s = np.where(picks, s_hi - b_lo, -np.inf).max(axis=1)[:, None, None]
+        top_u = np.where(picks, stats["u_hi"][part][None, :] - b_lo, -np.inf).max(axis=1)[:, None, None]
+        bottom_s = np.where(picks, s_lo - b_hi, np.inf).min(axis=1)[:, None, None]
+        bottom_u = np.where(picks, stats["u_lo"][part][None, :] - b_hi, np.inf).min(axis=1)[:, None, None]
         allowed = np.stack([mask for _, mask in groups])
+        logs = _logs(max(allowed.shape[1:]))
         widths = np.arange(allowed.shape[1])[None, :, None]
-        others = np.arange(allowed.shape[2])[None, None, :] - widths
+        others = np.maximum(np.arange(allowed.shape[2])[None, None, :] - widths, 0)
         with np.errstate(invalid="ignore"):
-            high_others = np.logaddexp(_log_count(widths, top_s), _log_count(others, top_u))
-            low_others = np.logaddexp(_log_count(widths, bottom_s), _log_count(others, bottom_u))
+            high_others = np.logaddexp(_plus(logs[widths], top_s), _plus(logs[others], top_u))
+            low_others = np.logaddexp(_plus(logs[widths], bottom_s), _plus(logs[others], bottom_u))
         weight_lo = np.where(allowed, _sigmoid(-high_others), np.inf).min(axis=(0, 2)) * (1 - self.eta)
         weight_hi = np.minimum(1.0, np.where(allowed, _sigmoid(-low_others), -np.inf).max(axis=(0, 2)) * (1 + self.eta))
         weight_lo = np.maximum(0.0, weight_lo - (self.n + 1) * self.arithmetic.tiny)
@@ -532,12 +529,16 @@ def _predicate_matrix(select: rasp.Select, queries: list[Hashable], keys: list[H
     return matrix
 
 
-def _log_count(count, score) -> np.ndarray:
-    """log(count) + score: the log of ``count`` keys' total weight at ``score`` (-inf for none, or no such key)."""
-    count = np.asarray(count, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        found = np.log(np.maximum(count, 1.0)) + score
-    return np.where((count > 0) & np.isfinite(found), found, -np.inf)
+def _logs(size: int) -> np.ndarray:
+    """log(k) for k = 0..size (-inf for 0): the log of k keys' total weight at score 0."""
+    with np.errstate(divide="ignore"):
+        return np.log(np.arange(size + 1, dtype=np.float64))
+
+
+def _plus(log_count: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """log(count) + score, -inf where there is no key (count 0) or no such score (-inf; never inf - inf)."""
+    return np.where(np.isfinite(log_count) & np.isfinite(score), log_count + score, np.where(
+        np.isneginf(log_count) | np.isneginf(score), -np.inf, np.inf))
 
 
 def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[Hashable]) -> np.ndarray | None:

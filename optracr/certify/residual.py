@@ -92,6 +92,25 @@ class Residual:
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
 
+    def layout(self, space: craft.VectorSpaceWithBasis) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """For a space's directions: the label names, each direction's label (an index into them) and its place
+        in the label (remembered per space)."""
+        cache = self.__dict__.setdefault("_layouts", {})
+        found = cache.get(id(space))
+        if found is None or found[0] is not space:
+            names: list[str] = []
+            index: dict[str, int] = {}
+            label_ids, places = [], []
+            for direction in space.basis:
+                if direction.name not in index:
+                    index[direction.name] = len(names)
+                    names.append(direction.name)
+                label_ids.append(index[direction.name])
+                places.append(self.labels[direction.name].local(direction))
+            found = (space, names, np.array(label_ids, dtype=np.int64), np.array(places, dtype=np.int64))
+            cache[id(space)] = found
+        return found[1], found[2], found[3]
+
     def labels_of(self, positions: np.ndarray) -> list[str]:
         """The labels the given residual positions belong to, each once, in residual order."""
         return list(dict.fromkeys(self.label_at[int(p)] for p in sorted(positions)))
@@ -127,18 +146,14 @@ def split_rows(
     """``matrix``'s rows (indexed by ``space``'s directions) per residual label, each as a (label size x columns)
     matrix in the label's direction order; labels whose rows are all zero are left out."""
     del residual_space  # a direction's label is its name; its place in the label, the label's own index
-    live = np.flatnonzero(np.any(matrix != 0.0, axis=1)).tolist()
-    by_label: dict[str, tuple[list[int], list[int]]] = {}
-    basis = space.basis
-    for row in live:
-        direction = basis[row]
-        rows, places = by_label.setdefault(direction.name, ([], []))
-        rows.append(row)
-        places.append(residual.labels[direction.name].local(direction))
+    names, label_ids, places = residual.layout(space)
+    live = np.any(matrix != 0.0, axis=1)
     found: dict[str, np.ndarray] = {}
-    for name, (rows, places) in by_label.items():
+    for label_id in np.unique(label_ids[live]).tolist():
+        rows = np.flatnonzero(live & (label_ids == label_id))
+        name = names[label_id]
         block = np.zeros((residual.labels[name].size, matrix.shape[1]))
-        block[places] = matrix[rows]  # a space lists each direction once
+        block[places[rows]] = matrix[rows]  # a space lists each direction once
         found[name] = block
     return found
 

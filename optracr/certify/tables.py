@@ -254,6 +254,8 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
     columns = weights.shape[1]
     if table.exact and weights.shape[0]:
         return _exact_rows(table, weights, rows)
+    if weights.shape[0] == columns and weights.shape[0] > 1 and np.array_equal(weights, np.eye(columns)):
+        return _identity_rows(table, rows)
     stats = _column_stats(weights) if weights.shape[0] else None
     step = max(1, ROW_CHUNK // max(1, columns))
     parts = [_linear_rows(table, weights, stats, rows[start : start + step]) for start in range(0, len(rows), step)]
@@ -272,6 +274,18 @@ def _exact_rows(table: Table, weights: np.ndarray, rows: np.ndarray) -> Bound:
     center = np.where((hot >= 0)[:, None], weights[np.maximum(hot, 0)], 0.0) * value
     zeros = np.zeros_like(center)
     return Bound(center, zeros, zeros, np.abs(center), zeros)
+
+
+def _identity_rows(table: Table, rows: np.ndarray) -> Bound:
+    """``linear_bound`` through the identity (a categorical output read as it is): every direction its own range."""
+    size = table.label.size
+    hot = table.hot[rows]
+    is_hot = np.arange(size)[None, :] == hot[:, None]
+    center = np.where(is_hot, table.center[rows, None], 0.0)
+    low = np.where(is_hot, table.hot_lo[rows, None], table.cold_lo[rows, None])
+    high = np.where(is_hot, table.hot_hi[rows, None], table.cold_hi[rows, None])
+    size_of = np.maximum(np.abs(low), np.abs(high))
+    return Bound(center, low - center, high - center, np.where(is_hot, size_of, 0.0), np.where(is_hot, 0.0, size_of))
 
 
 def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, rows: np.ndarray) -> Bound:
@@ -336,12 +350,14 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
     left_hot, right_hot = left.hot[left_rows], right.hot[right_rows]
     left_center = np.where(left_hot >= 0, left.center[left_rows], 0.0)
     right_center = np.where(right_hot >= 0, right.center[right_rows], 0.0)
+    hot_weights = weights[np.maximum(left_hot, 0)][:, np.maximum(right_hot, 0)]
+    center = np.outer(left_center, right_center) * hot_weights
+    if left.exact and right.exact:  # nothing off the hot entries
+        return center, np.zeros_like(center)
     absolute = np.abs(weights)
     column_max = absolute.max(axis=0) if weights.size else np.zeros(weights.shape[1])
     row_max = absolute.max(axis=1) if weights.size else np.zeros(weights.shape[0])
     largest = float(absolute.max()) if weights.size else 0.0
-    hot_weights = weights[np.maximum(left_hot, 0)][:, np.maximum(right_hot, 0)]
-    center = np.outer(left_center, right_center) * hot_weights
     left_dev = _deviation_size(left, left_rows)
     right_dev = _deviation_size(right, right_rows)
     reach = (np.outer(left_dev, np.abs(right_center) * np.where(right_hot >= 0, column_max[np.maximum(right_hot, 0)],

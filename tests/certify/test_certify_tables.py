@@ -94,3 +94,14 @@ def test_an_exact_table_reads_as_exact_values() -> None:
 def test_a_tables_last_state_must_be_the_bos_position() -> None:
     with pytest.raises(ValueError, match="the last state is the BOS position's"):
         tables.build(_label(2), (0, 1), [0, 1], ([1, 1], [1, 1]), ([0, 0], [0, 0]), ([0, 0], [0, 0]))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reading_through_the_identity_is_each_directions_own_range(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    table = _random_table(rng, 4)
+    bound = tables.linear_bound(table, np.eye(4))
+    for row in range(table.num_rows):
+        for trial in range(200):
+            value = _draw(rng, table, row, extreme=trial % 2 == 0)
+            assert np.all(value >= bound.low[row] - 1e-12) and np.all(value <= bound.high[row] + 1e-12)
