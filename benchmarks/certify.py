@@ -176,7 +176,8 @@ def generated(count: int, first_seed: int = 0) -> dict:
             else:
                 misses.append({"seed": seed, "options": _plain(options), "default_mode": default_mode,
                                "reason": f"{certificate.blamed.describe() if certificate.blamed else 'model'}: "
-                                         f"{certificate.story}"})
+                                         f"{certificate.story}; the bound that fails: "
+                                         f"{certificate.failures[0].describe()}"})
         else:
             tally["wrong"] += 1
             tally["proved_wrong"] += certificate.proved

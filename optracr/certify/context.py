@@ -122,7 +122,8 @@ class Context:
 
     def store(self, name: str, table: tables_lib.Table) -> None:
         """Records what a block wrote into ``name`` (an override replaces it: blame's counterfactuals)."""
-        table = self.overrides.get(name) or embedding_lib.with_offset(table, self.embedding.offsets.get(name))
+        table = self.overrides.get(name) or embedding_lib.with_offset(table, self.embedding.offsets.get(name),
+                                                                       2.0 * self.arithmetic.unit)
         self.tables[name] = table
 
 

@@ -97,8 +97,9 @@ def _varying(label, states, own_rows, other_rows, at_bos, *, hot_of, bos_hot: in
     return tables.build(label, (*states, tables.AT_BOS), hot, (hot_lo, hot_hi), (cold_lo, cold_hi), (sum_lo, sum_hi))
 
 
-def with_offset(table: tables.Table, offset: Offset | None) -> tables.Table:
-    """``table`` after adding where its directions start (unchanged for a zero offset)."""
+def with_offset(table: tables.Table, offset: Offset | None, unit: float = 0.0) -> tables.Table:
+    """``table`` after adding where its directions start (unchanged for a zero offset); adding a block's output
+    to a nonzero start rounds, by at most ``unit`` times the sum's size."""
     if offset is None or offset.zero:
         return table
     rows = []
@@ -112,9 +113,13 @@ def with_offset(table: tables.Table, offset: Offset | None) -> tables.Table:
         hot_add = (lo[hot], hi[hot]) if hot >= 0 else (0.0, 0.0)
         cold_add = (lo[cold].min(), hi[cold].max()) if cold.any() else (0.0, 0.0)
         sum_add = (lo[cold].sum(), hi[cold].sum()) if cold.any() else (0.0, 0.0)
-        rows.append((table.hot_lo[row] + hot_add[0], table.hot_hi[row] + hot_add[1],
-                     table.cold_lo[row] + cold_add[0], table.cold_hi[row] + cold_add[1],
-                     table.sum_lo[row] + sum_add[0], table.sum_hi[row] + sum_add[1]))
+        size = max(np.max(np.abs(lo)), np.max(np.abs(hi)), abs(table.hot_lo[row]), abs(table.hot_hi[row]),
+                   abs(table.cold_lo[row]), abs(table.cold_hi[row]))
+        rounding = 2.0 * unit * size
+        count = max(1, int(cold.sum()))
+        rows.append((table.hot_lo[row] + hot_add[0] - rounding, table.hot_hi[row] + hot_add[1] + rounding,
+                     table.cold_lo[row] + cold_add[0] - rounding, table.cold_hi[row] + cold_add[1] + rounding,
+                     table.sum_lo[row] + sum_add[0] - count * rounding, table.sum_hi[row] + sum_add[1] + count * rounding))
     columns = [np.array(column) for column in zip(*rows)]
     return table.replaced(hot_lo=columns[0], hot_hi=columns[1], cold_lo=columns[2], cold_hi=columns[3],
                           sum_lo=columns[4], sum_hi=columns[5])
