@@ -10,6 +10,7 @@ from collections.abc import Hashable
 import numpy as np
 
 from optracr import frontend
+from optracr.certify import alignment
 from optracr.certify import analysis as analysis_lib
 from optracr.certify import arithmetic
 from optracr.certify import blame as blame_lib
@@ -62,6 +63,10 @@ def certify(
         )
     if program_graph is None:
         program_graph = program_graph_of(layered, program)
+        reference = getattr(model, "program_graph", None)
+        if reference is not None and set(program_graph.graph) != set(reference.graph):
+            # the same program built again: its unnamed s-ops carry fresh ids (alignment's doc)
+            program_graph = alignment.aligned(program_graph, reference) or program_graph
     if program_graph.sink != layered.output_label:
         raise errors.CertifyError(
             program_graph.sink, f"the program's output is {program_graph.sink!r} but the model computes "

@@ -186,5 +186,6 @@ def _label(
     shown = [str(direction) for direction in directions][:4]
     raise errors.CertifyError(
         None, f"the model's residual holds directions {shown} that the program has no s-op for; certify the model "
-        "with the program it was compiled from",
+        "with the program it was compiled from (a program built again names its unnamed s-ops afresh: name them "
+        "with .named(...) to certify a loaded model against a rebuilt program)",
     )

@@ -63,3 +63,11 @@ def test_only_compiled_models_and_rasp_programs_are_certified(library_model) -> 
         optracr.certify("hist")
     with pytest.raises(CertifyError, match="certify needs the program as a RASP s-op"):
         optracr.certify(assemble.CompiledModel(library_model("hist").layered), "hist")
+
+
+def test_the_same_program_built_again_is_aligned_with_the_models_labels(library_model) -> None:
+    model = library_model("sort")
+    rebuilt = optracr.programs.LIBRARY["sort"].build()  # its unnamed SequenceMap gets a fresh label
+    assert optracr.certify(model, rebuilt).proved
+    with pytest.raises(CertifyError, match=r"name them with .named\(...\)"):
+        optracr.certify(assemble.CompiledModel(model.layered), rebuilt)
