@@ -40,7 +40,7 @@ class Record:
     status: str
     error: str | None = None
     sizes: Mapping[str, Any] | None = None  # layers, heads, mlp_width, residual_width, params_total, allocation
-    verify: Mapping[str, Any] | None = None  # checked, undefined, mismatches, exhaustive
+    verify: Mapping[str, Any] | None = None  # checked, undefined, mismatches, exhaustive, proved
     saved: str | None = None
     seconds: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
