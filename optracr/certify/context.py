@@ -4,7 +4,6 @@ length bound, and the tables built so far (each label's, as its writer left it).
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Hashable, Iterator, Sequence
 
 import numpy as np

@@ -6,6 +6,8 @@ import dataclasses
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+from optracr.certify import tables
+
 
 @dataclasses.dataclass(frozen=True)
 class Block:
@@ -104,6 +106,4 @@ class Undefined:
 
 def values_shown(assignment: Mapping[str, Hashable]) -> tuple[tuple[str, str], ...]:
     """An assignment of states to labels, in words."""
-    from optracr.certify import tables  # a leaf module; imported here to keep this one dependency-free
-
     return tuple((label, tables.shown(state)) for label, state in assignment.items())

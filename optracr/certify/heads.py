@@ -23,9 +23,8 @@ Each result, per value of T (or width), is T's table; softmax and output roundin
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 
 import numpy as np
 

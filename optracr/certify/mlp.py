@@ -12,15 +12,13 @@ a flat part. Each combination's output, grouped by the value the program gives t
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 
 import numpy as np
 import scipy.sparse
 
 from optracr import craft
 from optracr.certify import context as context_lib
-from optracr.certify import findings
 from optracr.certify import meaning as meaning_lib
 from optracr.certify import residual as residual_lib
 from optracr.certify import tables as tables_lib
