@@ -22,7 +22,8 @@ Validity holds by construction:
   some read numerical keys or queries (0/1 maps and their means: the compiler inserts categorical copies);
 - some SequenceMaps multiply two numerical s-ops (a lookup over the joint grid of their values);
 - with ``causal=True`` every selector is kept to earlier positions (``& Select(indices, indices, LEQ)``),
-  so the program passes ``frontend.analyse(..., causal=True)``, which refuses selectors that look ahead.
+  so the program means the same with and without a causal mask and passes ``causal="strict"``, which refuses
+  selectors that look ahead (any program compiles with ``causal=True``: the model computes its causal meaning).
 
 >>> from optracr import frontend, random_programs
 >>> generated = random_programs.generate(7, num_sops=12)
@@ -127,7 +128,7 @@ def generate(
       max_values: the largest output range of a generated map or sequence map.
       mixed_types: lookup tables output equal values of different types, and some maps tell them apart.
       partial: some lookup tables raise on one input value (compile with ``partial_functions="allow"``).
-      causal: keep every selector to earlier positions, so the program compiles with causal=True.
+      causal: keep every selector to earlier positions, so the program compiles with causal="strict".
     """
     vocab = frozenset(vocab)
     weights = _check_options(num_sops, vocab, max_seq_len, mix, max_fan_in, frontier_bias, max_values)
@@ -468,7 +469,7 @@ class _Generator:
         return (~inner).named(f"select_{self.step}_not")
 
     def _kept_to_earlier(self, selector: rasp.Selector) -> rasp.Selector:
-        """With ``causal``, the selector & a Select of the earlier positions (causal=True refuses look-ahead)."""
+        """With ``causal``, the selector & a Select of the earlier positions (causal="strict" refuses look-ahead)."""
         if not self.causal:
             return selector
         earlier = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)
