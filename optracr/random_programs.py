@@ -12,7 +12,9 @@ Validity holds by construction:
 - with ``mixed_types``, lookup tables output equal values of different types (``0``, ``0.0``, ``False``;
   ``1``, ``1.0``, ``True``) and some categorical maps tell them apart (they key on ``repr``): the compiler must
   keep them apart in a categorical s-op; numerical s-ops stay 0/1 of one type per value, and a map reading a
-  numerical s-op never tells equal numbers apart (both are refused or meaningless there);
+  numerical s-op never tells equal numbers apart (both are refused or meaningless there). Some SequenceMaps
+  relabel an s-op that differs at every position into ints made floats at some positions (``2`` here, ``2.0``
+  there), so categorical Aggregates select with keys equal under ``==`` across types (one key to a Select);
 - with ``partial``, some categorical lookup tables raise ``KeyError`` on one of their input values: compile
   those with ``partial_functions="allow"``; the evaluator has no answer on inputs reaching such a value;
 - selectors' predicates never raise. They never select a None key or query: no predicate is asked about
@@ -67,6 +69,9 @@ MAX_NUMERICAL_VALUES = 128
 CROSS_COMBINE_RATE = 0.25
 NUMERICAL_SELECT_RATE = 0.2
 PRODUCT_RATE = 0.4
+# With mixed_types, how often a SequenceMap is a typed relabelling of an s-op that differs at every position
+# (ints at some positions, equal floats at others: keys equal under == across types).
+TYPED_RELABEL_RATE = 0.3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -417,6 +422,11 @@ class _Generator:
         if required is not None and required.numerical:
             other = self._pick(lambda node: node.numerical, exclude=[required])
             return self._linear_sequence_map(required, other) if other is not None else None
+        if self.mixed_types and self.rng.random() < TYPED_RELABEL_RATE:
+            unique = required or self._pick(lambda node: node.unique)
+            other = self._pick(lambda node: not node.numerical, exclude=[unique]) if unique is not None else None
+            if unique is not None and unique.unique and other is not None:
+                return self._typed_relabel_map(unique, other)
         first = required or self._pick(lambda node: not node.numerical)
         second = self._pick(lambda node: not node.numerical, exclude=[first])
         if first is None or second is None:
@@ -432,6 +442,23 @@ class _Generator:
         self._use(first, second)
         maybe_none = first.maybe_none or second.maybe_none
         return _Node(len(self.nodes), sop, frozenset(table.values()), maybe_none=maybe_none)
+
+    def _typed_relabel_map(self, unique: _Node, other: _Node) -> _Node:
+        """An injective relabelling of ``unique`` into ints, each made a float where a table of ``other`` says so:
+        ``2`` at one position, ``2.0`` at another. Distinct positions still hold values unequal under ``==``, so
+        it stays fit for the keys of a categorical Aggregate (a Select sees ``2`` and ``2.0`` as one key)."""
+        ordered = sorted(unique.values, key=repr)
+        targets = list(range(len(ordered)))
+        self.rng.shuffle(targets)
+        relabel = dict(zip(ordered, targets))
+        as_float = {value: self.rng.random() < 0.5 for value in sorted(other.values, key=repr)}
+        sop = rasp.SequenceMap(
+            lambda x, y: float(relabel.get(x, -1)) if as_float.get(y, False) else relabel.get(x, -1),
+            unique.sop, other.sop,
+        ).named(self._label())
+        self._use(unique, other)
+        values = frozenset(targets) | frozenset(float(target) for target in targets if any(as_float.values()))
+        return _Node(len(self.nodes), sop, values, unique=True, maybe_none=unique.maybe_none or other.maybe_none)
 
     def _linear_sequence_map(self, first: _Node, second: _Node) -> _Node | None:
         """``a * first + b * second`` of two numerical s-ops (or, sometimes, their product), when small."""
