@@ -106,14 +106,19 @@ def test_numerical_sum_is_exact_in_two_layers(mode: dict) -> None:
     assert model.config.num_layers == (2 if not mode else 3)  # the docstring's cost
 
 
+# make_reverse's length: where its selector looks ahead and how the output reads it (both messages say so).
+_REVERSE_LOOKS_AHEAD = (
+    "'all_true_selector' can pick a later position (key 'a' for query 'a', wherever they stand), and the output "
+    "reads it along length -> opp_idx -> opp_idx-1 -> reverse_selector -> reverse; "
+)
+
+
 def test_strict_causal_compilation_names_the_path_from_a_selector_that_looks_ahead() -> None:
     reverse = programs.make_reverse(rasp.tokens)
     message = (
         "'length': under causal='strict' every selector must keep to its query's own and earlier positions, but its "
-        "selector 'all_true_selector' can pick a later position (key 'a' for query 'a', wherever they stand), and "
-        "the output reads it along length -> opp_idx -> opp_idx-1 -> reverse_selector -> reverse; keep the selector "
-        "to earlier positions with `selector & rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)`, "
-        "compile with causal=True"
+        f"selector {_REVERSE_LOOKS_AHEAD}keep the selector to earlier positions with "
+        "`selector & rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)`, compile with causal=True"
     )
     with pytest.raises(CompileError, match=re.escape(message)):
         optracr.compile(reverse, VOCAB, MAX_SEQ_LEN, causal="strict")
@@ -122,11 +127,9 @@ def test_strict_causal_compilation_names_the_path_from_a_selector_that_looks_ahe
 def test_causal_compilation_warns_naming_the_path_from_a_selector_that_looks_ahead() -> None:
     reverse = programs.make_reverse(rasp.tokens)
     message = (
-        "'length': under causal=True a position sees only itself and earlier ones, but its selector "
-        "'all_true_selector' can pick a later position (key 'a' for query 'a', wherever they stand), and the "
-        "output reads it along length -> opp_idx -> opp_idx-1 -> reverse_selector -> reverse; the model computes "
-        "the program's causal meaning, what optracr.causal_eval.evaluate (rasp.evaluate(..., causal=True)) gives, "
-        "which can differ from rasp.evaluate without causal; compile with causal='strict' to refuse such programs"
+        f"'length': under causal=True a position sees only itself and earlier ones, but its selector "
+        f"{_REVERSE_LOOKS_AHEAD}the model computes the program's causal meaning, what optracr.causal_eval.evaluate "
+        "(rasp.evaluate(..., causal=True)) gives, which can differ from rasp.evaluate without causal"
     )
     with pytest.warns(CausalMeaningWarning, match="under causal=True") as caught:
         model = optracr.compile(reverse, VOCAB, MAX_SEQ_LEN, causal=True, allocator="heuristic")
