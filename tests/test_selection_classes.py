@@ -85,3 +85,19 @@ def test_a_selector_picking_keys_of_two_classes_is_still_refused() -> None:
     with pytest.raises(CompileError, match=r"'picked': a categorical Aggregate needs a selector that picks at most "
                                            r"one position, but 'before' picks keys \[0, 0.0, 1, 1.0\] for query 1"):
         optracr.compile(program, VOCAB, MAX_SEQ_LEN, allocator="heuristic")
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_two_positions_holding_two_and_two_point_zero_are_picked_together_like_equal_keys(mode: str) -> None:
+    """Keys 0 (even positions) and 0.0 (odd ones) in one input: query 0 picks both, as two equal keys would be.
+
+    The evaluator has an answer only where the picked tokens are one value; there the head averages equal one-hots
+    and the model gives it; elsewhere verify counts the input undefined, never a mismatch.
+    """
+    zero = rasp.Map(lambda i: 0 if i % 2 == 0 else 0.0, rasp.indices).named("zero")
+    to_zero = rasp.Select(zero, rasp.Map(lambda t: 0, rasp.tokens).named("query"), rasp.Comparison.EQ)
+    program = rasp.Aggregate(to_zero.named("to_zero"), rasp.tokens).named("common")
+    model = optracr.compile(program, VOCAB, 4, allocator="heuristic", **MODES[mode])
+    assert model.apply(["BOS", *"bbb"]).decoded == ["BOS", *"bbb"]
+    report = optracr.verify(model, program)
+    assert report.ok and (report.num_checked, report.num_undefined) == (12, 108), str(report)
