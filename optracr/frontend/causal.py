@@ -4,8 +4,8 @@ warned about (``causal=True``) or refused (``causal="strict"``).
 A causal model masks every key after its query, so it computes the program's *causal meaning*: what
 ``evaluate(program, xs, causal=True)`` (``optracr.causal_eval``) gives, every selector masked to the query's
 own and earlier positions. Where a selector can pick a later position that meaning may differ from the plain
-one (github.com/google-deepmind/tracr/issues/19 asked for a warning there); ``causal="strict"`` refuses such programs instead, so
-every model it builds means the same with and without the mask.
+one (github.com/google-deepmind/tracr/issues/19 asked for a warning there); ``causal="strict"`` refuses such
+programs instead, so every model it builds means the same with and without the mask.
 """
 
 from __future__ import annotations
