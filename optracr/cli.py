@@ -4,16 +4,18 @@ datasets of compiled models."""
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import sys
 import time
+import warnings
 from collections.abc import Hashable, Sequence
 from importlib import metadata
 from pathlib import Path
 
 from optracr import frontend, programs, schedule
-from optracr.errors import CompileError
+from optracr.errors import CausalMeaningWarning, CompileError
 from optracr.frontend import rasp
 
 
@@ -25,10 +27,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_request:  # a usage error (already printed) or --help: its status, not an exit
         return exit_request.code if isinstance(exit_request.code, int) else 2
     try:
-        return args.run(args)
+        with warnings.catch_warnings():  # optracr's warnings are shown, once each, as one line like its errors
+            warnings.simplefilter("default", CausalMeaningWarning)
+            warnings.showwarning = functools.partial(_show_warning, warnings.showwarning)
+            return args.run(args)
     except CompileError as error:
         print(f"optracr: error: {error}", file=sys.stderr)
         return 2
+
+
+def _show_warning(python_show, message, category, filename, lineno, file=None, line=None) -> None:
+    """A ``CausalMeaningWarning`` as ``optracr: warning: ...`` on stderr; any other warning as ``python_show`` does."""
+    if issubclass(category, CausalMeaningWarning):
+        print(f"optracr: warning: {message}", file=sys.stderr)
+    else:
+        python_show(message, category, filename, lineno, file, line)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,7 +68,11 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--max-seq-len", type=int, help="longest input (default: the program's)")
         command.add_argument("--allocator", choices=schedule.ALLOCATORS, default="solver")
         command.add_argument("--time-limit", type=float, default=5.0, help="solver time limit in seconds")
-        command.add_argument("--causal", action="store_true", help="compile with causal attention")
+        command.add_argument("--causal", action="store_true",
+                             help="compile with causal attention: the model computes the program's causal meaning "
+                             "(a warning names each selector that can pick a later position)")
+        command.add_argument("--causal-strict", action="store_true",
+                             help="causal attention, refusing a selector that can pick a later position")
         command.add_argument("--no-fold", dest="fold", action="store_false",
                              help="give every s-op a block, even one its readers could compose")
         command.add_argument("--no-fuse", dest="fuse", action="store_false",
@@ -195,12 +212,17 @@ def _compile_entry(args: argparse.Namespace):
     entry, vocab, max_seq_len = _setup(args)
     start = time.perf_counter()
     model = optracr.compile(
-        entry.build(max_seq_len), vocab, max_seq_len, causal=args.causal, allocator=args.allocator,
+        entry.build(max_seq_len), vocab, max_seq_len, causal=_causal(args), allocator=args.allocator,
         time_limit_s=args.time_limit, fold=args.fold and not args.reference_structure,
         fuse=args.fuse and not args.reference_structure, fused_width_cap=args.fused_width_cap,
         partial_functions=args.partial_functions,
     )
     return entry, vocab, max_seq_len, model, time.perf_counter() - start
+
+
+def _causal(args: argparse.Namespace) -> bool | str:
+    """``compile``'s ``causal`` from ``--causal`` and ``--causal-strict``."""
+    return "strict" if args.causal_strict else args.causal
 
 
 def _input_tokens(args: argparse.Namespace, vocab: list[Hashable], model) -> list[Hashable]:
@@ -283,7 +305,7 @@ def _show(args: argparse.Namespace) -> int:
         raise CompileError(None, f'the {args.what} picture needs an input: add --input "TOKENS" (BOS is added)')
     entry, vocab, max_seq_len = _setup(args)
     program = entry.build(max_seq_len)  # one program object: the attention titles look up its labels
-    options = {"causal": args.causal, "time_limit_s": args.time_limit, "fused_width_cap": args.fused_width_cap,
+    options = {"causal": _causal(args), "time_limit_s": args.time_limit, "fused_width_cap": args.fused_width_cap,
                "fold": args.fold and not args.reference_structure, "fuse": args.fuse and not args.reference_structure}
     model = optracr.compile(program, vocab, max_seq_len, allocator=args.allocator, **options)
     if args.what == "layout":

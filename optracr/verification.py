@@ -93,7 +93,8 @@ def verify(
 ) -> VerifyReport:
     """Runs ``model`` and the evaluator on every input (at most 20,000) or on samples plus all length-1 inputs.
 
-    Categorical outputs must match exactly; numerical ones within ``tolerance`` (relative or absolute). Inputs
+    Categorical outputs must match exactly, type included (``1``, ``1.0`` and ``True`` are three values, as they
+    are three directions); numerical ones within ``tolerance`` (relative or absolute). Inputs
     where the evaluator raises ``EvaluationError`` are counted as undefined, not compared. ``progress`` shows
     a tqdm bar on stderr once the run has taken a second; None (the default) shows it when stderr is a terminal.
     The model runs its numpy forward (no JIT compile), in batches of ``BATCH_SIZE`` inputs.
@@ -161,8 +162,7 @@ def _batches(items: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
 
 
 def _matches(expected: list, got: list, numerical: bool, tolerance: float) -> bool:
-    if not numerical and expected == got:  # equal lists: equal values, None exactly where None
-        return True
+    """Numerical outputs within ``tolerance``; categorical ones the same typed value (``1`` is not ``True``)."""
     if len(expected) != len(got):
         return False
     for want, have in zip(expected, got):
@@ -171,6 +171,6 @@ def _matches(expected: list, got: list, numerical: bool, tolerance: float) -> bo
                 return False
             if not math.isclose(float(want), float(have), rel_tol=tolerance, abs_tol=tolerance):
                 return False
-        elif want != have or (want is None) != (have is None):
+        elif not frontend.same_value(want, have):
             return False
     return True

@@ -42,7 +42,9 @@ def test_input_spec_rejects_a_non_iterable_vocab_with_a_compile_error() -> None:
         ({"max_seq_len": 0}, "max_seq_len must be an integer >= 1, got 0"),
         ({"max_seq_len": True}, "max_seq_len must be an integer >= 1, got True"),
         ({"max_seq_len": 2.0}, "max_seq_len must be an integer >= 1, got 2.0"),
-        ({"causal": "yes"}, "causal must be True or False, got 'yes'"),
+        ({"causal": "yes"}, "causal must be False, True or 'strict', got 'yes'; True compiles the program's causal"),
+        ({"causal": "STRICT"}, "causal must be False, True or 'strict', got 'STRICT'"),
+        ({"causal": 1}, "causal must be False, True or 'strict', got 1"),
     ],
 )
 def test_input_spec_rejects_each_bad_option_saying_what_would_work(options: dict, message: str) -> None:
@@ -55,6 +57,13 @@ def test_input_spec_reports_every_bad_option_at_once() -> None:
     with pytest.raises(ProgramErrors, match="3 problem") as caught:
         InputSpec({"a"}, 0, bos="a", causal=1)
     assert len(caught.value.errors) == 3
+
+
+@pytest.mark.parametrize(("causal", "masked", "strict"), [(False, False, False), (True, True, False),
+                                                          ("strict", True, True)])
+def test_input_spec_takes_every_causal_option_and_says_what_it_masks(causal, masked: bool, strict: bool) -> None:
+    spec = InputSpec({"a"}, 2, causal=causal)
+    assert (spec.causal, spec.masked, spec.strict_causal) == (causal, masked, strict)
 
 
 def test_analyse_builds_the_input_spec_the_program_graph_carries() -> None:
