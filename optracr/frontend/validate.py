@@ -43,8 +43,9 @@ def validate_causal(traced: graph_lib.TracedProgram) -> list[CompileError]:
 def validate_looking_ahead(program_graph: graph_lib.ProgramGraph) -> list[CompileError]:
     """Under causal=True: every Aggregate or SelectorWidth whose selector may pick a key after its query.
 
-    A causal model masks those keys, so its answer there would differ from the program's (issue 19 of the
-    reference). A selector is safe when one of the Selects it is the conjunction of never picks a later key:
+    A causal model masks those keys, so its answer there would differ from the program's (the reference's issue
+    https://github.com/google-deepmind/tracr/issues/19). A selector is safe when one of the Selects it is the
+    conjunction of never picks a later key:
     one whose keys and queries are functions of ``indices`` alone (or constant) is checked at every pair of
     positions; one over other s-ops may pick a later key wherever its predicate holds for some key value and
     query value, so it is safe only when it never holds.
