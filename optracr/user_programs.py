@@ -186,6 +186,10 @@ def _check_arguments(reference: ProgramReference, function: Any, options: dict[s
         ]
         given = "with no arguments" if not options else f"with only {', '.join(f'{k}=...' for k in options)}"
         name = reference.name
+        signature = signature.replace(  # names and defaults only: what the call needs
+            parameters=[parameter.replace(annotation=parameter.empty) for parameter in signature.parameters.values()],
+            return_annotation=signature.empty,
+        )
         if not needed:
             raise CompileError(None, f"{reference}: {name}{signature} cannot be called {given}: {error}") from None
         one = len(needed) == 1

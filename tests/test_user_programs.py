@@ -18,7 +18,7 @@ flip = rasp.Map(lambda t: 1 - t, rasp.tokens).named("flip")
 selector = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ)
 
 
-def make_offset(offset, *, scale=1):
+def make_offset(offset: int, *, scale: int = 1) -> rasp.SOp:  # annotations are left out of messages
     return rasp.Map(lambda t: scale * t + offset, rasp.tokens).named("offset")
 
 
