@@ -197,10 +197,9 @@ def _user_program(args: argparse.Namespace) -> programs.LibraryProgram:
     except CompileError:
         raise
     except Exception as error:  # raised by the user's function while it built the program
-        near = reference.where if reference.is_file else None
         raise CompileError(
             None, f"{reference}: calling {reference.name}() raised an error at "
-            f"{user_programs.describe_error(error, near)}"
+            f"{user_programs.describe_error(error, user_programs.module_file(reference))}"
         ) from None
     return programs.LibraryProgram(
         name=str(reference), make=lambda _: program, vocab=frozenset(vocab), max_seq_len=args.max_seq_len,

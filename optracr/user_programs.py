@@ -165,9 +165,24 @@ def _import_module(reference: ProgramReference) -> types.ModuleType:
     except Exception as error:
         failure = error
     raise CompileError(
-        None, f"importing {reference.where} (for {reference}) raised an error at {describe_error(failure)}; fix "
-        f"the module (`python -c 'import {reference.where}'` shows the whole traceback)"
+        None, f"importing {reference.where} (for {reference}) raised an error at "
+        f"{describe_error(failure, module_file(reference))}; fix the module (`python -c 'import {reference.where}'` "
+        "shows the whole traceback)"
     )
+
+
+def module_file(reference: ProgramReference) -> str | None:
+    """The file ``reference`` runs or imports (None if no file can be found)."""
+    if reference.is_file:
+        return reference.where
+    module = sys.modules.get(reference.where)
+    if module is not None:
+        return getattr(module, "__file__", None)
+    try:
+        spec = importlib.util.find_spec(reference.where)
+    except (ImportError, ValueError):  # a parent package fails to import: no file to point at
+        return None
+    return spec.origin if spec is not None else None
 
 
 def _check_arguments(reference: ProgramReference, function: Any, options: dict[str, Any], caller: str) -> None:

@@ -117,3 +117,12 @@ def test_an_error_inside_the_function_propagates_for_the_caller_to_report(tmp_pa
     with pytest.raises(RuntimeError, match="cannot be built") as raised:
         user_programs.load_program(f"{path}:make")
     assert user_programs.describe_error(raised.value, path) == f"{path}, line 2: RuntimeError: cannot be built"
+
+
+def test_an_error_deep_in_a_library_names_the_users_line_that_called_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "loader_json_module.py").write_text("import json\n\nvalue = json.loads('{')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(CompileError, match=r"loader_json_module.py, line 3: json.decoder.JSONDecodeError: Expecting"):
+        user_programs.load_program("loader_json_module:value")
