@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 MODULES = ["optracr", "optracr.frontend.rasp", "optracr.compiler", "optracr.programs", "optracr.random_programs",
-           "optracr.export.reference", "optracr.export.files", "optracr.causal_eval", "optracr.datasets.many"]
+           "optracr.export.reference", "optracr.export.files", "optracr.causal_eval", "optracr.datasets.many",
+           "optracr.cli_tokens", "optracr.user_programs"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -9,13 +9,11 @@ recorded next to every compiled model.
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import importlib.util
 import json
 from collections.abc import Hashable, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
+from optracr import user_programs
 from optracr.errors import CompileError
 from optracr.frontend import rasp
 
@@ -112,20 +110,4 @@ class ProgramSpec:
 
 def _call(target: str, options: dict[str, Any]) -> rasp.SOp:
     """``module:function`` or ``path/to/file.py:function`` imported here and called with ``options``."""
-    where, _, name = target.rpartition(":")
-    if where.endswith(".py"):
-        path = Path(where)
-        if not path.is_file():
-            raise CompileError(None, f"no such file {where!r} (from program {target!r})")
-        spec = importlib.util.spec_from_file_location(f"optracr_job_{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(where)
-    if not hasattr(module, name):
-        raise CompileError(None, f"{where} has no {name!r} (from program {target!r})")
-    made = getattr(module, name)
-    program = made(**options) if callable(made) and not isinstance(made, rasp.RASPExpr) else made
-    if not isinstance(program, rasp.SOp):
-        raise CompileError(None, f"{target} gave {type(program).__name__}, not an s-op")
-    return program
+    return user_programs.load_program(target, options, caller="the ProgramSpec calls it")

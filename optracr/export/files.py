@@ -91,7 +91,7 @@ def load(path: str | Path) -> assemble.CompiledModel:
         if isinstance(error, ModelFileError):
             raise
         raise ModelFileError(f"{directory}: the saved parts do not fit together: {error}") from None
-    return assemble.CompiledModel(layered)
+    return assemble.CompiledModel(layered, loaded_from=str(directory))
 
 
 def _optracr_version() -> str:

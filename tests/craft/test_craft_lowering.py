@@ -124,7 +124,7 @@ def test_a_program_graph_lower_accepts_has_been_validated_by_analyse() -> None:
 
 
 def test_a_sop_named_one_is_traced_apart_from_the_constant_direction() -> None:
-    """Regression (issue 16): the reference accepts any label; ``one`` was refused as the residual's constant."""
+    """Regression: the reference accepts any label; ``one`` was refused as the residual's constant."""
     program = rasp.Map(lambda t: t + "!", rasp.tokens).named("one")
     block_graph = _lowered(program, vocab={"x", "y"})
     assert block_graph.spaces["one"].basis == (D("one"),)
