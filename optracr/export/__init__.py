@@ -2,7 +2,8 @@
 
 - ``reference_model``: the reference compiler's interface (``model_config``, ``input_encoder``,
   ``output_encoder``, ``params`` with ``w`` and ``b``, ``apply``); numpy only.
-- ``save`` / ``load``: a model as ``model.safetensors`` + ``model.json``; ``load`` needs no RASP program.
+- ``save`` / ``load``: a model as ``model.safetensors`` + ``model.json`` (which records the weights' SHA-256);
+  ``load`` needs no RASP program, checks the digest, and names the file in every ``ModelFileError``.
 - ``to_transformer_lens``, ``state_dict``, ``bridge_config``, ``save_transformer_lens``,
   ``load_transformer_lens``: TransformerLens 4.x and PyTorch (the ``export`` extra).
 
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from optracr.export.files import FORMAT_VERSION, ModelFileError, load, save
+from optracr.export.files import FORMAT_VERSION, load, save
+from optracr.export.integrity import ModelFileError
 from optracr.export.reference import (
     CategoricalEncoder,
     NumericalEncoder,
