@@ -196,10 +196,8 @@ def _environment(defaults: dict[str, str]) -> Iterator[None]:
 def _named(jobs: Iterable[JobLike]) -> list[records.Job]:
     named = []
     for position, job in enumerate(jobs):
-        if isinstance(job, tuple) and len(job) == 3 and isinstance(job[0], rasp.SOp):
-            job = programs.ProgramSpec.rasp(*job)
-        if isinstance(job, programs.ProgramSpec):
-            job = records.Job(f"job-{position:06d}", job)
+        if not isinstance(job, records.Job) and (spec := programs.as_spec(job)) is not None:
+            job = records.Job(f"job-{position:06d}", spec)
         if isinstance(job, rasp.RASPExpr):
             raise CompileError(job.label, f"job {position}: a RASP program needs its vocab and max_seq_len: pass "
                                           "(program, vocab, max_seq_len) or ProgramSpec.rasp(program, vocab, "

@@ -144,6 +144,16 @@ class ProgramSpec:
         return json.dumps(self.to_json(), sort_keys=True)
 
 
+def as_spec(program: Any) -> ProgramSpec | None:
+    """``program`` as a ``ProgramSpec``: itself, or ``ProgramSpec.rasp(*program)`` for a (RASP program, vocab,
+    max_seq_len) triple; None for anything else."""
+    if isinstance(program, ProgramSpec):
+        return program
+    if isinstance(program, tuple) and len(program) == 3 and isinstance(program[0], rasp.SOp):
+        return ProgramSpec.rasp(*program)
+    return None
+
+
 def _cloudpickle() -> Any:
     try:
         import cloudpickle

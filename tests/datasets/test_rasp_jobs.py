@@ -61,12 +61,13 @@ def test_programs_built_in_a_scripts_main_compile_on_spawned_workers_and_compute
 
 def test_a_rasp_job_is_recorded_by_its_label_and_survives_json() -> None:
     program = rasp.Map(lambda t: t == "a", rasp.tokens).named("is_a")
-    jobs = [(program, ["b", "a"], 3), Job("named", ProgramSpec.rasp(program, ["a", "b"], 2), {"causal": True})]
+    jobs = [(program, ["b", "a"], 3), Job("named", (program, ["a", "b"], 2), {"causal": True})]
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         records = compile_many(jobs, executor=pool)
     assert [(r.name, r.status, r.verify["checked"]) for r in records] == [("job-000000", "ok", 14), ("named", "ok", 6)]
     assert records[0].program == {"kind": "rasp", "target": "is_a", "vocab": ["a", "b"], "max_seq_len": 3}
     assert Record.from_json(json.loads(json.dumps(records[0].to_json()))) == records[0]
+    assert jobs[1].program == ProgramSpec.rasp(program, ["b", "a"], 2)  # a Job takes the triple too
     with pytest.raises(CompileError, match="'is_a': a record of a RASP program keeps its label, not the program"):
         ProgramSpec.from_json(records[0].program)
 
@@ -107,6 +108,8 @@ def test_a_program_without_its_vocab_and_length_is_refused_with_what_to_pass() -
         ProgramSpec.rasp(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ), ["a"], 2)
     with pytest.raises(CompileError, match=r"job 0: expected a Job, a ProgramSpec or \(program, vocab, max_seq_len\)"):
         compile_many(["sort"])
+    with pytest.raises(TypeError, match=r"job 'x': program must be a ProgramSpec or \(RASP program, vocab, max_seq_len"):
+        Job("x", "sort")
 
 
 def test_a_program_holding_something_unpicklable_is_refused_naming_it() -> None:
