@@ -60,10 +60,31 @@ def _vocab_set(vocab: Iterable[Hashable]) -> frozenset[Hashable]:
         raise errors.CompileError(
             None, f"the vocabulary must be a collection of input tokens, e.g. vocab={{'a', 'b'}}, got {vocab!r}"
         )
+    tokens = list(vocab)
     try:
-        return frozenset(vocab)
+        merged = frozenset(tokens)
     except TypeError as error:
         raise errors.CompileError(None, f"vocabulary tokens must be hashable (str, int, ...): {error}") from None
+    _refuse_equal_tokens(tokens, merged)
+    return merged
+
+
+def _refuse_equal_tokens(tokens: list[Hashable], merged: frozenset[Hashable]) -> None:
+    """Tokens of different types that ``==`` cannot tell apart (``1``, ``1.0``, ``True``) are one token to a model."""
+    typed: dict[Hashable, list[Hashable]] = {}
+    for token in tokens:
+        kinds = typed.setdefault(token, [])
+        if not any(type(seen) is type(token) for seen in kinds):
+            kinds.append(token)
+    clashes = [kinds for kinds in typed.values() if len(kinds) > 1]
+    if clashes:
+        shown = "; ".join(", ".join(f"{token!r} ({type(token).__name__})" for token in kinds) for kinds in clashes)
+        raise errors.CompileError(
+            None,
+            f"the vocabulary holds tokens that are equal under == but of different types: {shown}; RASP compares "
+            f"tokens with ==, so a model cannot tell them apart and would decode them as one; keep one of each "
+            f"(the vocabulary has {len(merged)} distinct tokens)",
+        )
 
 
 def _problems(spec: InputSpec) -> list[errors.CompileError]:

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+import optracr
 from optracr import rasp
 from optracr.errors import CompileError
 from optracr.frontend import InputSpec, ProgramErrors, analyse
@@ -27,6 +28,18 @@ def test_input_spec_rejects_none_vocab_with_a_compile_error() -> None:
 def test_input_spec_rejects_a_non_iterable_vocab_with_a_compile_error() -> None:
     with pytest.raises(CompileError, match="must be a collection of input tokens.*got 7"):
         InputSpec(7, 3)  # type: ignore[arg-type]
+
+
+def test_input_spec_refuses_vocabulary_tokens_equal_under_eq_but_of_different_types() -> None:
+    message = r"equal under == but of different types: 1 \(int\), 1.0 \(float\), True \(bool\); .* keep one of each"
+    with pytest.raises(CompileError, match=message):
+        InputSpec([1, 1.0, True, 2], 3)
+    with pytest.raises(CompileError, match=r"0 \(int\), False \(bool\)"):
+        optracr.compile(rasp.Map(lambda x: x, rasp.tokens), [0, False], 3)
+
+
+def test_input_spec_keeps_repeated_tokens_of_one_type_as_one() -> None:
+    assert InputSpec([1, 1, 2.5, 2.5], 3).vocab == frozenset({1, 2.5})
 
 
 @pytest.mark.parametrize(
