@@ -7,10 +7,11 @@
 
 import sys
 
-from optracr.errors import CompileError, EvaluationError, InputError
+from optracr.errors import CausalMeaningWarning, CompileError, EvaluationError, InputError
 from optracr.frontend import rasp
 
 __all__ = [
+    "CausalMeaningWarning",
     "Certificate",
     "CompileError",
     "CompiledModel",

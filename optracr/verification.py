@@ -117,7 +117,8 @@ def verify(
 
     ``program`` defaults to the one the model was compiled from. ``certify``: None (the default) certifies only
     where enumeration is too big; True certifies as well; False never certifies (enumerate or sample).
-    Categorical outputs must match exactly; numerical ones within ``tolerance`` (relative or absolute). Inputs
+    Categorical outputs must match exactly, type included (``1``, ``1.0`` and ``True`` are three values, as they
+    are three directions); numerical ones within ``tolerance`` (relative or absolute). Inputs
     where the evaluator raises ``EvaluationError`` are counted as undefined, not compared. ``progress`` shows
     a tqdm bar on stderr once the run has taken a second; None (the default) shows it when stderr is a terminal.
     The model runs its numpy forward (no JIT compile), in batches of ``BATCH_SIZE`` inputs.
@@ -209,8 +210,7 @@ def _batches(items: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
 
 
 def _matches(expected: list, got: list, numerical: bool, tolerance: float) -> bool:
-    if not numerical and expected == got:  # equal lists: equal values, None exactly where None
-        return True
+    """Numerical outputs within ``tolerance``; categorical ones the same typed value (``1`` is not ``True``)."""
     if len(expected) != len(got):
         return False
     for want, have in zip(expected, got):
@@ -219,6 +219,6 @@ def _matches(expected: list, got: list, numerical: bool, tolerance: float) -> bo
                 return False
             if not math.isclose(float(want), float(have), rel_tol=tolerance, abs_tol=tolerance):
                 return False
-        elif want != have or (want is None) != (have is None):
+        elif not frontend.same_value(want, have):
             return False
     return True
