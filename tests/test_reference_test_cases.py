@@ -246,4 +246,7 @@ def test_ov_test_case_1_is_what_the_evaluator_says(mode: str) -> None:
     assert rasp.evaluate(program, [0]) == [-2]
     assert ported.apply(["compiler_bos", 0]).decoded == ["compiler_bos", -2]
     report = optracr.verify(ported.compiled, program)
-    assert report.ok and report.num_undefined > 0, str(report)  # it averages positions holding different values
+    assert report.ok, str(report)
+    # it averages positions holding different values: undefined there, counted when enumerated, named when proved
+    undefined = report.certificate.undefined if report.proved else ()
+    assert report.num_undefined > 0 or [u.label for u in undefined] == [program.label], str(report)
