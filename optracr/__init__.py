@@ -7,10 +7,12 @@
 
 import sys
 
-from optracr.errors import CompileError, EvaluationError, InputError
+from optracr.errors import CausalMeaningWarning, CompileError, EvaluationError, InputError
 from optracr.frontend import rasp
 
 __all__ = [
+    "CausalMeaningWarning",
+    "Certificate",
     "CompileError",
     "CompiledModel",
     "EvaluationError",
@@ -18,6 +20,7 @@ __all__ = [
     "VerifyReport",
     "compile",
     "compile_many",
+    "certify",
     "compile_rasp_to_model",
     "compress",
     "load",
@@ -37,6 +40,14 @@ def __getattr__(name: str):
         from optracr import verification
 
         return getattr(verification, name)
+    if name == "certify":  # the sub-package is callable: optracr.certify(model, program=None)
+        import optracr.certify
+
+        return sys.modules["optracr.certify"]
+    if name == "Certificate":
+        from optracr.certify import Certificate
+
+        return Certificate
     if name == "compress":  # the sub-package is callable: optracr.compress(model, d, steps=...)
         import optracr.compress
 

@@ -4,17 +4,18 @@ build datasets of compiled models."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import functools
 import json
+import os
 import sys
 import time
+import warnings
 from collections.abc import Hashable, Sequence
 from importlib import metadata
 from pathlib import Path
 
-from optracr import frontend, programs, schedule
-from optracr.errors import CompileError
-from optracr.frontend import rasp
+from optracr import cli_tokens, frontend, programs, schedule, user_programs
+from optracr.errors import CausalMeaningWarning, CompileError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,10 +26,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_request:  # a usage error (already printed) or --help: its status, not an exit
         return exit_request.code if isinstance(exit_request.code, int) else 2
     try:
-        return args.run(args)
+        with warnings.catch_warnings():  # optracr's warnings are shown, once each, as one line like its errors
+            warnings.simplefilter("default", CausalMeaningWarning)
+            warnings.showwarning = functools.partial(_show_warning, warnings.showwarning)
+            status = args.run(args)
+        sys.stdout.flush()  # here, where a closed pipe can still be caught, not at interpreter exit
+        return status
     except CompileError as error:
         print(f"optracr: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`optracr ... | head`): stop quietly, as Python's docs advise
+        _discard_stdout()
+        return 1
+
+
+def _discard_stdout() -> None:
+    """Points stdout at /dev/null, so that flushing it at exit raises no second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no file descriptor (e.g. captured): nothing will flush into a pipe
+        pass
+
+
+def _show_warning(python_show, message, category, filename, lineno, file=None, line=None) -> None:
+    """A ``CausalMeaningWarning`` as ``optracr: warning: ...`` on stderr; any other warning as ``python_show`` does."""
+    if issubclass(category, CausalMeaningWarning):
+        print(f"optracr: warning: {message}", file=sys.stderr)
+    else:
+        python_show(message, category, filename, lineno, file, line)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     listing.set_defaults(run=_list)
     for name, run, help_text in (
         ("compile", _compile, "compile a library program and print its model summary"),
-        ("verify", _verify, "check a compiled program against the RASP evaluator"),
+        ("verify", _verify, "check a compiled program against the RASP evaluator (every input, or a proof)"),
+        ("certify", _certify, "prove from a compiled program's weights that it is exact on every input"),
         ("show", _show, "draw the residual stream or attention on one input, or the solver's layout"),
         ("export", _export, "compile a program and write it for TransformerLens or as safetensors + JSON"),
         ("compress", _compress, "learn a D x d projection of the residual stream (section 5) and save the variant"),
@@ -49,14 +76,19 @@ def _parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text)
         command.add_argument(
             "program",
-            help="a library program name (see `optracr list`), or path/to/file.py:NAME where NAME is an s-op or a "
-            "function returning one (then --vocab and --max-seq-len are required)",
+            help="a library program name (see `optracr list`), or path/to/file.py:NAME or package.module:NAME where "
+            "NAME is an s-op or a function returning one, called with no arguments (then --vocab and --max-seq-len "
+            "are required)",
         )
-        command.add_argument("--vocab", type=_vocab_text, help="comma-separated vocabulary (default: the program's)")
+        _add_vocab_arguments(command, default=None)
         command.add_argument("--max-seq-len", type=int, help="longest input (default: the program's)")
         command.add_argument("--allocator", choices=schedule.ALLOCATORS, default="solver")
         command.add_argument("--time-limit", type=float, default=5.0, help="solver time limit in seconds")
-        command.add_argument("--causal", action="store_true", help="compile with causal attention")
+        command.add_argument("--causal", action="store_true",
+                             help="compile with causal attention: the model computes the program's causal meaning "
+                             "(a warning names each selector that can pick a later position)")
+        command.add_argument("--causal-strict", action="store_true",
+                             help="causal attention, refusing a selector that can pick a later position")
         command.add_argument("--no-fold", dest="fold", action="store_false",
                              help="give every s-op a block, even one its readers could compose")
         command.add_argument("--no-fuse", dest="fuse", action="store_false",
@@ -71,7 +103,8 @@ def _parser() -> argparse.ArgumentParser:
                              help="widest fused MLP allowed (default: 4 x the widest unfused MLP, at least 256)")
         if name in ("compile", "show"):
             command.add_argument(
-                "--input", help='space-separated input tokens, e.g. "x a c x" (BOS is added)'
+                "--input", help='input tokens (BOS is added): space-separated, each read as the vocabulary token it '
+                'spells, e.g. "x a c x", or a JSON list, e.g. \'[0, 1, "x"]\''
                 + ("; needed for the residual and attention pictures" if name == "show" else "")
             )
         if name == "compile":
@@ -91,6 +124,18 @@ def _parser() -> argparse.ArgumentParser:
                 "--progress", action=argparse.BooleanOptionalAction, default=None,
                 help="a progress bar on stderr for runs over a second (default: when stderr is a terminal)",
             )
+            command.add_argument("--certify", action="store_true",
+                                 help="also prove the model exact on every input (by default only when there are "
+                                 "too many inputs to enumerate)")
+            command.add_argument("--samples", type=_positive, default=2000,
+                                 help="inputs to sample where there are too many to enumerate and the proof fails")
+            command.add_argument("--exhaustive-limit", type=_positive, default=20_000,
+                                 help="enumerate every input when there are at most this many (default 20000)")
+        if name == "certify":
+            command.add_argument("--json", action="store_true", help="print the certificate as JSON")
+            command.add_argument("--out", help="also write the certificate as JSON to this file")
+            command.add_argument("--search-seconds", type=float, default=2.0,
+                                 help="how long to look for a counterexample where the proof fails (default 2)")
         if name == "export":
             command.add_argument("--format", choices=EXPORT_FORMATS, required=True,
                                  help="tl: TransformerLens bridge weights + config; safetensors: optracr.load-able")
@@ -104,14 +149,30 @@ def _parser() -> argparse.ArgumentParser:
 
 def _list(args: argparse.Namespace) -> int:
     for entry in programs.LIBRARY.values():
-        vocab = ",".join(str(token) for token in sorted(entry.vocab, key=repr))
-        print(f"{entry.name:<20} vocab {{{vocab}}}  max_seq_len {entry.max_seq_len}  {entry.description}")
+        vocab = cli_tokens.show_tokens(entry.vocab)
+        print(f"{entry.name:<22} vocab {vocab:<32} max_seq_len {entry.max_seq_len:<3} {entry.description}")
     return 0
+
+
+def _add_vocab_arguments(command: argparse.ArgumentParser, *, default: str | None) -> None:
+    """``--vocab`` (``default``: None for the program's own) and ``--vocab-type``."""
+    shown_default = default or "the program's own"
+    command.add_argument(
+        "--vocab", type=_vocab_text, default=default,
+        help=f"the input tokens (default: {shown_default}): comma-separated, read as --vocab-type "
+        "says, or a JSON list such as '[0, 1, \"x\"]', which carries each token's type",
+    )
+    command.add_argument(
+        "--vocab-type", choices=cli_tokens.VOCAB_TYPES, default="auto",
+        help="how to read comma-separated --vocab and space-separated --input tokens (default auto: as the "
+        "program's own vocabulary, or, for a program without one, only text that reads one way: all integers, "
+        "all decimals or all words; anything else is refused with the readings that would work)",
+    )
 
 
 def _vocab_text(text: str) -> str:
     """``--vocab``'s text, refused when it names no token (an empty vocabulary is never what was meant)."""
-    if not [token for token in text.split(",") if token.strip()]:
+    if not [token for token in text.strip(" []").split(",") if token.strip()]:
         raise argparse.ArgumentTypeError(
             f"{text!r} names no token; give comma-separated tokens, e.g. --vocab a,b,c, or leave --vocab out "
             "to use the program's own vocabulary (see `optracr list`)"
@@ -120,54 +181,63 @@ def _vocab_text(text: str) -> str:
 
 
 def _setup(args: argparse.Namespace) -> tuple[programs.LibraryProgram, list[Hashable], int]:
-    entry = _program_from_file(args) if _is_file_program(args.program) else programs.get_program(args.program)
-    vocab = _parse_vocab(args.vocab, entry.vocab) if args.vocab is not None else sorted(entry.vocab, key=repr)
+    """The program the command names, the vocabulary to compile it for (as typed), and max_seq_len."""
+    if args.vocab is None and args.vocab_type != "auto":
+        raise CompileError(
+            None, f"--vocab-type {args.vocab_type} says how to read --vocab, but no --vocab is given; give --vocab "
+            "too, or leave --vocab-type out to use the program's own vocabulary"
+        )
+    if args.program in programs.LIBRARY:
+        entry = programs.LIBRARY[args.program]
+        vocab = sorted(entry.vocab, key=repr) if args.vocab is None else cli_tokens.read_vocab(
+            args.vocab, vocab_type=args.vocab_type, program_vocab=entry.vocab, program_name=entry.name
+        )
+    else:
+        entry = _user_program(args)
+        vocab = sorted(entry.vocab, key=repr)  # read from --vocab: the program has no vocabulary of its own
     max_seq_len = args.max_seq_len if args.max_seq_len is not None else entry.max_seq_len
     return entry, vocab, max_seq_len
 
 
-def _is_file_program(spec: str) -> bool:
-    path, separator, _ = spec.rpartition(":")
-    return bool(separator) and path.endswith(".py")
-
-
-def _program_from_file(args: argparse.Namespace) -> programs.LibraryProgram:
-    """``path/to/file.py:NAME``: the module's s-op NAME, or what its function NAME returns when called."""
-    path, _, name = args.program.rpartition(":")
-    if not args.vocab or args.max_seq_len is None:
-        raise CompileError(None, f"{args.program}: a program from a file needs --vocab and --max-seq-len")
-    program = _load_attribute(Path(path), name)
-    if callable(program) and not isinstance(program, rasp.RASPExpr):
-        program = program()
-    if not isinstance(program, rasp.SOp):
-        got = type(program).__name__
-        raise CompileError(None, f"{args.program}: expected an s-op or a function returning one, got {got}")
-    texts = [token.strip() for token in args.vocab.split(",") if token.strip()]
-    vocab = frozenset(int(t) for t in texts) if all(_is_int(t) for t in texts) else frozenset(texts)
-    return programs.LibraryProgram(
-        name=args.program, make=lambda _: program, vocab=vocab, max_seq_len=args.max_seq_len, causal=args.causal,
-        description=f"{name} from {path}",
+def _user_reference(name: str) -> user_programs.ProgramReference:
+    """``file.py:NAME`` or ``module:NAME``; an error saying what to write for anything else."""
+    reference = user_programs.parse_reference(name)
+    if reference is not None:
+        return reference
+    if name.endswith(".py"):
+        listing = ""
+        if Path(name).is_file():
+            module = user_programs.load_module(user_programs.ProgramReference(name, "program", is_file=True))
+            listing = f"; {name} defines {user_programs.definitions(module)}"
+        raise CompileError(
+            None, f"{name!r} is a file, not a program: write {name}:NAME, where NAME is an s-op or a function "
+            f"returning one{listing}"
+        )
+    raise CompileError(
+        None, f"no library program called {name!r}; valid names: {', '.join(sorted(programs.LIBRARY))}; or name "
+        f"your own program as {user_programs.FORMS}"
     )
 
 
-def _load_attribute(path: Path, name: str) -> object:
-    if not path.is_file():
-        raise CompileError(None, f"no such file {str(path)!r}; write path/to/file.py:NAME")
-    spec = importlib.util.spec_from_file_location(f"optracr_user_program_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    if not hasattr(module, name):
-        found = sorted(key for key in vars(module) if not key.startswith("_"))
-        raise CompileError(None, f"{path} has no {name!r}; it defines {', '.join(found)}")
-    return getattr(module, name)
-
-
-def _is_int(text: str) -> bool:
+def _user_program(args: argparse.Namespace) -> programs.LibraryProgram:
+    """``file.py:NAME`` or ``module:NAME`` as a library entry whose vocabulary is --vocab's."""
+    reference = _user_reference(args.program)
+    if args.vocab is None or args.max_seq_len is None:
+        raise CompileError(None, f"{reference}: a program from a file or module needs --vocab and --max-seq-len")
+    vocab = cli_tokens.read_vocab(args.vocab, vocab_type=args.vocab_type)
     try:
-        int(text)
-    except ValueError:
-        return False
-    return True
+        program = user_programs.load_program(reference, caller="the command line calls it")
+    except CompileError:
+        raise
+    except Exception as error:  # raised by the user's function while it built the program
+        raise CompileError(
+            None, f"{reference}: calling {reference.name}() raised an error at "
+            f"{user_programs.describe_error(error, user_programs.module_file(reference))}"
+        ) from None
+    return programs.LibraryProgram(
+        name=str(reference), make=lambda _: program, vocab=frozenset(vocab), max_seq_len=args.max_seq_len,
+        causal=args.causal, description=f"{reference.name} from {reference.where}",
+    )
 
 
 def _version() -> str:
@@ -177,28 +247,13 @@ def _version() -> str:
         return "unknown"
 
 
-def _parse_vocab(text: str, default_vocab: frozenset) -> list[Hashable]:
-    """Comma-separated tokens, as integers where the program's vocabulary is integers."""
-    tokens = [token.strip() for token in text.split(",") if token.strip()]
-    return [_as_token(token, default_vocab) for token in tokens]
-
-
-def _as_token(text: str, vocab: frozenset) -> Hashable:
-    if vocab and all(isinstance(token, int) for token in vocab):
-        try:
-            return int(text)
-        except ValueError:
-            raise CompileError(None, f"token {text!r} is not an integer, but this program's vocabulary is") from None
-    return text
-
-
 def _compile_entry(args: argparse.Namespace):
     import optracr
 
     entry, vocab, max_seq_len = _setup(args)
     start = time.perf_counter()
     model = optracr.compile(
-        entry.build(max_seq_len), vocab, max_seq_len, causal=args.causal, allocator=args.allocator,
+        entry.build(max_seq_len), vocab, max_seq_len, causal=_causal(args), allocator=args.allocator,
         time_limit_s=args.time_limit, fold=args.fold and not args.reference_structure,
         fuse=args.fuse and not args.reference_structure, fused_width_cap=args.fused_width_cap,
         partial_functions=args.partial_functions,
@@ -206,8 +261,13 @@ def _compile_entry(args: argparse.Namespace):
     return entry, vocab, max_seq_len, model, time.perf_counter() - start
 
 
+def _causal(args: argparse.Namespace) -> bool | str:
+    """``compile``'s ``causal`` from ``--causal`` and ``--causal-strict``."""
+    return "strict" if args.causal_strict else args.causal
+
+
 def _input_tokens(args: argparse.Namespace, vocab: list[Hashable], model) -> list[Hashable]:
-    return [model.bos, *(_as_token(token, frozenset(vocab)) for token in args.input.split())]
+    return [model.bos, *cli_tokens.read_input(args.input, vocab, vocab_type=args.vocab_type)]
 
 
 def _compile(args: argparse.Namespace) -> int:
@@ -262,10 +322,11 @@ def _verify(args: argparse.Namespace) -> int:
 
     entry, vocab, max_seq_len, model, _ = _compile_entry(args)
     report = optracr.verify(
-        model, entry.build(max_seq_len), vocab=vocab, max_seq_len=max_seq_len, progress=args.progress
+        model, model.program, vocab=vocab, max_seq_len=max_seq_len, progress=args.progress,
+        certify=True if args.certify else None, num_samples=args.samples, exhaustive_limit=args.exhaustive_limit,
     )
     print(report)
-    if report.num_checked == 0:
+    if report.num_checked == 0 and not report.proved:
         print(
             f"optracr: error: nothing was checked: the evaluator has no answer on any of the {report.num_inputs} "
             "inputs; verify with another --vocab or --max-seq-len",
@@ -273,6 +334,29 @@ def _verify(args: argparse.Namespace) -> int:
         )
         return 3
     return 0 if report.ok else 1
+
+
+def _certify(args: argparse.Namespace) -> int:
+    import optracr
+
+    _, _, _, model, _ = _compile_entry(args)
+    certificate = optracr.certify(model, search_seconds=args.search_seconds)
+    data = certificate.to_json()
+    if args.out:
+        Path(args.out).write_text(json.dumps(data, indent=1) + "\n")
+    print(json.dumps(data, indent=1) if args.json else certificate)
+    return 0 if certificate.proved else 1
+
+
+def _positive(text: str) -> int:
+    """A positive integer argument."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
 
 
 SHOW_WHAT = ("residual", "attention", "layout")
@@ -286,7 +370,7 @@ def _show(args: argparse.Namespace) -> int:
         raise CompileError(None, f'the {args.what} picture needs an input: add --input "TOKENS" (BOS is added)')
     entry, vocab, max_seq_len = _setup(args)
     program = entry.build(max_seq_len)  # one program object: the attention titles look up its labels
-    options = {"causal": args.causal, "time_limit_s": args.time_limit, "fused_width_cap": args.fused_width_cap,
+    options = {"causal": _causal(args), "time_limit_s": args.time_limit, "fused_width_cap": args.fused_width_cap,
                "fold": args.fold and not args.reference_structure, "fuse": args.fuse and not args.reference_structure}
     model = optracr.compile(program, vocab, max_seq_len, allocator=args.allocator, **options)
     if args.what == "layout":
@@ -333,7 +417,7 @@ def _add_dataset_command(commands: argparse._SubParsersAction) -> None:
     dataset.add_argument("--shard-size", type=int, default=100, help="programs per shard (the unit of resumption)")
     dataset.add_argument("--min-sops", type=int, default=2, help="fewest s-ops per program")
     dataset.add_argument("--max-sops", type=int, default=10, help="most s-ops per program")
-    dataset.add_argument("--vocab", type=_vocab_text, default="a,b,c", help="comma-separated vocabulary")
+    _add_vocab_arguments(dataset, default="a,b,c")
     dataset.add_argument("--max-seq-len", type=int, default=5, help="longest input")
     dataset.add_argument("--allocator", choices=schedule.ALLOCATORS, default="solver")
     dataset.add_argument("--time-limit", type=float, default=5.0, help="solver time limit in seconds")
@@ -351,13 +435,14 @@ def _add_dataset_command(commands: argparse._SubParsersAction) -> None:
 def _dataset(args: argparse.Namespace) -> int:
     from optracr import datasets
 
+    vocab = tuple(cli_tokens.read_vocab(args.vocab, vocab_type=args.vocab_type))
     spec = datasets.DatasetSpec(
         args.num_programs, seed=args.seed, shard_size=args.shard_size, min_sops=args.min_sops,
-        max_sops=args.max_sops, vocab=tuple(_parse_vocab(args.vocab, frozenset())), max_seq_len=args.max_seq_len,
+        max_sops=args.max_sops, vocab=vocab, max_seq_len=args.max_seq_len,
         compile_options=(("allocator", args.allocator), ("time_limit_s", args.time_limit)), verify=args.verify,
     )
     client = _dask_client(args.scheduler) if args.scheduler else None
-    progress = args.progress if args.progress is not None else sys.stderr.isatty()
+    progress = _progress(args)
     start = time.perf_counter()
     try:
         result = datasets.write_dataset(args.out, spec, executor=client, workers=args.workers,
@@ -380,15 +465,17 @@ def _dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(args: argparse.Namespace) -> bool:
+    """``--progress`` / ``--no-progress``, else progress bars only when stderr is a terminal (not a log file)."""
+    return args.progress if args.progress is not None else sys.stderr.isatty()
+
+
 def _dask_client(address: str):
     try:
         from distributed import Client
     except ImportError:
         raise CompileError(None, "--scheduler needs Dask: pip install 'optracr[dask]'") from None
     return Client(address)
-
-
-
 
 
 def _add_explore_arguments(command: argparse.ArgumentParser) -> None:
@@ -407,17 +494,13 @@ def _explore(args: argparse.Namespace) -> int:
 
     if Path(args.program).is_dir():  # a saved model: no RASP program, so no expressions or evaluator answers
         try:
-            model, program, title = optracr.load(args.program), None, Path(args.program).name
+            model, title = optracr.load(args.program), Path(args.program).name
         except export.ModelFileError as error:
             raise CompileError(None, f"{error}; or give a library program name (see `optracr list`)") from None
     else:
-        entry, vocab, max_seq_len = _setup(args)
-        program, title = entry.build(max_seq_len), entry.name
-        model = optracr.compile(
-            program, vocab, max_seq_len, causal=args.causal, allocator=args.allocator, time_limit_s=args.time_limit,
-            fold=args.fold and not args.reference_structure, fuse=args.fuse and not args.reference_structure,
-            fused_width_cap=args.fused_width_cap, partial_functions=args.partial_functions,
-        )
+        entry, _, _, model, _ = _compile_entry(args)
+        title = entry.name
+    program = model.program  # the very program compiled (None for a loaded model)
     if args.html:
         out = explore.static_page(model, args.input, program=program, title=title).save(args.html)
         print(f"wrote {out}: open it in a browser (it needs no server and no network)")
@@ -436,8 +519,9 @@ def _explore(args: argparse.Namespace) -> int:
 def _add_variant_arguments(command: argparse.ArgumentParser, name: str) -> None:
     """Options of ``compress`` and ``scramble``, which both write a variant beside its original."""
     command.add_argument("--out", required=True, help="the directory to write the variant and its original into")
-    command.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
-                         help="tqdm progress bars on stderr (default: on)")
+    command.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                         help="progress bars on stderr (default: when stderr is a terminal; --progress in a log file "
+                         "writes a line every tenth of the training)")
     if name == "compress":
         command.add_argument("--d", type=int, required=True, help="width of the compressed residual stream")
         command.add_argument("--steps", type=int, default=20_000, help="training steps (default 20000)")
@@ -464,7 +548,7 @@ def _compress(args: argparse.Namespace) -> int:
     entry, _, _, model, _ = _compile_entry(args)
     compressed = optracr.compress(
         model, args.d, steps=args.steps, seed=args.seed, learning_rate=args.learning_rate,
-        batch_size=args.batch_size, distinct_tokens=args.distinct_tokens, progress=args.progress,
+        batch_size=args.batch_size, distinct_tokens=args.distinct_tokens, progress=_progress(args),
         log_every=max(1, min(100, args.steps // 100)),
     )
     variant = compress.compressed_variant(compressed, seed=args.scramble_seed)
@@ -486,7 +570,7 @@ def _scramble(args: argparse.Namespace) -> int:
 def _save_variant(name: str, variant, args: argparse.Namespace, how: str) -> int:
     from optracr import compress
 
-    check = compress.check_variant(variant, progress=args.progress)
+    check = compress.check_variant(variant, progress=_progress(args))
     directory = compress.save_variant(variant, args.out, check=check)
     print(f"{name}: {variant.scrambling.kind} variant ({how})")
     print(f"check against the original: {check}")

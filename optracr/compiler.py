@@ -19,7 +19,7 @@ def compile(  # noqa: A001 - the reference's verb, on purpose
     vocab: Iterable[Hashable],
     max_seq_len: int,
     *,
-    causal: bool = False,
+    causal: bool | str = False,
     bos: Hashable = "BOS",
     pad: Hashable = "PAD",
     allocator: str = "solver",
@@ -39,7 +39,10 @@ def compile(  # noqa: A001 - the reference's verb, on purpose
     ``fused_width_cap`` (default: 4 x the widest unfused MLP, at least 256). ``fold=False, fuse=False`` keeps
     the reference's structure: one block per s-op, every s-op in the residual. ``partial_functions="allow"``
     compiles Maps and SequenceMaps whose function raises on some input values (the model has no value there,
-    and ``verify`` counts those inputs as undefined); by default they are a ``CompileError``.
+    and ``verify`` counts those inputs as undefined); by default they are a ``CompileError``. ``causal=True``
+    masks every key after its query: the model computes the program's causal meaning (``optracr.causal_eval``,
+    which ``verify`` compares it with), with a ``CausalMeaningWarning`` naming each selector that can pick a later
+    position (where that meaning may differ from the plain one); ``causal="strict"`` refuses those instead.
 
     >>> import optracr
     >>> from optracr import rasp
@@ -71,7 +74,7 @@ def compile(  # noqa: A001 - the reference's verb, on purpose
     start = time.perf_counter()
     layered = assemble.lay_out(block_graph, allocation)
     seconds["assemble"] = _lap(start)
-    return assemble.CompiledModel(layered, compile_seconds=seconds)
+    return assemble.CompiledModel(layered, compile_seconds=seconds, program=program, program_graph=program_graph)
 
 
 def _lap(start: float) -> float:
@@ -82,7 +85,7 @@ def compile_rasp_to_model(
     program: rasp.SOp,
     vocab: Iterable[Hashable],
     max_seq_len: int,
-    causal: bool = False,
+    causal: bool | str = False,
     compiler_bos: Hashable = COMPILER_BOS,
     compiler_pad: Hashable = COMPILER_PAD,
     mlp_exactness: int = 100,

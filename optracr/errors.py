@@ -21,3 +21,14 @@ class InputError(CompileError):
 
     def __init__(self, message: str) -> None:
         super().__init__(None, message)
+
+
+class CausalMeaningWarning(UserWarning):
+    """A program compiled with ``causal=True`` whose selector can pick a later position: the model computes the
+    program's causal meaning (``optracr.causal_eval``), which may differ from its plain one; ``label`` names the
+    expression. ``causal="strict"`` refuses such programs instead."""
+
+    def __init__(self, label: str, message: str) -> None:
+        self.label = label
+        self.message = message
+        super().__init__(f"{label!r}: {message}")

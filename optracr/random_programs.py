@@ -12,7 +12,9 @@ Validity holds by construction:
 - with ``mixed_types``, lookup tables output equal values of different types (``0``, ``0.0``, ``False``;
   ``1``, ``1.0``, ``True``) and some categorical maps tell them apart (they key on ``repr``): the compiler must
   keep them apart in a categorical s-op; numerical s-ops stay 0/1 of one type per value, and a map reading a
-  numerical s-op never tells equal numbers apart (both are refused or meaningless there);
+  numerical s-op never tells equal numbers apart (both are refused or meaningless there). Some SequenceMaps
+  relabel an s-op that differs at every position into ints made floats at some positions (``2`` here, ``2.0``
+  there), so categorical Aggregates select with keys equal under ``==`` across types (one key to a Select);
 - with ``partial``, some categorical lookup tables raise ``KeyError`` on one of their input values: compile
   those with ``partial_functions="allow"``; the evaluator has no answer on inputs reaching such a value;
 - selectors' predicates never raise. They never select a None key or query: no predicate is asked about
@@ -22,7 +24,8 @@ Validity holds by construction:
   some read numerical keys or queries (0/1 maps and their means: the compiler inserts categorical copies);
 - some SequenceMaps multiply two numerical s-ops (a lookup over the joint grid of their values);
 - with ``causal=True`` every selector is kept to earlier positions (``& Select(indices, indices, LEQ)``),
-  so the program passes ``frontend.analyse(..., causal=True)``, which refuses selectors that look ahead.
+  so the program means the same with and without a causal mask and passes ``causal="strict"``, which refuses
+  selectors that look ahead (any program compiles with ``causal=True``: the model computes its causal meaning).
 
 >>> from optracr import frontend, random_programs
 >>> generated = random_programs.generate(7, num_sops=12)
@@ -66,6 +69,9 @@ MAX_NUMERICAL_VALUES = 128
 CROSS_COMBINE_RATE = 0.25
 NUMERICAL_SELECT_RATE = 0.2
 PRODUCT_RATE = 0.4
+# With mixed_types, how often a SequenceMap is a typed relabelling of an s-op that differs at every position
+# (ints at some positions, equal floats at others: keys equal under == across types).
+TYPED_RELABEL_RATE = 0.3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,7 +133,7 @@ def generate(
       max_values: the largest output range of a generated map or sequence map.
       mixed_types: lookup tables output equal values of different types, and some maps tell them apart.
       partial: some lookup tables raise on one input value (compile with ``partial_functions="allow"``).
-      causal: keep every selector to earlier positions, so the program compiles with causal=True.
+      causal: keep every selector to earlier positions, so the program compiles with causal="strict".
     """
     vocab = frozenset(vocab)
     weights = _check_options(num_sops, vocab, max_seq_len, mix, max_fan_in, frontier_bias, max_values)
@@ -416,6 +422,11 @@ class _Generator:
         if required is not None and required.numerical:
             other = self._pick(lambda node: node.numerical, exclude=[required])
             return self._linear_sequence_map(required, other) if other is not None else None
+        if self.mixed_types and self.rng.random() < TYPED_RELABEL_RATE:
+            unique = required or self._pick(lambda node: node.unique)
+            other = self._pick(lambda node: not node.numerical, exclude=[unique]) if unique is not None else None
+            if unique is not None and unique.unique and other is not None:
+                return self._typed_relabel_map(unique, other)
         first = required or self._pick(lambda node: not node.numerical)
         second = self._pick(lambda node: not node.numerical, exclude=[first])
         if first is None or second is None:
@@ -431,6 +442,23 @@ class _Generator:
         self._use(first, second)
         maybe_none = first.maybe_none or second.maybe_none
         return _Node(len(self.nodes), sop, frozenset(table.values()), maybe_none=maybe_none)
+
+    def _typed_relabel_map(self, unique: _Node, other: _Node) -> _Node:
+        """An injective relabelling of ``unique`` into ints, each made a float where a table of ``other`` says so:
+        ``2`` at one position, ``2.0`` at another. Distinct positions still hold values unequal under ``==``, so
+        it stays fit for the keys of a categorical Aggregate (a Select sees ``2`` and ``2.0`` as one key)."""
+        ordered = sorted(unique.values, key=repr)
+        targets = list(range(len(ordered)))
+        self.rng.shuffle(targets)
+        relabel = dict(zip(ordered, targets))
+        as_float = {value: self.rng.random() < 0.5 for value in sorted(other.values, key=repr)}
+        sop = rasp.SequenceMap(
+            lambda x, y: float(relabel.get(x, -1)) if as_float.get(y, False) else relabel.get(x, -1),
+            unique.sop, other.sop,
+        ).named(self._label())
+        self._use(unique, other)
+        values = frozenset(targets) | frozenset(float(target) for target in targets if any(as_float.values()))
+        return _Node(len(self.nodes), sop, values, unique=True, maybe_none=unique.maybe_none or other.maybe_none)
 
     def _linear_sequence_map(self, first: _Node, second: _Node) -> _Node | None:
         """``a * first + b * second`` of two numerical s-ops (or, sometimes, their product), when small."""
@@ -468,7 +496,7 @@ class _Generator:
         return (~inner).named(f"select_{self.step}_not")
 
     def _kept_to_earlier(self, selector: rasp.Selector) -> rasp.Selector:
-        """With ``causal``, the selector & a Select of the earlier positions (causal=True refuses look-ahead)."""
+        """With ``causal``, the selector & a Select of the earlier positions (causal="strict" refuses look-ahead)."""
         if not self.causal:
             return selector
         earlier = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)

@@ -1,4 +1,5 @@
-"""``verify``: a compiled model against the RASP evaluator, on every input or a large seeded sample."""
+"""``verify``: a compiled model against the RASP evaluator: on every input where that is cheap, else by its
+certificate (``optracr.certify``: a proof for every input), and on a seeded sample where the proof fails."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import tqdm
 
 from optracr import assemble
-from optracr.errors import EvaluationError
+from optracr.errors import CompileError, EvaluationError
 from optracr import frontend
 from optracr.frontend import rasp
 
@@ -41,7 +42,8 @@ class Mismatch:
 
 @dataclasses.dataclass(frozen=True)
 class VerifyReport:
-    """How a model fared against the evaluator; ``ok`` when no input disagreed and at least one was checked."""
+    """How a model fared against the evaluator; ``ok`` when nothing disagreed and every input was either proved
+    (``certificate``) or at least one was checked."""
 
     num_checked: int  # inputs where the evaluator has an answer and the model was compared
     num_undefined: int  # inputs the evaluator rejects (e.g. a categorical aggregate of differing values)
@@ -50,6 +52,12 @@ class VerifyReport:
     mismatches: tuple[Mismatch, ...]  # the first few
     tolerance: float
     undefined: tuple[Undefined, ...] = ()  # the first few undefined inputs, with the evaluator's reason
+    certificate: Any = None  # the ``optracr.certify`` Certificate, where verify certified the model
+
+    @property
+    def proved(self) -> bool:
+        """Whether the certificate proves the model on every input (not only on those checked)."""
+        return self.certificate is not None and self.certificate.proved
 
     @property
     def num_inputs(self) -> int:
@@ -58,10 +66,18 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        """No mismatch and at least one input checked."""
-        return self.num_mismatches == 0 and self.num_checked > 0
+        """No mismatch, and every input proved or at least one checked."""
+        return self.num_mismatches == 0 and (self.num_checked > 0 or self.proved)
 
     def __str__(self) -> str:
+        if self.proved and self.num_inputs == 0:
+            return self.certificate.headline()
+        lines = [self._checked()]
+        if self.certificate is not None:
+            lines.append(self.certificate.headline() if self.proved else "  " + self.certificate.headline())
+        return "\n".join(lines)
+
+    def _checked(self) -> str:
         scope = "every input" if self.exhaustive else "a seeded sample"
         why = "the evaluator has no answer there, so the model was not compared"
         if self.num_checked == 0:
@@ -69,6 +85,8 @@ class VerifyReport:
         else:
             if self.num_mismatches:
                 head = f"FAILED: {self.num_mismatches} mismatches on {self.num_checked} checked inputs ({scope})"
+            elif not self.exhaustive:
+                head = f"OK: checked on {self.num_checked} inputs (a seeded sample, not every input), 0 mismatches"
             elif self.num_undefined:
                 head = f"OK on {self.num_checked} of {self.num_inputs} inputs ({scope}), 0 mismatches"
             else:
@@ -82,7 +100,7 @@ class VerifyReport:
 
 def verify(
     model: assemble.CompiledModel,
-    program: rasp.SOp,
+    program: rasp.SOp | None = None,
     *,
     vocab: Sequence[Hashable] | None = None,
     max_seq_len: int | None = None,
@@ -91,18 +109,33 @@ def verify(
     tolerance: float = DEFAULT_TOLERANCE,
     max_reported: int = 10,
     progress: bool | None = None,
+    certify: bool | None = None,
+    exhaustive_limit: int = EXHAUSTIVE_LIMIT,
 ) -> VerifyReport:
-    """Runs ``model`` and the evaluator on every input (at most 20,000) or on samples plus all length-1 inputs.
+    """Checks ``model`` against the evaluator: on every input when there are at most ``exhaustive_limit`` of
+    them, else by proof (``optracr.certify``), falling back to ``num_samples`` seeded inputs plus every length-1
+    input where the proof fails (a counterexample it confirms counts as a mismatch).
 
-    Categorical outputs must match exactly; numerical ones within ``tolerance`` (relative or absolute). Inputs
+    ``program`` defaults to the one the model was compiled from. ``certify``: None (the default) certifies only
+    where enumeration is too big; True certifies as well; False never certifies (enumerate or sample).
+    Categorical outputs must match exactly, type included (``1``, ``1.0`` and ``True`` are three values, as they
+    are three directions); numerical ones within ``tolerance`` (relative or absolute). Inputs
     where the evaluator raises ``EvaluationError`` are counted as undefined, not compared. ``progress`` shows
     a tqdm bar on stderr once the run has taken a second; None (the default) shows it when stderr is a terminal.
     The model runs its numpy forward (no JIT compile), in batches of ``BATCH_SIZE`` inputs.
     """
+    program = _program(model, program)
     vocab = sorted(vocab if vocab is not None else model.input_tokens[:-2], key=repr)
     max_seq_len = max_seq_len if max_seq_len is not None else model.layered.max_seq_len
     num_exhaustive = sum(len(vocab) ** n for n in range(1, max_seq_len + 1))
-    exhaustive = num_exhaustive <= EXHAUSTIVE_LIMIT
+    exhaustive = num_exhaustive <= exhaustive_limit
+    certificate = None
+    if certify or (certify is None and not exhaustive):
+        from optracr import certify as certify_lib  # loaded on demand: most verifies enumerate
+
+        certificate = certify_lib.certify(model, program, tolerance=tolerance)
+        if certificate.proved and not exhaustive:
+            return VerifyReport(0, 0, False, 0, (), tolerance, (), certificate)
     inputs = frontend.all_inputs(vocab, max_seq_len) if exhaustive else frontend.sampled_inputs(
         vocab, max_seq_len, num_samples, seed
     )
@@ -131,9 +164,25 @@ def verify(
                     if len(mismatches) < max_reported:
                         mismatches.append(Mismatch(tuple(tokens), tuple(expected), tuple(got)))
             bar.update(len(batch))
+    if certificate is not None and certificate.counterexample is not None:  # confirmed by running the model
+        found = certificate.counterexample
+        if all(m.input != found.input for m in mismatches):
+            mismatching += 1
+            mismatches.append(Mismatch(found.input, found.expected, found.got))
     return VerifyReport(
-        checked, num_undefined, exhaustive, mismatching, tuple(mismatches), tolerance, tuple(undefined)
+        checked, num_undefined, exhaustive, mismatching, tuple(mismatches), tolerance, tuple(undefined), certificate
     )
+
+
+def _program(model: assemble.CompiledModel, program: rasp.SOp | None) -> rasp.SOp:
+    """The program to check against: the one given, or the one the model was compiled from."""
+    if program is not None:
+        return program
+    carried = getattr(model, "program", None)
+    if carried is None:
+        raise CompileError(None, "this model does not carry the program it was compiled from (a loaded model does "
+                           "not); pass it: optracr.verify(model, program)")
+    return carried
 
 
 def _undefined_reason(program: rasp.SOp, tokens: tuple, causal: bool) -> str:
@@ -162,18 +211,17 @@ def _batches(items: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
 
 
 def _matches(expected: list, got: list, numerical: bool, tolerance: float) -> bool:
-    if not numerical and expected == got:  # equal lists: equal values, None exactly where None
-        return True
+    """Numerical outputs within ``tolerance``; categorical ones the same typed value (``1`` is not ``True``)."""
     if len(expected) != len(got):
         return False
     return all(value_matches(want, have, numerical=numerical, tolerance=tolerance) for want, have in zip(expected, got))
 
 
 def value_matches(expected: Any, got: Any, *, numerical: bool, tolerance: float = DEFAULT_TOLERANCE) -> bool:
-    """Whether the model's value at one position is the evaluator's: equal (categorical) or within
-    ``tolerance``, relative or absolute (numerical); None matches only None, and only where categorical."""
+    """Whether the model's value at one position is the evaluator's: within ``tolerance``, relative or absolute
+    (numerical; None matches nothing), or the same typed value (categorical; ``1`` is not ``True``)."""
     if numerical:
         if expected is None or got is None:
             return False
         return math.isclose(float(expected), float(got), rel_tol=tolerance, abs_tol=tolerance)
-    return expected == got and (expected is None) == (got is None)
+    return frontend.same_value(expected, got)

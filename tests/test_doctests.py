@@ -9,6 +9,7 @@ import pytest
 
 MODULES = ["optracr", "optracr.frontend.rasp", "optracr.compiler", "optracr.programs", "optracr.random_programs",
            "optracr.export.reference", "optracr.export.files", "optracr.causal_eval", "optracr.datasets.many",
+           "optracr.cli_tokens", "optracr.user_programs", "optracr.certify.certifier",
            "optracr.explore"]
 
 

@@ -111,7 +111,7 @@ def test_a_user_sop_named_one_compiles(mode: str) -> None:
 
 @pytest.mark.parametrize("mode", sorted(MODES))
 def test_an_eq_selector_aggregating_a_function_of_its_keys_still_compiles(mode: str) -> None:
-    """Non-unique selections whose selected values are provably equal (issue 16 keeps them compiling)."""
+    """Non-unique selections whose selected values are provably equal (they keep compiling)."""
     doubled = rasp.Map(lambda t: t * 2, rasp.tokens).named("doubled")
     same = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ)
     program = rasp.Aggregate(same, doubled).named("copied")

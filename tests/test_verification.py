@@ -118,3 +118,14 @@ def test_no_progress_bar_for_a_run_under_a_second(sort_indices_by_tokens, capsys
     program, model = sort_indices_by_tokens
     optracr.verify(model, program, progress=True)  # 120 inputs: a fraction of the 1 s delay
     assert capsys.readouterr().err == ""
+
+
+def test_a_categorical_output_of_the_right_value_but_another_type_is_a_mismatch() -> None:
+    """``1 == True == 1.0``, but they are three values (three directions): verify tells them apart."""
+    ones = rasp.Map(lambda t: 1, rasp.tokens).named("ones")
+    model = optracr.compile(ones, {"a"}, 2, allocator="heuristic")
+    assert optracr.verify(model, ones).ok
+    for other in (True, 1.0):
+        report = optracr.verify(model, rasp.Map(lambda t, v=other: v, rasp.tokens).named("ones"))
+        assert (report.num_checked, report.num_mismatches) == (2, 2)
+        assert f"input ('a',): expected [{other!r}], got [1]" in str(report)

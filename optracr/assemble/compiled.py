@@ -56,6 +56,13 @@ class CompiledModel:
     layered: layered_lib.LayeredModel
     compile_seconds: Mapping[str, float] = dataclasses.field(default_factory=dict)
     float64: bool = True  # run the forward pass in float64; False runs it in float32
+    # The program it was compiled from and its analysed graph (``optracr.compile`` sets both; a loaded model has
+    # neither): what ``optracr.certify(model)`` and ``verify`` use when no program is passed.
+    program: Any = dataclasses.field(default=None, compare=False, repr=False)
+    program_graph: Any = dataclasses.field(default=None, compare=False, repr=False)
+    # A certificate saved with the model (``optracr.save(model, path, certificate=...)``), read back by ``load``.
+    certificate: Any = dataclasses.field(default=None, compare=False, repr=False)
+    loaded_from: str | None = None  # the saved model's directory, for a model loaded rather than compiled
 
     def __post_init__(self) -> None:
         if not isinstance(self.layered, layered_lib.LayeredModel):
@@ -204,13 +211,11 @@ class CompiledModel:
             status += f" (gap {allocation.gap:.1%})"
         lines = [
             f"optracr model computing {self.output_label!r} ({self.output_encoding.value} output)",
-            f"  layers {config.num_layers}, heads {config.num_heads}, key size {config.key_size}, "
-            f"value size {config.value_size}, MLP width {config.mlp_hidden_size}, residual width {config.d_model}",
+            f"  layers {config.num_layers}; per layer at most {config.num_heads} heads (key size {config.key_size}, "
+            f"value size {config.value_size}) and {config.mlp_hidden_size} MLP units; residual width {config.d_model}",
             f"  parameters {self.params_total:,} total, {self.params_nonzero:,} non-zero",
             f"  allocation {status} in {allocation.seconds:.3f} s (depth lower bound {allocation.depth_lower_bound})",
-            f"  compiled in {sum(self.compile_seconds.values()):.3f} s ("
-            + ", ".join(f"{stage} {seconds:.3f}" for stage, seconds in self.compile_seconds.items())
-            + ")",
+            *self._provenance_lines(),
             "  layer  attention" + " " * 29 + "mlp",
         ]
         for layer in range(config.num_layers):
@@ -222,6 +227,16 @@ class CompiledModel:
             lines.append("  folded (no block; composed into the reads of):")
             lines += [f"    {loc.label} -> {', '.join(loc.folded_into)}" for loc in folded]
         return "\n".join(lines)
+
+    def _provenance_lines(self) -> list[str]:
+        """Where the model came from: its compile times, or the directory it was loaded from."""
+        lines = []
+        if self.compile_seconds:
+            stages = ", ".join(f"{stage} {seconds:.3f}" for stage, seconds in self.compile_seconds.items())
+            lines.append(f"  compiled in {sum(self.compile_seconds.values()):.3f} s ({stages})")
+        if self.loaded_from is not None:
+            lines.append(f"  loaded from {self.loaded_from}")
+        return lines
 
     def _mlp_contents(self, layer: int) -> list[str]:
         """The s-ops of a layer's MLP sublayer, a fused region's members bracketed together."""
@@ -237,9 +252,9 @@ class CompiledModel:
 
     def explore(self, inputs: Sequence[str] = (), *, program: rasp.SOp | None = None, title: str = "") -> Any:
         """A self-contained page of this model (program, layout, residual stream, attention) with ``inputs``
-        (space-separated tokens) precomputed; Jupyter shows it inline, ``.save(path)`` writes it. Give the RASP
-        ``program`` the model was compiled from for its expressions and the evaluator's answers. Needs
-        ``optracr[explore]``."""
+        (space-separated tokens) precomputed; Jupyter shows it inline, ``.save(path)`` writes it. ``program``
+        (for the expressions and the evaluator's answers) defaults to the one the model was compiled from.
+        Needs ``optracr[explore]``."""
         # explore reads assemble, so assemble names it only at run time (no import edge back to a later package)
         explore = importlib.import_module("optracr.explore")
         return explore.static_page(self, inputs, program=program, title=title)

@@ -227,7 +227,7 @@ class BlockGraph:
     @property
     def causal(self) -> bool:
         """Whether a position attends only to itself and earlier positions (the runner masks the rest)."""
-        return self.input_spec.causal
+        return self.input_spec.masked
 
     @functools.cached_property
     def block_by_label(self) -> Mapping[Label, LoweredBlock]:

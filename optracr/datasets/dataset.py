@@ -28,6 +28,7 @@ from typing import Any
 
 import tqdm
 
+from optracr.datasets import main_guard
 from optracr.datasets import many
 from optracr.datasets import programs
 from optracr.datasets import records
@@ -119,6 +120,7 @@ def write_dataset(
     Interrupted, the same call finishes the set: shards whose ``.jsonl`` exists are kept as they are; the
     others are redone from scratch. ``executor`` and ``workers`` are ``compile_many``'s.
     """
+    main_guard.exit_if_reimported_by_spawn()  # before writing anything: see compile_many
     if importlib.util.find_spec("safetensors") is None:
         raise CompileError(None, "a dataset saves its models as safetensors, which is not installed: "
                                  "pip install safetensors (or 'optracr[dask]')")

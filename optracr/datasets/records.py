@@ -14,15 +14,19 @@ STATUSES = ("ok", "mismatch", "error", "timeout", "lost")
 @dataclasses.dataclass(frozen=True)
 class Job:
     """One program to compile: a unique ``name`` (also its directory under ``save_dir``), how to rebuild the
-    program, and options for ``optracr.compile`` (``allocator``, ``time_limit_s``, ``causal``, ``fold``, ...)."""
+    program (a ``ProgramSpec``, or a RASP program in hand as ``(program, vocab, max_seq_len)``), and options for
+    ``optracr.compile`` (``allocator``, ``time_limit_s``, ``causal``, ``fold``, ...)."""
 
     name: str
     program: programs.ProgramSpec
     compile_options: Mapping[str, Any] | tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.program, programs.ProgramSpec):
-            raise TypeError(f"job {self.name!r}: program must be a ProgramSpec, got {type(self.program).__name__}")
+        spec = programs.as_spec(self.program)
+        if spec is None:
+            raise TypeError(f"job {self.name!r}: program must be a ProgramSpec or (RASP program, vocab, max_seq_len), "
+                            f"got {type(self.program).__name__}")
+        object.__setattr__(self, "program", spec)
         # kept as sorted pairs: immutable, and picklable for the trip to a worker
         object.__setattr__(self, "compile_options", tuple(sorted(dict(self.compile_options).items())))
 
@@ -40,7 +44,7 @@ class Record:
     status: str
     error: str | None = None
     sizes: Mapping[str, Any] | None = None  # layers, heads, mlp_width, residual_width, params_total, allocation
-    verify: Mapping[str, Any] | None = None  # checked, undefined, mismatches, exhaustive
+    verify: Mapping[str, Any] | None = None  # checked, undefined, mismatches, exhaustive, proved
     saved: str | None = None
     seconds: Mapping[str, float] = dataclasses.field(default_factory=dict)
 

@@ -66,10 +66,12 @@ def _run(job: records.Job, verify: bool, save_dir: str | None, seed: int, second
             "undefined": report.num_undefined,
             "mismatches": report.num_mismatches,
             "exhaustive": report.exhaustive,
+            "proved": report.proved,  # every input proved (verify certifies where enumeration is too big)
         }
     if save_dir is not None:
         start = time.perf_counter()
-        files.save(model, Path(save_dir) / job.name)
+        certificate = report.certificate if verify and report.proved else None
+        files.save(model, Path(save_dir) / job.name, certificate=certificate)
         seconds["save"] = _lap(start)
         partial["saved"] = job.name
 

@@ -1,7 +1,7 @@
 """The program view's data: one node per s-op and selector, with its expression, value set and location.
 
 With the RASP program, the nodes and edges are the compiler's own graph (``frontend.analyse``, the rewritten
-program whose labels the model's locations use); without one (a saved model), the nodes are the model's
+program whose labels the model's locations use; ``optracr.compile`` keeps it as ``model.program_graph``); without one (a saved model), the nodes are the model's
 s-ops and inputs, with no edges and no expressions.
 """
 
@@ -20,15 +20,13 @@ INPUT_LABELS = ("tokens", "indices")
 SHOWN_VALUES = 40  # a value set longer than this is shown as its first values and a count
 
 
-def program_nodes(model: assemble.CompiledModel, program: rasp.SOp | None) -> dict[str, Any]:
+def program_nodes(model: assemble.CompiledModel, program_graph: frontend.ProgramGraph | None) -> dict[str, Any]:
     """``{"nodes": [...], "edges": [[from, to], ...]}``: every node JSON-ready, placed for drawing."""
-    if program is None:
+    if program_graph is None:
         graph = nx.DiGraph()
         graph.add_nodes_from(INPUT_LABELS)
         graph.add_nodes_from(model.layered.locations)
-        program_graph = None
     else:
-        program_graph = analysed(model, program)
         graph = program_graph.graph
     positions = _positions(graph, model.layered.locations)
     nodes = [_node(label, model, program_graph, positions[label]) for label in graph.nodes]

@@ -12,7 +12,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from optracr import assemble
+from optracr import assemble, frontend
 from optracr.errors import CompileError, InputError
 from optracr.explore import layout_view, program_view, trace_view
 from optracr.frontend import rasp
@@ -22,8 +22,9 @@ MODES = ("server", "static")
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Explorer:
-    """A compiled model to explore; ``program`` is the very RASP program it was compiled from (or None for a
-    model loaded from disk: then the page has no expressions, edges or evaluator answers)."""
+    """A compiled model to explore; ``program`` is the very RASP program it was compiled from (default: the one
+    ``optracr.compile`` kept in the model; None for a model loaded from disk, whose page then has no expressions,
+    edges or evaluator answers)."""
 
     model: assemble.CompiledModel
     program: rasp.SOp | None = None
@@ -33,6 +34,8 @@ class Explorer:
         if not isinstance(self.model, assemble.CompiledModel):
             raise CompileError(None, f"explore needs a CompiledModel (optracr.compile or optracr.load), got "
                                f"{type(self.model).__name__}")
+        if self.program is None:
+            object.__setattr__(self, "program", self.model.program)
         if self.program is not None and not isinstance(self.program, rasp.SOp):
             raise CompileError(None, f"program must be the RASP s-op the model was compiled from, got "
                                f"{type(self.program).__name__}")
@@ -45,7 +48,11 @@ class Explorer:
         object.__setattr__(self, "title", self.title or self.model.output_label)
 
     @functools.cached_property
-    def _program_graph(self) -> Any:
+    def _program_graph(self) -> frontend.ProgramGraph | None:
+        if self.program is None:
+            return None
+        if self.program is self.model.program and self.model.program_graph is not None:
+            return self.model.program_graph  # what the compiler analysed: no second analysis
         return program_view.analysed(self.model, self.program)
 
     def example_input(self) -> str:
@@ -77,7 +84,7 @@ class Explorer:
     def _model_parts(self) -> dict[str, Any]:
         tokens = trace_view.parse_input(self.model, self.example_input())
         return {
-            "program": program_view.program_nodes(self.model, self.program),
+            "program": program_view.program_nodes(self.model, self._program_graph),
             "layout": layout_view.layout_boxes(self.model),
             "stream": trace_view.stream_layout(self.model, self.program, tokens),
         }

@@ -8,6 +8,8 @@ from collections.abc import Hashable, Iterable
 
 from optracr.frontend import errors
 
+STRICT_CAUSAL = "strict"
+CAUSAL_OPTIONS = (False, True, STRICT_CAUSAL)
 REFUSE_PARTIAL = "refuse"
 ALLOW_PARTIAL = "allow"
 PARTIAL_FUNCTIONS = (REFUSE_PARTIAL, ALLOW_PARTIAL)
@@ -22,7 +24,10 @@ class InputSpec:
       max_seq_len: the longest input, BOS excluded (an integer >= 1).
       bos: the token at position 0 of every input; outside the vocabulary.
       pad: the token filling positions after the input; outside the vocabulary, not BOS.
-      causal: whether a position attends only to itself and the positions before it.
+      causal: ``False`` (every position attends to every position), ``True`` (a position attends only to itself
+        and the positions before it; the model computes the program's causal meaning, what ``evaluate(...,
+        causal=True)`` gives, with a ``CausalMeaningWarning`` where a selector can pick a later position) or
+        ``"strict"`` (the same mask, and a ``CompileError`` instead of that warning).
       partial_functions: ``"refuse"`` (the default): a Map or SequenceMap whose function raises on some of its
         input values is a ``CompileError``; ``"allow"``: it compiles, the model has no value there and
         ``verify`` counts those inputs as undefined.
@@ -32,12 +37,22 @@ class InputSpec:
     max_seq_len: int
     bos: Hashable = "BOS"
     pad: Hashable = "PAD"
-    causal: bool = False
+    causal: bool | str = False
     partial_functions: str = REFUSE_PARTIAL
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "vocab", _vocab_set(self.vocab))
         errors.raise_all(_problems(self))
+
+    @property
+    def masked(self) -> bool:
+        """Whether a position attends only to itself and earlier positions (``causal`` True or ``"strict"``)."""
+        return self.causal is not False
+
+    @property
+    def strict_causal(self) -> bool:
+        """Whether a selector that can pick a later position is refused (``causal="strict"``)."""
+        return self.causal == STRICT_CAUSAL
 
 
 def _vocab_set(vocab: Iterable[Hashable]) -> frozenset[Hashable]:
@@ -45,10 +60,31 @@ def _vocab_set(vocab: Iterable[Hashable]) -> frozenset[Hashable]:
         raise errors.CompileError(
             None, f"the vocabulary must be a collection of input tokens, e.g. vocab={{'a', 'b'}}, got {vocab!r}"
         )
+    tokens = list(vocab)
     try:
-        return frozenset(vocab)
+        merged = frozenset(tokens)
     except TypeError as error:
         raise errors.CompileError(None, f"vocabulary tokens must be hashable (str, int, ...): {error}") from None
+    _refuse_equal_tokens(tokens, merged)
+    return merged
+
+
+def _refuse_equal_tokens(tokens: list[Hashable], merged: frozenset[Hashable]) -> None:
+    """Tokens of different types that ``==`` cannot tell apart (``1``, ``1.0``, ``True``) are one token to a model."""
+    typed: dict[Hashable, list[Hashable]] = {}
+    for token in tokens:
+        kinds = typed.setdefault(token, [])
+        if not any(type(seen) is type(token) for seen in kinds):
+            kinds.append(token)
+    clashes = [kinds for kinds in typed.values() if len(kinds) > 1]
+    if clashes:
+        shown = "; ".join(", ".join(f"{token!r} ({type(token).__name__})" for token in kinds) for kinds in clashes)
+        raise errors.CompileError(
+            None,
+            f"the vocabulary holds tokens that are equal under == but of different types: {shown}; RASP compares "
+            f"tokens with ==, so a model cannot tell them apart and would decode them as one; keep one of each "
+            f"(the vocabulary has {len(merged)} distinct tokens)",
+        )
 
 
 def _problems(spec: InputSpec) -> list[errors.CompileError]:
@@ -74,14 +110,26 @@ def _problems(spec: InputSpec) -> list[errors.CompileError]:
     max_seq_len = spec.max_seq_len
     if isinstance(max_seq_len, bool) or not isinstance(max_seq_len, int) or max_seq_len < 1:
         found.append(errors.CompileError(None, f"max_seq_len must be an integer >= 1, got {max_seq_len!r}"))
-    if not isinstance(spec.causal, bool):
-        found.append(errors.CompileError(None, f"causal must be True or False, got {spec.causal!r}"))
+    if not is_causal_option(spec.causal):
+        found.append(
+            errors.CompileError(
+                None,
+                f"causal must be False, True or {STRICT_CAUSAL!r}, got {spec.causal!r}; True compiles the program's "
+                f"causal meaning (a warning where a selector can pick a later position), {STRICT_CAUSAL!r} refuses "
+                "such selectors",
+            )
+        )
     if not isinstance(spec.partial_functions, str) or spec.partial_functions not in PARTIAL_FUNCTIONS:
         valid = " or ".join(repr(option) for option in PARTIAL_FUNCTIONS)
         found.append(
             errors.CompileError(None, f"partial_functions must be {valid}, got {spec.partial_functions!r}")
         )
     return found
+
+
+def is_causal_option(causal: object) -> bool:
+    """Whether ``causal`` is one of ``CAUSAL_OPTIONS`` (a bool, or the string ``"strict"``)."""
+    return isinstance(causal, bool) or (isinstance(causal, str) and causal == STRICT_CAUSAL)
 
 
 def _is_hashable(value: object) -> bool:

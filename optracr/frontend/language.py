@@ -119,6 +119,12 @@ class RASPExpr(abc.ABC):
     def __hash__(self) -> int:
         return self._unique_id
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Unpickled (a program sent to a worker process), an expression takes a fresh id from this process's
+        # counter: a carried-over id could equal a local expression's, and passes memoise by id. Labels stay.
+        self.__dict__.update(state)
+        self._unique_id = next(_ids)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.label!r})"
 

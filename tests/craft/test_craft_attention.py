@@ -13,7 +13,7 @@ DIGITS = {1, 2, 3}
 
 
 def _earlier_if(causal: bool, select: rasp.Selector) -> rasp.Selector:
-    """Under causal=True (which refuses selectors that look ahead), ``select`` kept to earlier positions."""
+    """Under causal=True, ``select`` kept to earlier positions (one head; look-ahead selectors: test_craft_causal)."""
     return select & rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ) if causal else select
 
 

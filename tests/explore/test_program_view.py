@@ -10,11 +10,17 @@ import optracr
 from optracr.explore import program_view
 
 
+def test_the_compilers_kept_graph_is_the_programs_analysis(library_model) -> None:
+    program, model = library_model("sort")
+    assert model.program is program
+    assert sorted(model.program_graph.graph.edges) == sorted(program_view.analysed(model, program).graph.edges)
+
+
 @pytest.mark.parametrize("name", ["sort", "shuffle_dyck2", "frac_prevs"])
 def test_nodes_and_edges_are_the_compilers_graph_with_the_models_locations(name: str, library_model) -> None:
     program, model = library_model(name)
     graph = program_view.analysed(model, program)
-    view = program_view.program_nodes(model, program)
+    view = program_view.program_nodes(model, graph)
     assert {node["label"] for node in view["nodes"]} == set(graph.graph.nodes)
     assert sorted(map(tuple, view["edges"])) == sorted(graph.graph.edges)
     for node in view["nodes"]:
@@ -25,14 +31,15 @@ def test_nodes_and_edges_are_the_compilers_graph_with_the_models_locations(name:
 
 
 def test_every_edge_runs_left_to_right(library_model) -> None:
-    view = program_view.program_nodes(*reversed(library_model("shuffle_dyck2")))
+    _, model = library_model("shuffle_dyck2")
+    view = program_view.program_nodes(model, model.program_graph)
     place = {node["label"]: node["x"] for node in view["nodes"]}
     assert all(place[source] < place[reader] for source, reader in view["edges"])
 
 
 def test_sort_nodes_say_their_expression_value_set_and_place(library_model) -> None:
     program, model = library_model("sort")
-    nodes = {node["label"]: node for node in program_view.program_nodes(model, program)["nodes"]}
+    nodes = {node["label"]: node for node in program_view.program_nodes(model, model.program_graph)["nodes"]}
     assert re.fullmatch(r"Aggregate\(select_\d+, tokens\), selecting target_pos\[k\] == indices\[q\]",
                         nodes["sort"].pop("expression"))
     assert nodes["sort"] == {
@@ -47,7 +54,7 @@ def test_sort_nodes_say_their_expression_value_set_and_place(library_model) -> N
 
 def test_a_folded_sop_says_what_composes_it(users_model) -> None:
     program, model = users_model
-    nodes = {node["label"]: node for node in program_view.program_nodes(model, program)["nodes"]}
+    nodes = {node["label"]: node for node in program_view.program_nodes(model, model.program_graph)["nodes"]}
     assert nodes["half_rank"]["kind"] == "folded"
     assert nodes["half_rank"]["where"].startswith("folded: composed into the reads of unembedding")
     assert nodes["half_rank"]["expression"] == "Map(f, rank)" and nodes["half_rank"]["encoding"] == "numerical"

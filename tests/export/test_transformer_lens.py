@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -90,5 +91,17 @@ def test_transformer_lens_own_tracr_loader_refuses_numerical_outputs(compiled) -
 
 def test_loading_a_transformer_lens_export_of_another_format_is_refused(tmp_path: Path) -> None:
     (tmp_path / "transformer_lens.json").write_text('{"format": "something-else"}')
-    with pytest.raises(export.ModelFileError, match="not a TransformerLens export"):
+    (tmp_path / "transformer_lens.safetensors").write_bytes(b"")
+    with pytest.raises(export.ModelFileError, match=f"{re.escape(str(tmp_path / 'transformer_lens.json'))}: field "
+                                                    "'format' must be 'optracr-transformer-lens', got 'something-else'"):
+        export.load_transformer_lens(tmp_path)
+
+
+def test_a_damaged_transformer_lens_export_is_refused_naming_the_file(compiled, tmp_path: Path) -> None:
+    export.save_transformer_lens(compiled("sort", False), tmp_path)
+    weights = tmp_path / "transformer_lens.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-3] ^= 0x10
+    weights.write_bytes(bytes(data))
+    with pytest.raises(export.ModelFileError, match=f"{re.escape(str(weights))} is damaged or was changed"):
         export.load_transformer_lens(tmp_path)

@@ -246,7 +246,8 @@ def test_generated_programs_hold_issue_14s_constructs_and_causal_ones_pass_causa
     for seed in range(120):
         causal = seed % 2 == 1
         generated = random_programs.generate(seed, num_sops=8, causal=causal)
-        graph = analyse(generated.program, generated.vocab, generated.max_seq_len, causal=causal)
+        strict = "strict" if causal else False  # causal programs keep to earlier positions: strict accepts them
+        graph = analyse(generated.program, generated.vocab, generated.max_seq_len, causal=strict)
         for label in graph.topological_labels():
             expr = graph.expr(label)
             seen["conjunction"] += isinstance(expr, rasp.SelectorAnd)
@@ -254,3 +255,28 @@ def test_generated_programs_hold_issue_14s_constructs_and_causal_ones_pass_causa
             seen["categorical copy"] += label.endswith("_as_categorical")
             seen["product"] += type(expr) is rasp.SequenceMap and rasp.is_numerical(expr)
     assert min(seen[name] for name in ("conjunction", "paired", "categorical copy", "product")) > 0, seen
+
+
+def _typed_apart_but_equal(values) -> bool:
+    """Whether a value set holds two values equal under == of different types (``2`` and ``2.0``)."""
+    return len(set(values)) < len(values)
+
+
+def test_mixed_type_programs_select_keys_equal_across_types_in_categorical_aggregates() -> None:
+    # One key to a Select: the uniqueness check counts 2 and 2.0 as one key, so these programs analyse.
+    found = 0
+    for seed in range(150):
+        generated = random_programs.generate(seed, num_sops=8, mixed_types=True)
+        graph = analyse(generated.program, generated.vocab, generated.max_seq_len)
+        for label in graph.topological_labels():
+            expr = graph.expr(label)
+            if isinstance(expr, rasp.Aggregate) and not rasp.is_numerical(expr):
+                keys = {graph.label_of(select.keys) for select in _select_leaves(expr.selector)}
+                found += any(_typed_apart_but_equal(graph.value_set(key)) for key in keys)
+    assert found >= 8, found
+
+
+def _select_leaves(selector: rasp.Selector) -> list[rasp.Select]:
+    if isinstance(selector, rasp.Select):
+        return [selector]
+    return [leaf for child in selector.children for leaf in _select_leaves(child)]
