@@ -174,6 +174,11 @@ function showNode(node) {
 
 function drawLayout() {
   const layout = DATA.layout;
+  if (!layout.num_layers) {
+    $("layout-chart").textContent = "This model has no layers: the embedding and the unembedding compute it" +
+      (layout.folded_into_unembedding.length ? ` (the unembedding composes ${layout.folded_into_unembedding.join(", ")})` : "") + ".";
+    return;
+  }
   const shapes = [];
   for (let layer = 0; layer < layout.num_layers; layer++) {
     const left = layer + (1 - layout.fill) / 2;
@@ -200,7 +205,8 @@ function drawLayout() {
     height: 380, margin: {l: 80, r: 20, t: 60, b: 20}, hovermode: "closest", shapes,
     title: {text: `${count(layout.num_layers, "layer")}, ${count(layout.num_heads, "head")} and ${count(layout.mlp_hidden_width, "MLP unit")} ` +
                   `per layer, ${layout.parameters.toLocaleString("en")} parameters; box widths to scale, dotted: ` +
-                  "a layer's padded width", font: {size: 13}},
+                  "a layer's padded width" + (layout.folded_into_unembedding.length ? "; the unembedding composes " +
+                  layout.folded_into_unembedding.join(", ") : ""), font: {size: 13}},
     xaxis: {range: [0, layout.num_layers], tickvals: [...Array(layout.num_layers).keys()].map((l) => l + 0.5),
             ticktext: [...Array(layout.num_layers).keys()].map((l) => "layer " + l), side: "top",
             showgrid: false, zeroline: false},

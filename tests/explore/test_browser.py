@@ -331,3 +331,22 @@ def test_model_explore_works_inside_a_notebooks_output_frame(browser, library_mo
         assert tab.errors == []
     finally:
         tab.close()
+
+
+def test_a_model_without_layers_says_so(browser, tmp_path: Path) -> None:
+    program = rasp.numerical(rasp.Map(lambda token: token == "a", rasp.tokens)).named("is_a")
+    model = optracr.compile(program, ["a", "b"], 3)
+    assert model.config.num_layers == 0  # folded into the unembedding
+    tab = Tab(browser, offline=True)
+    try:
+        tab.open(model.explore(["a b"]).save(tmp_path / "is_a.html").as_uri())
+        assert tab.row("model") == ["BOS", "1", "0"] and tab.row("evaluator") == ["BOS", "True", "False"]
+        assert tab.page.query_selector_all("#outputs td.mismatch") == []  # numerically equal
+        tab.view("layout")
+        assert tab.page.inner_text("#layout-chart") == ("This model has no layers: the embedding and the unembedding "
+                                                        "compute it (the unembedding composes is_a).")
+        tab.view("attention")
+        assert tab.page.inner_text("#heads") == "This model has no attention heads."
+        assert tab.errors == []
+    finally:
+        tab.close()
