@@ -39,6 +39,7 @@ function runInput(text) {
     $("input-error").textContent = "This page was written with precomputed inputs only: " +
       Object.keys(DATA.traces).map((known) => JSON.stringify(known)).join(", ") +
       ". Run `optracr explore` for a live page that computes any input.";
+    document.body.dataset.state = "error";
     return Promise.resolve();
   }
   const started = performance.now();
@@ -63,7 +64,7 @@ function showTrace(trace) {
     return;
   }
   state.trace = trace;
-  state.drawn = {};
+  state.drawn.residual = state.drawn.attention = false;  // the program and the layout do not depend on the input
   $("input-box").value = trace.input;
   drawOutputs(trace);
   drawView(state.view);
@@ -149,7 +150,6 @@ function drawProgram() {
     legend: {orientation: "h"},
     title: {text: "s-ops and selectors, inputs on the left; colour: where each is computed", font: {size: 13}},
   }, PLOT_CONFIG);
-  graph.removeAllListeners?.("plotly_click");
   graph.on("plotly_click", (event) => {
     const point = event.points.find((p) => p.customdata !== undefined);
     if (point) showNode(nodes[point.customdata]);
