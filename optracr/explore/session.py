@@ -97,7 +97,8 @@ class Explorer:
         traces = self.checked_runs(texts)
         config = self.model.config
         vocab = " ".join(str(token) for token in sorted(self._vocab, key=repr))
-        hint = f"space-separated tokens from {{{vocab}}}, at most {self.model.layered.max_seq_len} (BOS is added)"
+        hint = (f"space-separated tokens from {{{vocab}}}, or a JSON list; at most {self.model.layered.max_seq_len} "
+                "(BOS is added)")
         return {
             **self._model_parts,
             "title": self.title,

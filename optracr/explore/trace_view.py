@@ -8,21 +8,36 @@ titles); ``input_trace`` the part that changes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
 
 from optracr import assemble, plotting, verification
-from optracr.errors import CompileError, EvaluationError
+from optracr.errors import CompileError, EvaluationError, InputError
 from optracr.frontend import rasp
 
 DECIMALS = 6  # residual values and attention weights are sent rounded to this many decimals
 
 
 def parse_input(model: assemble.CompiledModel, text: str) -> list[Hashable]:
-    """``["BOS", *tokens]`` from space-separated token text; a word that names no token is kept as text, so
-    ``apply`` refuses it with its own message."""
+    """``["BOS", *tokens]`` from space-separated token text, each word read as the vocabulary token it spells, or
+    from a JSON list, which carries each token's type (``[1, "1"]``). A word that names no token is kept as text,
+    so ``apply`` refuses it with its own message.
+
+    Raises:
+      InputError: for a JSON list that does not parse, naming what would work.
+    """
+    if text.lstrip().startswith("["):
+        try:
+            tokens = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InputError(f"{text!r} is not a JSON list ({error.msg}); write tokens like [1, \"x\"], or "
+                             "space-separated") from None
+        if not isinstance(tokens, list) or any(isinstance(token, (list, dict)) for token in tokens):
+            raise InputError(f"{text!r} is not a flat JSON list of tokens; write tokens like [1, \"x\"]")
+        return [model.bos, *tokens]
     by_text = {str(token): token for token in model.input_tokens if token not in (model.bos, model.pad)}
     return [model.bos, *(by_text.get(word, word) for word in text.split())]
 
@@ -31,8 +46,8 @@ def input_trace(model: assemble.CompiledModel, program: rasp.SOp | None, text: s
     """What the page shows for input ``text``: JSON-ready, or ``{"input": text, "error": ...}`` where the
     model refuses the input (the message ``apply`` raises)."""
     text = " ".join(text.split())
-    tokens = parse_input(model, text)
     try:
+        tokens = parse_input(model, text)
         model.encode(tokens)
     except CompileError as error:
         return {"input": text, "error": str(error)}

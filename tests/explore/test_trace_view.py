@@ -114,3 +114,29 @@ def test_bands_are_the_residual_plans_with_every_row(library_model) -> None:
     assert [(band["name"], band["kind"], tuple(band["rows"])) for band in bands] == [
         (band.name, band.kind, band.rows) for band in plan.bands]
     assert [band["name"] for band in bands if band["output"]] == [model.output_label]
+
+
+def test_a_json_list_carries_each_tokens_type() -> None:
+    program = rasp.Map(lambda token: str(token) * 2, rasp.tokens).named("doubled")
+    model = optracr.compile(program, [1, "1", "a"], 3)
+    assert trace_view.parse_input(model, '[1, "1"]') == ["BOS", 1, "1"]
+    trace = trace_view.input_trace(model, program, '[1, "1", "a"]')
+    assert trace["model"] == ["BOS", "11", "11", "aa"] and trace["mismatches"] == [False] * 3
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[1, 2", r"'\[1, 2' is not a JSON list \(Expecting ',' delimiter\); write tokens like \[1, \"x\"\]"),
+    ("[[1]]", r"'\[\[1\]\]' is not a flat JSON list of tokens"),
+])
+def test_a_bad_json_list_is_an_error_naming_what_works(text: str, message: str, library_model) -> None:
+    program, model = library_model("sort")
+    with pytest.raises(InputError, match=message) as refused:
+        trace_view.parse_input(model, text)
+    assert trace_view.input_trace(model, program, text) == {"input": text, "error": str(refused.value)}
+
+
+def test_a_json_token_outside_the_vocabulary_gets_applys_message(library_model) -> None:
+    program, model = library_model("sort")
+    with pytest.raises(InputError) as refused:
+        model.apply(["BOS", 1, "2"])
+    assert trace_view.input_trace(model, program, '[1, "2"]')["error"] == str(refused.value)
