@@ -7,7 +7,17 @@
 
 import sys
 
-from optracr.errors import CausalMeaningWarning, CompileError, EvaluationError, InputError
+from optracr.errors import (
+    CausalMeaningWarning,
+    CompileError,
+    EvaluationError,
+    ExportError,
+    InputError,
+    ModelFileError,
+    OptracrBug,
+    OptracrError,
+    OptracrTypeError,
+)
 from optracr.frontend import rasp
 
 __all__ = [
@@ -16,7 +26,12 @@ __all__ = [
     "CompileError",
     "CompiledModel",
     "EvaluationError",
+    "ExportError",
     "InputError",
+    "ModelFileError",
+    "OptracrBug",
+    "OptracrError",
+    "OptracrTypeError",
     "VerifyReport",
     "compile",
     "compile_many",

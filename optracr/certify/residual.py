@@ -17,6 +17,7 @@ import numpy as np
 from optracr import craft
 from optracr import frontend
 from optracr.certify import errors
+from optracr.errors import OptracrBug
 
 rasp = frontend.rasp
 
@@ -51,7 +52,7 @@ class Label:
         positions.setflags(write=False)
         object.__setattr__(self, "positions", positions)
         if len(positions) != len(self.directions):
-            raise ValueError(f"label {self.name!r}: one position per direction")
+            raise OptracrBug(f"label {self.name!r}: one position per direction")
 
     @property
     def size(self) -> int:

@@ -21,6 +21,7 @@ import numpy as np
 from optracr import export
 from optracr.compress import checking, variants
 from optracr.export import integrity
+from optracr.errors import OptracrBug
 
 FORMAT = "optracr-scrambled"
 FORMAT_VERSION = 2  # 2: scrambled.json records the SHA-256 of scrambled.safetensors
@@ -122,4 +123,4 @@ def _json_default(value: Any) -> Any:
         return value.item()
     if isinstance(value, (tuple, np.ndarray)):
         return list(value)
-    raise TypeError(f"not JSON-ready: {type(value).__name__}")
+    raise OptracrBug(f"a compressed variant's field is not JSON-ready: {type(value).__name__}")
