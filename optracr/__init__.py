@@ -68,9 +68,9 @@ def __getattr__(name: str):
 
         return sys.modules["optracr.compress"]
     if name in ("save", "load"):  # optracr.save(model, path), optracr.load(path): see optracr.export
-        from optracr.export import files
+        from optracr import export
 
-        return getattr(files, name)
+        return getattr(export, name)
     if name == "compile_many":  # many programs on local processes or a Dask cluster (never imports Dask itself)
         from optracr import datasets
 

@@ -26,7 +26,7 @@ from optracr.frontend import rasp
 
 Label = str
 # A categorical output has a value where its largest column exceeds this (craft's one decoding rule).
-DECODE_THRESHOLD = craft.numpy_model.DECODE_THRESHOLD
+DECODE_THRESHOLD = craft.DECODE_THRESHOLD
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
