@@ -1,5 +1,5 @@
 """The docs, the code's comments and docstrings point only at what a user can open: files in the repository
-or public links, never an internal tracker ("issue 11") or a document outside the repository."""
+or public links, never an internal tracker (an issue number) or a document outside the repository."""
 
 from __future__ import annotations
 
