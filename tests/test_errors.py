@@ -146,3 +146,33 @@ def test_the_cli_reports_every_optracr_error_as_one_line(monkeypatch, capsys) ->
     monkeypatch.setattr(optracr, "compile", fail)
     assert cli.main(["compile", "reverse", "--allocator", "heuristic", "--max-seq-len", "3"]) == 2
     assert capsys.readouterr().err == "optracr: error: /nowhere/model.json: no such file; save a model first\n"
+
+
+def test_artefacts_a_user_can_build_refuse_parts_of_the_wrong_kind(model) -> None:
+    import dataclasses
+
+    from optracr import assemble
+
+    with pytest.raises(OptracrTypeError, match="a CompiledModel wraps an assemble.LayeredModel, got str"):
+        assemble.CompiledModel("layered")
+    with pytest.raises(OptracrTypeError, match="a layer's heads are craft.AttentionHead objects"):
+        assemble.Layer(heads=("head",), mlp=None)
+    with pytest.raises(OptracrTypeError, match="causal must be a bool, got 'yes'"):
+        dataclasses.replace(model.layered, causal="yes")
+    with pytest.raises(CompileError, match="the input tokens must include BOS and PAD, missing 'BOS'"):
+        dataclasses.replace(model.layered, bos="BOS", input_tokens=("a", "b", "X", "PAD"))
+    with pytest.raises(OptracrTypeError, match="NodeValues: may_be_none must be a bool, got 1"):
+        frontend.NodeValues(frozenset(), may_be_none=1)
+    with pytest.raises(OptracrTypeError, match="'select_.*': evaluate_batch evaluates s-ops, got a Select"):
+        frontend.evaluate_batch(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ), [["a"]])
+
+
+def test_a_broken_internal_invariant_is_reported_as_an_optracr_bug() -> None:
+    from optracr.compress import train
+
+    either = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ) | rasp.Select(
+        rasp.indices, rasp.indices, rasp.Comparison.EQ)
+    with pytest.raises(OptracrBug, match="optracr bug: .* is not a conjunction of Selects"):
+        frontend.conjuncts(either)
+    with pytest.raises(OptracrBug, match="optracr bug: a training history needs one loss of each kind"):
+        train.TrainingHistory((1, 2), (0.5,), (0.5,), (0.5,), 1.0, False)
