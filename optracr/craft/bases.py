@@ -101,7 +101,10 @@ class VectorSpaceWithBasis:
         index = {direction: position for position, direction in enumerate(basis)}
         if len(index) != len(basis):
             repeated = sorted({str(d) for d in basis if basis.count(d) > 1})
-            raise errors.CompileError(None, f"a basis lists every direction once, but {repeated} repeat")
+            raise errors.CompileError(
+                None, f"a basis lists every direction once, but {repeated} repeat; list each once (join_vector_spaces "
+                "merges spaces that share directions)"
+            )
         object.__setattr__(self, "basis", basis)
         object.__setattr__(self, "_index", index)
 

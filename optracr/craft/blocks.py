@@ -37,7 +37,10 @@ def _require_rows(residual: bases.VectorInBasis, input_space: bases.VectorSpaceW
         raise errors.CompileError(None, f"{block}.apply takes a residual with one row per position, got shape {shape}")
     missing = [str(d) for d in input_space.basis if d not in residual.space]
     if missing:
-        raise errors.CompileError(None, f"{block}.apply: the residual lacks the block's input directions {missing[:6]}")
+        raise errors.CompileError(
+            None, f"{block}.apply: the residual lacks the block's input directions {missing[:6]}; run it on a "
+            "residual whose space holds them (VectorInBasis.project)"
+        )
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

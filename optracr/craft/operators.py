@@ -23,7 +23,7 @@ def _checked_matrix(matrix: np.ndarray, rows: int, columns: int, what: str) -> n
     if matrix.shape != (rows, columns):
         raise errors.CompileError(None, f"{what} needs a matrix of shape {(rows, columns)}, got {matrix.shape}")
     if not np.all(np.isfinite(matrix)):
-        raise errors.CompileError(None, f"{what} has a non-finite entry")
+        raise errors.CompileError(None, f"{what} has a non-finite entry; weights must be finite numbers")
     return matrix
 
 
