@@ -7,7 +7,17 @@
 
 import sys
 
-from optracr.errors import CausalMeaningWarning, CompileError, EvaluationError, InputError
+from optracr.errors import (
+    CausalMeaningWarning,
+    CompileError,
+    EvaluationError,
+    ExportError,
+    InputError,
+    ModelFileError,
+    OptracrBug,
+    OptracrError,
+    OptracrTypeError,
+)
 from optracr.frontend import rasp
 
 __all__ = [
@@ -16,7 +26,12 @@ __all__ = [
     "CompileError",
     "CompiledModel",
     "EvaluationError",
+    "ExportError",
     "InputError",
+    "ModelFileError",
+    "OptracrBug",
+    "OptracrError",
+    "OptracrTypeError",
     "VerifyReport",
     "compile",
     "compile_many",
@@ -53,9 +68,9 @@ def __getattr__(name: str):
 
         return sys.modules["optracr.compress"]
     if name in ("save", "load"):  # optracr.save(model, path), optracr.load(path): see optracr.export
-        from optracr.export import files
+        from optracr import export
 
-        return getattr(files, name)
+        return getattr(export, name)
     if name == "compile_many":  # many programs on local processes or a Dask cluster (never imports Dask itself)
         from optracr import datasets
 

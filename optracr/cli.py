@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 from optracr import cli_tokens, frontend, programs, schedule, user_programs
-from optracr.errors import CausalMeaningWarning, CompileError
+from optracr.errors import CausalMeaningWarning, CompileError, OptracrError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = args.run(args)
         sys.stdout.flush()  # here, where a closed pipe can still be caught, not at interpreter exit
         return status
-    except CompileError as error:
+    except OptracrError as error:
         print(f"optracr: error: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader went away (`optracr ... | head`): stop quietly, as Python's docs advise

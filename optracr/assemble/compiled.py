@@ -19,7 +19,7 @@ from optracr import schedule
 from optracr.assemble import layered as layered_lib
 from optracr.assemble import model_config
 from optracr.assemble import numpy_forward
-from optracr.errors import CompileError
+from optracr.errors import CompileError, OptracrTypeError
 from optracr.frontend import rasp
 
 Params = Mapping[str, Mapping[str, np.ndarray]]
@@ -65,7 +65,9 @@ class CompiledModel:
 
     def __post_init__(self) -> None:
         if not isinstance(self.layered, layered_lib.LayeredModel):
-            raise TypeError(f"a CompiledModel wraps an assemble.LayeredModel, got {type(self.layered).__name__}")
+            raise OptracrTypeError(
+                None, f"a CompiledModel wraps an assemble.LayeredModel, got {type(self.layered).__name__}"
+            )
         object.__setattr__(self, "compile_seconds", types.MappingProxyType(dict(self.compile_seconds)))
 
     # ------------------------------------------------------------------------ what it is

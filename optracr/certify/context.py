@@ -134,7 +134,7 @@ def _value(state: Hashable) -> Hashable:
 def _sort_key(value: Hashable) -> tuple:
     from optracr import craft
 
-    return craft.bases.value_sort_key(value)
+    return craft.value_sort_key(value)
 
 
 @dataclasses.dataclass(frozen=True)

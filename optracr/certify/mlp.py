@@ -95,7 +95,7 @@ class _Group:
         units, outputs = snd.shape
         second_layer = self.arithmetic.gamma(np.count_nonzero(snd, axis=0).max(initial=0) + 1)
         numerical = [name for name in self.reads if self.context.residual.labels[name].numerical
-                     and name != craft.conventions.ONE]
+                     and name != craft.ONE]
         terms = int(np.count_nonzero(np.concatenate(list(self.reads.values()), axis=0), axis=0).max(initial=0))
         mats = self.group.second_layer_parts
         lows, highs = [], []

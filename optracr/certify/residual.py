@@ -17,6 +17,7 @@ import numpy as np
 from optracr import craft
 from optracr import frontend
 from optracr.certify import errors
+from optracr.errors import OptracrBug
 
 rasp = frontend.rasp
 
@@ -51,7 +52,7 @@ class Label:
         positions.setflags(write=False)
         object.__setattr__(self, "positions", positions)
         if len(positions) != len(self.directions):
-            raise ValueError(f"label {self.name!r}: one position per direction")
+            raise OptracrBug(f"label {self.name!r}: one position per direction")
 
     @property
     def size(self) -> int:
@@ -117,7 +118,7 @@ class Residual:
 
     def scratch_of(self, width_label: str) -> Label | None:
         """The scratch label of SelectorWidth ``width_label``, if the residual has one."""
-        return self.labels.get(craft.conventions.selector_width_scratch(width_label).name)
+        return self.labels.get(craft.selector_width_scratch(width_label).name)
 
 
 def residual_of(layered, program_graph: frontend.ProgramGraph) -> Residual:
@@ -126,7 +127,7 @@ def residual_of(layered, program_graph: frontend.ProgramGraph) -> Residual:
     for position, direction in enumerate(layered.residual_space.basis):
         groups.setdefault(direction.name, []).append((position, direction))
     scratch_names = {
-        craft.conventions.selector_width_scratch(label).name: label
+        craft.selector_width_scratch(label).name: label
         for label in program_graph.topological_labels()
         if isinstance(program_graph.expr(label), rasp.SelectorWidth)
     }
@@ -136,7 +137,7 @@ def residual_of(layered, program_graph: frontend.ProgramGraph) -> Residual:
     for label in labels.values():
         for local, position in enumerate(label.positions):
             local_at[int(position)] = local
-    bos, pad = craft.conventions.bos_direction(layered.bos), craft.conventions.pad_direction(layered.pad)
+    bos, pad = craft.bos_direction(layered.bos), craft.pad_direction(layered.pad)
     return Residual(labels, label_at, tuple(local_at), bos, pad)
 
 
@@ -167,10 +168,10 @@ def _label(
     positions = [position for position, _ in members]
     directions = tuple(direction for _, direction in members)
     valued = all(direction.value is not None for direction in directions)
-    if name == craft.conventions.ONE:
+    if name == craft.ONE:
         return Label(name, Role.ONE, directions, positions, True, None)
-    if name in (craft.conventions.TOKENS, craft.conventions.INDICES) and valued:
-        role = Role.TOKENS if name == craft.conventions.TOKENS else Role.INDICES
+    if name in (craft.TOKENS, craft.INDICES) and valued:
+        role = Role.TOKENS if name == craft.TOKENS else Role.INDICES
         return Label(name, role, directions, positions, False, name)
     if name in scratch_names and len(directions) == 1 and not valued:
         return Label(name, Role.SCRATCH, directions, positions, True, scratch_names[name])

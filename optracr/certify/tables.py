@@ -21,6 +21,7 @@ import numpy as np
 
 from optracr import frontend
 from optracr.certify import residual as residual_lib
+from optracr.errors import OptracrBug
 
 
 class _State:
@@ -73,11 +74,11 @@ class Table:
     def __post_init__(self) -> None:
         rows = len(self.states)
         if rows == 0 or self.states[-1] is not AT_BOS:
-            raise ValueError(f"table of {self.label.name!r}: the last state is the BOS position's")
+            raise OptracrBug(f"table of {self.label.name!r}: the last state is the BOS position's")
         for field in ("hot", "center", "hot_lo", "hot_hi", "cold_lo", "cold_hi", "sum_lo", "sum_hi"):
             array = np.asarray(getattr(self, field), dtype=np.int64 if field == "hot" else np.float64)
             if array.shape != (rows,):
-                raise ValueError(f"table of {self.label.name!r}: {field} needs one entry per state")
+                raise OptracrBug(f"table of {self.label.name!r}: {field} needs one entry per state")
             if field != "hot" and np.isnan(array).any():  # a bound lost to inf - inf: nothing is known there
                 array = np.where(np.isnan(array), 0.0 if field == "center" else (
                     -np.inf if field.endswith("_lo") else np.inf), array)

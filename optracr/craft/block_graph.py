@@ -38,16 +38,21 @@ class LoweredBlock:
         object.__setattr__(self, "writes", tuple(self.writes))
         object.__setattr__(self, "reads", tuple(dict.fromkeys(self.reads)))
         if not isinstance(self.id, str) or not self.id:
-            raise ValueError(f"a block id is a non-empty string, got {self.id!r}")
+            raise errors.CompileError(None, f"a block id is a non-empty string, got {self.id!r}")
         if not self.writes or len(set(self.writes)) != len(self.writes):
-            raise ValueError(f"block {self.id!r} must write one or more distinct s-ops, got {self.writes}")
+            raise errors.CompileError(
+                None, f"block {self.id!r} must write one or more distinct s-ops, got {self.writes}"
+            )
         if set(self.writes) & set(self.reads):
-            raise ValueError(f"block {self.id!r} reads an s-op it writes: {sorted(set(self.writes) & set(self.reads))}")
+            raise errors.CompileError(
+                None, f"block {self.id!r} reads an s-op it writes: {sorted(set(self.writes) & set(self.reads))}"
+            )
         if not isinstance(self.block, (blocks.MLP, blocks.AttentionHead, blocks.MultiAttentionHead)) and not (
             isinstance(self.block, blocks.SeriesWithResiduals) and _is_head_then_mlp(self.block)
         ):
-            raise ValueError(
-                f"block {self.id!r}: {type(self.block).__name__} fits no sublayer; build an MLP, heads, or [head, MLP]"
+            raise errors.CompileError(
+                None,
+                f"block {self.id!r}: {type(self.block).__name__} fits no sublayer; build an MLP, heads, or [head, MLP]",
             )
 
     @property

@@ -32,7 +32,7 @@ from optracr.datasets import main_guard
 from optracr.datasets import many
 from optracr.datasets import programs
 from optracr.datasets import records
-from optracr.errors import CompileError
+from optracr.errors import CompileError, ModelFileError
 
 FORMAT = "optracr-dataset"
 FORMAT_VERSION = 1
@@ -162,9 +162,20 @@ def write_dataset(
 
 
 def read_index(directory: str | os.PathLike) -> list[records.Record]:
-    """Every record of a finished dataset, in program order."""
-    lines = (Path(directory) / INDEX_NAME).read_text().splitlines()
-    return [records.Record.from_json(json.loads(line)) for line in lines if line.strip()]
+    """Every record of a finished dataset, in program order; ``ModelFileError`` naming the file and line if the
+    index is missing or a line is not a record."""
+    path = Path(directory) / INDEX_NAME
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such file; a finished dataset holds {INDEX_NAME} (write_dataset writes it)",
+                             path=path)
+    found = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                found.append(records.Record.from_json(json.loads(line)))
+            except (ValueError, TypeError, AttributeError) as error:  # not JSON, not an object, or a bad field
+                raise ModelFileError(f"{path}, line {number}: not a dataset record ({error})", path=path) from None
+    return found
 
 
 def _shard_range(spec: DatasetSpec, shard: int) -> range:

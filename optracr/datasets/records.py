@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from optracr.datasets import programs
+from optracr.errors import CompileError, OptracrTypeError
 
 STATUSES = ("ok", "mismatch", "error", "timeout", "lost")
 
@@ -24,8 +25,8 @@ class Job:
     def __post_init__(self) -> None:
         spec = programs.as_spec(self.program)
         if spec is None:
-            raise TypeError(f"job {self.name!r}: program must be a ProgramSpec or (RASP program, vocab, max_seq_len), "
-                            f"got {type(self.program).__name__}")
+            raise OptracrTypeError(None, f"job {self.name!r}: program must be a ProgramSpec or (RASP program, vocab, "
+                                         f"max_seq_len), got {type(self.program).__name__}")
         object.__setattr__(self, "program", spec)
         # kept as sorted pairs: immutable, and picklable for the trip to a worker
         object.__setattr__(self, "compile_options", tuple(sorted(dict(self.compile_options).items())))
@@ -50,7 +51,9 @@ class Record:
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
-            raise ValueError(f"record {self.name!r}: status must be one of {', '.join(STATUSES)}, got {self.status!r}")
+            raise CompileError(
+                None, f"record {self.name!r}: status must be one of {', '.join(STATUSES)}, got {self.status!r}"
+            )
 
     @property
     def ok(self) -> bool:

@@ -46,8 +46,7 @@ def run_job(
 
 
 def _run(job: records.Job, verify: bool, save_dir: str | None, seed: int, seconds: dict, partial: dict) -> None:
-    from optracr import compiler, verification
-    from optracr.export import files
+    from optracr import compiler, export, verification
 
     start = time.perf_counter()
     program, vocab, max_seq_len = job.program.build()
@@ -71,7 +70,7 @@ def _run(job: records.Job, verify: bool, save_dir: str | None, seed: int, second
     if save_dir is not None:
         start = time.perf_counter()
         certificate = report.certificate if verify and report.proved else None
-        files.save(model, Path(save_dir) / job.name, certificate=certificate)
+        export.save(model, Path(save_dir) / job.name, certificate=certificate)
         seconds["save"] = _lap(start)
         partial["saved"] = job.name
 
@@ -82,8 +81,7 @@ def ignore_interrupts() -> None:
 
 
 def import_stages() -> None:
-    from optracr import compiler, verification  # noqa: F401
-    from optracr.export import files  # noqa: F401
+    from optracr import compiler, export, verification  # noqa: F401
 
 
 def _sizes(model: Any) -> dict[str, Any]:

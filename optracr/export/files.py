@@ -251,7 +251,7 @@ class _Reader:
         indices = self.field(obj, name, list, where)
         if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(self.directions) for i in indices):
             raise self.error(f"field {where!r} must list indices into 'directions', got {indices!r}")
-        return self.convert(lambda: craft.bases.space(self.directions[i] for i in indices), where)
+        return self.convert(lambda: craft.space(self.directions[i] for i in indices), where)
 
     def tensor(self, obj: Any, name: str, where: str) -> np.ndarray:
         key = self.field(obj, name, str, where)
