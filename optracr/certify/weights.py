@@ -101,18 +101,22 @@ class ModelWeights:
             self.written_at.setdefault(name, sublayer)
 
     def _split(self, space: craft.VectorSpaceWithBasis, matrix: np.ndarray) -> dict[str, np.ndarray]:
-        return residual_lib.split_rows(self.residual, space, matrix, self.layered.residual_space)
+        return residual_lib.split_rows(self.residual, space, matrix)
 
     def _head(self, layer: int, index: int, head: craft.AttentionHead) -> HeadWeights:
         writes = self._split(head.w_ov.output_space, head.w_ov.matrix.T)
         block = findings.Block("head", layer, heads=(index,), writes=tuple(writes))
         query = self._split(head.w_qk.left_space, head.w_qk.matrix)
         key = self._split(head.w_qk.right_space, head.w_qk.matrix.T)
+        _, key_groups = self.residual.layout(head.w_qk.right_space)
+        key_groups = [group for group in key_groups if group.name in key]
         blocks = []
         for query_name, rows in query.items():
-            for key_name, columns in self._split(head.w_qk.right_space, rows.T).items():
-                if np.any(columns):
-                    blocks.append((query_name, key_name, columns.T))
+            for group in key_groups:
+                scores = np.zeros((rows.shape[0], group.size))
+                scores[:, group.places] = rows[:, group.rows]
+                if scores.any():
+                    blocks.append((query_name, group.name, scores))
         values = {}
         if len(writes) == 1:
             (target,) = writes
