@@ -442,27 +442,29 @@ class _Head:
                     bos_query: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Per width, the range of BOS's weight over the groups of (picked queries, width x length mask of what
         they allow); widths no group allows get (inf, -inf)."""
-        groups = [(pick, allowed) for pick, allowed in groups if np.any(pick) and np.any(allowed)]
+        groups = [(pick, allowed) for pick, allowed in groups if pick.any() and allowed.any()]
         if not groups:
             return np.full(self.n + 1, np.inf), np.full(self.n + 1, -np.inf)
-        picks = np.stack([np.broadcast_to(pick, stats["b_lo"][part].shape) for pick, _ in groups])
-        b_lo, b_hi = stats["b_lo"][part][None, :], stats["b_hi"][part][None, :]
-        never = np.full((1, 1), -np.inf)
-        s_lo = never if bos_query else stats["s_lo"][part][None, :]
-        s_hi = never if bos_query else stats["s_hi"][part][None, :]
-        top_s = np.where(picks, s_hi - b_lo, -np.inf).max(axis=1)[:, None, None]
-        top_u = np.where(picks, stats["u_hi"][part][None, :] - b_lo, -np.inf).max(axis=1)[:, None, None]
-        bottom_s = np.where(picks, s_lo - b_hi, np.inf).min(axis=1)[:, None, None]
-        bottom_u = np.where(picks, stats["u_lo"][part][None, :] - b_hi, np.inf).min(axis=1)[:, None, None]
+        b_lo, b_hi = stats["b_lo"][part], stats["b_hi"][part]
+        picks = np.stack([np.broadcast_to(pick, b_lo.shape) for pick, _ in groups])[:, None, :]  # groups x 1 x queries
+        never = np.full(b_lo.shape, -np.inf)
+        s_lo = never if bos_query else stats["s_lo"][part]
+        s_hi = never if bos_query else stats["s_hi"][part]
+        # Per group, the highest (selected, unselected) score over BOS's lowest, and the lowest over BOS's highest.
+        top = np.where(picks, np.stack([s_hi - b_lo, stats["u_hi"][part] - b_lo]), -np.inf).max(axis=2)
+        bottom = np.where(picks, np.stack([s_lo - b_hi, stats["u_lo"][part] - b_hi]), np.inf).min(axis=2)
+        ends = np.stack([top, bottom])[:, :, :, None, None]  # (top, bottom) x groups x (selected, unselected)
         allowed = np.stack([mask for _, mask in groups])
         logs = _logs(max(allowed.shape[1:]))
-        widths = np.arange(allowed.shape[1])[None, :, None]
-        others = np.maximum(np.arange(allowed.shape[2])[None, None, :] - widths, 0)
+        widths = np.arange(allowed.shape[1])[:, None]
+        others = np.maximum(np.arange(allowed.shape[2])[None, :] - widths, 0)
+        counts = np.broadcast_arrays(logs[widths], logs[others])  # log of how many selected, unselected keys
         with np.errstate(invalid="ignore"):
-            high_others = np.logaddexp(_plus(logs[widths], top_s), _plus(logs[others], top_u))
-            low_others = np.logaddexp(_plus(logs[widths], bottom_s), _plus(logs[others], bottom_u))
-        weight_lo = np.where(allowed, _sigmoid(-high_others), np.inf).min(axis=(0, 2)) * (1 - self.eta)
-        weight_hi = np.minimum(1.0, np.where(allowed, _sigmoid(-low_others), -np.inf).max(axis=(0, 2)) * (1 + self.eta))
+            terms = _plus(np.stack(counts)[None, None], ends)  # (top, bottom) x groups x 2 x widths x lengths
+            mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x groups x widths x lengths
+        weight = _sigmoid(-mass)
+        weight_lo = np.where(allowed, weight[0], np.inf).min(axis=(0, 2)) * (1 - self.eta)
+        weight_hi = np.minimum(1.0, np.where(allowed, weight[1], -np.inf).max(axis=(0, 2)) * (1 + self.eta))
         weight_lo = np.maximum(0.0, weight_lo - (self.n + 1) * self.arithmetic.tiny)
         reachable = allowed.any(axis=(0, 2))
         return np.where(reachable, weight_lo, np.inf), np.where(reachable, weight_hi, -np.inf)
@@ -535,9 +537,13 @@ def _logs(size: int) -> np.ndarray:
 
 
 def _plus(log_count: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """log(count) + score, -inf where there is no key (count 0) or no such score (-inf; never inf - inf)."""
-    return np.where(np.isfinite(log_count) & np.isfinite(score), log_count + score, np.where(
-        np.isneginf(log_count) | np.isneginf(score), -np.inf, np.inf))
+    """log(count) + score, -inf where there is no key (count 0) or no such score (-inf; never inf - inf), inf
+    where the score is unknown (NaN)."""
+    found = log_count + score
+    lost = np.isnan(found)
+    if lost.any():
+        found = np.where(lost, np.where(np.isneginf(log_count) | np.isneginf(score), -np.inf, np.inf), found)
+    return found
 
 
 def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[Hashable]) -> np.ndarray | None:

@@ -39,6 +39,7 @@ class _State:
 NO_VALUE = _State("NO_VALUE")
 AT_BOS = _State("AT_BOS")
 ROW_CHUNK = 1 << 21  # entries of a (rows x columns) bound computed at once
+_FLOAT_FIELDS = ("center", "hot_lo", "hot_hi", "cold_lo", "cold_hi", "sum_lo", "sum_hi")
 
 
 def state_key(state: Hashable) -> Hashable:
@@ -74,13 +75,16 @@ class Table:
         rows = len(self.states)
         if rows == 0 or self.states[-1] is not AT_BOS:
             raise ValueError(f"table of {self.label.name!r}: the last state is the BOS position's")
-        for field in ("hot", "center", "hot_lo", "hot_hi", "cold_lo", "cold_hi", "sum_lo", "sum_hi"):
-            array = np.asarray(getattr(self, field), dtype=np.int64 if field == "hot" else np.float64)
+        arrays = {"hot": np.asarray(self.hot, dtype=np.int64)}
+        arrays.update((field, np.asarray(getattr(self, field), dtype=np.float64)) for field in _FLOAT_FIELDS)
+        for field, array in arrays.items():
             if array.shape != (rows,):
                 raise ValueError(f"table of {self.label.name!r}: {field} needs one entry per state")
-            if field != "hot" and np.isnan(array).any():  # a bound lost to inf - inf: nothing is known there
-                array = np.where(np.isnan(array), 0.0 if field == "center" else (
-                    -np.inf if field.endswith("_lo") else np.inf), array)
+        if np.isnan(np.concatenate([arrays[field] for field in _FLOAT_FIELDS])).any():
+            for field in _FLOAT_FIELDS:  # a bound lost to inf - inf: nothing is known there
+                arrays[field] = np.where(np.isnan(arrays[field]), 0.0 if field == "center" else (
+                    -np.inf if field.endswith("_lo") else np.inf), arrays[field])
+        for field, array in arrays.items():
             array.setflags(write=False)
             object.__setattr__(self, field, array)
 
@@ -181,10 +185,15 @@ def ideal(label: residual_lib.Label, states: Sequence[Hashable]) -> Table:
         zeros = np.zeros(len(states))
         return build(label, states, np.zeros(len(states), dtype=np.int64), (values, values), (zeros, zeros),
                      (zeros, zeros))
-    hot = np.array([-1 if isinstance(s, _State) else label.direction_index(s) for s in states], dtype=np.int64)
+    return ideal_rows(label, states, [-1 if isinstance(s, _State) else label.direction_index(s) for s in states])
+
+
+def ideal_rows(label: residual_lib.Label, states: Sequence[Hashable], hot: Sequence[int]) -> Table:
+    """Exact one-hots: per state, 1 in its ``hot`` direction (none where it is -1) and 0 elsewhere."""
+    hot = np.asarray(hot, dtype=np.int64)
     ones = np.where(hot >= 0, 1.0, 0.0)
-    zeros = np.zeros(len(states))
-    return build(label, states, hot, (ones, ones), (zeros, zeros), (zeros, zeros))
+    zeros = np.zeros(len(hot))
+    return build(label, tuple(states), hot, (ones, ones), (zeros, zeros), (zeros, zeros))
 
 
 # ------------------------------------------------------------------------------------------ reading rows
