@@ -3,6 +3,7 @@ length bound, and the tables built so far (each label's, as its writer left it).
 
 from __future__ import annotations
 
+import math
 import dataclasses
 from collections.abc import Hashable, Iterator, Sequence
 
@@ -112,7 +113,7 @@ class Context:
         memo = self.weights.memo
         if key not in memo:
             shape = tuple(len(rows[name]) for name in frontier)
-            count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+            count = math.prod(shape)
             picks = np.unravel_index(np.arange(count), shape) if shape else ()
             columns = {name: (np.asarray(pick, dtype=np.int64), [_value(tables[name].states[row]) for row in rows[name]])
                        for name, pick in zip(frontier, picks)}
@@ -147,7 +148,7 @@ class Combinations:
     @property
     def count(self) -> int:
         """How many combinations there are."""
-        return int(np.prod([len(rows) for rows in self.rows], dtype=np.int64)) if self.rows else 1
+        return math.prod(len(rows) for rows in self.rows)
 
     def states(self, tables: dict[str, tables_lib.Table], index: int) -> dict[str, Hashable]:
         """The states of combination ``index``, per label."""

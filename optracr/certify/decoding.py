@@ -8,6 +8,7 @@ rule ``verify`` compares with. The margin is how far the worst case stays inside
 
 from __future__ import annotations
 
+import math
 import dataclasses
 from collections.abc import Hashable
 
@@ -62,7 +63,7 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
     bounds = {name: tables_lib.linear_bound(tables[name], weights) for name, weights in reads.items()}
     rows = {name: tables_lib.rows_to_combine(tables[name], bounds.get(name), name in frontier) for name in names}
     combinations = context_lib.product_rows(names, [rows[name] for name in names])
-    inner = int(np.prod([len(rows[name]) for name in names[len(frontier):]], dtype=np.int64))
+    inner = math.prod(len(rows[name]) for name in names[len(frontier):])
     codes, distinct = context.intended(block, [layered.output_label], frontier, tables, rows)[layered.output_label]
     numerical = layered.output_encoding == frontend.rasp.Encoding.NUMERICAL
     undefined = np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)

@@ -56,12 +56,12 @@ class _Side:
         # Per label the rows combined, then its BOS row last: combinations index into these.
         self.rows = {name: np.concatenate([rows[name], [tables[name].num_rows - 1]]) for name in names}
         shape = tuple(len(rows[name]) for name in names)
-        self.count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        self.count = math.prod(shape)
         flat = np.unravel_index(np.arange(self.count), shape) if shape else ()
         self.index = {name: np.asarray(part, dtype=np.int64) for name, part in zip(names, flat)}
         self.bos_index = {name: len(rows[name]) for name in names}
         inner = [name for name in names if name not in frontier]
-        self.inner = int(np.prod([len(rows[name]) for name in inner], dtype=np.int64)) if inner else 1
+        self.inner = math.prod(len(rows[name]) for name in inner)
 
     def values_of(self, context: context_lib.Context, owner: Hashable, label: str) -> tuple[np.ndarray, list]:
         """``label``'s value at every combination, as (codes, distinct values)."""
@@ -625,7 +625,9 @@ def _merge_state(rows: list, state: Hashable, hot: int, box: tuple[float, ...]) 
 
 
 def _blend(weight_lo, weight_hi, bos_lo: float, bos_hi: float, other_lo: float, other_hi: float):
-    """The range of ``a b + (1 - a) o`` for a, b, o in their ranges (extremes at the corners; arrays of a)."""
-    corners = [a * b + (1 - a) * o for a in (np.asarray(weight_lo), np.asarray(weight_hi)) for b in (bos_lo, bos_hi)
-               for o in (other_lo, other_hi)]
-    return np.minimum.reduce(corners), np.maximum.reduce(corners)
+    """The range of ``a b + (1 - a) o`` for a, b, o in their ranges (arrays of a, within [0, 1]): for each a it
+    grows with b and o, so the extremes are at a's ends with b and o both low, or both high."""
+    ends = (np.asarray(weight_lo), np.asarray(weight_hi))
+    lows = [a * bos_lo + (1 - a) * other_lo for a in ends]
+    highs = [a * bos_hi + (1 - a) * other_hi for a in ends]
+    return np.minimum(*lows), np.maximum(*highs)

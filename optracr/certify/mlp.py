@@ -12,6 +12,7 @@ a flat part. Each combination's output, grouped by the value the program gives t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable
 
 import numpy as np
@@ -84,7 +85,7 @@ class _Group:
     def _intended(self, frontier: list[str], tables: dict, rows: dict,
                   combinations: context_lib.Combinations) -> dict[str, tuple[np.ndarray, list[Hashable]]]:
         """Per written label, the program's value at every combination, as (codes, distinct values)."""
-        inner = int(np.prod([len(rows[name]) for name in combinations.names[len(frontier):]], dtype=np.int64))
+        inner = math.prod(len(rows[name]) for name in combinations.names[len(frontier):])
         found = self.context.intended(self.block, list(self.writes), frontier, tables, rows, own=True)
         return {name: (np.repeat(codes, inner), distinct) for name, (codes, distinct) in found.items()}
 
@@ -150,7 +151,9 @@ class _Group:
         states = [tables_lib.NO_VALUE if value is None else value for value in distinct]
         undefined = np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)
         defined = (~undefined[value_codes] if len(distinct) else np.zeros(0, dtype=bool)) & possible
-        kept = np.flatnonzero(~undefined & np.isin(np.arange(len(distinct)), value_codes[defined]))
+        met = np.zeros(len(distinct), dtype=bool)
+        met[value_codes[defined]] = True
+        kept = np.flatnonzero(~undefined & met)
         states = [states[index] for index in kept]
         renumber = np.full(len(distinct), -1, dtype=np.int64)
         renumber[kept] = np.arange(len(kept))

@@ -339,8 +339,7 @@ def rows_to_combine(table: Table, bound: Bound | None, needed: bool) -> np.ndarr
     rows = np.arange(table.num_rows - 1)
     if needed or bound is None or len(rows) <= 1:
         return rows
-    same = all(np.array_equal(part[rows], np.broadcast_to(part[rows[:1]], part[rows].shape))
-               for part in (bound.center, bound.lo, bound.hi))
+    same = all(bool((part[:-1] == part[:1]).all()) for part in (bound.center, bound.lo, bound.hi))
     return rows[:1] if same else rows
 
 
