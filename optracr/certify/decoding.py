@@ -73,7 +73,7 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
     else:
         classes = {frontend.value_key(value): column for column, value in enumerate(layered.output_classes)}
         columns = np.array([_column(value, classes) for value in distinct], dtype=np.int64)
-    terms = sum(np.count_nonzero(np.any(w != 0, axis=1)) for w in reads.values())
+    terms = sum(int(w.any(axis=1).sum()) for w in reads.values())
     outputs = layered.unembedding.output_space.num_dims
     margin_of = np.full(len(distinct), np.inf)
     worst_at = np.full(len(distinct), -1, dtype=np.int64)

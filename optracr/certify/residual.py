@@ -116,10 +116,14 @@ class Residual:
                 places.append(self.labels[direction.name].local(direction))
             label_ids_array = np.array(label_ids, dtype=np.int64)
             places_array = np.array(places, dtype=np.int64)
-            groups = []
-            for name, label_id in names.items():
-                rows = np.flatnonzero(label_ids_array == label_id)
+            # each label's rows, in order: the stable sort by label cut at each label's count
+            order = np.argsort(label_ids_array, kind="stable")
+            ends = np.cumsum(np.bincount(label_ids_array, minlength=len(names))).tolist()
+            groups, start = [], 0
+            for name, end in zip(names, ends):  # names in the order of their ids
+                rows = order[start:end]
                 groups.append(LabelRows(name, self.labels[name].size, rows, places_array[rows]))
+                start = end
             found = (space, label_ids_array, tuple(groups))
             cache[id(space)] = found
         return found[1], found[2]
@@ -130,7 +134,10 @@ class Residual:
 
     def scratch_of(self, width_label: str) -> Label | None:
         """The scratch label of SelectorWidth ``width_label``, if the residual has one."""
-        return self.labels.get(craft.conventions.selector_width_scratch(width_label).name)
+        names = self.__dict__.setdefault("_scratch_names", {})
+        if width_label not in names:
+            names[width_label] = craft.conventions.selector_width_scratch(width_label).name
+        return self.labels.get(names[width_label])
 
 
 def residual_of(layered, program_graph: frontend.ProgramGraph) -> Residual:

@@ -93,9 +93,9 @@ class Table:
         """Whether every row is exact: the hot direction at its center, nothing elsewhere (the embedding's)."""
         cached = self.__dict__.get("_exact")
         if cached is None:
-            cached = bool(np.array_equal(self.hot_lo, self.hot_hi) and np.array_equal(
-                np.where(self.hot >= 0, self.hot_lo, self.center), self.center) and not (
-                np.any(self.cold_lo) or np.any(self.cold_hi) or np.any(self.sum_lo) or np.any(self.sum_hi)))
+            cached = not (self.cold_lo.any() or self.cold_hi.any() or self.sum_lo.any() or self.sum_hi.any()) and bool(
+                (self.hot_lo == self.hot_hi).all() and (np.where(self.hot >= 0, self.hot_lo, self.center)
+                                                       == self.center).all())
             object.__setattr__(self, "_exact", cached)
         return cached
 

@@ -31,13 +31,12 @@ class HeadWeights:
     @functools.cached_property
     def score_terms(self) -> int:
         """How many query and key directions the score's dot products run over (for their rounding)."""
-        return sum(int(np.count_nonzero(np.any(b != 0, axis=1))) + int(np.count_nonzero(np.any(b != 0, axis=0)))
-                   for *_, b in self.blocks)
+        return sum(int(b.any(axis=1).sum()) + int(b.any(axis=0).sum()) for *_, b in self.blocks)
 
     @functools.cached_property
     def value_terms(self) -> int:
         """How many value directions the value's dot products run over."""
-        return sum(int(np.count_nonzero(np.any(w != 0, axis=1))) for w in self.values.values())
+        return sum(int(w.any(axis=1).sum()) for w in self.values.values())
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
