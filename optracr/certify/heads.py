@@ -168,10 +168,10 @@ class _Head:
                   and np.array_equal(query.rows[name], key.rows[name])]
         step = max(1, CHUNK_ENTRIES // max(1, key.count))
         key_index = {name: np.append(key.index[name], key.bos_index[name]) for name in key.names}  # BOS last
+        query_all = {name: np.append(query.index[name], query.bos_index[name]) for name in query.names}  # BOS last
         for start in range(0, query.count + 1, step):
             picks = np.arange(start, min(query.count + 1, start + step))
-            query_index = {name: np.where(picks < query.count, query.index[name][np.minimum(picks, query.count - 1)]
-                                          if query.count else 0, query.bos_index[name]) for name in query.names}
+            query_index = {name: query_all[name][picks] for name in query.names}
             low, high = self._scores(block_bounds, query_index, key_index, rounding)
             b_low, b_high = low[:, -1:], high[:, -1:]
             low, high = low[:, :-1], high[:, :-1]
@@ -216,13 +216,11 @@ class _Head:
         product of dot products (twice ``arithmetic.dot_error``, one main term per block)."""
         rows = len(next(iter(query_index.values()))) if query_index else 1
         columns = len(next(iter(key_index.values()))) if key_index else 2
-        center, size, reach = (np.zeros((rows, columns)) for _ in range(3))
+        center = size = reach = np.zeros((rows, columns))
         for query_name, key_name, block_center, block_reach in block_bounds:
             q, k = query_index[query_name][:, None], key_index[key_name][None, :]
             part = block_center[q, k]
-            center += part
-            size += np.abs(part)
-            reach += block_reach[q, k]
+            center, size, reach = center + part, size + np.abs(part), reach + block_reach[q, k]
         main_terms, terms = rounding
         spread = reach + 2.0 * self.arithmetic.dot_error(main_terms, size + reach, reach, terms)
         return tables_lib.widened(center - spread, center + spread)

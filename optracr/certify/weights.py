@@ -133,7 +133,10 @@ class ModelWeights:
                 unit = parent[unit]
             return unit
 
-        writers = {name: np.flatnonzero(np.any(rows != 0.0, axis=0)) for name, rows in writes.items()}
+        writing = {name: rows.any(axis=0) for name, rows in writes.items()}
+        writers = {name: np.flatnonzero(row) for name, row in writing.items()}
+        if not writing or sum(writing.values()).max() <= 1:  # no unit writes two labels: a group per label
+            return [self._group(layer, reads, writes, [name], units) for name, units in writers.items() if len(units)]
         for units in writers.values():
             for unit in units[1:]:
                 parent[find(int(unit))] = find(int(units[0]))
@@ -148,9 +151,14 @@ class ModelWeights:
         found = []
         for root, units in members.items():
             labels = [name for name, written in writers.items() if len(written) and find(int(written[0])) == root]
-            chosen = np.array(units)
-            group_reads = {name: rows[:, chosen] for name, rows in reads.items() if np.any(rows[:, chosen])}
-            group_writes = {name: writes[name][:, chosen].T for name in labels}
-            block = findings.Block("mlp", layer, units=tuple(int(u) for u in chosen), writes=tuple(labels))
-            found.append(GroupWeights(block, group_reads, group_writes))
+            found.append(self._group(layer, reads, writes, labels, np.array(units)))
         return found
+
+    @staticmethod
+    def _group(layer: int, reads: dict[str, np.ndarray], writes: dict[str, np.ndarray], labels: list[str],
+               units: np.ndarray) -> GroupWeights:
+        """The group of hidden ``units`` (ascending) writing ``labels``."""
+        group_reads = {name: rows[:, units] for name, rows in reads.items() if rows[:, units].any()}
+        group_writes = {name: writes[name][:, units].T for name in labels}
+        block = findings.Block("mlp", layer, units=tuple(units.tolist()), writes=tuple(labels))
+        return GroupWeights(block, group_reads, group_writes)
