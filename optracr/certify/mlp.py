@@ -12,6 +12,7 @@ a flat part. Each combination's output, grouped by the value the program gives t
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Hashable
 
@@ -172,26 +173,30 @@ class _Group:
         table = tables_lib.build(label, (*states, tables_lib.AT_BOS), np.concatenate([hot, bos[0]]),
                                  (arrays[0], arrays[1]), (arrays[2], arrays[3]), (arrays[4], arrays[5]))
         self.context.store(name, table)
-        self._record(name, label, states, codes, rows, np.flatnonzero(defined), tables, combinations)
+        # what blame names if the proof fails: found then, from what this block saw
+        self.context.details[name] = {"block": self.block, "kind": "mlp", "worst": functools.partial(
+            _worst, label, states, codes, rows, defined, tables, combinations)}
 
-    def _record(self, name, label, states, codes, rows, positions, tables, combinations) -> None:
-        """Keeps the combination furthest from its exact encoding, to name it if the proof fails."""
-        _, hot_lo, hot_hi, cold_lo, cold_hi = rows[:5]
-        if label.numerical:
-            wanted = np.array([0.0 if isinstance(state, type(tables_lib.NO_VALUE)) else float(state)
-                               for state in states])[codes]
-            errors = np.maximum(np.abs(hot_lo - wanted), np.abs(hot_hi - wanted))
-        else:
-            hot_error = np.where(rows[0] >= 0, np.maximum(np.abs(hot_lo - 1.0), np.abs(hot_hi - 1.0)), 0.0)
-            errors = np.maximum(hot_error, np.maximum(np.abs(cold_lo), np.abs(cold_hi)))
-        worst = None
-        if len(errors):
-            index = int(np.argmax(errors))
-            state = states[codes[index]]
-            worst = {"values": combinations.states(tables, int(positions[index])),
-                     "intended": None if state is tables_lib.NO_VALUE else state, "error": float(errors[index]),
-                     "range": (float(hot_lo[index]), float(hot_hi[index]))}
-        self.context.details[name] = {"block": self.block, "kind": "mlp", "worst": worst}
+
+def _worst(label, states, codes, rows, defined, tables, combinations) -> dict | None:
+    """The combination furthest from its exact encoding (its values, intended value, error and range)."""
+    positions = np.flatnonzero(defined)
+    _, hot_lo, hot_hi, cold_lo, cold_hi = rows[:5]
+    if label.numerical:
+        wanted = np.array([0.0 if isinstance(state, type(tables_lib.NO_VALUE)) else float(state)
+                           for state in states])[codes]
+        errors = np.maximum(np.abs(hot_lo - wanted), np.abs(hot_hi - wanted))
+    else:
+        hot_error = np.where(rows[0] >= 0, np.maximum(np.abs(hot_lo - 1.0), np.abs(hot_hi - 1.0)), 0.0)
+        errors = np.maximum(hot_error, np.maximum(np.abs(cold_lo), np.abs(cold_hi)))
+    worst = None
+    if len(errors):
+        index = int(np.argmax(errors))
+        state = states[codes[index]]
+        worst = {"values": combinations.states(tables, int(positions[index])),
+                 "intended": None if state is tables_lib.NO_VALUE else state, "error": float(errors[index]),
+                 "range": (float(hot_lo[index]), float(hot_hi[index]))}
+    return worst
 
 
 def _with_bos(chunks, bos: dict[str, np.ndarray]):
