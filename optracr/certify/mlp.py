@@ -95,10 +95,10 @@ class _Group:
         """Per combination, bounds (low, high) on every written direction (columns: the writes in order)."""
         snd = self.group.second_layer  # units x outputs
         units, outputs = snd.shape
-        second_layer = self.arithmetic.gamma(np.count_nonzero(snd, axis=0).max(initial=0) + 1)
+        second_layer = self.arithmetic.gamma(self.group.second_layer_terms + 1)
         numerical = [name for name in self.reads if self.context.residual.labels[name].numerical
                      and name != craft.conventions.ONE]
-        terms = int(np.count_nonzero(np.concatenate(list(self.reads.values()), axis=0), axis=0).max(initial=0))
+        terms = self.group.first_layer_terms
         mats = self.group.second_layer_parts
         lows, highs = [], []
         size = max(1, CHUNK_ENTRIES // max(units, outputs, 1))
@@ -225,7 +225,7 @@ def _hot(label: residual_lib.Label, state: Hashable) -> int:
 
 def _times(dense: np.ndarray, matrix) -> np.ndarray:
     """``dense @ matrix`` for a dense or sparse ``matrix``, as a dense array."""
-    if scipy.sparse.issparse(matrix):
+    if not isinstance(matrix, np.ndarray) and scipy.sparse.issparse(matrix):
         return np.asarray((matrix.T @ dense.T).T)
     return dense @ matrix
 

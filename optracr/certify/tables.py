@@ -265,6 +265,9 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
         return _exact_rows(table, weights, rows)
     if weights.shape[0] == columns and weights.shape[0] > 1 and np.array_equal(weights, np.eye(columns)):
         return _identity_rows(table, rows)
+    if weights.shape[0] == 1 and not (table.hot.any() or table.cold_lo.any() or table.cold_hi.any() or
+                                      table.sum_lo.any() or table.sum_hi.any()) and np.isfinite(weights).all():
+        return _single_rows(table, weights, rows)
     stats = _column_stats(weights) if weights.shape[0] else None
     step = max(1, ROW_CHUNK // max(1, columns))
     parts = [_linear_rows(table, weights, stats, rows[start : start + step]) for start in range(0, len(rows), step)]
@@ -283,6 +286,19 @@ def _exact_rows(table: Table, weights: np.ndarray, rows: np.ndarray) -> Bound:
     center = np.where((hot >= 0)[:, None], weights[np.maximum(hot, 0)], 0.0) * value
     zeros = np.zeros_like(center)
     return Bound(center, zeros, zeros, np.abs(center), zeros)
+
+
+def _single_rows(table: Table, weights: np.ndarray, rows: np.ndarray) -> Bound:
+    """``linear_bound`` of a one-direction label hot in every row with nothing cold (a numerical s-op), through
+    finite weights: the weight times the box (what the general rule gives when there is no cold direction)."""
+    weight = weights[0][None, :]
+    center = weight * table.center[rows, None]
+    ends = (weight * (table.hot_lo[rows, None] - table.center[rows, None]),
+            weight * (table.hot_hi[rows, None] - table.center[rows, None]))
+    base = table.cold_lo[rows, None] * 0.0  # the cold part, of no size
+    main = np.abs(weight) * np.maximum(np.abs(table.hot_lo[rows]), np.abs(table.hot_hi[rows]))[:, None]
+    return Bound(center, *widened(np.minimum(*ends) + base - 0.0, np.maximum(*ends) + base + 0.0), main,
+                 np.zeros_like(center))
 
 
 def _identity_rows(table: Table, rows: np.ndarray) -> Bound:

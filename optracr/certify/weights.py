@@ -54,6 +54,18 @@ class GroupWeights:
         return np.concatenate([self.writes[name] for name in self.writes], axis=1)
 
     @functools.cached_property
+    def first_layer_terms(self) -> int:
+        """The most first-layer weights any unit's pre-activation sums (for its rounding)."""
+        if not self.reads:
+            return 0
+        return int(np.count_nonzero(np.concatenate(list(self.reads.values()), axis=0), axis=0).max(initial=0))
+
+    @functools.cached_property
+    def second_layer_terms(self) -> int:
+        """The most second-layer weights any written direction sums."""
+        return int(np.count_nonzero(self.second_layer, axis=0).max(initial=0))
+
+    @functools.cached_property
     def second_layer_parts(self) -> tuple:
         """(positive part, negative part, absolute value) of the second layer, sparse when it is large."""
         snd = self.second_layer
