@@ -169,31 +169,33 @@ class _Head:
         step = max(1, CHUNK_ENTRIES // max(1, key.count))
         key_index = {name: np.append(key.index[name], key.bos_index[name]) for name in key.names}  # BOS last
         query_all = {name: np.append(query.index[name], query.bos_index[name]) for name in query.names}  # BOS last
+        query_valid = np.append(self.query_defined, True)  # the BOS query last
         for start in range(0, query.count + 1, step):
             picks = np.arange(start, min(query.count + 1, start + step))
+            span = slice(start, start + len(picks))
             query_index = {name: query_all[name][picks] for name in query.names}
             low, high = self._scores(block_bounds, query_index, key_index, rounding)
             b_low, b_high = low[:, -1:], high[:, -1:]
             low, high = low[:, :-1], high[:, :-1]
             chosen = selected(picks) & self.key_defined[None, :]
             unchosen = ~chosen & self.key_defined[None, :]
-            valid = np.concatenate([self.query_defined, [True]])[picks]
-            stats["b_lo"][picks], stats["b_hi"][picks] = b_low[:, 0], b_high[:, 0]
-            stats["s_lo"][picks] = np.where(chosen, low, np.inf).min(axis=1, initial=np.inf)
-            stats["s_hi"][picks] = np.where(chosen, high, -np.inf).max(axis=1, initial=-np.inf)
-            stats["u_lo"][picks] = np.where(unchosen, low, np.inf).min(axis=1, initial=np.inf)
-            stats["u_hi"][picks] = np.where(unchosen, high, -np.inf).max(axis=1, initial=-np.inf)
-            flags["any_sel"][picks] = chosen.any(axis=1) & valid
-            flags["any_unsel"][picks] = unchosen.any(axis=1) & valid
+            valid = query_valid[span]
+            stats["b_lo"][span], stats["b_hi"][span] = b_low[:, 0], b_high[:, 0]
+            stats["s_lo"][span] = np.where(chosen, low, np.inf).min(axis=1, initial=np.inf)
+            stats["s_hi"][span] = np.where(chosen, high, -np.inf).max(axis=1, initial=-np.inf)
+            stats["u_lo"][span] = np.where(unchosen, low, np.inf).min(axis=1, initial=np.inf)
+            stats["u_hi"][span] = np.where(unchosen, high, -np.inf).max(axis=1, initial=-np.inf)
+            flags["any_sel"][span] = chosen.any(axis=1) & valid
+            flags["any_unsel"][span] = unchosen.any(axis=1) & valid
             itself = np.ones_like(chosen)  # key states the query's own position can be in (it is a key too)
             for name in shared:
                 itself &= query_index[name][:, None] == key_index[name][None, :-1]
-            flags["self_sel"][picks] = (chosen & itself).any(axis=1) & valid
-            flags["self_unsel"][picks] = (unchosen & itself).any(axis=1) & valid
+            flags["self_sel"][span] = (chosen & itself).any(axis=1) & valid
+            flags["self_unsel"][span] = (unchosen & itself).any(axis=1) & valid
             chosen &= valid[:, None]
             self.selected_by_some |= chosen[picks < query.count].any(axis=0)
             if self.kind == "categorical":
-                flags["mixed"][picks] = self._mixed(chosen)
+                flags["mixed"][span] = self._mixed(chosen)
         self.stats, self.flags = stats, flags
         # The BOS query picks nothing: every key is stray there.
         self.flags["any_sel"][-1] = self.flags["self_sel"][-1] = False
@@ -457,9 +459,8 @@ class _Head:
         widths = np.arange(allowed.shape[1])[:, None]
         others = np.maximum(np.arange(allowed.shape[2])[None, :] - widths, 0)
         counts = np.broadcast_arrays(logs[widths], logs[others])  # log of how many selected, unselected keys
-        with np.errstate(invalid="ignore"):
-            terms = _plus(np.stack(counts)[None, None], ends)  # (top, bottom) x groups x 2 x widths x lengths
-            mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x groups x widths x lengths
+        terms = _plus(np.stack(counts)[None, None], ends)  # (top, bottom) x groups x 2 x widths x lengths
+        mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x groups x widths x lengths
         weight = _sigmoid(-mass)
         weight_lo = np.where(allowed, weight[0], np.inf).min(axis=(0, 2)) * (1 - self.eta)
         weight_hi = np.minimum(1.0, np.where(allowed, weight[1], -np.inf).max(axis=(0, 2)) * (1 + self.eta))
@@ -530,8 +531,7 @@ def _predicate_matrix(select: rasp.Select, queries: list[Hashable], keys: list[H
 
 def _logs(size: int) -> np.ndarray:
     """log(k) for k = 0..size (-inf for 0): the log of k keys' total weight at score 0."""
-    with np.errstate(divide="ignore"):
-        return np.log(np.arange(size + 1, dtype=np.float64))
+    return np.concatenate([[-np.inf], np.log(np.arange(1, size + 1, dtype=np.float64))])
 
 
 def _plus(log_count: np.ndarray, score: np.ndarray) -> np.ndarray:
