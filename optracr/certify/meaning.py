@@ -2,7 +2,8 @@
 
 The certificate never evaluates the program on an input. It asks, for one combination of values of the labels a
 block reads, what the s-ops the block writes should be (``value_of``: Maps and SequenceMaps applied through
-``frontend.apply_function``, down to the s-ops the residual stores), whether a Select picks a key
+``frontend.apply_function``, down to the s-ops the residual stores; ``values_over``: the same rule applied inline
+to every distinct combination at once), whether a Select picks a key
 (``frontend.selects``) and what an Aggregate gives for the values it picks (``frontend.aggregate_value``).
 Folded s-ops and the members of a fused MLP have no directions: their values come from the stored s-ops they are
 functions of, exactly as the weights compose them.
