@@ -81,6 +81,16 @@ class Label:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
+class LabelRows:
+    """Where one label's directions sit in a space: their rows there, and each one's place in the label."""
+
+    name: str
+    size: int
+    rows: np.ndarray
+    places: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
 class Residual:
     """Every label of a model's residual, and for every residual position the label it belongs to."""
 
@@ -93,24 +103,31 @@ class Residual:
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
 
-    def layout(self, space: craft.VectorSpaceWithBasis) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """For a space's directions: the label names, each direction's label (an index into them) and its place
-        in the label (remembered per space)."""
+    def layout(self, space: craft.VectorSpaceWithBasis) -> tuple[np.ndarray, tuple[LabelRows, ...]]:
+        """For a space's directions: each direction's label (an index into the groups), and per label of the space
+        (in order of first appearance) its rows in the space and their places in the label (remembered per
+        space)."""
         cache = self.__dict__.setdefault("_layouts", {})
         found = cache.get(id(space))
         if found is None or found[0] is not space:
-            names: list[str] = []
-            index: dict[str, int] = {}
+            names: dict[str, int] = {}
             label_ids, places = [], []
             for direction in space.basis:
-                if direction.name not in index:
-                    index[direction.name] = len(names)
-                    names.append(direction.name)
-                label_ids.append(index[direction.name])
+                label_ids.append(names.setdefault(direction.name, len(names)))
                 places.append(self.labels[direction.name].local(direction))
-            found = (space, names, np.array(label_ids, dtype=np.int64), np.array(places, dtype=np.int64))
+            label_ids_array = np.array(label_ids, dtype=np.int64)
+            places_array = np.array(places, dtype=np.int64)
+            # each label's rows, in order: the stable sort by label cut at each label's count
+            order = np.argsort(label_ids_array, kind="stable")
+            ends = np.cumsum(np.bincount(label_ids_array, minlength=len(names))).tolist()
+            groups, start = [], 0
+            for name, end in zip(names, ends):  # names in the order of their ids
+                rows = order[start:end]
+                groups.append(LabelRows(name, self.labels[name].size, rows, places_array[rows]))
+                start = end
+            found = (space, label_ids_array, tuple(groups))
             cache[id(space)] = found
-        return found[1], found[2], found[3]
+        return found[1], found[2]
 
     def labels_of(self, positions: np.ndarray) -> list[str]:
         """The labels the given residual positions belong to, each once, in residual order."""
@@ -118,7 +135,10 @@ class Residual:
 
     def scratch_of(self, width_label: str) -> Label | None:
         """The scratch label of SelectorWidth ``width_label``, if the residual has one."""
-        return self.labels.get(craft.selector_width_scratch(width_label).name)
+        names = self.__dict__.setdefault("_scratch_names", {})
+        if width_label not in names:
+            names[width_label] = craft.selector_width_scratch(width_label).name
+        return self.labels.get(names[width_label])
 
 
 def residual_of(layered, program_graph: frontend.ProgramGraph) -> Residual:
@@ -141,21 +161,17 @@ def residual_of(layered, program_graph: frontend.ProgramGraph) -> Residual:
     return Residual(labels, label_at, tuple(local_at), bos, pad)
 
 
-def split_rows(
-    residual: Residual, space: craft.VectorSpaceWithBasis, matrix: np.ndarray, residual_space: craft.VectorSpaceWithBasis
-) -> dict[str, np.ndarray]:
+def split_rows(residual: Residual, space: craft.VectorSpaceWithBasis, matrix: np.ndarray) -> dict[str, np.ndarray]:
     """``matrix``'s rows (indexed by ``space``'s directions) per residual label, each as a (label size x columns)
     matrix in the label's direction order; labels whose rows are all zero are left out."""
-    del residual_space  # a direction's label is its name; its place in the label, the label's own index
-    names, label_ids, places = residual.layout(space)
-    live = np.any(matrix != 0.0, axis=1)
+    label_ids, groups = residual.layout(space)
+    live = np.bincount(label_ids, weights=matrix.any(axis=1), minlength=len(groups)) if len(label_ids) else ()
     found: dict[str, np.ndarray] = {}
-    for label_id in np.unique(label_ids[live]).tolist():
-        rows = np.flatnonzero(live & (label_ids == label_id))
-        name = names[label_id]
-        block = np.zeros((residual.labels[name].size, matrix.shape[1]))
-        block[places[rows]] = matrix[rows]  # a space lists each direction once
-        found[name] = block
+    for label_id in np.flatnonzero(live).tolist():
+        group = groups[label_id]
+        block = np.zeros((group.size, matrix.shape[1]))
+        block[group.places] = matrix[group.rows]  # a space lists each direction once
+        found[group.name] = block
     return found
 
 
