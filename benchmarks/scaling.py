@@ -26,7 +26,9 @@ import numpy as np
 
 import model_sizes  # a sibling script: benchmarks/ is on sys.path when run or tested
 import optracr
-from optracr import craft, frontend, random_programs, schedule, scheduling
+from optracr import craft, frontend, schedule
+from optracr.compiler import scheduling
+from optracr.generate import random_programs
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = (10, 30, 100, 300, 1000)

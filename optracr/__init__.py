@@ -14,6 +14,7 @@ __all__ = [
     "CausalMeaningWarning",
     "Certificate",
     "CompileError",
+    "CompileOptions",
     "CompiledModel",
     "EvaluationError",
     "InputError",
@@ -32,12 +33,16 @@ __all__ = [
 
 def __getattr__(name: str):
     # The compiler pulls in JAX, Haiku and OR-Tools: load them on first use, not on `from optracr import rasp`.
-    if name in ("compile", "compile_rasp_to_model"):
+    if name in ("compile", "compile_rasp_to_model", "compiling"):  # optracr.compiling: tracr.compiler.compiling
         from optracr import compiler
 
         return getattr(compiler, name)
+    if name == "CompileOptions":
+        from optracr.options import CompileOptions
+
+        return CompileOptions
     if name in ("verify", "VerifyReport"):
-        from optracr import verification
+        from optracr.certify import verification
 
         return getattr(verification, name)
     if name == "certify":  # the sub-package is callable: optracr.certify(model, program=None)

@@ -71,6 +71,7 @@ from optracr.craft import lowering
 from optracr.craft import numerical_mlp
 from optracr.craft import numpy_model
 from optracr.craft import operators
+from optracr.craft import passes
 from optracr.craft import regions
 from optracr.craft import selector_width
 from optracr.craft.inputs import check_tokens
@@ -78,7 +79,7 @@ from optracr.craft.bases import BasisDirection, VectorInBasis, VectorSpaceWithBa
 from optracr.craft.block_graph import BlockGraph, FusionCandidate, LoweredBlock, sublayer_parts
 from optracr.craft.blocks import MLP, AttentionHead, MultiAttentionHead, SeriesWithResiduals, combine_in_parallel
 from optracr.craft.fusion import FusedInput, FusedOutput, FusedUnits, fused_mlp, fused_units, fused_width
-from optracr.craft.lowering import lower
+from optracr.craft.lowering import lower, lower_each
 from optracr.craft.numpy_model import (
     attention_mask,
     decode,
@@ -90,12 +91,15 @@ from optracr.craft.numpy_model import (
     token_embedding,
 )
 from optracr.craft.operators import Bilinear, Linear
+from optracr.craft.passes import PASSES, FoldPass, FusePass, Pass, pass_for
 
 __all__ = [
     "AttentionHead",
     "BasisDirection",
     "Bilinear",
     "BlockGraph",
+    "FoldPass",
+    "FusePass",
     "FusionCandidate",
     "FusedInput",
     "FusedOutput",
@@ -104,6 +108,8 @@ __all__ = [
     "LoweredBlock",
     "MLP",
     "MultiAttentionHead",
+    "PASSES",
+    "Pass",
     "SeriesWithResiduals",
     "VectorInBasis",
     "VectorSpaceWithBasis",
@@ -129,10 +135,13 @@ __all__ = [
     "inputs",
     "join_vector_spaces",
     "lower",
+    "lower_each",
     "lowering",
     "numerical_mlp",
     "numpy_model",
     "operators",
+    "pass_for",
+    "passes",
     "regions",
     "position_embedding",
     "run",

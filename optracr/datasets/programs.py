@@ -15,7 +15,7 @@ import pickle
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
-from optracr import user_programs
+from optracr.cli import user_programs
 from optracr.errors import CompileError
 from optracr.frontend import rasp
 
@@ -97,7 +97,7 @@ class ProgramSpec:
     def build(self) -> tuple[rasp.SOp, frozenset, int]:
         """The program, its vocabulary and max_seq_len (rebuilt here: fresh expressions and functions)."""
         if self.kind == "random":
-            from optracr import random_programs
+            from optracr.generate import random_programs
 
             generated = random_programs.generate(self.seed, **dict(self.options))
             program, vocab, max_seq_len = generated.program, generated.vocab, generated.max_seq_len

@@ -46,15 +46,15 @@ def run_job(
 
 
 def _run(job: records.Job, verify: bool, save_dir: str | None, seed: int, seconds: dict, partial: dict) -> None:
-    from optracr import compiler, verification
+    from optracr import compiler
+    from optracr.certify import verification
     from optracr.export import files
 
     start = time.perf_counter()
     program, vocab, max_seq_len = job.program.build()
     seconds["build"] = _lap(start)
     start = time.perf_counter()
-    options = {"seed": seed, **dict(job.compile_options)}
-    model = compiler.compile(program, vocab, max_seq_len, **options)
+    model = compiler.compile(program, job.compile_options.replace(vocab=vocab, max_seq_len=max_seq_len))
     seconds["compile"] = _lap(start)
     partial["sizes"] = _sizes(model)
     if verify:
@@ -82,7 +82,8 @@ def ignore_interrupts() -> None:
 
 
 def import_stages() -> None:
-    from optracr import compiler, verification  # noqa: F401
+    from optracr import compiler  # noqa: F401
+    from optracr.certify import verification  # noqa: F401
     from optracr.export import files  # noqa: F401
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Hashable, Iterable
 
+from optracr import options
 from optracr.frontend import errors
 
-STRICT_CAUSAL = "strict"
-CAUSAL_OPTIONS = (False, True, STRICT_CAUSAL)
-REFUSE_PARTIAL = "refuse"
-ALLOW_PARTIAL = "allow"
-PARTIAL_FUNCTIONS = (REFUSE_PARTIAL, ALLOW_PARTIAL)
+STRICT_CAUSAL = options.STRICT_CAUSAL
+CAUSAL_OPTIONS = options.CAUSAL_OPTIONS
+ALLOW_PARTIAL = options.ALLOW_PARTIAL
+PARTIAL_FUNCTIONS = options.PARTIAL_FUNCTIONS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,10 +35,10 @@ class InputSpec:
 
     vocab: frozenset[Hashable]
     max_seq_len: int
-    bos: Hashable = "BOS"
-    pad: Hashable = "PAD"
-    causal: bool | str = False
-    partial_functions: str = REFUSE_PARTIAL
+    bos: Hashable = options.CompileOptions.bos
+    pad: Hashable = options.CompileOptions.pad
+    causal: bool | str = options.CompileOptions.causal
+    partial_functions: str = options.CompileOptions.partial_functions
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "vocab", _vocab_set(self.vocab))

@@ -5,7 +5,7 @@ file runs as a module, with its own directory first on ``sys.path`` while it run
 import the modules beside it); a module is imported, the current directory searched after the installed
 packages. Whatever goes wrong says which file, the line and the error, and what would work.
 
->>> from optracr import user_programs
+>>> from optracr.cli import user_programs
 >>> user_programs.load_program("optracr.programs:make_shuffle_dyck", {"pairs": ["()"]}).label
 'shuffle_dyck'
 """
