@@ -98,7 +98,7 @@ class CompileOptions:
 
     def __post_init__(self) -> None:
         if self.vocab is not None:
-            object.__setattr__(self, "vocab", _vocab(self.vocab))
+            object.__setattr__(self, "vocab", token_set(self.vocab))
         object.__setattr__(self, "passes", _passes(self.passes))
         for name, problem in _problems(self):
             raise CompileError(None, f"option {name}: {problem}")
@@ -197,7 +197,7 @@ def _problems(options: CompileOptions) -> Iterable[tuple[str, str]]:
     if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 1):
         yield "max_seq_len", f"must be an integer >= 1 (the longest input, BOS excluded), got {length!r}"
     for name in ("bos", "pad"):
-        if not _hashable(getattr(options, name)):
+        if not is_hashable(getattr(options, name)):
             yield name, f"the {name.upper()} token must be hashable (str, int, ...), got {getattr(options, name)!r}"
     if not (isinstance(options.causal, bool) or options.causal == STRICT_CAUSAL):
         yield "causal", (f"must be False, True or {STRICT_CAUSAL!r}, got {options.causal!r}; True compiles the "
@@ -215,15 +215,38 @@ def _problems(options: CompileOptions) -> Iterable[tuple[str, str]]:
         yield "partial_functions", f"must be {_listing(PARTIAL_FUNCTIONS, ' or ')}, got {options.partial_functions!r}"
 
 
-def _vocab(vocab: Any) -> frozenset[Hashable]:
-    if isinstance(vocab, (str, bytes)) or not isinstance(vocab, Iterable):
+def token_set(vocab: Iterable[Hashable]) -> frozenset[Hashable]:
+    """``vocab`` as a set of tokens; refused (naming them) when it is no collection, holds unhashable tokens, or
+    tokens equal under == but of different types, which a model could not tell apart."""
+    if not isinstance(vocab, Iterable):
         raise CompileError(
-            None, f"option vocab: must be a collection of input tokens, e.g. vocab={{'a', 'b'}}, got {vocab!r}"
+            None, f"the vocabulary must be a collection of input tokens, e.g. vocab={{'a', 'b'}}, got {vocab!r}"
         )
+    tokens = list(vocab)
     try:
-        return frozenset(vocab)
+        merged = frozenset(tokens)
     except TypeError as error:
-        raise CompileError(None, f"option vocab: tokens must be hashable (str, int, ...): {error}") from None
+        raise CompileError(None, f"vocabulary tokens must be hashable (str, int, ...): {error}") from None
+    _refuse_equal_tokens(tokens, merged)
+    return merged
+
+
+def _refuse_equal_tokens(tokens: list[Hashable], merged: frozenset[Hashable]) -> None:
+    """Tokens of different types that ``==`` cannot tell apart (``1``, ``1.0``, ``True``) are one token to a model."""
+    typed: dict[Hashable, list[Hashable]] = {}
+    for token in tokens:
+        kinds = typed.setdefault(token, [])
+        if not any(type(seen) is type(token) for seen in kinds):
+            kinds.append(token)
+    clashes = [kinds for kinds in typed.values() if len(kinds) > 1]
+    if clashes:
+        shown = "; ".join(", ".join(f"{token!r} ({type(token).__name__})" for token in kinds) for kinds in clashes)
+        raise CompileError(
+            None,
+            f"the vocabulary holds tokens that are equal under == but of different types: {shown}; RASP compares "
+            f"tokens with ==, so a model cannot tell them apart and would decode them as one; keep one of each "
+            f"(the vocabulary has {len(merged)} distinct tokens)",
+        )
 
 
 def _passes(passes: Any) -> tuple[PassOptions, ...]:
@@ -268,7 +291,8 @@ def _listing(values: Iterable[Any], last: str = ", ") -> str:
     return ", ".join(shown[:-1]) + last + shown[-1] if len(shown) > 1 else ", ".join(shown)
 
 
-def _hashable(value: object) -> bool:
+def is_hashable(value: object) -> bool:
+    """Whether ``value`` can be a token (``hash`` takes it)."""
     try:
         hash(value)
     except TypeError:

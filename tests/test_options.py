@@ -27,8 +27,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "optracr"
         ({"partial_functions": "maybe"}, r"option partial_functions: must be 'refuse' or 'allow', got 'maybe'"),
         ({"max_seq_len": 0}, r"option max_seq_len: must be an integer >= 1"),
         ({"bos": ["B"]}, r"option bos: the BOS token must be hashable"),
-        ({"vocab": 3}, r"option vocab: must be a collection of input tokens"),
-        ({"vocab": [["a"]]}, r"option vocab: tokens must be hashable"),
+        ({"vocab": 3}, r"the vocabulary must be a collection of input tokens"),
+        ({"vocab": [["a"]]}, r"vocabulary tokens must be hashable"),
+        ({"vocab": [1, 1.0]}, r"equal under == but of different types: 1 \(int\), 1.0 \(float\)"),
         ({"passes": (FuseOptions(), FoldOptions())}, r"option passes: \['fuse', 'fold'\] must be distinct passes "
                                                       r"in the order they run: fold, fuse"),
         ({"passes": (FoldOptions(), FoldOptions())}, r"must be distinct passes"),
