@@ -1,7 +1,10 @@
-"""craft: labelled vector spaces, operators and transformer blocks, the library of constructions, and ``lower``.
+"""craft: labelled vector spaces, operators and transformer blocks, the library of constructions, ``lower`` and
+the passes.
 
-``lower(program_graph)`` turns every computed s-op of a ``frontend.ProgramGraph`` into one craft block (an
-MLP, an attention head, or selector width's head + MLP) on named residual directions, following the
+``lower_each(program_graph)`` turns every computed s-op of a ``frontend.ProgramGraph`` into one craft block (an
+MLP, an attention head, or selector width's head + MLP) on named residual directions; the passes
+(``FoldPass``, ``FusePass``; ``pass_for(options)``) transform that block graph, and ``lower(program_graph,
+fold=, fuse=, fused_width_cap=)`` runs both. Blocks follow the
 residual conventions of docs/artefacts.md (``one``; ``tokens:v`` with ``tokens:BOS``/``tokens:PAD``;
 ``indices:i``; ``L:v`` per value of a categorical s-op ``L``, the single ``L`` for a numerical one). Each
 block's numpy ``apply`` is the reference semantics; ``embed``, ``run`` and ``decode`` run a whole BlockGraph,
