@@ -52,6 +52,8 @@ def compile(  # noqa: A001 - the reference's verb, on purpose
     >>> [stage.name for stage in optracr.compile(rasp.Map(lambda x: x == "a", rasp.tokens), options).provenance.stages]
     ['frontend', 'lower', 'schedule', 'assemble']
     """
+    if options is None and isinstance(keywords.get("options"), options_lib.CompileOptions):
+        options = keywords.pop("options")  # compile(program, options=...)
     return run_pipeline(program, _options(options, max_seq_len, keywords))
 
 

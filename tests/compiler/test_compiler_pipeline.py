@@ -46,6 +46,7 @@ def test_keywords_beside_options_change_them() -> None:
     options = CompileOptions(vocab={"a", "b"}, max_seq_len=2)
     model = optracr.compile(program, options, fuse=False)
     assert model.options.passes == (FoldOptions(),) and model.options.vocab == {"a", "b"}
+    assert optracr.compile(program, options=options).options == options
 
 
 @pytest.mark.parametrize(
