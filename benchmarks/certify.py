@@ -41,7 +41,8 @@ import numpy as np  # noqa: E402
 
 import optracr  # noqa: E402
 import optracr.compiler  # noqa: E402,F401 - loads OR-Tools before anything is timed
-from optracr import assemble, craft, programs, random_programs  # noqa: E402
+from optracr import assemble, craft, programs  # noqa: E402
+from optracr.generate import random_programs  # noqa: E402
 from optracr.schedule import fusion  # noqa: E402 - compile's cache, cleared before each timed compile
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -24,6 +24,7 @@ __all__ = [
     "CausalMeaningWarning",
     "Certificate",
     "CompileError",
+    "CompileOptions",
     "CompiledModel",
     "EvaluationError",
     "ExportError",
@@ -47,14 +48,18 @@ __all__ = [
 
 def __getattr__(name: str):
     # The compiler pulls in JAX, Haiku and OR-Tools: load them on first use, not on `from optracr import rasp`.
-    if name in ("compile", "compile_rasp_to_model"):
+    if name in ("compile", "compile_rasp_to_model", "compiling"):  # optracr.compiling: tracr.compiler.compiling
         from optracr import compiler
 
         return getattr(compiler, name)
-    if name in ("verify", "VerifyReport"):
-        from optracr import verification
+    if name == "CompileOptions":
+        from optracr.options import CompileOptions
 
-        return getattr(verification, name)
+        return CompileOptions
+    if name in ("verify", "VerifyReport"):
+        import optracr.certify
+
+        return getattr(sys.modules["optracr.certify"], name)
     if name == "certify":  # the sub-package is callable: optracr.certify(model, program=None)
         import optracr.certify
 

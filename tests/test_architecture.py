@@ -17,33 +17,36 @@ PACKAGE = Path(__file__).resolve().parents[1] / "optracr"
 # Every package and root module of optracr, and the units it may import: imports point one way (a DAG, checked
 # below), from the front end to the stages after it. "optracr" is the root face (``import optracr``,
 # ``optracr.compile``); ``from optracr import rasp`` is the frontend's face. docs/design.md explains the order.
+# ``options`` (CompileOptions: every compile choice's default and valid values) and ``errors`` import no stage,
+# so every stage may read them.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
-    "frontend": {"errors"},
-    "craft": {"errors", "frontend"},
-    "schedule": {"errors"},
-    "assemble": {"errors", "frontend", "craft", "schedule"},
-    # the certificate reads the layered model, the program and craft's labelled types; it is outside the chain
-    "certify": {"errors", "frontend", "craft", "assemble"},
-    "export": {"errors", "frontend", "craft", "schedule", "assemble", "certify"},
+    "typed_json": {"errors"},  # tokens as typed JSON (saved models, options)
+    "options": {"errors", "typed_json"},
+    "frontend": {"errors", "options"},
+    "craft": {"errors", "options", "frontend"},
+    "schedule": {"errors", "options"},
+    "assemble": {"errors", "options", "frontend", "craft", "schedule"},
+    # the certificate (and verify, built on it) reads the layered model, the program and craft's labelled types;
+    # it is outside the chain
+    "certify": {"errors", "options", "frontend", "craft", "assemble"},
+    "export": {"errors", "typed_json", "options", "frontend", "craft", "schedule", "assemble", "certify"},
     # compress comes after CompiledModel and its save/load: variants are saved beside their original.
-    "compress": {"errors", "frontend", "assemble", "export"},
+    "compress": {"errors", "options", "frontend", "assemble", "export"},
     "plotting": {"errors", "frontend", "assemble"},
     "programs": {"errors", "frontend"},
-    "random_programs": {"errors", "frontend"},
-    "user_programs": {"errors", "frontend"},
+    "user_programs": {"errors", "frontend"},  # file.py:NAME and module:NAME, for the CLI and datasets
+    # the generator writes RASP programs
+    "generate": {"errors", "frontend"},
     "causal_eval": {"errors", "frontend"},
-    "cli_tokens": {"errors", "frontend"},
-    "scheduling": {"errors", "craft", "schedule"},
-    "compiler": {"errors", "frontend", "craft", "schedule", "assemble", "export", "scheduling"},
-    "compiling": {"compiler"},
-    "verification": {"errors", "frontend", "assemble", "certify"},
-    "datasets": {"errors", "frontend", "export", "compiler", "verification", "programs", "random_programs",
+    # the compiler chains the stages
+    "compiler": {"errors", "options", "frontend", "craft", "schedule", "assemble", "export"},
+    "datasets": {"errors", "options", "frontend", "export", "compiler", "certify", "programs", "generate",
                  "user_programs"},
-    "cli": {"optracr", "errors", "frontend", "schedule", "export", "compress", "plotting", "datasets", "programs",
-            "cli_tokens", "user_programs"},
-    "__init__": {"errors", "frontend", "assemble", "certify", "export", "compress", "datasets", "compiler",
-                 "verification"},
+    "cli": {"optracr", "errors", "options", "frontend", "schedule", "export", "compress", "plotting", "datasets",
+            "programs", "user_programs", "certify"},
+    "__init__": {"errors", "options", "frontend", "assemble", "certify", "export", "compress", "datasets",
+                 "compiler"},
 }
 UNITS = {path.stem if path.is_file() else path.name for path in PACKAGE.iterdir()
          if path.suffix == ".py" or (path / "__init__.py").is_file()}
@@ -54,6 +57,15 @@ def _unit_of(path: Path) -> str:
     """The package or root module a file belongs to."""
     parts = path.relative_to(PACKAGE).parts
     return parts[0] if len(parts) > 1 else Path(parts[0]).stem
+
+
+def test_options_and_errors_import_no_stage() -> None:
+    """Every stage imports them, so they import nothing of a stage (options reads ``typed_json``, tokens as
+    typed JSON, a module that imports nothing of optracr but its errors, and only when options meet JSON)."""
+    for name in ("options", "errors"):
+        loaded = {found.loaded for found in _imports(PACKAGE / f"{name}.py")}
+        assert loaded <= {"optracr.errors", "optracr.typed_json"}, f"{name}.py imports {sorted(loaded)}"
+    assert {found.loaded for found in _imports(PACKAGE / "typed_json.py")} <= {"optracr.errors"}
 
 
 def _optracr_imports(path: Path) -> set[str]:

@@ -22,7 +22,7 @@ BUILTIN_ERRORS = {name for name in dir(__builtins__ if isinstance(__builtins__, 
 
 def _error_classes() -> list[type[BaseException]]:
     from optracr import certify
-    from optracr.export import values
+    from optracr import typed_json as values
 
     public = [getattr(optracr, name) for name in optracr.__all__]
     return [cls for cls in (*public, frontend.ProgramErrors, schedule.ScheduleError, schedule.AllocationError,
@@ -133,7 +133,7 @@ def test_exports_refuse_what_is_no_compiled_model(tmp_path: Path) -> None:
 
 
 def test_a_value_with_no_file_form_is_an_export_error() -> None:
-    from optracr.export import values
+    from optracr import typed_json as values
 
     with pytest.raises(optracr.ExportError, match="value <object object at .*> of type object cannot be saved; token"):
         values.to_json(object())

@@ -16,6 +16,7 @@ from optracr.certify.certifier import certify, program_graph_of
 from optracr.certify.counterexample import Counterexample
 from optracr.certify.errors import CertifyError
 from optracr.certify.findings import Block, Failure, Undefined
+from optracr.certify.verification import VerifyReport, verify
 
 __all__ = [
     "ASSUMPTIONS",
@@ -29,8 +30,10 @@ __all__ = [
     "Failure",
     "SopBound",
     "Undefined",
+    "VerifyReport",
     "certify",
     "program_graph_of",
+    "verify",
 ]
 
 

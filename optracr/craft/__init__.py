@@ -1,7 +1,10 @@
-"""craft: labelled vector spaces, operators and transformer blocks, the library of constructions, and ``lower``.
+"""craft: labelled vector spaces, operators and transformer blocks, the library of constructions, ``lower`` and
+the passes.
 
-``lower(program_graph)`` turns every computed s-op of a ``frontend.ProgramGraph`` into one craft block (an
-MLP, an attention head, or selector width's head + MLP) on named residual directions, following the
+``lower_each(program_graph)`` turns every computed s-op of a ``frontend.ProgramGraph`` into one craft block (an
+MLP, an attention head, or selector width's head + MLP) on named residual directions; the passes
+(``FoldPass``, ``FusePass``; ``pass_for(options)``) transform that block graph, and ``lower(program_graph,
+fold=, fuse=, fused_width_cap=)`` runs both. Blocks follow the
 residual conventions of docs/artefacts.md (``one``; ``tokens:v`` with ``tokens:BOS``/``tokens:PAD``;
 ``indices:i``; ``L:v`` per value of a categorical s-op ``L``, the single ``L`` for a numerical one). Each
 block's numpy ``apply`` is the reference semantics; ``embed``, ``run`` and ``decode`` run a whole BlockGraph,
@@ -73,7 +76,7 @@ from optracr.craft.blocks import MLP, AttentionHead, MultiAttentionHead, SeriesW
 from optracr.craft.conventions import INDICES, ONE, TOKENS, bos_direction, pad_direction, selector_width_scratch
 from optracr.craft.folding import substitute_linear, substitution_of
 from optracr.craft.fusion import FusedInput, FusedOutput, FusedUnits, fused_mlp, fused_units, fused_width
-from optracr.craft.lowering import lower
+from optracr.craft.lowering import lower, lower_each
 from optracr.craft.numpy_model import (
     DECODE_THRESHOLD,
     attention_mask,
@@ -86,6 +89,7 @@ from optracr.craft.numpy_model import (
     token_embedding,
 )
 from optracr.craft.operators import Bilinear, Linear
+from optracr.craft.passes import PASSES, FoldPass, FusePass, Pass, pass_for
 
 __all__ = [
     "AttentionHead",
@@ -93,6 +97,8 @@ __all__ = [
     "Bilinear",
     "BlockGraph",
     "DECODE_THRESHOLD",
+    "FoldPass",
+    "FusePass",
     "FusedInput",
     "FusedOutput",
     "FusedUnits",
@@ -103,6 +109,8 @@ __all__ = [
     "MLP",
     "MultiAttentionHead",
     "ONE",
+    "PASSES",
+    "Pass",
     "SeriesWithResiduals",
     "TOKENS",
     "VectorInBasis",
@@ -121,7 +129,9 @@ __all__ = [
     "input_tokens",
     "join_vector_spaces",
     "lower",
+    "lower_each",
     "pad_direction",
+    "pass_for",
     "position_embedding",
     "run",
     "selector_width_scratch",

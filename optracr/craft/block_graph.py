@@ -152,12 +152,18 @@ class BlockGraph:
     input_spec: frontend.InputSpec
     folds: Mapping[Label, folding.Fold] = dataclasses.field(default_factory=dict)
     fusion_candidates: tuple[FusionCandidate, ...] = ()
+    # How far each s-op's residual value may be from the evaluator's, and each selector width's query and key
+    # error (``lowering``'s bounds): what the passes that rebuild blocks (fusion) need to stay exact.
+    error_bounds: Mapping[Label, float] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    selector_errors: Mapping[Label, float] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "blocks", tuple(self.blocks))
         object.__setattr__(self, "spaces", MappingProxyType(dict(self.spaces)))
         object.__setattr__(self, "scratch_spaces", MappingProxyType(dict(self.scratch_spaces)))
         object.__setattr__(self, "folds", MappingProxyType(dict(self.folds)))
+        object.__setattr__(self, "error_bounds", MappingProxyType(dict(self.error_bounds)))
+        object.__setattr__(self, "selector_errors", MappingProxyType(dict(self.selector_errors)))
         if not isinstance(self.input_spec, frontend.InputSpec):
             raise errors.CompileError(None, f"a BlockGraph needs a frontend.InputSpec, got {self.input_spec!r}")
         for required in (conventions.ONE, conventions.TOKENS, conventions.INDICES, self.output_label):

@@ -13,7 +13,8 @@ import itertools
 import numpy as np
 import pytest
 
-from optracr import assemble, craft, frontend, programs, rasp, schedule, scheduling
+from optracr import assemble, craft, frontend, programs, rasp, schedule
+from optracr.compiler import scheduling
 from optracr.errors import CompileError
 
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optracr import frontend, random_programs
+from optracr import frontend
+from optracr.generate import random_programs
 from optracr.frontend import batch_evaluator
 from optracr.frontend import rasp
 from optracr.errors import OptracrTypeError
