@@ -84,10 +84,7 @@ def random_cases(count: int, seed: int) -> Iterator[Case]:
 
 def generated_cases(count: int, seed: int) -> Iterator[Case]:
     """``count`` programs of optracr's own generator (valid by construction), with solver allocation."""
-    try:
-        from optracr import random_programs as generator
-    except ImportError:  # the generator's later home
-        from optracr.generate import random_programs as generator
+    from optracr.generate import random_programs as generator
     for index in range(count):
         program_seed = seed + index
         generated = generator.generate(program_seed, num_sops=2 + program_seed % 9, mixed_types=program_seed % 3 == 0)

@@ -57,7 +57,7 @@ def make_shuffle_dyck(pairs: list[str]) -> rasp.SOp:
     A balance that dips below zero anywhere, or that is not zero at the last position, means unbalanced.
     """
     if not pairs or any(len(pair) != 2 for pair in pairs):
-        raise ValueError(f"pairs must be a non-empty list of two-character strings like '()', got {pairs!r}")
+        raise CompileError(None, f"pairs must be a non-empty list of two-character strings like '()', got {pairs!r}")
     balances = [
         make_pair_balance(rasp.tokens, open_token=pair[0], close_token=pair[1]).named(f"balance_{pair}")
         for pair in pairs
@@ -165,7 +165,7 @@ def shift_by(offset: int, /, sop: rasp.SOp) -> rasp.SOp:
 def detect_pattern(sop: rasp.SOp, pattern: Sequence[Any]) -> rasp.SOp:
     """True where ``pattern`` ends at this position of ``sop``; None for the first len(pattern) - 1."""
     if len(pattern) < 1:
-        raise ValueError(f"detect_pattern needs a pattern of length at least 1, got {pattern!r}")
+        raise CompileError(None, f"detect_pattern needs a pattern of length at least 1, got {pattern!r}")
     # detectors[i]: at position j, whether the i-th element from the pattern's end sits at j - i.
     detectors = []
     for i, element in enumerate(reversed(pattern)):

@@ -163,9 +163,9 @@ def test_library_entry_checks_its_fields() -> None:
 
 
 def test_library_functions_reject_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="detect_pattern needs a pattern of length at least 1"):
+    with pytest.raises(CompileError, match="detect_pattern needs a pattern of length at least 1"):
         programs.detect_pattern(rasp.tokens, "")
-    with pytest.raises(ValueError, match="pairs must be a non-empty list of two-character strings"):
+    with pytest.raises(CompileError, match="pairs must be a non-empty list of two-character strings"):
         programs.make_shuffle_dyck(["(]]"])
 
 

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import optracr
-from optracr import frontend, random_programs
+from optracr import frontend
+from optracr.generate import random_programs
 
 # Small enough that verify runs every input (3 + 9 + 27 + 81 of them) and one example takes a fraction of a second.
 VOCAB = frozenset({"a", "b", "c"})

@@ -94,7 +94,7 @@ def test_allowed_partial_functions_compile_and_verify_reports_their_inputs_undef
 
 
 def test_partial_functions_takes_refuse_or_allow() -> None:
-    with pytest.raises(CompileError, match="partial_functions must be 'refuse' or 'allow', got 'yes'"):
+    with pytest.raises(CompileError, match="option partial_functions: must be 'refuse' or 'allow', got 'yes'"):
         optracr.compile(rasp.Map(lambda x: x, rasp.tokens), {"a"}, 2, partial_functions="yes")
 
 

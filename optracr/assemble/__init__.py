@@ -26,6 +26,7 @@ from optracr.assemble.layered import DECODE_THRESHOLD, Layer, LayeredModel, Nump
 from optracr.assemble.layout import lay_out
 from optracr.assemble.model_config import ModelConfig
 from optracr.assemble.numpy_forward import DenseTrace, dense_forward
+from optracr.assemble.provenance import Provenance, StageRecord
 
 __all__ = [
     "DECODE_THRESHOLD",
@@ -40,7 +41,9 @@ __all__ = [
     "LayeredModel",
     "ModelConfig",
     "NumpyTrace",
+    "Provenance",
     "SopLocation",
+    "StageRecord",
     "attend",
     "attention_mask",
     "decode_batch",

@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from optracr import options as options_lib
 from optracr import schedule
 from optracr.assemble import layered as layered_lib
 from optracr.assemble import model_config
 from optracr.assemble import numpy_forward
-from optracr.errors import CompileError
+from optracr.assemble import provenance as provenance_lib
+from optracr.errors import CompileError, OptracrTypeError
 from optracr.frontend import rasp
 
 Params = Mapping[str, Mapping[str, np.ndarray]]
@@ -63,11 +65,19 @@ class CompiledModel:
     # A certificate saved with the model (``optracr.save(model, path, certificate=...)``), read back by ``load``.
     certificate: Any = dataclasses.field(default=None, compare=False, repr=False)
     loaded_from: str | None = None  # the saved model's directory, for a model loaded rather than compiled
+    # The options it was compiled with and each compile stage's time and output (``optracr.compile`` sets it; a
+    # saved model keeps it). ``compile_seconds`` is read off it when it is given.
+    provenance: provenance_lib.Provenance | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.layered, layered_lib.LayeredModel):
-            raise TypeError(f"a CompiledModel wraps an assemble.LayeredModel, got {type(self.layered).__name__}")
-        object.__setattr__(self, "compile_seconds", types.MappingProxyType(dict(self.compile_seconds)))
+            raise OptracrTypeError(
+                None, f"a CompiledModel wraps an assemble.LayeredModel, got {type(self.layered).__name__}"
+            )
+        if self.provenance is not None and not isinstance(self.provenance, provenance_lib.Provenance):
+            raise OptracrTypeError(None, f"a CompiledModel's provenance is an assemble.Provenance, got {self.provenance!r}")
+        seconds = self.provenance.seconds if self.provenance is not None and not self.compile_seconds else None
+        object.__setattr__(self, "compile_seconds", types.MappingProxyType(dict(seconds or self.compile_seconds)))
 
     # ------------------------------------------------------------------------ what it is
     @functools.cached_property
@@ -81,6 +91,11 @@ class CompiledModel:
         from optracr.assemble import haiku_model  # Haiku's names; loads JAX and Haiku
 
         return haiku_model.haiku_params(self.layered.dense())
+
+    @property
+    def options(self) -> options_lib.CompileOptions | None:
+        """The options the model was compiled with (None for a model built or saved without them)."""
+        return None if self.provenance is None else self.provenance.options
 
     @property
     def residual_labels(self) -> tuple[str, ...]:
@@ -229,9 +244,11 @@ class CompiledModel:
         return "\n".join(lines)
 
     def _provenance_lines(self) -> list[str]:
-        """Where the model came from: its compile times, or the directory it was loaded from."""
+        """Where the model came from: its options and compile stages, or the directory it was loaded from."""
         lines = []
-        if self.compile_seconds:
+        if self.provenance is not None:
+            lines += self.provenance.lines()
+        elif self.compile_seconds:
             stages = ", ".join(f"{stage} {seconds:.3f}" for stage, seconds in self.compile_seconds.items())
             lines.append(f"  compiled in {sum(self.compile_seconds.values()):.3f} s ({stages})")
         if self.loaded_from is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import types
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,11 +21,12 @@ import numpy as np
 from optracr import craft
 from optracr import schedule
 from optracr.assemble import dense as dense_lib
+from optracr.errors import CompileError, OptracrTypeError
 from optracr.frontend import rasp
 
 Label = str
 # A categorical output has a value where its largest column exceeds this (craft's one decoding rule).
-DECODE_THRESHOLD = craft.numpy_model.DECODE_THRESHOLD
+DECODE_THRESHOLD = craft.DECODE_THRESHOLD
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -38,9 +39,9 @@ class Layer:
     def __post_init__(self) -> None:
         object.__setattr__(self, "heads", tuple(self.heads))
         if not all(isinstance(head, craft.AttentionHead) for head in self.heads):
-            raise TypeError("a layer's heads are craft.AttentionHead objects")
+            raise OptracrTypeError(None, "a layer's heads are craft.AttentionHead objects")
         if self.mlp is not None and not isinstance(self.mlp, craft.MLP):
-            raise TypeError(f"a layer's MLP is a craft.MLP or None, got {type(self.mlp).__name__}")
+            raise OptracrTypeError(None, f"a layer's MLP is a craft.MLP or None, got {type(self.mlp).__name__}")
 
     @property
     def mlp_hidden_width(self) -> int:
@@ -132,31 +133,31 @@ class LayeredModel:
         for name, rows in (("token_embedding", len(self.input_tokens)), ("position_embedding", self.max_seq_len + 1)):
             array = np.asarray(getattr(self, name), dtype=np.float64)
             if array.shape != (rows, width):
-                raise ValueError(f"{name} must be {rows} x {width}, got {array.shape}")
+                raise CompileError(None, f"{name} must be {rows} x {width}, got {array.shape}")
             array.setflags(write=False)
             object.__setattr__(self, name, array)
         for token in (self.bos, self.pad):
             if token not in self.input_tokens:
-                raise ValueError(f"the input tokens must include BOS and PAD, missing {token!r}")
+                raise CompileError(None, f"the input tokens must include BOS and PAD, missing {token!r}")
         if not isinstance(self.causal, bool):
-            raise TypeError(f"causal must be a bool, got {self.causal!r}")
+            raise OptracrTypeError(None, f"causal must be a bool, got {self.causal!r}")
         if not self.unembedding.input_space.issubspace(self.residual_space):
-            raise ValueError("the unembedding reads directions outside the residual space")
+            raise CompileError(None, "the unembedding reads directions outside the residual space")
         self._check_layers()
 
     def _check_layers(self) -> None:
         shape = self.shape
         if len(self.layers) != shape.num_layers:
-            raise ValueError(f"the shape says {shape.num_layers} layers, got {len(self.layers)}")
+            raise CompileError(None, f"the shape says {shape.num_layers} layers, got {len(self.layers)}")
         for number, layer in enumerate(self.layers):
             too_wide = len(layer.heads) > shape.num_heads or layer.mlp_hidden_width > shape.mlp_hidden_width
             too_wide |= any(h.key_size > shape.key_size or h.value_size > shape.value_size for h in layer.heads)
             if too_wide:
-                raise ValueError(f"layer {number} is wider than the model's shape {shape}")
+                raise CompileError(None, f"layer {number} is wider than the model's shape {shape}")
             for block in (*layer.heads, *([layer.mlp] if layer.mlp else [])):
                 spaces = (block.input_space, block.output_space)
                 if not all(space.issubspace(self.residual_space) for space in spaces):
-                    raise ValueError(f"layer {number} reads or writes directions outside the residual space")
+                    raise CompileError(None, f"layer {number} reads or writes directions outside the residual space")
 
     # ------------------------------------------------------------------------------ describing
     @property
@@ -237,6 +238,8 @@ class LayeredModel:
 
     def _plain_ids(self, tokens: Sequence[Hashable]) -> list[int] | None:
         """The ids of ``[BOS, *vocab tokens]`` (no PAD, not too long) at once; None for ``token_ids`` to check."""
+        if isinstance(tokens, str) or not isinstance(tokens, Iterable):
+            return None
         tokens = list(tokens)
         if not tokens or tokens[0] != self.bos or len(tokens) - 1 > self.max_seq_len:
             return None

@@ -14,6 +14,7 @@ import dataclasses
 import numpy as np
 
 from optracr.assemble import dense as dense_lib
+from optracr.errors import InputError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +52,7 @@ def dense_forward(
     """
     token_ids = np.asarray(token_ids)
     if token_ids.ndim != 2:
-        raise ValueError(f"token_ids must be B x T, got shape {token_ids.shape}")
+        raise InputError(f"token_ids must be B x T, got shape {token_ids.shape}")
     cast = lambda array: np.asarray(array, dtype=dtype)  # noqa: E731
     batch, length = token_ids.shape
     # Positions stay flat (B*T x D) between attentions: one matrix product per weight, not one per input.

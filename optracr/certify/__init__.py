@@ -16,9 +16,11 @@ from optracr.certify.certifier import certify, program_graph_of
 from optracr.certify.counterexample import Counterexample
 from optracr.certify.errors import CertifyError
 from optracr.certify.findings import Block, Failure, Undefined
+from optracr.certify.verification import DEFAULT_TOLERANCE, VerifyReport, value_matches, verify
 
 __all__ = [
     "ASSUMPTIONS",
+    "DEFAULT_TOLERANCE",
     "Arithmetic",
     "Block",
     "Certificate",
@@ -29,8 +31,11 @@ __all__ = [
     "Failure",
     "SopBound",
     "Undefined",
+    "VerifyReport",
     "certify",
     "program_graph_of",
+    "value_matches",
+    "verify",
 ]
 
 

@@ -125,8 +125,8 @@ def describe(context, block: findings.Block) -> tuple[str, tuple[tuple[str, str]
         if details is None or table is None:
             continue
         kind = details.get("kind")
-        if kind == "mlp" and details.get("worst"):
-            worst = details["worst"]
+        worst = details["worst"]() if kind == "mlp" else None  # found on demand (mlp._worst)
+        if worst:
             state = tables_lib.NO_VALUE if worst["intended"] is None else worst["intended"]
             return (f"writes {name!r} = {tables_lib.shown(state)} {_off(table, table.row_of(state))}",
                     findings.values_shown(worst["values"]))

@@ -3,6 +3,7 @@ length bound, and the tables built so far (each label's, as its writer left it).
 
 from __future__ import annotations
 
+import math
 import dataclasses
 from collections.abc import Hashable, Iterator, Sequence
 
@@ -110,14 +111,15 @@ class Context:
         Remembered across passes (it depends on the states only, not on any bound)."""
         key = (owner, tuple(labels), own, tuple((name, tables[name].states_key(rows[name])) for name in frontier))
         memo = self.weights.memo
-        if key not in memo:
+        found = memo.get(key)
+        if found is None:
             shape = tuple(len(rows[name]) for name in frontier)
-            count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+            count = math.prod(shape)
             picks = np.unravel_index(np.arange(count), shape) if shape else ()
-            columns = {name: (np.asarray(pick, dtype=np.int64), [_value(tables[name].states[row]) for row in rows[name]])
+            columns = {name: (np.asarray(pick, dtype=np.int64), _values(tables[name].states, rows[name]))
                        for name, pick in zip(frontier, picks)}
-            memo[key] = self.meaning.values_over(labels, columns, own=own)
-        return memo[key]
+            found = memo[key] = self.meaning.values_over(labels, columns, own=own)
+        return found
 
     def store(self, name: str, table: tables_lib.Table) -> None:
         """Records what a block wrote into ``name`` (an override replaces it: blame's counterfactuals)."""
@@ -126,15 +128,16 @@ class Context:
         self.tables[name] = table
 
 
-def _value(state: Hashable) -> Hashable:
-    """The program's value in a state (None for no value)."""
-    return None if state is tables_lib.NO_VALUE else state
+def _values(states: tuple[Hashable, ...], rows: np.ndarray) -> list[Hashable]:
+    """The program's values in the given rows' states (None for no value)."""
+    no_value = tables_lib.NO_VALUE
+    return [None if state is no_value else state for state in map(states.__getitem__, rows.tolist())]
 
 
 def _sort_key(value: Hashable) -> tuple:
     from optracr import craft
 
-    return craft.bases.value_sort_key(value)
+    return craft.value_sort_key(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,7 +150,7 @@ class Combinations:
     @property
     def count(self) -> int:
         """How many combinations there are."""
-        return int(np.prod([len(rows) for rows in self.rows], dtype=np.int64)) if self.rows else 1
+        return math.prod(len(rows) for rows in self.rows)
 
     def states(self, tables: dict[str, tables_lib.Table], index: int) -> dict[str, Hashable]:
         """The states of combination ``index``, per label."""

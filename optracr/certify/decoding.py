@@ -8,6 +8,7 @@ rule ``verify`` compares with. The margin is how far the worst case stays inside
 
 from __future__ import annotations
 
+import math
 import dataclasses
 from collections.abc import Hashable
 
@@ -29,9 +30,19 @@ class Decoding:
     """What the output check found: the smallest margin, and per output value its margin."""
 
     margin: float
-    margins: dict[str, float]  # per output value (shown), the smallest margin
+    values: tuple[Hashable, ...]  # every output value some combination should decode to (None for no value)
+    value_margins: np.ndarray  # per value, the smallest margin
     checked: int  # combinations checked
     worst_error: float  # the output's largest distance from its exact encoding
+
+    @property
+    def margins(self) -> dict[str, float]:
+        """Per output value (shown), the smallest margin."""
+        found: dict[str, float] = {}
+        for value, margin in zip(self.values, self.value_margins.tolist()):
+            shown = tables_lib.shown(tables_lib.NO_VALUE if value is None else value)
+            found[shown] = min(margin, found.get(shown, margin))
+        return found
 
 
 def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
@@ -39,7 +50,7 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
     layered = context.layered
     block = findings.Block("unembedding", writes=(layered.output_label,))
     reads = context.weights.unembedding
-    nothing = Decoding(float("-inf"), {}, 0, float("inf"))
+    nothing = Decoding(float("-inf"), (), np.zeros(0), 0, float("inf"))
     try:
         frontier = list(context.meaning.frontier(layered.output_label))
     except Exception as error:  # CertifyError naming the s-op
@@ -52,15 +63,17 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
     bounds = {name: tables_lib.linear_bound(tables[name], weights) for name, weights in reads.items()}
     rows = {name: tables_lib.rows_to_combine(tables[name], bounds.get(name), name in frontier) for name in names}
     combinations = context_lib.product_rows(names, [rows[name] for name in names])
-    inner = int(np.prod([len(rows[name]) for name in names[len(frontier):]], dtype=np.int64))
+    inner = math.prod(len(rows[name]) for name in names[len(frontier):])
     codes, distinct = context.intended(block, [layered.output_label], frontier, tables, rows)[layered.output_label]
     numerical = layered.output_encoding == frontend.rasp.Encoding.NUMERICAL
     undefined = np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)
     codes = np.where(undefined[codes], -1, codes) if len(distinct) else codes
-    classes = {frontend.value_key(value): column for column, value in enumerate(layered.output_classes)}
-    columns = np.array([_column(value, classes) for value in distinct], dtype=np.int64)
-    targets = np.array([_number(value) for value in distinct]) if numerical else None
-    terms = sum(np.count_nonzero(np.any(w != 0, axis=1)) for w in reads.values())
+    if numerical:
+        targets = np.array([_number(value) for value in distinct], dtype=np.float64)
+    else:
+        classes = {frontend.value_key(value): column for column, value in enumerate(layered.output_classes)}
+        columns = np.array([_column(value, classes) for value in distinct], dtype=np.int64)
+    terms = sum(int(w.any(axis=1).sum()) for w in reads.values())
     outputs = layered.unembedding.output_space.num_dims
     margin_of = np.full(len(distinct), np.inf)
     worst_at = np.full(len(distinct), -1, dtype=np.int64)
@@ -78,26 +91,36 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
             margin, error = _numerical(targets[np.maximum(code, 0)], low[:, 0], high[:, 0], tolerance)
         else:
             margin, error = _categorical(columns[np.maximum(code, 0)], low, high)
-        margin = np.where(code >= 0, np.where(np.isnan(margin), -np.inf, margin), np.inf)
+        margin = np.where(np.isnan(margin), -np.inf, margin)
         worst_error = max(worst_error, float(np.max(np.where(code >= 0, error, 0.0), initial=0.0)))
-        for index in np.flatnonzero(code >= 0):
-            if margin[index] < margin_of[code[index]]:
-                margin_of[code[index]] = margin[index]
-                worst_at[code[index]] = start + index
-    margins = {}
-    for index, value in enumerate(distinct):
-        if worst_at[index] < 0:
-            continue
-        shown = tables_lib.shown(tables_lib.NO_VALUE if value is None else value)
-        margins[shown] = float(margin_of[index])
-        if not margin_of[index] >= arithmetic_lib.SAFETY:
-            rule = ("must stay within the tolerance of the value" if numerical else
-                    "the right class must stay above 1/2 and every other below it")
-            states = combinations.states(tables, int(worst_at[index]))
-            context.fail(block, f"the output for value {shown} is off by more than decoding allows ({rule}; margin "
-                         f"{margin_of[index]:.3g})", findings.values_shown(states), float(margin_of[index]))
+        _keep_smallest(margin_of, worst_at, code, margin, start)
+    seen = np.flatnonzero(worst_at >= 0)
+    for index in seen[~(margin_of[seen] >= arithmetic_lib.SAFETY)].tolist():
+        shown = tables_lib.shown(tables_lib.NO_VALUE if distinct[index] is None else distinct[index])
+        rule = ("must stay within the tolerance of the value" if numerical else
+                "the right class must stay above 1/2 and every other below it")
+        states = combinations.states(tables, int(worst_at[index]))
+        context.fail(block, f"the output for value {shown} is off by more than decoding allows ({rule}; margin "
+                     f"{margin_of[index]:.3g})", findings.values_shown(states), float(margin_of[index]))
     checked = int(np.count_nonzero(codes >= 0)) * inner
-    return Decoding(min(margins.values(), default=float("inf")), margins, checked, worst_error)
+    return Decoding(float(margin_of[seen].min(initial=np.inf)), tuple(distinct[index] for index in seen.tolist()),
+                    margin_of[seen], checked, worst_error)
+
+
+def _keep_smallest(margin_of: np.ndarray, worst_at: np.ndarray, code: np.ndarray, margin: np.ndarray,
+                   start: int) -> None:
+    """Per value code, keeps the smallest margin met so far and where (the first combination with it); code -1
+    (no answer there) is skipped."""
+    index = np.flatnonzero(code >= 0)
+    if not len(index):
+        return
+    order = np.lexsort((margin[index], code[index]))  # by code, then margin; stable, so the first of equals
+    by_code = code[index][order]
+    first = np.concatenate([[True], by_code[1:] != by_code[:-1]])
+    smallest, where = by_code[first], index[order[first]]
+    better = margin[where] < margin_of[smallest]
+    margin_of[smallest[better]] = margin[where][better]
+    worst_at[smallest[better]] = start + where[better]
 
 
 def _column(value: Hashable, classes: dict) -> int:

@@ -74,6 +74,9 @@ def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> E
 
 def _varying(label, states, own_rows, other_rows, at_bos, *, hot_of, bos_hot: int) -> tables.Table:
     """A table whose state picks a row of ``own_rows``; ``other_rows`` (the other embedding) range freely."""
+    hot = np.array([hot_of(state) for state in states] + [bos_hot], dtype=np.int64)
+    if _one_hot(np.vstack([own_rows, at_bos[None, :]]), hot) and not other_rows.any():  # a compiled model's
+        return tables.ideal_rows(label, (*states, tables.AT_BOS), hot)
     other_lo, other_hi = other_rows.min(axis=0), other_rows.max(axis=0)
     other_sums = other_rows.sum(axis=1)
     low = np.vstack([own_rows + other_lo, at_bos[None, :]])
@@ -81,7 +84,6 @@ def _varying(label, states, own_rows, other_rows, at_bos, *, hot_of, bos_hot: in
     own_sums = np.concatenate([own_rows.sum(axis=1), [at_bos.sum()]])
     total_lo = own_sums + np.concatenate([np.full(len(states), other_sums.min()), [0.0]])
     total_hi = own_sums + np.concatenate([np.full(len(states), other_sums.max()), [0.0]])
-    hot = np.array([hot_of(state) for state in states] + [bos_hot], dtype=np.int64)
     rows = np.arange(len(hot))
     has_hot = hot >= 0
     safe = np.maximum(hot, 0)
@@ -95,6 +97,14 @@ def _varying(label, states, own_rows, other_rows, at_bos, *, hot_of, bos_hot: in
     sum_lo = np.where(any_cold, np.maximum(np.where(cold, low, 0.0).sum(axis=1), total_lo - hot_hi), 0.0)
     sum_hi = np.where(any_cold, np.minimum(np.where(cold, high, 0.0).sum(axis=1), total_hi - hot_lo), 0.0)
     return tables.build(label, (*states, tables.AT_BOS), hot, (hot_lo, hot_hi), (cold_lo, cold_hi), (sum_lo, sum_hi))
+
+
+def _one_hot(rows: np.ndarray, hot: np.ndarray) -> bool:
+    """Whether each row is exactly 1 at its ``hot`` column and 0 elsewhere (all 0 where ``hot`` is -1)."""
+    expected = np.zeros(rows.shape)
+    has_hot = np.flatnonzero(hot >= 0)
+    expected[has_hot, hot[has_hot]] = 1.0
+    return bool(np.array_equal(rows, expected))
 
 
 def with_offset(table: tables.Table, offset: Offset | None, unit: float = 0.0) -> tables.Table:

@@ -56,12 +56,12 @@ class _Side:
         # Per label the rows combined, then its BOS row last: combinations index into these.
         self.rows = {name: np.concatenate([rows[name], [tables[name].num_rows - 1]]) for name in names}
         shape = tuple(len(rows[name]) for name in names)
-        self.count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        self.count = math.prod(shape)
         flat = np.unravel_index(np.arange(self.count), shape) if shape else ()
         self.index = {name: np.asarray(part, dtype=np.int64) for name, part in zip(names, flat)}
         self.bos_index = {name: len(rows[name]) for name in names}
         inner = [name for name in names if name not in frontier]
-        self.inner = int(np.prod([len(rows[name]) for name in inner], dtype=np.int64)) if inner else 1
+        self.inner = math.prod(len(rows[name]) for name in inner)
 
     def values_of(self, context: context_lib.Context, owner: Hashable, label: str) -> tuple[np.ndarray, list]:
         """``label``'s value at every combination, as (codes, distinct values)."""
@@ -168,32 +168,34 @@ class _Head:
                   and np.array_equal(query.rows[name], key.rows[name])]
         step = max(1, CHUNK_ENTRIES // max(1, key.count))
         key_index = {name: np.append(key.index[name], key.bos_index[name]) for name in key.names}  # BOS last
+        query_all = {name: np.append(query.index[name], query.bos_index[name]) for name in query.names}  # BOS last
+        query_valid = np.append(self.query_defined, True)  # the BOS query last
         for start in range(0, query.count + 1, step):
             picks = np.arange(start, min(query.count + 1, start + step))
-            query_index = {name: np.where(picks < query.count, query.index[name][np.minimum(picks, query.count - 1)]
-                                          if query.count else 0, query.bos_index[name]) for name in query.names}
+            span = slice(start, start + len(picks))
+            query_index = {name: query_all[name][picks] for name in query.names}
             low, high = self._scores(block_bounds, query_index, key_index, rounding)
             b_low, b_high = low[:, -1:], high[:, -1:]
             low, high = low[:, :-1], high[:, :-1]
             chosen = selected(picks) & self.key_defined[None, :]
             unchosen = ~chosen & self.key_defined[None, :]
-            valid = np.concatenate([self.query_defined, [True]])[picks]
-            stats["b_lo"][picks], stats["b_hi"][picks] = b_low[:, 0], b_high[:, 0]
-            stats["s_lo"][picks] = np.where(chosen, low, np.inf).min(axis=1, initial=np.inf)
-            stats["s_hi"][picks] = np.where(chosen, high, -np.inf).max(axis=1, initial=-np.inf)
-            stats["u_lo"][picks] = np.where(unchosen, low, np.inf).min(axis=1, initial=np.inf)
-            stats["u_hi"][picks] = np.where(unchosen, high, -np.inf).max(axis=1, initial=-np.inf)
-            flags["any_sel"][picks] = chosen.any(axis=1) & valid
-            flags["any_unsel"][picks] = unchosen.any(axis=1) & valid
+            valid = query_valid[span]
+            stats["b_lo"][span], stats["b_hi"][span] = b_low[:, 0], b_high[:, 0]
+            stats["s_lo"][span] = np.where(chosen, low, np.inf).min(axis=1, initial=np.inf)
+            stats["s_hi"][span] = np.where(chosen, high, -np.inf).max(axis=1, initial=-np.inf)
+            stats["u_lo"][span] = np.where(unchosen, low, np.inf).min(axis=1, initial=np.inf)
+            stats["u_hi"][span] = np.where(unchosen, high, -np.inf).max(axis=1, initial=-np.inf)
+            flags["any_sel"][span] = chosen.any(axis=1) & valid
+            flags["any_unsel"][span] = unchosen.any(axis=1) & valid
             itself = np.ones_like(chosen)  # key states the query's own position can be in (it is a key too)
             for name in shared:
                 itself &= query_index[name][:, None] == key_index[name][None, :-1]
-            flags["self_sel"][picks] = (chosen & itself).any(axis=1) & valid
-            flags["self_unsel"][picks] = (unchosen & itself).any(axis=1) & valid
+            flags["self_sel"][span] = (chosen & itself).any(axis=1) & valid
+            flags["self_unsel"][span] = (unchosen & itself).any(axis=1) & valid
             chosen &= valid[:, None]
             self.selected_by_some |= chosen[picks < query.count].any(axis=0)
             if self.kind == "categorical":
-                flags["mixed"][picks] = self._mixed(chosen)
+                flags["mixed"][span] = self._mixed(chosen)
         self.stats, self.flags = stats, flags
         # The BOS query picks nothing: every key is stray there.
         self.flags["any_sel"][-1] = self.flags["self_sel"][-1] = False
@@ -216,13 +218,11 @@ class _Head:
         product of dot products (twice ``arithmetic.dot_error``, one main term per block)."""
         rows = len(next(iter(query_index.values()))) if query_index else 1
         columns = len(next(iter(key_index.values()))) if key_index else 2
-        center, size, reach = (np.zeros((rows, columns)) for _ in range(3))
+        center = size = reach = np.zeros((rows, columns))
         for query_name, key_name, block_center, block_reach in block_bounds:
             q, k = query_index[query_name][:, None], key_index[key_name][None, :]
             part = block_center[q, k]
-            center += part
-            size += np.abs(part)
-            reach += block_reach[q, k]
+            center, size, reach = center + part, size + np.abs(part), reach + block_reach[q, k]
         main_terms, terms = rounding
         spread = reach + 2.0 * self.arithmetic.dot_error(main_terms, size + reach, reach, terms)
         return tables_lib.widened(center - spread, center + spread)
@@ -442,27 +442,28 @@ class _Head:
                     bos_query: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Per width, the range of BOS's weight over the groups of (picked queries, width x length mask of what
         they allow); widths no group allows get (inf, -inf)."""
-        groups = [(pick, allowed) for pick, allowed in groups if np.any(pick) and np.any(allowed)]
+        groups = [(pick, allowed) for pick, allowed in groups if pick.any() and allowed.any()]
         if not groups:
             return np.full(self.n + 1, np.inf), np.full(self.n + 1, -np.inf)
-        picks = np.stack([np.broadcast_to(pick, stats["b_lo"][part].shape) for pick, _ in groups])
-        b_lo, b_hi = stats["b_lo"][part][None, :], stats["b_hi"][part][None, :]
-        never = np.full((1, 1), -np.inf)
-        s_lo = never if bos_query else stats["s_lo"][part][None, :]
-        s_hi = never if bos_query else stats["s_hi"][part][None, :]
-        top_s = np.where(picks, s_hi - b_lo, -np.inf).max(axis=1)[:, None, None]
-        top_u = np.where(picks, stats["u_hi"][part][None, :] - b_lo, -np.inf).max(axis=1)[:, None, None]
-        bottom_s = np.where(picks, s_lo - b_hi, np.inf).min(axis=1)[:, None, None]
-        bottom_u = np.where(picks, stats["u_lo"][part][None, :] - b_hi, np.inf).min(axis=1)[:, None, None]
+        b_lo, b_hi = stats["b_lo"][part], stats["b_hi"][part]
+        picks = np.stack([np.broadcast_to(pick, b_lo.shape) for pick, _ in groups])[:, None, :]  # groups x 1 x queries
+        never = np.full(b_lo.shape, -np.inf)
+        s_lo = never if bos_query else stats["s_lo"][part]
+        s_hi = never if bos_query else stats["s_hi"][part]
+        # Per group, the highest (selected, unselected) score over BOS's lowest, and the lowest over BOS's highest.
+        top = np.where(picks, np.stack([s_hi - b_lo, stats["u_hi"][part] - b_lo]), -np.inf).max(axis=2)
+        bottom = np.where(picks, np.stack([s_lo - b_hi, stats["u_lo"][part] - b_hi]), np.inf).min(axis=2)
+        ends = np.stack([top, bottom])[:, :, :, None, None]  # (top, bottom) x groups x (selected, unselected)
         allowed = np.stack([mask for _, mask in groups])
         logs = _logs(max(allowed.shape[1:]))
-        widths = np.arange(allowed.shape[1])[None, :, None]
-        others = np.maximum(np.arange(allowed.shape[2])[None, None, :] - widths, 0)
-        with np.errstate(invalid="ignore"):
-            high_others = np.logaddexp(_plus(logs[widths], top_s), _plus(logs[others], top_u))
-            low_others = np.logaddexp(_plus(logs[widths], bottom_s), _plus(logs[others], bottom_u))
-        weight_lo = np.where(allowed, _sigmoid(-high_others), np.inf).min(axis=(0, 2)) * (1 - self.eta)
-        weight_hi = np.minimum(1.0, np.where(allowed, _sigmoid(-low_others), -np.inf).max(axis=(0, 2)) * (1 + self.eta))
+        widths = np.arange(allowed.shape[1])[:, None]
+        others = np.maximum(np.arange(allowed.shape[2])[None, :] - widths, 0)
+        counts = np.broadcast_arrays(logs[widths], logs[others])  # log of how many selected, unselected keys
+        terms = _plus(np.stack(counts)[None, None], ends)  # (top, bottom) x groups x 2 x widths x lengths
+        mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x groups x widths x lengths
+        weight = _sigmoid(-mass)
+        weight_lo = np.where(allowed, weight[0], np.inf).min(axis=(0, 2)) * (1 - self.eta)
+        weight_hi = np.minimum(1.0, np.where(allowed, weight[1], -np.inf).max(axis=(0, 2)) * (1 + self.eta))
         weight_lo = np.maximum(0.0, weight_lo - (self.n + 1) * self.arithmetic.tiny)
         reachable = allowed.any(axis=(0, 2))
         return np.where(reachable, weight_lo, np.inf), np.where(reachable, weight_hi, -np.inf)
@@ -530,14 +531,17 @@ def _predicate_matrix(select: rasp.Select, queries: list[Hashable], keys: list[H
 
 def _logs(size: int) -> np.ndarray:
     """log(k) for k = 0..size (-inf for 0): the log of k keys' total weight at score 0."""
-    with np.errstate(divide="ignore"):
-        return np.log(np.arange(size + 1, dtype=np.float64))
+    return np.concatenate([[-np.inf], np.log(np.arange(1, size + 1, dtype=np.float64))])
 
 
 def _plus(log_count: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """log(count) + score, -inf where there is no key (count 0) or no such score (-inf; never inf - inf)."""
-    return np.where(np.isfinite(log_count) & np.isfinite(score), log_count + score, np.where(
-        np.isneginf(log_count) | np.isneginf(score), -np.inf, np.inf))
+    """log(count) + score, -inf where there is no key (count 0) or no such score (-inf; never inf - inf), inf
+    where the score is unknown (NaN)."""
+    found = log_count + score
+    lost = np.isnan(found)
+    if lost.any():
+        found = np.where(lost, np.where(np.isneginf(log_count) | np.isneginf(score), -np.inf, np.inf), found)
+    return found
 
 
 def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[Hashable]) -> np.ndarray | None:
@@ -619,7 +623,9 @@ def _merge_state(rows: list, state: Hashable, hot: int, box: tuple[float, ...]) 
 
 
 def _blend(weight_lo, weight_hi, bos_lo: float, bos_hi: float, other_lo: float, other_hi: float):
-    """The range of ``a b + (1 - a) o`` for a, b, o in their ranges (extremes at the corners; arrays of a)."""
-    corners = [a * b + (1 - a) * o for a in (np.asarray(weight_lo), np.asarray(weight_hi)) for b in (bos_lo, bos_hi)
-               for o in (other_lo, other_hi)]
-    return np.minimum.reduce(corners), np.maximum.reduce(corners)
+    """The range of ``a b + (1 - a) o`` for a, b, o in their ranges (arrays of a, within [0, 1]): for each a it
+    grows with b and o, so the extremes are at a's ends with b and o both low, or both high."""
+    ends = (np.asarray(weight_lo), np.asarray(weight_hi))
+    lows = [a * bos_lo + (1 - a) * other_lo for a in ends]
+    highs = [a * bos_hi + (1 - a) * other_hi for a in ends]
+    return np.minimum(*lows), np.maximum(*highs)

@@ -2,7 +2,8 @@
 
 The certificate never evaluates the program on an input. It asks, for one combination of values of the labels a
 block reads, what the s-ops the block writes should be (``value_of``: Maps and SequenceMaps applied through
-``frontend.apply_function``, down to the s-ops the residual stores), whether a Select picks a key
+``frontend.apply_function``, down to the s-ops the residual stores; ``values_over``: the same rule applied inline
+to every distinct combination at once), whether a Select picks a key
 (``frontend.selects``) and what an Aggregate gives for the values it picks (``frontend.aggregate_value``).
 Folded s-ops and the members of a fused MLP have no directions: their values come from the stored s-ops they are
 functions of, exactly as the weights compose them.
@@ -36,32 +37,46 @@ def identity(value: Hashable) -> Hashable:
     return value if value is None or value is UNDEFINED else frontend.value_key(value)
 
 
-def _applied(expr: rasp.SOp, inputs: list[tuple]) -> list[Hashable]:
-    """``frontend.apply_function`` on each argument tuple (``UNDEFINED`` where it raises, or an argument is)."""
-    found = []
-    for arguments in inputs:
-        if any(argument is UNDEFINED for argument in arguments):
-            found.append(UNDEFINED)
-            continue
+def _applied(expr: rasp.SOp, arguments: Sequence[tuple[np.ndarray, list[Hashable]]]) -> tuple[list[Hashable], bool]:
+    """The function of Map or SequenceMap ``expr`` at each combination of its arguments (per argument, the index
+    of its value at each combination, and its distinct values), as the evaluator applies it at one position
+    (``frontend.apply_function``): None where an argument is None, ``UNDEFINED`` where one is or where the function
+    raises; and whether the function itself raised. The evaluator's rule is applied inline: this runs once per
+    distinct combination, thousands of times per block (tests/certify/test_certify_meaning.py checks that it
+    agrees with ``frontend.apply_function``)."""
+    count = len(arguments[0][0])
+    status = np.zeros(count, dtype=np.int8)  # 0: applied, 1: an argument is None, 2: one is UNDEFINED
+    for picks, values in arguments:
+        kinds = np.array([2 if value is UNDEFINED else 1 if value is None else 0 for value in values], dtype=np.int8)
+        if len(kinds):
+            np.maximum(status, kinds[picks], out=status)
+    found: list[Hashable] = [UNDEFINED if kind == 2 else None for kind in status.tolist()]
+    live = np.flatnonzero(status == 0)
+    function, raised = expr.f, False
+    chosen = [[values[pick] for pick in picks[live].tolist()] for picks, values in arguments]
+    for position, values in zip(live.tolist(), zip(*chosen)):
         try:
-            found.append(frontend.apply_function(expr, *arguments))
-        except frontend.EvaluationError:
-            found.append(UNDEFINED)
-    return found
+            found[position] = function(*values)
+        except Exception:  # the user's function does not apply here (the evaluator raises EvaluationError)
+            found[position] = UNDEFINED
+            raised = True
+    return found, raised
 
 
 def _deduplicated(codes: np.ndarray, values: list[Hashable]) -> tuple[np.ndarray, list[Hashable]]:
     """(codes, values) with equal values (by ``identity``) merged into one entry."""
     index: dict[Hashable, int] = {}
     distinct: list[Hashable] = []
-    remap = np.empty(len(values), dtype=np.int64)
-    for position, value in enumerate(values):
-        key = identity(value)
-        if key not in index:
-            index[key] = len(distinct)
+    remap: list[int] = []
+    value_key = frontend.value_key
+    for value in values:
+        key = value if value is None or value is UNDEFINED else value_key(value)
+        code = index.get(key)
+        if code is None:
+            code = index[key] = len(distinct)
             distinct.append(value)
-        remap[position] = index[key]
-    return (remap[codes] if len(values) else codes), distinct
+        remap.append(code)
+    return (np.asarray(remap, dtype=np.int64)[codes] if values else codes), distinct
 
 
 class Meaning:
@@ -152,15 +167,15 @@ class Meaning:
             children = (expr.inner,) if isinstance(expr, rasp.Map) else (expr.fst, expr.snd)
             parts = [visit(self.program_graph.label_of(child), False) for child in children]
             if len(parts) == 1:
-                codes, inputs = parts[0][0], [(value,) for value in parts[0][1]]
+                codes, values = parts[0]
+                arguments = [(np.arange(len(values)), values)]
             else:
                 (first, first_values), (second, second_values) = parts
-                pairs, codes = np.unique(first * max(1, len(second_values)) + second, return_inverse=True)
                 size = max(1, len(second_values))
-                inputs = [(first_values[pair // size], second_values[pair % size]) for pair in pairs.tolist()]
-            results = _applied(expr, inputs)
-            if any(result is UNDEFINED for result, arguments in zip(results, inputs)
-                   if not any(argument is UNDEFINED for argument in arguments)):
+                pairs, codes = np.unique(first * size + second, return_inverse=True)
+                arguments = [(pairs // size, first_values), (pairs % size, second_values)]
+            results, raised = _applied(expr, arguments)
+            if raised:
                 self.raised.add(label)
             found[key] = _deduplicated(np.asarray(codes, dtype=np.int64).reshape(-1), results)
             return found[key]

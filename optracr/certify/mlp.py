@@ -12,6 +12,8 @@ a flat part. Each combination's output, grouped by the value the program gives t
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Hashable
 
 import numpy as np
@@ -84,7 +86,7 @@ class _Group:
     def _intended(self, frontier: list[str], tables: dict, rows: dict,
                   combinations: context_lib.Combinations) -> dict[str, tuple[np.ndarray, list[Hashable]]]:
         """Per written label, the program's value at every combination, as (codes, distinct values)."""
-        inner = int(np.prod([len(rows[name]) for name in combinations.names[len(frontier):]], dtype=np.int64))
+        inner = math.prod(len(rows[name]) for name in combinations.names[len(frontier):])
         found = self.context.intended(self.block, list(self.writes), frontier, tables, rows, own=True)
         return {name: (np.repeat(codes, inner), distinct) for name, (codes, distinct) in found.items()}
 
@@ -93,10 +95,10 @@ class _Group:
         """Per combination, bounds (low, high) on every written direction (columns: the writes in order)."""
         snd = self.group.second_layer  # units x outputs
         units, outputs = snd.shape
-        second_layer = self.arithmetic.gamma(np.count_nonzero(snd, axis=0).max(initial=0) + 1)
+        second_layer = self.arithmetic.gamma(self.group.second_layer_terms + 1)
         numerical = [name for name in self.reads if self.context.residual.labels[name].numerical
-                     and name != craft.conventions.ONE]
-        terms = int(np.count_nonzero(np.concatenate(list(self.reads.values()), axis=0), axis=0).max(initial=0))
+                     and name != craft.ONE]
+        terms = self.group.first_layer_terms
         mats = self.group.second_layer_parts
         lows, highs = [], []
         size = max(1, CHUNK_ENTRIES // max(units, outputs, 1))
@@ -150,7 +152,9 @@ class _Group:
         states = [tables_lib.NO_VALUE if value is None else value for value in distinct]
         undefined = np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)
         defined = (~undefined[value_codes] if len(distinct) else np.zeros(0, dtype=bool)) & possible
-        kept = np.flatnonzero(~undefined & np.isin(np.arange(len(distinct)), value_codes[defined]))
+        met = np.zeros(len(distinct), dtype=bool)
+        met[value_codes[defined]] = True
+        kept = np.flatnonzero(~undefined & met)
         states = [states[index] for index in kept]
         renumber = np.full(len(distinct), -1, dtype=np.int64)
         renumber[kept] = np.arange(len(kept))
@@ -169,26 +173,30 @@ class _Group:
         table = tables_lib.build(label, (*states, tables_lib.AT_BOS), np.concatenate([hot, bos[0]]),
                                  (arrays[0], arrays[1]), (arrays[2], arrays[3]), (arrays[4], arrays[5]))
         self.context.store(name, table)
-        self._record(name, label, states, codes, rows, np.flatnonzero(defined), tables, combinations)
+        # what blame names if the proof fails: found then, from what this block saw
+        self.context.details[name] = {"block": self.block, "kind": "mlp", "worst": functools.partial(
+            _worst, label, states, codes, rows, defined, tables, combinations)}
 
-    def _record(self, name, label, states, codes, rows, positions, tables, combinations) -> None:
-        """Keeps the combination furthest from its exact encoding, to name it if the proof fails."""
-        _, hot_lo, hot_hi, cold_lo, cold_hi = rows[:5]
-        if label.numerical:
-            wanted = np.array([0.0 if isinstance(state, type(tables_lib.NO_VALUE)) else float(state)
-                               for state in states])[codes]
-            errors = np.maximum(np.abs(hot_lo - wanted), np.abs(hot_hi - wanted))
-        else:
-            hot_error = np.where(rows[0] >= 0, np.maximum(np.abs(hot_lo - 1.0), np.abs(hot_hi - 1.0)), 0.0)
-            errors = np.maximum(hot_error, np.maximum(np.abs(cold_lo), np.abs(cold_hi)))
-        worst = None
-        if len(errors):
-            index = int(np.argmax(errors))
-            state = states[codes[index]]
-            worst = {"values": combinations.states(tables, int(positions[index])),
-                     "intended": None if state is tables_lib.NO_VALUE else state, "error": float(errors[index]),
-                     "range": (float(hot_lo[index]), float(hot_hi[index]))}
-        self.context.details[name] = {"block": self.block, "kind": "mlp", "worst": worst}
+
+def _worst(label, states, codes, rows, defined, tables, combinations) -> dict | None:
+    """The combination furthest from its exact encoding (its values, intended value, error and range)."""
+    positions = np.flatnonzero(defined)
+    _, hot_lo, hot_hi, cold_lo, cold_hi = rows[:5]
+    if label.numerical:
+        wanted = np.array([0.0 if isinstance(state, type(tables_lib.NO_VALUE)) else float(state)
+                           for state in states])[codes]
+        errors = np.maximum(np.abs(hot_lo - wanted), np.abs(hot_hi - wanted))
+    else:
+        hot_error = np.where(rows[0] >= 0, np.maximum(np.abs(hot_lo - 1.0), np.abs(hot_hi - 1.0)), 0.0)
+        errors = np.maximum(hot_error, np.maximum(np.abs(cold_lo), np.abs(cold_hi)))
+    worst = None
+    if len(errors):
+        index = int(np.argmax(errors))
+        state = states[codes[index]]
+        worst = {"values": combinations.states(tables, int(positions[index])),
+                 "intended": None if state is tables_lib.NO_VALUE else state, "error": float(errors[index]),
+                 "range": (float(hot_lo[index]), float(hot_hi[index]))}
+    return worst
 
 
 def _with_bos(chunks, bos: dict[str, np.ndarray]):
@@ -217,7 +225,7 @@ def _hot(label: residual_lib.Label, state: Hashable) -> int:
 
 def _times(dense: np.ndarray, matrix) -> np.ndarray:
     """``dense @ matrix`` for a dense or sparse ``matrix``, as a dense array."""
-    if scipy.sparse.issparse(matrix):
+    if not isinstance(matrix, np.ndarray) and scipy.sparse.issparse(matrix):
         return np.asarray((matrix.T @ dense.T).T)
     return dense @ matrix
 

@@ -17,6 +17,7 @@ import numpy as np
 from optracr import craft
 from optracr import frontend
 from optracr.certify import errors
+from optracr.errors import OptracrBug
 
 rasp = frontend.rasp
 
@@ -51,7 +52,7 @@ class Label:
         positions.setflags(write=False)
         object.__setattr__(self, "positions", positions)
         if len(positions) != len(self.directions):
-            raise ValueError(f"label {self.name!r}: one position per direction")
+            raise OptracrBug(f"label {self.name!r}: one position per direction")
 
     @property
     def size(self) -> int:
@@ -80,6 +81,16 @@ class Label:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
+class LabelRows:
+    """Where one label's directions sit in a space: their rows there, and each one's place in the label."""
+
+    name: str
+    size: int
+    rows: np.ndarray
+    places: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
 class Residual:
     """Every label of a model's residual, and for every residual position the label it belongs to."""
 
@@ -92,24 +103,31 @@ class Residual:
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
 
-    def layout(self, space: craft.VectorSpaceWithBasis) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """For a space's directions: the label names, each direction's label (an index into them) and its place
-        in the label (remembered per space)."""
+    def layout(self, space: craft.VectorSpaceWithBasis) -> tuple[np.ndarray, tuple[LabelRows, ...]]:
+        """For a space's directions: each direction's label (an index into the groups), and per label of the space
+        (in order of first appearance) its rows in the space and their places in the label (remembered per
+        space)."""
         cache = self.__dict__.setdefault("_layouts", {})
         found = cache.get(id(space))
         if found is None or found[0] is not space:
-            names: list[str] = []
-            index: dict[str, int] = {}
+            names: dict[str, int] = {}
             label_ids, places = [], []
             for direction in space.basis:
-                if direction.name not in index:
-                    index[direction.name] = len(names)
-                    names.append(direction.name)
-                label_ids.append(index[direction.name])
+                label_ids.append(names.setdefault(direction.name, len(names)))
                 places.append(self.labels[direction.name].local(direction))
-            found = (space, names, np.array(label_ids, dtype=np.int64), np.array(places, dtype=np.int64))
+            label_ids_array = np.array(label_ids, dtype=np.int64)
+            places_array = np.array(places, dtype=np.int64)
+            # each label's rows, in order: the stable sort by label cut at each label's count
+            order = np.argsort(label_ids_array, kind="stable")
+            ends = np.cumsum(np.bincount(label_ids_array, minlength=len(names))).tolist()
+            groups, start = [], 0
+            for name, end in zip(names, ends):  # names in the order of their ids
+                rows = order[start:end]
+                groups.append(LabelRows(name, self.labels[name].size, rows, places_array[rows]))
+                start = end
+            found = (space, label_ids_array, tuple(groups))
             cache[id(space)] = found
-        return found[1], found[2], found[3]
+        return found[1], found[2]
 
     def labels_of(self, positions: np.ndarray) -> list[str]:
         """The labels the given residual positions belong to, each once, in residual order."""
@@ -117,7 +135,10 @@ class Residual:
 
     def scratch_of(self, width_label: str) -> Label | None:
         """The scratch label of SelectorWidth ``width_label``, if the residual has one."""
-        return self.labels.get(craft.conventions.selector_width_scratch(width_label).name)
+        names = self.__dict__.setdefault("_scratch_names", {})
+        if width_label not in names:
+            names[width_label] = craft.selector_width_scratch(width_label).name
+        return self.labels.get(names[width_label])
 
 
 def residual_of(layered, program_graph: frontend.ProgramGraph) -> Residual:
@@ -126,7 +147,7 @@ def residual_of(layered, program_graph: frontend.ProgramGraph) -> Residual:
     for position, direction in enumerate(layered.residual_space.basis):
         groups.setdefault(direction.name, []).append((position, direction))
     scratch_names = {
-        craft.conventions.selector_width_scratch(label).name: label
+        craft.selector_width_scratch(label).name: label
         for label in program_graph.topological_labels()
         if isinstance(program_graph.expr(label), rasp.SelectorWidth)
     }
@@ -136,25 +157,21 @@ def residual_of(layered, program_graph: frontend.ProgramGraph) -> Residual:
     for label in labels.values():
         for local, position in enumerate(label.positions):
             local_at[int(position)] = local
-    bos, pad = craft.conventions.bos_direction(layered.bos), craft.conventions.pad_direction(layered.pad)
+    bos, pad = craft.bos_direction(layered.bos), craft.pad_direction(layered.pad)
     return Residual(labels, label_at, tuple(local_at), bos, pad)
 
 
-def split_rows(
-    residual: Residual, space: craft.VectorSpaceWithBasis, matrix: np.ndarray, residual_space: craft.VectorSpaceWithBasis
-) -> dict[str, np.ndarray]:
+def split_rows(residual: Residual, space: craft.VectorSpaceWithBasis, matrix: np.ndarray) -> dict[str, np.ndarray]:
     """``matrix``'s rows (indexed by ``space``'s directions) per residual label, each as a (label size x columns)
     matrix in the label's direction order; labels whose rows are all zero are left out."""
-    del residual_space  # a direction's label is its name; its place in the label, the label's own index
-    names, label_ids, places = residual.layout(space)
-    live = np.any(matrix != 0.0, axis=1)
+    label_ids, groups = residual.layout(space)
+    live = np.bincount(label_ids, weights=matrix.any(axis=1), minlength=len(groups)) if len(label_ids) else ()
     found: dict[str, np.ndarray] = {}
-    for label_id in np.unique(label_ids[live]).tolist():
-        rows = np.flatnonzero(live & (label_ids == label_id))
-        name = names[label_id]
-        block = np.zeros((residual.labels[name].size, matrix.shape[1]))
-        block[places[rows]] = matrix[rows]  # a space lists each direction once
-        found[name] = block
+    for label_id in np.flatnonzero(live).tolist():
+        group = groups[label_id]
+        block = np.zeros((group.size, matrix.shape[1]))
+        block[group.places] = matrix[group.rows]  # a space lists each direction once
+        found[group.name] = block
     return found
 
 
@@ -167,10 +184,10 @@ def _label(
     positions = [position for position, _ in members]
     directions = tuple(direction for _, direction in members)
     valued = all(direction.value is not None for direction in directions)
-    if name == craft.conventions.ONE:
+    if name == craft.ONE:
         return Label(name, Role.ONE, directions, positions, True, None)
-    if name in (craft.conventions.TOKENS, craft.conventions.INDICES) and valued:
-        role = Role.TOKENS if name == craft.conventions.TOKENS else Role.INDICES
+    if name in (craft.TOKENS, craft.INDICES) and valued:
+        role = Role.TOKENS if name == craft.TOKENS else Role.INDICES
         return Label(name, role, directions, positions, False, name)
     if name in scratch_names and len(directions) == 1 and not valued:
         return Label(name, Role.SCRATCH, directions, positions, True, scratch_names[name])

@@ -21,6 +21,7 @@ import numpy as np
 
 from optracr import frontend
 from optracr.certify import residual as residual_lib
+from optracr.errors import OptracrBug
 
 
 class _State:
@@ -39,6 +40,7 @@ class _State:
 NO_VALUE = _State("NO_VALUE")
 AT_BOS = _State("AT_BOS")
 ROW_CHUNK = 1 << 21  # entries of a (rows x columns) bound computed at once
+_FLOAT_FIELDS = ("center", "hot_lo", "hot_hi", "cold_lo", "cold_hi", "sum_lo", "sum_hi")
 
 
 def state_key(state: Hashable) -> Hashable:
@@ -73,14 +75,17 @@ class Table:
     def __post_init__(self) -> None:
         rows = len(self.states)
         if rows == 0 or self.states[-1] is not AT_BOS:
-            raise ValueError(f"table of {self.label.name!r}: the last state is the BOS position's")
-        for field in ("hot", "center", "hot_lo", "hot_hi", "cold_lo", "cold_hi", "sum_lo", "sum_hi"):
-            array = np.asarray(getattr(self, field), dtype=np.int64 if field == "hot" else np.float64)
+            raise OptracrBug(f"table of {self.label.name!r}: the last state is the BOS position's")
+        arrays = {"hot": np.asarray(self.hot, dtype=np.int64)}
+        arrays.update((field, np.asarray(getattr(self, field), dtype=np.float64)) for field in _FLOAT_FIELDS)
+        for field, array in arrays.items():
             if array.shape != (rows,):
-                raise ValueError(f"table of {self.label.name!r}: {field} needs one entry per state")
-            if field != "hot" and np.isnan(array).any():  # a bound lost to inf - inf: nothing is known there
-                array = np.where(np.isnan(array), 0.0 if field == "center" else (
-                    -np.inf if field.endswith("_lo") else np.inf), array)
+                raise OptracrBug(f"table of {self.label.name!r}: {field} needs one entry per state")
+        if np.isnan(np.concatenate([arrays[field] for field in _FLOAT_FIELDS])).any():
+            for field in _FLOAT_FIELDS:  # a bound lost to inf - inf: nothing is known there
+                arrays[field] = np.where(np.isnan(arrays[field]), 0.0 if field == "center" else (
+                    -np.inf if field.endswith("_lo") else np.inf), arrays[field])
+        for field, array in arrays.items():
             array.setflags(write=False)
             object.__setattr__(self, field, array)
 
@@ -89,9 +94,9 @@ class Table:
         """Whether every row is exact: the hot direction at its center, nothing elsewhere (the embedding's)."""
         cached = self.__dict__.get("_exact")
         if cached is None:
-            cached = bool(np.array_equal(self.hot_lo, self.hot_hi) and np.array_equal(
-                np.where(self.hot >= 0, self.hot_lo, self.center), self.center) and not (
-                np.any(self.cold_lo) or np.any(self.cold_hi) or np.any(self.sum_lo) or np.any(self.sum_hi)))
+            cached = not (self.cold_lo.any() or self.cold_hi.any() or self.sum_lo.any() or self.sum_hi.any()) and bool(
+                (self.hot_lo == self.hot_hi).all() and (np.where(self.hot >= 0, self.hot_lo, self.center)
+                                                       == self.center).all())
             object.__setattr__(self, "_exact", cached)
         return cached
 
@@ -181,10 +186,15 @@ def ideal(label: residual_lib.Label, states: Sequence[Hashable]) -> Table:
         zeros = np.zeros(len(states))
         return build(label, states, np.zeros(len(states), dtype=np.int64), (values, values), (zeros, zeros),
                      (zeros, zeros))
-    hot = np.array([-1 if isinstance(s, _State) else label.direction_index(s) for s in states], dtype=np.int64)
+    return ideal_rows(label, states, [-1 if isinstance(s, _State) else label.direction_index(s) for s in states])
+
+
+def ideal_rows(label: residual_lib.Label, states: Sequence[Hashable], hot: Sequence[int]) -> Table:
+    """Exact one-hots: per state, 1 in its ``hot`` direction (none where it is -1) and 0 elsewhere."""
+    hot = np.asarray(hot, dtype=np.int64)
     ones = np.where(hot >= 0, 1.0, 0.0)
-    zeros = np.zeros(len(states))
-    return build(label, states, hot, (ones, ones), (zeros, zeros), (zeros, zeros))
+    zeros = np.zeros(len(hot))
+    return build(label, tuple(states), hot, (ones, ones), (zeros, zeros), (zeros, zeros))
 
 
 # ------------------------------------------------------------------------------------------ reading rows
@@ -256,6 +266,9 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
         return _exact_rows(table, weights, rows)
     if weights.shape[0] == columns and weights.shape[0] > 1 and np.array_equal(weights, np.eye(columns)):
         return _identity_rows(table, rows)
+    if weights.shape[0] == 1 and not (table.hot.any() or table.cold_lo.any() or table.cold_hi.any() or
+                                      table.sum_lo.any() or table.sum_hi.any()) and np.isfinite(weights).all():
+        return _single_rows(table, weights, rows)
     stats = _column_stats(weights) if weights.shape[0] else None
     step = max(1, ROW_CHUNK // max(1, columns))
     parts = [_linear_rows(table, weights, stats, rows[start : start + step]) for start in range(0, len(rows), step)]
@@ -274,6 +287,19 @@ def _exact_rows(table: Table, weights: np.ndarray, rows: np.ndarray) -> Bound:
     center = np.where((hot >= 0)[:, None], weights[np.maximum(hot, 0)], 0.0) * value
     zeros = np.zeros_like(center)
     return Bound(center, zeros, zeros, np.abs(center), zeros)
+
+
+def _single_rows(table: Table, weights: np.ndarray, rows: np.ndarray) -> Bound:
+    """``linear_bound`` of a one-direction label hot in every row with nothing cold (a numerical s-op), through
+    finite weights: the weight times the box (what the general rule gives when there is no cold direction)."""
+    weight = weights[0][None, :]
+    center = weight * table.center[rows, None]
+    ends = (weight * (table.hot_lo[rows, None] - table.center[rows, None]),
+            weight * (table.hot_hi[rows, None] - table.center[rows, None]))
+    base = table.cold_lo[rows, None] * 0.0  # the cold part, of no size
+    main = np.abs(weight) * np.maximum(np.abs(table.hot_lo[rows]), np.abs(table.hot_hi[rows]))[:, None]
+    return Bound(center, *widened(np.minimum(*ends) + base - 0.0, np.maximum(*ends) + base + 0.0), main,
+                 np.zeros_like(center))
 
 
 def _identity_rows(table: Table, rows: np.ndarray) -> Bound:
@@ -330,8 +356,7 @@ def rows_to_combine(table: Table, bound: Bound | None, needed: bool) -> np.ndarr
     rows = np.arange(table.num_rows - 1)
     if needed or bound is None or len(rows) <= 1:
         return rows
-    same = all(np.array_equal(part[rows], np.broadcast_to(part[rows[:1]], part[rows].shape))
-               for part in (bound.center, bound.lo, bound.hi))
+    same = all(bool((part[:-1] == part[:1]).all()) for part in (bound.center, bound.lo, bound.hi))
     return rows[:1] if same else rows
 
 

@@ -31,13 +31,12 @@ class HeadWeights:
     @functools.cached_property
     def score_terms(self) -> int:
         """How many query and key directions the score's dot products run over (for their rounding)."""
-        return sum(int(np.count_nonzero(np.any(b != 0, axis=1))) + int(np.count_nonzero(np.any(b != 0, axis=0)))
-                   for *_, b in self.blocks)
+        return sum(int(b.any(axis=1).sum()) + int(b.any(axis=0).sum()) for *_, b in self.blocks)
 
     @functools.cached_property
     def value_terms(self) -> int:
         """How many value directions the value's dot products run over."""
-        return sum(int(np.count_nonzero(np.any(w != 0, axis=1))) for w in self.values.values())
+        return sum(int(w.any(axis=1).sum()) for w in self.values.values())
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -53,6 +52,18 @@ class GroupWeights:
     def second_layer(self) -> np.ndarray:
         """Every written direction's column, the writes side by side (units x outputs)."""
         return np.concatenate([self.writes[name] for name in self.writes], axis=1)
+
+    @functools.cached_property
+    def first_layer_terms(self) -> int:
+        """The most first-layer weights any unit's pre-activation sums (for its rounding)."""
+        if not self.reads:
+            return 0
+        return int(np.count_nonzero(np.concatenate(list(self.reads.values()), axis=0), axis=0).max(initial=0))
+
+    @functools.cached_property
+    def second_layer_terms(self) -> int:
+        """The most second-layer weights any written direction sums."""
+        return int(np.count_nonzero(self.second_layer, axis=0).max(initial=0))
 
     @functools.cached_property
     def second_layer_parts(self) -> tuple:
@@ -101,18 +112,22 @@ class ModelWeights:
             self.written_at.setdefault(name, sublayer)
 
     def _split(self, space: craft.VectorSpaceWithBasis, matrix: np.ndarray) -> dict[str, np.ndarray]:
-        return residual_lib.split_rows(self.residual, space, matrix, self.layered.residual_space)
+        return residual_lib.split_rows(self.residual, space, matrix)
 
     def _head(self, layer: int, index: int, head: craft.AttentionHead) -> HeadWeights:
         writes = self._split(head.w_ov.output_space, head.w_ov.matrix.T)
         block = findings.Block("head", layer, heads=(index,), writes=tuple(writes))
         query = self._split(head.w_qk.left_space, head.w_qk.matrix)
         key = self._split(head.w_qk.right_space, head.w_qk.matrix.T)
+        _, key_groups = self.residual.layout(head.w_qk.right_space)
+        key_groups = [group for group in key_groups if group.name in key]
         blocks = []
         for query_name, rows in query.items():
-            for key_name, columns in self._split(head.w_qk.right_space, rows.T).items():
-                if np.any(columns):
-                    blocks.append((query_name, key_name, columns.T))
+            for group in key_groups:
+                scores = np.zeros((rows.shape[0], group.size))
+                scores[:, group.places] = rows[:, group.rows]
+                if scores.any():
+                    blocks.append((query_name, group.name, scores))
         values = {}
         if len(writes) == 1:
             (target,) = writes
@@ -130,7 +145,10 @@ class ModelWeights:
                 unit = parent[unit]
             return unit
 
-        writers = {name: np.flatnonzero(np.any(rows != 0.0, axis=0)) for name, rows in writes.items()}
+        writing = {name: rows.any(axis=0) for name, rows in writes.items()}
+        writers = {name: np.flatnonzero(row) for name, row in writing.items()}
+        if not writing or sum(writing.values()).max() <= 1:  # no unit writes two labels: a group per label
+            return [self._group(layer, reads, writes, [name], units) for name, units in writers.items() if len(units)]
         for units in writers.values():
             for unit in units[1:]:
                 parent[find(int(unit))] = find(int(units[0]))
@@ -145,9 +163,14 @@ class ModelWeights:
         found = []
         for root, units in members.items():
             labels = [name for name, written in writers.items() if len(written) and find(int(written[0])) == root]
-            chosen = np.array(units)
-            group_reads = {name: rows[:, chosen] for name, rows in reads.items() if np.any(rows[:, chosen])}
-            group_writes = {name: writes[name][:, chosen].T for name in labels}
-            block = findings.Block("mlp", layer, units=tuple(int(u) for u in chosen), writes=tuple(labels))
-            found.append(GroupWeights(block, group_reads, group_writes))
+            found.append(self._group(layer, reads, writes, labels, np.array(units)))
         return found
+
+    @staticmethod
+    def _group(layer: int, reads: dict[str, np.ndarray], writes: dict[str, np.ndarray], labels: list[str],
+               units: np.ndarray) -> GroupWeights:
+        """The group of hidden ``units`` (ascending) writing ``labels``."""
+        group_reads = {name: rows[:, units] for name, rows in reads.items() if rows[:, units].any()}
+        group_writes = {name: writes[name][:, units].T for name in labels}
+        block = findings.Block("mlp", layer, units=tuple(units.tolist()), writes=tuple(labels))
+        return GroupWeights(block, group_reads, group_writes)

@@ -20,7 +20,7 @@ import numpy as np
 
 from optracr import export
 from optracr.compress import checking, variants
-from optracr.export import integrity
+from optracr.errors import OptracrBug
 
 FORMAT = "optracr-scrambled"
 FORMAT_VERSION = 2  # 2: scrambled.json records the SHA-256 of scrambled.safetensors
@@ -47,7 +47,7 @@ def save_variant(
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        integrity.DIGEST_FIELD: integrity.write_tensors(tensors, directory / WEIGHTS_NAME, FORMAT),
+        export.DIGEST_FIELD: export.write_tensors(tensors, directory / WEIGHTS_NAME, FORMAT),
         "kind": scrambling.kind,
         "exact": variant.exact,
         "original": ORIGINAL_DIR,
@@ -73,13 +73,13 @@ def load_variant(path: str | Path) -> variants.ScrambledModel:
         the saved scrambling applied to the saved original.
     """
     directory = Path(path)
-    integrity.require_files(
+    export.require_files(
         directory, (JSON_NAME, WEIGHTS_NAME), "a saved variant",
         f" and {ORIGINAL_DIR}/ (write one with compress.save_variant or `optracr scramble`)",
     )
     json_path = directory / JSON_NAME
-    document, _ = integrity.read_document(json_path, FORMAT, FORMAT_VERSION, "a saved variant")
-    tensors = _Tensors(integrity.read_tensors(directory / WEIGHTS_NAME, document, json_path), directory / WEIGHTS_NAME)
+    document, _ = export.read_document(json_path, FORMAT, FORMAT_VERSION, "a saved variant")
+    tensors = _Tensors(export.read_tensors(directory / WEIGHTS_NAME, document, json_path), directory / WEIGHTS_NAME)
     original = export.load(directory / document.get("original", ORIGINAL_DIR))
     layers = range(_field(document, "num_layers", json_path))
     scrambling = variants.Scrambling(
@@ -122,4 +122,4 @@ def _json_default(value: Any) -> Any:
         return value.item()
     if isinstance(value, (tuple, np.ndarray)):
         return list(value)
-    raise TypeError(f"not JSON-ready: {type(value).__name__}")
+    raise OptracrBug(f"a compressed variant's field is not JSON-ready: {type(value).__name__}")

@@ -43,7 +43,7 @@ def sharpness(max_seq_len: int, *, leak: float = MAX_LEAK) -> float:
     is at most N e^{-s}, smaller still.)
     """
     if max_seq_len < 1 or not 0.0 < leak < 1.0:
-        raise ValueError(f"sharpness needs max_seq_len >= 1 and 0 < leak < 1, got {max_seq_len}, {leak}")
+        raise errors.OptracrBug(f"sharpness needs max_seq_len >= 1 and 0 < leak < 1, got {max_seq_len}, {leak}")
     return 2.0 * math.log((max_seq_len + 1) / leak)
 
 
@@ -131,7 +131,7 @@ def conjunction_bilinear(
     On (every part's query values + ``one``) x (every part's key values + ``tokens:BOS``).
     """
     if not parts:
-        raise ValueError("conjunction_bilinear needs at least one part")
+        raise errors.OptracrBug("conjunction_bilinear needs at least one part")
     left = bases.join_vector_spaces(*(part.query_space for part in parts), conventions.one_space())
     right = bases.join_vector_spaces(*(part.key_space for part in parts), bases.space([bos_direction]))
     bos_logit = (len(parts) - 1 + bos_fraction) * logit

@@ -79,17 +79,23 @@ class FusedInput:
         object.__setattr__(self, "values", tuple(self.values))
         if not self.numerical:
             if self.values != tuple(direction.value for direction in self.space.basis):
-                raise ValueError(f"a categorical input's values are its directions' values in order, got {self.values}")
+                raise errors.CompileError(
+                    None, f"a categorical input's values are its directions' values in order, got {self.values}"
+                )
             if self.error != 0.0:
-                raise ValueError(f"only a numerical input has an error, got {self.error} for {self.space}")
+                raise errors.CompileError(
+                    None, f"only a numerical input has an error, got {self.error} for {self.space}"
+                )
             return
         if self.space.num_dims != 1:
-            raise ValueError(f"a numerical input is one direction, got {self.space}")
+            raise errors.CompileError(None, f"a numerical input is one direction, got {self.space}")
         for value in self.values:
             if not isinstance(value, numbers.Real) or not math.isfinite(value):
-                raise ValueError(f"a numerical input's values are finite numbers, got {value!r} for {self.space}")
+                raise errors.CompileError(
+                    None, f"a numerical input's values are finite numbers, got {value!r} for {self.space}"
+                )
         if not (math.isfinite(self.error) and self.error >= 0.0):
-            raise ValueError(f"an input's error is a finite number >= 0, got {self.error}")
+            raise errors.CompileError(None, f"an input's error is a finite number >= 0, got {self.error}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,10 +108,12 @@ class FusedOutput:
 
     def __post_init__(self) -> None:
         if self.numerical and self.space.num_dims != 1:
-            raise ValueError(f"numerical output {self.label!r} is one direction, got {self.space}")
+            raise errors.CompileError(None, f"numerical output {self.label!r} is one direction, got {self.space}")
         strangers = [str(d) for d in self.space.basis if d.name != self.label]
         if strangers:
-            raise ValueError(f"output {self.label!r} owns only directions named {self.label!r}, got {strangers}")
+            raise errors.CompileError(
+                None, f"output {self.label!r} owns only directions named {self.label!r}, got {strangers}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)

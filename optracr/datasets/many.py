@@ -60,7 +60,8 @@ def compile_many(
         ``concurrent.futures.Executor``, or a Dask ``distributed.Client``.
       workers: how many jobs the executor runs at once (read off a Dask client or a pool when None).
       timeout_s: each job's time limit; past it the job is a "timeout" record (None: no limit).
-      seed: the solver's and the verifier's seed; the same jobs and seed give the same records (but timings).
+      seed: the verifier's seed (the solver's is each job's ``CompileOptions.seed``); the same jobs and seed give
+        the same records (but timings).
       chunk_size: jobs per task (default: up to 16, fewer when there are few jobs per worker).
 
     A job that raises or times out is an error record; the other jobs are not affected. The default local

@@ -97,9 +97,9 @@ class ProgramSpec:
     def build(self) -> tuple[rasp.SOp, frozenset, int]:
         """The program, its vocabulary and max_seq_len (rebuilt here: fresh expressions and functions)."""
         if self.kind == "random":
-            from optracr import random_programs
+            from optracr import generate
 
-            generated = random_programs.generate(self.seed, **dict(self.options))
+            generated = generate.generate(self.seed, **dict(self.options))
             program, vocab, max_seq_len = generated.program, generated.vocab, generated.max_seq_len
         elif self.kind == "library":
             from optracr import programs

@@ -6,7 +6,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from optracr import options as options_lib
 from optracr.datasets import programs
+from optracr.errors import CompileError, OptracrTypeError
 
 STATUSES = ("ok", "mismatch", "error", "timeout", "lost")
 
@@ -14,21 +16,40 @@ STATUSES = ("ok", "mismatch", "error", "timeout", "lost")
 @dataclasses.dataclass(frozen=True)
 class Job:
     """One program to compile: a unique ``name`` (also its directory under ``save_dir``), how to rebuild the
-    program (a ``ProgramSpec``, or a RASP program in hand as ``(program, vocab, max_seq_len)``), and options for
-    ``optracr.compile`` (``allocator``, ``time_limit_s``, ``causal``, ``fold``, ...)."""
+    program (a ``ProgramSpec``, or a RASP program in hand as ``(program, vocab, max_seq_len)``), and the
+    ``CompileOptions`` to compile it with, whose vocab and max_seq_len the program fills in (given as a mapping
+    of ``optracr.compile`` keywords, e.g. ``{"allocator": "heuristic"}``, they are checked here, before any
+    worker runs them)."""
 
     name: str
     program: programs.ProgramSpec
-    compile_options: Mapping[str, Any] | tuple[tuple[str, Any], ...] = ()
+    compile_options: options_lib.CompileOptions = dataclasses.field(default_factory=options_lib.CompileOptions)
 
     def __post_init__(self) -> None:
         spec = programs.as_spec(self.program)
         if spec is None:
-            raise TypeError(f"job {self.name!r}: program must be a ProgramSpec or (RASP program, vocab, max_seq_len), "
-                            f"got {type(self.program).__name__}")
+            raise OptracrTypeError(None, f"job {self.name!r}: program must be a ProgramSpec or (RASP program, vocab, "
+                                         f"max_seq_len), got {type(self.program).__name__}")
         object.__setattr__(self, "program", spec)
-        # kept as sorted pairs: immutable, and picklable for the trip to a worker
-        object.__setattr__(self, "compile_options", tuple(sorted(dict(self.compile_options).items())))
+        object.__setattr__(self, "compile_options", job_options(self.compile_options, f"job {self.name!r}"))
+
+
+def job_options(given: Any, owner: str) -> options_lib.CompileOptions:
+    """``given`` (``CompileOptions`` or a mapping of compile keywords) as the options of ``owner``'s programs,
+    which must leave vocab and max_seq_len to the program."""
+    try:
+        chosen = given if isinstance(given, options_lib.CompileOptions) else options_lib.from_keywords(
+            keywords=dict(given))
+    except CompileError as error:
+        raise CompileError(None, f"{owner}: {error}") from None
+    except (TypeError, ValueError):
+        raise CompileError(None, f"{owner}: compile_options must be CompileOptions or a mapping of compile "
+                           f"keywords, got {given!r}") from None
+    for name in ("vocab", "max_seq_len"):
+        if getattr(chosen, name) is not None:
+            raise CompileError(None, f"{owner}: option {name} comes from the program (its ProgramSpec); leave it "
+                               "out of compile_options")
+    return chosen
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +71,9 @@ class Record:
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
-            raise ValueError(f"record {self.name!r}: status must be one of {', '.join(STATUSES)}, got {self.status!r}")
+            raise CompileError(
+                None, f"record {self.name!r}: status must be one of {', '.join(STATUSES)}, got {self.status!r}"
+            )
 
     @property
     def ok(self) -> bool:

@@ -12,9 +12,8 @@ from typing import Any
 
 import networkx as nx
 
-from optracr import assemble, frontend
+from optracr import assemble, frontend, plotting
 from optracr.frontend import rasp
-from optracr.plotting import selectors
 
 INPUT_LABELS = ("tokens", "indices")
 SHOWN_VALUES = 40  # a value set longer than this is shown as its first values and a count
@@ -121,7 +120,7 @@ def describe_expression(expr: rasp.RASPExpr, program_graph: frontend.ProgramGrap
     """One line of RASP for ``expr``, naming its children by their labels."""
     name = program_graph.label_of
     if isinstance(expr, rasp.Selector):
-        return "Select: " + selectors.describe_selector(expr, program_graph.traced)
+        return "Select: " + plotting.describe_selector(expr, program_graph.traced)
     if isinstance(expr, (rasp.TokensType, rasp.IndicesType)):
         return "the input " + ("tokens" if isinstance(expr, rasp.TokensType) else "indices")
     if isinstance(expr, rasp.LengthType):
@@ -146,7 +145,7 @@ def describe_expression(expr: rasp.RASPExpr, program_graph: frontend.ProgramGrap
 
 
 def _selector_text(selector: rasp.Selector, program_graph: frontend.ProgramGraph) -> str:
-    return selectors.describe_selector(selector, program_graph.traced)
+    return plotting.describe_selector(selector, program_graph.traced)
 
 
 def _function_name(function: Any) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from optracr import assemble, plotting, verification
+from optracr import assemble, certify, plotting
 from optracr.errors import CompileError, EvaluationError, InputError
 from optracr.frontend import rasp
 
@@ -57,7 +57,7 @@ def input_trace(model: assemble.CompiledModel, program: rasp.SOp | None, text: s
     expected, evaluator_error = _evaluated(model, program, tokens)
     numerical = model.output_encoding == rasp.Encoding.NUMERICAL
     mismatches = [] if expected is None else [
-        not verification.value_matches(want, got, numerical=numerical) for want, got in zip(expected, decoded[1:])
+        not certify.value_matches(want, got, numerical=numerical) for want, got in zip(expected, decoded[1:])
     ]
     return {
         "input": text,

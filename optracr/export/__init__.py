@@ -18,7 +18,14 @@ from __future__ import annotations
 from typing import Any
 
 from optracr.export.files import FORMAT_VERSION, load, save
-from optracr.export.integrity import ModelFileError
+from optracr.export.integrity import (
+    DIGEST_FIELD,
+    ModelFileError,
+    read_document,
+    read_tensors,
+    require_files,
+    write_tensors,
+)
 from optracr.export.reference import (
     CategoricalEncoder,
     NumericalEncoder,
@@ -28,6 +35,7 @@ from optracr.export.reference import (
 )
 
 __all__ = [
+    "DIGEST_FIELD",
     "FORMAT_VERSION",
     "CategoricalEncoder",
     "ModelFileError",
@@ -38,12 +46,16 @@ __all__ = [
     "bridge_config",
     "load",
     "load_transformer_lens",
+    "read_document",
+    "read_tensors",
     "reference_model",
+    "require_files",
     "save",
     "save_transformer_lens",
     "state_dict",
     "to_torch",
     "to_transformer_lens",
+    "write_tensors",
 ]
 
 # torch (and for the bridge, transformer_lens) load here, on first use of one of these names

@@ -10,6 +10,9 @@ needs no RASP program. No pickle: token and direction values go through ``values
 Format version 2 records the SHA-256 of ``model.safetensors`` in ``model.json`` (``weights_sha256``) and ``load``
 checks it (``integrity``); version-1 directories, written before, load without that check. Every load error
 is a ``ModelFileError`` naming the file at fault.
+A compiled model's ``provenance`` (its ``CompileOptions`` and each compile stage's time and output) is recorded
+in ``model.json`` under ``provenance``; a file without it (saved before, or from a bare ``LayeredModel``) loads
+with none.
 A model saved with its certificate (``optracr.certify``) also holds ``certificate.json``: the certificate's JSON
 and the SHA-256 of ``model.safetensors``, which ``load`` checks before handing it back.
 """
@@ -26,7 +29,8 @@ import numpy as np
 from optracr import assemble, craft, schedule
 from optracr.export import integrity
 from optracr.export import source
-from optracr.export import values
+from optracr import typed_json as values
+from optracr.errors import CompileError
 from optracr.frontend import rasp
 
 FORMAT = "optracr-model"
@@ -35,6 +39,7 @@ JSON_NAME = "model.json"
 WEIGHTS_NAME = "model.safetensors"
 CERTIFICATE_NAME = "certificate.json"
 CERTIFICATE_FORMAT = "optracr-certificate"
+PROVENANCE_FIELD = "provenance"
 ModelFileError = integrity.ModelFileError
 
 def save(model: Any, path: str | Path, *, certificate: Any = None) -> Path:
@@ -64,6 +69,9 @@ def save(model: Any, path: str | Path, *, certificate: Any = None) -> Path:
         **_describe(layered, writer),
     }
     document["directions"] = writer.directions
+    provenance = getattr(model, "provenance", None)
+    if provenance is not None:
+        document[PROVENANCE_FIELD] = provenance.to_json()
     # the weights first: model.json records their digest, and a directory without it is not a saved model
     document[integrity.DIGEST_FIELD] = integrity.write_tensors(writer.tensors, directory / WEIGHTS_NAME, FORMAT)
     (directory / JSON_NAME).write_text(json.dumps(document, indent=1) + "\n")
@@ -96,7 +104,18 @@ def load(path: str | Path) -> assemble.CompiledModel:
         if isinstance(error, ModelFileError):
             raise
         raise ModelFileError(f"{directory}: the saved parts do not fit together: {error}", path=directory) from None
-    return assemble.CompiledModel(layered, loaded_from=str(directory), certificate=_certificate(directory, document))
+    return assemble.CompiledModel(layered, loaded_from=str(directory), certificate=_certificate(directory, document),
+                                  provenance=_provenance(document, json_path))
+
+
+def _provenance(document: dict[str, Any], json_path: Path) -> assemble.Provenance | None:
+    """The compile options and stages ``model.json`` records, or None in a file that has none."""
+    if PROVENANCE_FIELD not in document:
+        return None
+    try:
+        return assemble.Provenance.from_json(document[PROVENANCE_FIELD])
+    except CompileError as error:
+        raise ModelFileError(f"{json_path}: field {PROVENANCE_FIELD!r} is malformed: {error}", path=json_path) from None
 
 
 def _certificate(directory: Path, document: dict[str, Any]) -> Any:
@@ -251,7 +270,7 @@ class _Reader:
         indices = self.field(obj, name, list, where)
         if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(self.directions) for i in indices):
             raise self.error(f"field {where!r} must list indices into 'directions', got {indices!r}")
-        return self.convert(lambda: craft.bases.space(self.directions[i] for i in indices), where)
+        return self.convert(lambda: craft.space(self.directions[i] for i in indices), where)
 
     def tensor(self, obj: Any, name: str, where: str) -> np.ndarray:
         key = self.field(obj, name, str, where)

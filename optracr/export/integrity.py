@@ -18,18 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from optracr.errors import CompileError
+from optracr.errors import CompileError, ModelFileError
 
 DIGEST_FIELD = "weights_sha256"
 _CHUNK = 1 << 20
-
-
-class ModelFileError(CompileError):
-    """A saved file that cannot be loaded; the message names the file and what is wrong with it."""
-
-    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
-        self.path = None if path is None else Path(path)
-        super().__init__(None, message)
 
 
 def sha256_of(path: Path) -> str:

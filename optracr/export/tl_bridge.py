@@ -21,7 +21,7 @@ from transformer_lens.model_bridge.sources import native as _native  # noqa: F40
 from optracr.export import integrity
 from optracr.export import reference
 from optracr.export import source
-from optracr.export import values
+from optracr import typed_json as values
 
 
 def bridge_config(model: Any, *, dtype: torch.dtype = torch.float64) -> TransformerBridgeConfig:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 
 from optracr.frontend import rasp
+from optracr.options import CompileOptions
 from optracr.frontend.errors import CompileError, EvaluationError, ProgramErrors, raise_all
 from optracr.frontend.batch_evaluator import evaluate_batch
 from optracr.frontend.evaluator import aggregate_value, apply_function, evaluate, selects
@@ -71,10 +72,10 @@ def analyse(
     vocab: Iterable[Hashable],
     max_seq_len: int,
     *,
-    bos: Hashable = "BOS",
-    pad: Hashable = "PAD",
-    causal: bool | str = False,
-    partial_functions: str = "refuse",
+    bos: Hashable = CompileOptions.bos,
+    pad: Hashable = CompileOptions.pad,
+    causal: bool | str = CompileOptions.causal,
+    partial_functions: str = CompileOptions.partial_functions,
 ) -> ProgramGraph:
     """The program traced, with value sets, validated; raises ``CompileError`` listing every problem.
 

@@ -16,6 +16,7 @@ import warnings
 
 import networkx as nx
 
+from optracr import errors
 from optracr.errors import CausalMeaningWarning
 from optracr.frontend import evaluator
 from optracr.frontend import graph as graph_lib
@@ -58,7 +59,7 @@ class LookAhead:
 
     def __post_init__(self) -> None:
         if not self.path or self.path[0] != self.label:
-            raise ValueError(f"a LookAhead's path starts at its expression {self.label!r}, got {self.path!r}")
+            raise errors.OptracrBug(f"a LookAhead's path starts at its expression {self.label!r}, got {self.path!r}")
 
     @property
     def reach(self) -> str:

@@ -4,15 +4,15 @@ program may treat them (partial functions), checked once."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 
+from optracr import options
 from optracr.frontend import errors
 
-STRICT_CAUSAL = "strict"
-CAUSAL_OPTIONS = (False, True, STRICT_CAUSAL)
-REFUSE_PARTIAL = "refuse"
-ALLOW_PARTIAL = "allow"
-PARTIAL_FUNCTIONS = (REFUSE_PARTIAL, ALLOW_PARTIAL)
+STRICT_CAUSAL = options.STRICT_CAUSAL
+CAUSAL_OPTIONS = options.CAUSAL_OPTIONS
+ALLOW_PARTIAL = options.ALLOW_PARTIAL
+PARTIAL_FUNCTIONS = options.PARTIAL_FUNCTIONS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,13 +35,13 @@ class InputSpec:
 
     vocab: frozenset[Hashable]
     max_seq_len: int
-    bos: Hashable = "BOS"
-    pad: Hashable = "PAD"
-    causal: bool | str = False
-    partial_functions: str = REFUSE_PARTIAL
+    bos: Hashable = options.CompileOptions.bos
+    pad: Hashable = options.CompileOptions.pad
+    causal: bool | str = options.CompileOptions.causal
+    partial_functions: str = options.CompileOptions.partial_functions
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "vocab", _vocab_set(self.vocab))
+        object.__setattr__(self, "vocab", options.token_set(self.vocab))
         errors.raise_all(_problems(self))
 
     @property
@@ -55,38 +55,6 @@ class InputSpec:
         return self.causal == STRICT_CAUSAL
 
 
-def _vocab_set(vocab: Iterable[Hashable]) -> frozenset[Hashable]:
-    if not isinstance(vocab, Iterable):
-        raise errors.CompileError(
-            None, f"the vocabulary must be a collection of input tokens, e.g. vocab={{'a', 'b'}}, got {vocab!r}"
-        )
-    tokens = list(vocab)
-    try:
-        merged = frozenset(tokens)
-    except TypeError as error:
-        raise errors.CompileError(None, f"vocabulary tokens must be hashable (str, int, ...): {error}") from None
-    _refuse_equal_tokens(tokens, merged)
-    return merged
-
-
-def _refuse_equal_tokens(tokens: list[Hashable], merged: frozenset[Hashable]) -> None:
-    """Tokens of different types that ``==`` cannot tell apart (``1``, ``1.0``, ``True``) are one token to a model."""
-    typed: dict[Hashable, list[Hashable]] = {}
-    for token in tokens:
-        kinds = typed.setdefault(token, [])
-        if not any(type(seen) is type(token) for seen in kinds):
-            kinds.append(token)
-    clashes = [kinds for kinds in typed.values() if len(kinds) > 1]
-    if clashes:
-        shown = "; ".join(", ".join(f"{token!r} ({type(token).__name__})" for token in kinds) for kinds in clashes)
-        raise errors.CompileError(
-            None,
-            f"the vocabulary holds tokens that are equal under == but of different types: {shown}; RASP compares "
-            f"tokens with ==, so a model cannot tell them apart and would decode them as one; keep one of each "
-            f"(the vocabulary has {len(merged)} distinct tokens)",
-        )
-
-
 def _problems(spec: InputSpec) -> list[errors.CompileError]:
     found = []
     if not spec.vocab:
@@ -96,7 +64,7 @@ def _problems(spec: InputSpec) -> list[errors.CompileError]:
             errors.CompileError(None, "the vocabulary contains None, which RASP uses for 'no value'; remove it")
         )
     for special, role in ((spec.bos, "BOS"), (spec.pad, "PAD")):
-        if not _is_hashable(special):
+        if not options.is_hashable(special):
             message = f"the {role} token must be hashable (str, int, ...), got {special!r}"
             found.append(errors.CompileError(None, message))
         elif special in spec.vocab:
@@ -130,11 +98,3 @@ def _problems(spec: InputSpec) -> list[errors.CompileError]:
 def is_causal_option(causal: object) -> bool:
     """Whether ``causal`` is one of ``CAUSAL_OPTIONS`` (a bool, or the string ``"strict"``)."""
     return isinstance(causal, bool) or (isinstance(causal, str) and causal == STRICT_CAUSAL)
-
-
-def _is_hashable(value: object) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True

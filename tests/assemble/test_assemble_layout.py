@@ -13,7 +13,8 @@ import itertools
 import numpy as np
 import pytest
 
-from optracr import assemble, craft, frontend, programs, rasp, schedule, scheduling
+from optracr import assemble, craft, frontend, programs, rasp, schedule
+from optracr.compiler import scheduling
 from optracr.errors import CompileError
 
 
@@ -132,7 +133,7 @@ def test_a_layer_wider_than_the_shape_is_rejected() -> None:
     _, model = _build(programs.LIBRARY["frac_prevs"].build(), programs.LIBRARY["frac_prevs"].vocab, 5)
     narrow = dataclasses.replace(model.shape, num_heads=0)
     fields = {name: getattr(model, name) for name in model.__dataclass_fields__}
-    with pytest.raises(ValueError, match="wider than the model's shape"):
+    with pytest.raises(CompileError, match="wider than the model's shape"):
         assemble.LayeredModel(**(fields | {"shape": narrow}))
 
 

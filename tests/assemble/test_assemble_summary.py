@@ -24,12 +24,17 @@ def test_the_summary_says_heads_and_mlp_width_are_per_layer_maxima() -> None:
 
 
 def test_a_compiled_model_says_how_long_each_stage_took() -> None:
-    provenance = _shuffle_dyck2().summary().splitlines()[4]
-    assert provenance.startswith("  compiled in ") and "frontend" in provenance and "assemble" in provenance
+    model = _shuffle_dyck2()
+    lines = model.summary().splitlines()
+    assert lines[4].startswith("  compiled in ") and "passes fold, fuse" in lines[4]
+    stages = [stage.name for stage in model.provenance.stages]
+    assert [line.split()[0] for line in lines[5:5 + len(stages)]] == stages
+    assert stages == ["frontend", "lower", "fold", "fuse", "schedule", "assemble"]
 
 
-def test_a_loaded_model_says_where_it_was_loaded_from_not_compile_times(tmp_path: Path) -> None:
-    loaded = optracr.load(optracr.save(_shuffle_dyck2(), tmp_path / "saved"))
+def test_a_loaded_model_says_where_it_was_loaded_from_and_how_it_was_compiled(tmp_path: Path) -> None:
+    model = _shuffle_dyck2()
+    loaded = optracr.load(optracr.save(model, tmp_path / "saved"))
     summary = loaded.summary()
     assert f"  loaded from {tmp_path / 'saved'}" in summary.splitlines()
-    assert "compiled in" not in summary
+    assert model.provenance.lines()[0] in summary.splitlines()  # the saved record of its compilation

@@ -8,8 +8,9 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "optracr" / "certify"
-ALLOWED = {"AttentionHead", "BasisDirection", "Bilinear", "Linear", "MLP", "VectorSpaceWithBasis", "bases",
-           "conventions"}
+# craft's labelled types, and its naming conventions (re-exported by its face)
+ALLOWED = {"AttentionHead", "BasisDirection", "Bilinear", "Linear", "MLP", "VectorSpaceWithBasis", "value_sort_key",
+           "ONE", "TOKENS", "INDICES", "bos_direction", "pad_direction", "selector_width_scratch"}
 
 
 def _craft_names(path: Path) -> set[str]:

@@ -43,6 +43,36 @@ def test_many_combinations_at_once_agree_with_one_at_a_time() -> None:
         assert distinct[codes[position]] == found.value_of("both", {"first": 2 * token, "indices": index}, own=True)
 
 
+def test_many_combinations_at_once_apply_functions_as_the_evaluator_does_on_none_and_raising_inputs() -> None:
+    first = rasp.Map(lambda t: None if t == 0 else 12 // (t - 1), rasp.tokens).named("first")  # raises at 1
+    both = rasp.SequenceMap(lambda a, i: a // i, first, rasp.indices).named("both")  # raises at index 0
+    found, _ = _meaning(both, {0, 1, 2, 3}, 3, fold=False, fuse=False, partial_functions="allow")
+    states = [None, meaning.UNDEFINED, 12, 6]  # what "first" holds for tokens 0, 1, 2, 3
+    pairs = list(itertools.product(range(len(states)), range(3)))
+    columns = {"first": (np.array([state for state, _ in pairs]), states),
+               "indices": (np.array([index for _, index in pairs]), [0, 1, 2])}
+    codes, distinct = found.values_over(["both"], columns, own=True)["both"]
+    for position, (state, index) in enumerate(pairs):
+        expected = found.value_of("both", {"first": states[state], "indices": index}, own=True)  # apply_function
+        assert distinct[codes[position]] is expected or distinct[codes[position]] == expected
+        if states[state] is None:
+            assert distinct[codes[position]] is None
+        elif states[state] is meaning.UNDEFINED or index == 0:
+            assert distinct[codes[position]] is meaning.UNDEFINED
+        else:
+            assert distinct[codes[position]] == frontend.apply_function(both, states[state], index)
+    assert "both" in found.raised
+
+
+def test_many_combinations_at_once_keep_equal_values_of_different_types_apart() -> None:
+    typed = rasp.Map(lambda t: {0: True, 1: 1, 2: 1.0}[t], rasp.tokens).named("typed")
+    found, _ = _meaning(typed, {0, 1, 2}, 2, fold=False, fuse=False)
+    codes, distinct = found.values_over(["typed"], {"tokens": (np.array([0, 1, 2, 2, 0]), [0, 1, 2])},
+                                        own=True)["typed"]
+    assert [type(distinct[code]) for code in codes] == [bool, int, float, float, bool]
+    assert len(distinct) == 3 and not found.raised
+
+
 def test_a_raising_function_is_undefined_not_a_value() -> None:
     inverse = rasp.Map(lambda t: 1 // t, rasp.tokens).named("inverse")
     found, _ = _meaning(inverse, {0, 1}, 2, partial_functions="allow")

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import optracr
-from optracr import random_programs
+from optracr.generate import random_programs
 
 VOCAB = frozenset({"a", "b", "c"})
 MAX_SEQ_LEN = 4

@@ -7,6 +7,7 @@ import pytest
 
 from optracr import craft
 from optracr.certify import residual, tables
+from optracr.errors import OptracrBug
 
 
 def _label(size: int, numerical: bool = False) -> residual.Label:
@@ -92,7 +93,7 @@ def test_an_exact_table_reads_as_exact_values() -> None:
 
 
 def test_a_tables_last_state_must_be_the_bos_position() -> None:
-    with pytest.raises(ValueError, match="the last state is the BOS position's"):
+    with pytest.raises(OptracrBug, match="the last state is the BOS position's"):
         tables.build(_label(2), (0, 1), [0, 1], ([1, 1], [1, 1]), ([0, 0], [0, 0]), ([0, 0], [0, 0]))
 
 

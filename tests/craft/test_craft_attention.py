@@ -7,6 +7,7 @@ import pytest
 
 from optracr import craft, frontend
 from optracr.craft import attention
+from optracr.errors import OptracrBug
 
 rasp = frontend.rasp
 DIGITS = {1, 2, 3}
@@ -102,7 +103,7 @@ def test_sharpness_grows_with_max_seq_len_and_meets_its_bound() -> None:
         s = attention.sharpness(n)
         assert (n + 1) * np.exp(-s / 2) <= attention.MAX_LEAK * (1 + 1e-12)
     assert attention.sharpness(1000) > attention.sharpness(10)
-    with pytest.raises(ValueError, match="max_seq_len"):
+    with pytest.raises(OptracrBug, match="optracr bug: sharpness needs max_seq_len"):
         attention.sharpness(0)
 
 

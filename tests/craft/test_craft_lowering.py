@@ -201,11 +201,11 @@ def test_lowered_block_reads_its_widths_off_its_block() -> None:
 def test_lowered_block_rejects_what_fits_no_sublayer() -> None:
     lowered = _lowered(_frac_prevs()).block_by_label["frac_prevs"]
     mlp = _lowered(_frac_prevs()).block_by_label["is_x"].block
-    with pytest.raises(ValueError, match="fits no sublayer"):
+    with pytest.raises(CompileError, match="fits no sublayer"):
         craft.LoweredBlock("x", ("frac_prevs",), craft.SeriesWithResiduals((mlp, lowered.block)), ("is_x",))
-    with pytest.raises(ValueError, match="reads an s-op it writes"):
+    with pytest.raises(CompileError, match="reads an s-op it writes"):
         craft.LoweredBlock("x", ("frac_prevs",), lowered.block, ("frac_prevs",))
-    with pytest.raises(ValueError, match="one or more distinct s-ops"):
+    with pytest.raises(CompileError, match="one or more distinct s-ops"):
         craft.LoweredBlock("x", (), lowered.block, ("is_x",))
 
 

@@ -16,7 +16,7 @@ import pytest
 import optracr
 from optracr import rasp
 from optracr.datasets import Job, ProgramSpec, Record, compile_many
-from optracr.errors import CompileError
+from optracr.errors import CompileError, OptracrTypeError
 
 cloudpickle = pytest.importorskip("cloudpickle")  # the dask extra installs it
 
@@ -108,7 +108,7 @@ def test_a_program_without_its_vocab_and_length_is_refused_with_what_to_pass() -
         ProgramSpec.rasp(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ), ["a"], 2)
     with pytest.raises(CompileError, match=r"job 0: expected a Job, a ProgramSpec or \(program, vocab, max_seq_len\)"):
         compile_many(["sort"])
-    with pytest.raises(TypeError, match=r"job 'x': program must be a ProgramSpec or \(RASP program, vocab, max_seq_len"):
+    with pytest.raises(OptracrTypeError, match=r"job 'x': program must be a ProgramSpec or \(RASP program, vocab, max_seq_len"):
         Job("x", "sort")
 
 

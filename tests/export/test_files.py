@@ -13,7 +13,6 @@ import pytest
 
 import optracr
 from optracr import export, rasp
-from optracr.errors import CompileError
 
 
 def test_save_load_apply_is_bit_identical(case, compiled, every_input, tmp_path: Path) -> None:
@@ -214,4 +213,5 @@ def test_every_field_error_names_the_json_path(compiled, tmp_path: Path) -> None
 
 
 def test_load_errors_belong_to_optracrs_error_family() -> None:
-    assert issubclass(export.ModelFileError, CompileError) and issubclass(export.ModelFileError, ValueError)
+    assert issubclass(export.ModelFileError, optracr.OptracrError) and issubclass(export.ModelFileError, ValueError)
+    assert export.ModelFileError is optracr.ModelFileError

@@ -7,7 +7,7 @@ import warnings
 import pytest
 
 from optracr import rasp
-from optracr.errors import CausalMeaningWarning, CompileError
+from optracr.errors import CausalMeaningWarning, CompileError, OptracrBug
 from optracr.frontend import LookAhead, analyse, check_looking_ahead, looking_ahead
 
 VOCAB = {"a", "b"}
@@ -61,5 +61,5 @@ def test_check_looking_ahead_without_causal_says_nothing() -> None:
 
 
 def test_a_look_ahead_whose_path_does_not_start_at_its_expression_is_refused() -> None:
-    with pytest.raises(ValueError, match="a LookAhead's path starts at its expression 'ahead', got \\('out',\\)"):
+    with pytest.raises(OptracrBug, match="optracr bug: a LookAhead's path starts at its expression 'ahead', got \\('out',\\)"):
         LookAhead("ahead", "same", "anywhere", ("out",))

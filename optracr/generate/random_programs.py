@@ -27,7 +27,8 @@ Validity holds by construction:
   so the program means the same with and without a causal mask and passes ``causal="strict"``, which refuses
   selectors that look ahead (any program compiles with ``causal=True``: the model computes its causal meaning).
 
->>> from optracr import frontend, random_programs
+>>> from optracr import frontend
+>>> from optracr.generate import random_programs
 >>> generated = random_programs.generate(7, num_sops=12)
 >>> graph = frontend.analyse(generated.program, generated.vocab, generated.max_seq_len)
 >>> graph.sink

@@ -376,7 +376,7 @@ def test_a_closed_pipe_ends_the_command_quietly() -> None:
     import subprocess
     import sys
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]  # the checkout, whose optracr the command runs
     command = [sys.executable, "-m", "optracr.cli", "list"]
     process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     process.stdout.close()  # the reader is gone before the first line is written, as `| head -0` would

@@ -8,7 +8,8 @@ import itertools
 import pytest
 
 import optracr
-from optracr import programs, rasp, verification
+from optracr import programs, rasp
+from optracr.certify import verification
 from optracr.errors import EvaluationError
 
 VOCAB = (1, 2, 3)

@@ -14,8 +14,11 @@ from collections.abc import Hashable, Sequence
 from importlib import metadata
 from pathlib import Path
 
-from optracr import cli_tokens, frontend, programs, schedule, user_programs
-from optracr.errors import CausalMeaningWarning, CompileError
+from optracr import programs
+from optracr.cli import compile_flags
+from optracr.cli import tokens as cli_tokens
+from optracr import user_programs
+from optracr.errors import CausalMeaningWarning, CompileError, OptracrError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = args.run(args)
         sys.stdout.flush()  # here, where a closed pipe can still be caught, not at interpreter exit
         return status
-    except CompileError as error:
+    except OptracrError as error:
         print(f"optracr: error: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader went away (`optracr ... | head`): stop quietly, as Python's docs advise
@@ -82,25 +85,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         _add_vocab_arguments(command, default=None)
         command.add_argument("--max-seq-len", type=int, help="longest input (default: the program's)")
-        command.add_argument("--allocator", choices=schedule.ALLOCATORS, default="solver")
-        command.add_argument("--time-limit", type=float, default=5.0, help="solver time limit in seconds")
-        command.add_argument("--causal", action="store_true",
-                             help="compile with causal attention: the model computes the program's causal meaning "
-                             "(a warning names each selector that can pick a later position)")
-        command.add_argument("--causal-strict", action="store_true",
-                             help="causal attention, refusing a selector that can pick a later position")
-        command.add_argument("--no-fold", dest="fold", action="store_false",
-                             help="give every s-op a block, even one its readers could compose")
-        command.add_argument("--no-fuse", dest="fuse", action="store_false",
-                             help="never compute several MLP blocks in one MLP sublayer")
-        command.add_argument("--reference-structure", action="store_true",
-                             help="the reference's structure: one component per s-op, every s-op in the residual "
-                             "(--no-fold --no-fuse)")
-        command.add_argument("--partial-functions", choices=frontend.PARTIAL_FUNCTIONS, default="refuse",
-                             help="allow: compile Maps whose function raises on some input values (no value "
-                             "there; verify counts those inputs as undefined)")
-        command.add_argument("--fused-width-cap", type=int, default=None,
-                             help="widest fused MLP allowed (default: 4 x the widest unfused MLP, at least 256)")
+        compile_flags.add_compile_flags(command)
         if name in ("compile", "show"):
             command.add_argument(
                 "--input", help='input tokens (BOS is added): space-separated, each read as the vocabulary token it '
@@ -236,7 +221,7 @@ def _user_program(args: argparse.Namespace) -> programs.LibraryProgram:
         ) from None
     return programs.LibraryProgram(
         name=str(reference), make=lambda _: program, vocab=frozenset(vocab), max_seq_len=args.max_seq_len,
-        causal=args.causal, description=f"{reference.name} from {reference.where}",
+        causal=bool(getattr(args, "causal", False)), description=f"{reference.name} from {reference.where}",
     )
 
 
@@ -251,19 +236,10 @@ def _compile_entry(args: argparse.Namespace):
     import optracr
 
     entry, vocab, max_seq_len = _setup(args)
+    options = compile_flags.compile_options(args, vocab, max_seq_len)
     start = time.perf_counter()
-    model = optracr.compile(
-        entry.build(max_seq_len), vocab, max_seq_len, causal=_causal(args), allocator=args.allocator,
-        time_limit_s=args.time_limit, fold=args.fold and not args.reference_structure,
-        fuse=args.fuse and not args.reference_structure, fused_width_cap=args.fused_width_cap,
-        partial_functions=args.partial_functions,
-    )
+    model = optracr.compile(entry.build(max_seq_len), options)
     return entry, vocab, max_seq_len, model, time.perf_counter() - start
-
-
-def _causal(args: argparse.Namespace) -> bool | str:
-    """``compile``'s ``causal`` from ``--causal`` and ``--causal-strict``."""
-    return "strict" if args.causal_strict else args.causal
 
 
 def _input_tokens(args: argparse.Namespace, vocab: list[Hashable], model) -> list[Hashable]:
@@ -294,7 +270,7 @@ def _summary_json(name: str, args: argparse.Namespace, model, seconds: float, ou
     config, allocation = model.config, model.allocation
     summary = {
         "program": name,
-        "allocator": args.allocator,
+        "allocator": model.options.allocator,
         "num_layers": config.num_layers,
         "num_heads": config.num_heads,
         "key_size": config.key_size,
@@ -307,6 +283,9 @@ def _summary_json(name: str, args: argparse.Namespace, model, seconds: float, ou
         "allocation_seconds": allocation.seconds,
         "compile_seconds": seconds,
         "stage_seconds": dict(model.compile_seconds),
+        "options": model.options.to_json(),
+        "stages": [{"name": stage.name, "seconds": stage.seconds, "summary": stage.summary}
+                   for stage in model.provenance.stages],
         "causal": config.causal,
         "sublayers": [list(contents) for contents in model.sublayer_contents],
         "fusion_groups": list(allocation.fusion_groups),
@@ -370,13 +349,12 @@ def _show(args: argparse.Namespace) -> int:
         raise CompileError(None, f'the {args.what} picture needs an input: add --input "TOKENS" (BOS is added)')
     entry, vocab, max_seq_len = _setup(args)
     program = entry.build(max_seq_len)  # one program object: the attention titles look up its labels
-    options = {"causal": _causal(args), "time_limit_s": args.time_limit, "fused_width_cap": args.fused_width_cap,
-               "fold": args.fold and not args.reference_structure, "fuse": args.fuse and not args.reference_structure}
-    model = optracr.compile(program, vocab, max_seq_len, allocator=args.allocator, **options)
+    options = compile_flags.compile_options(args, vocab, max_seq_len)
+    model = optracr.compile(program, options)
     if args.what == "layout":
-        other = "heuristic" if args.allocator != "heuristic" else "solver"
-        baseline = optracr.compile(program, vocab, max_seq_len, allocator=other, **options)
-        figure = plotting.layout_figure(model, baseline, titles=(args.allocator, other), title=entry.name)
+        other = "heuristic" if options.allocator != "heuristic" else "solver"
+        baseline = optracr.compile(program, options.replace(allocator=other))
+        figure = plotting.layout_figure(model, baseline, titles=(options.allocator, other), title=entry.name)
     else:
         tokens = _input_tokens(args, vocab, model)
         if args.what == "residual":
@@ -419,8 +397,7 @@ def _add_dataset_command(commands: argparse._SubParsersAction) -> None:
     dataset.add_argument("--max-sops", type=int, default=10, help="most s-ops per program")
     _add_vocab_arguments(dataset, default="a,b,c")
     dataset.add_argument("--max-seq-len", type=int, default=5, help="longest input")
-    dataset.add_argument("--allocator", choices=schedule.ALLOCATORS, default="solver")
-    dataset.add_argument("--time-limit", type=float, default=5.0, help="solver time limit in seconds")
+    compile_flags.add_compile_flags(dataset)
     dataset.add_argument("--no-verify", dest="verify", action="store_false", help="compile and save only")
     dataset.add_argument("--timeout", type=float, default=60.0, help="seconds per program before it is an error")
     where = dataset.add_mutually_exclusive_group()
@@ -439,7 +416,7 @@ def _dataset(args: argparse.Namespace) -> int:
     spec = datasets.DatasetSpec(
         args.num_programs, seed=args.seed, shard_size=args.shard_size, min_sops=args.min_sops,
         max_sops=args.max_sops, vocab=vocab, max_seq_len=args.max_seq_len,
-        compile_options=(("allocator", args.allocator), ("time_limit_s", args.time_limit)), verify=args.verify,
+        compile_options=compile_flags.compile_options(args, None, None), verify=args.verify,
     )
     client = _dask_client(args.scheduler) if args.scheduler else None
     progress = _progress(args)
@@ -577,7 +554,3 @@ def _save_variant(name: str, variant, args: argparse.Namespace, how: str) -> int
     files = ", ".join(sorted(path.name + ("/" if path.is_dir() else "") for path in directory.iterdir()))
     print(f"wrote {directory}: {files}; load with optracr.compress.load_variant({str(directory)!r})")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,7 +6,7 @@ each token's type; or, without either, the type of the program's own vocabulary 
 with no vocabulary of its own (from a file, a module, a dataset) takes text that reads one way only: all
 integers, all decimals, or all words. Anything else is refused with the readings that would work.
 
->>> from optracr import cli_tokens
+>>> from optracr.cli import tokens as cli_tokens
 >>> cli_tokens.read_vocab('[0, 1, "x"]')
 [0, 1, 'x']
 >>> cli_tokens.read_vocab("3,1,2", program_vocab=frozenset({1, 2, 3, 4}))

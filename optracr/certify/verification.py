@@ -7,13 +7,13 @@ import dataclasses
 import itertools
 import math
 import sys
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from typing import Any
 
 import tqdm
 
 from optracr import assemble
-from optracr.errors import CompileError, EvaluationError
+from optracr.errors import CompileError, EvaluationError, InputError, OptracrBug
 from optracr import frontend
 from optracr.frontend import rasp
 
@@ -125,15 +125,17 @@ def verify(
     The model runs its numpy forward (no JIT compile), in batches of ``BATCH_SIZE`` inputs.
     """
     program = _program(model, program)
+    _check_options(vocab=vocab, max_seq_len=max_seq_len, num_samples=num_samples, tolerance=tolerance,
+                   max_reported=max_reported, exhaustive_limit=exhaustive_limit)
     vocab = sorted(vocab if vocab is not None else model.input_tokens[:-2], key=repr)
     max_seq_len = max_seq_len if max_seq_len is not None else model.layered.max_seq_len
     num_exhaustive = sum(len(vocab) ** n for n in range(1, max_seq_len + 1))
     exhaustive = num_exhaustive <= exhaustive_limit
     certificate = None
     if certify or (certify is None and not exhaustive):
-        from optracr import certify as certify_lib  # loaded on demand: most verifies enumerate
+        from optracr.certify import certifier  # the package's own prover (verify is part of the package)
 
-        certificate = certify_lib.certify(model, program, tolerance=tolerance)
+        certificate = certifier.certify(model, program, tolerance=tolerance)
         if certificate.proved and not exhaustive:
             return VerifyReport(0, 0, False, 0, (), tolerance, (), certificate)
     inputs = frontend.all_inputs(vocab, max_seq_len) if exhaustive else frontend.sampled_inputs(
@@ -174,6 +176,19 @@ def verify(
     )
 
 
+def _check_options(*, vocab: Any, max_seq_len: Any, **counts: Any) -> None:
+    """Refuses, by name, a ``verify`` option that cannot work (a negative count, a vocabulary that is no collection)."""
+    if vocab is not None and (isinstance(vocab, str) or not isinstance(vocab, Iterable)):
+        raise InputError(f"verify: vocab must be a collection of input tokens such as ['a', 'b'], got {vocab!r}")
+    limits = {"max_seq_len": (max_seq_len, 1)} if max_seq_len is not None else {}
+    limits.update({name: (value, 0) for name, value in counts.items()})
+    for name, (value, least) in limits.items():
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not number or value < least or (name != "tolerance" and not isinstance(value, int)):
+            kind = "a finite number" if name == "tolerance" else "an int"
+            raise InputError(f"verify: {name} must be {kind} >= {least}, got {value!r}")
+
+
 def _program(model: assemble.CompiledModel, program: rasp.SOp | None) -> rasp.SOp:
     """The program to check against: the one given, or the one the model was compiled from."""
     if program is not None:
@@ -191,8 +206,8 @@ def _undefined_reason(program: rasp.SOp, tokens: tuple, causal: bool) -> str:
         rasp.evaluate(program, list(tokens), causal=causal)
     except EvaluationError as error:
         return str(error)
-    raise RuntimeError(
-        f"optracr bug: frontend.evaluate_batch has no answer on input {list(tokens)} but rasp.evaluate has one; "
+    raise OptracrBug(
+        f"frontend.evaluate_batch has no answer on input {list(tokens)} but rasp.evaluate has one; "
         "please report it with the program (verify cannot be trusted on this program until then)"
     )
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from optracr import rasp, user_programs
+from optracr import rasp
+from optracr import user_programs
 from optracr.datasets import ProgramSpec
 from optracr.errors import CompileError
 

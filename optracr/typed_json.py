@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
+from optracr.errors import ExportError
+
 TYPE_NAMES = ("str", "int", "float", "bool", "none", "tuple")
 
 
-class ValueFormatError(ValueError):
+class ValueFormatError(ExportError):
     """A value that has no JSON form here, or a JSON form that is not one of ours."""
 
 

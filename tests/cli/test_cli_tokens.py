@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from optracr import cli_tokens
+from optracr.cli import tokens as cli_tokens
 from optracr.errors import CompileError
 
 

@@ -11,7 +11,8 @@ import sys
 import networkx as nx
 import pytest
 
-from optracr import rasp, random_programs
+from optracr import rasp
+from optracr.generate import random_programs
 from optracr.errors import CompileError
 from optracr.frontend import ProgramGraph, analyse, evaluate, rewrite
 
@@ -128,7 +129,7 @@ def test_same_seed_gives_the_same_program_and_another_seed_another() -> None:
 
 def test_program_does_not_depend_on_the_hash_seed() -> None:
     script = (
-        "from optracr import random_programs, rasp\n"
+        "from optracr import rasp\nfrom optracr.generate import random_programs\n"
         "import itertools\n"
         "g = random_programs.generate(11, num_sops=30)\n"
         "print([rasp.evaluate(g.program, list(xs)) for n in (1, 2, 3) for xs in itertools.product('abc', repeat=n)])\n"

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from optracr.export import values
+from optracr import typed_json as values
 
 
 @pytest.mark.parametrize("value", ["a", "", 0, -3, 2**70, 1.5, -0.0, math.inf, True, False, None, (1, "a", (None, 2.5)), ()])
