@@ -54,11 +54,18 @@ def embed(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable]) -> base
     return bases.VectorInBasis(graph.residual_space(), token_rows + position_rows)
 
 
-def attention_mask(is_pad: Sequence[bool], causal: bool) -> np.ndarray:
-    """Query x key, True where query position q may attend key position k: k is not PAD, and k <= q if causal."""
-    is_pad = np.asarray(is_pad, dtype=bool)
-    allowed = np.broadcast_to(~is_pad[None, :], (is_pad.size, is_pad.size))
-    return np.tril(allowed) if causal else allowed.copy()
+def attention_mask(is_pad: Any, causal: bool, *, xp: Any = np) -> Any:
+    """The one attention mask: ``[..., query, key]``, True where query q may attend key k.
+
+    ``is_pad`` is ``[..., T]`` (True at PAD positions). A query may attend BOS (key 0) always, so no row is
+    empty; it never attends a PAD key, and with ``causal`` no key after itself. ``xp`` is the array module
+    (numpy, or ``jax.numpy`` inside a jitted forward).
+    """
+    is_pad = xp.asarray(is_pad, dtype=bool)
+    length = is_pad.shape[-1]
+    keys = ~is_pad | (xp.arange(length) == 0)
+    allowed = xp.broadcast_to(keys[..., None, :], (*is_pad.shape, length))
+    return allowed & xp.tril(xp.ones((length, length), dtype=bool)) if causal else allowed
 
 
 def run(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable]) -> bases.VectorInBasis:
