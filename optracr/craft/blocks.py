@@ -216,6 +216,8 @@ def combine_in_parallel(mlps: tuple[MLP, ...]) -> MLP:
     """
     if not mlps:
         raise ValueError("combine_in_parallel needs one or more MLPs")
+    if len(mlps) == 1:
+        return mlps[0]  # already the combination; no copy of what may be a large matrix
     input_space = bases.join_vector_spaces(*(mlp.input_space for mlp in mlps))
     hidden_space = bases.direct_sum(*(mlp.hidden_space for mlp in mlps))
     output_space = bases.join_vector_spaces(*(mlp.output_space for mlp in mlps))
