@@ -2,8 +2,8 @@
 
 ``input_tokens``, ``token_embedding`` and ``position_embedding`` are the embedding both stages use: ``embed``
 here and the compiled model's ``token_embed``/``pos_embed`` parameters (assembly copies these rows), so the two
-cannot drift. ``decode_one_hot`` is the one decoding rule for a categorical output. The compiled model agrees
-with ``run`` up to float64 rounding (float32 when run in float32).
+cannot drift. ``decode_one_hot`` is the one decoding rule for a categorical output. Running a model is
+assemble's (its block-wise forward); ``attention_mask`` is the one mask every forward uses.
 """
 
 from __future__ import annotations
@@ -66,16 +66,6 @@ def attention_mask(is_pad: Any, causal: bool, *, xp: Any = np) -> Any:
     keys = ~is_pad | (xp.arange(length) == 0)
     allowed = xp.broadcast_to(keys[..., None, :], (*is_pad.shape, length))
     return allowed & xp.tril(xp.ones((length, length), dtype=bool)) if causal else allowed
-
-
-def run(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable]) -> bases.VectorInBasis:
-    """The residual after every block, in block order; PAD keys masked, and later keys when causal."""
-    tokens = list(tokens)
-    residual = embed(graph, tokens)
-    mask = attention_mask([token == graph.pad for token in tokens], graph.causal)
-    for lowered in graph.blocks:
-        residual = residual + lowered.block.apply(residual, mask).project(residual.space)
-    return residual
 
 
 def decode_one_hot(magnitudes: np.ndarray, classes: Sequence[Hashable]) -> list[Any]:
