@@ -11,14 +11,10 @@ unembedding reads the output s-op's rows. Nothing here is padded: a head is as w
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from optracr import craft
-
-if TYPE_CHECKING:  # layered builds these weights, so it imports this module
-    from optracr.assemble import layered
 
 Rows = np.ndarray  # int64 positions in the residual, one per direction of a block's space, in the space's order
 
@@ -65,28 +61,6 @@ class BlockWeights:
     num_heads: int
     pad_id: int
     causal: bool
-
-
-def block_weights(model: layered.LayeredModel, dtype: type) -> BlockWeights:
-    """Every block of ``model`` on its own rows, its matrices and embeddings in ``dtype``."""
-    residual = model.residual_space
-    layers = tuple(
-        LayerWeights(
-            heads=tuple(head_weights(head, residual, dtype) for head in layer.heads),
-            mlp=None if layer.mlp is None else mlp_weights(layer.mlp, residual, dtype),
-        )
-        for layer in model.layers
-    )
-    return BlockWeights(
-        token_embed=np.asarray(model.token_embedding, dtype=dtype),
-        pos_embed=np.asarray(model.position_embedding, dtype=dtype),
-        layers=layers,
-        unembed_rows=rows_of(model.unembedding.input_space, residual),
-        unembed=np.asarray(model.unembedding.matrix, dtype=dtype),
-        num_heads=model.shape.num_heads,
-        pad_id=model.input_tokens.index(model.pad),
-        causal=model.causal,
-    )
 
 
 def rows_of(space: craft.VectorSpaceWithBasis, residual: craft.VectorSpaceWithBasis) -> Rows:

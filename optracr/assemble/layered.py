@@ -193,8 +193,28 @@ class LayeredModel:
         """Every head and MLP on its own residual rows, in ``dtype``, for the forward pass (computed once per dtype)."""
         key = np.dtype(dtype).name
         if key not in self._block_weights:
-            self._block_weights[key] = blockwise.block_weights(self, np.dtype(dtype).type)
+            self._block_weights[key] = self._build_block_weights(np.dtype(dtype).type)
         return self._block_weights[key]
+
+    def _build_block_weights(self, dtype: type) -> blockwise.BlockWeights:
+        residual = self.residual_space
+        layers = tuple(
+            blockwise.LayerWeights(
+                heads=tuple(blockwise.head_weights(head, residual, dtype) for head in layer.heads),
+                mlp=None if layer.mlp is None else blockwise.mlp_weights(layer.mlp, residual, dtype),
+            )
+            for layer in self.layers
+        )
+        return blockwise.BlockWeights(
+            token_embed=np.asarray(self.token_embedding, dtype=dtype),
+            pos_embed=np.asarray(self.position_embedding, dtype=dtype),
+            layers=layers,
+            unembed_rows=blockwise.rows_of(self.unembedding.input_space, residual),
+            unembed=np.asarray(self.unembedding.matrix, dtype=dtype),
+            num_heads=self.shape.num_heads,
+            pad_id=self._token_id[self.pad],
+            causal=self.causal,
+        )
 
     @functools.cached_property
     def _block_weights(self) -> dict[str, blockwise.BlockWeights]:
