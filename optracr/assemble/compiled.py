@@ -1,6 +1,7 @@
 """``CompiledModel``: the assembled transformer with its parameters, labels, encoders and ``apply``.
 
-``apply`` and small batches run the numpy forward (``numpy_forward``: a fresh model answers in milliseconds);
+``apply`` and small batches run the block-wise numpy forward (module ``forward``: the definition of what the
+model computes; a fresh model answers in milliseconds, no padded array is built);
 batches of more than ``JIT_MIN_BATCH`` inputs run the jitted Haiku forward, compiled once per model. JAX and
 Haiku are imported only when that path first runs.
 """
@@ -18,9 +19,9 @@ import numpy as np
 
 from optracr import options as options_lib
 from optracr import schedule
+from optracr.assemble import forward
 from optracr.assemble import layered as layered_lib
 from optracr.assemble import model_config
-from optracr.assemble import numpy_forward
 from optracr.assemble import provenance as provenance_lib
 from optracr.errors import CompileError, OptracrTypeError
 from optracr.frontend import rasp
@@ -183,17 +184,18 @@ class CompiledModel:
     def _run(self, token_ids: np.ndarray, backend: str, *, trace: bool = True) -> Any:
         if backend == "jax" or (backend == "auto" and token_ids.shape[0] > JIT_MIN_BATCH):
             return self._run_jax(token_ids)
-        dtype = np.float64 if self.float64 else np.float32
-        pad_id = self.input_tokens.index(self.pad)
-        return numpy_forward.dense_forward(
-            self.layered.dense(), token_ids, pad_id=pad_id, causal=self.layered.causal, dtype=dtype, trace=trace
-        )
+        return forward.run(self.layered.block_weights(self.dtype), token_ids, trace=trace)
+
+    @property
+    def dtype(self) -> type:
+        """The float type the forward pass runs in: float64, or float32 when ``float64`` is False."""
+        return np.float64 if self.float64 else np.float32
 
     def _run_jax(self, token_ids: np.ndarray) -> Any:
         import jax  # the jitted path only: a fresh process that never takes it never imports JAX
         import jax.numpy as jnp
 
-        dtype = np.float64 if self.float64 else np.float32
+        dtype = self.dtype
         with jax.enable_x64(self.float64):
             params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=dtype), dict(self.params))
             return self._forward(params, jnp.asarray(token_ids))
@@ -210,13 +212,13 @@ class CompiledModel:
     # --------------------------------------------------------------------------- describing
     @property
     def params_total(self) -> int:
-        """Number of parameters, embeddings and unembedding included."""
-        return sum(int(array.size) for array in self.layered.dense().arrays().values())
+        """Number of parameters, embeddings and unembedding included (from the shape; no array is built)."""
+        return self.layered.params_total
 
     @property
     def params_nonzero(self) -> int:
-        """Number of parameters that are not zero."""
-        return sum(int(np.count_nonzero(array)) for array in self.layered.dense().arrays().values())
+        """Number of parameters that are not zero (counted on the blocks; no padded array is built)."""
+        return self.layered.params_nonzero
 
     def summary(self) -> str:
         """A human-readable description: shape, sizes, allocation and what each sublayer computes."""

@@ -7,8 +7,9 @@ MLP, an attention head, or selector width's head + MLP) on named residual direct
 fold=, fuse=, fused_width_cap=)`` runs both. Blocks follow the
 residual conventions of docs/artefacts.md (``one``; ``tokens:v`` with ``tokens:BOS``/``tokens:PAD``;
 ``indices:i``; ``L:v`` per value of a categorical s-op ``L``, the single ``L`` for a numerical one). Each
-block's numpy ``apply`` is the reference semantics; ``embed``, ``run`` and ``decode`` run a whole BlockGraph,
-and ``input_tokens``, ``token_embedding``, ``position_embedding`` and ``decode_one_hot`` are the embedding and
+block's numpy ``apply`` is its meaning on one labelled residual; ``embed`` and ``decode`` read a whole
+BlockGraph's input and output, ``attention_mask`` is the one mask (BOS, PAD, causal) every forward uses, and
+``input_tokens``, ``token_embedding``, ``position_embedding`` and ``decode_one_hot`` are the embedding and
 decoding rule assembly reuses.
 
 Widths of every construction, as built (N = max_seq_len; |X| = number of values of input s-op X, |Q| and |K|
@@ -85,7 +86,6 @@ from optracr.craft.numpy_model import (
     embed,
     input_tokens,
     position_embedding,
-    run,
     token_embedding,
 )
 from optracr.craft.operators import Bilinear, Linear
@@ -133,7 +133,6 @@ __all__ = [
     "pad_direction",
     "pass_for",
     "position_embedding",
-    "run",
     "selector_width_scratch",
     "space",
     "sublayer_parts",

@@ -224,11 +224,23 @@ def combine_in_parallel(mlps: tuple[MLP, ...]) -> MLP:
     """
     if not mlps:
         raise errors.CompileError(None, "combine_in_parallel needs one or more MLPs")
+    if len(mlps) == 1:
+        return mlps[0]  # already the combination; no copy of what may be a large matrix
     input_space = bases.join_vector_spaces(*(mlp.input_space for mlp in mlps))
     hidden_space = bases.direct_sum(*(mlp.hidden_space for mlp in mlps))
     output_space = bases.join_vector_spaces(*(mlp.output_space for mlp in mlps))
-    fst = np.sum([mlp.fst.lift(input_space, hidden_space).matrix for mlp in mlps], axis=0)
-    snd = np.sum([mlp.snd.lift(hidden_space, output_space).matrix for mlp in mlps], axis=0)
+    # Each MLP adds its matrices into one pair of arrays: no full-size copy per MLP (large models run out of memory).
+    fst = np.zeros((input_space.num_dims, hidden_space.num_dims))
+    snd = np.zeros((hidden_space.num_dims, output_space.num_dims))
+    for mlp in mlps:
+        inputs, hidden = _rows_in(mlp.input_space, input_space), _rows_in(mlp.hidden_space, hidden_space)
+        fst[np.ix_(inputs, hidden)] += mlp.fst.matrix
+        snd[np.ix_(hidden, _rows_in(mlp.output_space, output_space))] += mlp.snd.matrix
     return MLP(
         operators.Linear(input_space, hidden_space, fst), operators.Linear(hidden_space, output_space, snd)
     )
+
+
+def _rows_in(space: bases.VectorSpaceWithBasis, whole: bases.VectorSpaceWithBasis) -> np.ndarray:
+    """The index in ``whole`` of each direction of ``space``."""
+    return np.array([whole.index(direction) for direction in space.basis], dtype=np.int64)

@@ -389,14 +389,26 @@ def _numerical_units(name: str | None, region: _Region, function: RegionFunction
     if not gated:
         return []
     merged_points = gated[0][1]  # the same merge for every combination: it depends on the points only
-    every_target = np.hstack([targets for _, _, targets in gated])
-    numerical_mlp._check_resolution(name, merged_points, every_target, numerical.error)
+    numerical_mlp._check_resolution(name, merged_points, _step_counts(gated), numerical.error)
     direction, input_range = numerical.space.basis[0], _numerical_range(numerical)
     units = []
     for gate, _, targets in gated:
         for unit in numerical_mlp.discretising_units(direction, region.output_space, merged_points, targets):
             units.append(_gated(unit, gate, direction, input_range))
     return units
+
+
+def _step_counts(gated: list[tuple[list, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """One column per combination, changing between two points exactly where its targets do (points x combinations).
+
+    The resolution check reads only where neighbouring rows differ; this stands in for every combination's
+    targets side by side, which at large value sets would cost as much memory again as the targets themselves.
+    """
+    columns = []
+    for _, _, targets in gated:
+        steps = np.any(np.diff(targets, axis=0) != 0.0, axis=1)
+        columns.append(np.concatenate([[0], np.cumsum(steps)]))
+    return np.stack(columns, axis=1).astype(np.float64)
 
 
 def _targets(space: bases.VectorSpaceWithBasis, written: list[Writes]) -> np.ndarray:

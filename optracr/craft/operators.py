@@ -100,10 +100,9 @@ class Bilinear:
         action: BilinearAction,
     ) -> Bilinear:
         """The form whose value on each pair of basis directions is ``action(left, right)``."""
-        matrix = np.array(
-            [[float(action(left, right)) for right in right_space.basis] for left in left_space.basis],
-            dtype=np.float64,
-        ).reshape(left_space.num_dims, right_space.num_dims)
+        matrix = np.zeros((left_space.num_dims, right_space.num_dims))  # row by row: no list of lists at scale
+        for row, left in enumerate(left_space.basis):
+            matrix[row] = [float(action(left, right)) for right in right_space.basis]
         return cls(left_space, right_space, matrix)
 
     def apply(self, left: bases.VectorInBasis, right: bases.VectorInBasis) -> np.ndarray:

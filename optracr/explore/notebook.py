@@ -6,6 +6,8 @@ import dataclasses
 import html
 from pathlib import Path
 
+from optracr.errors import InputError
+
 HEIGHT = 900  # pixels of the inline frame; the page scrolls inside it
 
 
@@ -18,7 +20,9 @@ class NotebookView:
 
     def __post_init__(self) -> None:
         if not self.page_html.lstrip().startswith("<!DOCTYPE html>"):
-            raise ValueError("a NotebookView holds a whole explore page (optracr.explore.static_page)")
+            raise InputError(
+                "a NotebookView holds a whole explore page (optracr.explore.static_page); got an HTML fragment"
+            )
 
     def _repr_html_(self) -> str:
         """The page in an iframe (``srcdoc``): Jupyter's rich display."""

@@ -49,7 +49,7 @@ def input_trace(model: assemble.CompiledModel, program: rasp.SOp | None, text: s
     try:
         tokens = parse_input(model, text)
         model.encode(tokens)
-    except CompileError as error:
+    except (CompileError, InputError) as error:
         return {"input": text, "error": str(error)}
     result = model.apply(tokens)
     residual, attention = _plans(model, program, tokens, result)

@@ -1,8 +1,8 @@
 """``to_torch``: a compiled model as a plain ``torch.nn.Module``, needing only torch (the ``torch`` extra).
 
-The forward is optracr's numpy forward (``assemble.dense_forward``) in torch: token plus position embedding, then
-per layer unscaled multi-head attention (PAD keys masked, later keys too when causal) and a ReLU MLP, each
-added to the residual, then the unembedding. Weights are held under TransformerLens's names and layouts
+The forward is optracr's (``assemble.run_forward``, the definition) in torch on padded arrays: token plus position
+embedding, then per layer unscaled multi-head attention (``craft.attention_mask``: PAD keys masked, later keys too
+when causal) and a ReLU MLP, each added to the residual, then the unembedding. Weights are held under TransformerLens's names and layouts
 (``embed.W_E``, ``pos_embed.W_pos``, ``blocks.{i}.attn.W_Q`` heads x d_model x d_head, ``W_K``, ``W_V``,
 ``W_O`` heads x d_head x d_model, ``blocks.{i}.mlp.W_in``, ``W_out``, ``unembed.W_U``; no biases, no layer
 norm), and identity ``HookPoint`` modules sit where TransformerLens names its activations: ``hook_embed``,
@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from optracr import assemble
+from optracr import craft
 from optracr.errors import CompileError, InputError
 from optracr.export import source
 
@@ -147,10 +148,8 @@ class TorchModel(nn.Module):
     def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
         """The unembedded output, B x T x outputs (a 1-D input is one row); PAD keys are masked."""
         token_ids = self._checked(token_ids)
-        length = token_ids.shape[1]
-        mask = (token_ids != self.pad_id)[:, None, None, :]
-        if self.causal:
-            mask = mask & torch.ones(length, length, dtype=torch.bool, device=token_ids.device).tril()
+        mask = torch.tensor(craft.attention_mask(token_ids.cpu().numpy() == self.pad_id, self.causal)[:, None],
+                               device=token_ids.device)  # the one mask, B x 1 x T x T
         residual = self.hook_embed(self.embed(token_ids)) + self.hook_pos_embed(self.pos_embed(token_ids))
         for block in self.blocks:
             residual = block(residual, mask)

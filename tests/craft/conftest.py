@@ -108,6 +108,12 @@ def checker() -> Callable[..., craft.BlockGraph]:
 
 
 @pytest.fixture
+def run_graph() -> Callable[[craft.BlockGraph, Sequence[Hashable]], craft.VectorInBasis]:
+    """run_graph(block_graph, tokens): the residual after every block in order (``run_with_noise``, seed 0)."""
+    return lambda block_graph, tokens: run_with_noise(block_graph, list(tokens), np.random.default_rng(0))
+
+
+@pytest.fixture
 def inputs() -> tuple[Callable[..., list], Callable[..., list]]:
     """(all_inputs, random_inputs)."""
     return all_inputs, random_inputs

@@ -109,11 +109,11 @@ def test_embed_rejects_inputs_that_break_the_conventions(tokens, message) -> Non
         craft.embed(_lowered(_frac_prevs()), tokens)
 
 
-def test_decode_reads_categorical_none_and_numerical_values() -> None:
+def test_decode_reads_categorical_none_and_numerical_values(run_graph) -> None:
     select = rasp.Select(rasp.indices, rasp.indices, lambda key, query: key == query + 1).named("next")
     program = rasp.Aggregate(select, rasp.tokens).named("shifted")
     block_graph = _lowered(program)
-    assert craft.decode(block_graph, craft.run(block_graph, ["BOS", "x", "y"])) == ["y", None]
+    assert craft.decode(block_graph, run_graph(block_graph, ["BOS", "x", "y"])) == ["y", None]
 
 
 def test_a_program_graph_lower_accepts_has_been_validated_by_analyse() -> None:
@@ -123,21 +123,21 @@ def test_a_program_graph_lower_accepts_has_been_validated_by_analyse() -> None:
         _lowered(program, vocab={1, 2})
 
 
-def test_a_sop_named_one_is_traced_apart_from_the_constant_direction() -> None:
+def test_a_sop_named_one_is_traced_apart_from_the_constant_direction(run_graph) -> None:
     """Regression: the reference accepts any label; ``one`` was refused as the residual's constant."""
     program = rasp.Map(lambda t: t + "!", rasp.tokens).named("one")
     block_graph = _lowered(program, vocab={"x", "y"})
     assert block_graph.spaces["one"].basis == (D("one"),)
     assert [str(d) for d in block_graph.spaces["one#2"].basis] == ["one#2:x!", "one#2:y!"]
-    assert craft.decode(block_graph, craft.run(block_graph, ["BOS", "y", "x"])) == ["y!", "x!"]
+    assert craft.decode(block_graph, run_graph(block_graph, ["BOS", "y", "x"])) == ["y!", "x!"]
 
 
-def test_sop_named_like_a_private_direction_is_traced_apart_from_it() -> None:
+def test_sop_named_like_a_private_direction_is_traced_apart_from_it(run_graph) -> None:
     width = rasp.numerical(rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ))).named("w")
     clash = rasp.numerical(rasp.Map(lambda n: n + 1, width)).named("_w_selector_width_attn")
     block_graph = _lowered(clash)
     assert block_graph.output_label == "_w_selector_width_attn#2"
-    assert craft.decode(block_graph, craft.run(block_graph, ["BOS", "x", "x"])) == [3.0, 3.0]
+    assert craft.decode(block_graph, run_graph(block_graph, ["BOS", "x", "x"])) == [3.0, 3.0]
 
 
 def test_lower_takes_only_a_program_graph_with_value_sets() -> None:
@@ -172,7 +172,7 @@ def test_linear_sequence_map_of_numerical_inputs_with_categorical_output_is_a_lo
     assert block_graph.block_by_label["total"].reads == (f"{frac.label}_as_categorical",)
 
 
-def test_causal_mask_comes_from_the_runner() -> None:
+def test_causal_mask_comes_from_the_runner(run_graph) -> None:
     """Heads carry no causal flag: the same head is causal or not by the mask ``run`` builds from the graph."""
     is_x = rasp.numerical(rasp.Map(lambda t: 1 if t == "x" else 0, rasp.tokens)).named("is_x")
     every = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.TRUE)
@@ -183,8 +183,8 @@ def test_causal_mask_comes_from_the_runner() -> None:
     assert causal_graph.causal and not plain_graph.causal
     assert not hasattr(causal_graph.block_by_label["frac"].block, "causal")
     tokens, xs = ["BOS", "x", "y", "x", "PAD"], list("xyx")
-    causal_frac = craft.decode(causal_graph, craft.run(causal_graph, tokens))[:3]
-    plain_frac = craft.decode(plain_graph, craft.run(plain_graph, tokens))[:3]
+    causal_frac = craft.decode(causal_graph, run_graph(causal_graph, tokens))[:3]
+    plain_frac = craft.decode(plain_graph, run_graph(plain_graph, tokens))[:3]
     assert rasp.evaluate(program, xs, causal=True) == pytest.approx([1.0, 0.5, 2 / 3])
     assert rasp.evaluate(program, xs) == pytest.approx([2 / 3] * 3)
     assert causal_frac == pytest.approx([1.0, 0.5, 2 / 3])

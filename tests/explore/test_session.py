@@ -72,5 +72,5 @@ def test_model_explore_is_a_notebook_view_of_the_static_page(library_model) -> N
 
 
 def test_a_notebook_view_holds_a_whole_page() -> None:
-    with pytest.raises(ValueError, match="a NotebookView holds a whole explore page"):
+    with pytest.raises(InputError, match="a NotebookView holds a whole explore page"):
         NotebookView("<p>hi</p>")

@@ -1,4 +1,4 @@
-"""``export.to_torch``: a plain torch module equal to optracr's numpy forward, with TransformerLens's hook points."""
+"""``export.to_torch``: a plain torch module equal to the block-wise forward, with TransformerLens's hook points."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ torch = pytest.importorskip("torch")  # the torch extra (or the export extra) in
 TOLERANCE = 1e-12  # float64: the two forwards sum in different orders
 
 
-def _numpy_forward(model: optracr.CompiledModel, token_ids: np.ndarray, weights=None) -> assemble.DenseTrace:
-    return assemble.dense_forward(weights or model.layered.dense(), token_ids, causal=model.layered.causal,
-                                  pad_id=model.input_tokens.index(model.pad))
+def _numpy_forward(model: optracr.CompiledModel, token_ids: np.ndarray, weights=None) -> assemble.ForwardTrace:
+    """The block-wise forward (the definition every backend is tested against)."""
+    return assemble.run_forward(weights or model.layered.block_weights(), token_ids)
 
 
 def test_forward_equals_the_numpy_forward_on_every_input_padded_into_one_batch(case, compiled, every_input) -> None:
@@ -71,9 +71,10 @@ def test_a_forward_hook_that_returns_a_tensor_patches_the_activation(compiled) -
     token_ids = module.encode([[model.bos, 3, 1, 2], [model.bos, 2, 1]])
     with torch.no_grad():
         patched = module(token_ids).numpy()
-    dense = model.layered.dense()  # the same ablation in numpy: layer 1's attention writes nothing
-    silent = dataclasses.replace(dense.layers[1], output=np.zeros_like(dense.layers[1].output))
-    ablated = dataclasses.replace(dense, layers=(dense.layers[0], silent, *dense.layers[2:]))
+    weights = model.layered.block_weights()  # the same ablation block-wise: layer 1's heads write nothing
+    silent = dataclasses.replace(weights.layers[1], heads=tuple(
+        dataclasses.replace(head, w_ov=np.zeros_like(head.w_ov)) for head in weights.layers[1].heads))
+    ablated = dataclasses.replace(weights, layers=(weights.layers[0], silent, *weights.layers[2:]))
     want = _numpy_forward(model, token_ids.numpy(), ablated).output
     np.testing.assert_allclose(patched, want, rtol=0, atol=TOLERANCE)
     assert not np.allclose(patched, _numpy_forward(model, token_ids.numpy()).output)

@@ -105,3 +105,17 @@ def test_a_damaged_transformer_lens_export_is_refused_naming_the_file(compiled, 
     weights.write_bytes(bytes(data))
     with pytest.raises(export.ModelFileError, match=f"{re.escape(str(weights))} is damaged or was changed"):
         export.load_transformer_lens(tmp_path)
+
+
+def test_bridge_logits_equal_the_block_wise_forward_at_every_token(case, compiled, every_input) -> None:
+    from optracr import assemble
+
+    model = compiled(*case)
+    bridge = export.to_transformer_lens(model)
+    inputs = every_input(model)[:300]
+    ids, mask = _ids_and_mask(bridge, inputs)
+    with torch.no_grad():
+        logits = bridge(ids, attention_mask=mask).double().numpy()
+    want = assemble.run_forward(model.layered.block_weights(), ids.numpy()).output
+    keep = mask.numpy().astype(bool)  # PAD positions are no token's output
+    np.testing.assert_allclose(logits[keep], want[keep], rtol=0, atol=1e-9)

@@ -1,4 +1,5 @@
-"""The numpy forward (``assemble.dense_forward``) against the jitted Haiku forward and the RASP evaluator.
+"""The block-wise forward (``assemble.run_forward``, what ``apply`` runs) against the jitted Haiku forward and the
+RASP evaluator.
 
 Every input of each program's vocabulary and length runs through both backends in one padded batch: outputs
 and every residual agree to 1e-9, decoding is identical (numerical values to 1e-9), and where the evaluator has an answer it is the
@@ -27,8 +28,7 @@ def _every_input(entry: programs.LibraryProgram) -> list[tuple]:
 
 def _both_traces(model: assemble.CompiledModel, inputs: list[tuple]):
     ids, lengths = model.layered.batch_token_ids([["BOS", *tokens] for tokens in inputs])
-    pad_id = model.input_tokens.index(model.pad)
-    ours = assemble.dense_forward(model.layered.dense(), ids, pad_id=pad_id, causal=model.layered.causal)
+    ours = assemble.run_forward(model.layered.block_weights(), ids)
     theirs = model._run_jax(ids)
     return ours, theirs, lengths
 
@@ -112,3 +112,54 @@ def test_compiling_applying_and_verifying_in_a_fresh_process_never_imports_jax_o
     env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_block_wise_forward_equals_haiku_on_generated_programs(seed: int) -> None:
+    from optracr import generate
+
+    generated = generate.generate(seed, num_sops=12)
+    model = optracr.compile(generated.program, generated.vocab, generated.max_seq_len, allocator="heuristic",
+                            causal=generated.causal)
+    inputs = [tokens for n in range(1, generated.max_seq_len + 1)
+              for tokens in itertools.islice(itertools.product(sorted(generated.vocab, key=repr), repeat=n), 40)]
+    ours, theirs, _ = _both_traces(model, inputs)
+    for field in ("output", "residuals", "sublayer_outputs", "attention"):
+        mine, haiku = getattr(ours, field), getattr(theirs, field)
+        for a, b in zip(*((mine, haiku) if isinstance(mine, tuple) else ((mine,), (haiku,))), strict=True):
+            np.testing.assert_allclose(a, np.asarray(b), rtol=0, atol=1e-9, err_msg=f"seed {seed}: {field}")
+
+
+def test_apply_summary_and_parameter_counts_build_no_padded_array() -> None:
+    entry = programs.LIBRARY["sort"]
+    model = optracr.compile(entry.build(), entry.vocab, entry.max_seq_len)
+    model.apply(["BOS", 3, 1, 2]), model.apply_batch([["BOS", 1], ["BOS", 2, 2]]), model.summary()
+    assert "_dense" not in model.layered.__dict__  # only the backends that need padded arrays build them
+
+
+@pytest.mark.parametrize("name", sorted(programs.LIBRARY))
+def test_parameter_counts_from_the_shape_and_the_blocks_equal_the_padded_arrays(name: str) -> None:
+    entry = programs.LIBRARY[name]
+    model = optracr.compile(entry.build(), entry.vocab, entry.max_seq_len, allocator="heuristic")
+    total, nonzero = model.params_total, model.params_nonzero
+    arrays = model.layered.dense().arrays()
+    assert total == sum(array.size for array in arrays.values())
+    assert nonzero == sum(int(np.count_nonzero(array)) for array in arrays.values())
+    by_block = model.layered.nonzeros_by_block
+    for number, layer in enumerate(model.layered.dense().layers):
+        mlp = int(np.count_nonzero(layer.mlp_in)) + int(np.count_nonzero(layer.mlp_out))
+        assert by_block.get(f"layers.{number}.mlp", 0) == mlp
+        heads = sum(int(np.count_nonzero(getattr(layer, part))) for part in ("query", "key", "value", "output"))
+        assert sum(count for key, count in by_block.items() if key.startswith(f"layers.{number}.heads.")) == heads
+
+
+def test_the_one_mask_allows_bos_always_never_pad_and_no_later_key_when_causal() -> None:
+    from optracr import craft
+
+    is_pad = np.array([[False, False, True, False]])  # a PAD before a token: the mask still never lets it be read
+    plain = craft.attention_mask(is_pad, causal=False)[0]
+    assert plain.tolist() == [[True, True, False, True]] * 4
+    causal = craft.attention_mask(is_pad, causal=True)[0]
+    assert causal.tolist() == [[True, False, False, False], [True, True, False, False],
+                               [True, True, False, False], [True, True, False, True]]
+    assert craft.attention_mask(np.array([True, True]), causal=False)[:, 0].all()  # BOS (key 0) never masked
