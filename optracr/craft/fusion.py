@@ -49,6 +49,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from optracr import errors
+from optracr.craft import affine
 from optracr.craft import bases
 from optracr.craft import blocks
 from optracr.craft import conventions
@@ -133,6 +134,7 @@ class FusedUnits:
     name: str | None
     region: _Region
     units: tuple[mlp_units.HiddenUnit, ...]
+    combination: affine.AffineCombination | None = None  # set when the units discretise an affine combination
 
     @property
     def width(self) -> int:
@@ -147,20 +149,41 @@ class FusedUnits:
 
 
 def fused_units(
-    inputs: Sequence[FusedInput], outputs: Sequence[FusedOutput], function: RegionFunction, *, name: str | None = None
+    inputs: Sequence[FusedInput],
+    outputs: Sequence[FusedOutput],
+    function: RegionFunction,
+    *,
+    name: str | None = None,
+    affine_combinations: bool = True,
 ) -> FusedUnits:
     """The hidden units of one MLP writing every output's value for every combination of known input values.
 
     ``function`` takes one value per input, in ``inputs`` order (a categorical input's value, never None; a
     numerical input's known value as listed) and returns one value per output, in ``outputs`` order (None: no
     value). See the module doc for the construction; ``.width`` is the hidden width, ``.mlp(...)`` the block.
+    With ``affine_combinations`` (the default), the discretising MLP on an affine combination of the inputs
+    (``affine``) replaces the table when it is narrower, and is the only construction for several numerical
+    inputs; ``.combination`` then says which.
 
     Raises:
-        CompileError: several numerical inputs; known numerical values too close for their error; an output
-            value outside its output's space (or not a finite number for a numerical output).
+        CompileError: several numerical inputs and no affine combination of them; known numerical values too
+            close for their error; an output value outside its output's space (or not a finite number for a
+            numerical output).
     """
     region = _region(name, inputs, outputs)
-    return FusedUnits(name, region, tuple(_units(name, region, function)))
+    several_numerical = sum(each.numerical for each in region.inputs) > 1
+    table = None if several_numerical else tuple(_units(name, region, function))
+    if affine_combinations:
+        narrower = None if table is None else len(table) - 1
+        alternative = affine.affine_units(
+            name, region.inputs, region.output_space, lambda arguments: _writes(name, region.outputs, function(arguments)),
+            max_width=narrower,
+        )
+        if alternative is not None:
+            return FusedUnits(name, region, alternative.units, alternative.combination)
+    if table is None:
+        raise _several_numerical_error(name, region)
+    return FusedUnits(name, region, table)
 
 
 def fused_mlp(
@@ -196,18 +219,23 @@ def _region(name: str | None, inputs: Sequence[FusedInput], outputs: Sequence[Fu
     except ValueError as error:
         raise errors.CompileError(name, f"a fused region's inputs and outputs are distinct s-ops: {error}") from None
     numerical = [position for position, each in enumerate(inputs) if each.numerical]
-    if len(numerical) > 1:
-        names = ", ".join(str(inputs[position].space.basis[0]) for position in numerical)
-        raise errors.CompileError(
-            name,
-            f"the fused region writing {output_labels} has several numerical inputs ({names}); one exact hidden "
-            "layer here gates a numerical input by categorical ones only, so this region cannot be fused: leave "
-            "its blocks apart or fuse a smaller region that reads one numerical input",
-        )
-    if numerical and not inputs[numerical[0]].values:
-        raise errors.CompileError(name, f"numerical input {inputs[numerical[0]].space.basis[0]} has no known values")
+    for position in numerical:
+        if not inputs[position].values:
+            raise errors.CompileError(name, f"numerical input {inputs[position].space.basis[0]} has no known values")
     categorical = tuple(position for position, each in enumerate(inputs) if not each.numerical)
     return _Region(tuple(inputs), tuple(outputs), categorical, (numerical or [None])[0], output_space)
+
+
+def _several_numerical_error(name: str | None, region: _Region) -> errors.CompileError:
+    names = ", ".join(str(each.space.basis[0]) for each in region.inputs if each.numerical)
+    output_labels = ", ".join(output.label for output in region.outputs)
+    return errors.CompileError(
+        name,
+        f"the fused region writing {output_labels} has several numerical inputs ({names}) and its outputs are no "
+        "function of one affine combination of them that its gaps can resolve; one exact hidden layer gates a "
+        "numerical input by categorical ones only, so this region cannot be fused: leave its blocks apart or "
+        "fuse a smaller region that reads one numerical input",
+    )
 
 
 def _domains(inputs: Sequence[FusedInput]) -> list[mlp_units.InputDomain]:

@@ -21,6 +21,7 @@ import dataclasses
 
 from optracr import errors
 from optracr import frontend
+from optracr.craft import affine
 from optracr.craft import attention
 from optracr.craft import bases
 from optracr.craft import block_graph
@@ -28,6 +29,8 @@ from optracr.craft import blocks
 from optracr.craft import categorical_mlp
 from optracr.craft import conventions
 from optracr.craft import folding
+from optracr.craft import fusion
+from optracr.craft import mlp_units
 from optracr.craft import numerical_mlp
 from optracr.craft import regions
 from optracr.craft import selector_width
@@ -40,8 +43,9 @@ Label = str
 class _Context:
     """What lowering one node needs: the program, ``tokens:BOS``, and the error bound of every s-op so far."""
 
-    def __init__(self, program_graph: frontend.ProgramGraph) -> None:
+    def __init__(self, program_graph: frontend.ProgramGraph, *, affine_combinations: bool = True) -> None:
         self.program_graph = program_graph
+        self.affine_combinations = affine_combinations
         self.bos_direction = conventions.bos_direction(program_graph.input_spec.bos)
         self.max_seq_len = program_graph.input_spec.max_seq_len
         self.error_bounds: dict[Label, float] = dict.fromkeys(program_graph.sources, 0.0)
@@ -124,7 +128,7 @@ def _lower_sequence_map(label: Label, expr: rasp.SequenceMap, context: _Context)
         table = tables.diagonal_table(expr.f, context.values(fst), context.dropped(label))
         return _map_mlp(label, expr, fst, table, context)
     table = tables.sequence_map_table(expr.f, context.values(fst), context.values(snd), context.dropped(label))
-    return categorical_mlp.sequence_map_categorical_mlp(
+    lookup = categorical_mlp.sequence_map_categorical_mlp(
         label,
         context.value_space(fst),
         context.value_space(snd),
@@ -133,6 +137,33 @@ def _lower_sequence_map(label: Label, expr: rasp.SequenceMap, context: _Context)
         numerical_output=rasp.is_numerical(expr),
         bos_direction=context.bos_direction,
     )
+    if not context.affine_combinations:
+        return lookup
+    return _affine_sequence_map(label, expr, table, lookup, context) or lookup
+
+
+def _affine_sequence_map(
+    label: Label, expr: rasp.SequenceMap, table: tables.Table, lookup: blocks.MLP, context: _Context
+) -> blocks.MLP | None:
+    """The discretising MLP on an affine combination of the two inputs' values, when narrower than ``lookup``."""
+    spaces = [context.value_space(expr.fst), context.value_space(expr.snd)]
+    inputs = [fusion.FusedInput(space, False, tuple(d.value for d in space.basis)) for space in spaces]
+    output_space, numerical = context.value_space(expr), rasp.is_numerical(expr)
+
+    def writes_of(arguments: tuple) -> affine.Writes:
+        value = table[arguments]
+        if value is None or (numerical and value == 0):
+            return frozenset()
+        if numerical:
+            return frozenset([(output_space.basis[0], float(value))])
+        return frozenset([(bases.BasisDirection(label, value), 1.0)])
+
+    lookup_width = lookup.fst.output_space.num_dims
+    found = affine.affine_units(label, inputs, output_space, writes_of, max_width=lookup_width - 1)
+    if found is None:
+        return None
+    domains = [mlp_units.InputDomain(space) for space in spaces]
+    return mlp_units.build_mlp(label, domains, output_space, list(found.units), context.bos_direction)
 
 
 def _select_parts(selector: rasp.Selector, context: _Context) -> list[attention.SelectPart]:
@@ -268,7 +299,7 @@ def lower(
     scheduler chooses among them.
     """
     _check_program(program_graph)
-    context = _Context(program_graph)
+    context = _Context(program_graph, affine_combinations=fold)
     input_spec = program_graph.input_spec
     spaces: dict[Label, bases.VectorSpaceWithBasis] = {
         conventions.ONE: conventions.one_space(),
@@ -300,7 +331,7 @@ def lower(
     if fuse:
         region_context = regions.RegionContext(
             program_graph, tuple(lowered), folds, spaces, scratch, context.error_bounds, selector_errors,
-            context.bos_direction,
+            context.bos_direction, affine_combinations=fold,
         )
         cap = regions.width_cap(lowered) if fused_width_cap is None else fused_width_cap
         candidates = regions.candidates(region_context, cap=cap)

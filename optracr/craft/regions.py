@@ -52,6 +52,7 @@ class RegionContext:
     error_bounds: Mapping[Label, float]
     selector_errors: Mapping[Label, float]  # per selector width: its query and key error (L1)
     bos_direction: bases.BasisDirection
+    affine_combinations: bool = True  # offer the discretising MLP on an affine combination of the inputs
 
 
 def width_cap(lowered: Sequence[block_graph_lib.LoweredBlock]) -> int:
@@ -152,7 +153,9 @@ def _candidate(
     function = _RegionValues(evaluated, externals, set(members), outputs, graph, applied)
     name = "fused:" + "+".join(members)
     try:
-        units = fusion.fused_units(inputs, fused_outputs, function, name=name)
+        units = fusion.fused_units(
+            inputs, fused_outputs, function, name=name, affine_combinations=context.affine_combinations
+        )
     except errors.CompileError:
         return None  # several numerical inputs, or gaps too fine for their error: not fusable
     if units.width > cap:
