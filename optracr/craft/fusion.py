@@ -155,6 +155,7 @@ def fused_units(
     *,
     name: str | None = None,
     affine_combinations: bool = True,
+    width_cap: int | None = None,
 ) -> FusedUnits:
     """The hidden units of one MLP writing every output's value for every combination of known input values.
 
@@ -163,7 +164,7 @@ def fused_units(
     value). See the module doc for the construction; ``.width`` is the hidden width, ``.mlp(...)`` the block.
     With ``affine_combinations`` (the default), the discretising MLP on an affine combination of the inputs
     (``affine``) replaces the table when it is narrower, and is the only construction for several numerical
-    inputs; ``.combination`` then says which.
+    inputs; ``.combination`` then says which. An affine construction wider than ``width_cap`` is not built.
 
     Raises:
         CompileError: several numerical inputs and no affine combination of them; known numerical values too
@@ -172,17 +173,19 @@ def fused_units(
     """
     region = _region(name, inputs, outputs)
     several_numerical = sum(each.numerical for each in region.inputs) > 1
-    table = None if several_numerical else tuple(_units(name, region, function))
+    table = None if several_numerical else _units(name, region, function, width_cap)
     if affine_combinations:
-        narrower = None if table is None else len(table) - 1
+        limits = [limit for limit in (width_cap, None if table is None else len(table) - 1) if limit is not None]
         alternative = affine.affine_units(
             name, region.inputs, region.output_space, lambda arguments: _writes(name, region.outputs, function(arguments)),
-            max_width=narrower,
+            max_width=min(limits, default=None),
         )
         if alternative is not None:
             return FusedUnits(name, region, alternative.units, alternative.combination)
-    if table is None:
+    if several_numerical:
         raise _several_numerical_error(name, region)
+    if table is None:
+        raise errors.CompileError(name, f"the fused MLP would be wider than the cap of {width_cap} hidden units")
     return FusedUnits(name, region, table)
 
 
@@ -280,10 +283,15 @@ def _writes(name: str | None, outputs: tuple[FusedOutput, ...], result: object) 
     return frozenset(writes)
 
 
-def _units(name: str | None, region: _Region, function: RegionFunction) -> list[mlp_units.HiddenUnit]:
+def _units(
+    name: str | None, region: _Region, function: RegionFunction, width_cap: int | None
+) -> tuple[mlp_units.HiddenUnit, ...] | None:
+    """The table construction's units; None when a numerical region is planned wider than ``width_cap``."""
     if region.numerical is None:
-        return _categorical_units(name, region, function)
-    return _numerical_units(name, region, function)
+        units = _categorical_units(name, region, function)
+    else:
+        units = _numerical_units(name, region, function, width_cap)
+    return None if units is None else tuple(units)
 
 
 # Categorical inputs only: a row of the other inputs' values times the groups of one column input.
@@ -391,7 +399,9 @@ def _signed_unit(
 
 # One numerical input: the discretising steps of every combination of the categorical inputs, gated by it.
 
-def _numerical_units(name: str | None, region: _Region, function: RegionFunction) -> list[mlp_units.HiddenUnit]:
+def _numerical_units(
+    name: str | None, region: _Region, function: RegionFunction, width_cap: int | None = None
+) -> list[mlp_units.HiddenUnit] | None:
     """Per categorical combination r: the discretising units of g_r, each gated by r (see the module doc)."""
     numerical = region.inputs[region.numerical]
     categorical = [region.inputs[position] for position in region.categorical]
@@ -411,12 +421,23 @@ def _numerical_units(name: str | None, region: _Region, function: RegionFunction
     merged_points = gated[0][1]  # the same merge for every combination: it depends on the points only
     every_target = np.hstack([targets for _, _, targets in gated])
     numerical_mlp._check_resolution(name, merged_points, every_target, numerical.error)
+    if width_cap is not None and _planned_width(gated) > width_cap:
+        return None  # building thousands of gated units only to drop them is most of a large compile
     direction, input_range = numerical.space.basis[0], _numerical_range(numerical)
     units = []
     for gate, _, targets in gated:
         for unit in numerical_mlp.discretising_units(direction, region.output_space, merged_points, targets):
             units.append(_gated(unit, gate, direction, input_range))
     return units
+
+
+def _planned_width(gated: list[tuple[list, np.ndarray, np.ndarray]]) -> int:
+    """The units ``discretising_units`` makes for every combination: two per step, plus the anchors."""
+    width = 0
+    for _, points, targets in gated:
+        live, _ = numerical_mlp._steps(points, targets)
+        width += 2 * int(np.sum(live)) + int(not np.any(np.all(targets == 0.0, axis=1)))
+    return width
 
 
 def _targets(space: bases.VectorSpaceWithBasis, written: list[Writes]) -> np.ndarray:

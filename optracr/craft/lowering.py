@@ -128,24 +128,20 @@ def _lower_sequence_map(label: Label, expr: rasp.SequenceMap, context: _Context)
         table = tables.diagonal_table(expr.f, context.values(fst), context.dropped(label))
         return _map_mlp(label, expr, fst, table, context)
     table = tables.sequence_map_table(expr.f, context.values(fst), context.values(snd), context.dropped(label))
-    lookup = categorical_mlp.sequence_map_categorical_mlp(
-        label,
-        context.value_space(fst),
-        context.value_space(snd),
-        output_space,
-        table,
-        numerical_output=rasp.is_numerical(expr),
-        bos_direction=context.bos_direction,
+    spaces = [context.value_space(fst), context.value_space(snd)]
+    units = categorical_mlp.sequence_map_units(
+        label, *spaces, output_space, table, numerical_output=rasp.is_numerical(expr)
     )
-    if not context.affine_combinations:
-        return lookup
-    return _affine_sequence_map(label, expr, table, lookup, context) or lookup
+    if context.affine_combinations:
+        units = _affine_sequence_map_units(label, expr, table, len(units), context) or units
+    domains = [mlp_units.InputDomain(space) for space in spaces]
+    return mlp_units.build_mlp(label, domains, output_space, units, context.bos_direction)
 
 
-def _affine_sequence_map(
-    label: Label, expr: rasp.SequenceMap, table: tables.Table, lookup: blocks.MLP, context: _Context
-) -> blocks.MLP | None:
-    """The discretising MLP on an affine combination of the two inputs' values, when narrower than ``lookup``."""
+def _affine_sequence_map_units(
+    label: Label, expr: rasp.SequenceMap, table: tables.Table, lookup_width: int, context: _Context
+) -> list[mlp_units.HiddenUnit] | None:
+    """The discretising units on an affine combination of the two inputs' values, when narrower than the lookup."""
     spaces = [context.value_space(expr.fst), context.value_space(expr.snd)]
     inputs = [fusion.FusedInput(space, False, tuple(d.value for d in space.basis)) for space in spaces]
     output_space, numerical = context.value_space(expr), rasp.is_numerical(expr)
@@ -158,12 +154,8 @@ def _affine_sequence_map(
             return frozenset([(output_space.basis[0], float(value))])
         return frozenset([(bases.BasisDirection(label, value), 1.0)])
 
-    lookup_width = lookup.fst.output_space.num_dims
     found = affine.affine_units(label, inputs, output_space, writes_of, max_width=lookup_width - 1)
-    if found is None:
-        return None
-    domains = [mlp_units.InputDomain(space) for space in spaces]
-    return mlp_units.build_mlp(label, domains, output_space, list(found.units), context.bos_direction)
+    return None if found is None else list(found.units)
 
 
 def _select_parts(selector: rasp.Selector, context: _Context) -> list[attention.SelectPart]:

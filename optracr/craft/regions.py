@@ -154,7 +154,8 @@ def _candidate(
     name = "fused:" + "+".join(members)
     try:
         units = fusion.fused_units(
-            inputs, fused_outputs, function, name=name, affine_combinations=context.affine_combinations
+            inputs, fused_outputs, function, name=name, affine_combinations=context.affine_combinations,
+            width_cap=cap,
         )
     except errors.CompileError:
         return None  # several numerical inputs, or gaps too fine for their error: not fusable
