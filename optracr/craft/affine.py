@@ -28,7 +28,7 @@ import itertools
 import math
 import numbers
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -37,15 +37,21 @@ from optracr.craft import conventions
 from optracr.craft import mlp_units
 from optracr.craft import numerical_mlp
 
-if TYPE_CHECKING:
-    from optracr.craft import fusion
-
 Writes = frozenset  # of (output direction, weight) pairs: what one combination of input values writes
 WritesOf = Callable[[tuple], Writes]
 MAX_INPUTS = 3
 MAX_COMBINATIONS = 50_000
 ONE_HOT_ERROR = 1e-6  # how far a categorical one-hot may be off (L1): above one head's stray softmax mass
 SMALL_COEFFICIENTS = (1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 3.0, -3.0, 1.0 / 3.0, -1.0 / 3.0)
+
+
+class Input(Protocol):
+    """An input as ``fusion.FusedInput`` holds it: one-hot directions and their values, or a number and its error."""
+
+    space: bases.VectorSpaceWithBasis
+    numerical: bool
+    values: tuple
+    error: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +113,7 @@ class _Choice:
 
 def affine_units(
     name: str | None,
-    inputs: Sequence[fusion.FusedInput],
+    inputs: Sequence[Input],
     output_space: bases.VectorSpaceWithBasis,
     writes_of: WritesOf,
     *,
@@ -197,7 +203,7 @@ def _evaluate(
     columns: np.ndarray,
     ids: np.ndarray,
     targets: np.ndarray,
-    inputs: Sequence[fusion.FusedInput],
+    inputs: Sequence[Input],
     value_lists: list[list[float]],
 ) -> _Choice | None:
     """The choice's known t values and outputs, when one t never needs two outputs and the gaps are wide enough."""
@@ -219,7 +225,7 @@ def _evaluate(
 
 
 def _t_error(
-    coefficients: tuple[float, ...], inputs: Sequence[fusion.FusedInput], value_lists: list[list[float]]
+    coefficients: tuple[float, ...], inputs: Sequence[Input], value_lists: list[list[float]]
 ) -> float:
     error = 0.0
     for coefficient, each, values in zip(coefficients, inputs, value_lists):
@@ -232,7 +238,7 @@ def _t_error(
 
 def _build(
     name: str | None,
-    inputs: Sequence[fusion.FusedInput],
+    inputs: Sequence[Input],
     value_lists: list[list[float]],
     output_space: bases.VectorSpaceWithBasis,
     choice: _Choice,

@@ -196,9 +196,11 @@ def fused_mlp(
     function: RegionFunction,
     *,
     bos_direction: bases.BasisDirection,
+    affine_combinations: bool = True,
 ) -> blocks.MLP:
     """One MLP writing every output's value for every combination of known input values (``fused_units``)."""
-    return fused_units(inputs, outputs, function, name=name).mlp(bos_direction=bos_direction)
+    units = fused_units(inputs, outputs, function, name=name, affine_combinations=affine_combinations)
+    return units.mlp(bos_direction=bos_direction)
 
 
 def fused_width(
