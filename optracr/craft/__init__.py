@@ -58,6 +58,7 @@ count as one). ``lower`` bounds every s-op's error (attention leak, float64 roun
 sharpness comes from max_seq_len (``attention.sharpness``): softmax mass off the intended keys < 1e-7.
 """
 
+from optracr.craft import affine
 from optracr.craft import attention
 from optracr.craft import bases
 from optracr.craft import block_graph
@@ -107,6 +108,7 @@ __all__ = [
     "SeriesWithResiduals",
     "VectorInBasis",
     "VectorSpaceWithBasis",
+    "affine",
     "attention",
     "attention_mask",
     "bases",

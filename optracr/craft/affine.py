@@ -85,8 +85,13 @@ class AffineCombination:
 
     def describe(self) -> str:
         """t as a formula over the s-op labels, e.g. ``t = 1*length - 1*indices``."""
-        parts = [f"{'-' if term.coefficient < 0 else '+'} {abs(term.coefficient):.6g}*{term.label}" for term in self.terms]
-        return "t = " + " ".join(parts).lstrip("+ ")
+        return formula([term.label for term in self.terms], [term.coefficient for term in self.terms])
+
+
+def formula(labels: Sequence[str], coefficients: Sequence[float]) -> str:
+    """``t = a_1*label_1 + ...`` (coefficients to 6 significant digits), e.g. ``t = 1*length - 1*indices``."""
+    terms = [f"{'-' if c < 0 else '+'} {abs(c):.6g}*{label}" for label, c in zip(labels, coefficients)]
+    return "t = " + " ".join(terms).lstrip("+ ")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

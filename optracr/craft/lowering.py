@@ -46,6 +46,7 @@ class _Context:
     def __init__(self, program_graph: frontend.ProgramGraph, *, affine_combinations: bool = True) -> None:
         self.program_graph = program_graph
         self.affine_combinations = affine_combinations
+        self.combinations: dict[Label, affine.AffineCombination] = {}  # the s-ops lowered through one
         self.bos_direction = conventions.bos_direction(program_graph.input_spec.bos)
         self.max_seq_len = program_graph.input_spec.max_seq_len
         self.error_bounds: dict[Label, float] = dict.fromkeys(program_graph.sources, 0.0)
@@ -155,7 +156,10 @@ def _affine_sequence_map_units(
         return frozenset([(bases.BasisDirection(label, value), 1.0)])
 
     found = affine.affine_units(label, inputs, output_space, writes_of, max_width=lookup_width - 1)
-    return None if found is None else list(found.units)
+    if found is None:
+        return None
+    context.combinations[label] = found.combination
+    return list(found.units)
 
 
 def _select_parts(selector: rasp.Selector, context: _Context) -> list[attention.SelectPart]:
@@ -269,7 +273,9 @@ def _lower_node(label: Label, expr: rasp.SOp, context: _Context) -> block_graph.
         raise errors.CompileError(
             label, f"craft has no construction for {type(expr).__name__}; run frontend.analyse, which rewrites it"
         )
-    return block_graph.LoweredBlock(id=label, writes=(label,), block=block, reads=_reads(expr, context))
+    return block_graph.LoweredBlock(
+        id=label, writes=(label,), block=block, reads=_reads(expr, context), combination=context.combinations.get(label)
+    )
 
 
 def _check_program(program_graph: frontend.ProgramGraph) -> None:

@@ -341,5 +341,6 @@ def _fused_block(
         block = blocks.SeriesWithResiduals((by_id[width].heads[0], substituted))
         reads.extend(by_id[width].reads)
     return block_graph_lib.LoweredBlock(
-        id=name, writes=tuple(outputs), block=block, reads=tuple(r for r in dict.fromkeys(reads) if r not in outputs)
+        id=name, writes=tuple(outputs), block=block, reads=tuple(r for r in dict.fromkeys(reads) if r not in outputs),
+        combination=units.combination,
     )

@@ -199,3 +199,16 @@ def test_shuffle_dyck2_takes_two_layers_through_a_separating_lambda(allocator: s
     if allocator == "solver":
         assert model.config.num_layers == 2
     assert optracr.verify(model, program).ok
+
+
+def test_the_ground_truth_names_t_and_survives_saving(tmp_path) -> None:
+    """reverse at n = 16: opp_idx is discretised on t = length - indices, and the saved model says so too."""
+    program = programs.LIBRARY["reverse"].make(16)
+    model = optracr.compile(program, set(range(16)), 16)
+    location = model.layered.locations["opp_idx"]
+    assert (location.affine_inputs, location.affine_coefficients) == (("length", "indices"), (1.0, -1.0))
+    assert "discretising t = 1*length - 1*indices" in location.describe()
+    assert model.ground_truth()["opp_idx"]["affine_inputs"] == ["length", "indices"]
+    loaded = optracr.load(optracr.save(model, tmp_path / "reverse"))
+    assert loaded.layered.locations["opp_idx"] == location
+    assert optracr.verify(model, program, num_samples=100).ok
