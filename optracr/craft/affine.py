@@ -32,6 +32,7 @@ from typing import Protocol
 
 import numpy as np
 
+from optracr.craft import affine_thresholds
 from optracr.craft import bases
 from optracr.craft import conventions
 from optracr.craft import mlp_units
@@ -52,6 +53,7 @@ class Input(Protocol):
     numerical: bool
     values: tuple
     error: float
+    meanings: tuple | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,8 +131,11 @@ def affine_units(
     ``writes_of`` takes one known value per input (in order) and returns what that combination writes. None
     also when every exact choice is wider than ``max_width``, or the inputs are not all numbers.
     """
-    value_lists = [_numbers(each.values) for each in inputs]
+    value_lists = [_numbers(each.values if each.meanings is None else each.meanings) for each in inputs]
     if not inputs or any(values is None for values in value_lists) or len(inputs) > MAX_INPUTS:
+        return None
+    read_through = [each.meanings is not None for each in inputs]
+    if any(read_through) and not _thresholds_apply(inputs):
         return None
     if math.prod(len(values) for values in value_lists) > MAX_COMBINATIONS:
         return None
@@ -138,6 +143,8 @@ def affine_units(
     columns = np.stack([grid.ravel() for grid in grids], axis=1)
     written = [writes_of(arguments) for arguments in itertools.product(*(each.values for each in inputs))]
     ids, targets = _written_ids(written, output_space)
+    if any(read_through):
+        return _threshold_build(name, inputs, value_lists, output_space, columns, ids, targets, max_width)
     best: _Choice | None = None
     for coefficients in _coefficient_choices(value_lists):
         choice = _evaluate(coefficients, columns, ids, targets, inputs, value_lists)
@@ -146,6 +153,40 @@ def affine_units(
     if best is None or (max_width is not None and best.width > max_width):
         return None
     return _build(name, inputs, value_lists, output_space, best)
+
+
+def _thresholds_apply(inputs: Sequence[Input]) -> bool:
+    """A numerical input read through its meanings combines only with one categorical input (``affine_thresholds``)."""
+    numerical = [each for each in inputs if each.numerical]
+    return len(inputs) == 2 and len(numerical) == 1 and numerical[0].meanings is not None
+
+
+def _threshold_build(
+    name: str | None,
+    inputs: Sequence[Input],
+    value_lists: list[list[float]],
+    output_space: bases.VectorSpaceWithBasis,
+    columns: np.ndarray,
+    ids: np.ndarray,
+    targets: np.ndarray,
+    max_width: int | None,
+) -> AffineUnits | None:
+    """The narrowest choice whose steps ``affine_thresholds`` can place on x in every row."""
+    x_position = 0 if inputs[0].numerical else 1
+    x, row = inputs[x_position], inputs[1 - x_position]
+    choices = [choice for coefficients in _coefficient_choices(value_lists)
+               if (choice := _evaluate(coefficients, columns, ids, targets, inputs, value_lists, in_t=False))]
+    for choice in sorted(choices, key=lambda c: c.width):
+        if max_width is not None and choice.width > max_width:
+            return None
+        units = affine_thresholds.threshold_units(
+            x.space.basis[0], [float(v) for v in x.values], value_lists[x_position], x.error, row.space.basis,
+            value_lists[1 - x_position], (choice.coefficients[x_position], choice.coefficients[1 - x_position]),
+            choice.points, choice.targets, output_space, ONE_HOT_ERROR,
+        )
+        if units is not None:
+            return AffineUnits(_combination(inputs, choice), tuple(units))
+    return None
 
 
 def _numbers(values: Sequence[object]) -> list[float] | None:
@@ -210,8 +251,11 @@ def _evaluate(
     targets: np.ndarray,
     inputs: Sequence[Input],
     value_lists: list[list[float]],
+    *,
+    in_t: bool = True,
 ) -> _Choice | None:
-    """The choice's known t values and outputs, when one t never needs two outputs and the gaps are wide enough."""
+    """The choice's known t values and outputs, when one t never needs two outputs and (``in_t``: steps on t
+    itself) the gaps are wide enough."""
     t = columns @ np.array(coefficients)
     order = np.argsort(t, kind="stable")
     t_sorted, ids_sorted = t[order], ids[order]
@@ -223,7 +267,7 @@ def _evaluate(
     point_targets = targets[point_ids]
     live, gap_min = numerical_mlp._steps(points, point_targets)
     error = _t_error(coefficients, inputs, value_lists) + numerical_mlp.rounding_error(points)
-    if np.any(live) and not numerical_mlp.TOLERANCE_FRACTION * gap_min > error:
+    if in_t and np.any(live) and not numerical_mlp.TOLERANCE_FRACTION * gap_min > error:
         return None
     anchor = 0 if np.any(np.all(point_targets == 0.0, axis=1)) else 1
     return _Choice(coefficients, points, point_targets, error, 2 * int(np.sum(live)) + anchor)
@@ -270,12 +314,15 @@ def _build(
             bias -= weight * gated_inputs
         reads[one] = bias
         units.append(mlp_units.HiddenUnit({d: w for d, w in reads.items() if w != 0.0}, unit.writes))
+    return AffineUnits(_combination(inputs, choice), tuple(units))
+
+
+def _combination(inputs: Sequence[Input], choice: _Choice) -> AffineCombination:
     terms = tuple(
         AffineTerm(each.space.basis[0].name, coefficient, each.numerical)
         for coefficient, each in zip(choice.coefficients, inputs)
     )
-    combination = AffineCombination(terms, tuple(choice.points), choice.error)
-    return AffineUnits(combination, tuple(units))
+    return AffineCombination(terms, tuple(choice.points), choice.error)
 
 
 def _t_range(coefficients: tuple[float, ...], value_lists: list[list[float]], error: float) -> tuple[float, float]:

@@ -75,9 +75,15 @@ class FusedInput:
     numerical: bool
     values: tuple
     error: float = 0.0
+    meanings: tuple | None = None  # a numerical input's value as the region reads it (e.g. w for 1/(w+1)), in
+    # ``values`` order; None: the value itself. Only affine combinations use it.
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", tuple(self.values))
+        if self.meanings is not None:
+            object.__setattr__(self, "meanings", tuple(self.meanings))
+            if not self.numerical or len(self.meanings) != len(self.values):
+                raise ValueError(f"meanings belong to a numerical input, one per value; got {self.meanings}")
         if not self.numerical:
             if self.values != tuple(direction.value for direction in self.space.basis):
                 raise ValueError(f"a categorical input's values are its directions' values in order, got {self.values}")

@@ -212,3 +212,35 @@ def test_the_ground_truth_names_t_and_survives_saving(tmp_path) -> None:
     loaded = optracr.load(optracr.save(model, tmp_path / "reverse"))
     assert loaded.layered.locations["opp_idx"] == location
     assert optracr.verify(model, program, num_samples=100).ok
+
+
+def test_a_selector_width_scratch_steps_at_one_threshold_per_row() -> None:
+    """x = 1/(w+1) read as w, rows the index: t = w - i, about two units per output, not per (w, i) pair."""
+    n = 12
+    scratch = fusion.FusedInput(bases.space([bases.BasisDirection("_w_scratch")]), True,
+                                tuple(1.0 / (w + 1) for w in range(n + 1)), 1e-7, meanings=tuple(range(n + 1)))
+    indices = _categorical("indices", range(n))
+    values = sorted({w - i - 1 for w in range(n + 1) for i in range(n)})
+    function = lambda v: (round(1.0 / v[0] - 1.0) - v[1] - 1,)  # noqa: E731
+    units = fusion.fused_units([scratch, indices], [_output(values)], function, name="opp")
+    assert [(t.label, t.coefficient) for t in units.combination.terms] == [("_w_scratch", 1.0), ("indices", -1.0)]
+    assert units.width == 2 * (len(values) - 1) + 1
+    assert units.width < _table_width([scratch, indices], [_output(values)], function) / 4
+    _assert_exact(units, [scratch, indices], function, values)
+
+
+def test_meanings_belong_to_a_numerical_input_one_per_value() -> None:
+    with pytest.raises(ValueError, match="meanings belong to a numerical input, one per value"):
+        fusion.FusedInput(bases.space([bases.BasisDirection("x")]), True, (0.5, 1.0), meanings=(1,))
+    with pytest.raises(ValueError, match="meanings belong to a numerical input"):
+        _categorical("c", [1, 2]).__class__(bases.space_of_values("c", [1, 2]), False, (1, 2), meanings=(1, 2))
+
+
+def test_reverse_is_two_layers_narrow_and_exact_at_length_24() -> None:
+    """The fused length + opp_idx MLP: 2 (2n - 1) + 1 units (t = w - i takes 2n values) instead of (2n + 1) n."""
+    n = 24
+    program = programs.LIBRARY["reverse"].make(n)
+    model = optracr.compile(program, set(range(n)), n)
+    assert (model.config.num_layers, model.config.mlp_hidden_size) == (2, 2 * (2 * n - 1) + 1)
+    assert model.layered.locations["opp_idx"].affine_formula() == "t = 1*length - 1*indices"
+    assert optracr.verify(model, program, num_samples=200).ok

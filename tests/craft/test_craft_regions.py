@@ -107,8 +107,8 @@ def test_without_fuse_no_candidates_are_offered() -> None:
 def test_the_width_cap_drops_wider_regions() -> None:
     entry = programs.LIBRARY["reverse"]
     program_graph = frontend.analyse(entry.build(), entry.vocab, entry.max_seq_len)
-    assert craft.lower(program_graph, fused_width_cap=50).fusion_candidates == ()
-    assert len(craft.lower(program_graph, fused_width_cap=51).fusion_candidates) == 1
+    assert craft.lower(program_graph, fused_width_cap=18).fusion_candidates == ()
+    assert len(craft.lower(program_graph, fused_width_cap=19).fusion_candidates) == 1
 
 
 def test_a_selector_width_outside_the_region_is_read_as_its_stored_value() -> None:
