@@ -34,8 +34,15 @@ within that quarter of a known value.
 a categorical input. When a categorical input is absent (all-zero one-hot) every unit is off, so every output
 has no value (all-zero one-hot; 0 for a numerical output), whatever ``function`` would say about None.
 
-**Several numerical inputs** are refused: a step in x gated by a categorical one-hot is exact, but nothing
-here gates one numerical input by another.
+**Affine combinations** (``affine``, on by default). When every output depends on the inputs only through
+t = sum_i a_i v_i (v_i a numerical input's value, or the number a categorical input's one-hot points at), one
+discretising MLP on t replaces the table where it is narrower: about two units per change of output along t.
+It is the only construction for **several numerical inputs**: a step in x gated by a categorical one-hot is
+exact, but nothing here gates one numerical input by another, whereas a separating lambda (t = x + lambda y,
+lambda small enough that t orders by x, then y) turns any function of the pair into a function of t. Such a
+region is refused only when no combination's gaps stay above the inputs' errors. A selector width's scratch
+(1/(w+1), read as w) combines with one categorical input through a threshold per row (``affine_thresholds``).
+``FusedUnits.combination`` records the choice.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 Map and SequenceMap become MLPs, Aggregate an attention head, SelectorWidth a head plus an MLP; selectors
 are folded into the block that reads them. Blocks come in the frontend's deterministic topological order.
+With folding, a SequenceMap of two numeric-valued categorical s-ops whose output depends on them only through
+t = a x + b y is lowered as a discretising MLP on t where that is narrower than its lookup table (``affine``).
 
 Alongside, ``lower`` bounds how far each s-op's residual value may be from the evaluator's (``_error_bound``):
 a numerical s-op's value, or the L1 distance of a categorical s-op's one-hot. Noisy query and key one-hots
