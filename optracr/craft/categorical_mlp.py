@@ -170,21 +170,18 @@ def sequence_map_categorical_mlp(
     ties); at most |fst| * |snd| units. Exact: with one-hot inputs each unit is exactly 0 or 1 (categorical)
     or exactly the signed output (numerical); an absent input switches every unit off.
     """
-    units = sequence_map_units(label, fst_space, snd_space, output_space, table, numerical_output=numerical_output)
+    units = sequence_map_units(label, (fst_space, snd_space), output_space, table, numerical_output=numerical_output)
     domains = [mlp_units.InputDomain(fst_space), mlp_units.InputDomain(snd_space)]
     return mlp_units.build_mlp(label, domains, output_space, units, bos_direction)
 
 
 def sequence_map_units(
-    label: Label,
-    fst_space: bases.VectorSpaceWithBasis,
-    snd_space: bases.VectorSpaceWithBasis,
-    output_space: bases.VectorSpaceWithBasis,
-    table: Mapping[tuple[Hashable, Hashable], object],
-    *,
+    label: Label, input_spaces: tuple[bases.VectorSpaceWithBasis, bases.VectorSpaceWithBasis],
+    output_space: bases.VectorSpaceWithBasis, table: Mapping[tuple[Hashable, Hashable], object], *,
     numerical_output: bool,
 ) -> list[mlp_units.HiddenUnit]:
-    """The hidden units of ``sequence_map_categorical_mlp``, not yet built into matrices."""
+    """The hidden units of ``sequence_map_categorical_mlp`` (inputs: fst, snd), not yet built into matrices."""
+    fst_space, snd_space = input_spaces
     candidates = []
     for rows_are_fst in (True, False):
         row_space, column_space = (fst_space, snd_space) if rows_are_fst else (snd_space, fst_space)

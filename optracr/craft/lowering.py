@@ -133,7 +133,7 @@ def _lower_sequence_map(label: Label, expr: rasp.SequenceMap, context: _Context)
     table = tables.sequence_map_table(expr.f, context.values(fst), context.values(snd), context.dropped(label))
     spaces = [context.value_space(fst), context.value_space(snd)]
     units = categorical_mlp.sequence_map_units(
-        label, *spaces, output_space, table, numerical_output=rasp.is_numerical(expr)
+        label, (spaces[0], spaces[1]), output_space, table, numerical_output=rasp.is_numerical(expr)
     )
     if context.affine_combinations:
         units = _affine_sequence_map_units(label, expr, table, len(units), context) or units

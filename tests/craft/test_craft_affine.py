@@ -32,18 +32,23 @@ def _output(values: Sequence) -> fusion.FusedOutput:
     return fusion.FusedOutput("out", bases.space_of_values("out", values), False)
 
 
-def _outputs_at(mlp: craft.MLP, inputs: Sequence[fusion.FusedInput], rows: Sequence[tuple], values: list) -> list:
-    """The decoded categorical output at one position per row (None in a row: that input is absent)."""
-    space = mlp.input_space
-    magnitudes = np.zeros((len(rows), space.num_dims))
-    magnitudes[:, space.index(ONE)] = 1.0
-    for position, row in enumerate(rows):
+def _residual(mlp: craft.MLP, inputs: Sequence[fusion.FusedInput], rows: Sequence[tuple]) -> bases.VectorInBasis:
+    """One position per row of input values (None: that input is absent), ``one`` = 1."""
+    positions = []
+    for row in rows:
+        weights = {ONE: 1.0}
         for each, value in zip(inputs, row):
-            if each.numerical:
-                magnitudes[position, space.index(each.space.basis[0])] = value
+            if value is not None and each.numerical:
+                weights[each.space.basis[0]] = value
             elif value is not None:
-                magnitudes[position, space.index(bases.BasisDirection(each.space.basis[0].name, value))] = 1.0
-    written = mlp.apply(bases.VectorInBasis(space, magnitudes)).project(bases.space_of_values("out", values))
+                weights[bases.BasisDirection(each.space.basis[0].name, value)] = 1.0
+        positions.append(mlp.input_space.vector(weights).magnitudes)
+    return bases.VectorInBasis(mlp.input_space, np.stack(positions))
+
+
+def _outputs_at(mlp: craft.MLP, inputs: Sequence[fusion.FusedInput], rows: Sequence[tuple], values: list) -> list:
+    """The decoded categorical output at one position per row."""
+    written = mlp.apply(_residual(mlp, inputs, rows)).project(bases.space_of_values("out", values))
     return craft.decode_one_hot(written.magnitudes, values)
 
 
@@ -122,19 +127,8 @@ def test_an_absent_categorical_input_silences_every_unit() -> None:
     units = fusion.fused_units(inputs, [_output(values)], lambda v: (v[0] + v[1],), name="sum")
     assert units.combination is not None
     mlp = units.mlp(bos_direction=BOS)
-    written = mlp.apply(_rows_residual(mlp, [(None, 2), (2, None), (None, None)], inputs))
+    written = mlp.apply(_residual(mlp, inputs, [(None, 2), (2, None), (None, None)]))
     np.testing.assert_array_equal(written.magnitudes, 0.0)
-
-
-def _rows_residual(mlp: craft.MLP, rows: list[tuple], inputs: Sequence[fusion.FusedInput]) -> bases.VectorInBasis:
-    space = mlp.input_space
-    magnitudes = np.zeros((len(rows), space.num_dims))
-    magnitudes[:, space.index(ONE)] = 1.0
-    for position, row in enumerate(rows):
-        for each, value in zip(inputs, row):
-            if value is not None:
-                magnitudes[position, space.index(bases.BasisDirection(each.space.basis[0].name, value))] = 1.0
-    return bases.VectorInBasis(space, magnitudes)
 
 
 def test_non_numeric_categorical_inputs_get_no_combination() -> None:
@@ -161,7 +155,7 @@ def _table_width_of_sequence_map(program_graph: frontend.ProgramGraph, label: st
     table = {(x, y): expr.f(x, y) for x in program_graph.value_set(program_graph.label_of(expr.fst))
              for y in program_graph.value_set(program_graph.label_of(expr.snd))}
     output_space = conventions.sop_space(label, rasp.get_encoding(expr), program_graph.value_set(label))
-    return len(categorical_mlp.sequence_map_units(label, *spaces, output_space, table, numerical_output=False))
+    return len(categorical_mlp.sequence_map_units(label, tuple(spaces), output_space, table, numerical_output=False))
 
 
 @settings(max_examples=12, deadline=None)
