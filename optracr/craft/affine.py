@@ -222,15 +222,16 @@ def _span(values: Sequence[float]) -> float:
 def _coefficient_choices(value_lists: list[list[float]]) -> list[tuple[float, ...]]:
     """a_1 = 1 and, for every further input, the small rationals and the two separating values."""
     choices: list[tuple[float, ...]] = [(1.0,)]
-    prefix_values = [value_lists[0]]
-    for values in value_lists[1:]:
+    prefix_values = [sorted(set(value_lists[0]))]
+    for position, values in enumerate(value_lists[1:], start=1):
+        last = position == len(value_lists) - 1  # the sums so far are needed only to separate a further input
         grown = []
         for prefix, sums in zip(choices, prefix_values):
-            extras = _separating(sums, values)
-            for coefficient in dict.fromkeys(SMALL_COEFFICIENTS + extras):
-                grown.append((prefix + (coefficient,), [s + coefficient * v for s in sums for v in values]))
+            for coefficient in dict.fromkeys(SMALL_COEFFICIENTS + _separating(sums, values)):
+                following = [] if last else sorted({s + coefficient * v for s in sums for v in values})
+                grown.append((prefix + (coefficient,), following))
         choices = [coefficients for coefficients, _ in grown]
-        prefix_values = [sorted(set(sums)) for _, sums in grown]
+        prefix_values = [sums for _, sums in grown]
     return choices
 
 
