@@ -9,8 +9,10 @@ optracr: run it on two checkouts to compare them.
 
     PYTHONPATH=/path/to/checkout python benchmarks/refusals.py --programs 1000 --seed 0
 
-Prints the share compiled, refused (``CompileError``, grouped by message with labels and values blanked)
-and crashed (any other exception: a bug), and the share of compiled models ``optracr.verify`` finds exact.
+Prints the share compiled (and how many of those with a warning, by its class), refused (``CompileError``,
+grouped by message with labels and values blanked) and crashed (any other exception: a bug), and the share of
+compiled models ``optracr.verify`` finds exact. ``--causal`` compiles with ``causal=True`` (and verifies
+against the causal evaluator, as ``optracr.verify`` does for a causal model).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import random
 import re
 import sys
 import time
+import warnings
 import zlib
 
 import optracr
@@ -141,15 +144,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-sops", type=int, default=5)
     parser.add_argument("--verify", action="store_true", help="also check every compiled model on every input")
+    parser.add_argument("--causal", action="store_true", help="compile with causal=True")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     refused: collections.Counter[str] = collections.Counter()
     crashed: collections.Counter[str] = collections.Counter()
+    warned: collections.Counter[str] = collections.Counter()
     compiled = exact = 0
     for index in range(args.programs):
         program = write_program(args.seed + index, args.num_sops)
         try:
-            model = optracr.compile(program, VOCAB, MAX_SEQ_LEN, allocator="heuristic")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                model = optracr.compile(program, VOCAB, MAX_SEQ_LEN, allocator="heuristic", causal=args.causal)
         except optracr.CompileError as error:
             errors = getattr(error, "errors", None) or [error]
             refused[message_group(errors[0])] += 1
@@ -158,12 +165,15 @@ def main(argv: list[str] | None = None) -> int:
             crashed[f"{type(error).__name__}: {message_group(error)}"] += 1
             continue
         compiled += 1
+        warned.update({warning.category.__name__ for warning in caught})
         if args.verify:
             exact += optracr.verify(model, program).ok
     total = args.programs
     print(f"{total} programs (seeds {args.seed}..{args.seed + total - 1}, {args.num_sops} s-ops each, "
-          f"vocab {sorted(VOCAB)}, max_seq_len {MAX_SEQ_LEN}) in {time.perf_counter() - started:.0f} s")
+          f"vocab {sorted(VOCAB)}, max_seq_len {MAX_SEQ_LEN}, causal={args.causal}) in {time.perf_counter() - started:.0f} s")
     print(f"compiled {compiled} ({compiled / total:.1%})" + (f", exact {exact}" if args.verify else ""))
+    for category, count in warned.most_common():
+        print(f"  {count:5d} {count / total:6.1%}  compiled with a {category}")
     print(f"refused {sum(refused.values())} ({sum(refused.values()) / total:.1%}), by message (first problem):")
     for message, count in refused.most_common():
         print(f"  {count:5d} {count / total:6.1%}  {message}")

@@ -1,7 +1,7 @@
 """Every program we hold, compiled and verified, so two checkouts can be compared: no regression hides.
 
 Compiles the library programs (default mode and reference structure, solver and heuristic), the
-reference's test cases where the checkout has them (``tests/reference_cases.py``), freely written random
+reference's test cases where the checkout has them (``tests/test_reference_test_cases.py``), freely written random
 programs (``benchmarks/refusals.py``'s generator, plain and causal) and programs of optracr's own generator
 (valid by construction), and records for each whether it compiled
 (layers, parameters), whether ``optracr.verify`` found it exact, or the refusal's first line. It uses only
@@ -38,6 +38,7 @@ def _load(path: Path, name: str):
         return None
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the file runs
     spec.loader.exec_module(module)
     return module
 
@@ -54,13 +55,19 @@ def library_cases() -> Iterator[Case]:
 
 
 def reference_cases(root: Path) -> Iterator[Case]:
-    """The reference's test cases as this checkout rebuilds them (``tests/reference_cases.py``), if it does."""
-    module = _load(root / "tests" / "reference_cases.py", "optracr_reference_cases")
-    if module is None:
+    """The reference's test cases as this checkout rebuilds them (``tests/test_reference_test_cases.py``), if it does."""
+    table = _load(root / "tests" / "test_reference_test_cases.py", "optracr_reference_test_cases")
+    if table is None:
         return
-    for case in module.all_cases():
+    seen = set()
+    for case in table.ALL_CASES:  # cases sharing a program and options compile one model
+        key = (case.program, case.vocab, case.max_seq_len, case.causal)
+        if key in seen:
+            continue
+        seen.add(key)
         for mode, options in {"default": {}, "reference_structure": {"fold": False, "fuse": False}}.items():
-            yield (f"reference/{case.name}/{mode}", case.build, frozenset(case.vocab), case.max_seq_len,
+            name = f"reference/{case.program}{'/causal' if case.causal else ''}/{mode}"
+            yield (name, table.PROGRAMS[case.program], frozenset(case.vocab), case.max_seq_len,
                    {**options, "causal": case.causal})
 
 
@@ -77,10 +84,7 @@ def random_cases(count: int, seed: int) -> Iterator[Case]:
 
 def generated_cases(count: int, seed: int) -> Iterator[Case]:
     """``count`` programs of optracr's own generator (valid by construction), with solver allocation."""
-    try:
-        from optracr import random_programs as generator
-    except ImportError:  # the generator's later home
-        from optracr.generate import random_programs as generator
+    from optracr.generate import random_programs as generator
     for index in range(count):
         program_seed = seed + index
         generated = generator.generate(program_seed, num_sops=2 + program_seed % 9, mixed_types=program_seed % 3 == 0)

@@ -52,12 +52,12 @@ def make_pair_balance(sop: rasp.SOp, open_token: str, close_token: str) -> rasp.
 
 
 def make_shuffle_dyck(pairs: list[str]) -> rasp.SOp:
-    """1 at every position when each parenthesis type in ``pairs`` is balanced on its own, else 0.
+    """True at every position when each parenthesis type in ``pairs`` is balanced on its own, else False.
 
     A balance that dips below zero anywhere, or that is not zero at the last position, means unbalanced.
     """
     if not pairs or any(len(pair) != 2 for pair in pairs):
-        raise ValueError(f"pairs must be a non-empty list of two-character strings like '()', got {pairs!r}")
+        raise CompileError(None, f"pairs must be a non-empty list of two-character strings like '()', got {pairs!r}")
     balances = [
         make_pair_balance(rasp.tokens, open_token=pair[0], close_token=pair[1]).named(f"balance_{pair}")
         for pair in pairs
@@ -120,7 +120,8 @@ def make_sort_freq(max_seq_len: int) -> rasp.SOp:
 def numerical_sum(selector: rasp.Selector, sop: rasp.SOp, *, name: str = "sum") -> rasp.SOp:
     """The sum of numerical ``sop`` over the positions ``selector`` picks (0 where it picks none).
 
-    *An optracr extension, not in the reference* (its issue 6 asks for a sum aggregate): RASP averages, so the
+    *An optracr extension, not in the reference* (its issue #6,
+    https://github.com/google-deepmind/tracr/issues/6, asks for a sum aggregate): RASP averages, so the
     sum is the mean times the selector's width, ``name_mean * name_width``, rounded to the nearest integer when
     within 1e-9 of it (so sums of integers are integers). Exact on every input: the compiler makes the product
     a lookup over the joint grid of the means and widths (the mean gets a categorical copy). Cost: the mean's
@@ -164,7 +165,7 @@ def shift_by(offset: int, /, sop: rasp.SOp) -> rasp.SOp:
 def detect_pattern(sop: rasp.SOp, pattern: Sequence[Any]) -> rasp.SOp:
     """True where ``pattern`` ends at this position of ``sop``; None for the first len(pattern) - 1."""
     if len(pattern) < 1:
-        raise ValueError(f"detect_pattern needs a pattern of length at least 1, got {pattern!r}")
+        raise CompileError(None, f"detect_pattern needs a pattern of length at least 1, got {pattern!r}")
     # detectors[i]: at position j, whether the i-th element from the pattern's end sits at j - i.
     detectors = []
     for i, element in enumerate(reversed(pattern)):
@@ -274,7 +275,7 @@ def _entries() -> tuple[LibraryProgram, ...]:
         _entry("length", make_length, letters, 3, "the input length at every position"),
         _entry(
             "length_numerical", lambda: rasp.numerical(make_length()), letters, 3,
-            "the input length, numerically encoded",
+            "the input length at every position, numerically encoded (decoded as a float, e.g. 3.0)",
         ),
         _entry(
             "length_long", make_length, "ab", 12,
@@ -283,23 +284,23 @@ def _entries() -> tuple[LibraryProgram, ...]:
         _entry("reverse", lambda: make_reverse(rasp.tokens), letters, 5, "the tokens back to front"),
         _entry(
             "pair_balance", lambda: make_pair_balance(rasp.tokens, "(", ")"), "abc()", 10,
-            "fraction of '(' minus fraction of ')' so far (paper figure 11)", causal=True,
+            "fraction of '(' minus fraction of ')' up to each position (paper figure 11)", causal=True,
         ),
         _entry(
-            "shuffle_dyck", lambda: make_shuffle_dyck(["()"]), "()", 5, "1 if the parentheses are balanced, else 0"
+            "shuffle_dyck", lambda: make_shuffle_dyck(["()"]), "()", 5, "True at every position if the parentheses are balanced, else False"
         ),
         _entry(
             "shuffle_dyck2", make_shuffle_dyck2, "(){}", 5,
-            "1 if () and {} are each balanced, else 0 (paper appendix D, dyck-2)",
+            "True at every position if () and {} are each balanced, else False (paper appendix D, dyck-2)",
         ),
         _entry(
             "shuffle_dyck3", lambda: make_shuffle_dyck(["()", "{}", "[]"]), "(){}[]", 6,
-            "1 if (), {} and [] are each balanced, else 0",
+            "True at every position if (), {} and [] are each balanced, else False",
         ),
-        _entry("hist", make_hist, letters, 5, "how often each token occurs in the input"),
+        _entry("hist", make_hist, letters, 5, "at every position, how often its token occurs in the input"),
         _entry(
             "sort_unique", lambda: make_sort_unique(rasp.tokens, rasp.tokens), digits, 5,
-            "the tokens sorted ascending, tokens unique (paper figure 5)",
+            "the tokens sorted ascending, for inputs without repeats (paper figure 5); a repeated token leaves None where its copies would go",
         ),
         _entry(
             "sort", lambda n: make_sort(rasp.tokens, rasp.tokens, max_seq_len=n, min_key=1), digits, 5,
@@ -311,28 +312,28 @@ def _entries() -> tuple[LibraryProgram, ...]:
         ),
         _entry(
             "sort_freq", lambda n: make_sort_freq(max_seq_len=n), digits, 5,
-            "the tokens sorted by descending frequency", sized=True,
+            "the tokens sorted by descending frequency, ties in input order", sized=True,
         ),
         _entry(
-            "frac_prevs", _is_x_frac_prevs, "abcx", 5, "fraction of 'x' tokens so far (paper figure 2)", causal=True
+            "frac_prevs", _is_x_frac_prevs, "abcx", 5, "fraction of 'x' tokens up to each position (paper figure 2)", causal=True
         ),
         _entry(
             "double_frac_prevs", _double_frac_prevs, "abcx", 5,
-            "twice the fraction of 'x' tokens so far (numerical map of a mean)", causal=True,
+            "twice the fraction of 'x' tokens up to each position (numerical map of a mean)", causal=True,
         ),
         _entry(
-            "shift_by", lambda: shift_by(1, rasp.tokens), letters, 5, "the tokens moved one position later",
+            "shift_by", lambda: shift_by(1, rasp.tokens), letters, 5, "the tokens moved one position later; None at the first position",
             causal=True,
         ),
         _entry(
             "detect_pattern", lambda: detect_pattern(rasp.tokens, "abc"), "abc", 6,
-            "True where the pattern 'abc' ends", causal=True,
+            "True where the pattern 'abc' ends, else False; None at the first two positions", causal=True,
         ),
         _entry(
             "count_less_freq", lambda: make_count_less_freq(2), letters, 6,
-            "how many positions hold a token occurring at most twice",
+            "at every position, how many positions hold a token occurring at most twice",
         ),
-        _entry("count", lambda: make_count(rasp.tokens, "a"), "abc", 8, "how many 'a' tokens the input holds"),
+        _entry("count", lambda: make_count(rasp.tokens, "a"), "abc", 8, "at every position, how many 'a' tokens the input holds"),
         _entry(
             "nary_sequencemap", _nary_sequencemap, {1, 2, 3}, 5, "token + token - index via a 3-ary sequence map"
         ),

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from optracr import random_programs, schedule
+from optracr import schedule
+from optracr.generate import random_programs
 
 import scaling  # benchmarks/ is on sys.path (tests/conftest.py)
 

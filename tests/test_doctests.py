@@ -7,8 +7,11 @@ import importlib
 
 import pytest
 
-MODULES = ["optracr", "optracr.frontend.rasp", "optracr.compiler", "optracr.programs", "optracr.random_programs",
-           "optracr.export.reference", "optracr.export.files", "optracr.causal_eval", "optracr.datasets.many"]
+MODULES = ["optracr", "optracr.frontend.rasp", "optracr.compiler.pipeline", "optracr.programs",
+           "optracr.generate.random_programs", "optracr.export.reference", "optracr.export.files",
+           "optracr.causal_eval", "optracr.datasets.many", "optracr.cli.tokens", "optracr.user_programs",
+           "optracr.certify.certifier", "optracr.options",
+           "optracr.explore"]
 
 
 @pytest.mark.parametrize("name", MODULES)

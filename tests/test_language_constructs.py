@@ -4,12 +4,13 @@ numerical keys (with inserted categorical copies), the sum helper, and causal sa
 from __future__ import annotations
 
 import re
+import warnings
 
 import pytest
 
 import optracr
 from optracr import craft, frontend, programs, rasp
-from optracr.errors import CompileError
+from optracr.errors import CausalMeaningWarning, CompileError
 
 VOCAB = frozenset({"a", "b", "c"})
 MAX_SEQ_LEN = 4
@@ -105,36 +106,71 @@ def test_numerical_sum_is_exact_in_two_layers(mode: dict) -> None:
     assert model.config.num_layers == (2 if not mode else 3)  # the docstring's cost
 
 
-def test_causal_compilation_names_the_path_from_a_selector_that_looks_ahead() -> None:
+# make_reverse's length: where its selector looks ahead and how the output reads it (both messages say so).
+_REVERSE_LOOKS_AHEAD = (
+    "'all_true_selector' can pick a later position (key 'a' for query 'a', wherever they stand), and the output "
+    "reads it along length -> opp_idx -> opp_idx-1 -> reverse_selector -> reverse; "
+)
+
+
+def test_strict_causal_compilation_names_the_path_from_a_selector_that_looks_ahead() -> None:
     reverse = programs.make_reverse(rasp.tokens)
     message = (
-        "'length': under causal=True a position sees only itself and earlier ones, but its selector "
-        "'all_true_selector' can pick a later position (key 'a' for query 'a', wherever they stand), and the "
-        "output reads it along length -> opp_idx -> opp_idx-1 -> reverse_selector -> reverse"
+        "'length': under causal='strict' every selector must keep to its query's own and earlier positions, but its "
+        f"selector {_REVERSE_LOOKS_AHEAD}keep the selector to earlier positions with "
+        "`selector & rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)`, compile with causal=True"
     )
     with pytest.raises(CompileError, match=re.escape(message)):
-        optracr.compile(reverse, VOCAB, MAX_SEQ_LEN, causal=True)
+        optracr.compile(reverse, VOCAB, MAX_SEQ_LEN, causal="strict")
+
+
+def test_causal_compilation_warns_naming_the_path_from_a_selector_that_looks_ahead() -> None:
+    reverse = programs.make_reverse(rasp.tokens)
+    message = (
+        f"'length': under causal=True a position sees only itself and earlier ones, but its selector "
+        f"{_REVERSE_LOOKS_AHEAD}the model computes the program's causal meaning, what optracr.causal_eval.evaluate "
+        "(rasp.evaluate(..., causal=True)) gives, which can differ from rasp.evaluate without causal"
+    )
+    with pytest.warns(CausalMeaningWarning, match="under causal=True") as caught:
+        model = optracr.compile(reverse, VOCAB, MAX_SEQ_LEN, causal=True, allocator="heuristic")
+    assert [warning.message.label for warning in caught] == ["length", "reverse"]  # one per expression
+    assert str(caught[0].message).startswith(message)
+    assert all(warning.filename == __file__ for warning in caught)  # pointed at the caller's line
+    assert optracr.verify(model, reverse).ok
 
 
 def test_causal_compilation_accepts_a_selector_kept_to_earlier_positions() -> None:
     earlier = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)
     same = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ)
     program = rasp.SelectorWidth(same & earlier).named("seen")
-    _exact(program, causal=True)
+    _exact(program, causal="strict")
+    _exact(program, causal=True)  # no warning: pytest turns one into an error
     later = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.GEQ)
-    with pytest.raises(CompileError, match=r"'seen': under causal=True .* \(key position 1 for query position 0\)"):
-        optracr.compile(rasp.SelectorWidth(later & same).named("seen"), VOCAB, MAX_SEQ_LEN, causal=True)
+    ahead = rasp.SelectorWidth(later & same).named("seen")
+    with pytest.raises(CompileError, match=r"'seen': under causal='strict' .* \(key position 1 for query position 0\)"):
+        optracr.compile(ahead, VOCAB, MAX_SEQ_LEN, causal="strict")
+    witness = r"\(key position 1 for query position 0\)"
+    with pytest.warns(CausalMeaningWarning, match=rf"'seen': under causal=True .* {witness}"):
+        _exact(ahead, causal=True)
 
 
 @pytest.mark.parametrize("name", sorted(programs.LIBRARY))
-def test_causal_compilation_accepts_exactly_the_library_programs_that_only_look_back(name: str) -> None:
+def test_strict_causal_compilation_accepts_exactly_the_library_programs_that_only_look_back(name: str) -> None:
     entry = programs.LIBRARY[name]
     reads_selectors = any(
         isinstance(expr, rasp.Selector) for expr in frontend.trace(entry.build()).exprs.values()
     )
     try:
-        frontend.analyse(entry.build(), entry.vocab, entry.max_seq_len, causal=True)
+        frontend.analyse(entry.build(), entry.vocab, entry.max_seq_len, causal="strict")
         accepted = True
     except CompileError:
         accepted = False
     assert accepted == (entry.causal or not reads_selectors)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            frontend.analyse(entry.build(), entry.vocab, entry.max_seq_len, causal=True)
+        except CompileError as error:  # only `length`, which no causal model can compute
+            assert "`length` is the whole input's length" in str(error)
+    assert all(issubclass(warning.category, CausalMeaningWarning) for warning in caught)
+    assert (not caught) == (entry.causal or not reads_selectors)

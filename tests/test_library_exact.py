@@ -9,7 +9,7 @@ import pytest
 import optracr
 from optracr import programs
 
-# Layer counts of the reference compiler on its own configurations (../shared/PAPER.md).
+# Layer counts of the reference compiler on its own configurations (measured with it: benchmarks/README.md).
 REFERENCE_LAYERS = {"reverse": 4, "sort": 3, "sort_freq": 5, "hist": 1, "shuffle_dyck2": 8}
 # The default (smallest exact model) and the reference's structure (one block per s-op, all in the residual).
 MODES = {"default": {}, "reference": {"fold": False, "fuse": False}}

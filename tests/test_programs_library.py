@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +22,8 @@ EXAMPLES: dict[str, list[tuple[list, list]]] = {
     "shuffle_dyck2": [(list("({)}"), [True] * 4), (list("(){)}"), [False] * 5), (list("{}("), [False] * 3)],
     "shuffle_dyck3": [(list("({)[}]"), [True] * 6), (list("{}[(]"), [False] * 5)],
     "hist": [(list("abac"), [2, 1, 2, 1]), (list("dddb"), [3, 3, 3, 1])],
-    "sort_unique": [([3, 1, 2], [1, 2, 3]), ([2, 4, 3, 1], [1, 2, 3, 4])],
+    # A repeated token: both 2s have one smaller key, so position 1 takes them (equal values) and 2 has none.
+    "sort_unique": [([3, 1, 2], [1, 2, 3]), ([2, 4, 3, 1], [1, 2, 3, 4]), ([2, 2, 1], [1, 2, None])],
     "sort": [([3, 1, 2], [1, 2, 3]), ([2, 4, 1, 2], [1, 2, 2, 4]), ([4, 4, 4], [4, 4, 4])],
     "sort_by_reversed_index": [(list("abcd"), list("dcba"))],
     # Keys are -count + index / 5: more frequent first, ties in input order.
@@ -161,12 +163,59 @@ def test_library_entry_checks_its_fields() -> None:
 
 
 def test_library_functions_reject_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="detect_pattern needs a pattern of length at least 1"):
+    with pytest.raises(CompileError, match="detect_pattern needs a pattern of length at least 1"):
         programs.detect_pattern(rasp.tokens, "")
-    with pytest.raises(ValueError, match="pairs must be a non-empty list of two-character strings"):
+    with pytest.raises(CompileError, match="pairs must be a non-empty list of two-character strings"):
         programs.make_shuffle_dyck(["(]]"])
 
 
 def test_nary_sequencemap_applies_f_to_three_sops() -> None:
     program = programs.make_nary_sequencemap(lambda x, y, z: x * y / z, rasp.indices, rasp.indices, rasp.tokens)
     assert rasp.evaluate(program, [1, 2, 3]) == [0, 1 / 2, 4 / 3]
+
+
+@pytest.mark.parametrize("name", sorted(programs.LIBRARY))
+def test_the_description_names_the_values_the_model_decodes(name: str) -> None:
+    """`optracr list` shows these: True/False where the model decodes booleans, None where it decodes None."""
+    import optracr
+
+    entry = programs.LIBRARY[name]
+    model = optracr.compile(entry.build(), entry.vocab, entry.max_seq_len, allocator="heuristic")
+    decoded = [value for tokens, _ in EXAMPLES[name] for value in model.apply(["BOS", *tokens]).decoded[1:]]
+    kinds = {type(value) for value in decoded}
+    if bool in kinds:
+        assert "True" in entry.description and "False" in entry.description
+        assert not re.search(r"\b1 if\b|\belse 0\b", entry.description)
+    assert ("None" in entry.description) == (type(None) in kinds)
+    if kinds == {float} and all(float(value).is_integer() for value in decoded):
+        assert "float" in entry.description  # e.g. length_numerical decodes 3.0, not 3
+
+
+# The reference's tracr/compiler/lib.py: every public name and its parameters (None: not a function).
+REFERENCE_LIB = {
+    "make_length": [], "length": None, "make_reverse": ["sop"],
+    "make_pair_balance": ["sop", "open_token", "close_token"], "make_shuffle_dyck": ["pairs"],
+    "make_shuffle_dyck2": [], "make_hist": [], "make_sort_unique": ["vals", "keys"],
+    "make_sort": ["vals", "keys", "max_seq_len", "min_key"], "make_sort_freq": ["max_seq_len"],
+    "make_frac_prevs": ["bools"], "shift_by": ["offset", "sop"], "detect_pattern": ["sop", "pattern"],
+    "make_count_less_freq": ["n"], "make_count": ["sop", "token"], "make_nary_sequencemap": ["f", "sops"],
+}
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_the_readme_maps_every_function_of_the_references_lib_to_optracr_programs() -> None:
+    import inspect
+
+    text = README.read_text()
+    table = text[text.index("| `tracr.compiler.lib` | `optracr.programs` |"):]
+    body = "\n".join(table.split("\n\n")[0].splitlines()[2:])  # below the header and its rule
+    rows = re.findall(r"^\| `(\w+)[^`]*`[^|]*\| (.*) \|$", body, re.MULTILINE)
+    assert [name for name, _ in rows] == list(REFERENCE_LIB)
+    for name, ours in rows:
+        provided = re.match(r"`(\w+)\(", ours)
+        if provided is None:  # not provided: the cell names what to use instead, which exists
+            assert ours.startswith("not provided") and all(hasattr(programs, n) for n in re.findall(r"`(\w+)\(", ours))
+            continue
+        assert provided.group(1) == name
+        parameters = list(inspect.signature(getattr(programs, name)).parameters)
+        assert parameters == REFERENCE_LIB[name], name

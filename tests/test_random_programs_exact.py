@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import optracr
-from optracr import frontend, random_programs
+from optracr import frontend
+from optracr.generate import random_programs
 
 # Small enough that verify runs every input (3 + 9 + 27 + 81 of them) and one example takes a fraction of a second.
 VOCAB = frozenset({"a", "b", "c"})
@@ -67,6 +70,35 @@ def test_random_programs_folded_and_fused_by_the_solver_match_the_evaluator(
     assert model.config.num_layers <= heuristic.config.num_layers
     report = optracr.verify(model, generated.program)
     assert report.ok, f"seed {generated.seed}, {generated.num_sops} s-ops, chosen {model.allocation.fusion_groups}:\n{report}"
+
+
+# Selectors that look ahead, compiled with causal=True: the model computes the causal meaning (causal_eval).
+_looking_ahead = st.one_of(
+    *(
+        random_programs.programs(min_sops=2, max_sops=8, vocab=VOCAB, max_seq_len=MAX_SEQ_LEN, mix=mix, causal=False)
+        for mix in MIXES
+    )
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(generated=_looking_ahead, fold=st.booleans())
+def test_random_programs_compiled_causally_compute_their_causal_meaning(
+    generated: random_programs.GeneratedProgram, fold: bool
+) -> None:
+    with warnings.catch_warnings(record=True) as caught:  # a warning per selector that can look ahead, if any
+        warnings.simplefilter("always")
+        model = optracr.compile(
+            generated.program, generated.vocab, generated.max_seq_len, allocator="heuristic", causal=True,
+            fold=fold, fuse=fold,
+        )
+    assert all(issubclass(warning.category, optracr.CausalMeaningWarning) for warning in caught)
+    report = optracr.verify(model, generated.program)  # against the causal evaluator
+    assert report.exhaustive and report.ok, f"seed {generated.seed}, {generated.num_sops} s-ops, fold={fold}:\n{report}"
+    if not caught:  # no selector can pick a later key: the causal and the plain meaning agree everywhere
+        inputs = list(frontend.all_inputs(sorted(generated.vocab), generated.max_seq_len))
+        causal = frontend.evaluate_batch(generated.program, inputs, causal=True)
+        assert causal == frontend.evaluate_batch(generated.program, inputs), f"seed {generated.seed}"
 
 
 # Type-mixed values (0 / 0.0 / False, 1 / 1.0 / True, some maps keyed on repr) and tables raising KeyError.

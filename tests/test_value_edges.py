@@ -94,7 +94,7 @@ def test_allowed_partial_functions_compile_and_verify_reports_their_inputs_undef
 
 
 def test_partial_functions_takes_refuse_or_allow() -> None:
-    with pytest.raises(CompileError, match="partial_functions must be 'refuse' or 'allow', got 'yes'"):
+    with pytest.raises(CompileError, match="option partial_functions: must be 'refuse' or 'allow', got 'yes'"):
         optracr.compile(rasp.Map(lambda x: x, rasp.tokens), {"a"}, 2, partial_functions="yes")
 
 
@@ -111,7 +111,7 @@ def test_a_user_sop_named_one_compiles(mode: str) -> None:
 
 @pytest.mark.parametrize("mode", sorted(MODES))
 def test_an_eq_selector_aggregating_a_function_of_its_keys_still_compiles(mode: str) -> None:
-    """Non-unique selections whose selected values are provably equal (issue 16 keeps them compiling)."""
+    """Non-unique selections whose selected values are provably equal (they keep compiling)."""
     doubled = rasp.Map(lambda t: t * 2, rasp.tokens).named("doubled")
     same = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ)
     program = rasp.Aggregate(same, doubled).named("copied")

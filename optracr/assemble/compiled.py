@@ -1,6 +1,7 @@
 """``CompiledModel``: the assembled transformer with its parameters, labels, encoders and ``apply``.
 
-``apply`` and small batches run the numpy forward (``numpy_forward``: a fresh model answers in milliseconds);
+``apply`` and small batches run the block-wise numpy forward (module ``forward``: the definition of what the
+model computes; a fresh model answers in milliseconds, no padded array is built);
 batches of more than ``JIT_MIN_BATCH`` inputs run the jitted Haiku forward, compiled once per model. JAX and
 Haiku are imported only when that path first runs.
 """
@@ -9,17 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import types
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from optracr import options as options_lib
 from optracr import schedule
+from optracr.assemble import forward
 from optracr.assemble import layered as layered_lib
 from optracr.assemble import model_config
-from optracr.assemble import numpy_forward
-from optracr.errors import CompileError
+from optracr.assemble import provenance as provenance_lib
+from optracr.errors import CompileError, OptracrTypeError
 from optracr.frontend import rasp
 
 Params = Mapping[str, Mapping[str, np.ndarray]]
@@ -55,11 +59,26 @@ class CompiledModel:
     layered: layered_lib.LayeredModel
     compile_seconds: Mapping[str, float] = dataclasses.field(default_factory=dict)
     float64: bool = True  # run the forward pass in float64; False runs it in float32
+    # The program it was compiled from and its analysed graph (``optracr.compile`` sets both; a loaded model has
+    # neither): what ``optracr.certify(model)`` and ``verify`` use when no program is passed.
+    program: Any = dataclasses.field(default=None, compare=False, repr=False)
+    program_graph: Any = dataclasses.field(default=None, compare=False, repr=False)
+    # A certificate saved with the model (``optracr.save(model, path, certificate=...)``), read back by ``load``.
+    certificate: Any = dataclasses.field(default=None, compare=False, repr=False)
+    loaded_from: str | None = None  # the saved model's directory, for a model loaded rather than compiled
+    # The options it was compiled with and each compile stage's time and output (``optracr.compile`` sets it; a
+    # saved model keeps it). ``compile_seconds`` is read off it when it is given.
+    provenance: provenance_lib.Provenance | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.layered, layered_lib.LayeredModel):
-            raise TypeError(f"a CompiledModel wraps an assemble.LayeredModel, got {type(self.layered).__name__}")
-        object.__setattr__(self, "compile_seconds", types.MappingProxyType(dict(self.compile_seconds)))
+            raise OptracrTypeError(
+                None, f"a CompiledModel wraps an assemble.LayeredModel, got {type(self.layered).__name__}"
+            )
+        if self.provenance is not None and not isinstance(self.provenance, provenance_lib.Provenance):
+            raise OptracrTypeError(None, f"a CompiledModel's provenance is an assemble.Provenance, got {self.provenance!r}")
+        seconds = self.provenance.seconds if self.provenance is not None and not self.compile_seconds else None
+        object.__setattr__(self, "compile_seconds", types.MappingProxyType(dict(seconds or self.compile_seconds)))
 
     # ------------------------------------------------------------------------ what it is
     @functools.cached_property
@@ -73,6 +92,11 @@ class CompiledModel:
         from optracr.assemble import haiku_model  # Haiku's names; loads JAX and Haiku
 
         return haiku_model.haiku_params(self.layered.dense())
+
+    @property
+    def options(self) -> options_lib.CompileOptions | None:
+        """The options the model was compiled with (None for a model built or saved without them)."""
+        return None if self.provenance is None else self.provenance.options
 
     @property
     def residual_labels(self) -> tuple[str, ...]:
@@ -160,17 +184,18 @@ class CompiledModel:
     def _run(self, token_ids: np.ndarray, backend: str, *, trace: bool = True) -> Any:
         if backend == "jax" or (backend == "auto" and token_ids.shape[0] > JIT_MIN_BATCH):
             return self._run_jax(token_ids)
-        dtype = np.float64 if self.float64 else np.float32
-        pad_id = self.input_tokens.index(self.pad)
-        return numpy_forward.dense_forward(
-            self.layered.dense(), token_ids, pad_id=pad_id, causal=self.layered.causal, dtype=dtype, trace=trace
-        )
+        return forward.run(self.layered.block_weights(self.dtype), token_ids, trace=trace)
+
+    @property
+    def dtype(self) -> type:
+        """The float type the forward pass runs in: float64, or float32 when ``float64`` is False."""
+        return np.float64 if self.float64 else np.float32
 
     def _run_jax(self, token_ids: np.ndarray) -> Any:
         import jax  # the jitted path only: a fresh process that never takes it never imports JAX
         import jax.numpy as jnp
 
-        dtype = np.float64 if self.float64 else np.float32
+        dtype = self.dtype
         with jax.enable_x64(self.float64):
             params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=dtype), dict(self.params))
             return self._forward(params, jnp.asarray(token_ids))
@@ -187,13 +212,13 @@ class CompiledModel:
     # --------------------------------------------------------------------------- describing
     @property
     def params_total(self) -> int:
-        """Number of parameters, embeddings and unembedding included."""
-        return sum(int(array.size) for array in self.layered.dense().arrays().values())
+        """Number of parameters, embeddings and unembedding included (from the shape; no array is built)."""
+        return self.layered.params_total
 
     @property
     def params_nonzero(self) -> int:
-        """Number of parameters that are not zero."""
-        return sum(int(np.count_nonzero(array)) for array in self.layered.dense().arrays().values())
+        """Number of parameters that are not zero (counted on the blocks; no padded array is built)."""
+        return self.layered.params_nonzero
 
     def summary(self) -> str:
         """A human-readable description: shape, sizes, allocation and what each sublayer computes."""
@@ -203,13 +228,11 @@ class CompiledModel:
             status += f" (gap {allocation.gap:.1%})"
         lines = [
             f"optracr model computing {self.output_label!r} ({self.output_encoding.value} output)",
-            f"  layers {config.num_layers}, heads {config.num_heads}, key size {config.key_size}, "
-            f"value size {config.value_size}, MLP width {config.mlp_hidden_size}, residual width {config.d_model}",
+            f"  layers {config.num_layers}; per layer at most {config.num_heads} heads (key size {config.key_size}, "
+            f"value size {config.value_size}) and {config.mlp_hidden_size} MLP units; residual width {config.d_model}",
             f"  parameters {self.params_total:,} total, {self.params_nonzero:,} non-zero",
             f"  allocation {status} in {allocation.seconds:.3f} s (depth lower bound {allocation.depth_lower_bound})",
-            f"  compiled in {sum(self.compile_seconds.values()):.3f} s ("
-            + ", ".join(f"{stage} {seconds:.3f}" for stage, seconds in self.compile_seconds.items())
-            + ")",
+            *self._provenance_lines(),
             "  layer  attention" + " " * 29 + "mlp",
         ]
         for layer in range(config.num_layers):
@@ -222,6 +245,18 @@ class CompiledModel:
             lines += [f"    {loc.label} -> {', '.join(loc.folded_into)}" for loc in folded]
         return "\n".join(lines)
 
+    def _provenance_lines(self) -> list[str]:
+        """Where the model came from: its options and compile stages, or the directory it was loaded from."""
+        lines = []
+        if self.provenance is not None:
+            lines += self.provenance.lines()
+        elif self.compile_seconds:
+            stages = ", ".join(f"{stage} {seconds:.3f}" for stage, seconds in self.compile_seconds.items())
+            lines.append(f"  compiled in {sum(self.compile_seconds.values()):.3f} s ({stages})")
+        if self.loaded_from is not None:
+            lines.append(f"  loaded from {self.loaded_from}")
+        return lines
+
     def _mlp_contents(self, layer: int) -> list[str]:
         """The s-ops of a layer's MLP sublayer, a fused region's members bracketed together."""
         shown, seen = [], set()
@@ -233,6 +268,15 @@ class CompiledModel:
                 seen.add(region)
                 shown.append("fused[" + ", ".join(region) + "]")
         return shown
+
+    def explore(self, inputs: Sequence[str] = (), *, program: rasp.SOp | None = None, title: str = "") -> Any:
+        """A self-contained page of this model (program, layout, residual stream, attention) with ``inputs``
+        (space-separated tokens) precomputed; Jupyter shows it inline, ``.save(path)`` writes it. ``program``
+        (for the expressions and the evaluator's answers) defaults to the one the model was compiled from.
+        Needs ``optracr[explore]``."""
+        # explore reads assemble, so assemble names it only at run time (no import edge back to a later package)
+        explore = importlib.import_module("optracr.explore")
+        return explore.static_page(self, inputs, program=program, title=title)
 
     def ground_truth(self) -> dict[str, dict[str, Any]]:
         """Per s-op, where it is computed and where it lives, JSON-ready (``SopLocation.to_json``)."""

@@ -1,8 +1,7 @@
-"""The pure JAX pieces of the forward pass, shared by the Haiku backend and compress.
+"""The pure JAX pieces of the padded dense forward pass, shared by the Haiku backend and compress.
 
-Attention logits are ``(x W_Q)(x W_K)^T`` with no 1/sqrt(key size) factor: the compiled ``W_QK`` already has
-the sharpness it needs. Keys at PAD positions are masked for every query, and with ``causal`` keys after the
-query are masked too, so PAD never changes a non-PAD position.
+They compute module ``forward``'s function (the definition) on padded arrays: attention logits are
+``(x W_Q)(x W_K)^T`` with no 1/sqrt(key size) factor, the mask is ``craft.attention_mask``'s, then a ReLU MLP.
 """
 
 from __future__ import annotations
@@ -12,17 +11,11 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-
-@dataclasses.dataclass(frozen=True)
-class ForwardTrace:
-    """Everything one forward pass computes; arrays are batch-first."""
-
-    output: jax.Array  # B x T x output_size, the unembedded logits (or value)
-    residuals: tuple[jax.Array, ...]  # the residual after the embedding and after every sublayer
-    sublayer_outputs: tuple[jax.Array, ...]  # what each sublayer added to the residual
-    attention: tuple[jax.Array, ...]  # per layer, B x H x T x T
+from optracr import craft
+from optracr.assemble import forward
 
 
+ForwardTrace = forward.ForwardTrace  # the one trace type; a JAX pytree once this module is loaded
 jax.tree_util.register_dataclass(
     ForwardTrace, data_fields=["output", "residuals", "sublayer_outputs", "attention"], meta_fields=[]
 )
@@ -39,13 +32,8 @@ class AttentionWeights:
 
 
 def attention_mask(token_ids: jax.Array, pad_id: int, causal: bool) -> jax.Array:
-    """B x 1 x T x T, True where query q may attend key k (PAD keys never, later keys not when causal)."""
-    length = token_ids.shape[-1]
-    keys_ok = (token_ids != pad_id)[:, None, None, :]
-    mask = jnp.broadcast_to(keys_ok, (token_ids.shape[0], 1, length, length))
-    if causal:
-        mask = mask & jnp.tril(jnp.ones((length, length), dtype=bool))[None, None]
-    return mask
+    """B x 1 x T x T: ``craft.attention_mask`` (the one mask) of the token ids, in JAX, broadcast over heads."""
+    return craft.attention_mask(token_ids == pad_id, causal, xp=jnp)[:, None]
 
 
 def attend(x: jax.Array, mask: jax.Array, weights: AttentionWeights, num_heads: int) -> tuple[jax.Array, jax.Array]:

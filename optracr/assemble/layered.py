@@ -5,7 +5,9 @@ the token and position embeddings, per layer the attention heads and the one MLP
 combined in craft, on labelled spaces), the unembedding, the input tokens and output classes, ``causal``
 (its one home in the model), the model's shape (``schedule.ModelShape``, the type the scheduler's cost
 uses), and the ground truth of which s-op is computed where and stored in which directions.
-``run`` is the per-layer numpy reference semantics; ``dense`` (module ``dense``) pads it into arrays.
+``block_weights`` gives each head and MLP as the residual rows it reads and writes plus its small matrices
+(module ``blockwise``), what the forward pass (module ``forward``) runs; ``dense`` (module ``dense``) pads
+the model into arrays, built only when a backend that needs them asks.
 """
 
 from __future__ import annotations
@@ -13,19 +15,21 @@ from __future__ import annotations
 import dataclasses
 import functools
 import types
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from optracr import craft
 from optracr import schedule
+from optracr.assemble import blockwise
 from optracr.assemble import dense as dense_lib
+from optracr.errors import CompileError, OptracrTypeError
 from optracr.frontend import rasp
 
 Label = str
 # A categorical output has a value where its largest column exceeds this (craft's one decoding rule).
-DECODE_THRESHOLD = craft.numpy_model.DECODE_THRESHOLD
+DECODE_THRESHOLD = craft.DECODE_THRESHOLD
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -38,9 +42,9 @@ class Layer:
     def __post_init__(self) -> None:
         object.__setattr__(self, "heads", tuple(self.heads))
         if not all(isinstance(head, craft.AttentionHead) for head in self.heads):
-            raise TypeError("a layer's heads are craft.AttentionHead objects")
+            raise OptracrTypeError(None, "a layer's heads are craft.AttentionHead objects")
         if self.mlp is not None and not isinstance(self.mlp, craft.MLP):
-            raise TypeError(f"a layer's MLP is a craft.MLP or None, got {type(self.mlp).__name__}")
+            raise OptracrTypeError(None, f"a layer's MLP is a craft.MLP or None, got {type(self.mlp).__name__}")
 
     @property
     def mlp_hidden_width(self) -> int:
@@ -82,7 +86,7 @@ class SopLocation:
         """t as a formula over the s-ops that feed it (empty when its MLP discretises no affine combination)."""
         if not self.affine_inputs:
             return ""
-        return craft.affine.formula(self.affine_inputs, self.affine_coefficients)
+        return craft.affine_formula(self.affine_inputs, self.affine_coefficients)
 
     def describe(self) -> str:
         """One line: where the s-op is computed and stored."""
@@ -104,14 +108,6 @@ class SopLocation:
         """A JSON-ready dict of the location."""
         return {field.name: list(value) if isinstance(value := getattr(self, field.name), tuple) else value
                 for field in dataclasses.fields(self)}
-
-
-@dataclasses.dataclass(frozen=True)
-class NumpyTrace:
-    """A numpy run: the residual after the embedding and after every sublayer (T x D each), and the output."""
-
-    residuals: tuple[np.ndarray, ...]
-    output: np.ndarray  # T x output_size
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -142,31 +138,31 @@ class LayeredModel:
         for name, rows in (("token_embedding", len(self.input_tokens)), ("position_embedding", self.max_seq_len + 1)):
             array = np.asarray(getattr(self, name), dtype=np.float64)
             if array.shape != (rows, width):
-                raise ValueError(f"{name} must be {rows} x {width}, got {array.shape}")
+                raise CompileError(None, f"{name} must be {rows} x {width}, got {array.shape}")
             array.setflags(write=False)
             object.__setattr__(self, name, array)
         for token in (self.bos, self.pad):
             if token not in self.input_tokens:
-                raise ValueError(f"the input tokens must include BOS and PAD, missing {token!r}")
+                raise CompileError(None, f"the input tokens must include BOS and PAD, missing {token!r}")
         if not isinstance(self.causal, bool):
-            raise TypeError(f"causal must be a bool, got {self.causal!r}")
+            raise OptracrTypeError(None, f"causal must be a bool, got {self.causal!r}")
         if not self.unembedding.input_space.issubspace(self.residual_space):
-            raise ValueError("the unembedding reads directions outside the residual space")
+            raise CompileError(None, "the unembedding reads directions outside the residual space")
         self._check_layers()
 
     def _check_layers(self) -> None:
         shape = self.shape
         if len(self.layers) != shape.num_layers:
-            raise ValueError(f"the shape says {shape.num_layers} layers, got {len(self.layers)}")
+            raise CompileError(None, f"the shape says {shape.num_layers} layers, got {len(self.layers)}")
         for number, layer in enumerate(self.layers):
             too_wide = len(layer.heads) > shape.num_heads or layer.mlp_hidden_width > shape.mlp_hidden_width
             too_wide |= any(h.key_size > shape.key_size or h.value_size > shape.value_size for h in layer.heads)
             if too_wide:
-                raise ValueError(f"layer {number} is wider than the model's shape {shape}")
+                raise CompileError(None, f"layer {number} is wider than the model's shape {shape}")
             for block in (*layer.heads, *([layer.mlp] if layer.mlp else [])):
                 spaces = (block.input_space, block.output_space)
                 if not all(space.issubspace(self.residual_space) for space in spaces):
-                    raise ValueError(f"layer {number} reads or writes directions outside the residual space")
+                    raise CompileError(None, f"layer {number} reads or writes directions outside the residual space")
 
     # ------------------------------------------------------------------------------ describing
     @property
@@ -204,9 +200,70 @@ class LayeredModel:
                 contents[2 * location.layer + 1].append(location.label)
         return tuple(tuple(labels) for labels in contents)
 
+    def block_weights(self, dtype: type = np.float64) -> blockwise.BlockWeights:
+        """Every head and MLP on its own residual rows, in ``dtype``, for the forward pass (computed once per dtype)."""
+        key = np.dtype(dtype).name
+        if key not in self._block_weights:
+            self._block_weights[key] = self._build_block_weights(np.dtype(dtype).type)
+        return self._block_weights[key]
+
+    def _build_block_weights(self, dtype: type) -> blockwise.BlockWeights:
+        residual = self.residual_space
+        layers = tuple(
+            blockwise.LayerWeights(
+                heads=tuple(blockwise.head_weights(head, residual, dtype) for head in layer.heads),
+                mlp=None if layer.mlp is None else blockwise.mlp_weights(layer.mlp, residual, dtype),
+            )
+            for layer in self.layers
+        )
+        return blockwise.BlockWeights(
+            token_embed=np.asarray(self.token_embedding, dtype=dtype),
+            pos_embed=np.asarray(self.position_embedding, dtype=dtype),
+            layers=layers,
+            unembed_rows=blockwise.rows_of(self.unembedding.input_space, residual),
+            unembed=np.asarray(self.unembedding.matrix, dtype=dtype),
+            num_heads=self.shape.num_heads,
+            pad_id=self._token_id[self.pad],
+            causal=self.causal,
+        )
+
+    @functools.cached_property
+    def _block_weights(self) -> dict[str, blockwise.BlockWeights]:
+        return {}
+
     def dense(self) -> dense_lib.DenseWeights:
-        """Every weight as padded, read-only numpy arrays, for backends and exports (computed once)."""
+        """Every weight as padded, read-only numpy arrays, for the backends that need them (built once, on demand)."""
         return self._dense
+
+    @property
+    def params_total(self) -> int:
+        """Parameters of the padded model (embeddings and unembedding included), from its shape: nothing is built."""
+        shape, width = self.shape, self.residual_space.num_dims
+        fixed_rows = len(self.input_tokens) + self.max_seq_len + 1 + self.output_size
+        return schedule.parameter_count(
+            num_layers=shape.num_layers, num_heads=shape.num_heads, key_size=shape.key_size,
+            value_size=shape.value_size, mlp_hidden_width=shape.mlp_hidden_width, residual_width=width,
+            fixed_parameters=fixed_rows * width,
+        )
+
+    @functools.cached_property
+    def nonzeros_by_block(self) -> Mapping[str, int]:
+        """Non-zero parameters of each part, counted on the blocks (no padded array is built): ``token_embed``,
+        ``pos_embed``, ``layers.{k}.heads.{h}``, ``layers.{k}.mlp``, ``unembed``; padding adds no non-zero."""
+        counts = {"token_embed": int(np.count_nonzero(self.token_embedding)),
+                  "pos_embed": int(np.count_nonzero(self.position_embedding))}
+        for number, layer in enumerate(self.layers):
+            for h, head in enumerate(layer.heads):
+                counts[f"layers.{number}.heads.{h}"] = blockwise.head_nonzeros(head)
+            if layer.mlp is not None:
+                counts[f"layers.{number}.mlp"] = blockwise.mlp_nonzeros(layer.mlp)
+        counts["unembed"] = int(np.count_nonzero(self.unembedding.matrix))
+        return types.MappingProxyType(counts)
+
+    @property
+    def params_nonzero(self) -> int:
+        """Parameters that are not zero (the sum of ``nonzeros_by_block``)."""
+        return sum(self.nonzeros_by_block.values())
 
     @functools.cached_property
     def _dense(self) -> dense_lib.DenseWeights:
@@ -247,6 +304,8 @@ class LayeredModel:
 
     def _plain_ids(self, tokens: Sequence[Hashable]) -> list[int] | None:
         """The ids of ``[BOS, *vocab tokens]`` (no PAD, not too long) at once; None for ``token_ids`` to check."""
+        if isinstance(tokens, str) or not isinstance(tokens, Iterable):
+            return None
         tokens = list(tokens)
         if not tokens or tokens[0] != self.bos or len(tokens) - 1 > self.max_seq_len:
             return None
@@ -266,20 +325,3 @@ class LayeredModel:
         if self.output_encoding == rasp.Encoding.NUMERICAL:
             return np.asarray(output, dtype=np.float64)[:, 0].tolist()
         return craft.decode_one_hot(output, self.output_classes)
-
-    def run(self, tokens: Sequence[Hashable]) -> NumpyTrace:
-        """The per-layer reference semantics in numpy: every sublayer's craft objects on the labelled residual."""
-        ids = self.token_ids(tokens)
-        residual = craft.VectorInBasis(
-            self.residual_space, self.token_embedding[ids] + self.position_embedding[: len(ids)]
-        )
-        mask = craft.attention_mask(ids == self._token_id[self.pad], self.causal)
-        residuals = [residual.magnitudes]
-        for layer in self.layers:
-            for part in (layer.heads, (layer.mlp,) if layer.mlp else ()):
-                update = self.residual_space.null_vector(len(ids))
-                for block in part:
-                    update = update + block.apply(residual, mask).project(self.residual_space)
-                residual = residual + update
-                residuals.append(residual.magnitudes)
-        return NumpyTrace(tuple(residuals), self.unembedding.apply(residual).magnitudes)

@@ -56,9 +56,9 @@ def lay_out(block_graph: craft.BlockGraph, allocation: schedule.Allocation) -> l
         token_embedding=craft.token_embedding(block_graph).magnitudes,
         position_embedding=craft.position_embedding(block_graph).magnitudes,
         layers=layers,
-        unembedding=craft.folding.substitute_linear(
+        unembedding=craft.substitute_linear(
             craft.Linear(output_space, output_space, np.eye(output_space.num_dims)),
-            craft.folding.substitution_of(block_graph.folds),
+            craft.substitution_of(block_graph.folds),
         ),
         output_label=block_graph.output_label,
         output_encoding=block_graph.output_encoding,

@@ -5,7 +5,9 @@ the ground truth of where every s-op is computed), ``scrambled.safetensors`` (th
 ``weights.*``, named as ``DenseWeights.arrays()``, and the scrambling under ``scrambling.*``: the residual map
 D x d, per layer the head maps, MLP permutation and scales) and ``scrambled.json`` (kind, widths, provenance,
 and the check against the original when one was run). ``optracr.load`` of the directory itself is refused
-(there is no ``model.json`` there), so a variant is never mistaken for its original.
+(there is no ``model.json`` there), so a variant is never mistaken for its original. Format version 2 records
+the SHA-256 of ``scrambled.safetensors`` in ``scrambled.json``, checked on load (version 1: not recorded); every
+load error names the file at fault.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import numpy as np
 
 from optracr import export
 from optracr.compress import checking, variants
+from optracr.errors import OptracrBug
 
 FORMAT = "optracr-scrambled"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: scrambled.json records the SHA-256 of scrambled.safetensors
 JSON_NAME = "scrambled.json"
 WEIGHTS_NAME = "scrambled.safetensors"
 ORIGINAL_DIR = "original"
@@ -33,8 +36,6 @@ def save_variant(
     variant: variants.ScrambledModel, path: str | Path, *, check: checking.VariantCheck | None = None
 ) -> Path:
     """Writes ``variant`` (and its original, under ``original/``) into the directory ``path``; returns it."""
-    from safetensors import numpy as safetensors_numpy
-
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True)
     export.save(variant.model, directory / ORIGINAL_DIR)
@@ -46,6 +47,7 @@ def save_variant(
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
+        export.DIGEST_FIELD: export.write_tensors(tensors, directory / WEIGHTS_NAME, FORMAT),
         "kind": scrambling.kind,
         "exact": variant.exact,
         "original": ORIGINAL_DIR,
@@ -60,8 +62,6 @@ def save_variant(
         "check": check.to_json() if check is not None else None,
     }
     (directory / JSON_NAME).write_text(json.dumps(document, indent=1, default=_json_default) + "\n")
-    contiguous = {name: np.ascontiguousarray(array) for name, array in tensors.items()}
-    safetensors_numpy.save_file(contiguous, str(directory / WEIGHTS_NAME), metadata={"format": FORMAT})
     return directory
 
 
@@ -72,58 +72,49 @@ def load_variant(path: str | Path) -> variants.ScrambledModel:
       export.ModelFileError: a file or field is missing, the format is newer, or the saved weights are not
         the saved scrambling applied to the saved original.
     """
-    from safetensors import numpy as safetensors_numpy
-
     directory = Path(path)
-    for name in (JSON_NAME, WEIGHTS_NAME):
-        if not (directory / name).is_file():
-            raise export.ModelFileError(
-                f"{directory}: no {name}; a saved variant is a directory holding {JSON_NAME}, {WEIGHTS_NAME} and "
-                f"{ORIGINAL_DIR}/ (write one with compress.save_variant or `optracr scramble`)"
-            )
-    document = json.loads((directory / JSON_NAME).read_text())
-    _check_format(document)
-    tensors = safetensors_numpy.load_file(str(directory / WEIGHTS_NAME))
+    export.require_files(
+        directory, (JSON_NAME, WEIGHTS_NAME), "a saved variant",
+        f" and {ORIGINAL_DIR}/ (write one with compress.save_variant or `optracr scramble`)",
+    )
+    json_path = directory / JSON_NAME
+    document, _ = export.read_document(json_path, FORMAT, FORMAT_VERSION, "a saved variant")
+    tensors = _Tensors(export.read_tensors(directory / WEIGHTS_NAME, document, json_path), directory / WEIGHTS_NAME)
     original = export.load(directory / document.get("original", ORIGINAL_DIR))
-    layers = range(_field(document, "num_layers"))
+    layers = range(_field(document, "num_layers", json_path))
     scrambling = variants.Scrambling(
-        kind=_field(document, "kind"),
-        residual=_tensor(tensors, "scrambling.residual"),
-        **{name: tuple(_tensor(tensors, f"scrambling.layers.{n}.{name}") for n in layers) for name in _LAYER_PARTS},
+        kind=_field(document, "kind", json_path),
+        residual=tensors["scrambling.residual"],
+        **{name: tuple(tensors[f"scrambling.layers.{n}.{name}"] for n in layers) for name in _LAYER_PARTS},
         provenance=document.get("provenance") or {},
     )
     variant = variants.ScrambledModel(original, scrambling)
     for name, array in variant.weights.arrays().items():
-        saved = _tensor(tensors, f"weights.{name}")
+        saved = tensors[f"weights.{name}"]
         if saved.shape != array.shape or not np.allclose(saved, array, rtol=RELOAD_TOLERANCE, atol=RELOAD_TOLERANCE):
             raise export.ModelFileError(
                 f"{directory / WEIGHTS_NAME}: weights.{name} is not the saved scrambling applied to the saved "
-                "original; the files were changed or come from different variants"
+                "original; the files were changed or come from different variants", path=directory / WEIGHTS_NAME
             )
     return variant
 
 
-def _check_format(document: Any) -> None:
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise export.ModelFileError(f"{JSON_NAME}: field 'format' must be {FORMAT!r}; this is not a saved variant")
-    version = document.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise export.ModelFileError(
-            f"{JSON_NAME}: format_version {version!r} is not one this optracr reads (up to {FORMAT_VERSION}); "
-            "upgrade optracr to load it"
-        )
-
-
-def _field(document: dict[str, Any], name: str) -> Any:
+def _field(document: dict[str, Any], name: str, json_path: Path) -> Any:
     if name not in document:
-        raise export.ModelFileError(f"{JSON_NAME}: field {name!r} is missing")
+        raise export.ModelFileError(f"{json_path}: field {name!r} is missing", path=json_path)
     return document[name]
 
 
-def _tensor(tensors: dict[str, np.ndarray], name: str) -> np.ndarray:
-    if name not in tensors:
-        raise export.ModelFileError(f"{WEIGHTS_NAME}: tensor {name!r} is missing")
-    return tensors[name]
+class _Tensors:
+    """The tensors of ``scrambled.safetensors``; a missing one is refused naming the file."""
+
+    def __init__(self, tensors: dict[str, np.ndarray], path: Path) -> None:
+        self._tensors, self._path = tensors, path
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._tensors:
+            raise export.ModelFileError(f"{self._path}: tensor {name!r} is missing", path=self._path)
+        return self._tensors[name]
 
 
 def _json_default(value: Any) -> Any:
@@ -131,4 +122,4 @@ def _json_default(value: Any) -> Any:
         return value.item()
     if isinstance(value, (tuple, np.ndarray)):
         return list(value)
-    raise TypeError(f"not JSON-ready: {type(value).__name__}")
+    raise OptracrBug(f"a compressed variant's field is not JSON-ready: {type(value).__name__}")

@@ -51,19 +51,11 @@ jax.tree_util.register_dataclass(
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class CompressedTrace:
-    """One compressed forward pass; arrays are batch-first, sublayer outputs in the D-dimensional space."""
-
-    output: jax.Array  # B x T x output_size
-    residuals: tuple[jax.Array, ...]  # B x T x d, after the embedding and after every sublayer
-    sublayer_outputs: tuple[jax.Array, ...]  # B x T x D, what each sublayer computed before ``@ W``
-    attention: tuple[jax.Array, ...]  # per layer, B x H x T x T
-
-
-jax.tree_util.register_dataclass(
-    CompressedTrace, data_fields=["output", "residuals", "sublayer_outputs", "attention"], meta_fields=[]
-)
+# One compressed forward pass, as the compiled model's trace type: residuals are B x T x d (after the embedding and
+# every sublayer), sublayer outputs B x T x D (what each sublayer computed before ``@ W``).
+CompressedTrace = assemble.ForwardTrace
+# Loading assemble's JAX pieces registers that trace type as a JAX pytree, which the jitted passes return.
+_ATTENTION_WEIGHTS = assemble.AttentionWeights
 
 
 Params = Mapping[str, Mapping[str, jax.Array]]

@@ -23,6 +23,7 @@ from optracr import assemble
 from optracr.compress import forward, inputs, losses
 from optracr.compress import progress as progress_lib
 from optracr.frontend import rasp
+from optracr.errors import OptracrBug
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +61,7 @@ class TrainingHistory:
     def __post_init__(self) -> None:
         lengths = {len(self.steps), len(self.loss), len(self.output_loss), len(self.layer_loss)}
         if len(lengths) != 1:
-            raise ValueError("a training history needs one loss of each kind per logged step")
+            raise OptracrBug("a training history needs one loss of each kind per logged step")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -29,7 +29,7 @@ import scipy.linalg
 
 from optracr import assemble
 from optracr.compress import forward
-from optracr.errors import CompileError
+from optracr.errors import CompileError, OptracrTypeError
 
 # A residual map is a rotation when R^T R is the identity to within this.
 ORTHOGONAL_TOLERANCE = 1e-9
@@ -241,7 +241,9 @@ class ScrambledModel:
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, assemble.CompiledModel):
-            raise TypeError(f"a ScrambledModel wraps an assemble.CompiledModel, got {type(self.model).__name__}")
+            raise OptracrTypeError(
+                None, f"a ScrambledModel wraps an assemble.CompiledModel, got {type(self.model).__name__}"
+            )
         _check_fits(self.model.layered.dense(), self.scrambling)
 
     @functools.cached_property

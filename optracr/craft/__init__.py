@@ -1,11 +1,15 @@
-"""craft: labelled vector spaces, operators and transformer blocks, the library of constructions, and ``lower``.
+"""craft: labelled vector spaces, operators and transformer blocks, the library of constructions, ``lower`` and
+the passes.
 
-``lower(program_graph)`` turns every computed s-op of a ``frontend.ProgramGraph`` into one craft block (an
-MLP, an attention head, or selector width's head + MLP) on named residual directions, following the
+``lower_each(program_graph)`` turns every computed s-op of a ``frontend.ProgramGraph`` into one craft block (an
+MLP, an attention head, or selector width's head + MLP) on named residual directions; the passes
+(``FoldPass``, ``FusePass``; ``pass_for(options)``) transform that block graph, and ``lower(program_graph,
+fold=, fuse=, fused_width_cap=)`` runs both. Blocks follow the
 residual conventions of docs/artefacts.md (``one``; ``tokens:v`` with ``tokens:BOS``/``tokens:PAD``;
 ``indices:i``; ``L:v`` per value of a categorical s-op ``L``, the single ``L`` for a numerical one). Each
-block's numpy ``apply`` is the reference semantics; ``embed``, ``run`` and ``decode`` run a whole BlockGraph,
-and ``input_tokens``, ``token_embedding``, ``position_embedding`` and ``decode_one_hot`` are the embedding and
+block's numpy ``apply`` is its meaning on one labelled residual; ``embed`` and ``decode`` read a whole
+BlockGraph's input and output, ``attention_mask`` is the one mask (BOS, PAD, causal) every forward uses, and
+``input_tokens``, ``token_embedding``, ``position_embedding`` and ``decode_one_hot`` are the embedding and
 decoding rule assembly reuses.
 
 Widths of every construction, as built (N = max_seq_len; |X| = number of values of input s-op X, |Q| and |K|
@@ -68,87 +72,84 @@ count as one). ``lower`` bounds every s-op's error (attention leak, float64 roun
 sharpness comes from max_seq_len (``attention.sharpness``): softmax mass off the intended keys < 1e-7.
 """
 
-from optracr.craft import affine
-from optracr.craft import attention
-from optracr.craft import bases
-from optracr.craft import block_graph
-from optracr.craft import blocks
-from optracr.craft import categorical_mlp
-from optracr.craft import conventions
-from optracr.craft import folding
-from optracr.craft import fusion
-from optracr.craft import inputs
-from optracr.craft import lowering
-from optracr.craft import numerical_mlp
-from optracr.craft import numpy_model
-from optracr.craft import operators
-from optracr.craft import regions
-from optracr.craft import selector_width
 from optracr.craft.inputs import check_tokens
-from optracr.craft.bases import BasisDirection, VectorInBasis, VectorSpaceWithBasis, direct_sum, join_vector_spaces
+from optracr.craft.bases import (
+    BasisDirection,
+    VectorInBasis,
+    VectorSpaceWithBasis,
+    direct_sum,
+    join_vector_spaces,
+    space,
+    value_sort_key,
+)
 from optracr.craft.block_graph import BlockGraph, FusionCandidate, LoweredBlock, sublayer_parts
 from optracr.craft.blocks import MLP, AttentionHead, MultiAttentionHead, SeriesWithResiduals, combine_in_parallel
+from optracr.craft.conventions import INDICES, ONE, TOKENS, bos_direction, pad_direction, selector_width_scratch
+from optracr.craft.folding import substitute_linear, substitution_of
 from optracr.craft.fusion import FusedInput, FusedOutput, FusedUnits, fused_mlp, fused_units, fused_width
-from optracr.craft.lowering import lower
+from optracr.craft.affine import formula as affine_formula
+from optracr.craft.lowering import lower, lower_each
 from optracr.craft.numpy_model import (
+    DECODE_THRESHOLD,
     attention_mask,
     decode,
     decode_one_hot,
     embed,
     input_tokens,
     position_embedding,
-    run,
     token_embedding,
 )
 from optracr.craft.operators import Bilinear, Linear
+from optracr.craft.passes import PASSES, FoldPass, FusePass, Pass, pass_for
 
 __all__ = [
     "AttentionHead",
     "BasisDirection",
     "Bilinear",
     "BlockGraph",
-    "FusionCandidate",
+    "DECODE_THRESHOLD",
+    "FoldPass",
+    "FusePass",
     "FusedInput",
     "FusedOutput",
     "FusedUnits",
+    "FusionCandidate",
+    "INDICES",
     "Linear",
     "LoweredBlock",
     "MLP",
     "MultiAttentionHead",
+    "ONE",
+    "PASSES",
+    "Pass",
     "SeriesWithResiduals",
+    "TOKENS",
     "VectorInBasis",
     "VectorSpaceWithBasis",
-    "affine",
-    "attention",
+    "affine_formula",
     "attention_mask",
-    "bases",
-    "block_graph",
-    "blocks",
-    "categorical_mlp",
+    "bos_direction",
     "check_tokens",
     "combine_in_parallel",
-    "conventions",
     "decode",
     "decode_one_hot",
     "direct_sum",
     "embed",
-    "folding",
     "fused_mlp",
     "fused_units",
     "fused_width",
-    "fusion",
     "input_tokens",
-    "inputs",
     "join_vector_spaces",
     "lower",
-    "lowering",
-    "numerical_mlp",
-    "numpy_model",
-    "operators",
-    "regions",
+    "lower_each",
+    "pad_direction",
+    "pass_for",
     "position_embedding",
-    "run",
-    "selector_width",
+    "selector_width_scratch",
+    "space",
     "sublayer_parts",
+    "substitute_linear",
+    "substitution_of",
     "token_embedding",
+    "value_sort_key",
 ]

@@ -32,6 +32,8 @@ from typing import Protocol
 
 import numpy as np
 
+from optracr import errors
+
 from optracr.craft import affine_thresholds
 from optracr.craft import bases
 from optracr.craft import conventions
@@ -66,7 +68,7 @@ class AffineTerm:
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.coefficient):
-            raise ValueError(f"an affine coefficient is a finite number, got {self.coefficient} for {self.label!r}")
+            raise errors.CompileError(None, f"an affine coefficient is a finite number, got {self.coefficient} for {self.label!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,9 +83,9 @@ class AffineCombination:
         object.__setattr__(self, "terms", tuple(self.terms))
         object.__setattr__(self, "points", tuple(float(p) for p in self.points))
         if not self.terms:
-            raise ValueError("an affine combination has at least one term")
+            raise errors.CompileError(None, "an affine combination has at least one term")
         if list(self.points) != sorted(self.points):
-            raise ValueError(f"the known values of t are ascending, got {self.points[:5]}...")
+            raise errors.CompileError(None, f"the known values of t are ascending, got {self.points[:5]}...")
 
     def describe(self) -> str:
         """t as a formula over the s-op labels, e.g. ``t = 1*length - 1*indices``."""

@@ -43,7 +43,7 @@ def sharpness(max_seq_len: int, *, leak: float = MAX_LEAK) -> float:
     is at most N e^{-s}, smaller still.)
     """
     if max_seq_len < 1 or not 0.0 < leak < 1.0:
-        raise ValueError(f"sharpness needs max_seq_len >= 1 and 0 < leak < 1, got {max_seq_len}, {leak}")
+        raise errors.OptracrBug(f"sharpness needs max_seq_len >= 1 and 0 < leak < 1, got {max_seq_len}, {leak}")
     return 2.0 * math.log((max_seq_len + 1) / leak)
 
 
@@ -80,18 +80,27 @@ def _raise_predicate_error(label: Label, test: Predicate, keys: list[Hashable], 
             ) from error
 
 
-def selection_matrix(
-    label: Label, query_space: bases.VectorSpaceWithBasis, key_space: bases.VectorSpaceWithBasis, predicate: Predicate
-) -> np.ndarray:
-    """1.0 where ``predicate(key value, query value)`` holds, per (query direction, key direction)."""
-    keys = [direction.value for direction in key_space.basis]
-    rows = []
-    for query in query_space.basis:
+def add_selection(
+    label: Label,
+    matrix: np.ndarray,
+    rows: Sequence[int],
+    columns: Sequence[int],
+    part: SelectPart,
+    logit: float,
+) -> None:
+    """Adds ``logit`` to ``matrix[rows[q], columns[k]]`` where ``predicate(key k's value, query q's value)`` holds.
+
+    Row by row into the one matrix: at real value sets (thousands of values a side) a separate selection
+    matrix, or a list of lists, would cost several times the head's own size in memory.
+    """
+    keys = [direction.value for direction in part.key_space.basis]
+    columns = np.asarray(columns, dtype=np.int64)
+    for row, query in zip(rows, part.query_space.basis):
         try:
-            rows.append([1.0 if predicate(key, query.value) else 0.0 for key in keys])
+            selected = np.fromiter((bool(part.predicate(key, query.value)) for key in keys), dtype=bool, count=len(keys))
         except Exception:
-            _raise_predicate_error(label, predicate, keys, query.value)
-    return np.array(rows, dtype=np.float64).reshape(query_space.num_dims, key_space.num_dims)
+            _raise_predicate_error(label, part.predicate, keys, query.value)
+        matrix[row, columns[selected]] += logit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,17 +140,16 @@ def conjunction_bilinear(
     On (every part's query values + ``one``) x (every part's key values + ``tokens:BOS``).
     """
     if not parts:
-        raise ValueError("conjunction_bilinear needs at least one part")
+        raise errors.OptracrBug("conjunction_bilinear needs at least one part")
     left = bases.join_vector_spaces(*(part.query_space for part in parts), conventions.one_space())
     right = bases.join_vector_spaces(*(part.key_space for part in parts), bases.space([bos_direction]))
     bos_logit = (len(parts) - 1 + bos_fraction) * logit
-    to_bos = operators.Bilinear.from_action(
-        conventions.one_space(), bases.space([bos_direction]), lambda query, key: bos_logit
-    )
-    matrix = to_bos.lift(left, right).matrix
+    matrix = np.zeros((left.num_dims, right.num_dims))
+    matrix[left.index(conventions.one_direction()), right.index(bos_direction)] = bos_logit
     for part in parts:
-        selected = selection_matrix(label, part.query_space, part.key_space, part.predicate)
-        matrix = matrix + operators.Bilinear(part.query_space, part.key_space, logit * selected).lift(left, right).matrix
+        rows = [left.index(direction) for direction in part.query_space.basis]
+        columns = [right.index(direction) for direction in part.key_space.basis]
+        add_selection(label, matrix, rows, columns, part, logit)
     return operators.Bilinear(left, right, matrix)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from optracr import errors
 from optracr import frontend
 
 Name = str
@@ -48,12 +49,16 @@ class BasisDirection:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise TypeError(f"a basis direction's name must be a non-empty string, got {self.name!r}")
+            raise errors.OptracrTypeError(
+                None, f"a basis direction's name must be a non-empty string, got {self.name!r}"
+            )
         try:
             object.__setattr__(self, "_key", (self.name, frontend.value_key(self.value)))
             object.__setattr__(self, "_hash", hash(self._key))
         except TypeError as error:
-            raise TypeError(f"basis direction {self.name!r}: value {self.value!r} is not hashable") from error
+            raise errors.OptracrTypeError(
+                None, f"basis direction {self.name!r}: value {self.value!r} is not hashable"
+            ) from error
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BasisDirection):
@@ -92,11 +97,14 @@ class VectorSpaceWithBasis:
         basis = tuple(self.basis)
         for direction in basis:
             if not isinstance(direction, BasisDirection):
-                raise TypeError(f"a basis holds BasisDirection objects, got {direction!r}")
+                raise errors.OptracrTypeError(None, f"a basis holds BasisDirection objects, got {direction!r}")
         index = {direction: position for position, direction in enumerate(basis)}
         if len(index) != len(basis):
             repeated = sorted({str(d) for d in basis if basis.count(d) > 1})
-            raise ValueError(f"a basis lists every direction once, but {repeated} repeat")
+            raise errors.CompileError(
+                None, f"a basis lists every direction once, but {repeated} repeat; list each once (join_vector_spaces "
+                "merges spaces that share directions)"
+            )
         object.__setattr__(self, "basis", basis)
         object.__setattr__(self, "_index", index)
 
@@ -171,7 +179,9 @@ def direct_sum(*spaces: VectorSpaceWithBasis) -> VectorSpaceWithBasis:
     basis = [direction for each in spaces for direction in each.basis]
     if len(set(basis)) != len(basis):
         shared = sorted({str(d) for d in basis if basis.count(d) > 1})
-        raise ValueError(f"a direct sum needs disjoint spaces, but {shared} occur more than once; use join")
+        raise errors.CompileError(
+            None, f"a direct sum needs disjoint spaces, but {shared} occur more than once; use join"
+        )
     return VectorSpaceWithBasis(tuple(basis))
 
 
@@ -184,11 +194,11 @@ class VectorInBasis:
 
     def __post_init__(self) -> None:
         if not isinstance(self.space, VectorSpaceWithBasis):
-            raise TypeError(f"a vector's space must be a VectorSpaceWithBasis, got {self.space!r}")
+            raise errors.OptracrTypeError(None, f"a vector's space must be a VectorSpaceWithBasis, got {self.space!r}")
         magnitudes = np.asarray(self.magnitudes, dtype=np.float64)
         if magnitudes.ndim not in (1, 2) or magnitudes.shape[-1] != self.space.num_dims:
-            raise ValueError(
-                f"magnitudes of shape {magnitudes.shape} do not fit a space of {self.space.num_dims} directions; "
+            raise errors.CompileError(
+                None, f"magnitudes of shape {magnitudes.shape} do not fit a space of {self.space.num_dims} directions; "
                 "pass (num_dims,) or (rows, num_dims)"
             )
         object.__setattr__(self, "magnitudes", magnitudes)
@@ -212,7 +222,9 @@ class VectorInBasis:
 
     def _same_space(self, other: VectorInBasis) -> None:
         if not isinstance(other, VectorInBasis) or other.space != self.space:
-            raise ValueError("vectors can be added only within one space; project one onto the other's space")
+            raise errors.CompileError(
+                None, "vectors can be added only within one space; project one onto the other's space"
+            )
 
     def __add__(self, other: VectorInBasis) -> VectorInBasis:
         self._same_space(other)
@@ -234,7 +246,7 @@ class VectorInBasis:
 def stack(rows: Sequence[VectorInBasis]) -> VectorInBasis:
     """Single vectors of one space stacked as rows."""
     if not rows:
-        raise ValueError("stack needs at least one vector")
+        raise errors.CompileError(None, "stack needs at least one vector")
     for row in rows:
         rows[0]._same_space(row)
     return VectorInBasis(rows[0].space, np.stack([row.magnitudes for row in rows]))

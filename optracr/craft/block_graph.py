@@ -41,16 +41,21 @@ class LoweredBlock:
         object.__setattr__(self, "writes", tuple(self.writes))
         object.__setattr__(self, "reads", tuple(dict.fromkeys(self.reads)))
         if not isinstance(self.id, str) or not self.id:
-            raise ValueError(f"a block id is a non-empty string, got {self.id!r}")
+            raise errors.CompileError(None, f"a block id is a non-empty string, got {self.id!r}")
         if not self.writes or len(set(self.writes)) != len(self.writes):
-            raise ValueError(f"block {self.id!r} must write one or more distinct s-ops, got {self.writes}")
+            raise errors.CompileError(
+                None, f"block {self.id!r} must write one or more distinct s-ops, got {self.writes}"
+            )
         if set(self.writes) & set(self.reads):
-            raise ValueError(f"block {self.id!r} reads an s-op it writes: {sorted(set(self.writes) & set(self.reads))}")
+            raise errors.CompileError(
+                None, f"block {self.id!r} reads an s-op it writes: {sorted(set(self.writes) & set(self.reads))}"
+            )
         if not isinstance(self.block, (blocks.MLP, blocks.AttentionHead, blocks.MultiAttentionHead)) and not (
             isinstance(self.block, blocks.SeriesWithResiduals) and _is_head_then_mlp(self.block)
         ):
-            raise ValueError(
-                f"block {self.id!r}: {type(self.block).__name__} fits no sublayer; build an MLP, heads, or [head, MLP]"
+            raise errors.CompileError(
+                None,
+                f"block {self.id!r}: {type(self.block).__name__} fits no sublayer; build an MLP, heads, or [head, MLP]",
             )
 
     @property
@@ -150,12 +155,18 @@ class BlockGraph:
     input_spec: frontend.InputSpec
     folds: Mapping[Label, folding.Fold] = dataclasses.field(default_factory=dict)
     fusion_candidates: tuple[FusionCandidate, ...] = ()
+    # How far each s-op's residual value may be from the evaluator's, and each selector width's query and key
+    # error (``lowering``'s bounds): what the passes that rebuild blocks (fusion) need to stay exact.
+    error_bounds: Mapping[Label, float] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    selector_errors: Mapping[Label, float] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "blocks", tuple(self.blocks))
         object.__setattr__(self, "spaces", MappingProxyType(dict(self.spaces)))
         object.__setattr__(self, "scratch_spaces", MappingProxyType(dict(self.scratch_spaces)))
         object.__setattr__(self, "folds", MappingProxyType(dict(self.folds)))
+        object.__setattr__(self, "error_bounds", MappingProxyType(dict(self.error_bounds)))
+        object.__setattr__(self, "selector_errors", MappingProxyType(dict(self.selector_errors)))
         if not isinstance(self.input_spec, frontend.InputSpec):
             raise errors.CompileError(None, f"a BlockGraph needs a frontend.InputSpec, got {self.input_spec!r}")
         for required in (conventions.ONE, conventions.TOKENS, conventions.INDICES, self.output_label):
@@ -230,7 +241,7 @@ class BlockGraph:
     @property
     def causal(self) -> bool:
         """Whether a position attends only to itself and earlier positions (the runner masks the rest)."""
-        return self.input_spec.causal
+        return self.input_spec.masked
 
     @functools.cached_property
     def block_by_label(self) -> Mapping[Label, LoweredBlock]:

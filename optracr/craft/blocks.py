@@ -14,6 +14,7 @@ from typing import Union
 
 import numpy as np
 
+from optracr import errors
 from optracr.craft import bases
 from optracr.craft import operators
 
@@ -33,10 +34,13 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 def _require_rows(residual: bases.VectorInBasis, input_space: bases.VectorSpaceWithBasis, block: str) -> None:
     if residual.magnitudes.ndim != 2:
         shape = residual.magnitudes.shape
-        raise ValueError(f"{block}.apply takes a residual with one row per position, got shape {shape}")
+        raise errors.CompileError(None, f"{block}.apply takes a residual with one row per position, got shape {shape}")
     missing = [str(d) for d in input_space.basis if d not in residual.space]
     if missing:
-        raise ValueError(f"{block}.apply: the residual lacks the block's input directions {missing[:6]}")
+        raise errors.CompileError(
+            None, f"{block}.apply: the residual lacks the block's input directions {missing[:6]}; run it on a "
+            "residual whose space holds them (VectorInBasis.project)"
+        )
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -48,7 +52,9 @@ class MLP:
 
     def __post_init__(self) -> None:
         if self.fst.output_space != self.snd.input_space:
-            raise ValueError("an MLP's first layer must map onto the space its second layer reads (the hidden space)")
+            raise errors.CompileError(
+                None, "an MLP's first layer must map onto the space its second layer reads (the hidden space)"
+            )
 
     @property
     def input_space(self) -> bases.VectorSpaceWithBasis:
@@ -127,9 +133,11 @@ class AttentionHead:
         if attention_mask is not None:
             allowed = np.asarray(attention_mask, dtype=bool)
             if allowed.shape != logits.shape:
-                raise ValueError(f"attention_mask must be query x key {logits.shape}, got shape {allowed.shape}")
+                raise errors.CompileError(
+                    None, f"attention_mask must be query x key {logits.shape}, got shape {allowed.shape}"
+                )
         if not np.all(allowed.any(axis=-1)):
-            raise ValueError("every query needs a key it may attend to (never mask BOS)")
+            raise errors.CompileError(None, "every query needs a key it may attend to (never mask BOS)")
         return _softmax(np.where(allowed, logits, -np.inf))
 
     def apply(self, residual: bases.VectorInBasis, attention_mask: AttentionMask | None = None) -> bases.VectorInBasis:
@@ -148,7 +156,7 @@ class MultiAttentionHead:
     def __post_init__(self) -> None:
         heads = tuple(self.heads)
         if not heads or not all(isinstance(head, AttentionHead) for head in heads):
-            raise ValueError("a MultiAttentionHead needs one or more AttentionHead objects")
+            raise errors.CompileError(None, "a MultiAttentionHead needs one or more AttentionHead objects")
         object.__setattr__(self, "heads", heads)
 
     @property
@@ -181,7 +189,7 @@ class SeriesWithResiduals:
     def __post_init__(self) -> None:
         blocks = tuple(self.blocks)
         if not blocks or not all(isinstance(block, (MLP, AttentionHead, MultiAttentionHead)) for block in blocks):
-            raise ValueError("a SeriesWithResiduals needs one or more MLP / attention blocks")
+            raise errors.CompileError(None, "a SeriesWithResiduals needs one or more MLP / attention blocks")
         object.__setattr__(self, "blocks", blocks)
 
     @property
@@ -215,12 +223,24 @@ def combine_in_parallel(mlps: tuple[MLP, ...]) -> MLP:
     no two MLPs share a unit; the combined first and second layers are the sums of the lifted ones.
     """
     if not mlps:
-        raise ValueError("combine_in_parallel needs one or more MLPs")
+        raise errors.CompileError(None, "combine_in_parallel needs one or more MLPs")
+    if len(mlps) == 1:
+        return mlps[0]  # already the combination; no copy of what may be a large matrix
     input_space = bases.join_vector_spaces(*(mlp.input_space for mlp in mlps))
     hidden_space = bases.direct_sum(*(mlp.hidden_space for mlp in mlps))
     output_space = bases.join_vector_spaces(*(mlp.output_space for mlp in mlps))
-    fst = np.sum([mlp.fst.lift(input_space, hidden_space).matrix for mlp in mlps], axis=0)
-    snd = np.sum([mlp.snd.lift(hidden_space, output_space).matrix for mlp in mlps], axis=0)
+    # Each MLP adds its matrices into one pair of arrays: no full-size copy per MLP (large models run out of memory).
+    fst = np.zeros((input_space.num_dims, hidden_space.num_dims))
+    snd = np.zeros((hidden_space.num_dims, output_space.num_dims))
+    for mlp in mlps:
+        inputs, hidden = _rows_in(mlp.input_space, input_space), _rows_in(mlp.hidden_space, hidden_space)
+        fst[np.ix_(inputs, hidden)] += mlp.fst.matrix
+        snd[np.ix_(hidden, _rows_in(mlp.output_space, output_space))] += mlp.snd.matrix
     return MLP(
         operators.Linear(input_space, hidden_space, fst), operators.Linear(hidden_space, output_space, snd)
     )
+
+
+def _rows_in(space: bases.VectorSpaceWithBasis, whole: bases.VectorSpaceWithBasis) -> np.ndarray:
+    """The index in ``whole`` of each direction of ``space``."""
+    return np.array([whole.index(direction) for direction in space.basis], dtype=np.int64)

@@ -20,6 +20,7 @@ from collections.abc import Hashable, Mapping
 
 import numpy as np
 
+from optracr import errors
 from optracr import frontend
 from optracr.craft import bases
 from optracr.craft import blocks
@@ -210,7 +211,7 @@ def substitute(block: blocks.Block, substitution: Substitution) -> blocks.Block:
         return blocks.MultiAttentionHead(tuple(substitute(head, substitution) for head in block.heads))
     if isinstance(block, blocks.SeriesWithResiduals):
         return blocks.SeriesWithResiduals(tuple(substitute(part, substitution) for part in block.blocks))
-    raise TypeError(f"no substitution for {type(block).__name__}")
+    raise errors.OptracrBug(f"no substitution for {type(block).__name__}")
 
 
 def substitution_of(folds: Mapping[Label, Fold]) -> dict[Direction, Expression]:

@@ -90,20 +90,26 @@ class FusedInput:
         if self.meanings is not None:
             object.__setattr__(self, "meanings", tuple(self.meanings))
             if not self.numerical or len(self.meanings) != len(self.values):
-                raise ValueError(f"meanings belong to a numerical input, one per value; got {self.meanings}")
+                raise errors.CompileError(None, f"meanings belong to a numerical input, one per value; got {self.meanings}")
         if not self.numerical:
             if self.values != tuple(direction.value for direction in self.space.basis):
-                raise ValueError(f"a categorical input's values are its directions' values in order, got {self.values}")
+                raise errors.CompileError(
+                    None, f"a categorical input's values are its directions' values in order, got {self.values}"
+                )
             if self.error != 0.0:
-                raise ValueError(f"only a numerical input has an error, got {self.error} for {self.space}")
+                raise errors.CompileError(
+                    None, f"only a numerical input has an error, got {self.error} for {self.space}"
+                )
             return
         if self.space.num_dims != 1:
-            raise ValueError(f"a numerical input is one direction, got {self.space}")
+            raise errors.CompileError(None, f"a numerical input is one direction, got {self.space}")
         for value in self.values:
             if not isinstance(value, numbers.Real) or not math.isfinite(value):
-                raise ValueError(f"a numerical input's values are finite numbers, got {value!r} for {self.space}")
+                raise errors.CompileError(
+                    None, f"a numerical input's values are finite numbers, got {value!r} for {self.space}"
+                )
         if not (math.isfinite(self.error) and self.error >= 0.0):
-            raise ValueError(f"an input's error is a finite number >= 0, got {self.error}")
+            raise errors.CompileError(None, f"an input's error is a finite number >= 0, got {self.error}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,10 +122,12 @@ class FusedOutput:
 
     def __post_init__(self) -> None:
         if self.numerical and self.space.num_dims != 1:
-            raise ValueError(f"numerical output {self.label!r} is one direction, got {self.space}")
+            raise errors.CompileError(None, f"numerical output {self.label!r} is one direction, got {self.space}")
         strangers = [str(d) for d in self.space.basis if d.name != self.label]
         if strangers:
-            raise ValueError(f"output {self.label!r} owns only directions named {self.label!r}, got {strangers}")
+            raise errors.CompileError(
+                None, f"output {self.label!r} owns only directions named {self.label!r}, got {strangers}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -434,8 +442,7 @@ def _numerical_units(
     if not gated:
         return []
     merged_points = gated[0][1]  # the same merge for every combination: it depends on the points only
-    every_target = np.hstack([targets for _, _, targets in gated])
-    numerical_mlp._check_resolution(name, merged_points, every_target, numerical.error)
+    numerical_mlp._check_resolution(name, merged_points, _step_counts(gated), numerical.error)
     if width_cap is not None and _planned_width(gated) > width_cap:
         return None  # building thousands of gated units only to drop them is most of a large compile
     direction, input_range = numerical.space.basis[0], _numerical_range(numerical)
@@ -453,6 +460,19 @@ def _planned_width(gated: list[tuple[list, np.ndarray, np.ndarray]]) -> int:
         live, _ = numerical_mlp._steps(points, targets)
         width += 2 * int(np.sum(live)) + int(not np.any(np.all(targets == 0.0, axis=1)))
     return width
+
+
+def _step_counts(gated: list[tuple[list, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """One column per combination, changing between two points exactly where its targets do (points x combinations).
+
+    The resolution check reads only where neighbouring rows differ; this stands in for every combination's
+    targets side by side, which at large value sets would cost as much memory again as the targets themselves.
+    """
+    columns = []
+    for _, _, targets in gated:
+        steps = np.any(np.diff(targets, axis=0) != 0.0, axis=1)
+        columns.append(np.concatenate([[0], np.cumsum(steps)]))
+    return np.stack(columns, axis=1).astype(np.float64)
 
 
 def _targets(space: bases.VectorSpaceWithBasis, written: list[Writes]) -> np.ndarray:

@@ -5,7 +5,7 @@ Both runners use it: craft's numpy run of a block graph and the assembled model'
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Sequence
+from collections.abc import Collection, Hashable, Iterable, Sequence
 
 from optracr.errors import InputError
 
@@ -18,6 +18,8 @@ def check_tokens(
     Raises:
       InputError: naming what is wrong (missing BOS, too long, unknown or misplaced tokens) and what works.
     """
+    if isinstance(tokens, str) or not isinstance(tokens, Iterable):
+        raise InputError(f"an input is a sequence of tokens starting with BOS, such as [{bos!r}, ...], got {tokens!r}")
     tokens = list(tokens)
     if not tokens or tokens[0] != bos:
         raise InputError(f"an input must start with the BOS token {bos!r}, got {tokens[:1]!r}")

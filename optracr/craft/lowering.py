@@ -19,10 +19,9 @@ decides which discretising MLPs ``lower`` refuses; ``optracr.verify`` checks the
 
 from __future__ import annotations
 
-import dataclasses
-
 from optracr import errors
 from optracr import frontend
+from optracr import options as options_lib
 from optracr.craft import affine
 from optracr.craft import attention
 from optracr.craft import bases
@@ -30,11 +29,10 @@ from optracr.craft import block_graph
 from optracr.craft import blocks
 from optracr.craft import categorical_mlp
 from optracr.craft import conventions
-from optracr.craft import folding
 from optracr.craft import fusion
 from optracr.craft import mlp_units
 from optracr.craft import numerical_mlp
-from optracr.craft import regions
+from optracr.craft import passes
 from optracr.craft import selector_width
 from optracr.craft import tables
 
@@ -289,52 +287,49 @@ def _check_program(program_graph: frontend.ProgramGraph) -> None:
 def lower(
     program_graph: frontend.ProgramGraph, *, fold: bool = True, fuse: bool = True, fused_width_cap: int | None = None
 ) -> block_graph.BlockGraph:
-    """One craft block per computed s-op of ``program_graph`` that needs one, with every s-op's subspace.
+    """``lower_each`` then the ``passes.FoldPass`` (``fold``) and ``passes.FusePass`` (``fuse``, its cap
+    ``fused_width_cap``): craft's short form of what ``optracr.compile`` runs as a timed pipeline.
 
     The options (vocabulary, max_seq_len, BOS, PAD, causal) come from ``program_graph.input_spec``, which
-    ``frontend.analyse`` has checked together with the program. With ``fold`` (the default), every s-op that
-    is linear in residual directions already written gets no block: its readers compose it (``folding``).
-    With ``fuse`` (the default), the block graph also offers the regions of MLP blocks one hidden layer can
-    compute (``regions``), each no wider than ``fused_width_cap`` (default ``regions.width_cap``); the
-    scheduler chooses among them.
+    ``frontend.analyse`` has checked together with the program. With ``fold``, every s-op that is linear in
+    residual directions already written gets no block: its readers compose it (``folding``). With ``fuse``,
+    the block graph also offers the regions of MLP blocks one hidden layer can compute (``regions``), each no
+    wider than ``fused_width_cap`` (default ``regions.width_cap``); the scheduler chooses among them.
     """
+    options = options_lib.from_keywords(keywords={"fold": fold, "fuse": fuse, "fused_width_cap": fused_width_cap})
+    lowered = lower_each(program_graph, affine_combinations=fold)
+    for chosen in options.passes:
+        lowered = passes.pass_for(chosen).apply(lowered, program_graph)
+    return lowered
+
+
+def lower_each(
+    program_graph: frontend.ProgramGraph, *, affine_combinations: bool = False
+) -> block_graph.BlockGraph:
+    """One craft block per computed s-op of ``program_graph``, with every s-op's subspace, before any pass. The
+    graph records each s-op's error bound for the passes. With ``affine_combinations`` a SequenceMap of two
+    numeric-valued categoricals may be a discretising MLP on an affine combination of their values where that
+    is narrower than its table (``affine``); without it (the reference's structure) it is always the table."""
     _check_program(program_graph)
-    context = _Context(program_graph, affine_combinations=fold)
+    context = _Context(program_graph, affine_combinations=affine_combinations)
     input_spec = program_graph.input_spec
     spaces: dict[Label, bases.VectorSpaceWithBasis] = {
         conventions.ONE: conventions.one_space(),
         conventions.TOKENS: conventions.tokens_space(input_spec.vocab, input_spec.bos, input_spec.pad),
         conventions.INDICES: conventions.indices_space(input_spec.max_seq_len),
     }
-    folds = folding.plan(program_graph) if fold else {}
-    substitution = folding.substitution_of(folds)
     lowered, scratch, selector_errors = [], {}, {}
-    readers: dict[Label, list[str]] = {label: [] for label in folds}
     for label in program_graph.topological_labels():
         expr = program_graph.expr(label)
         if not isinstance(expr, rasp.SOp) or label in program_graph.sources:
             continue
         spaces[label] = context.value_space(expr)
-        for read in _reads(expr, context):
-            readers.get(read, []).append(label)
-        if label not in folds:
-            unfolded = _lower_node(label, expr, context)
-            lowered.append(_substituted(unfolded, folds, substitution))
-            if isinstance(expr, rasp.SelectorWidth):
-                scratch[label] = bases.space([conventions.selector_width_scratch(label)])
-                selector_errors[label] = _selector_error(expr.selector, context)
+        lowered.append(_lower_node(label, expr, context))
+        if isinstance(expr, rasp.SelectorWidth):
+            scratch[label] = bases.space([conventions.selector_width_scratch(label)])
+            selector_errors[label] = _selector_error(expr.selector, context)
         context.error_bounds[label] = _error_bound(label, expr, context)
     sink = program_graph.sink
-    if sink in folds:
-        readers[sink].append(block_graph.UNEMBEDDING)
-    candidates: tuple[block_graph.FusionCandidate, ...] = ()
-    if fuse:
-        region_context = regions.RegionContext(
-            program_graph, tuple(lowered), folds, spaces, scratch, context.error_bounds, selector_errors,
-            context.bos_direction, affine_combinations=fold,
-        )
-        cap = regions.width_cap(lowered) if fused_width_cap is None else fused_width_cap
-        candidates = regions.candidates(region_context, cap=cap)
     return block_graph.BlockGraph(
         blocks=tuple(lowered),
         spaces=spaces,
@@ -343,19 +338,6 @@ def lower(
         output_encoding=rasp.get_encoding(program_graph.expr(sink)),
         output_space=spaces[sink],
         input_spec=input_spec,
-        folds={label: dataclasses.replace(fold, readers=tuple(readers[label])) for label, fold in folds.items()},
-        fusion_candidates=candidates,
+        error_bounds=context.error_bounds,
+        selector_errors=selector_errors,
     )
-
-
-def _substituted(
-    unfolded: block_graph.LoweredBlock, folds: dict[Label, folding.Fold], substitution: folding.Substitution
-) -> block_graph.LoweredBlock:
-    """The block reading the residual directions its folded inputs are sums of."""
-    if not any(read in folds for read in unfolded.reads):
-        return unfolded
-    reads = []
-    for read in unfolded.reads:
-        reads.extend(folds[read].sources if read in folds else (read,))
-    block = folding.substitute(unfolded.block, substitution)
-    return dataclasses.replace(unfolded, block=block, reads=tuple(dict.fromkeys(reads)))

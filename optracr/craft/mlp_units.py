@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
+from optracr import errors
 from optracr.craft import bases
 from optracr.craft import blocks
 from optracr.craft import conventions
@@ -36,9 +37,9 @@ class InputDomain:
 
     def __post_init__(self) -> None:
         if self.numerical and self.space.num_dims != 1:
-            raise ValueError(f"a numerical input is one direction, got {self.space}")
+            raise errors.OptracrBug(f"a numerical input is one direction, got {self.space}")
         if self.low > self.high:
-            raise ValueError(f"an input range needs low <= high, got [{self.low}, {self.high}]")
+            raise errors.OptracrBug(f"an input range needs low <= high, got [{self.low}, {self.high}]")
 
     @classmethod
     def of_values(cls, direction: bases.BasisDirection, values: Iterable[float]) -> InputDomain:
@@ -66,7 +67,7 @@ class HiddenUnit:
             for direction, weight in weights.items():
                 if not isinstance(direction, bases.BasisDirection) or not math.isfinite(weight):
                     message = f"hidden unit weights map directions to finite numbers, got {direction!r}: {weight!r}"
-                    raise ValueError(message)
+                    raise errors.OptracrBug(message)
         object.__setattr__(self, "reads", MappingProxyType(dict(self.reads)))
         object.__setattr__(self, "writes", MappingProxyType(dict(self.writes)))
 
@@ -93,7 +94,7 @@ def build_mlp(
         unknown = [str(d) for d in unit.reads if d not in input_space or d == bos_direction]
         unknown += [str(d) for d in unit.writes if d not in output_space]
         if unknown:
-            raise ValueError(f"MLP {label!r}: a hidden unit uses directions outside its spaces: {unknown}")
+            raise errors.OptracrBug(f"MLP {label!r}: a hidden unit uses directions outside its spaces: {unknown}")
 
     def first_layer(direction: bases.BasisDirection) -> bases.VectorInBasis:
         if direction == bos_direction:

@@ -2,8 +2,8 @@
 
 ``input_tokens``, ``token_embedding`` and ``position_embedding`` are the embedding both stages use: ``embed``
 here and the compiled model's ``token_embed``/``pos_embed`` parameters (assembly copies these rows), so the two
-cannot drift. ``decode_one_hot`` is the one decoding rule for a categorical output. The compiled model agrees
-with ``run`` up to float64 rounding (float32 when run in float32).
+cannot drift. ``decode_one_hot`` is the one decoding rule for a categorical output. Running a model is
+assemble's (its block-wise forward); ``attention_mask`` is the one mask every forward uses.
 """
 
 from __future__ import annotations
@@ -54,21 +54,18 @@ def embed(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable]) -> base
     return bases.VectorInBasis(graph.residual_space(), token_rows + position_rows)
 
 
-def attention_mask(is_pad: Sequence[bool], causal: bool) -> np.ndarray:
-    """Query x key, True where query position q may attend key position k: k is not PAD, and k <= q if causal."""
-    is_pad = np.asarray(is_pad, dtype=bool)
-    allowed = np.broadcast_to(~is_pad[None, :], (is_pad.size, is_pad.size))
-    return np.tril(allowed) if causal else allowed.copy()
+def attention_mask(is_pad: Any, causal: bool, *, xp: Any = np) -> Any:
+    """The one attention mask: ``[..., query, key]``, True where query q may attend key k.
 
-
-def run(graph: block_graph_lib.BlockGraph, tokens: Sequence[Hashable]) -> bases.VectorInBasis:
-    """The residual after every block, in block order; PAD keys masked, and later keys when causal."""
-    tokens = list(tokens)
-    residual = embed(graph, tokens)
-    mask = attention_mask([token == graph.pad for token in tokens], graph.causal)
-    for lowered in graph.blocks:
-        residual = residual + lowered.block.apply(residual, mask).project(residual.space)
-    return residual
+    ``is_pad`` is ``[..., T]`` (True at PAD positions). A query may attend BOS (key 0) always, so no row is
+    empty; it never attends a PAD key, and with ``causal`` no key after itself. ``xp`` is the array module
+    (numpy, or ``jax.numpy`` inside a jitted forward).
+    """
+    is_pad = xp.asarray(is_pad, dtype=bool)
+    length = is_pad.shape[-1]
+    keys = ~is_pad | (xp.arange(length) == 0)
+    allowed = xp.broadcast_to(keys[..., None, :], (*is_pad.shape, length))
+    return allowed & xp.tril(xp.ones((length, length), dtype=bool)) if causal else allowed
 
 
 def decode_one_hot(magnitudes: np.ndarray, classes: Sequence[Hashable]) -> list[Any]:

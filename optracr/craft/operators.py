@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from optracr import errors
 from optracr.craft import bases
 
 LinearAction = Callable[[bases.BasisDirection], bases.VectorInBasis | None]
@@ -20,16 +21,16 @@ BilinearAction = Callable[[bases.BasisDirection, bases.BasisDirection], float]
 def _checked_matrix(matrix: np.ndarray, rows: int, columns: int, what: str) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.shape != (rows, columns):
-        raise ValueError(f"{what} needs a matrix of shape {(rows, columns)}, got {matrix.shape}")
+        raise errors.CompileError(None, f"{what} needs a matrix of shape {(rows, columns)}, got {matrix.shape}")
     if not np.all(np.isfinite(matrix)):
-        raise ValueError(f"{what} has a non-finite entry")
+        raise errors.CompileError(None, f"{what} has a non-finite entry; weights must be finite numbers")
     return matrix
 
 
 def _lifted(matrix: np.ndarray, rows_from: bases.VectorSpaceWithBasis, rows_to: bases.VectorSpaceWithBasis,
             cols_from: bases.VectorSpaceWithBasis, cols_to: bases.VectorSpaceWithBasis) -> np.ndarray:
     if not rows_from.issubspace(rows_to) or not cols_from.issubspace(cols_to):
-        raise ValueError("an operator can be lifted only to spaces that contain its own")
+        raise errors.CompileError(None, "an operator can be lifted only to spaces that contain its own")
     lifted = np.zeros((rows_to.num_dims, cols_to.num_dims))
     row_index = [rows_to.index(d) for d in rows_from.basis]
     col_index = [cols_to.index(d) for d in cols_from.basis]
@@ -63,14 +64,14 @@ class Linear:
             if image is None:
                 continue
             if image.space is not output_space and not image.space.issubspace(output_space):
-                raise ValueError(f"the image of {direction} leaves the output space: {image.space}")
+                raise errors.CompileError(None, f"the image of {direction} leaves the output space: {image.space}")
             matrix[row] = image.project(output_space).magnitudes
         return cls(input_space, output_space, matrix)
 
     def apply(self, vector: bases.VectorInBasis) -> bases.VectorInBasis:
         """The image of ``vector`` (per row); it must contain the input space."""
         if not self.input_space.issubspace(vector.space):
-            raise ValueError(f"the vector lacks input directions of this map: {self.input_space}")
+            raise errors.CompileError(None, f"the vector lacks input directions of this map: {self.input_space}")
         return bases.VectorInBasis(self.output_space, vector.project(self.input_space).magnitudes @ self.matrix)
 
     def lift(self, input_space: bases.VectorSpaceWithBasis, output_space: bases.VectorSpaceWithBasis) -> Linear:
@@ -99,17 +100,16 @@ class Bilinear:
         action: BilinearAction,
     ) -> Bilinear:
         """The form whose value on each pair of basis directions is ``action(left, right)``."""
-        matrix = np.array(
-            [[float(action(left, right)) for right in right_space.basis] for left in left_space.basis],
-            dtype=np.float64,
-        ).reshape(left_space.num_dims, right_space.num_dims)
+        matrix = np.zeros((left_space.num_dims, right_space.num_dims))  # row by row: no list of lists at scale
+        for row, left in enumerate(left_space.basis):
+            matrix[row] = [float(action(left, right)) for right in right_space.basis]
         return cls(left_space, right_space, matrix)
 
     def apply(self, left: bases.VectorInBasis, right: bases.VectorInBasis) -> np.ndarray:
         """``left @ matrix @ right.T``: for rows, a (left rows, right rows) array."""
         for vector, own, side in ((left, self.left_space, "left"), (right, self.right_space, "right")):
             if not own.issubspace(vector.space):
-                raise ValueError(f"the {side} vector lacks directions of this form: {own}")
+                raise errors.CompileError(None, f"the {side} vector lacks directions of this form: {own}")
         left_magnitudes = left.project(self.left_space).magnitudes
         right_magnitudes = right.project(self.right_space).magnitudes
         return left_magnitudes @ self.matrix @ right_magnitudes.T

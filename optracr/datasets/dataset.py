@@ -28,10 +28,12 @@ from typing import Any
 
 import tqdm
 
+from optracr import options as options_lib
+from optracr.datasets import main_guard
 from optracr.datasets import many
 from optracr.datasets import programs
 from optracr.datasets import records
-from optracr.errors import CompileError
+from optracr.errors import CompileError, ModelFileError
 
 FORMAT = "optracr-dataset"
 FORMAT_VERSION = 1
@@ -51,7 +53,7 @@ class DatasetSpec:
     max_sops: int = 10
     vocab: tuple[Hashable, ...] = ("a", "b", "c")
     max_seq_len: int = 5
-    compile_options: tuple[tuple[str, Any], ...] = (("allocator", "solver"), ("time_limit_s", 5.0))
+    compile_options: options_lib.CompileOptions = dataclasses.field(default_factory=options_lib.CompileOptions)
     verify: bool = True
 
     def __post_init__(self) -> None:
@@ -62,7 +64,7 @@ class DatasetSpec:
         if not isinstance(self.max_sops, int) or self.max_sops < self.min_sops:
             raise CompileError(None, f"max_sops must be an integer >= min_sops ({self.min_sops}), got {self.max_sops!r}")
         object.__setattr__(self, "vocab", tuple(sorted(self.vocab, key=repr)))
-        object.__setattr__(self, "compile_options", tuple(sorted(dict(self.compile_options).items())))
+        object.__setattr__(self, "compile_options", records.job_options(self.compile_options, "the dataset"))
 
     @property
     def num_shards(self) -> int:
@@ -79,8 +81,8 @@ class DatasetSpec:
 
     def to_json(self) -> dict[str, Any]:
         """The spec as written in ``dataset.json``."""
-        data = dataclasses.asdict(self)
-        data["vocab"], data["compile_options"] = list(self.vocab), dict(self.compile_options)
+        data = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        data["vocab"], data["compile_options"] = list(self.vocab), self.compile_options.to_json()
         return data
 
 
@@ -119,6 +121,7 @@ def write_dataset(
     Interrupted, the same call finishes the set: shards whose ``.jsonl`` exists are kept as they are; the
     others are redone from scratch. ``executor`` and ``workers`` are ``compile_many``'s.
     """
+    main_guard.exit_if_reimported_by_spawn()  # before writing anything: see compile_many
     if importlib.util.find_spec("safetensors") is None:
         raise CompileError(None, "a dataset saves its models as safetensors, which is not installed: "
                                  "pip install safetensors (or 'optracr[dask]')")
@@ -160,9 +163,20 @@ def write_dataset(
 
 
 def read_index(directory: str | os.PathLike) -> list[records.Record]:
-    """Every record of a finished dataset, in program order."""
-    lines = (Path(directory) / INDEX_NAME).read_text().splitlines()
-    return [records.Record.from_json(json.loads(line)) for line in lines if line.strip()]
+    """Every record of a finished dataset, in program order; ``ModelFileError`` naming the file and line if the
+    index is missing or a line is not a record."""
+    path = Path(directory) / INDEX_NAME
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such file; a finished dataset holds {INDEX_NAME} (write_dataset writes it)",
+                             path=path)
+    found = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                found.append(records.Record.from_json(json.loads(line)))
+            except (ValueError, TypeError, AttributeError) as error:  # not JSON, not an object, or a bad field
+                raise ModelFileError(f"{path}, line {number}: not a dataset record ({error})", path=path) from None
+    return found
 
 
 def _shard_range(spec: DatasetSpec, shard: int) -> range:

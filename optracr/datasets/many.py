@@ -19,22 +19,27 @@ import math
 import multiprocessing
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from typing import Any
 
 import tqdm
 
+from optracr.datasets import main_guard
 from optracr.datasets import programs
 from optracr.datasets import records
 from optracr.datasets import worker
 from optracr.errors import CompileError
+from optracr.frontend import rasp
+
+# A job: a Job, a ProgramSpec, or a RASP program in hand as (program, vocab, max_seq_len).
+JobLike = records.Job | programs.ProgramSpec | tuple[rasp.SOp, Iterable[Hashable], int]
 
 GRACE_S = 30.0  # beyond its jobs' time limits, how long a chunk may stay silent before it is given up
 MAX_CHUNK = 16
 
 
 def compile_many(
-    jobs: Iterable[records.Job | programs.ProgramSpec],
+    jobs: Iterable[JobLike],
     *,
     executor: Any = None,
     workers: int | None = None,
@@ -48,21 +53,27 @@ def compile_many(
     """One ``Record`` per job, in input order: compiled, verified (``verify``) and saved under ``save_dir/name``.
 
     Args:
-      jobs: ``Job``s, or ``ProgramSpec``s (named ``job-000000``, ... by position).
+      jobs: ``Job``s, ``ProgramSpec``s, or RASP programs as ``(program, vocab, max_seq_len)`` (sent to the
+        workers with cloudpickle, lambdas and closures included; recorded by label); all but ``Job``s are named
+        ``job-000000``, ... by position.
       executor: None (a pool of ``workers`` local processes, default one per core), any
         ``concurrent.futures.Executor``, or a Dask ``distributed.Client``.
       workers: how many jobs the executor runs at once (read off a Dask client or a pool when None).
       timeout_s: each job's time limit; past it the job is a "timeout" record (None: no limit).
-      seed: the solver's and the verifier's seed; the same jobs and seed give the same records (but timings).
+      seed: the verifier's seed (the solver's is each job's ``CompileOptions.seed``); the same jobs and seed give
+        the same records (but timings).
       chunk_size: jobs per task (default: up to 16, fewer when there are few jobs per worker).
 
-    A job that raises or times out is an error record; the other jobs are not affected.
+    A job that raises or times out is an error record; the other jobs are not affected. The default local
+    workers are spawned and re-run the caller's main script: from a script, call this under
+    ``if __name__ == "__main__":`` (without it, a ``CompileError`` says so).
 
     >>> import optracr
     >>> from optracr.datasets import ProgramSpec
     >>> [r.status for r in optracr.compile_many([ProgramSpec.library("sort"), ProgramSpec.random(1)], workers=1)]
     ['ok', 'ok']
     """
+    main_guard.exit_if_reimported_by_spawn()
     found = [None] * len(jobs := _named(jobs))
     bar = tqdm.tqdm(total=len(jobs), unit=" programs", disable=not progress, smoothing=0.05)
     with bar:
@@ -76,7 +87,7 @@ def compile_many(
 
 
 def compile_as_completed(
-    jobs: Iterable[records.Job | programs.ProgramSpec],
+    jobs: Iterable[JobLike],
     *,
     executor: Any = None,
     workers: int | None = None,
@@ -87,6 +98,7 @@ def compile_as_completed(
     chunk_size: int | None = None,
 ) -> Iterator[tuple[int, records.Record]]:
     """``compile_many``'s records as they arrive: (position of the job, its record)."""
+    main_guard.exit_if_reimported_by_spawn()
     jobs = _named(jobs)
     _check_options(timeout_s, workers, chunk_size)
     pool, slots, owned = _executor(executor, workers)
@@ -113,6 +125,8 @@ def compile_as_completed(
                 return_when=concurrent.futures.FIRST_COMPLETED,
             )
             for future in done:
+                if isinstance(future.exception(), concurrent.futures.BrokenExecutor) and main_guard.reimport_seen(pool):
+                    raise main_guard.missing_guard_error()  # a caller's spawn pool, re-running the main script
                 start, chunk, _ = in_flight.pop(future)
                 yield from enumerate(_chunk_records(future, chunk), start)
             for future in [f for f, (_, _, deadline) in in_flight.items() if deadline <= time.monotonic()]:
@@ -140,6 +154,7 @@ def local_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
     """The default executor: ``workers`` spawned processes that leave Ctrl-C to the parent, each started and
     done importing the compiler before this returns (so no job's time limit pays for it), each running numpy's
     BLAS on one thread (``SINGLE_THREADED_BLAS``)."""
+    main_guard.exit_if_reimported_by_spawn()
     # spawn: workers start clean (forking a parent that runs JAX's threads is unsafe)
     context = multiprocessing.get_context("spawn")
     with _environment(SINGLE_THREADED_BLAS):  # a spawned process reads it once, when it imports numpy
@@ -147,7 +162,17 @@ def local_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
             max_workers=workers, mp_context=context, initializer=worker.ignore_interrupts
         )
         # Every submit finding no idle worker spawns one, so all of them start here, in this environment.
-        concurrent.futures.wait([pool.submit(worker.import_stages) for _ in range(workers)])
+        try:
+            started = [pool.submit(worker.import_stages) for _ in range(workers)]
+            failure = next(filter(None, (f.exception() for f in concurrent.futures.wait(started).done)), None)
+        except concurrent.futures.BrokenExecutor as error:  # the pool broke before every worker was asked
+            failure = error
+    if failure is not None:
+        guard_missing = main_guard.reimport_seen(pool)
+        _shut_down(pool, terminate=True)
+        if guard_missing:
+            raise main_guard.missing_guard_error()
+        raise CompileError(None, f"the local worker processes could not start ({type(failure).__name__}: {failure})")
     return pool
 
 
@@ -169,13 +194,18 @@ def _environment(defaults: dict[str, str]) -> Iterator[None]:
             os.environ.pop(name, None)
 
 
-def _named(jobs: Iterable[records.Job | programs.ProgramSpec]) -> list[records.Job]:
+def _named(jobs: Iterable[JobLike]) -> list[records.Job]:
     named = []
     for position, job in enumerate(jobs):
-        if isinstance(job, programs.ProgramSpec):
-            job = records.Job(f"job-{position:06d}", job)
+        if not isinstance(job, records.Job) and (spec := programs.as_spec(job)) is not None:
+            job = records.Job(f"job-{position:06d}", spec)
+        if isinstance(job, rasp.RASPExpr):
+            raise CompileError(job.label, f"job {position}: a RASP program needs its vocab and max_seq_len: pass "
+                                          "(program, vocab, max_seq_len) or ProgramSpec.rasp(program, vocab, "
+                                          "max_seq_len)")
         if not isinstance(job, records.Job):
-            raise CompileError(None, f"job {position}: expected a Job or a ProgramSpec, got {type(job).__name__}")
+            raise CompileError(None, f"job {position}: expected a Job, a ProgramSpec or (program, vocab, "
+                                     f"max_seq_len), got {type(job).__name__}")
         named.append(job)
     repeated = sorted(name for name, count in collections.Counter(job.name for job in named).items() if count > 1)
     if repeated:

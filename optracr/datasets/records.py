@@ -6,7 +6,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from optracr import options as options_lib
 from optracr.datasets import programs
+from optracr.errors import CompileError, OptracrTypeError
 
 STATUSES = ("ok", "mismatch", "error", "timeout", "lost")
 
@@ -14,17 +16,40 @@ STATUSES = ("ok", "mismatch", "error", "timeout", "lost")
 @dataclasses.dataclass(frozen=True)
 class Job:
     """One program to compile: a unique ``name`` (also its directory under ``save_dir``), how to rebuild the
-    program, and options for ``optracr.compile`` (``allocator``, ``time_limit_s``, ``causal``, ``fold``, ...)."""
+    program (a ``ProgramSpec``, or a RASP program in hand as ``(program, vocab, max_seq_len)``), and the
+    ``CompileOptions`` to compile it with, whose vocab and max_seq_len the program fills in (given as a mapping
+    of ``optracr.compile`` keywords, e.g. ``{"allocator": "heuristic"}``, they are checked here, before any
+    worker runs them)."""
 
     name: str
     program: programs.ProgramSpec
-    compile_options: Mapping[str, Any] | tuple[tuple[str, Any], ...] = ()
+    compile_options: options_lib.CompileOptions = dataclasses.field(default_factory=options_lib.CompileOptions)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.program, programs.ProgramSpec):
-            raise TypeError(f"job {self.name!r}: program must be a ProgramSpec, got {type(self.program).__name__}")
-        # kept as sorted pairs: immutable, and picklable for the trip to a worker
-        object.__setattr__(self, "compile_options", tuple(sorted(dict(self.compile_options).items())))
+        spec = programs.as_spec(self.program)
+        if spec is None:
+            raise OptracrTypeError(None, f"job {self.name!r}: program must be a ProgramSpec or (RASP program, vocab, "
+                                         f"max_seq_len), got {type(self.program).__name__}")
+        object.__setattr__(self, "program", spec)
+        object.__setattr__(self, "compile_options", job_options(self.compile_options, f"job {self.name!r}"))
+
+
+def job_options(given: Any, owner: str) -> options_lib.CompileOptions:
+    """``given`` (``CompileOptions`` or a mapping of compile keywords) as the options of ``owner``'s programs,
+    which must leave vocab and max_seq_len to the program."""
+    try:
+        chosen = given if isinstance(given, options_lib.CompileOptions) else options_lib.from_keywords(
+            keywords=dict(given))
+    except CompileError as error:
+        raise CompileError(None, f"{owner}: {error}") from None
+    except (TypeError, ValueError):
+        raise CompileError(None, f"{owner}: compile_options must be CompileOptions or a mapping of compile "
+                           f"keywords, got {given!r}") from None
+    for name in ("vocab", "max_seq_len"):
+        if getattr(chosen, name) is not None:
+            raise CompileError(None, f"{owner}: option {name} comes from the program (its ProgramSpec); leave it "
+                               "out of compile_options")
+    return chosen
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,13 +65,15 @@ class Record:
     status: str
     error: str | None = None
     sizes: Mapping[str, Any] | None = None  # layers, heads, mlp_width, residual_width, params_total, allocation
-    verify: Mapping[str, Any] | None = None  # checked, undefined, mismatches, exhaustive
+    verify: Mapping[str, Any] | None = None  # checked, undefined, mismatches, exhaustive, proved
     saved: str | None = None
     seconds: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
-            raise ValueError(f"record {self.name!r}: status must be one of {', '.join(STATUSES)}, got {self.status!r}")
+            raise CompileError(
+                None, f"record {self.name!r}: status must be one of {', '.join(STATUSES)}, got {self.status!r}"
+            )
 
     @property
     def ok(self) -> bool:

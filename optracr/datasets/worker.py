@@ -46,30 +46,30 @@ def run_job(
 
 
 def _run(job: records.Job, verify: bool, save_dir: str | None, seed: int, seconds: dict, partial: dict) -> None:
-    from optracr import compiler, verification
-    from optracr.export import files
+    from optracr import certify, compiler, export
 
     start = time.perf_counter()
     program, vocab, max_seq_len = job.program.build()
     seconds["build"] = _lap(start)
     start = time.perf_counter()
-    options = {"seed": seed, **dict(job.compile_options)}
-    model = compiler.compile(program, vocab, max_seq_len, **options)
+    model = compiler.compile(program, job.compile_options.replace(vocab=vocab, max_seq_len=max_seq_len))
     seconds["compile"] = _lap(start)
     partial["sizes"] = _sizes(model)
     if verify:
         start = time.perf_counter()
-        report = verification.verify(model, program, seed=seed, progress=False)
+        report = certify.verify(model, program, seed=seed, progress=False)
         seconds["verify"] = _lap(start)
         partial["verify"] = {
             "checked": report.num_checked,
             "undefined": report.num_undefined,
             "mismatches": report.num_mismatches,
             "exhaustive": report.exhaustive,
+            "proved": report.proved,  # every input proved (verify certifies where enumeration is too big)
         }
     if save_dir is not None:
         start = time.perf_counter()
-        files.save(model, Path(save_dir) / job.name)
+        certificate = report.certificate if verify and report.proved else None
+        export.save(model, Path(save_dir) / job.name, certificate=certificate)
         seconds["save"] = _lap(start)
         partial["saved"] = job.name
 
@@ -80,8 +80,7 @@ def ignore_interrupts() -> None:
 
 
 def import_stages() -> None:
-    from optracr import compiler, verification  # noqa: F401
-    from optracr.export import files  # noqa: F401
+    from optracr import certify, compiler, export  # noqa: F401
 
 
 def _sizes(model: Any) -> dict[str, Any]:

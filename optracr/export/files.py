@@ -6,35 +6,48 @@ input and output spaces) and the layer's MLP (two linear maps through its hidden
 the input tokens and output classes, the allocation and where every s-op is computed (``locations``). Loading
 rebuilds the same ``LayeredModel``, so the loaded model's weights and ``apply`` are bit-identical and it
 needs no RASP program. No pickle: token and direction values go through ``values`` (JSON with their types).
+
+Format version 2 records the SHA-256 of ``model.safetensors`` in ``model.json`` (``weights_sha256``) and ``load``
+checks it (``integrity``); version-1 directories, written before, load without that check. Every load error
+is a ``ModelFileError`` naming the file at fault.
+A compiled model's ``provenance`` (its ``CompileOptions`` and each compile stage's time and output) is recorded
+in ``model.json`` under ``provenance``; a file without it (saved before, or from a bare ``LayeredModel``) loads
+with none.
+A model saved with its certificate (``optracr.certify``) also holds ``certificate.json``: the certificate's JSON
+and the SHA-256 of ``model.safetensors``, which ``load`` checks before handing it back.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from optracr import assemble, craft, schedule
+from optracr.export import integrity
 from optracr.export import source
-from optracr.export import values
+from optracr import typed_json as values
+from optracr.errors import CompileError
 from optracr.frontend import rasp
 
 FORMAT = "optracr-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: model.json records the SHA-256 of model.safetensors
 JSON_NAME = "model.json"
 WEIGHTS_NAME = "model.safetensors"
+CERTIFICATE_NAME = "certificate.json"
+CERTIFICATE_FORMAT = "optracr-certificate"
+PROVENANCE_FIELD = "provenance"
+ModelFileError = integrity.ModelFileError
 
-
-class ModelFileError(ValueError):
-    """A saved model that cannot be loaded: a missing or malformed field (named), or a newer format."""
-
-
-def save(model: Any, path: str | Path) -> Path:
+def save(model: Any, path: str | Path, *, certificate: Any = None) -> Path:
     """Writes ``model`` (a ``CompiledModel`` or ``LayeredModel``) into the directory ``path``; returns it.
+
+    ``certificate`` (an ``optracr.certify`` Certificate of this model; default: the one the model carries) is
+    written beside the weights as ``certificate.json``, tied to them by their SHA-256; ``load`` reads it back and
+    ``optracr.certify`` of the loaded model returns it.
 
     >>> import tempfile, optracr
     >>> from optracr import rasp
@@ -45,8 +58,6 @@ def save(model: Any, path: str | Path) -> Path:
     >>> optracr.load(directory).apply(["BOS", "a", "b"]).decoded
     ['BOS', True, False]
     """
-    from safetensors import numpy as safetensors_numpy
-
     layered = source.as_layered(model)
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True)
@@ -54,12 +65,23 @@ def save(model: Any, path: str | Path) -> Path:
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "optracr_version": _optracr_version(),
+        "optracr_version": integrity.optracr_version(),
         **_describe(layered, writer),
     }
     document["directions"] = writer.directions
+    provenance = getattr(model, "provenance", None)
+    if provenance is not None:
+        document[PROVENANCE_FIELD] = provenance.to_json()
+    # the weights first: model.json records their digest, and a directory without it is not a saved model
+    document[integrity.DIGEST_FIELD] = integrity.write_tensors(writer.tensors, directory / WEIGHTS_NAME, FORMAT)
     (directory / JSON_NAME).write_text(json.dumps(document, indent=1) + "\n")
-    safetensors_numpy.save_file(writer.tensors, str(directory / WEIGHTS_NAME), metadata={"format": FORMAT})
+    certificate = certificate if certificate is not None else getattr(model, "certificate", None)
+    if certificate is not None:
+        saved = {"format": CERTIFICATE_FORMAT, "weights_sha256": document[integrity.DIGEST_FIELD],
+                 "certificate": certificate.to_json()}
+        (directory / CERTIFICATE_NAME).write_text(json.dumps(saved, indent=1, allow_nan=False) + "\n")
+    elif (directory / CERTIFICATE_NAME).exists():
+        (directory / CERTIFICATE_NAME).unlink()  # an older model's certificate does not belong to these weights
     return directory
 
 
@@ -67,52 +89,56 @@ def load(path: str | Path) -> assemble.CompiledModel:
     """The model saved in the directory ``path``, ready to ``apply``, with no RASP program needed.
 
     Raises:
-      ModelFileError: a file is missing, a field is missing or malformed (the message names it), or the file
-        was written by a newer optracr whose format this version cannot read.
+      ModelFileError: naming the file at fault: a file is missing, damaged or truncated (its SHA-256 differs
+        from the one ``model.json`` records), a field is missing or malformed (named), the JSON is not a saved
+        optracr model, or it was written by a newer optracr whose format this version cannot read.
     """
-    from safetensors import numpy as safetensors_numpy
-
     directory = Path(path)
-    for name in (JSON_NAME, WEIGHTS_NAME):
-        if not (directory / name).is_file():
-            raise ModelFileError(
-                f"{directory}: no {name}; a saved model is a directory holding {JSON_NAME} and {WEIGHTS_NAME}"
-            )
-    try:
-        document = json.loads((directory / JSON_NAME).read_text())
-    except json.JSONDecodeError as error:
-        raise ModelFileError(f"{directory / JSON_NAME} is not JSON: {error}") from None
-    _check_format(document)
-    tensors = safetensors_numpy.load_file(str(directory / WEIGHTS_NAME))
-    reader = _Reader(document, tensors)
+    integrity.require_files(directory, (JSON_NAME, WEIGHTS_NAME), "a saved model", "")
+    json_path, weights_path = directory / JSON_NAME, directory / WEIGHTS_NAME
+    document, _ = integrity.read_document(json_path, FORMAT, FORMAT_VERSION, "a saved optracr model")
+    reader = _Reader(document, integrity.read_tensors(weights_path, document, json_path), json_path, weights_path)
     try:
         layered = _rebuild(reader)
     except (ValueError, TypeError) as error:
         if isinstance(error, ModelFileError):
             raise
-        raise ModelFileError(f"{directory}: the saved parts do not fit together: {error}") from None
-    return assemble.CompiledModel(layered)
+        raise ModelFileError(f"{directory}: the saved parts do not fit together: {error}", path=directory) from None
+    return assemble.CompiledModel(layered, loaded_from=str(directory), certificate=_certificate(directory, document),
+                                  provenance=_provenance(document, json_path))
 
 
-def _optracr_version() -> str:
+def _provenance(document: dict[str, Any], json_path: Path) -> assemble.Provenance | None:
+    """The compile options and stages ``model.json`` records, or None in a file that has none."""
+    if PROVENANCE_FIELD not in document:
+        return None
     try:
-        return metadata.version("optracr")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+        return assemble.Provenance.from_json(document[PROVENANCE_FIELD])
+    except CompileError as error:
+        raise ModelFileError(f"{json_path}: field {PROVENANCE_FIELD!r} is malformed: {error}", path=json_path) from None
 
 
-def _check_format(document: Any) -> None:
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise ModelFileError(f"{JSON_NAME}: field 'format' must be {FORMAT!r}; this is not a saved optracr model")
-    version = document.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise ModelFileError(f"{JSON_NAME}: field 'format_version' must be an int, got {version!r}")
-    if version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{JSON_NAME}: format_version {version} was written by a newer optracr "
-            f"({document.get('optracr_version', 'unknown')}); this optracr ({_optracr_version()}) reads format "
-            f"versions up to {FORMAT_VERSION}: upgrade optracr to load it"
-        )
+def _certificate(directory: Path, document: dict[str, Any]) -> Any:
+    """The certificate saved beside the weights, or None; refused when it was made for other weights."""
+    path = directory / CERTIFICATE_NAME
+    if not path.is_file():
+        return None
+    from optracr.certify import Certificate  # only a model saved with its certificate needs it
+
+    weights = document.get(integrity.DIGEST_FIELD) or integrity.sha256_of(directory / WEIGHTS_NAME)
+    try:
+        saved = json.loads(path.read_text())
+        if saved.get("format") != CERTIFICATE_FORMAT:
+            raise ModelFileError(f"{path}: field 'format' must be {CERTIFICATE_FORMAT!r}", path=path)
+        if saved.get("weights_sha256") != weights:
+            raise ModelFileError(
+                f"{path} was made for other weights than {directory / WEIGHTS_NAME} (their SHA-256 differs); "
+                "certify the model again (optracr.certify(model, program)) or delete the stale certificate",
+                path=path,
+            )
+        return Certificate.from_json(saved["certificate"])
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+        raise ModelFileError(f"{path} is not a certificate optracr can read: {error}", path=path) from None
 
 
 # ------------------------------------------------------------------------------------------ writing
@@ -204,19 +230,21 @@ def _allocation_json(allocation: schedule.Allocation) -> dict[str, Any]:
 class _Reader:
     """Reads fields of the JSON document and the tensors they name, with errors that name the field."""
 
-    def __init__(self, document: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+    def __init__(self, document: dict[str, Any], tensors: dict[str, np.ndarray], json_path: Path,
+                 weights_path: Path) -> None:
         self.document, self.tensors = document, tensors
+        self.json_path, self.weights_path = json_path, weights_path
         table = self.field(document, "directions", list, "directions")
         self.directions = [self._direction(entry, f"directions[{i}]") for i, entry in enumerate(table)]
 
     def field(self, obj: Any, name: str, kind: type | tuple[type, ...], where: str) -> Any:
         if not isinstance(obj, dict) or name not in obj:
-            raise ModelFileError(f"{JSON_NAME}: field {where!r} is missing")
+            raise self.error(f"field {where!r} is missing")
         value = obj[name]
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             expected = " or ".join(k.__name__ if k is not type(None) else "null" for k in kinds)
-            raise ModelFileError(f"{JSON_NAME}: field {where!r} must be {expected}, got {value!r}")
+            raise self.error(f"field {where!r} must be {expected}, got {value!r}")
         return value
 
     def value(self, obj: Any, name: str, where: str) -> Any:
@@ -226,25 +254,29 @@ class _Reader:
         return tuple(self.convert(lambda e=e: values.from_json(e), f"{where}[{i}]")
                      for i, e in enumerate(self.field(obj, name, list, where)))
 
-    @staticmethod
-    def convert(make: Callable[[], Any], where: str) -> Any:
+    def error(self, message: str) -> ModelFileError:
+        """An error about ``model.json``, naming it."""
+        return ModelFileError(f"{self.json_path}: {message}", path=self.json_path)
+
+    def convert(self, make: Callable[[], Any], where: str) -> Any:
         try:
             return make()
         except (values.ValueFormatError, KeyError, TypeError, ValueError) as error:
             if isinstance(error, ModelFileError):
                 raise
-            raise ModelFileError(f"{JSON_NAME}: field {where!r} is malformed: {error}") from None
+            raise self.error(f"field {where!r} is malformed: {error}") from None
 
     def space(self, obj: Any, name: str, where: str) -> craft.VectorSpaceWithBasis:
         indices = self.field(obj, name, list, where)
         if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(self.directions) for i in indices):
-            raise ModelFileError(f"{JSON_NAME}: field {where!r} must list indices into 'directions', got {indices!r}")
-        return self.convert(lambda: craft.bases.space(self.directions[i] for i in indices), where)
+            raise self.error(f"field {where!r} must list indices into 'directions', got {indices!r}")
+        return self.convert(lambda: craft.space(self.directions[i] for i in indices), where)
 
     def tensor(self, obj: Any, name: str, where: str) -> np.ndarray:
         key = self.field(obj, name, str, where)
         if key not in self.tensors:
-            raise ModelFileError(f"{WEIGHTS_NAME}: tensor {key!r} (named by field {where!r}) is missing")
+            raise ModelFileError(f"{self.weights_path}: tensor {key!r} (named by field {where!r} of {JSON_NAME}) is "
+                                 "missing", path=self.weights_path)
         return np.array(self.tensors[key], dtype=np.float64)
 
     def linear(self, obj: Any, where: str) -> craft.Linear:
@@ -260,7 +292,7 @@ class _Reader:
 
     def _direction(self, entry: Any, where: str) -> craft.BasisDirection:
         if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
-            raise ModelFileError(f"{JSON_NAME}: field {where!r} must be [name, value], got {entry!r}")
+            raise self.error(f"field {where!r} must be [name, value], got {entry!r}")
         return self.convert(lambda: craft.BasisDirection(entry[0], values.from_json(entry[1])), where)
 
 

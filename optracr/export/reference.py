@@ -179,7 +179,9 @@ class ReferenceCompatibleModel:
         tokens = np.asarray(tokens)
         x = params["token_embed"]["embeddings"][tokens] + params["pos_embed"]["embeddings"][np.arange(tokens.shape[1])]
         embeddings = x
-        mask = _attention_mask(tokens, self.input_encoder.pad_encoding, self.model_config.causal)
+        pad_id = self.input_encoder.pad_encoding
+        is_pad = tokens == pad_id if pad_id is not None else np.zeros(tokens.shape, dtype=bool)
+        mask = craft.attention_mask(is_pad, self.model_config.causal)[:, None]  # B x 1 x T x T
         residuals, layer_outputs, attn_logits = [], [], []
         for layer in range(self.model_config.num_layers):
             attended, logits = _attention(x, mask, params, f"transformer/layer_{layer}/attn", self.model_config)
@@ -314,14 +316,6 @@ def _with_bias(w: np.ndarray) -> dict[str, np.ndarray]:
 
 def _linear(x: np.ndarray, module: Mapping[str, np.ndarray]) -> np.ndarray:
     return x @ module["w"] + module["b"]
-
-
-def _attention_mask(tokens: np.ndarray, pad_id: int | None, causal: bool) -> np.ndarray:
-    """B x 1 x T x T, True where a query may attend a key."""
-    length = tokens.shape[1]
-    keys = tokens != pad_id if pad_id is not None else np.ones_like(tokens, dtype=bool)
-    mask = np.broadcast_to(keys[:, None, None, :], (tokens.shape[0], 1, length, length))
-    return mask & np.tril(np.ones((length, length), dtype=bool)) if causal else mask
 
 
 def _attention(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from optracr.errors import OptracrTypeError
 
 def as_layered(model: Any) -> Any:
     """``model.layered`` for a ``CompiledModel``; a ``LayeredModel`` (anything with ``dense()``) as it is."""
@@ -11,7 +12,8 @@ def as_layered(model: Any) -> Any:
         return model
     if hasattr(model, "layered"):
         return model.layered
-    raise TypeError(
+    raise OptracrTypeError(
+        None,
         f"expected an optracr CompiledModel or assemble.LayeredModel, got {type(model).__name__}; "
         "compile a program with optracr.compile first"
     )

@@ -18,10 +18,10 @@ from transformer_lens.config import TransformerBridgeConfig
 from transformer_lens.model_bridge import TransformerBridge
 from transformer_lens.model_bridge.sources import native as _native  # noqa: F401 - attaches boot_native
 
-from optracr.export import files
+from optracr.export import integrity
 from optracr.export import reference
 from optracr.export import source
-from optracr.export import values
+from optracr import typed_json as values
 
 
 def bridge_config(model: Any, *, dtype: torch.dtype = torch.float64) -> TransformerBridgeConfig:
@@ -109,15 +109,15 @@ TL_WEIGHTS_NAME = "transformer_lens.safetensors"
 def save_transformer_lens(model: Any, path: str | Path) -> Path:
     """Writes the bridge's state dict (``transformer_lens.safetensors``) and its config, residual labels and
     encoders (``transformer_lens.json``) into the directory ``path``; ``load_transformer_lens`` reads them."""
-    from safetensors import torch as safetensors_torch
-
     layered = source.as_layered(model)
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True)
     config = bridge_config(layered)
+    weights = {name: tensor.numpy() for name, tensor in state_dict(layered).items()}
     document = {
         "format": TL_FORMAT,
-        "format_version": files.FORMAT_VERSION,
+        "format_version": TL_FORMAT_VERSION,
+        integrity.DIGEST_FIELD: integrity.write_tensors(weights, directory / TL_WEIGHTS_NAME, TL_FORMAT),
         "config": {name: getattr(config, name) for name in _CONFIG_FIELDS},
         "residual_labels": list(layered.residual_labels),
         "input_tokens": [values.to_json(token) for token in layered.input_tokens],
@@ -128,21 +128,30 @@ def save_transformer_lens(model: Any, path: str | Path) -> Path:
         "output_classes": [values.to_json(value) for value in layered.output_classes],
     }
     (directory / TL_JSON_NAME).write_text(json.dumps(document, indent=1) + "\n")
-    safetensors_torch.save_file(state_dict(layered), str(directory / TL_WEIGHTS_NAME))
     return directory
 
 
 def load_transformer_lens(path: str | Path) -> TransformerBridge:
     """The bridge ``save_transformer_lens`` wrote into ``path``, loaded strictly, labels and encoders attached."""
-    from safetensors import torch as safetensors_torch
-
     directory = Path(path)
-    document = json.loads((directory / TL_JSON_NAME).read_text())
-    if document.get("format") != TL_FORMAT or document.get("format_version", 0) > files.FORMAT_VERSION:
-        raise files.ModelFileError(f"{TL_JSON_NAME}: not a TransformerLens export this optracr can read")
+    integrity.require_files(directory, (TL_JSON_NAME, TL_WEIGHTS_NAME), "a TransformerLens export",
+                            " (write one with export.save_transformer_lens or `optracr export --format tl`)")
+    json_path = directory / TL_JSON_NAME
+    document, _ = integrity.read_document(json_path, TL_FORMAT, TL_FORMAT_VERSION, "a TransformerLens export of optracr")
+    weights = integrity.read_tensors(directory / TL_WEIGHTS_NAME, document, json_path)
+    try:
+        return _rebuild_bridge(document, weights)
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:  # a field missing or malformed, or a shape
+        if isinstance(error, integrity.ModelFileError):
+            raise
+        raise integrity.ModelFileError(f"{json_path}: a field is missing or does not fit the weights "
+                                       f"({type(error).__name__}: {error})", path=json_path) from None
+
+
+def _rebuild_bridge(document: dict[str, Any], weights: dict[str, np.ndarray]) -> TransformerBridge:
     config = TransformerBridgeConfig(**document["config"], dtype=torch.float64, init_weights=False, model_name="optracr")
     bridge = TransformerBridge.boot_native(config, dtype=torch.float64)
-    bridge.load_state_dict(safetensors_torch.load_file(str(directory / TL_WEIGHTS_NAME)), strict=True)
+    bridge.load_state_dict({name: torch.tensor(array) for name, array in weights.items()}, strict=True)
     numerical = document["output_encoding"] == "NUMERICAL"
     tokens = [values.from_json(token) for token in document["input_tokens"]]
     _attach(
@@ -161,6 +170,7 @@ def load_transformer_lens(path: str | Path) -> TransformerBridge:
 
 
 TL_FORMAT = "optracr-transformer-lens"
+TL_FORMAT_VERSION = 2  # 2: transformer_lens.json records the SHA-256 of transformer_lens.safetensors
 _CONFIG_FIELDS = ("d_model", "d_head", "n_layers", "n_ctx", "n_heads", "d_vocab", "d_vocab_out", "d_mlp", "act_fn",
                   "normalization_type", "attention_dir", "default_prepend_bos")
 

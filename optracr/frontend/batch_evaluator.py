@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from optracr import errors
 from optracr.frontend import evaluator
 from optracr.frontend import language
 from optracr.frontend import typed_values
@@ -39,7 +40,8 @@ def evaluate_batch(
     """``evaluate(expr, xs, causal)`` for every ``xs`` in ``inputs``, in order; None where it would raise
     ``EvaluationError``. Any other error ``evaluate`` would raise propagates."""
     if not isinstance(expr, language.SOp):
-        raise TypeError(f"evaluate_batch evaluates s-ops; {expr.label} is a {type(expr).__name__}")
+        raise errors.OptracrTypeError(getattr(expr, "label", None), f"evaluate_batch evaluates s-ops, got a "
+                                      f"{type(expr).__name__}; evaluate a selector with rasp.evaluate")
     inputs = [list(xs) for xs in inputs]
     results: list[list[Value] | None] = [None] * len(inputs)
     numbers = [number for number, xs in enumerate(inputs) if xs]  # the empty input: evaluate's own business

@@ -80,11 +80,11 @@ def _lift(expr: language.RASPExpr, f: Callable[..., Value], *args: Value) -> Val
 
 
 def _map(expr: language.Map, xs: list, visit: Visit, causal: bool) -> list:
-    return [_lift(expr, expr.f, x) for x in visit(expr.inner)]
+    return [apply_function(expr, x) for x in visit(expr.inner)]
 
 
 def _sequence_map(expr: language.SequenceMap, xs: list, visit: Visit, causal: bool) -> list:
-    return [_lift(expr, expr.f, x, y) for x, y in zip(visit(expr.fst), visit(expr.snd))]
+    return [apply_function(expr, x, y) for x, y in zip(visit(expr.fst), visit(expr.snd))]
 
 
 def _full(expr: language.Full, xs: list, visit: Visit, causal: bool) -> list:
@@ -185,6 +185,28 @@ def _aggregate_row(expr: language.Aggregate, picked: list, numerical: bool) -> V
         f"categorical aggregate picked several positions with different values {picked!r}; "
         "make the aggregate numerical or make the selector pick one position",
     )
+
+
+# ----------------------------------------------------------------------------------- value by value
+# The meaning of one operation on given values, as ``evaluate`` applies it at one position: for checkers that
+# reason about values rather than whole inputs (``optracr.certify``). ``evaluate`` itself goes through these.
+
+
+def apply_function(expr: language.Map | language.SequenceMap, *args: Value) -> Value:
+    """A Map's or SequenceMap's value on its input values: None if any is None; ``EvaluationError`` where its
+    function raises."""
+    return _lift(expr, expr.f, *args)
+
+
+def selects(select: language.Select, key: Value, query: Value) -> bool:
+    """Whether ``select`` picks a key holding ``key`` for a query holding ``query`` (never a None key or query)."""
+    return key is not None and query is not None and _predicate(select, key, query)
+
+
+def aggregate_value(expr: language.Aggregate, picked: Sequence[Value]) -> Value:
+    """An Aggregate's value at a query that picks positions holding ``picked`` (in key order): the default when
+    empty; ``EvaluationError`` where a categorical one picks different values."""
+    return _aggregate_row(expr, list(picked), language.is_numerical(expr))
 
 
 _EVALUATORS: dict[type, Callable[..., Any]] = {

@@ -17,6 +17,7 @@ import networkx as nx
 from optracr.frontend import input_spec as input_spec_lib
 from optracr.frontend import language
 from optracr.frontend import typed_values
+from optracr import errors
 from optracr.frontend.errors import CompileError
 
 Label = str
@@ -108,7 +109,7 @@ class NodeValues:
         object.__setattr__(self, "value_set", typed_values.ValueSet(self.value_set))
         object.__setattr__(self, "dropped_inputs", typed_values.ValueSet(self.dropped_inputs))
         if not isinstance(self.may_be_none, bool):
-            raise TypeError(f"may_be_none must be a bool, got {self.may_be_none!r}")
+            raise errors.OptracrTypeError(None, f"NodeValues: may_be_none must be a bool, got {self.may_be_none!r}")
 
 
 @dataclasses.dataclass(frozen=True)

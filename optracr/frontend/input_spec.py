@@ -4,13 +4,15 @@ program may treat them (partial functions), checked once."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 
+from optracr import options
 from optracr.frontend import errors
 
-REFUSE_PARTIAL = "refuse"
-ALLOW_PARTIAL = "allow"
-PARTIAL_FUNCTIONS = (REFUSE_PARTIAL, ALLOW_PARTIAL)
+STRICT_CAUSAL = options.STRICT_CAUSAL
+CAUSAL_OPTIONS = options.CAUSAL_OPTIONS
+ALLOW_PARTIAL = options.ALLOW_PARTIAL
+PARTIAL_FUNCTIONS = options.PARTIAL_FUNCTIONS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,7 +24,10 @@ class InputSpec:
       max_seq_len: the longest input, BOS excluded (an integer >= 1).
       bos: the token at position 0 of every input; outside the vocabulary.
       pad: the token filling positions after the input; outside the vocabulary, not BOS.
-      causal: whether a position attends only to itself and the positions before it.
+      causal: ``False`` (every position attends to every position), ``True`` (a position attends only to itself
+        and the positions before it; the model computes the program's causal meaning, what ``evaluate(...,
+        causal=True)`` gives, with a ``CausalMeaningWarning`` where a selector can pick a later position) or
+        ``"strict"`` (the same mask, and a ``CompileError`` instead of that warning).
       partial_functions: ``"refuse"`` (the default): a Map or SequenceMap whose function raises on some of its
         input values is a ``CompileError``; ``"allow"``: it compiles, the model has no value there and
         ``verify`` counts those inputs as undefined.
@@ -30,25 +35,24 @@ class InputSpec:
 
     vocab: frozenset[Hashable]
     max_seq_len: int
-    bos: Hashable = "BOS"
-    pad: Hashable = "PAD"
-    causal: bool = False
-    partial_functions: str = REFUSE_PARTIAL
+    bos: Hashable = options.CompileOptions.bos
+    pad: Hashable = options.CompileOptions.pad
+    causal: bool | str = options.CompileOptions.causal
+    partial_functions: str = options.CompileOptions.partial_functions
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "vocab", _vocab_set(self.vocab))
+        object.__setattr__(self, "vocab", options.token_set(self.vocab))
         errors.raise_all(_problems(self))
 
+    @property
+    def masked(self) -> bool:
+        """Whether a position attends only to itself and earlier positions (``causal`` True or ``"strict"``)."""
+        return self.causal is not False
 
-def _vocab_set(vocab: Iterable[Hashable]) -> frozenset[Hashable]:
-    if not isinstance(vocab, Iterable):
-        raise errors.CompileError(
-            None, f"the vocabulary must be a collection of input tokens, e.g. vocab={{'a', 'b'}}, got {vocab!r}"
-        )
-    try:
-        return frozenset(vocab)
-    except TypeError as error:
-        raise errors.CompileError(None, f"vocabulary tokens must be hashable (str, int, ...): {error}") from None
+    @property
+    def strict_causal(self) -> bool:
+        """Whether a selector that can pick a later position is refused (``causal="strict"``)."""
+        return self.causal == STRICT_CAUSAL
 
 
 def _problems(spec: InputSpec) -> list[errors.CompileError]:
@@ -60,7 +64,7 @@ def _problems(spec: InputSpec) -> list[errors.CompileError]:
             errors.CompileError(None, "the vocabulary contains None, which RASP uses for 'no value'; remove it")
         )
     for special, role in ((spec.bos, "BOS"), (spec.pad, "PAD")):
-        if not _is_hashable(special):
+        if not options.is_hashable(special):
             message = f"the {role} token must be hashable (str, int, ...), got {special!r}"
             found.append(errors.CompileError(None, message))
         elif special in spec.vocab:
@@ -74,8 +78,15 @@ def _problems(spec: InputSpec) -> list[errors.CompileError]:
     max_seq_len = spec.max_seq_len
     if isinstance(max_seq_len, bool) or not isinstance(max_seq_len, int) or max_seq_len < 1:
         found.append(errors.CompileError(None, f"max_seq_len must be an integer >= 1, got {max_seq_len!r}"))
-    if not isinstance(spec.causal, bool):
-        found.append(errors.CompileError(None, f"causal must be True or False, got {spec.causal!r}"))
+    if not is_causal_option(spec.causal):
+        found.append(
+            errors.CompileError(
+                None,
+                f"causal must be False, True or {STRICT_CAUSAL!r}, got {spec.causal!r}; True compiles the program's "
+                f"causal meaning (a warning where a selector can pick a later position), {STRICT_CAUSAL!r} refuses "
+                "such selectors",
+            )
+        )
     if not isinstance(spec.partial_functions, str) or spec.partial_functions not in PARTIAL_FUNCTIONS:
         valid = " or ".join(repr(option) for option in PARTIAL_FUNCTIONS)
         found.append(
@@ -84,9 +95,6 @@ def _problems(spec: InputSpec) -> list[errors.CompileError]:
     return found
 
 
-def _is_hashable(value: object) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
+def is_causal_option(causal: object) -> bool:
+    """Whether ``causal`` is one of ``CAUSAL_OPTIONS`` (a bool, or the string ``"strict"``)."""
+    return isinstance(causal, bool) or (isinstance(causal, str) and causal == STRICT_CAUSAL)

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from optracr import errors
+
 Value = Any
 SelectorValue = list[list[bool]]
 Predicate = Callable[[Value, Value], bool]
@@ -57,7 +59,7 @@ class RASPExpr(abc.ABC):
     def __call__(self, xs: Sequence[Value]) -> Any:
         """The expression evaluated on ``xs`` (no BOS), as the reference's ``expr(xs)``: ``rasp.evaluate``."""
         if _installed_evaluate is None:
-            raise RuntimeError("no RASP evaluator is installed; import optracr.rasp, which installs it")
+            raise errors.OptracrBug("no RASP evaluator is installed; importing optracr.frontend installs it")
         return _installed_evaluate(self, xs)
 
     def __init__(self) -> None:
@@ -109,7 +111,9 @@ class RASPExpr(abc.ABC):
     def named(self, name: str) -> RASPExpr:
         """A copy of this expression labelled ``name``."""
         if not isinstance(name, str) or not name:
-            raise TypeError(f"a RASP label must be a non-empty string, got {name!r}")
+            raise errors.OptracrTypeError(
+                self.label, f"a RASP label must be a non-empty string, got {name!r}; e.g. .named('is_x')"
+            )
         return annotate(self, name=name)
 
     def annotated(self, **annotations: Any) -> RASPExpr:
@@ -118,6 +122,12 @@ class RASPExpr(abc.ABC):
 
     def __hash__(self) -> int:
         return self._unique_id
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Unpickled (a program sent to a worker process), an expression takes a fresh id from this process's
+        # counter: a carried-over id could equal a local expression's, and passes memoise by id. Labels stay.
+        self.__dict__.update(state)
+        self._unique_id = next(_ids)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.label!r})"
@@ -240,7 +250,9 @@ class Map(SOp):
         super().__init__()
         _require_sop(inner, "Map", "inner")
         if not callable(f):
-            raise TypeError(f"Map needs a callable, got {f!r}")
+            raise errors.OptracrTypeError(
+                None, f"Map needs a callable, got {f!r}; e.g. rasp.Map(lambda x: x + 1, rasp.tokens)"
+            )
         if simplify and isinstance(inner, Map):
             inner_f, outer_f = inner.f, f
             f = lambda x: outer_f(inner_f(x))  # noqa: E731
@@ -261,7 +273,9 @@ class SequenceMap(SOp):
         _require_sop(fst, "SequenceMap", "fst")
         _require_sop(snd, "SequenceMap", "snd")
         if not callable(f):
-            raise TypeError(f"SequenceMap needs a callable, got {f!r}")
+            raise errors.OptracrTypeError(
+                None, f"SequenceMap needs a callable, got {f!r}; e.g. rasp.SequenceMap(lambda x, y: x + y, a, b)"
+            )
         self.f = f
         self.fst = fst
         self.snd = snd
@@ -349,9 +363,13 @@ class Comparison(enum.Enum):
 
     def __call__(self, key: Value, query: Value) -> bool:
         if key is None:
-            raise ValueError("key is None")
+            raise errors.EvaluationError(
+                None, f"Comparison.{self.name}: key is None; a selector compares values, never None"
+            )
         if query is None:
-            raise ValueError("query is None")
+            raise errors.EvaluationError(
+                None, f"Comparison.{self.name}: query is None; a selector compares values, never None"
+            )
         return _COMPARISONS[self](key, query)
 
 
@@ -394,7 +412,9 @@ class Select(Selector):
         _require_sop(keys, "Select", "keys")
         _require_sop(queries, "Select", "queries")
         if not callable(predicate):
-            raise TypeError(f"Select needs a Comparison or a callable predicate, got {predicate!r}")
+            raise errors.OptracrTypeError(
+                None, f"Select needs a Comparison or a callable predicate, got {predicate!r}; e.g. rasp.Comparison.EQ"
+            )
         self.keys = keys
         self.queries = queries
         self.predicate = predicate
@@ -517,7 +537,7 @@ def _combine_function(combinator: type[Selector]) -> Callable[..., bool]:
     for kind, combine in _COMBINATORS.items():
         if issubclass(combinator, kind):
             return combine
-    raise TypeError(f"merged_select combines with SelectorAnd, SelectorOr or SelectorNot, got {combinator!r}")
+    raise errors.OptracrBug(f"merged_select combines with SelectorAnd, SelectorOr or SelectorNot, got {combinator!r}")
 
 
 def _select_leaves(selector: Selector) -> list[Select] | None:
@@ -566,12 +586,16 @@ def _with_query(predicate: Predicate, fill: Value) -> Predicate:
 
 def _require_sop(value: object, op: str, argument: str) -> None:
     if not isinstance(value, SOp):
-        raise TypeError(f"{op}: `{argument}` must be an s-op (SOp), got {value!r}")
+        raise errors.OptracrTypeError(
+            None, f"{op}: `{argument}` must be an s-op (SOp) such as rasp.tokens, got {value!r}"
+        )
 
 
 def _require_selector(value: object, op: str, argument: str) -> None:
     if not isinstance(value, Selector):
-        raise TypeError(f"{op}: `{argument}` must be a Selector, got {value!r}")
+        raise errors.OptracrTypeError(
+            None, f"{op}: `{argument}` must be a Selector such as rasp.Select(...), got {value!r}"
+        )
 
 
 # ---------------------------------------------------------------------------------------- encodings

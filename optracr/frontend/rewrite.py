@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from optracr import errors
 from optracr.frontend import language
 
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {
@@ -98,14 +99,14 @@ def _rewrite_node(expr: language.RASPExpr, copies: dict[int, language.SOp]) -> l
 def conjuncts(selector: language.Selector) -> tuple[language.Select, ...]:
     """The Selects a rewritten selector is the conjunction of (one for a Select).
 
-    Raises ``TypeError`` for anything but a Select or a ``SelectorAnd`` tree of Selects (what ``rewrite``
-    leaves).
+    Raises ``OptracrBug`` for anything but a Select or a ``SelectorAnd`` tree of Selects (what ``rewrite``
+    leaves): the compiler calls it only on rewritten selectors.
     """
     if isinstance(selector, language.Select):
         return (selector,)
     if isinstance(selector, language.SelectorAnd):
         return conjuncts(selector.fst) + conjuncts(selector.snd)
-    raise TypeError(f"{selector.label!r} is not a conjunction of Selects; run frontend.rewrite first")
+    raise errors.OptracrBug(f"{selector.label!r} is not a conjunction of Selects; run frontend.rewrite first")
 
 
 # ------------------------------------------------------------------------------- numerical -> categorical

@@ -4,9 +4,13 @@ Each problem is a ``CompileError`` naming the expression, what is wrong and what
 SequenceMap whose function raises on some of its input values is refused unless the ``InputSpec`` allows
 partial functions; a Map of a numerical s-op is refused when its function tells apart values that are one
 number to the input's one direction (``0`` and ``0.0``, ``1`` and ``True``). A categorical
-Aggregate is checked statically: for each query value, the selector may pick keys of at most one value;
-positions sharing that key value are assumed to hold one value (the convention ``sort_unique`` relies on),
-and the verifier reports any input where the evaluator finds otherwise.
+Aggregate is checked statically: for each query value, the selector may pick keys of at most one *selection
+class*, the key values equal under ``==`` (``2`` and ``2.0``, ``1`` and ``True``: a Select compares with
+``==``, so no ``==``-predicate tells them apart); positions whose keys are in one class are assumed to hold
+one value (the convention ``sort_unique`` relies on: keys that differ at every position), and the verifier
+reports any input where the evaluator finds otherwise (there the head averages the positions it picks, and
+the evaluator has no answer unless they hold one value). Value sets still keep ``2`` and ``2.0`` apart, as
+two directions of the key s-op: a function of the key can tell them apart.
 """
 
 from __future__ import annotations
@@ -15,107 +19,12 @@ import itertools
 import math
 import numbers
 
-import networkx as nx
-
-from optracr.frontend import evaluator
 from optracr.frontend import graph as graph_lib
 from optracr.frontend import input_spec as input_spec_lib
 from optracr.frontend import language
 from optracr.frontend import typed_values
 from optracr.frontend.rewrite import conjuncts  # the package name `rewrite` is the function
 from optracr.frontend.errors import CompileError
-
-
-def validate_causal(traced: graph_lib.TracedProgram) -> list[CompileError]:
-    """Constructs a causal model cannot compute: ``length`` (a position cannot see the tokens after it)."""
-    return [
-        CompileError(
-            label,
-            "`length` is the whole input's length, which a causal model cannot see from earlier positions; "
-            "compile without causal, or count the positions so far with SelectorWidth(Select(indices, indices, "
-            "Comparison.LEQ))",
-        )
-        for label in traced.topological_labels()
-        if isinstance(traced.expr(label), language.LengthType)
-    ]
-
-
-def validate_looking_ahead(program_graph: graph_lib.ProgramGraph) -> list[CompileError]:
-    """Under causal=True: every Aggregate or SelectorWidth whose selector may pick a key after its query.
-
-    A causal model masks those keys, so its answer there would differ from the program's (issue 19 of the
-    reference). A selector is safe when one of the Selects it is the conjunction of never picks a later key:
-    one whose keys and queries are functions of ``indices`` alone (or constant) is checked at every pair of
-    positions; one over other s-ops may pick a later key wherever its predicate holds for some key value and
-    query value, so it is safe only when it never holds.
-    """
-    errors = []
-    for label in program_graph.topological_labels():
-        expr = program_graph.expr(label)
-        if not isinstance(expr, (language.Aggregate, language.SelectorWidth)):
-            continue
-        try:
-            parts = conjuncts(expr.selector)
-        except TypeError:
-            continue  # a ConstantSelector: reported by validate
-        found = [_later_key(part, program_graph) for part in parts]
-        if any(where is None for where in found):
-            continue
-        path = nx.shortest_path(program_graph.graph, label, program_graph.sink)
-        reach = "it is the output" if len(path) == 1 else "the output reads it along " + " -> ".join(path)
-        errors.append(
-            CompileError(
-                label,
-                f"under causal=True a position sees only itself and earlier ones, but its selector "
-                f"{program_graph.label_of(expr.selector)!r} can pick a later position ({found[0]}), and "
-                f"{reach}; compile without causal, or keep the selector to earlier "
-                "positions with `selector & rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)`",
-            )
-        )
-    return errors
-
-
-def _later_key(select: language.Select, program_graph: graph_lib.ProgramGraph) -> str | None:
-    """Where ``select`` may pick a key after its query, in words; None when it never does."""
-    max_seq_len = program_graph.input_spec.max_seq_len
-    keys, queries = _by_position(select.keys, program_graph), _by_position(select.queries, program_graph)
-    try:
-        if keys is None or queries is None:
-            for key in sorted(_values(program_graph, select.keys), key=repr):
-                for query in sorted(_values(program_graph, select.queries), key=repr):
-                    if select.predicate(key, query):
-                        return f"key {key!r} for query {query!r}, wherever they stand"
-            return None
-        for query_at in range(max_seq_len):
-            for key_at in range(query_at + 1, max_seq_len):
-                key, query = keys[key_at], queries[query_at]
-                if key is not None and query is not None and select.predicate(key, query):
-                    return f"key position {key_at} for query position {query_at}"
-    except Exception:
-        return "its predicate raised"  # reported by _check_select
-    return None
-
-
-def _by_position(sop: language.SOp, program_graph: graph_lib.ProgramGraph) -> list | None:
-    """The s-op's value at every position 0..N-1 when it depends on positions only (not on tokens)."""
-    if not _positional(sop, program_graph):
-        return None
-    token = sorted(program_graph.input_spec.vocab, key=repr)[0]
-    try:
-        return evaluator.evaluate(sop, [token] * program_graph.input_spec.max_seq_len)
-    except Exception:
-        return None
-
-
-def _positional(sop: language.SOp, program_graph: graph_lib.ProgramGraph) -> bool:
-    label = program_graph.label_of(sop)
-    if len(program_graph.value_set(label)) == 1 and not program_graph.may_be_none(label):
-        return True  # a constant
-    if isinstance(sop, language.IndicesType):
-        return True
-    if isinstance(sop, (language.Map, language.SequenceMap)):
-        return all(_positional(child, program_graph) for child in sop.children)
-    return False
 
 
 def validate(program_graph: graph_lib.ProgramGraph) -> list[CompileError]:
@@ -253,7 +162,8 @@ def _check_unique_selection(expr, label, program_graph) -> list[CompileError]:
 
 
 def _several_keys_picked(parts: list[language.Select], program_graph) -> tuple[list, object] | None:
-    """(key values, query) where the Selects over one key s-op together pick several key values; else None."""
+    """(key values, query) where the Selects over one key s-op together pick keys of several selection classes
+    (values unequal under ``==``); else None."""
     keys = _values(program_graph, parts[0].keys)
     query_sops = list({program_graph.label_of(part.queries): part.queries for part in parts}.values())
     query_at = {program_graph.label_of(sop): i for i, sop in enumerate(query_sops)}
@@ -266,7 +176,7 @@ def _several_keys_picked(parts: list[language.Select], program_graph) -> tuple[l
             ]
         except Exception:
             return None  # reported by _check_select
-        if len(picked) > 1:
+        if len(set(picked)) > 1:  # a set merges values equal under ==: one selection class each
             return picked, queries[0] if len(queries) == 1 else queries
     return None
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from optracr import options
 from optracr.frontend import graph as graph_lib
 from optracr.frontend import input_spec as input_spec_lib
 from optracr.frontend import language
@@ -122,7 +123,7 @@ def _apply_all(
             continue
         if value is None:
             returned_none = True
-        elif _is_hashable(value):
+        elif options.is_hashable(value):
             values.append(value)
         else:
             unhashable.append((shown, value))
@@ -132,16 +133,8 @@ def _apply_all(
     return graph_lib.NodeValues(values, dropped, returned_none)
 
 
-def _is_hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
-
-
 def _require_hashable(value: Any, label: str, source: str) -> None:
-    if not _is_hashable(value):
+    if not options.is_hashable(value):
         raise CompileError(
             label,
             f"{source} {value!r}, which is unhashable ({type(value).__name__}); values must be hashable to be "

@@ -16,6 +16,7 @@ from optracr.plotting._matplotlib import save
 from optracr.plotting.affine import AffinePanel, AffinePlan, affine_figure, affine_plan, draw_affine
 from optracr.plotting.attention import AttentionPlan, HeadPanel, attention_figure, attention_plan, draw_attention
 from optracr.plotting.layout import LayoutBox, LayoutPanel, LayoutPlan, draw_layout, layout_figure, layout_plan
+from optracr.plotting.selectors import describe_selector
 from optracr.plotting.residual import Band, ResidualPlan, Stage, draw_residual, residual_figure, residual_plan
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "HeadPanel",
     "attention_figure",
     "attention_plan",
+    "describe_selector",
     "draw_attention",
     "LayoutBox",
     "LayoutPanel",

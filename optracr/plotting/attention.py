@@ -42,10 +42,12 @@ class AttentionPlan:
 
 
 def attention_plan(
-    model: assemble.CompiledModel, tokens: Sequence[Hashable], *, program: rasp.SOp | None = None
+    model: assemble.CompiledModel, tokens: Sequence[Hashable], *, program: rasp.SOp | None = None,
+    result: assemble.ApplyResult | None = None,
 ) -> AttentionPlan:
-    """Which heads the attention picture of ``model`` on ``tokens`` (BOS first) draws, and their titles."""
-    result = model.apply(tokens)
+    """Which heads the attention picture of ``model`` on ``tokens`` (BOS first) draws, and their titles;
+    ``result`` is ``model.apply(tokens)`` where the caller has it already."""
+    result = result if result is not None else model.apply(tokens)
     owners = {(location.layer, head): label
               for label, location in model.layered.locations.items() for head in location.heads}
     described = selectors.head_descriptions(program) if program is not None else {}

@@ -64,15 +64,18 @@ class ResidualPlan:
 
 
 def residual_plan(
-    model: assemble.CompiledModel, tokens: Sequence[Hashable], *, all_rows: bool = False
+    model: assemble.CompiledModel, tokens: Sequence[Hashable], *, all_rows: bool = False,
+    result: assemble.ApplyResult | None = None,
 ) -> ResidualPlan:
-    """Which bands, rows and panels the residual picture of ``model`` on ``tokens`` (BOS first) draws."""
-    result = model.apply(tokens)
+    """Which bands, rows and panels the residual picture of ``model`` on ``tokens`` (BOS first) draws;
+    ``result`` is ``model.apply(tokens)`` where the caller has it already."""
+    result = result if result is not None else model.apply(tokens)
     layered = model.layered
+    index = {label: number for number, label in enumerate(layered.residual_labels)}
     used = np.abs(np.stack(result.residuals)).max(axis=(0, 1)) > USED
     bands, hidden, hidden_bands = [], [], []
     for band in _bands(layered):
-        keep = band.rows if all_rows else tuple(r for r in band.rows if used[_index(layered, r)])
+        keep = band.rows if all_rows else tuple(r for r in band.rows if used[index[r]])
         if not all_rows and band.kind == "scratch":
             keep = ()
         if band.is_output and not keep:
@@ -84,7 +87,7 @@ def residual_plan(
             values = tuple(value for row, value in zip(band.rows, band.values) if row in keep)
             bands.append(dataclasses.replace(band, rows=keep, values=values))
     stages = _stages(layered, all_rows)
-    order = [_index(layered, row) for band in bands for row in band.rows]
+    order = [index[row] for band in bands for row in band.rows]
     matrices = tuple(
         np.array(result.residuals[0 if stage.sublayer is None else stage.sublayer + 1][:, order].T)
         for stage in stages
@@ -98,10 +101,6 @@ def residual_plan(
         hidden_rows=tuple(hidden),
         hidden_bands=tuple(hidden_bands),
     )
-
-
-def _index(layered: assemble.LayeredModel, row: str) -> int:
-    return layered.residual_labels.index(row)
 
 
 def _bands(layered: assemble.LayeredModel) -> list[Band]:

@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ortools.sat.python import cp_model
 
+from optracr import options
 from optracr.schedule import allocation as allocation_lib
 from optracr.schedule import bounds
 from optracr.schedule import compact
@@ -97,9 +98,9 @@ def allocate_with_cpsat(
     *,
     hint: Mapping[BlockId, problem_lib.SublayerIndex] | None = None,
     hint_fusion_groups: Sequence[GroupId] = (),
-    time_limit_s: float = 5.0,
-    workers: int = 1,
-    seed: int = 0,
+    time_limit_s: float = options.CompileOptions.time_limit_s,
+    workers: int = options.CompileOptions.workers,
+    seed: int = options.CompileOptions.seed,
 ) -> allocation_lib.Allocation:
     """Minimise layers, then parameters, with CP-SAT; raise `SolverFailure` if no solution comes in time.
 

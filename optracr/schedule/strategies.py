@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Protocol
 
+from optracr import options
 from optracr.schedule import allocation as allocation_lib
 from optracr.schedule import bounds
 from optracr.schedule import cpsat
@@ -21,7 +22,7 @@ from optracr.schedule import problem as problem_lib
 # The package re-exports the function `check` under the module's name, so import the function itself.
 from optracr.schedule.check import check as check_allocation
 
-ALLOCATORS = ("solver", "heuristic")
+ALLOCATORS = options.ALLOCATORS
 
 
 class Allocator(Protocol):
@@ -123,7 +124,12 @@ def heuristic_portfolio() -> Allocator:
     return best_of(heuristic.allocate_with_heuristic, heuristic.allocate_asap, levelled.allocate_levelled)
 
 
-def solver_allocator(*, time_limit_s: float = 5.0, workers: int = 1, seed: int = 0) -> Allocator:
+def solver_allocator(
+    *,
+    time_limit_s: float = options.CompileOptions.time_limit_s,
+    workers: int = options.CompileOptions.workers,
+    seed: int = options.CompileOptions.seed,
+) -> Allocator:
     """CP-SAT seeded with, and falling back to, the heuristic portfolio's allocation; neither where the
     placement is forced (`unless_forced`)."""
     solver = functools.partial(cpsat.allocate_with_cpsat, workers=workers, seed=seed)
@@ -133,10 +139,10 @@ def solver_allocator(*, time_limit_s: float = 5.0, workers: int = 1, seed: int =
 def allocate(
     problem: problem_lib.Problem,
     *,
-    allocator: str = "solver",
-    time_limit_s: float = 5.0,
-    workers: int = 1,
-    seed: int = 0,
+    allocator: str = options.CompileOptions.allocator,
+    time_limit_s: float = options.CompileOptions.time_limit_s,
+    workers: int = options.CompileOptions.workers,
+    seed: int = options.CompileOptions.seed,
 ) -> allocation_lib.Allocation:
     """Place every block of `problem` in a layer; the result has passed `check`."""
     _check_options(allocator, time_limit_s, workers, seed)

@@ -1,8 +1,9 @@
 """``lay_out`` and the ``LayeredModel``: per layer, the same computation as the block graph's own numpy run.
 
-The block graph's run (``craft.run``) applies every block in order; the layered model applies each sublayer's
-heads and combined MLP at once, and the dense/Haiku backend runs padded arrays. All three must agree on every
-s-op after every sublayer, which pins the combination of a layer's blocks and the padding of its heads.
+The block graph's run (``_block_graph_run``: each craft block's ``apply`` in order) is the oracle; the block-wise
+forward (``run_forward``) applies each sublayer's heads and combined MLP at once, and the dense/Haiku backend
+runs padded arrays. All three must agree on every s-op after every sublayer, which pins the combination of a layer's blocks and the
+padding of its heads.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import itertools
 import numpy as np
 import pytest
 
-from optracr import assemble, craft, frontend, programs, rasp, schedule, scheduling
+from optracr import assemble, craft, frontend, programs, rasp, schedule
+from optracr.compiler import scheduling
 from optracr.errors import CompileError
 
 
@@ -29,6 +31,21 @@ def _build(program: rasp.SOp, vocab: set, max_seq_len: int, allocator: str = "so
     block_graph = craft.lower(frontend.analyse(program, vocab, max_seq_len), fold=fold, fuse=fold)
     allocation = schedule.allocate(scheduling.scheduling_problem(block_graph), allocator=allocator)
     return block_graph, assemble.lay_out(block_graph, allocation)
+
+
+def _block_graph_run(block_graph: craft.BlockGraph, tokens: list) -> craft.VectorInBasis:
+    """Every block's own ``apply`` in block order, each reading what the ones before it wrote."""
+    residual = craft.embed(block_graph, tokens)
+    mask = craft.attention_mask([token == block_graph.pad for token in tokens], block_graph.causal)
+    for lowered in block_graph.blocks:
+        residual = residual + lowered.block.apply(residual, mask).project(residual.space)
+    return residual
+
+
+def _forward(model: assemble.LayeredModel, inputs: list) -> assemble.ForwardTrace:
+    """The block-wise forward on one input, batch axis dropped."""
+    trace = assemble.run_forward(model.block_weights(), model.token_ids(inputs)[None])
+    return assemble.ForwardTrace(trace.output[0], tuple(r[0] for r in trace.residuals), (), ())
 
 
 def _written_by(model: assemble.LayeredModel, sublayer: int) -> list[str]:
@@ -51,8 +68,8 @@ def test_every_sublayer_of_the_layered_run_agrees_with_the_block_graph_run(name,
     block_graph, model = _build(make(), vocab, max_seq_len, fold=fold)
     for tokens in itertools.islice(itertools.product(sorted(vocab), repeat=max_seq_len), 0, None, 7):
         inputs = ["BOS", *tokens]
-        expected = craft.run(block_graph, inputs)
-        trace = model.run(inputs)
+        expected = _block_graph_run(block_graph, inputs)
+        trace = _forward(model, inputs)
         assert len(trace.residuals) == 1 + 2 * model.shape.num_layers
         for sublayer, residual in enumerate(trace.residuals[1:]):
             got = craft.VectorInBasis(model.residual_space, residual)
@@ -72,7 +89,7 @@ def test_haiku_backend_agrees_with_the_layered_run_after_every_sublayer(name, ma
     compiled = assemble.CompiledModel(model)
     for tokens in itertools.islice(itertools.product(sorted(vocab), repeat=max_seq_len), 0, None, 11):
         inputs = ["BOS", *tokens]
-        numpy_trace, haiku_result = model.run(inputs), compiled.apply(inputs, backend="jax")
+        numpy_trace, haiku_result = _forward(model, inputs), compiled.apply(inputs, backend="jax")
         for ours, theirs in zip(numpy_trace.residuals, haiku_result.residuals, strict=True):
             np.testing.assert_allclose(theirs, ours, atol=1e-9)
         np.testing.assert_allclose(haiku_result.output, numpy_trace.output, atol=1e-9)
@@ -132,7 +149,7 @@ def test_a_layer_wider_than_the_shape_is_rejected() -> None:
     _, model = _build(programs.LIBRARY["frac_prevs"].build(), programs.LIBRARY["frac_prevs"].vocab, 5)
     narrow = dataclasses.replace(model.shape, num_heads=0)
     fields = {name: getattr(model, name) for name in model.__dataclass_fields__}
-    with pytest.raises(ValueError, match="wider than the model's shape"):
+    with pytest.raises(CompileError, match="wider than the model's shape"):
         assemble.LayeredModel(**(fields | {"shape": narrow}))
 
 

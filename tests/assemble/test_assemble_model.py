@@ -99,7 +99,7 @@ def test_compile_rasp_to_model_takes_the_reference_argument_names() -> None:
 
 
 def test_unknown_allocator_is_rejected_listing_the_choices() -> None:
-    with pytest.raises(optracr.CompileError, match="solver, heuristic"):
+    with pytest.raises(optracr.CompileError, match="'solver', 'heuristic'"):
         optracr.compile(rasp.Map(lambda t: t, rasp.tokens), {"a"}, 2, allocator="greedy")
 
 

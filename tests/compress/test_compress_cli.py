@@ -30,7 +30,7 @@ def test_compress_writes_the_projection_and_reports_the_fit(
 ) -> None:
     out = tmp_path / "frac_prevs_d6"
     argv = ["compress", "frac_prevs", "--reference-structure", "--d", "6", "--steps", "200",
-            "--learning-rate", "1e-2", "--out", str(out)]
+            "--learning-rate", "1e-2", "--out", str(out), "--progress"]
     assert cli.main(argv) == 0
     captured = capsys.readouterr()
     assert "compress frac_prevs" in captured.err and "200/200" in captured.err  # the tqdm bar
@@ -60,3 +60,13 @@ def test_scramble_parts_can_be_switched_off(tmp_path: Path, capsys: pytest.Captu
     variant = compress.load_variant(out)
     assert variant.scrambling.kind == "identity"
     np.testing.assert_array_equal(variant.weights.token_embed, variant.model.layered.dense().token_embed)
+
+
+@pytest.mark.parametrize(
+    "argv", [["compress", "frac_prevs", "--d", "6", "--steps", "50"], ["scramble", "sort", "--seed", "0"]]
+)
+def test_no_progress_bar_is_drawn_into_a_log_file_by_default(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main([*argv, "--out", str(tmp_path / "variant")]) == 0  # stderr is captured: not a terminal
+    assert capsys.readouterr().err == ""

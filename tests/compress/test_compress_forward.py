@@ -117,3 +117,16 @@ def test_identity_projection_reproduces_compiled_library_programs(library_model)
         [np.nan if v is None else float(v) for v in theirs_decoded[1:]],
         atol=1e-6,
     )
+
+
+def test_identity_projection_equals_the_block_wise_forward_in_float32(library_model):
+    from optracr import assemble
+
+    token_ids = _batch(library_model, size=128)
+    ids = inputs.TokenIds.of(library_model)
+    ours = forward.compressed_forward(
+        forward.frozen_weights(library_model), jnp.eye(library_model.config.d_model), jnp.asarray(token_ids),
+        pad_id=ids.pad_id, causal=library_model.config.causal,
+    )
+    want = assemble.run_forward(library_model.layered.block_weights(np.float32), token_ids)
+    np.testing.assert_allclose(np.asarray(ours.output), want.output, rtol=0, atol=1e-4)

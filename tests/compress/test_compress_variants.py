@@ -8,6 +8,10 @@ scales only.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+
 import numpy as np
 import pytest
 
@@ -133,10 +137,45 @@ def test_tampered_variant_is_refused(paper_model, tmp_path):
     from safetensors import numpy as safetensors_numpy
 
     directory = compress.save_variant(compress.scramble(paper_model, seed=5), tmp_path / "variant")
-    tensors = safetensors_numpy.load_file(str(directory / "scrambled.safetensors"))
+    weights = directory / "scrambled.safetensors"
+    tensors = safetensors_numpy.load_file(str(weights))
     tensors["weights.token_embed"] = tensors["weights.token_embed"] + 1e-3
-    safetensors_numpy.save_file(tensors, str(directory / "scrambled.safetensors"))
+    safetensors_numpy.save_file(tensors, str(weights))
+    with pytest.raises(optracr.export.ModelFileError, match=f"{re.escape(str(weights))} is damaged or was changed"):
+        compress.load_variant(directory)
+    # with the digest brought up to date, the weights are still checked against the saved scrambling
+    document = json.loads((directory / "scrambled.json").read_text())
+    document["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    (directory / "scrambled.json").write_text(json.dumps(document))
     with pytest.raises(optracr.export.ModelFileError, match="weights.token_embed is not the saved scrambling"):
+        compress.load_variant(directory)
+
+
+def test_a_version_1_variant_without_a_digest_still_loads(paper_model, tmp_path):
+    variant = compress.scramble(paper_model, seed=5)
+    directory = compress.save_variant(variant, tmp_path / "variant")
+    document = json.loads((directory / "scrambled.json").read_text())
+    del document["weights_sha256"]
+    (directory / "scrambled.json").write_text(json.dumps({**document, "format_version": 1}))
+    loaded = compress.load_variant(directory)
+    assert all(np.array_equal(loaded.weights.arrays()[name], array) for name, array in variant.weights.arrays().items())
+
+
+def test_a_damaged_or_foreign_variant_file_is_refused_naming_its_path(paper_model, tmp_path):
+    directory = compress.save_variant(compress.scramble(paper_model, seed=5), tmp_path / "variant")
+    assert json.loads((directory / "scrambled.json").read_text())["format_version"] == 2
+    weights = directory / "scrambled.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    with pytest.raises(optracr.export.ModelFileError, match=f"{re.escape(str(weights))} is damaged"):
+        compress.load_variant(directory)
+    (directory / "scrambled.json").write_text('{"format": "optracr-model"}')
+    with pytest.raises(optracr.export.ModelFileError,
+                       match=f"{re.escape(str(directory / 'scrambled.json'))}: field 'format' must be "
+                             "'optracr-scrambled', got 'optracr-model'; this is not a saved variant"):
+        compress.load_variant(directory)
+    weights.unlink()
+    with pytest.raises(optracr.export.ModelFileError, match=f"{re.escape(str(directory))}: no scrambled.safetensors"):
         compress.load_variant(directory)
 
 

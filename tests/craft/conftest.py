@@ -55,14 +55,14 @@ def run_with_noise(
 
 
 def assert_same(label: str, got: list, expected: list, numerical: bool, xs: Sequence[Hashable]) -> None:
-    """Model values equal the evaluator's (numerical within NUMERICAL_TOLERANCE)."""
+    """Model values equal the evaluator's (numerical within NUMERICAL_TOLERANCE; categorical of the same type)."""
     assert len(got) == len(expected)
     for position, (g, e) in enumerate(zip(got, expected)):
         if numerical:
             e = 0.0 if e is None else float(e)
             assert abs(g - e) <= NUMERICAL_TOLERANCE, f"{label} at {position} of {xs}: model {g}, evaluator {e}"
         else:
-            assert g == e, f"{label} at {position} of {xs}: model {g!r}, evaluator {e!r}"
+            assert frontend.same_value(g, e), f"{label} at {position} of {xs}: model {g!r}, evaluator {e!r}"
 
 
 def check_program(
@@ -105,6 +105,12 @@ def check_program(
 def checker() -> Callable[..., craft.BlockGraph]:
     """``check_program`` (conftest helpers are reached through fixtures under --import-mode=importlib)."""
     return check_program
+
+
+@pytest.fixture
+def run_graph() -> Callable[[craft.BlockGraph, Sequence[Hashable]], craft.VectorInBasis]:
+    """run_graph(block_graph, tokens): the residual after every block in order (``run_with_noise``, seed 0)."""
+    return lambda block_graph, tokens: run_with_noise(block_graph, list(tokens), np.random.default_rng(0))
 
 
 @pytest.fixture

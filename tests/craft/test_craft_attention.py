@@ -7,13 +7,14 @@ import pytest
 
 from optracr import craft, frontend
 from optracr.craft import attention
+from optracr.errors import OptracrBug
 
 rasp = frontend.rasp
 DIGITS = {1, 2, 3}
 
 
 def _earlier_if(causal: bool, select: rasp.Selector) -> rasp.Selector:
-    """Under causal=True (which refuses selectors that look ahead), ``select`` kept to earlier positions."""
+    """Under causal=True, ``select`` kept to earlier positions (one head; look-ahead selectors: test_craft_causal)."""
     return select & rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ) if causal else select
 
 
@@ -44,7 +45,7 @@ def test_aggregate_with_a_callable_predicate_on_different_keys_and_queries(causa
 
 
 @pytest.mark.parametrize("causal", [False, True])
-def test_categorical_aggregate_copies_the_selected_value_or_gives_none(causal, checker, inputs) -> None:
+def test_categorical_aggregate_copies_the_selected_value_or_gives_none(causal, checker, inputs, run_graph) -> None:
     """Each position reads the token one place to its right; the last reads nothing (None)."""
     select = _earlier_if(causal, rasp.Select(rasp.indices, rasp.indices, lambda key, query: key == query + 1))
     select = select.named("next")
@@ -52,11 +53,11 @@ def test_categorical_aggregate_copies_the_selected_value_or_gives_none(causal, c
     all_inputs, random_inputs = inputs
     vocab = {"a", "b", "c"}
     block_graph = checker(program, vocab, 16, all_inputs(vocab, 4) + random_inputs(vocab, 16, 20), causal=causal)
-    residual = craft.run(block_graph, ["BOS", "a", "b", "c"])
+    residual = run_graph(block_graph, ["BOS", "a", "b", "c"])
     assert craft.decode(block_graph, residual) == ([None] * 3 if causal else ["b", "c", None])
 
 
-def test_output_wider_than_key_size_works() -> None:
+def test_output_wider_than_key_size_works(run_graph) -> None:
     """Regression: the reference crashes when a head's output space is wider than its key size."""
     vocab = set("abcdefgh")
     first = rasp.Map(lambda i: i == 0, rasp.indices).named("first")
@@ -67,7 +68,7 @@ def test_output_wider_than_key_size_works() -> None:
     lowered = block_graph.block_by_label["first_token"]
     assert (lowered.key_size, lowered.value_size) == (3, 8)
     for xs in (list("hgfedc"), list("b"), list("abca")):
-        residual = craft.run(block_graph, ["BOS", *xs])
+        residual = run_graph(block_graph, ["BOS", *xs])
         assert craft.decode(block_graph, residual) == frontend.evaluate(program_graph.expr("first_token"), xs)
 
 
@@ -102,7 +103,7 @@ def test_sharpness_grows_with_max_seq_len_and_meets_its_bound() -> None:
         s = attention.sharpness(n)
         assert (n + 1) * np.exp(-s / 2) <= attention.MAX_LEAK * (1 + 1e-12)
     assert attention.sharpness(1000) > attention.sharpness(10)
-    with pytest.raises(ValueError, match="max_seq_len"):
+    with pytest.raises(OptracrBug, match="optracr bug: sharpness needs max_seq_len"):
         attention.sharpness(0)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from optracr.craft import bases
+from optracr.errors import CompileError, OptracrTypeError
 
 D = bases.BasisDirection
 
@@ -26,9 +27,9 @@ def test_directions_sort_deterministically_with_mixed_value_types() -> None:
 
 
 def test_direction_rejects_bad_name_and_unhashable_value() -> None:
-    with pytest.raises(TypeError, match="non-empty string"):
+    with pytest.raises(OptracrTypeError, match="non-empty string"):
         D("")
-    with pytest.raises(TypeError, match="not hashable"):
+    with pytest.raises(OptracrTypeError, match="not hashable"):
         D("x", [1])
 
 
@@ -44,7 +45,7 @@ def test_space_knows_index_membership_and_subspaces() -> None:
 
 
 def test_space_rejects_repeated_directions() -> None:
-    with pytest.raises(ValueError, match="every direction once"):
+    with pytest.raises(CompileError, match="every direction once"):
         bases.space([D("a"), D("a")])
 
 
@@ -57,7 +58,7 @@ def test_join_keeps_first_seen_order_and_direct_sum_requires_disjoint_spaces() -
     first, second = bases.space([D("b"), D("a")]), bases.space([D("a"), D("c")])
     assert bases.join_vector_spaces(first, second).basis == (D("b"), D("a"), D("c"))
     assert bases.direct_sum(first, bases.space([D("c")])).basis == (D("b"), D("a"), D("c"))
-    with pytest.raises(ValueError, match="disjoint"):
+    with pytest.raises(CompileError, match="disjoint"):
         bases.direct_sum(first, second)
 
 
@@ -73,10 +74,10 @@ def test_vectors_add_only_within_one_space() -> None:
     total = space.vector_from_basis_direction(D("a")) + 2.0 * space.vector_from_basis_direction(D("b"))
     np.testing.assert_array_equal(total.magnitudes, [1.0, 2.0])
     assert total.magnitudes.dtype == np.float64
-    with pytest.raises(ValueError, match="within one space"):
+    with pytest.raises(CompileError, match="within one space"):
         total + bases.space([D("a")]).null_vector()
 
 
 def test_vector_rejects_magnitudes_of_the_wrong_width() -> None:
-    with pytest.raises(ValueError, match="do not fit"):
+    with pytest.raises(CompileError, match="do not fit"):
         bases.VectorInBasis(bases.space([D("a")]), np.zeros(2))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from optracr.craft import bases, blocks, numpy_model, operators
+from optracr.errors import CompileError
 
 D = bases.BasisDirection
 X, Y, H = D("x"), D("y"), D("_h", 0)
@@ -32,7 +33,7 @@ def test_mlp_applies_relu_between_its_layers() -> None:
 
 def test_mlp_requires_matching_hidden_spaces() -> None:
     mlp = _relu_mlp()
-    with pytest.raises(ValueError, match="hidden space"):
+    with pytest.raises(CompileError, match="hidden space"):
         blocks.MLP(mlp.fst, operators.Linear(bases.space([D("_h", 1)]), bases.space([Y]), np.ones((1, 1))))
 
 
@@ -110,7 +111,7 @@ def test_series_adds_each_output_before_the_next_block() -> None:
 
 
 def test_blocks_reject_a_residual_lacking_their_inputs() -> None:
-    with pytest.raises(ValueError, match="lacks the block's input directions"):
+    with pytest.raises(CompileError, match="lacks the block's input directions"):
         _relu_mlp().apply(bases.VectorInBasis(bases.space([Y]), np.zeros((2, 1))))
 
 
@@ -132,5 +133,5 @@ def test_mlps_combined_in_parallel_add_up_and_keep_every_hidden_unit() -> None:
     )
     np.testing.assert_allclose(combined.apply(residual).magnitudes, expected.magnitudes)
     np.testing.assert_allclose(combined.apply(residual).project(bases.space([D("y")])).magnitudes[:, 0], [3.0, -1.0])
-    with pytest.raises(ValueError, match="disjoint"):
+    with pytest.raises(CompileError, match="disjoint"):
         blocks.combine_in_parallel((first, first))

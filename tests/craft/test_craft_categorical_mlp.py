@@ -29,11 +29,11 @@ def test_categorical_map_of_a_boolean_comparison(checker, inputs) -> None:
     assert _block(block_graph, "is_a").mlp_hidden_width == 2
 
 
-def test_categorical_to_numerical_map_keeps_negative_outputs(checker, inputs) -> None:
+def test_categorical_to_numerical_map_keeps_negative_outputs(checker, inputs, run_graph) -> None:
     """Regression: the reference clips negative outputs of a categorical -> numerical MLP to 0."""
     program = rasp.numerical(rasp.Map(lambda x: -x, rasp.tokens)).named("negated")
     block_graph = checker(program, DIGITS, 4, inputs[0](DIGITS, 4))
-    residual = craft.run(block_graph, ["BOS", 1, 3, 2])
+    residual = run_graph(block_graph, ["BOS", 1, 3, 2])
     assert craft.decode(block_graph, residual) == [-1.0, -3.0, -2.0]
     assert _block(block_graph, "negated").mlp_hidden_width == 1
 
@@ -44,23 +44,23 @@ def test_categorical_to_numerical_map_with_both_signs_uses_two_units(checker, in
     assert _block(block_graph, "centred").mlp_hidden_width == 2
 
 
-def test_map_whose_function_raises_on_one_value_compiles_and_gives_no_output_there(checker, inputs) -> None:
+def test_map_whose_function_raises_on_one_value_compiles_and_gives_no_output_there(checker, inputs, run_graph) -> None:
     """Regression: the reference crashes on a function that raises where value inference skipped the value."""
     program = rasp.Map(lambda x: 6 // x, rasp.tokens).named("six_over")
     vocab = {0, 1, 2, 3}
     # inputs holding 0 are skipped there
     block_graph = checker(program, vocab, 3, inputs[0](vocab, 3), partial_functions="allow")
-    residual = craft.run(block_graph, ["BOS", 2, 0, 3])
+    residual = run_graph(block_graph, ["BOS", 2, 0, 3])
     assert craft.decode(block_graph, residual) == [3, None, 2]
     numerical = rasp.numerical(rasp.Map(lambda x: 6 / x, rasp.tokens)).named("six_over_numerical")
     block_graph = craft.lower(frontend.analyse(numerical, vocab, 3, partial_functions="allow"), fold=False)
-    assert craft.decode(block_graph, craft.run(block_graph, ["BOS", 2, 0])) == [3.0, 0.0]
+    assert craft.decode(block_graph, run_graph(block_graph, ["BOS", 2, 0])) == [3.0, 0.0]
 
 
-def test_map_returning_none_gives_no_output(checker, inputs) -> None:
+def test_map_returning_none_gives_no_output(checker, inputs, run_graph) -> None:
     program = rasp.Map(lambda x: None if x == 2 else x, rasp.tokens).named("drop_two")
     block_graph = checker(program, DIGITS, 3, inputs[0](DIGITS, 3))
-    assert craft.decode(block_graph, craft.run(block_graph, ["BOS", 2, 1])) == [None, 1]
+    assert craft.decode(block_graph, run_graph(block_graph, ["BOS", 2, 1])) == [None, 1]
 
 
 def test_categorical_sequence_map_is_exact(checker, inputs) -> None:
@@ -74,11 +74,11 @@ def test_categorical_sequence_map_with_numerical_output_is_exact(checker, inputs
     assert _block(block_graph, "affine").mlp_hidden_width <= 2 * 3
 
 
-def test_sequence_map_raising_on_some_pairs_gives_no_output_there(checker, inputs) -> None:
+def test_sequence_map_raising_on_some_pairs_gives_no_output_there(checker, inputs, run_graph) -> None:
     program = rasp.SequenceMap(lambda x, i: 12 // (x - i), rasp.tokens, rasp.indices).named("ratio")
     block_graph = checker(program, DIGITS, 4, inputs[0](DIGITS, 4), partial_functions="allow")
     # token 1 at index 1: 12 // 0 raises, so no value there.
-    assert craft.decode(block_graph, craft.run(block_graph, ["BOS", 3, 1, 1]))[1] is None
+    assert craft.decode(block_graph, run_graph(block_graph, ["BOS", 3, 1, 1]))[1] is None
 
 
 def test_sequence_map_width_counts_distinct_outputs_per_row_of_the_narrower_orientation() -> None:

@@ -11,7 +11,7 @@ import pytest
 from optracr import craft, frontend
 from optracr.craft import attention, bases, blocks, categorical_mlp, mlp_units, numerical_mlp, operators
 from optracr.craft import selector_width
-from optracr.errors import CompileError
+from optracr.errors import CompileError, OptracrBug
 
 rasp = frontend.rasp
 D = bases.BasisDirection
@@ -93,35 +93,35 @@ def test_block_graph_rejects_inconsistent_contents() -> None:
 def test_block_constructors_reject_bad_parts() -> None:
     w_qk = operators.Bilinear(bases.space([D("one")]), bases.space([D("one")]), np.zeros((1, 1)))
     w_ov = operators.Linear(bases.space([D("x")]), bases.space([D("y")]), np.ones((1, 1)))
-    with pytest.raises(ValueError, match="one or more AttentionHead"):
+    with pytest.raises(CompileError, match="one or more AttentionHead"):
         blocks.MultiAttentionHead(())
-    with pytest.raises(ValueError, match="one or more MLP"):
+    with pytest.raises(CompileError, match="one or more MLP"):
         blocks.SeriesWithResiduals(())
     head = blocks.AttentionHead(w_qk, w_ov)
     residual = bases.VectorInBasis(bases.space([D("one"), D("x"), D("y")]), np.ones((2, 3)))
-    with pytest.raises(ValueError, match=r"attention_mask must be query x key \(2, 2\), got shape \(1,\)"):
+    with pytest.raises(CompileError, match=r"attention_mask must be query x key \(2, 2\), got shape \(1,\)"):
         head.apply(residual, np.array([True]))
-    with pytest.raises(ValueError, match="never mask BOS"):
+    with pytest.raises(CompileError, match="never mask BOS"):
         head.apply(residual, np.array([[True, False], [False, False]]))
-    with pytest.raises(ValueError, match="one row per position"):
+    with pytest.raises(CompileError, match="one row per position"):
         head.apply(bases.VectorInBasis(residual.space, np.ones(3)))
 
 
 def test_operators_reject_missing_directions_and_bad_lifts() -> None:
     form = operators.Bilinear(X, X, np.eye(2))
-    with pytest.raises(ValueError, match="left vector lacks"):
+    with pytest.raises(CompileError, match="left vector lacks"):
         form.apply(OUT.null_vector(1), X.null_vector(1))
-    with pytest.raises(ValueError, match="only to spaces that contain"):
+    with pytest.raises(CompileError, match="only to spaces that contain"):
         form.lift(OUT, X)
-    with pytest.raises(ValueError, match="non-finite"):
+    with pytest.raises(CompileError, match="non-finite"):
         operators.Linear(X, X, np.full((2, 2), np.nan))
 
 
 def test_hidden_units_reject_bad_weights_and_foreign_directions() -> None:
-    with pytest.raises(ValueError, match="finite numbers"):
+    with pytest.raises(OptracrBug, match="optracr bug: hidden unit weights map directions to finite numbers"):
         mlp_units.HiddenUnit({D("x", 1): float("inf")}, {})
     unit = mlp_units.HiddenUnit({D("elsewhere"): 1.0}, {D("out", "a"): 1.0})
-    with pytest.raises(ValueError, match="outside its spaces"):
+    with pytest.raises(OptracrBug, match="outside its spaces"):
         mlp_units.build_mlp("out", [mlp_units.InputDomain(X)], OUT, [unit], bos_direction=BOS)
-    with pytest.raises(ValueError, match="numerical input is one direction"):
+    with pytest.raises(OptracrBug, match="numerical input is one direction"):
         mlp_units.InputDomain(X, numerical=True)

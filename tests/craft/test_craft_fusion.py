@@ -362,11 +362,11 @@ def test_a_region_reading_an_sop_twice_or_writing_what_it_reads_is_refused() -> 
 
 def test_malformed_inputs_and_outputs_cannot_be_built() -> None:
     space = bases.space_of_values("c", ["p", "q"])
-    with pytest.raises(ValueError, match="directions' values in order"):
+    with pytest.raises(CompileError, match="directions' values in order"):
         fusion.FusedInput(space, False, ("q", "p"))
-    with pytest.raises(ValueError, match="finite numbers"):
+    with pytest.raises(CompileError, match="finite numbers"):
         fusion.FusedInput(bases.space([bases.BasisDirection("x")]), True, (0.0, float("inf")))
-    with pytest.raises(ValueError, match="owns only directions named 'o'"):
+    with pytest.raises(CompileError, match="owns only directions named 'o'"):
         fusion.FusedOutput("o", space, False)
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
 from optracr import craft, frontend
-from optracr.errors import CompileError, InputError
+from optracr.errors import CausalMeaningWarning, CompileError, InputError
 
 rasp = frontend.rasp
 D = craft.BasisDirection
@@ -111,11 +109,11 @@ def test_embed_rejects_inputs_that_break_the_conventions(tokens, message) -> Non
         craft.embed(_lowered(_frac_prevs()), tokens)
 
 
-def test_decode_reads_categorical_none_and_numerical_values() -> None:
+def test_decode_reads_categorical_none_and_numerical_values(run_graph) -> None:
     select = rasp.Select(rasp.indices, rasp.indices, lambda key, query: key == query + 1).named("next")
     program = rasp.Aggregate(select, rasp.tokens).named("shifted")
     block_graph = _lowered(program)
-    assert craft.decode(block_graph, craft.run(block_graph, ["BOS", "x", "y"])) == ["y", None]
+    assert craft.decode(block_graph, run_graph(block_graph, ["BOS", "x", "y"])) == ["y", None]
 
 
 def test_a_program_graph_lower_accepts_has_been_validated_by_analyse() -> None:
@@ -125,21 +123,21 @@ def test_a_program_graph_lower_accepts_has_been_validated_by_analyse() -> None:
         _lowered(program, vocab={1, 2})
 
 
-def test_a_sop_named_one_is_traced_apart_from_the_constant_direction() -> None:
-    """Regression (issue 16): the reference accepts any label; ``one`` was refused as the residual's constant."""
+def test_a_sop_named_one_is_traced_apart_from_the_constant_direction(run_graph) -> None:
+    """Regression: the reference accepts any label; ``one`` was refused as the residual's constant."""
     program = rasp.Map(lambda t: t + "!", rasp.tokens).named("one")
     block_graph = _lowered(program, vocab={"x", "y"})
     assert block_graph.spaces["one"].basis == (D("one"),)
     assert [str(d) for d in block_graph.spaces["one#2"].basis] == ["one#2:x!", "one#2:y!"]
-    assert craft.decode(block_graph, craft.run(block_graph, ["BOS", "y", "x"])) == ["y!", "x!"]
+    assert craft.decode(block_graph, run_graph(block_graph, ["BOS", "y", "x"])) == ["y!", "x!"]
 
 
-def test_sop_named_like_a_private_direction_is_traced_apart_from_it() -> None:
+def test_sop_named_like_a_private_direction_is_traced_apart_from_it(run_graph) -> None:
     width = rasp.numerical(rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ))).named("w")
     clash = rasp.numerical(rasp.Map(lambda n: n + 1, width)).named("_w_selector_width_attn")
     block_graph = _lowered(clash)
     assert block_graph.output_label == "_w_selector_width_attn#2"
-    assert craft.decode(block_graph, craft.run(block_graph, ["BOS", "x", "x"])) == [3.0, 3.0]
+    assert craft.decode(block_graph, run_graph(block_graph, ["BOS", "x", "x"])) == [3.0, 3.0]
 
 
 def test_lower_takes_only_a_program_graph_with_value_sets() -> None:
@@ -159,7 +157,7 @@ def test_lower_takes_options_from_the_program_graph() -> None:
 
 
 def test_bad_options_are_rejected_before_lowering() -> None:
-    with pytest.raises(CompileError, match="causal must be True or False"):
+    with pytest.raises(CompileError, match="causal must be False, True or 'strict'"):
         frontend.analyse(_frac_prevs(), {"x", "y"}, 3, causal="yes")
     with pytest.raises(CompileError, match="also in the vocabulary"):
         frontend.analyse(_frac_prevs(), {"x", "y"}, 3, bos="x")
@@ -174,20 +172,19 @@ def test_linear_sequence_map_of_numerical_inputs_with_categorical_output_is_a_lo
     assert block_graph.block_by_label["total"].reads == (f"{frac.label}_as_categorical",)
 
 
-def test_causal_mask_comes_from_the_runner() -> None:
+def test_causal_mask_comes_from_the_runner(run_graph) -> None:
     """Heads carry no causal flag: the same head is causal or not by the mask ``run`` builds from the graph."""
     is_x = rasp.numerical(rasp.Map(lambda t: 1 if t == "x" else 0, rasp.tokens)).named("is_x")
     every = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.TRUE)
     program = rasp.numerical(rasp.Aggregate(every, is_x, default=0)).named("frac")
-    # causal=True refuses this look-ahead program in analyse; the runner's mask is tested on its plain graph.
     plain_graph = _lowered(program, max_seq_len=4)
-    causal_spec = dataclasses.replace(plain_graph.input_spec, causal=True)
-    causal_graph = dataclasses.replace(plain_graph, input_spec=causal_spec)
+    with pytest.warns(CausalMeaningWarning, match="'frac': under causal=True"):  # `every` looks ahead
+        causal_graph = _lowered(program, max_seq_len=4, causal=True)
     assert causal_graph.causal and not plain_graph.causal
     assert not hasattr(causal_graph.block_by_label["frac"].block, "causal")
     tokens, xs = ["BOS", "x", "y", "x", "PAD"], list("xyx")
-    causal_frac = craft.decode(causal_graph, craft.run(causal_graph, tokens))[:3]
-    plain_frac = craft.decode(plain_graph, craft.run(plain_graph, tokens))[:3]
+    causal_frac = craft.decode(causal_graph, run_graph(causal_graph, tokens))[:3]
+    plain_frac = craft.decode(plain_graph, run_graph(plain_graph, tokens))[:3]
     assert rasp.evaluate(program, xs, causal=True) == pytest.approx([1.0, 0.5, 2 / 3])
     assert rasp.evaluate(program, xs) == pytest.approx([2 / 3] * 3)
     assert causal_frac == pytest.approx([1.0, 0.5, 2 / 3])
@@ -204,11 +201,11 @@ def test_lowered_block_reads_its_widths_off_its_block() -> None:
 def test_lowered_block_rejects_what_fits_no_sublayer() -> None:
     lowered = _lowered(_frac_prevs()).block_by_label["frac_prevs"]
     mlp = _lowered(_frac_prevs()).block_by_label["is_x"].block
-    with pytest.raises(ValueError, match="fits no sublayer"):
+    with pytest.raises(CompileError, match="fits no sublayer"):
         craft.LoweredBlock("x", ("frac_prevs",), craft.SeriesWithResiduals((mlp, lowered.block)), ("is_x",))
-    with pytest.raises(ValueError, match="reads an s-op it writes"):
+    with pytest.raises(CompileError, match="reads an s-op it writes"):
         craft.LoweredBlock("x", ("frac_prevs",), lowered.block, ("frac_prevs",))
-    with pytest.raises(ValueError, match="one or more distinct s-ops"):
+    with pytest.raises(CompileError, match="one or more distinct s-ops"):
         craft.LoweredBlock("x", (), lowered.block, ("is_x",))
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from optracr.craft import bases, operators
+from optracr.errors import CompileError
 
 D = bases.BasisDirection
 IN = bases.space([D("x", 0), D("x", 1)])
@@ -26,7 +27,7 @@ def test_linear_accepts_images_in_a_subspace_of_the_output() -> None:
 
 def test_linear_rejects_images_outside_the_output_space() -> None:
     other = bases.space([D("z")])
-    with pytest.raises(ValueError, match="leaves the output space"):
+    with pytest.raises(CompileError, match="leaves the output space"):
         operators.Linear.from_action(IN, OUT, lambda d: other.vector_from_basis_direction(D("z")))
 
 
@@ -34,7 +35,7 @@ def test_linear_apply_reads_only_its_input_directions() -> None:
     linear = operators.Linear.from_action(IN, OUT, lambda d: OUT.vector({D("y", "a"): 1.0 + d.value}))
     residual = bases.VectorInBasis(bases.space([D("noise"), *IN.basis]), np.array([[100.0, 1.0, 2.0]]))
     np.testing.assert_array_equal(linear.apply(residual).magnitudes, [[5.0, 0.0, 0.0]])
-    with pytest.raises(ValueError, match="lacks input directions"):
+    with pytest.raises(CompileError, match="lacks input directions"):
         linear.apply(bases.space([D("x", 0)]).null_vector(1))
 
 
@@ -46,7 +47,7 @@ def test_linear_lift_pads_with_zeros() -> None:
 
 
 def test_linear_rejects_a_matrix_of_the_wrong_shape() -> None:
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(CompileError, match="shape"):
         operators.Linear(IN, OUT, np.zeros((3, 2)))
 
 

@@ -17,12 +17,12 @@ def _stored(block_graph: craft.BlockGraph) -> list[str]:
     return [*block_graph.block_by_label, *block_graph.folds]
 
 
-def _check_every_input(program: rasp.SOp, block_graph: craft.BlockGraph, program_graph, max_inputs: int) -> int:
+def _check_every_input(program: rasp.SOp, block_graph: craft.BlockGraph, program_graph, max_inputs: int, run) -> int:
     vocab, max_seq_len = sorted(block_graph.vocab, key=repr), block_graph.max_seq_len
     inputs = [list(xs) for n in range(1, max_seq_len + 1) for xs in itertools.product(vocab, repeat=n)]
     checked = 0
     for xs in inputs[:: max(1, len(inputs) // max_inputs)]:
-        residual = craft.run(block_graph, ["BOS", *xs])
+        residual = run(block_graph, ["BOS", *xs])
         for label in _stored(block_graph):
             expr = program_graph.expr(label)
             try:
@@ -42,7 +42,7 @@ LIBRARY_WITH_REGIONS = ["reverse", "shuffle_dyck", "shuffle_dyck2", "sort_freq",
 
 
 @pytest.mark.parametrize("name", LIBRARY_WITH_REGIONS)
-def test_every_fusion_candidate_is_exact_on_every_input(name: str) -> None:
+def test_every_fusion_candidate_is_exact_on_every_input(name: str, run_graph) -> None:
     entry = programs.LIBRARY[name]
     program = entry.build()
     program_graph = frontend.analyse(program, entry.vocab, entry.max_seq_len)
@@ -53,7 +53,7 @@ def test_every_fusion_candidate_is_exact_on_every_input(name: str) -> None:
         assert candidate.block in realized.blocks
         assert not set(candidate.members) & set(realized.block_by_id)
         assert not set(candidate.internal) & set(realized.block_by_label)
-        assert _check_every_input(program, realized, program_graph, max_inputs=300) > 0
+        assert _check_every_input(program, realized, program_graph, max_inputs=300, run=run_graph) > 0
 
 
 def test_selector_width_leads_a_region_with_the_maps_after_it() -> None:
@@ -111,7 +111,7 @@ def test_the_width_cap_drops_wider_regions() -> None:
     assert len(craft.lower(program_graph, fused_width_cap=19).fusion_candidates) == 1
 
 
-def test_a_selector_width_outside_the_region_is_read_as_its_stored_value() -> None:
+def test_a_selector_width_outside_the_region_is_read_as_its_stored_value(run_graph) -> None:
     """Regression: a region reading a selector width it does not contain once read that width's scratch."""
     width = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ)).named("width")
     first = rasp.SequenceMap(lambda t, w: f"{t}{w}", rasp.tokens, width).named("first")
@@ -121,7 +121,7 @@ def test_a_selector_width_outside_the_region_is_read_as_its_stored_value() -> No
     region = [c for c in block_graph.fusion_candidates if set(c.members) == {"first", "second"}]
     assert region and "_width_selector_width_attn" not in {d.name for d in region[0].block.block.input_space}
     realized = block_graph.realized((region[0].id,))
-    assert _check_every_input(second, realized, program_graph, max_inputs=100) > 0
+    assert _check_every_input(second, realized, program_graph, max_inputs=100, run=run_graph) > 0
 
 
 @pytest.mark.parametrize("source", ["indices", "tokens"])

@@ -43,7 +43,7 @@ def test_selector_width_of_a_token_comparison_is_exact(numerical, causal, checke
     vocab = {1, 2, 3}
     all_inputs, random_inputs = inputs
     program = _width(rasp.Comparison.LEQ, numerical, keys=rasp.tokens)
-    if causal:  # causal=True refuses selectors that look ahead: keep this one to earlier positions (one head)
+    if causal:  # kept to earlier positions (a conjunction, one head); look-ahead selectors: test_craft_causal
         earlier = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)
         program = rasp.SelectorWidth(program.selector & earlier).named("width")
         program = rasp.numerical(program) if numerical else program

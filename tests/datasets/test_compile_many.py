@@ -18,6 +18,10 @@ from optracr.datasets import Job, ProgramSpec, Record, compile_many
 from optracr.errors import CompileError
 
 
+def _closure_program(threshold: int) -> optracr.rasp.SOp:
+    return optracr.rasp.Map(lambda t: t > threshold, optracr.rasp.tokens).named("above")
+
+
 def _jobs(bad_programs: Path) -> list[Job]:
     return [
         Job("sort", ProgramSpec.library("sort")),
@@ -26,12 +30,14 @@ def _jobs(bad_programs: Path) -> list[Job]:
         Job("loops", ProgramSpec.function(f"{bad_programs}:looping", ["a", "b"], 3)),
         Job("random-2", ProgramSpec.random(2, num_sops=8), {"allocator": "heuristic"}),
         Job("frac_prevs", ProgramSpec.library("frac_prevs", max_seq_len=4)),
+        Job("closure", ProgramSpec.rasp(_closure_program(1), [0, 1, 2], 3)),  # cloudpickled: a test's closure
     ]
 
 
 def _check_outcomes(records: list[Record]) -> None:
-    assert [r.name for r in records] == ["sort", "random-1", "raises", "loops", "random-2", "frac_prevs"]
-    assert [r.status for r in records] == ["ok", "ok", "error", "timeout", "ok", "ok"]
+    assert [r.name for r in records] == ["sort", "random-1", "raises", "loops", "random-2", "frac_prevs", "closure"]
+    assert [r.status for r in records] == ["ok", "ok", "error", "timeout", "ok", "ok", "ok"]
+    assert records[6].program == {"kind": "rasp", "target": "above", "vocab": [0, 1, 2], "max_seq_len": 3}
     assert records[2].error.startswith("RuntimeError: this program cannot be built")
     assert records[3].error == "JobTimeout: exceeded its time limit of 3 s"
     assert records[0].sizes["layers"] == 3 and records[0].verify["checked"] == 1364
@@ -48,6 +54,8 @@ def test_a_dask_local_cluster_and_the_default_executor_give_identical_records(ba
     assert [r.without_timings() for r in on_dask] == [r.without_timings() for r in local]
     model = optracr.load(tmp_path / "dask" / on_dask[0].saved)
     assert model.apply(["BOS", 3, 1, 2]).decoded == ["BOS", 1, 2, 3]
+    closure = optracr.load(tmp_path / "dask" / on_dask[6].saved)
+    assert closure.apply(["BOS", 2, 1, 0]).decoded == ["BOS", True, False, False]
 
 
 def test_a_thread_pool_stops_a_looping_job_with_an_asynchronous_exception(bad_programs: Path) -> None:

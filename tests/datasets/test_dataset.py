@@ -89,3 +89,19 @@ def test_the_dataset_command_prints_where_the_index_is(tmp_path: Path, capsys: p
 
 def test_scheduler_and_workers_exclude_each_other() -> None:
     assert cli.main(["dataset", "out", "-n", "1", "--workers", "2", "--scheduler", "tcp://x:1"]) == 2
+
+
+def test_a_missing_or_damaged_index_is_refused_naming_the_file_and_line(tmp_path) -> None:
+    from optracr.errors import ModelFileError
+
+    with pytest.raises(ModelFileError, match=r"index.jsonl: no such file; a finished dataset holds index.jsonl"):
+        read_index(tmp_path)
+    good = {"name": "p0", "program": {}, "status": "ok"}
+    (tmp_path / "index.jsonl").write_text(json.dumps(good) + "\n{not json\n")
+    with pytest.raises(ModelFileError, match=r"index.jsonl, line 2: not a dataset record \(Expecting"):
+        read_index(tmp_path)
+    (tmp_path / "index.jsonl").write_text(json.dumps({**good, "status": "fine"}) + "\n")
+    with pytest.raises(ModelFileError, match=r"line 1: not a dataset record \(record 'p0': status must be one of"):
+        read_index(tmp_path)
+    (tmp_path / "index.jsonl").write_text(json.dumps(good) + "\n")
+    assert [record.name for record in read_index(tmp_path)] == ["p0"]

@@ -51,7 +51,7 @@ def test_compile_a_module_level_s_op_causally_with_integer_tokens(program_file: 
 @pytest.mark.parametrize(
     ("spec", "extra", "message"),
     [
-        ("{file}:nope", ["--vocab", "a", "--max-seq-len", "2"], "has no 'nope'; it defines flip, make_program"),
+        ("{file}:nope", ["--vocab", "a", "--max-seq-len", "2"], "has no 'nope'; it defines s-ops: flip; functions: make_program"),
         ("{file}:not_a_program", ["--vocab", "a", "--max-seq-len", "2"], "expected an s-op or a function"),
         ("{file}:flip", [], "needs --vocab and --max-seq-len"),
         ("missing.py:flip", ["--vocab", "a", "--max-seq-len", "2"], "no such file"),

@@ -7,7 +7,7 @@ import pytest
 
 import optracr
 from optracr import compiling
-from optracr import export, rasp
+from optracr import assemble, export, rasp
 from optracr.errors import InputError
 
 
@@ -151,3 +151,31 @@ def test_decoding_an_unknown_id_is_an_error() -> None:
     encoder = export.CategoricalEncoder(["x", "y"])
     with pytest.raises(InputError, match="unknown id"):
         encoder.decode([2])
+
+
+def _generated_models() -> list:
+    from optracr import generate
+
+    models = []
+    for seed in range(3):
+        generated = generate.generate(seed, num_sops=10)
+        models.append(optracr.compile(generated.program, generated.vocab, generated.max_seq_len,
+                                      allocator="heuristic", causal=generated.causal))
+    return models
+
+
+def _logits_equal_the_block_wise_forward(model, every_input) -> None:
+    reference = export.reference_model(model)
+    token_ids, _ = model.layered.batch_token_ids(every_input(model)[:300])
+    final = reference.forward(reference.params, token_ids).transformer_output.output
+    want = assemble.run_forward(model.layered.block_weights(), token_ids).output
+    np.testing.assert_allclose(final @ reference.unembedding, want, rtol=0, atol=1e-9)
+
+
+def test_reference_forward_equals_the_block_wise_forward(case, compiled, every_input) -> None:
+    _logits_equal_the_block_wise_forward(compiled(*case), every_input)
+
+
+def test_reference_forward_equals_the_block_wise_forward_on_generated_programs(every_input) -> None:
+    for model in _generated_models():
+        _logits_equal_the_block_wise_forward(model, every_input)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -90,5 +91,31 @@ def test_transformer_lens_own_tracr_loader_refuses_numerical_outputs(compiled) -
 
 def test_loading_a_transformer_lens_export_of_another_format_is_refused(tmp_path: Path) -> None:
     (tmp_path / "transformer_lens.json").write_text('{"format": "something-else"}')
-    with pytest.raises(export.ModelFileError, match="not a TransformerLens export"):
+    (tmp_path / "transformer_lens.safetensors").write_bytes(b"")
+    with pytest.raises(export.ModelFileError, match=f"{re.escape(str(tmp_path / 'transformer_lens.json'))}: field "
+                                                    "'format' must be 'optracr-transformer-lens', got 'something-else'"):
         export.load_transformer_lens(tmp_path)
+
+
+def test_a_damaged_transformer_lens_export_is_refused_naming_the_file(compiled, tmp_path: Path) -> None:
+    export.save_transformer_lens(compiled("sort", False), tmp_path)
+    weights = tmp_path / "transformer_lens.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-3] ^= 0x10
+    weights.write_bytes(bytes(data))
+    with pytest.raises(export.ModelFileError, match=f"{re.escape(str(weights))} is damaged or was changed"):
+        export.load_transformer_lens(tmp_path)
+
+
+def test_bridge_logits_equal_the_block_wise_forward_at_every_token(case, compiled, every_input) -> None:
+    from optracr import assemble
+
+    model = compiled(*case)
+    bridge = export.to_transformer_lens(model)
+    inputs = every_input(model)[:300]
+    ids, mask = _ids_and_mask(bridge, inputs)
+    with torch.no_grad():
+        logits = bridge(ids, attention_mask=mask).double().numpy()
+    want = assemble.run_forward(model.layered.block_weights(), ids.numpy()).output
+    keep = mask.numpy().astype(bool)  # PAD positions are no token's output
+    np.testing.assert_allclose(logits[keep], want[keep], rtol=0, atol=1e-9)

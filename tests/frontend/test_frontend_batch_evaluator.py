@@ -9,9 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optracr import frontend, random_programs
+from optracr import frontend
+from optracr.generate import random_programs
 from optracr.frontend import batch_evaluator
 from optracr.frontend import rasp
+from optracr.errors import OptracrTypeError
 
 
 def _one_by_one(program: rasp.SOp, inputs: list, causal: bool = False) -> list:
@@ -149,7 +151,7 @@ def test_inputs_of_several_lengths_come_back_in_order() -> None:
 
 def test_a_selector_is_refused_by_name() -> None:
     selector = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ).named("same_token")
-    with pytest.raises(TypeError, match="same_token"):
+    with pytest.raises(OptracrTypeError, match="same_token"):
         batch_evaluator.evaluate_batch(selector, [("a",)])
 
 

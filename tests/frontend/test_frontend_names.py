@@ -6,6 +6,7 @@ import pytest
 
 from optracr import rasp
 from optracr.frontend import analyse, evaluate, trace
+from optracr.errors import OptracrTypeError
 
 
 def _labels(program: rasp.SOp) -> set[str]:
@@ -59,7 +60,7 @@ def test_every_tokens_expression_is_the_one_tokens_node() -> None:
 
 
 def test_named_rejects_an_empty_or_non_string_label() -> None:
-    with pytest.raises(TypeError, match="a RASP label must be a non-empty string"):
+    with pytest.raises(OptracrTypeError, match="a RASP label must be a non-empty string"):
         rasp.tokens.named("")
-    with pytest.raises(TypeError, match="a RASP label must be a non-empty string, got 3"):
+    with pytest.raises(OptracrTypeError, match="a RASP label must be a non-empty string, got 3"):
         rasp.tokens.named(3)  # type: ignore[arg-type]

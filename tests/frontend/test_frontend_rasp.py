@@ -9,6 +9,7 @@ import pathlib
 import pytest
 
 from optracr import rasp
+from optracr.errors import OptracrTypeError
 
 _NAMES_FILE = pathlib.Path(__file__).with_name("reference_rasp_names.txt")
 
@@ -176,11 +177,11 @@ def test_map_of_a_sequence_map_is_not_fused() -> None:
 
 
 def test_constructors_reject_wrong_argument_types() -> None:
-    with pytest.raises(TypeError, match="Map: `inner` must be an s-op"):
+    with pytest.raises(OptracrTypeError, match="Map: `inner` must be an s-op"):
         rasp.Map(lambda x: x, rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ))
-    with pytest.raises(TypeError, match="Aggregate: `selector` must be a Selector"):
+    with pytest.raises(OptracrTypeError, match="Aggregate: `selector` must be a Selector"):
         rasp.Aggregate(rasp.tokens, rasp.tokens)
-    with pytest.raises(TypeError, match="Select needs a Comparison or a callable predicate"):
+    with pytest.raises(OptracrTypeError, match="Select needs a Comparison or a callable predicate"):
         rasp.Select(rasp.tokens, rasp.tokens, "==")
 
 

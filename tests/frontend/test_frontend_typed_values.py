@@ -1,4 +1,4 @@
-"""Values keyed by type as well as value: ``value_key``, ``ValueSet``, ``ValueTable`` (issue 16)."""
+"""Values keyed by type as well as value: ``value_key``, ``ValueSet``, ``ValueTable``."""
 
 from __future__ import annotations
 

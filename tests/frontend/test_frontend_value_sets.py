@@ -8,7 +8,8 @@ from fractions import Fraction
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from optracr import rasp, random_programs
+from optracr import rasp
+from optracr.generate import random_programs
 from optracr.errors import CompileError
 from optracr.frontend import InputSpec, ProgramGraph, analyse, evaluate, infer_value_sets, trace
 

@@ -1,0 +1,160 @@
+"""The unembedding and the decoding rule: every value the output can hold decodes to the evaluator's answer.
+
+A categorical output decodes to the class whose column is largest if it exceeds 1/2 (``DECODE_THRESHOLD``), else
+None: the right class's column must stay above 1/2 and every other below it (for None, every column at most
+1/2). A numerical output must be within ``tolerance`` of the value (relative to it when it exceeds 1 in size), the
+rule ``verify`` compares with. The margin is how far the worst case stays inside.
+"""
+
+from __future__ import annotations
+
+import math
+import dataclasses
+from collections.abc import Hashable
+
+import numpy as np
+
+from optracr import frontend
+from optracr.certify import arithmetic as arithmetic_lib
+from optracr.certify import context as context_lib
+from optracr.certify import findings
+from optracr.certify import meaning as meaning_lib
+from optracr.certify import tables as tables_lib
+
+THRESHOLD = 0.5
+CHUNK_ENTRIES = 1 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class Decoding:
+    """What the output check found: the smallest margin, and per output value its margin."""
+
+    margin: float
+    values: tuple[Hashable, ...]  # every output value some combination should decode to (None for no value)
+    value_margins: np.ndarray  # per value, the smallest margin
+    checked: int  # combinations checked
+    worst_error: float  # the output's largest distance from its exact encoding
+
+    @property
+    def margins(self) -> dict[str, float]:
+        """Per output value (shown), the smallest margin."""
+        found: dict[str, float] = {}
+        for value, margin in zip(self.values, self.value_margins.tolist()):
+            shown = tables_lib.shown(tables_lib.NO_VALUE if value is None else value)
+            found[shown] = min(margin, found.get(shown, margin))
+        return found
+
+
+def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
+    """Checks every combination of what the unembedding reads; records a failure per value that can decode wrong."""
+    layered = context.layered
+    block = findings.Block("unembedding", writes=(layered.output_label,))
+    reads = context.weights.unembedding
+    nothing = Decoding(float("-inf"), (), np.zeros(0), 0, float("inf"))
+    try:
+        frontier = list(context.meaning.frontier(layered.output_label))
+    except Exception as error:  # CertifyError naming the s-op
+        context.fail(block, str(error))
+        return nothing
+    names = list(dict.fromkeys([*frontier, *reads]))
+    tables = {name: context.table(name, block, block.sublayer, read=name in reads) for name in names}
+    if any(table is None for table in tables.values()):
+        return nothing
+    bounds = {name: tables_lib.linear_bound(tables[name], weights) for name, weights in reads.items()}
+    rows = {name: tables_lib.rows_to_combine(tables[name], bounds.get(name), name in frontier) for name in names}
+    combinations = context_lib.product_rows(names, [rows[name] for name in names])
+    inner = math.prod(len(rows[name]) for name in names[len(frontier):])
+    codes, distinct = context.intended(block, [layered.output_label], frontier, tables, rows)[layered.output_label]
+    numerical = layered.output_encoding == frontend.rasp.Encoding.NUMERICAL
+    undefined = np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)
+    codes = np.where(undefined[codes], -1, codes) if len(distinct) else codes
+    if numerical:
+        targets = np.array([_number(value) for value in distinct], dtype=np.float64)
+    else:
+        classes = {frontend.value_key(value): column for column, value in enumerate(layered.output_classes)}
+        columns = np.array([_column(value, classes) for value in distinct], dtype=np.int64)
+    terms = sum(int(w.any(axis=1).sum()) for w in reads.values())
+    outputs = layered.unembedding.output_space.num_dims
+    margin_of = np.full(len(distinct), np.inf)
+    worst_at = np.full(len(distinct), -1, dtype=np.int64)
+    worst_error = 0.0
+    size = max(1, CHUNK_ENTRIES // max(outputs, 1))
+    for start, chosen in combinations.chunks(size):
+        code = codes[(start + np.arange(len(next(iter(chosen.values()))) if chosen else 1)) // inner]
+        low = sum((bounds[name].low[chosen[name]] for name in reads), np.zeros((len(code), outputs)))
+        high = sum((bounds[name].high[chosen[name]] for name in reads), np.zeros((len(code), outputs)))
+        total = sum((bounds[name].main[chosen[name]] + bounds[name].rest[chosen[name]] for name in reads), 0.0)
+        rest = sum((bounds[name].rest[chosen[name]] for name in reads), 0.0)
+        rounding = context.arithmetic.dot_error(len(reads), total, rest, terms)
+        low, high = low - rounding, high + rounding
+        if numerical:
+            margin, error = _numerical(targets[np.maximum(code, 0)], low[:, 0], high[:, 0], tolerance)
+        else:
+            margin, error = _categorical(columns[np.maximum(code, 0)], low, high)
+        margin = np.where(np.isnan(margin), -np.inf, margin)
+        worst_error = max(worst_error, float(np.max(np.where(code >= 0, error, 0.0), initial=0.0)))
+        _keep_smallest(margin_of, worst_at, code, margin, start)
+    seen = np.flatnonzero(worst_at >= 0)
+    for index in seen[~(margin_of[seen] >= arithmetic_lib.SAFETY)].tolist():
+        shown = tables_lib.shown(tables_lib.NO_VALUE if distinct[index] is None else distinct[index])
+        rule = ("must stay within the tolerance of the value" if numerical else
+                "the right class must stay above 1/2 and every other below it")
+        states = combinations.states(tables, int(worst_at[index]))
+        context.fail(block, f"the output for value {shown} is off by more than decoding allows ({rule}; margin "
+                     f"{margin_of[index]:.3g})", findings.values_shown(states), float(margin_of[index]))
+    checked = int(np.count_nonzero(codes >= 0)) * inner
+    return Decoding(float(margin_of[seen].min(initial=np.inf)), tuple(distinct[index] for index in seen.tolist()),
+                    margin_of[seen], checked, worst_error)
+
+
+def _keep_smallest(margin_of: np.ndarray, worst_at: np.ndarray, code: np.ndarray, margin: np.ndarray,
+                   start: int) -> None:
+    """Per value code, keeps the smallest margin met so far and where (the first combination with it); code -1
+    (no answer there) is skipped."""
+    index = np.flatnonzero(code >= 0)
+    if not len(index):
+        return
+    order = np.lexsort((margin[index], code[index]))  # by code, then margin; stable, so the first of equals
+    by_code = code[index][order]
+    first = np.concatenate([[True], by_code[1:] != by_code[:-1]])
+    smallest, where = by_code[first], index[order[first]]
+    better = margin[where] < margin_of[smallest]
+    margin_of[smallest[better]] = margin[where][better]
+    worst_at[smallest[better]] = start + where[better]
+
+
+def _column(value: Hashable, classes: dict) -> int:
+    """The class column of a value: -1 for None, -2 when the output has no class for it."""
+    if value is None or value is meaning_lib.UNDEFINED:
+        return -1
+    return classes.get(frontend.value_key(value), -2)
+
+
+def _number(value: Hashable) -> float:
+    return np.nan if value is None or value is meaning_lib.UNDEFINED else float(value)
+
+
+def _categorical(columns: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per combination (margin, error) for the class column it should decode to (-1: None, -2: missing)."""
+    count = len(columns)
+    rows = np.arange(count)
+    safe = np.maximum(columns, 0)
+    has = columns >= 0
+    others = high.copy()
+    others[rows[has], safe[has]] = -np.inf
+    other_high = others.max(axis=1, initial=-np.inf)
+    other_low = np.where(np.isfinite(others), low, 0.0)
+    own_low, own_high = low[rows, safe], high[rows, safe]
+    margin = np.where(has, np.minimum(own_low - THRESHOLD, THRESHOLD - other_high), THRESHOLD - other_high)
+    margin = np.where(columns == -2, -np.inf, margin)
+    error = np.maximum(np.where(has, np.maximum(np.abs(1.0 - own_low), np.abs(own_high - 1.0)), 0.0),
+                       np.maximum(np.abs(np.where(np.isfinite(others), others, 0.0)).max(axis=1, initial=0.0),
+                                  np.abs(other_low).max(axis=1, initial=0.0)))
+    return margin, error
+
+
+def _numerical(targets: np.ndarray, low: np.ndarray, high: np.ndarray, tolerance: float):
+    """Per combination (margin, error) of a numerical output under ``verify``'s tolerance."""
+    error = np.maximum(np.abs(low - targets), np.abs(high - targets))
+    margin = tolerance * np.maximum(1.0, np.abs(targets)) - error
+    return np.where(np.isnan(targets), -np.inf, margin), np.where(np.isnan(targets), np.inf, error)

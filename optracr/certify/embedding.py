@@ -1,0 +1,135 @@
+"""What the embedding puts in the residual, read off the token and position embedding matrices.
+
+A position p >= 1 holding token t starts as ``token_embedding[t] + position_embedding[p]``; BOS as the BOS rows.
+``one``, ``tokens`` and ``indices`` get tables with one row per token (per index; one row for ``one``) and the
+BOS row; every other direction gets an *offset*, the range it starts in (zero in a compiled model), which the
+block writing it adds to what it writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from optracr.certify import residual as residual_lib
+from optracr.certify import tables
+
+
+@dataclasses.dataclass(frozen=True)
+class Offset:
+    """Where a label's directions start: per direction a range after BOS, and the value at BOS."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    at_bos: np.ndarray
+
+    @property
+    def zero(self) -> bool:
+        """Whether every direction starts at exactly 0 everywhere."""
+        return not (np.any(self.lo) or np.any(self.hi) or np.any(self.at_bos))
+
+
+@dataclasses.dataclass(frozen=True)
+class Embedding:
+    """The tables of ``one``, ``tokens`` and ``indices``, and every other label's offset."""
+
+    tables: dict[str, tables.Table]
+    offsets: dict[str, Offset]
+
+
+def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> Embedding:
+    """The embedding's tables for inputs of length at most ``max_length`` over the model's vocabulary."""
+    tokens = list(layered.input_tokens)
+    vocab_rows = [row for row, token in enumerate(tokens) if token not in (layered.bos, layered.pad)]
+    token_rows = np.asarray(layered.token_embedding)[vocab_rows]  # V x D
+    position_rows = np.asarray(layered.position_embedding)[1 : max_length + 1]  # L x D
+    at_bos = np.asarray(layered.token_embedding)[tokens.index(layered.bos)] + np.asarray(
+        layered.position_embedding)[0]
+    vocab = [tokens[row] for row in vocab_rows]
+    found, offsets = {}, {}
+    low_all = token_rows.min(axis=0) + position_rows.min(axis=0)
+    high_all = token_rows.max(axis=0) + position_rows.max(axis=0)
+    started = (low_all != 0.0) | (high_all != 0.0) | (at_bos != 0.0)  # directions the embedding writes
+    for name, label in residual.labels.items():
+        columns = label.positions
+        if label.role is residual_lib.Role.TOKENS:
+            found[name] = _varying(label, vocab, token_rows[:, columns], position_rows[:, columns], at_bos[columns],
+                                   hot_of=lambda token: label.direction_index(token),
+                                   bos_hot=label.direction_index(layered.bos))
+        elif label.role is residual_lib.Role.INDICES:
+            indices = list(range(len(position_rows)))
+            found[name] = _varying(label, indices, position_rows[:, columns], token_rows[:, columns], at_bos[columns],
+                                   hot_of=lambda index: label.direction_index(index), bos_hot=-1)
+        elif label.role is residual_lib.Role.ONE:
+            both = token_rows[:, columns][:, None, :] + position_rows[:, columns][None, :, :]
+            low, high = float(both.min()), float(both.max())
+            value = at_bos[columns][0]
+            found[name] = tables.build(label, (1.0, tables.AT_BOS), [0, 0], ([low, value], [high, value]),
+                                       ([0.0, 0.0], [0.0, 0.0]), ([0.0, 0.0], [0.0, 0.0]), center=[1.0, 1.0])
+        elif np.any(started[columns]):
+            offsets[name] = Offset(low_all[columns], high_all[columns], at_bos[columns])
+    return Embedding(found, offsets)
+
+
+def _varying(label, states, own_rows, other_rows, at_bos, *, hot_of, bos_hot: int) -> tables.Table:
+    """A table whose state picks a row of ``own_rows``; ``other_rows`` (the other embedding) range freely."""
+    hot = np.array([hot_of(state) for state in states] + [bos_hot], dtype=np.int64)
+    if _one_hot(np.vstack([own_rows, at_bos[None, :]]), hot) and not other_rows.any():  # a compiled model's
+        return tables.ideal_rows(label, (*states, tables.AT_BOS), hot)
+    other_lo, other_hi = other_rows.min(axis=0), other_rows.max(axis=0)
+    other_sums = other_rows.sum(axis=1)
+    low = np.vstack([own_rows + other_lo, at_bos[None, :]])
+    high = np.vstack([own_rows + other_hi, at_bos[None, :]])
+    own_sums = np.concatenate([own_rows.sum(axis=1), [at_bos.sum()]])
+    total_lo = own_sums + np.concatenate([np.full(len(states), other_sums.min()), [0.0]])
+    total_hi = own_sums + np.concatenate([np.full(len(states), other_sums.max()), [0.0]])
+    rows = np.arange(len(hot))
+    has_hot = hot >= 0
+    safe = np.maximum(hot, 0)
+    hot_lo = np.where(has_hot, low[rows, safe], 0.0)
+    hot_hi = np.where(has_hot, high[rows, safe], 0.0)
+    cold = np.ones(low.shape, dtype=bool)
+    cold[rows[has_hot], safe[has_hot]] = False
+    any_cold = cold.any(axis=1)
+    cold_lo = np.where(any_cold, np.where(cold, low, np.inf).min(axis=1, initial=np.inf), 0.0)
+    cold_hi = np.where(any_cold, np.where(cold, high, -np.inf).max(axis=1, initial=-np.inf), 0.0)
+    sum_lo = np.where(any_cold, np.maximum(np.where(cold, low, 0.0).sum(axis=1), total_lo - hot_hi), 0.0)
+    sum_hi = np.where(any_cold, np.minimum(np.where(cold, high, 0.0).sum(axis=1), total_hi - hot_lo), 0.0)
+    return tables.build(label, (*states, tables.AT_BOS), hot, (hot_lo, hot_hi), (cold_lo, cold_hi), (sum_lo, sum_hi))
+
+
+def _one_hot(rows: np.ndarray, hot: np.ndarray) -> bool:
+    """Whether each row is exactly 1 at its ``hot`` column and 0 elsewhere (all 0 where ``hot`` is -1)."""
+    expected = np.zeros(rows.shape)
+    has_hot = np.flatnonzero(hot >= 0)
+    expected[has_hot, hot[has_hot]] = 1.0
+    return bool(np.array_equal(rows, expected))
+
+
+def with_offset(table: tables.Table, offset: Offset | None, unit: float = 0.0) -> tables.Table:
+    """``table`` after adding where its directions start (unchanged for a zero offset); adding a block's output
+    to a nonzero start rounds, by at most ``unit`` times the sum's size."""
+    if offset is None or offset.zero:
+        return table
+    rows = []
+    for row in range(table.num_rows):
+        at_bos = table.states[row] is tables.AT_BOS
+        lo, hi = (offset.at_bos, offset.at_bos) if at_bos else (offset.lo, offset.hi)
+        hot = int(table.hot[row])
+        cold = np.ones(len(lo), dtype=bool)
+        if hot >= 0:
+            cold[hot] = False
+        hot_add = (lo[hot], hi[hot]) if hot >= 0 else (0.0, 0.0)
+        cold_add = (lo[cold].min(), hi[cold].max()) if cold.any() else (0.0, 0.0)
+        sum_add = (lo[cold].sum(), hi[cold].sum()) if cold.any() else (0.0, 0.0)
+        size = max(np.max(np.abs(lo)), np.max(np.abs(hi)), abs(table.hot_lo[row]), abs(table.hot_hi[row]),
+                   abs(table.cold_lo[row]), abs(table.cold_hi[row]))
+        rounding = 2.0 * unit * size
+        count = max(1, int(cold.sum()))
+        rows.append((table.hot_lo[row] + hot_add[0] - rounding, table.hot_hi[row] + hot_add[1] + rounding,
+                     table.cold_lo[row] + cold_add[0] - rounding, table.cold_hi[row] + cold_add[1] + rounding,
+                     table.sum_lo[row] + sum_add[0] - count * rounding, table.sum_hi[row] + sum_add[1] + count * rounding))
+    columns = [np.array(column) for column in zip(*rows)]
+    return table.replaced(hot_lo=columns[0], hot_hi=columns[1], cold_lo=columns[2], cold_hi=columns[3],
+                          sum_lo=columns[4], sum_hi=columns[5])

@@ -1,0 +1,631 @@
+"""Attention heads: the worst case over every multiset of keys an input of length at most N can hold.
+
+For a head writing s-op T, every combination of states of the labels its query reads (and of the stored s-ops
+its Selects' queries are functions of) is a *query state*; likewise every combination of what its keys and
+values read is a *key state*. Between them the weights give a score range (``tables.bilinear_bound``, widened by
+rounding), the program says whether the selector picks the key (``frontend.selects`` on the values), and the
+value side gives a range per output direction. An input of length n <= N puts BOS and n keys (the query's own
+position among them; in causal mode only those at or before it) under each query, each in some key state,
+and the softmax weighs them. For each query state the extremes that matter are: the lowest score of a selected
+key, the highest of an unselected one, BOS's range, and (for means) the spread of selected scores. From them:
+
+- *Aggregate* with something selected: the mass off the selected keys is largest with one selected key and n - 1
+  unselected ones at their highest scores, ``M = (e^b + (N-1) e^u) / (e^b + (N-1) e^u + e^s)``; the output is the
+  selected values' mix (their common value for a categorical Aggregate, their mean for a numerical one, whose
+  weights differ by at most a factor e^spread) moved towards the stray keys' values by at most M. With nothing
+  selected, the mass off BOS is at most ``N e^u / (e^b + N e^u)``.
+- *SelectorWidth*'s head: for every width w and length n >= w, BOS's weight lies between
+  ``1 / (1 + w e^(s_hi - b_lo) + (n - w) e^(u_hi - b_lo))`` and the same with the other ends; what the head
+  writes is that weight times BOS's value plus the rest times the other keys' values, per width over all n.
+
+Each result, per value of T (or width), is T's table; softmax and output rounding widen it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+
+import numpy as np
+
+from optracr import frontend
+from optracr.certify import context as context_lib
+from optracr.certify import findings
+from optracr.certify import meaning as meaning_lib
+from optracr.certify import residual as residual_lib
+from optracr.certify import tables as tables_lib
+from optracr.certify import weights as weights_lib
+
+rasp = frontend.rasp
+CHUNK_ENTRIES = 1 << 21  # query states x key states scored at once
+
+
+def analyse_head(context: context_lib.Context, head: weights_lib.HeadWeights) -> None:
+    """One head: the table of what it writes, or failures."""
+    if head.writes:
+        _Head(context, head).analyse()
+
+
+class _Side:
+    """The labels one side of a head reads, the rows of each to combine, and every combination of them."""
+
+    def __init__(self, names: list[str], rows: dict[str, np.ndarray], tables: dict[str, tables_lib.Table],
+                 frontier: list[str]) -> None:
+        self.names, self.frontier, self.tables = names, frontier, tables
+        self._values: dict[str, tuple[np.ndarray, list]] = {}
+        # Per label the rows combined, then its BOS row last: combinations index into these.
+        self.rows = {name: np.concatenate([rows[name], [tables[name].num_rows - 1]]) for name in names}
+        shape = tuple(len(rows[name]) for name in names)
+        self.count = math.prod(shape)
+        flat = np.unravel_index(np.arange(self.count), shape) if shape else ()
+        self.index = {name: np.asarray(part, dtype=np.int64) for name, part in zip(names, flat)}
+        self.bos_index = {name: len(rows[name]) for name in names}
+        inner = [name for name in names if name not in frontier]
+        self.inner = math.prod(len(rows[name]) for name in inner)
+
+    def values_of(self, context: context_lib.Context, owner: Hashable, label: str) -> tuple[np.ndarray, list]:
+        """``label``'s value at every combination, as (codes, distinct values)."""
+        if label not in self._values:
+            codes, distinct = context.intended(owner, [label], self.frontier, self.tables,
+                                               {n: self.rows[n][:-1] for n in self.frontier})[label]
+            self._values[label] = (np.repeat(codes, self.inner), distinct)
+        return self._values[label]
+
+
+class _Head:
+    """One head (see the module doc)."""
+
+    def __init__(self, context: context_lib.Context, head: weights_lib.HeadWeights) -> None:
+        self.context, self.weights, self.block = context, head, head.block
+        self.sublayer = head.block.sublayer
+        self.n = context.max_length
+        self.arithmetic = context.arithmetic
+        self.value_weights = head.values
+        self.blocks = head.blocks
+
+    # ----------------------------------------------------------------------------------- setting up
+    def analyse(self) -> None:
+        """Checks the head and stores the table of what it writes."""
+        context, written = self.context, self.weights.writes
+        if len(written) > 1:
+            context.fail(self.block, f"writes into several labels ({', '.join(map(repr, written))}); a head writes "
+                         "one s-op")
+            return
+        (self.target,) = written
+        target = context.residual.labels[self.target]
+        expr = context.meaning.expr(target.sop) if target.sop in context.meaning.program_graph.graph else None
+        if target.role is residual_lib.Role.SOP and isinstance(expr, rasp.Aggregate):
+            self.kind = "numerical" if target.numerical else "categorical"
+        elif target.role is residual_lib.Role.SCRATCH and isinstance(expr, rasp.SelectorWidth):
+            self.kind = "width"
+        else:
+            context.fail(self.block, f"writes {self.target!r}, which is neither an Aggregate nor a selector width's "
+                         "scratch direction")
+            return
+        self.expr = expr
+        self.selects = frontend.conjuncts(expr.selector)
+        try:
+            self._prepare()
+        except _Stop:
+            return
+        self._score_stats()
+        {"categorical": self._categorical, "numerical": self._numerical, "width": self._width}[self.kind]()
+
+    def _prepare(self) -> None:
+        context = self.context
+        label_of = context.meaning.program_graph.label_of
+        query_weights, key_weights = self.weights.query, self.weights.key
+        try:
+            query_frontier = _union(context.meaning.frontier(label_of(s.queries)) for s in self.selects)
+            key_exprs = [s.keys for s in self.selects] + ([self.expr.sop] if self.kind != "width" else [])
+            key_frontier = _union(context.meaning.frontier(label_of(e)) for e in key_exprs)
+        except Exception as error:  # CertifyError naming the s-op
+            context.fail(self.block, str(error))
+            raise _Stop from None
+        query_names = _union([query_frontier, query_weights])
+        key_names = _union([key_frontier, key_weights, self.value_weights])
+        tables = {}
+        weighted = _union([query_weights, key_weights, self.value_weights])
+        for name in _union([query_names, key_names]):
+            table = context.table(name, self.block, self.sublayer, read=name in weighted)
+            if table is None:
+                raise _Stop
+            tables[name] = table
+        self.tables = tables
+        query_rows = {name: self._rows(name, query_frontier, [query_weights.get(name)]) for name in query_names}
+        key_rows = {name: self._rows(name, key_frontier, [key_weights.get(name), self.value_weights.get(name)])
+                    for name in key_names}
+        self.query = _Side(_order(query_names, query_frontier), query_rows, tables, query_frontier)
+        self.key = _Side(_order(key_names, key_frontier), key_rows, tables, key_frontier)
+        if self.query.count * self.key.count > 50 * context_lib.MAX_COMBINATIONS:
+            context.fail(self.block, f"compares {self.query.count:,} query states with {self.key.count:,} key "
+                         "states, more than the certificate checks")
+            raise _Stop
+
+    def _rows(self, name: str, frontier: list[str], weights: list[np.ndarray | None]) -> np.ndarray:
+        """The rows of ``name`` to combine (``tables.rows_to_combine``, reading it through every weight given)."""
+        present = [w for w in weights if w is not None]
+        needed = name in frontier or not present
+        bound = None if needed else tables_lib.linear_bound(self.tables[name], np.concatenate(present, axis=1))
+        return tables_lib.rows_to_combine(self.tables[name], bound, needed)
+
+    # ----------------------------------------------------------------------------------- scoring
+    def _score_stats(self) -> None:
+        """Per query state: BOS's score range, and the extreme scores of selected and unselected key states."""
+        query, key = self.query, self.key
+        block_bounds = []
+        for query_name, key_name, block in self.blocks:
+            center, reach = tables_lib.bilinear_bound(self.tables[query_name], self.tables[key_name], block,
+                                                      query.rows[query_name], key.rows[key_name])
+            block_bounds.append((query_name, key_name, center, reach))
+        rounding = (len(self.blocks), self.weights.score_terms)
+        selected = self._selection()
+        self.selected_by_some = np.zeros(key.count, dtype=bool)
+        stats = {name: np.empty(query.count + 1) for name in ("b_lo", "b_hi", "s_lo", "s_hi", "u_lo", "u_hi")}
+        flags = {name: np.zeros(query.count + 1, dtype=bool)
+                 for name in ("any_sel", "any_unsel", "self_sel", "self_unsel", "mixed")}
+        shared = [name for name in query.names if name in key.names
+                  and np.array_equal(query.rows[name], key.rows[name])]
+        step = max(1, CHUNK_ENTRIES // max(1, key.count))
+        key_index = {name: np.append(key.index[name], key.bos_index[name]) for name in key.names}  # BOS last
+        query_all = {name: np.append(query.index[name], query.bos_index[name]) for name in query.names}  # BOS last
+        query_valid = np.append(self.query_defined, True)  # the BOS query last
+        for start in range(0, query.count + 1, step):
+            picks = np.arange(start, min(query.count + 1, start + step))
+            span = slice(start, start + len(picks))
+            query_index = {name: query_all[name][picks] for name in query.names}
+            low, high = self._scores(block_bounds, query_index, key_index, rounding)
+            b_low, b_high = low[:, -1:], high[:, -1:]
+            low, high = low[:, :-1], high[:, :-1]
+            chosen = selected(picks) & self.key_defined[None, :]
+            unchosen = ~chosen & self.key_defined[None, :]
+            valid = query_valid[span]
+            stats["b_lo"][span], stats["b_hi"][span] = b_low[:, 0], b_high[:, 0]
+            stats["s_lo"][span] = np.where(chosen, low, np.inf).min(axis=1, initial=np.inf)
+            stats["s_hi"][span] = np.where(chosen, high, -np.inf).max(axis=1, initial=-np.inf)
+            stats["u_lo"][span] = np.where(unchosen, low, np.inf).min(axis=1, initial=np.inf)
+            stats["u_hi"][span] = np.where(unchosen, high, -np.inf).max(axis=1, initial=-np.inf)
+            flags["any_sel"][span] = chosen.any(axis=1) & valid
+            flags["any_unsel"][span] = unchosen.any(axis=1) & valid
+            itself = np.ones_like(chosen)  # key states the query's own position can be in (it is a key too)
+            for name in shared:
+                itself &= query_index[name][:, None] == key_index[name][None, :-1]
+            flags["self_sel"][span] = (chosen & itself).any(axis=1) & valid
+            flags["self_unsel"][span] = (unchosen & itself).any(axis=1) & valid
+            chosen &= valid[:, None]
+            self.selected_by_some |= chosen[picks < query.count].any(axis=0)
+            if self.kind == "categorical":
+                flags["mixed"][span] = self._mixed(chosen)
+        self.stats, self.flags = stats, flags
+        # The BOS query picks nothing: every key is stray there.
+        self.flags["any_sel"][-1] = self.flags["self_sel"][-1] = False
+        self.flags["any_unsel"][-1] = self.flags["self_unsel"][-1] = True
+        self.stats["u_hi"][-1] = max(self.stats["u_hi"][-1], self.stats["s_hi"][-1])
+        self.stats["u_lo"][-1] = min(self.stats["u_lo"][-1], self.stats["s_lo"][-1])
+        scores = np.concatenate([stats["b_lo"], stats["b_hi"], stats["s_hi"], stats["u_hi"]])
+        span = max(1.0, float(np.max(np.abs(scores[np.isfinite(scores)]), initial=0.0)))
+        unit = self.arithmetic.unit
+        # exp of a rounded difference, its own error, the sum of up to N + 1 weights, one division.
+        self.eta = (1 + self.arithmetic.exp_error) * math.exp(min(4 * unit * span, 700.0)) * (
+            1 + self.arithmetic.gamma(self.n + 1)) * (1 + unit) / (1 - self.arithmetic.gamma(self.n + 1)) - 1
+        if self.kind == "categorical" and np.any(flags["mixed"][:-1]):
+            self.context.undefined.setdefault(self.target, findings.Undefined(
+                self.target, "inputs where a query picks several positions holding different values, if there are "
+                "any: the evaluator has no answer there (a categorical Aggregate is defined where its picks agree)"))
+
+    def _scores(self, block_bounds, query_index, key_index, rounding) -> tuple[np.ndarray, np.ndarray]:
+        """Score ranges (query picks x key picks): the blocks' centers, their reaches, and the rounding of a dot
+        product of dot products (twice ``arithmetic.dot_error``, one main term per block)."""
+        rows = len(next(iter(query_index.values()))) if query_index else 1
+        columns = len(next(iter(key_index.values()))) if key_index else 2
+        center = size = reach = np.zeros((rows, columns))
+        for query_name, key_name, block_center, block_reach in block_bounds:
+            q, k = query_index[query_name][:, None], key_index[key_name][None, :]
+            part = block_center[q, k]
+            center, size, reach = center + part, size + np.abs(part), reach + block_reach[q, k]
+        main_terms, terms = rounding
+        spread = reach + 2.0 * self.arithmetic.dot_error(main_terms, size + reach, reach, terms)
+        return tables_lib.widened(center - spread, center + spread)
+
+    def _selection(self):
+        """A function from query picks to the (picks x key states) matrix of what the selector picks."""
+        meaning, query, key = self.context.meaning, self.query, self.key
+        label_of = meaning.program_graph.label_of
+        parts = []
+        for select in self.selects:
+            query_codes, query_distinct = query.values_of(self.context, self.block, label_of(select.queries))
+            key_codes, key_distinct = key.values_of(self.context, self.block, label_of(select.keys))
+            memo_key = (self.block, "predicate", label_of(select), tuple(map(meaning_lib.identity, query_distinct)),
+                        tuple(map(meaning_lib.identity, key_distinct)))
+            memo = self.context.weights.memo
+            if memo_key not in memo:
+                memo[memo_key] = _predicate_matrix(select, query_distinct, key_distinct)
+            parts.append((query_codes, key_codes, memo[memo_key]))
+        count = query.count
+        self.query_defined = np.ones(query.count, dtype=bool)
+        self.key_defined = np.ones(key.count, dtype=bool)
+        for select in self.selects:
+            self.query_defined &= _defined(*query.values_of(self.context, self.block, label_of(select.queries)))
+            self.key_defined &= _defined(*key.values_of(self.context, self.block, label_of(select.keys)))
+        if self.kind != "width":
+            self.key_defined &= _defined(*key.values_of(self.context, self.block, label_of(self.expr.sop)))
+
+        def selected(picks: np.ndarray) -> np.ndarray:
+            result = np.ones((len(picks), key.count), dtype=bool)
+            inside = picks < count
+            for query_codes, key_codes, matrix in parts:
+                rows = matrix[query_codes[np.minimum(picks, count - 1)]][:, key_codes] if count else result
+                result &= rows
+            result[~inside] = False  # the BOS query
+            return result
+
+        return selected
+
+    def _mixed(self, chosen: np.ndarray) -> np.ndarray:
+        """Per query pick, whether it selects key states holding different values."""
+        codes = self._value_codes()
+        high = np.where(chosen, codes[None, :], -1).max(axis=1, initial=-1)
+        low = np.where(chosen, codes[None, :], np.iinfo(np.int64).max).min(axis=1, initial=np.iinfo(np.int64).max)
+        return chosen.any(axis=1) & (high != low)
+
+    def _value_codes(self) -> np.ndarray:
+        """Per key state, the code of the aggregated s-op's value (``self._distinct`` holds the values)."""
+        if not hasattr(self, "_codes"):
+            codes, self._distinct = self.key.values_of(self.context, self.block,
+                                                       self.context.meaning.program_graph.label_of(self.expr.sop))
+            self._codes = np.asarray(codes, dtype=np.int64)
+        return self._codes
+
+    # ----------------------------------------------------------------------------------- values
+    def _values(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per key state (BOS key last), the range of what the head's value side gives each target direction."""
+        key = self.key
+        size = self.context.residual.labels[self.target].size
+        low = np.zeros((key.count + 1, size))
+        high = np.zeros((key.count + 1, size))
+        total = np.zeros(key.count + 1)
+        rest = np.zeros(key.count + 1)
+        largest = np.zeros(key.count + 1)
+        for name, weights in self.value_weights.items():
+            bound = tables_lib.linear_bound(self.tables[name], weights, key.rows[name])
+            index = np.concatenate([key.index[name], [key.bos_index[name]]])
+            low += bound.low[index]
+            high += bound.high[index]
+            total += (bound.main + bound.rest).max(axis=1)[index]
+            rest += bound.rest.max(axis=1)[index]
+            largest += np.maximum(np.abs(bound.low), np.abs(bound.high)).max(axis=1)[index]
+        values = 2.0 * self.arithmetic.dot_error(len(self.value_weights), total, rest, self.weights.value_terms)
+        mixing = self.arithmetic.gamma(self.n + 2) * largest
+        self.output_rounding = float(np.max(values + mixing, initial=0.0))
+        return low, high
+
+    # ----------------------------------------------------------------------------------- per target
+    def _masses(self) -> tuple[float, float, float]:
+        """The largest stray mass with something selected, with nothing selected, and at the BOS query."""
+        stats, flags, n = self.stats, self.flags, self.n
+        some = flags["any_sel"][:-1]
+        stray = 0.0
+        if np.any(some):
+            others = np.logaddexp(stats["b_hi"][:-1], np.log(max(n - 1, 0)) + stats["u_hi"][:-1]
+                                  if n > 1 else -np.inf)
+            stray = float(np.max(_sigmoid(others - stats["s_lo"][:-1])[some]))
+        none = flags["self_unsel"][:-1]
+        empty = float(np.max(_sigmoid(np.log(n) + stats["u_hi"][:-1] - stats["b_lo"][:-1])[none])) if np.any(
+            none) else 0.0
+        at_bos = float(_sigmoid(np.log(n) + stats["u_hi"][-1] - stats["b_lo"][-1])) if np.isfinite(
+            stats["u_hi"][-1]) else 0.0
+        extra = (n + 1) * self.arithmetic.tiny
+        return min(1.0, stray + extra), min(1.0, empty + extra), min(1.0, at_bos + extra)
+
+    def _categorical(self) -> None:
+        target = self.context.residual.labels[self.target]
+        low, high = self._values()
+        codes = self._value_codes()
+        distinct = self._distinct
+        stray, empty, at_bos = self._masses()
+        present = np.concatenate([self.key_defined, [True]])
+        z_lo = float(low[present].min(initial=0.0))
+        z_hi = float(high[present].max(initial=0.0))
+        z_sum_lo, z_sum_hi = float(low[present].sum(axis=1).min()), float(high[present].sum(axis=1).max())
+        slack = self.eta * max(abs(z_lo), abs(z_hi), 1e-300) + self.output_rounding
+        slack_sum = self.eta * max(abs(z_sum_lo), abs(z_sum_hi)) + self.output_rounding * target.size
+        states, rows = [], []
+        used = self.selected_by_some
+        for code in np.unique(codes[used]) if np.any(used) else []:
+            members = np.flatnonzero(used & (codes == code))
+            value = distinct[codes[members[0]]]
+            state = tables_lib.NO_VALUE if value is None else value
+            hot = -1 if value is None else target.direction_index(value)
+            if value is not None and hot < 0:
+                self.context.fail(self.block, f"the program gives {self.target!r} the value {value!r}, which has no "
+                                  "direction in the residual (value-set inference missed it)")
+                continue
+            mine = _summary(hot, low[members], high[members])
+            rows.append((state, hot, _mix(mine, hot, stray, z_lo, z_hi, z_sum_lo, z_sum_hi, slack, slack_sum)))
+            states.append(state)
+        bos_value = _summary(-1, low[-1:], high[-1:])
+        if np.any(self.flags["self_unsel"][:-1]):
+            box = _mix(bos_value, -1, empty, z_lo, z_hi, z_sum_lo, z_sum_hi, slack, slack_sum)
+            rows = _merge_state(rows, tables_lib.NO_VALUE, -1, box)
+        rows.append((tables_lib.AT_BOS, -1, _mix(bos_value, -1, at_bos, z_lo, z_hi, z_sum_lo, z_sum_hi, slack,
+                                                   slack_sum)))
+        self._store(target, rows)
+        self.context.details[self.target] = {"block": self.block, "kind": "categorical", "stray": stray,
+                                             "empty": empty, "stats": self.stats}
+
+    def _numerical(self) -> None:
+        target = self.context.residual.labels[self.target]
+        low, high = self._values()
+        low, high = low[:, 0], high[:, 0]
+        stray, empty, at_bos = self._masses()
+        codes = self._value_codes()
+        used = self.selected_by_some
+        numbers = np.array([float(v) if v is not None and v is not meaning_lib.UNDEFINED else np.nan
+                            for v in self._distinct])[codes] if len(self._distinct) else np.zeros(len(codes))
+        present = np.concatenate([self.key_defined, [True]])
+        z_lo, z_hi = float(low[present].min()), float(high[present].max())
+        slack = self.eta * max(abs(z_lo), abs(z_hi)) + self.output_rounding
+        errors = []
+        if np.any(used):
+            picked = used & np.isfinite(numbers)
+            e_lo = float(np.min(low[:-1][picked] - numbers[picked]))
+            e_hi = float(np.max(high[:-1][picked] - numbers[picked]))
+            v_lo, v_hi = float(numbers[picked].min()), float(numbers[picked].max())
+            some = self.flags["any_sel"][:-1]
+            spread = float(np.max((self.stats["s_hi"][:-1] - self.stats["s_lo"][:-1])[some]))
+            uneven = math.expm1(min(spread, 700.0)) * (v_hi - v_lo) / 2.0
+            eps = (e_lo - uneven, e_hi + uneven)
+            corner = ((1 - stray) * eps[0] + stray * (z_lo - v_hi), (1 - stray) * eps[1] + stray * (z_hi - v_lo))
+            errors.append((min(eps[0], corner[0]) - slack, max(eps[1], corner[1]) + slack))
+        default = float(self.expr.default) if self.expr.default is not None else 0.0
+        empty_box = None
+        if np.any(self.flags["self_unsel"][:-1]):
+            b_lo, b_hi = float(low[-1]), float(high[-1])
+            empty_box = (min(b_lo, (1 - empty) * b_lo + empty * z_lo) - slack - default,
+                         max(b_hi, (1 - empty) * b_hi + empty * z_hi) + slack - default)
+        states = sorted(self.context.meaning.program_graph.value_set(target.sop), key=lambda v: float(v))
+        rows = []
+        for value in states:
+            boxes = list(errors)
+            if empty_box is not None and float(value) == default:
+                boxes.append(empty_box)
+            if not boxes:
+                continue
+            lo, hi = min(b[0] for b in boxes), max(b[1] for b in boxes)
+            rows.append((value, 0, (float(value) + lo, float(value) + hi, 0.0, 0.0, 0.0, 0.0)))
+        b_lo, b_hi = float(low[-1]), float(high[-1])
+        rows.append((tables_lib.AT_BOS, 0, (min(b_lo, (1 - at_bos) * b_lo + at_bos * z_lo) - slack,
+                                            max(b_hi, (1 - at_bos) * b_hi + at_bos * z_hi) + slack,
+                                            0.0, 0.0, 0.0, 0.0)))
+        self._store(target, rows)
+        self.context.details[self.target] = {"block": self.block, "kind": "numerical", "stray": stray,
+                                             "empty": empty, "errors": errors, "stats": self.stats}
+
+    def _width(self) -> None:
+        target = self.context.residual.labels[self.target]
+        low, high = self._values()
+        low, high = low[:, 0], high[:, 0]
+        stats, flags, n = self.stats, self.flags, self.n
+        inside = slice(0, -1)
+        rows, boxes = [], {}
+        defined = self.key_defined
+        other_lo, other_hi = (float(low[:-1][defined].min()), float(high[:-1][defined].max())) if np.any(
+            defined) else (0.0, 0.0)
+        bos_lo, bos_hi = float(low[-1]), float(high[-1])
+        any_sel, any_unsel = flags["any_sel"][inside], flags["any_unsel"][inside]
+        self_sel, self_unsel = flags["self_sel"][inside], flags["self_unsel"][inside]
+        widths = np.arange(n + 1)[:, None]
+        lengths = np.arange(n + 1)[None, :]
+        # Query groups by what their own position (a key too) can be, each with the (width, length) it allows.
+        groups = [(self_sel & any_unsel & any_sel, (widths >= 1) & (lengths >= np.maximum(widths, 1))),
+                  (self_sel & ~any_unsel & any_sel, (widths >= 1) & (lengths == widths)),
+                  (self_unsel & ~self_sel & any_sel, (widths >= 1) & (lengths >= widths + 1)),
+                  (self_unsel, (widths == 0) & (lengths >= 1))]
+        low_weight, high_weight = self._bos_weight(stats, groups, slice(0, -1))
+        reachable = np.isfinite(low_weight)
+        low, high = _blend(np.where(reachable, low_weight, 0.0), np.where(reachable, high_weight, 0.0), bos_lo, bos_hi,
+                           other_lo, other_hi)
+        for width in np.flatnonzero(reachable):
+            box = (float(low[width]) - self.output_rounding, float(high[width]) + self.output_rounding)
+            boxes[int(width)] = box
+            rows.append((int(width), 0, (*box, 0.0, 0.0, 0.0, 0.0)))
+        at_bos = (widths == 0) & (lengths >= 0)
+        weight_lo, weight_hi = self._bos_weight(stats, [(np.array([True]), at_bos)], slice(-1, None), bos_query=True)
+        low, high = _blend(weight_lo[:1], weight_hi[:1], bos_lo, bos_hi, other_lo, other_hi)
+        rows.append((tables_lib.AT_BOS, 0, (float(low[0]) - self.output_rounding,
+                                            float(high[0]) + self.output_rounding, 0.0, 0.0, 0.0, 0.0)))
+        self._store(target, rows)
+        self.context.details[self.target] = {"block": self.block, "kind": "width", "boxes": boxes,
+                                             "stats": self.stats}
+
+    def _bos_weight(self, stats: dict, groups: list[tuple[np.ndarray, np.ndarray]], part: slice,
+                    bos_query: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Per width, the range of BOS's weight over the groups of (picked queries, width x length mask of what
+        they allow); widths no group allows get (inf, -inf)."""
+        groups = [(pick, allowed) for pick, allowed in groups if pick.any() and allowed.any()]
+        if not groups:
+            return np.full(self.n + 1, np.inf), np.full(self.n + 1, -np.inf)
+        b_lo, b_hi = stats["b_lo"][part], stats["b_hi"][part]
+        picks = np.stack([np.broadcast_to(pick, b_lo.shape) for pick, _ in groups])[:, None, :]  # groups x 1 x queries
+        never = np.full(b_lo.shape, -np.inf)
+        s_lo = never if bos_query else stats["s_lo"][part]
+        s_hi = never if bos_query else stats["s_hi"][part]
+        # Per group, the highest (selected, unselected) score over BOS's lowest, and the lowest over BOS's highest.
+        top = np.where(picks, np.stack([s_hi - b_lo, stats["u_hi"][part] - b_lo]), -np.inf).max(axis=2)
+        bottom = np.where(picks, np.stack([s_lo - b_hi, stats["u_lo"][part] - b_hi]), np.inf).min(axis=2)
+        ends = np.stack([top, bottom])[:, :, :, None, None]  # (top, bottom) x groups x (selected, unselected)
+        allowed = np.stack([mask for _, mask in groups])
+        logs = _logs(max(allowed.shape[1:]))
+        widths = np.arange(allowed.shape[1])[:, None]
+        others = np.maximum(np.arange(allowed.shape[2])[None, :] - widths, 0)
+        counts = np.broadcast_arrays(logs[widths], logs[others])  # log of how many selected, unselected keys
+        terms = _plus(np.stack(counts)[None, None], ends)  # (top, bottom) x groups x 2 x widths x lengths
+        mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x groups x widths x lengths
+        weight = _sigmoid(-mass)
+        weight_lo = np.where(allowed, weight[0], np.inf).min(axis=(0, 2)) * (1 - self.eta)
+        weight_hi = np.minimum(1.0, np.where(allowed, weight[1], -np.inf).max(axis=(0, 2)) * (1 + self.eta))
+        weight_lo = np.maximum(0.0, weight_lo - (self.n + 1) * self.arithmetic.tiny)
+        reachable = allowed.any(axis=(0, 2))
+        return np.where(reachable, weight_lo, np.inf), np.where(reachable, weight_hi, -np.inf)
+
+    def _store(self, target: residual_lib.Label, rows: list) -> None:
+        states = [row[0] for row in rows]
+        hot = [row[1] for row in rows]
+        boxes = np.array([row[2] for row in rows], dtype=np.float64).reshape(len(rows), 6)
+        table = tables_lib.build(target, states, hot, (boxes[:, 0], boxes[:, 1]), (boxes[:, 2], boxes[:, 3]),
+                                 (boxes[:, 4], boxes[:, 5]))
+        self.context.store(self.target, table)
+
+
+class _Stop(Exception):
+    """The head cannot be analysed further (a failure has been recorded)."""
+
+
+def _value(state: Hashable) -> Hashable:
+    return None if state is tables_lib.NO_VALUE else state
+
+
+def _defined(codes: np.ndarray, distinct: list[Hashable]) -> np.ndarray:
+    """Where a value is not ``UNDEFINED`` (a state no defined input reaches)."""
+    if not len(distinct):
+        return np.ones(len(codes), dtype=bool)
+    return np.array([value is not meaning_lib.UNDEFINED for value in distinct], dtype=bool)[codes]
+
+
+def _union(groups) -> list[str]:
+    found: dict[str, None] = {}
+    for group in groups:
+        found.update(dict.fromkeys(group))
+    return list(found)
+
+
+def _order(names: list[str], frontier: list[str]) -> list[str]:
+    """Frontier labels first (their values vary slowest), then the others."""
+    return [name for name in frontier if name in names] + [name for name in names if name not in frontier]
+
+
+_VECTORISED = {
+    rasp.Comparison.EQ: np.equal, rasp.Comparison.LT: np.less, rasp.Comparison.LEQ: np.less_equal,
+    rasp.Comparison.GT: np.greater, rasp.Comparison.GEQ: np.greater_equal, rasp.Comparison.NEQ: np.not_equal,
+}
+
+
+def _predicate_matrix(select: rasp.Select, queries: list[Hashable], keys: list[Hashable]) -> np.ndarray:
+    """Whether ``select`` picks each key value for each query value (the evaluator's rule)."""
+    fast = _comparison_matrix(select, queries, keys)
+    if fast is not None:
+        return fast
+    matrix = np.zeros((len(queries), len(keys)), dtype=bool)
+    for row, query in enumerate(queries):
+        if query is None or query is meaning_lib.UNDEFINED:
+            continue
+        for column, key in enumerate(keys):
+            if key is None or key is meaning_lib.UNDEFINED:
+                continue
+            try:
+                matrix[row, column] = frontend.selects(select, key, query)
+            except frontend.EvaluationError:
+                matrix[row, column] = False
+    return matrix
+
+
+def _logs(size: int) -> np.ndarray:
+    """log(k) for k = 0..size (-inf for 0): the log of k keys' total weight at score 0."""
+    return np.concatenate([[-np.inf], np.log(np.arange(1, size + 1, dtype=np.float64))])
+
+
+def _plus(log_count: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """log(count) + score, -inf where there is no key (count 0) or no such score (-inf; never inf - inf), inf
+    where the score is unknown (NaN)."""
+    found = log_count + score
+    lost = np.isnan(found)
+    if lost.any():
+        found = np.where(lost, np.where(np.isneginf(log_count) | np.isneginf(score), -np.inf, np.inf), found)
+    return found
+
+
+def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[Hashable]) -> np.ndarray | None:
+    """The predicate matrix of a ``rasp.Comparison`` computed by numpy on the values (the same Python comparison,
+    ``key < query`` ...), or None when it cannot be (another predicate; a comparison that raises; a value unequal
+    to itself, for which numpy's identity shortcut would differ)."""
+    predicate = select.predicate
+    if not isinstance(predicate, rasp.Comparison):
+        return None
+    absent = {None, meaning_lib.UNDEFINED}
+    query_ok = np.array([q is not None and q is not meaning_lib.UNDEFINED for q in queries], dtype=bool)
+    key_ok = np.array([k is not None and k is not meaning_lib.UNDEFINED for k in keys], dtype=bool)
+    if predicate in (rasp.Comparison.TRUE, rasp.Comparison.FALSE):
+        constant = predicate is rasp.Comparison.TRUE
+        return np.outer(query_ok, key_ok) & constant
+    present_queries = [q for q in queries if not any(q is a for a in absent)]
+    present_keys = [k for k in keys if not any(k is a for a in absent)]
+    try:
+        if any(value != value for value in (*present_queries, *present_keys)):
+            return None
+        query_array = np.empty(len(present_queries), dtype=object)
+        query_array[:] = present_queries
+        key_array = np.empty(len(present_keys), dtype=object)
+        key_array[:] = present_keys
+        inner = np.asarray(_VECTORISED[predicate](key_array[None, :], query_array[:, None]), dtype=bool)
+    except Exception:  # a comparison that raises: the pair by pair path reports it as the evaluator would
+        return None
+    matrix = np.zeros((len(queries), len(keys)), dtype=bool)
+    matrix[np.ix_(np.flatnonzero(query_ok), np.flatnonzero(key_ok))] = inner
+    return matrix
+
+
+def _sigmoid(values: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x), without overflow; NaN (nothing known) counts as 1, the worst case of every mass."""
+    found = np.exp(-np.logaddexp(0.0, -np.asarray(values, dtype=np.float64)))
+    return np.where(np.isnan(found), 1.0, found)
+
+
+def _summary(hot: int, low: np.ndarray, high: np.ndarray) -> tuple[float, ...]:
+    """The hull of value-side ranges (rows x directions) as (hot lo, hot hi, cold lo, cold hi, sum lo, sum hi)."""
+    cold = np.ones(low.shape[1], dtype=bool)
+    hot_lo = hot_hi = 0.0
+    if hot >= 0:
+        cold[hot] = False
+        hot_lo, hot_hi = float(low[:, hot].min()), float(high[:, hot].max())
+    if not cold.any():
+        return hot_lo, hot_hi, 0.0, 0.0, 0.0, 0.0
+    return (hot_lo, hot_hi, float(low[:, cold].min()), float(high[:, cold].max()),
+            float(low[:, cold].sum(axis=1).min()), float(high[:, cold].sum(axis=1).max()))
+
+
+def _mix(mine: tuple[float, ...], hot: int, mass: float, z_lo: float, z_hi: float, z_sum_lo: float,
+         z_sum_hi: float, slack: float, slack_sum: float) -> tuple[float, ...]:
+    """``(1 - m) mine + m z`` for m in [0, mass], z any stray key's (or BOS's) value, plus rounding slack."""
+    hot_lo, hot_hi, cold_lo, cold_hi, sum_lo, sum_hi = mine
+
+    def blend(low: float, high: float, other_lo: float, other_hi: float) -> tuple[float, float]:
+        return (min(low, (1 - mass) * low + mass * other_lo), max(high, (1 - mass) * high + mass * other_hi))
+
+    if hot >= 0:
+        hot_lo, hot_hi = blend(hot_lo, hot_hi, z_lo, z_hi)
+        other_sum = (z_sum_lo - z_hi, z_sum_hi - z_lo)
+    else:
+        other_sum = (z_sum_lo, z_sum_hi)
+    cold_lo, cold_hi = blend(cold_lo, cold_hi, z_lo, z_hi)
+    sum_lo, sum_hi = blend(sum_lo, sum_hi, *other_sum)
+    return (hot_lo - slack, hot_hi + slack, cold_lo - slack, cold_hi + slack, sum_lo - slack_sum,
+            sum_hi + slack_sum)
+
+
+def _merge_state(rows: list, state: Hashable, hot: int, box: tuple[float, ...]) -> list:
+    """``rows`` with ``box`` joined into ``state``'s row (added when absent)."""
+    for index, (existing, existing_hot, existing_box) in enumerate(rows):
+        if existing is state:
+            merged = tuple(min(a, b) if i % 2 == 0 else max(a, b) for i, (a, b) in enumerate(zip(existing_box, box)))
+            rows[index] = (existing, existing_hot, merged)
+            return rows
+    return [*rows, (state, hot, box)]
+
+
+def _blend(weight_lo, weight_hi, bos_lo: float, bos_hi: float, other_lo: float, other_hi: float):
+    """The range of ``a b + (1 - a) o`` for a, b, o in their ranges (arrays of a, within [0, 1]): for each a it
+    grows with b and o, so the extremes are at a's ends with b and o both low, or both high."""
+    ends = (np.asarray(weight_lo), np.asarray(weight_hi))
+    lows = [a * bos_lo + (1 - a) * other_lo for a in ends]
+    highs = [a * bos_hi + (1 - a) * other_hi for a in ends]
+    return np.minimum(*lows), np.maximum(*highs)

@@ -1,0 +1,265 @@
+"""MLPs: for every combination of the values a group of hidden units reads, what it writes, by interval arithmetic.
+
+A layer's hidden units split into groups that write disjoint labels (a block, or a fused region). For a group,
+every combination of states of the labels it reads (and of the stored s-ops its outputs are functions of) gives
+each unit's pre-activation as a center plus a deviation range (``tables.linear_bound``), widened by float
+rounding. A unit whose range stays >= 0 is *active* (linear), one whose range stays <= 0 is silent, any other
+passes anything from 0 to its highest value. What the active units read from a numerical input is combined
+before it is bounded, so a step built from two units whose slopes cancel adds no error where the input sits on
+a flat part. Each combination's output, grouped by the value the program gives the s-op it writes
+(``meaning.value_of``), becomes that s-op's table.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Hashable
+
+import numpy as np
+import scipy.sparse
+
+from optracr import craft
+from optracr.certify import context as context_lib
+from optracr.certify import meaning as meaning_lib
+from optracr.certify import residual as residual_lib
+from optracr.certify import tables as tables_lib
+from optracr.certify import weights as weights_lib
+
+CHUNK_ENTRIES = 1 << 20  # combinations x units (or outputs) handled at once
+
+
+def analyse_group(context: context_lib.Context, group: weights_lib.GroupWeights) -> None:
+    """One group of a layer's hidden units: the tables of what it writes, or failures."""
+    _Group(context, group).analyse()
+
+
+class _Group:
+    """One group of hidden units (``weights.GroupWeights``)."""
+
+    def __init__(self, context: context_lib.Context, group: weights_lib.GroupWeights) -> None:
+        self.context, self.group, self.block = context, group, group.block
+        self.sublayer = group.block.sublayer
+        self.reads, self.writes = group.reads, group.writes
+        self.arithmetic = context.arithmetic
+
+    # --------------------------------------------------------------------------------- setting up
+    def analyse(self) -> None:
+        """Checks the group and stores the tables of the labels it writes."""
+        context = self.context
+        for name in self.writes:
+            if context.residual.labels[name].role is not residual_lib.Role.SOP:
+                context.fail(self.block, f"writes into {name!r}, which no MLP may write (it belongs to "
+                             f"{context.residual.labels[name].role.value})")
+                return
+        try:
+            self.computed = frozenset(self.writes)
+            frontier = list(dict.fromkeys(label for name in self.writes for label in context.meaning.frontier(
+                name, own=True, computed=self.computed)))
+        except Exception as error:  # a CertifyError naming the s-op
+            context.fail(self.block, str(error))
+            return
+        names = list(dict.fromkeys([*frontier, *self.reads]))
+        tables = {name: context.table(name, self.block, self.sublayer, read=name in self.reads) for name in names}
+        if any(table is None for table in tables.values()):
+            return
+        bounds = {name: tables_lib.linear_bound(tables[name], weights) for name, weights in self.reads.items()}
+        rows = {name: tables_lib.rows_to_combine(tables[name], bounds.get(name), name in frontier) for name in names}
+        combinations = context_lib.product_rows(names, [rows[name] for name in names])
+        if combinations.count > context_lib.MAX_COMBINATIONS:
+            context.fail(self.block, f"reads {combinations.count:,} combinations of values of "
+                         f"{', '.join(map(repr, names))}, more than the certificate checks "
+                         f"({context_lib.MAX_COMBINATIONS:,})")
+            return
+        intended = self._intended(frontier, tables, rows, combinations)
+        # A combination where any s-op the group computes has no value (a function raises) is no position of an
+        # input with an answer: the evaluator raises on the whole input.
+        possible = np.ones(combinations.count, dtype=bool)
+        for codes, distinct in intended.values():
+            if len(distinct):
+                possible &= ~np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)[codes]
+        low, high = self._outputs(tables, bounds, combinations)  # the BOS position's last
+        outputs, bos_outputs = (low[:-1], high[:-1]), (low[-1:], high[-1:])
+        for name in self.writes:
+            self._store(name, intended[name], possible, outputs, bos_outputs, tables, combinations)
+
+    def _intended(self, frontier: list[str], tables: dict, rows: dict,
+                  combinations: context_lib.Combinations) -> dict[str, tuple[np.ndarray, list[Hashable]]]:
+        """Per written label, the program's value at every combination, as (codes, distinct values)."""
+        inner = math.prod(len(rows[name]) for name in combinations.names[len(frontier):])
+        found = self.context.intended(self.block, list(self.writes), frontier, tables, rows, own=True)
+        return {name: (np.repeat(codes, inner), distinct) for name, (codes, distinct) in found.items()}
+
+    # --------------------------------------------------------------------------------- computing
+    def _outputs(self, tables: dict, bounds: dict, combinations: context_lib.Combinations) -> tuple[np.ndarray, ...]:
+        """Per combination, bounds (low, high) on every written direction (columns: the writes in order)."""
+        snd = self.group.second_layer  # units x outputs
+        units, outputs = snd.shape
+        second_layer = self.arithmetic.gamma(self.group.second_layer_terms + 1)
+        numerical = [name for name in self.reads if self.context.residual.labels[name].numerical
+                     and name != craft.ONE]
+        terms = self.group.first_layer_terms
+        mats = self.group.second_layer_parts
+        lows, highs = [], []
+        size = max(1, CHUNK_ENTRIES // max(units, outputs, 1))
+        bos = {name: np.array([tables[name].num_rows - 1]) for name in combinations.names}
+        for chosen in _with_bos(combinations.chunks(size), bos):
+            center = sum(bounds[name].center[chosen[name]] for name in self.reads)
+            cat_lo = sum((bounds[name].lo[chosen[name]] for name in self.reads if name not in numerical), 0.0)
+            cat_hi = sum((bounds[name].hi[chosen[name]] for name in self.reads if name not in numerical), 0.0)
+            num_lo = sum((bounds[name].lo[chosen[name]] for name in numerical), 0.0)
+            num_hi = sum((bounds[name].hi[chosen[name]] for name in numerical), 0.0)
+            total = sum((bounds[name].main[chosen[name]] + bounds[name].rest[chosen[name]] for name in self.reads),
+                        0.0)
+            rest = sum((bounds[name].rest[chosen[name]] for name in self.reads), 0.0)
+            rounding = self.arithmetic.dot_error(len(self.reads), total, rest, terms)
+            low = center + cat_lo + num_lo - rounding
+            high = center + cat_hi + num_hi + rounding
+            active = low >= 0.0
+            h_lo = np.where(active, center + cat_lo - rounding, 0.0)
+            h_hi = np.where(active, center + cat_hi + rounding, np.maximum(high, 0.0))
+            out_lo = _times(h_lo, mats[0]) - _times(h_hi, mats[1])
+            out_hi = _times(h_hi, mats[0]) - _times(h_lo, mats[1])
+            for name in numerical:  # what the active units read from a numerical input, combined first
+                coefficient = _times(active * self.reads[name][0], self.group.sparse_second_layer)
+                table = tables[name]
+                row = chosen[name]
+                ends = (coefficient * (table.hot_lo[row] - table.center[row])[:, None],
+                        coefficient * (table.hot_hi[row] - table.center[row])[:, None])
+                out_lo += np.minimum(*ends)
+                out_hi += np.maximum(*ends)
+            spread = second_layer * _times(np.maximum(np.abs(h_lo), np.abs(h_hi)), mats[2])
+            low_side, high_side = tables_lib.widened(out_lo - spread, out_hi + spread)
+            lows.append(low_side)
+            highs.append(high_side)
+        if not lows:
+            return np.zeros((0, outputs)), np.zeros((0, outputs))
+        return np.concatenate(lows), np.concatenate(highs)
+
+    # --------------------------------------------------------------------------------- storing
+    def _store(self, name: str, intended: tuple[np.ndarray, list[Hashable]], possible: np.ndarray,
+               outputs: tuple[np.ndarray, ...],
+               bos_outputs: tuple[np.ndarray, ...], tables: dict, combinations: context_lib.Combinations) -> None:
+        label = self.context.residual.labels[name]
+        start = 0
+        for other in self.writes:
+            if other == name:
+                break
+            start += self.context.residual.labels[other].size
+        columns = slice(start, start + label.size)
+        low, high = outputs[0][:, columns], outputs[1][:, columns]
+        value_codes, distinct = intended
+        states = [tables_lib.NO_VALUE if value is None else value for value in distinct]
+        undefined = np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)
+        defined = (~undefined[value_codes] if len(distinct) else np.zeros(0, dtype=bool)) & possible
+        met = np.zeros(len(distinct), dtype=bool)
+        met[value_codes[defined]] = True
+        kept = np.flatnonzero(~undefined & met)
+        states = [states[index] for index in kept]
+        renumber = np.full(len(distinct), -1, dtype=np.int64)
+        renumber[kept] = np.arange(len(kept))
+        codes = renumber[value_codes[defined]]
+        hot = np.array([_hot(label, state) for state in states], dtype=np.int64)
+        missing = [state for state, index in zip(states, hot) if index < 0 and not label.numerical
+                   and state is not tables_lib.NO_VALUE]
+        if missing:
+            self.context.fail(self.block, f"the program gives {name!r} the value {missing[0]!r}, which has no "
+                              "direction in the residual (value-set inference missed it)")
+        rows = _summaries(label, hot[codes], low[defined], high[defined])
+        merged = _hull(rows[1:], codes, len(states))
+        bos = _summaries(label, np.array([0 if label.numerical else -1]), bos_outputs[0][:, columns],
+                         bos_outputs[1][:, columns])
+        arrays = [np.concatenate([part, bos_part]) for part, bos_part in zip(merged, bos[1:])]
+        table = tables_lib.build(label, (*states, tables_lib.AT_BOS), np.concatenate([hot, bos[0]]),
+                                 (arrays[0], arrays[1]), (arrays[2], arrays[3]), (arrays[4], arrays[5]))
+        self.context.store(name, table)
+        # what blame names if the proof fails: found then, from what this block saw
+        self.context.details[name] = {"block": self.block, "kind": "mlp", "worst": functools.partial(
+            _worst, label, states, codes, rows, defined, tables, combinations)}
+
+
+def _worst(label, states, codes, rows, defined, tables, combinations) -> dict | None:
+    """The combination furthest from its exact encoding (its values, intended value, error and range)."""
+    positions = np.flatnonzero(defined)
+    _, hot_lo, hot_hi, cold_lo, cold_hi = rows[:5]
+    if label.numerical:
+        wanted = np.array([0.0 if isinstance(state, type(tables_lib.NO_VALUE)) else float(state)
+                           for state in states])[codes]
+        errors = np.maximum(np.abs(hot_lo - wanted), np.abs(hot_hi - wanted))
+    else:
+        hot_error = np.where(rows[0] >= 0, np.maximum(np.abs(hot_lo - 1.0), np.abs(hot_hi - 1.0)), 0.0)
+        errors = np.maximum(hot_error, np.maximum(np.abs(cold_lo), np.abs(cold_hi)))
+    worst = None
+    if len(errors):
+        index = int(np.argmax(errors))
+        state = states[codes[index]]
+        worst = {"values": combinations.states(tables, int(positions[index])),
+                 "intended": None if state is tables_lib.NO_VALUE else state, "error": float(errors[index]),
+                 "range": (float(hot_lo[index]), float(hot_hi[index]))}
+    return worst
+
+
+def _with_bos(chunks, bos: dict[str, np.ndarray]):
+    """The chunks' rows, with the BOS position's combination after the last."""
+    last = None
+    for _, chosen in chunks:
+        if last is not None:
+            yield last
+        last = chosen
+    if last is None:
+        yield bos
+    else:
+        yield {name: np.concatenate([rows, bos[name]]) for name, rows in last.items()}
+
+
+def _value(state: Hashable) -> Hashable:
+    """The program's value in a state (None for no value)."""
+    return None if state is tables_lib.NO_VALUE else state
+
+
+def _hot(label: residual_lib.Label, state: Hashable) -> int:
+    if label.numerical:
+        return 0
+    return -1 if state is tables_lib.NO_VALUE else label.direction_index(state)
+
+
+def _times(dense: np.ndarray, matrix) -> np.ndarray:
+    """``dense @ matrix`` for a dense or sparse ``matrix``, as a dense array."""
+    if not isinstance(matrix, np.ndarray) and scipy.sparse.issparse(matrix):
+        return np.asarray((matrix.T @ dense.T).T)
+    return dense @ matrix
+
+
+def _summaries(label: residual_lib.Label, hot: np.ndarray, low: np.ndarray,
+               high: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per combination: (hot, hot low, hot high, cold low, cold high, cold sum low, cold sum high)."""
+    count = len(hot)
+    rows = np.arange(count)
+    has_hot = hot >= 0
+    safe = np.maximum(hot, 0)
+    hot_lo = np.where(has_hot, low[rows, safe], 0.0) if label.size else np.zeros(count)
+    hot_hi = np.where(has_hot, high[rows, safe], 0.0) if label.size else np.zeros(count)
+    if label.size <= 1 and label.numerical:
+        zeros = np.zeros(count)
+        return hot, hot_lo, hot_hi, zeros, zeros, zeros, zeros
+    mask = np.ones_like(low, dtype=bool)
+    mask[rows[has_hot], safe[has_hot]] = False
+    cold_lo = np.where(mask, low, np.inf).min(axis=1, initial=np.inf)
+    cold_hi = np.where(mask, high, -np.inf).max(axis=1, initial=-np.inf)
+    sum_lo = np.where(mask, low, 0.0).sum(axis=1)
+    sum_hi = np.where(mask, high, 0.0).sum(axis=1)
+    cold_lo = np.where(np.isfinite(cold_lo), cold_lo, 0.0)
+    cold_hi = np.where(np.isfinite(cold_hi), cold_hi, 0.0)
+    return hot, hot_lo, hot_hi, cold_lo, cold_hi, sum_lo, sum_hi
+
+
+def _hull(rows: tuple[np.ndarray, ...], codes: np.ndarray, count: int) -> list[np.ndarray]:
+    """Per state, the hull of the summaries (hot low, hot high, cold low, cold high, sum low, sum high) of its
+    combinations."""
+    merged = []
+    for index, values in enumerate(rows):
+        low_side = index % 2 == 0
+        target = np.full(count, np.inf if low_side else -np.inf)
+        (np.minimum if low_side else np.maximum).at(target, codes, values)
+        merged.append(target)
+    return merged

@@ -1,0 +1,408 @@
+"""The abstract domain: what a label's directions may hold at one position, per value its s-op has there.
+
+A ``Table`` has one row per *state* of the label at a position: a value of its s-op, ``NO_VALUE`` (the s-op is
+None there) or, always last, ``AT_BOS`` (the BOS position). A row bounds the label's directions:
+
+- the *hot* direction (the one-hot's 1 for a categorical value; the one direction of a numerical label; none for
+  ``NO_VALUE`` and mostly for ``AT_BOS``) lies in ``[hot_lo, hot_hi]``, around the reference ``center``;
+- every other (*cold*) direction lies in ``[cold_lo, cold_hi]``, and their sum in ``[sum_lo, sum_hi]``.
+
+The sum bound is what keeps one-hots read through wide weights tight: a head's stray softmax mass spreads over
+many cold directions, each up to the mass, but all of them together hold no more than it.
+``linear_bound`` and ``bilinear_bound`` turn rows into bounds on what weights read from them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+from optracr import frontend
+from optracr.certify import residual as residual_lib
+from optracr.errors import OptracrBug
+
+
+class _State:
+    """A state that is not a value: no value (None), or the BOS position."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def __reduce__(self) -> str:
+        return self.name
+
+
+NO_VALUE = _State("NO_VALUE")
+AT_BOS = _State("AT_BOS")
+ROW_CHUNK = 1 << 21  # entries of a (rows x columns) bound computed at once
+_FLOAT_FIELDS = ("center", "hot_lo", "hot_hi", "cold_lo", "cold_hi", "sum_lo", "sum_hi")
+
+
+def state_key(state: Hashable) -> Hashable:
+    """A state's identity: ``frontend.value_key`` of a value, the marker itself otherwise."""
+    return state if isinstance(state, _State) else frontend.value_key(state)
+
+
+def shown(state: Hashable) -> str:
+    """A state in words."""
+    if state is NO_VALUE:
+        return "None"
+    if state is AT_BOS:
+        return "BOS"
+    return repr(state)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Table:
+    """Bounds on a label's directions per state (module doc); the last row is the BOS position's."""
+
+    label: residual_lib.Label
+    states: tuple[Hashable, ...]
+    hot: np.ndarray  # int, -1 where no direction is hot
+    center: np.ndarray
+    hot_lo: np.ndarray
+    hot_hi: np.ndarray
+    cold_lo: np.ndarray
+    cold_hi: np.ndarray
+    sum_lo: np.ndarray
+    sum_hi: np.ndarray
+
+    def __post_init__(self) -> None:
+        rows = len(self.states)
+        if rows == 0 or self.states[-1] is not AT_BOS:
+            raise OptracrBug(f"table of {self.label.name!r}: the last state is the BOS position's")
+        arrays = {"hot": np.asarray(self.hot, dtype=np.int64)}
+        arrays.update((field, np.asarray(getattr(self, field), dtype=np.float64)) for field in _FLOAT_FIELDS)
+        for field, array in arrays.items():
+            if array.shape != (rows,):
+                raise OptracrBug(f"table of {self.label.name!r}: {field} needs one entry per state")
+        if np.isnan(np.concatenate([arrays[field] for field in _FLOAT_FIELDS])).any():
+            for field in _FLOAT_FIELDS:  # a bound lost to inf - inf: nothing is known there
+                arrays[field] = np.where(np.isnan(arrays[field]), 0.0 if field == "center" else (
+                    -np.inf if field.endswith("_lo") else np.inf), arrays[field])
+        for field, array in arrays.items():
+            array.setflags(write=False)
+            object.__setattr__(self, field, array)
+
+    @property
+    def exact(self) -> bool:
+        """Whether every row is exact: the hot direction at its center, nothing elsewhere (the embedding's)."""
+        cached = self.__dict__.get("_exact")
+        if cached is None:
+            cached = not (self.cold_lo.any() or self.cold_hi.any() or self.sum_lo.any() or self.sum_hi.any()) and bool(
+                (self.hot_lo == self.hot_hi).all() and (np.where(self.hot >= 0, self.hot_lo, self.center)
+                                                       == self.center).all())
+            object.__setattr__(self, "_exact", cached)
+        return cached
+
+    @property
+    def num_rows(self) -> int:
+        """States, the BOS position's included."""
+        return len(self.states)
+
+    @property
+    def value_rows(self) -> range:
+        """The rows of positions after BOS."""
+        return range(len(self.states) - 1)
+
+    @property
+    def cold_count(self) -> np.ndarray:
+        """Per row, how many directions are cold."""
+        return self.label.size - (self.hot >= 0)
+
+    def states_key(self, rows: np.ndarray) -> tuple:
+        """The identities of the states of ``rows`` (remembered per table: a memo key for what depends on them)."""
+        keys = self.__dict__.get("_state_keys")
+        if keys is None:
+            keys = tuple(state_key(state) for state in self.states)
+            object.__setattr__(self, "_state_keys", keys)
+        rows = np.asarray(rows)
+        if len(rows) == len(keys) - 1 and (len(rows) == 0 or (rows[0] == 0 and rows[-1] == len(rows) - 1)):
+            return keys[:-1]
+        return tuple(keys[row] for row in rows.tolist())
+
+    def row_of(self, state: Hashable) -> int:
+        """The row of ``state`` (KeyError when the label never holds it)."""
+        index = self.__dict__.get("_rows")
+        if index is None:
+            index = {state_key(s): row for row, s in enumerate(self.states)}
+            object.__setattr__(self, "_rows", index)
+        return index[state_key(state)]
+
+    def error(self) -> np.ndarray:
+        """Per row, the largest distance of any direction from the intended encoding (1 hot, 0 cold; a numerical
+        label's value, 0 at BOS)."""
+        target = np.where(self.hot >= 0, self.intended_hot(), 0.0)
+        hot = np.where(self.hot >= 0, np.maximum(np.abs(self.hot_lo - target), np.abs(self.hot_hi - target)), 0.0)
+        cold = np.where(self.cold_count > 0, np.maximum(np.abs(self.cold_lo), np.abs(self.cold_hi)), 0.0)
+        return np.maximum(hot, cold)
+
+    def intended_hot(self) -> np.ndarray:
+        """Per row, what the hot direction should hold: 1, or a numerical label's value (0 at BOS)."""
+        if not self.label.numerical:
+            return np.ones(self.num_rows)
+        return np.array([0.0 if isinstance(s, _State) else float(s) for s in self.states])
+
+    def magnitude(self) -> np.ndarray:
+        """Per row, a bound on the sum of |direction| over the label (its L1 norm)."""
+        hot = np.where(self.hot >= 0, np.maximum(np.abs(self.hot_lo), np.abs(self.hot_hi)), 0.0)
+        cold = np.maximum(np.abs(self.sum_lo), np.abs(self.sum_hi)) + 2.0 * self.cold_count * np.maximum(
+            0.0, -self.cold_lo
+        )
+        return hot + np.where(self.cold_count > 0, cold, 0.0)
+
+    def replaced(self, **fields: np.ndarray) -> Table:
+        """The table with some arrays replaced."""
+        return dataclasses.replace(self, **fields)
+
+
+def build(
+    label: residual_lib.Label,
+    states: Sequence[Hashable],
+    hot: Sequence[int],
+    hot_box: tuple[Sequence[float], Sequence[float]],
+    cold_box: tuple[Sequence[float], Sequence[float]],
+    sum_box: tuple[Sequence[float], Sequence[float]],
+    center: Sequence[float] | None = None,
+) -> Table:
+    """A table from its arrays; the center defaults to 1 (categorical) or the middle of the hot box (numerical)."""
+    hot_lo, hot_hi = (np.asarray(side, dtype=np.float64) for side in hot_box)
+    if center is None:
+        center = (hot_lo + hot_hi) / 2.0 if label.numerical else np.ones(len(states))
+    center = np.where(np.asarray(hot) >= 0, np.asarray(center, dtype=np.float64), 0.0)
+    return Table(label, tuple(states), np.asarray(hot), center, hot_lo, hot_hi, *cold_box, *sum_box)
+
+
+def ideal(label: residual_lib.Label, states: Sequence[Hashable]) -> Table:
+    """The exact encoding of each state: a one-hot (zero for None and at BOS), or the number (0 at BOS)."""
+    states = tuple(states)
+    if label.numerical:
+        values = np.array([0.0 if isinstance(s, _State) else float(s) for s in states])
+        zeros = np.zeros(len(states))
+        return build(label, states, np.zeros(len(states), dtype=np.int64), (values, values), (zeros, zeros),
+                     (zeros, zeros))
+    return ideal_rows(label, states, [-1 if isinstance(s, _State) else label.direction_index(s) for s in states])
+
+
+def ideal_rows(label: residual_lib.Label, states: Sequence[Hashable], hot: Sequence[int]) -> Table:
+    """Exact one-hots: per state, 1 in its ``hot`` direction (none where it is -1) and 0 elsewhere."""
+    hot = np.asarray(hot, dtype=np.int64)
+    ones = np.where(hot >= 0, 1.0, 0.0)
+    zeros = np.zeros(len(hot))
+    return build(label, tuple(states), hot, (ones, ones), (zeros, zeros), (zeros, zeros))
+
+
+# ------------------------------------------------------------------------------------------ reading rows
+@dataclasses.dataclass(frozen=True)
+class Bound:
+    """``x . w_j`` lies in ``center + [lo, hi]``, per (row, column j); ``main`` bounds the hot direction's term
+    |w_h x_h| and ``rest`` the other terms' |w_i x_i| together (for rounding, ``arithmetic.dot_error``)."""
+
+    center: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    main: np.ndarray
+    rest: np.ndarray
+
+    @property
+    def low(self) -> np.ndarray:
+        """The smallest value."""
+        return self.center + self.lo
+
+    @property
+    def high(self) -> np.ndarray:
+        """The largest value."""
+        return self.center + self.hi
+
+
+@dataclasses.dataclass(frozen=True)
+class _ColumnStats:
+    """Per column of a weight matrix: signed and positive/negative sums and the two largest of each sign."""
+
+    total: np.ndarray
+    absolute: np.ndarray
+    positive: np.ndarray
+    negative: np.ndarray
+    top_positive: np.ndarray
+    second_positive: np.ndarray
+    top_positive_row: np.ndarray
+    top_negative: np.ndarray
+    second_negative: np.ndarray
+    top_negative_row: np.ndarray
+
+
+def _column_stats(weights: np.ndarray) -> _ColumnStats:
+    positive, negative = np.maximum(weights, 0.0), np.maximum(-weights, 0.0)
+    tops = []
+    for part in (positive, negative):
+        if part.shape[0] >= 2:
+            order = np.argpartition(-part, 1, axis=0)[:2]
+            first, second = np.take_along_axis(part, order, axis=0)
+            swap = second > first
+            tops.append((np.where(swap, second, first), np.where(swap, first, second),
+                         np.where(swap, order[1], order[0])))
+        else:
+            tops.append((part[0], np.zeros(part.shape[1]), np.zeros(part.shape[1], dtype=np.int64)))
+    return _ColumnStats(weights.sum(axis=0), np.maximum(positive.max(axis=0, initial=0.0), negative.max(
+        axis=0, initial=0.0)), positive.sum(axis=0), negative.sum(axis=0), *tops[0], *tops[1])
+
+
+def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = None) -> Bound:
+    """Bounds on ``x . weights[:, j]`` for every row's ``x`` (``weights``: label directions x columns).
+
+    The hot direction contributes its weight times its box; the cold ones ``cold_lo`` times their weights' sum
+    plus, for the part above ``cold_lo``, at most the largest weight of each sign times what the sum bound
+    leaves, and at most every weight times the box's width.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    rows = np.arange(table.num_rows) if rows is None else np.asarray(rows)
+    columns = weights.shape[1]
+    if table.exact and weights.shape[0]:
+        return _exact_rows(table, weights, rows)
+    if weights.shape[0] == columns and weights.shape[0] > 1 and np.array_equal(weights, np.eye(columns)):
+        return _identity_rows(table, rows)
+    if weights.shape[0] == 1 and not (table.hot.any() or table.cold_lo.any() or table.cold_hi.any() or
+                                      table.sum_lo.any() or table.sum_hi.any()) and np.isfinite(weights).all():
+        return _single_rows(table, weights, rows)
+    stats = _column_stats(weights) if weights.shape[0] else None
+    step = max(1, ROW_CHUNK // max(1, columns))
+    parts = [_linear_rows(table, weights, stats, rows[start : start + step]) for start in range(0, len(rows), step)]
+    if not parts:
+        empty = np.zeros((0, columns))
+        return Bound(empty, empty, empty, empty, empty)
+    return Bound(*(np.concatenate([getattr(part, name) for part in parts])
+                   for name in ("center", "lo", "hi", "main", "rest")))
+
+
+def _exact_rows(table: Table, weights: np.ndarray, rows: np.ndarray) -> Bound:
+    """``linear_bound`` of a table whose rows are exact one-hots or numbers (nothing off them): the hot weight
+    times the value."""
+    hot = table.hot[rows]
+    value = np.where(hot >= 0, table.hot_lo[rows], 0.0)[:, None]
+    center = np.where((hot >= 0)[:, None], weights[np.maximum(hot, 0)], 0.0) * value
+    zeros = np.zeros_like(center)
+    return Bound(center, zeros, zeros, np.abs(center), zeros)
+
+
+def _single_rows(table: Table, weights: np.ndarray, rows: np.ndarray) -> Bound:
+    """``linear_bound`` of a one-direction label hot in every row with nothing cold (a numerical s-op), through
+    finite weights: the weight times the box (what the general rule gives when there is no cold direction)."""
+    weight = weights[0][None, :]
+    center = weight * table.center[rows, None]
+    ends = (weight * (table.hot_lo[rows, None] - table.center[rows, None]),
+            weight * (table.hot_hi[rows, None] - table.center[rows, None]))
+    base = table.cold_lo[rows, None] * 0.0  # the cold part, of no size
+    main = np.abs(weight) * np.maximum(np.abs(table.hot_lo[rows]), np.abs(table.hot_hi[rows]))[:, None]
+    return Bound(center, *widened(np.minimum(*ends) + base - 0.0, np.maximum(*ends) + base + 0.0), main,
+                 np.zeros_like(center))
+
+
+def _identity_rows(table: Table, rows: np.ndarray) -> Bound:
+    """``linear_bound`` through the identity (a categorical output read as it is): every direction its own range."""
+    size = table.label.size
+    hot = table.hot[rows]
+    is_hot = np.arange(size)[None, :] == hot[:, None]
+    center = np.where(is_hot, table.center[rows, None], 0.0)
+    low = np.where(is_hot, table.hot_lo[rows, None], table.cold_lo[rows, None])
+    high = np.where(is_hot, table.hot_hi[rows, None], table.cold_hi[rows, None])
+    size_of = np.maximum(np.abs(low), np.abs(high))
+    return Bound(center, low - center, high - center, np.where(is_hot, size_of, 0.0), np.where(is_hot, 0.0, size_of))
+
+
+def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, rows: np.ndarray) -> Bound:
+    columns = weights.shape[1]
+    if stats is None:
+        zeros = np.zeros((len(rows), columns))
+        return Bound(zeros, zeros, zeros, zeros, zeros)
+    hot = table.hot[rows]
+    has_hot = (hot >= 0)[:, None]
+    safe = np.maximum(hot, 0)
+    hot_weight = np.where(has_hot, weights[safe], 0.0)
+    center = hot_weight * table.center[rows, None]
+    ends = (hot_weight * (table.hot_lo[rows, None] - table.center[rows, None]),
+            hot_weight * (table.hot_hi[rows, None] - table.center[rows, None]))
+    hot_lo, hot_hi = np.minimum(*ends), np.maximum(*ends)
+    positive_hot, negative_hot = np.maximum(hot_weight, 0.0), np.maximum(-hot_weight, 0.0)
+    total = stats.total - hot_weight
+    positive = np.maximum(stats.positive - positive_hot, 0.0)
+    negative = np.maximum(stats.negative - negative_hot, 0.0)
+    at_top = has_hot & (stats.top_positive_row[None, :] == safe[:, None])
+    largest_positive = np.where(at_top, stats.second_positive, stats.top_positive)
+    at_top = has_hot & (stats.top_negative_row[None, :] == safe[:, None])
+    largest_negative = np.where(at_top, stats.second_negative, stats.top_negative)
+    cold_count = table.cold_count[rows, None].astype(np.float64)
+    cold_lo, cold_hi = table.cold_lo[rows, None], table.cold_hi[rows, None]
+    width = np.maximum(cold_hi - cold_lo, 0.0)
+    room = np.clip(np.minimum(table.sum_hi[rows, None] - cold_count * cold_lo, cold_count * width), 0.0, None)
+    up = np.minimum(positive * width, largest_positive * room)
+    down = np.minimum(negative * width, largest_negative * room)
+    base = cold_lo * total
+    main = np.abs(hot_weight) * np.maximum(np.abs(table.hot_lo[rows]), np.abs(table.hot_hi[rows]))[:, None]
+    cold_size = np.maximum(np.abs(table.sum_lo[rows]), np.abs(table.sum_hi[rows])) + 2.0 * table.cold_count[
+        rows] * np.maximum(0.0, -table.cold_lo[rows])
+    rest = np.where(cold_count > 0, stats.absolute[None, :] * cold_size[:, None], 0.0)
+    return Bound(center, *widened(hot_lo + base - down, hot_hi + base + up), main, np.where(np.isnan(rest), np.inf,
+                                                                                      rest))
+
+
+def rows_to_combine(table: Table, bound: Bound | None, needed: bool) -> np.ndarray:
+    """The rows of ``table`` (BOS left out) a block must combine: every one where the program needs the value or
+    nothing reads the label, else one when the weights read every row alike (``bound``: their reading)."""
+    rows = np.arange(table.num_rows - 1)
+    if needed or bound is None or len(rows) <= 1:
+        return rows
+    same = all(bool((part[:-1] == part[:1]).all()) for part in (bound.center, bound.lo, bound.hi))
+    return rows[:1] if same else rows
+
+
+def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np.ndarray,
+                   right_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x W y`` for ``x`` in each ``left_rows`` row and ``y`` in each ``right_rows`` row, as (center, reach):
+    the value lies within ``reach`` of ``center``, and ``reach`` also bounds the sum of |x_i W_ij y_j| over every
+    term but the hot pair's.
+
+    With x = c e_h + dx and y = c' e_h' + dy (c = 0 where no direction is hot):
+    x W y = c c' W[h, h'] + dx.W e_h' c' + c e_h W.dy + dx W dy, and each deviation term is at most the largest
+    |weight| it meets times the deviation's L1 size (``|dx . w| <= |dx|_1 max |w|``); the cross term is counted
+    twice so that the hot entries' own deviations are covered.
+    """
+    left_rows, right_rows = np.asarray(left_rows), np.asarray(right_rows)
+    left_hot, right_hot = left.hot[left_rows], right.hot[right_rows]
+    left_center = np.where(left_hot >= 0, left.center[left_rows], 0.0)
+    right_center = np.where(right_hot >= 0, right.center[right_rows], 0.0)
+    hot_weights = weights[np.maximum(left_hot, 0)][:, np.maximum(right_hot, 0)]
+    center = np.outer(left_center, right_center) * hot_weights
+    if left.exact and right.exact:  # nothing off the hot entries
+        return center, np.zeros_like(center)
+    absolute = np.abs(weights)
+    column_max = absolute.max(axis=0) if weights.size else np.zeros(weights.shape[1])
+    row_max = absolute.max(axis=1) if weights.size else np.zeros(weights.shape[0])
+    largest = float(absolute.max()) if weights.size else 0.0
+    left_dev = _deviation_size(left, left_rows)
+    right_dev = _deviation_size(right, right_rows)
+    reach = (np.outer(left_dev, np.abs(right_center) * np.where(right_hot >= 0, column_max[np.maximum(right_hot, 0)],
+                                                                  0.0))
+             + np.outer(np.abs(left_center) * np.where(left_hot >= 0, row_max[np.maximum(left_hot, 0)], 0.0),
+                        right_dev)
+             + 2.0 * largest * np.outer(left_dev, right_dev))
+    return center, np.where(np.isnan(reach), np.inf, reach)
+
+
+def widened(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds with every NaN (an inf - inf or 0 x inf on the way) replaced by what it leaves unknown: -inf, inf."""
+    return np.where(np.isnan(low), -np.inf, low), np.where(np.isnan(high), np.inf, high)
+
+
+def _deviation_size(table: Table, rows: np.ndarray) -> np.ndarray:
+    """Per row, a bound on the L1 size of (x - its center)."""
+    hot = np.where(table.hot[rows] >= 0, np.maximum(np.abs(table.hot_lo[rows] - table.center[rows]),
+                                                    np.abs(table.hot_hi[rows] - table.center[rows])), 0.0)
+    cold_count = table.cold_count[rows]
+    cold = np.maximum(np.abs(table.sum_lo[rows]), np.abs(table.sum_hi[rows])) + 2.0 * cold_count * np.maximum(
+        0.0, -table.cold_lo[rows])
+    return hot + np.where(cold_count > 0, cold, 0.0)

@@ -1,0 +1,176 @@
+"""Which residual labels each head and hidden unit reads and writes, read off the weights (never off the
+ground-truth map or the constructions), split per label, computed once per model and shared by every pass."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+import scipy.sparse
+
+from optracr import craft
+from optracr.certify import findings
+from optracr.certify import residual as residual_lib
+
+SPARSE_ENTRIES = 1 << 20  # a second layer larger than this is multiplied as a sparse matrix
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class HeadWeights:
+    """One head's weights per label: what it writes, its W_QK blocks per (query label, key label), and per value
+    label the rows of W_OV onto the written label's directions."""
+
+    block: findings.Block
+    writes: tuple[str, ...]
+    query: dict[str, np.ndarray]  # query label -> (label size x key dims), for deciding what to enumerate
+    key: dict[str, np.ndarray]  # key label -> (label size x query dims)
+    blocks: tuple[tuple[str, str, np.ndarray], ...]
+    values: dict[str, np.ndarray]  # value label -> (label size x target size); empty unless one label is written
+
+    @functools.cached_property
+    def score_terms(self) -> int:
+        """How many query and key directions the score's dot products run over (for their rounding)."""
+        return sum(int(b.any(axis=1).sum()) + int(b.any(axis=0).sum()) for *_, b in self.blocks)
+
+    @functools.cached_property
+    def value_terms(self) -> int:
+        """How many value directions the value's dot products run over."""
+        return sum(int(w.any(axis=1).sum()) for w in self.values.values())
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class GroupWeights:
+    """Hidden units of one layer that write the same labels: per read label its first-layer rows (label size x
+    units), per written label its second-layer columns (units x label size)."""
+
+    block: findings.Block
+    reads: dict[str, np.ndarray]
+    writes: dict[str, np.ndarray]
+
+    @functools.cached_property
+    def second_layer(self) -> np.ndarray:
+        """Every written direction's column, the writes side by side (units x outputs)."""
+        return np.concatenate([self.writes[name] for name in self.writes], axis=1)
+
+    @functools.cached_property
+    def first_layer_terms(self) -> int:
+        """The most first-layer weights any unit's pre-activation sums (for its rounding)."""
+        if not self.reads:
+            return 0
+        return int(np.count_nonzero(np.concatenate(list(self.reads.values()), axis=0), axis=0).max(initial=0))
+
+    @functools.cached_property
+    def second_layer_terms(self) -> int:
+        """The most second-layer weights any written direction sums."""
+        return int(np.count_nonzero(self.second_layer, axis=0).max(initial=0))
+
+    @functools.cached_property
+    def second_layer_parts(self) -> tuple:
+        """(positive part, negative part, absolute value) of the second layer, sparse when it is large."""
+        snd = self.second_layer
+        parts = (np.maximum(snd, 0.0), np.maximum(-snd, 0.0), np.abs(snd))
+        if snd.size > SPARSE_ENTRIES:
+            return tuple(scipy.sparse.csr_matrix(part) for part in parts)
+        return parts
+
+    @functools.cached_property
+    def sparse_second_layer(self):
+        """The second layer, sparse when it is large."""
+        snd = self.second_layer
+        return scipy.sparse.csr_matrix(snd) if snd.size > SPARSE_ENTRIES else snd
+
+
+class ModelWeights:
+    """Every head's and hidden-unit group's weights per label, which sublayer writes each label, and the writes
+    that break the one-writer-per-label rule."""
+
+    def __init__(self, layered, residual: residual_lib.Residual) -> None:
+        self.layered, self.residual = layered, residual
+        self.heads: list[list[HeadWeights]] = []
+        self.groups: list[list[GroupWeights]] = []
+        self.written_at: dict[str, int] = {}
+        self.clashes: list[tuple[findings.Block, str]] = []
+        self.memo: dict = {}  # per-pass computations that depend only on states (intended values, predicates)
+        unembedding = layered.unembedding
+        self.unembedding = self._split(unembedding.input_space, unembedding.matrix)  # label -> (size x outputs)
+        for number, layer in enumerate(layered.layers):
+            self.heads.append([self._head(number, index, head) for index, head in enumerate(layer.heads)])
+            self.groups.append(self._groups(number, layer.mlp) if layer.mlp is not None else [])
+            for sublayer, parts in ((2 * number, self.heads[-1]), (2 * number + 1, self.groups[-1])):
+                for part in parts:
+                    for name in part.block.writes:
+                        self._record(name, sublayer, part.block)
+
+    def _record(self, name: str, sublayer: int, block: findings.Block) -> None:
+        role = self.residual.labels[name].role
+        if role in (residual_lib.Role.ONE, residual_lib.Role.TOKENS, residual_lib.Role.INDICES):
+            self.clashes.append((block, f"writes into {name!r}, which only the embedding writes"))
+        elif name in self.written_at and self.written_at[name] != sublayer:
+            self.clashes.append((block, f"writes into {name!r}, which sublayer {self.written_at[name]} writes too"))
+        else:
+            self.written_at.setdefault(name, sublayer)
+
+    def _split(self, space: craft.VectorSpaceWithBasis, matrix: np.ndarray) -> dict[str, np.ndarray]:
+        return residual_lib.split_rows(self.residual, space, matrix)
+
+    def _head(self, layer: int, index: int, head: craft.AttentionHead) -> HeadWeights:
+        writes = self._split(head.w_ov.output_space, head.w_ov.matrix.T)
+        block = findings.Block("head", layer, heads=(index,), writes=tuple(writes))
+        query = self._split(head.w_qk.left_space, head.w_qk.matrix)
+        key = self._split(head.w_qk.right_space, head.w_qk.matrix.T)
+        _, key_groups = self.residual.layout(head.w_qk.right_space)
+        key_groups = [group for group in key_groups if group.name in key]
+        blocks = []
+        for query_name, rows in query.items():
+            for group in key_groups:
+                scores = np.zeros((rows.shape[0], group.size))
+                scores[:, group.places] = rows[:, group.rows]
+                if scores.any():
+                    blocks.append((query_name, group.name, scores))
+        values = {}
+        if len(writes) == 1:
+            (target,) = writes
+            values = self._split(head.w_ov.input_space, writes[target].T)
+        return HeadWeights(block, tuple(writes), query, key, tuple(blocks), values)
+
+    def _groups(self, layer: int, mlp: craft.MLP) -> list[GroupWeights]:
+        reads = self._split(mlp.input_space, mlp.fst.matrix)
+        writes = self._split(mlp.output_space, mlp.snd.matrix.T)  # label -> (size x units)
+        parent = list(range(mlp.hidden_width))
+
+        def find(unit: int) -> int:
+            while parent[unit] != unit:
+                parent[unit] = parent[parent[unit]]
+                unit = parent[unit]
+            return unit
+
+        writing = {name: rows.any(axis=0) for name, rows in writes.items()}
+        writers = {name: np.flatnonzero(row) for name, row in writing.items()}
+        if not writing or sum(writing.values()).max() <= 1:  # no unit writes two labels: a group per label
+            return [self._group(layer, reads, writes, [name], units) for name, units in writers.items() if len(units)]
+        for units in writers.values():
+            for unit in units[1:]:
+                parent[find(int(unit))] = find(int(units[0]))
+        members: dict[int, list[int]] = {}
+        for name, units in writers.items():
+            for unit in units:
+                members.setdefault(find(int(unit)), [])
+        for unit in range(mlp.hidden_width):
+            root = find(unit)
+            if root in members:
+                members[root].append(unit)
+        found = []
+        for root, units in members.items():
+            labels = [name for name, written in writers.items() if len(written) and find(int(written[0])) == root]
+            found.append(self._group(layer, reads, writes, labels, np.array(units)))
+        return found
+
+    @staticmethod
+    def _group(layer: int, reads: dict[str, np.ndarray], writes: dict[str, np.ndarray], labels: list[str],
+               units: np.ndarray) -> GroupWeights:
+        """The group of hidden ``units`` (ascending) writing ``labels``."""
+        group_reads = {name: rows[:, units] for name, rows in reads.items() if rows[:, units].any()}
+        group_writes = {name: writes[name][:, units].T for name in labels}
+        block = findings.Block("mlp", layer, units=tuple(units.tolist()), writes=tuple(labels))
+        return GroupWeights(block, group_reads, group_writes)

@@ -1,0 +1,86 @@
+"""The program's meaning at a position, from the labels a block reads: what the evaluator gives there."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+import optracr
+from optracr import frontend
+from optracr.certify import meaning, residual
+
+rasp = frontend.rasp
+
+
+def _meaning(program: rasp.SOp, vocab, length: int, **options) -> tuple[meaning.Meaning, optracr.CompiledModel]:
+    model = optracr.compile(program, vocab, length, **options)
+    graph = model.program_graph
+    return meaning.Meaning(graph, residual.residual_of(model.layered, graph)), model
+
+
+def test_a_folded_chain_is_evaluated_from_its_root_as_the_evaluator_would() -> None:
+    shifted = rasp.Map(lambda t: t + 1, rasp.tokens).named("shifted")
+    parity = rasp.Map(lambda v: v % 2 == 0, shifted).named("parity")
+    program = rasp.SequenceMap(lambda p, t: (p, t), parity, rasp.tokens).named("pair")
+    found, _ = _meaning(program, {1, 2, 3}, 2)
+    assert found.frontier("pair", own=True) == ("tokens",)
+    for token in (1, 2, 3):
+        expected = frontend.evaluate(program, [token])[0]
+        assert found.value_of("pair", {"tokens": token}, own=True) == expected
+
+
+def test_many_combinations_at_once_agree_with_one_at_a_time() -> None:
+    first = rasp.Map(lambda t: t * 2, rasp.tokens).named("first")
+    both = rasp.SequenceMap(lambda a, i: None if a == i else a - i, first, rasp.indices).named("both")
+    found, _ = _meaning(both, {0, 1, 2}, 3, fold=False, fuse=False)
+    tokens, indices = [0, 1, 2], [0, 1, 2]
+    pairs = list(itertools.product(tokens, indices))
+    columns = {"first": (np.array([2 * t // 2 for t, _ in pairs]), [0, 2, 4]),
+               "indices": (np.array([i for _, i in pairs]), indices)}
+    codes, distinct = found.values_over(["both"], columns, own=True)["both"]
+    for position, (token, index) in enumerate(pairs):
+        assert distinct[codes[position]] == found.value_of("both", {"first": 2 * token, "indices": index}, own=True)
+
+
+def test_many_combinations_at_once_apply_functions_as_the_evaluator_does_on_none_and_raising_inputs() -> None:
+    first = rasp.Map(lambda t: None if t == 0 else 12 // (t - 1), rasp.tokens).named("first")  # raises at 1
+    both = rasp.SequenceMap(lambda a, i: a // i, first, rasp.indices).named("both")  # raises at index 0
+    found, _ = _meaning(both, {0, 1, 2, 3}, 3, fold=False, fuse=False, partial_functions="allow")
+    states = [None, meaning.UNDEFINED, 12, 6]  # what "first" holds for tokens 0, 1, 2, 3
+    pairs = list(itertools.product(range(len(states)), range(3)))
+    columns = {"first": (np.array([state for state, _ in pairs]), states),
+               "indices": (np.array([index for _, index in pairs]), [0, 1, 2])}
+    codes, distinct = found.values_over(["both"], columns, own=True)["both"]
+    for position, (state, index) in enumerate(pairs):
+        expected = found.value_of("both", {"first": states[state], "indices": index}, own=True)  # apply_function
+        assert distinct[codes[position]] is expected or distinct[codes[position]] == expected
+        if states[state] is None:
+            assert distinct[codes[position]] is None
+        elif states[state] is meaning.UNDEFINED or index == 0:
+            assert distinct[codes[position]] is meaning.UNDEFINED
+        else:
+            assert distinct[codes[position]] == frontend.apply_function(both, states[state], index)
+    assert "both" in found.raised
+
+
+def test_many_combinations_at_once_keep_equal_values_of_different_types_apart() -> None:
+    typed = rasp.Map(lambda t: {0: True, 1: 1, 2: 1.0}[t], rasp.tokens).named("typed")
+    found, _ = _meaning(typed, {0, 1, 2}, 2, fold=False, fuse=False)
+    codes, distinct = found.values_over(["typed"], {"tokens": (np.array([0, 1, 2, 2, 0]), [0, 1, 2])},
+                                        own=True)["typed"]
+    assert [type(distinct[code]) for code in codes] == [bool, int, float, float, bool]
+    assert len(distinct) == 3 and not found.raised
+
+
+def test_a_raising_function_is_undefined_not_a_value() -> None:
+    inverse = rasp.Map(lambda t: 1 // t, rasp.tokens).named("inverse")
+    found, _ = _meaning(inverse, {0, 1}, 2, partial_functions="allow")
+    assert found.value_of("inverse", {"tokens": 0}, own=True) is meaning.UNDEFINED
+    assert found.value_of("inverse", {"tokens": 1}, own=True) == 1
+
+
+def test_selects_never_picks_a_none_key_or_query() -> None:
+    select = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.TRUE)
+    assert frontend.selects(select, "a", "b")
+    assert not frontend.selects(select, None, "b") and not frontend.selects(select, "a", None)

@@ -1,0 +1,108 @@
+"""The domain's bounds hold for every vector a table allows: checked against random vectors drawn from tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from optracr import craft
+from optracr.certify import residual, tables
+from optracr.errors import OptracrBug
+
+
+def _label(size: int, numerical: bool = False) -> residual.Label:
+    if numerical:
+        return residual.Label("x", residual.Role.SOP, (craft.BasisDirection("x"),), [0], True, "x")
+    directions = tuple(craft.BasisDirection("x", value) for value in range(size))
+    return residual.Label("x", residual.Role.SOP, directions, list(range(size)), False, "x")
+
+
+def _random_table(rng: np.random.Generator, size: int) -> tables.Table:
+    """Categorical rows with noisy one-hots: hot in [1 - a, 1 + b], cold in [-c, d] summing to at most s."""
+    label = _label(size)
+    rows = 6
+    hot = np.array([*rng.integers(0, size, rows - 2), -1, -1])
+    hot_lo = np.where(hot >= 0, 1.0 - rng.uniform(0, 0.1, rows), 0.0)
+    hot_hi = np.where(hot >= 0, 1.0 + rng.uniform(0, 0.01, rows), 0.0)
+    cold_lo = -rng.uniform(0, 0.01, rows)
+    cold_hi = rng.uniform(0, 0.1, rows)
+    count = size - (hot >= 0)
+    sum_hi = np.minimum(rng.uniform(0, 0.2, rows), count * cold_hi)
+    sum_lo = count * cold_lo
+    states = (*range(rows - 2), tables.NO_VALUE, tables.AT_BOS)
+    return tables.build(label, states, hot, (hot_lo, hot_hi), (cold_lo, cold_hi), (sum_lo, sum_hi))
+
+
+def _draw(rng: np.random.Generator, table: tables.Table, row: int, extreme: bool) -> np.ndarray:
+    """A vector the row allows (``extreme``: coordinates at the ends of their ranges where the sum allows)."""
+    size = table.label.size
+    vector = np.zeros(size)
+    cold = [i for i in range(size) if i != table.hot[row]]
+    pick = (lambda low, high: rng.choice([low, high])) if extreme else rng.uniform
+    budget = table.sum_hi[row] - table.cold_lo[row] * len(cold)
+    for i in rng.permutation(cold):
+        value = pick(table.cold_lo[row], table.cold_hi[row])
+        extra = min(value - table.cold_lo[row], budget)
+        budget -= extra
+        vector[i] = table.cold_lo[row] + extra
+    if table.hot[row] >= 0:
+        vector[table.hot[row]] = pick(table.hot_lo[row], table.hot_hi[row])
+    return vector
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_linear_bound_contains_every_allowed_vector_read_through_the_weights(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    table = _random_table(rng, 7)
+    weights = rng.normal(size=(7, 5)) * rng.choice([0.0, 1.0, 40.0], size=(7, 5))
+    bound = tables.linear_bound(table, weights)
+    for row in range(table.num_rows):
+        for trial in range(300):
+            value = _draw(rng, table, row, extreme=trial % 2 == 0) @ weights
+            assert np.all(value >= bound.low[row] - 1e-12) and np.all(value <= bound.high[row] + 1e-12)
+            terms = np.abs(_draw(rng, table, row, True)[:, None] * weights)
+            assert np.all(terms.sum(axis=0) <= bound.main[row] + bound.rest[row] + 1e-12)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_bilinear_bound_contains_every_allowed_pair_of_vectors(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    left, right = _random_table(rng, 5), _random_table(rng, 6)
+    weights = rng.normal(size=(5, 6)) * 30.0
+    rows_left, rows_right = np.arange(left.num_rows), np.arange(right.num_rows)
+    center, reach = tables.bilinear_bound(left, right, weights, rows_left, rows_right)
+    for a in rows_left:
+        for b in rows_right:
+            for trial in range(40):
+                x, y = _draw(rng, left, a, trial % 2 == 0), _draw(rng, right, b, trial % 3 == 0)
+                assert abs(x @ weights @ y - center[a, b]) <= reach[a, b] + 1e-9
+                terms = np.abs(np.outer(x, y) * weights)
+                hot = (left.hot[a], right.hot[b])
+                others = terms.sum() - (terms[hot] if min(hot) >= 0 else 0.0)
+                assert others <= reach[a, b] + 1e-9
+
+
+def test_an_exact_table_reads_as_exact_values() -> None:
+    label = _label(3)
+    table = tables.ideal(label, (0, 1, 2, tables.NO_VALUE, tables.AT_BOS))
+    weights = np.array([[1.0, -2.0], [0.5, 3.0], [0.0, 7.0]])
+    bound = tables.linear_bound(table, weights)
+    assert table.exact
+    np.testing.assert_array_equal(bound.center, [[1.0, -2.0], [0.5, 3.0], [0.0, 7.0], [0, 0], [0, 0]])
+    assert not np.any(bound.lo) and not np.any(bound.hi)
+
+
+def test_a_tables_last_state_must_be_the_bos_position() -> None:
+    with pytest.raises(OptracrBug, match="the last state is the BOS position's"):
+        tables.build(_label(2), (0, 1), [0, 1], ([1, 1], [1, 1]), ([0, 0], [0, 0]), ([0, 0], [0, 0]))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reading_through_the_identity_is_each_directions_own_range(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    table = _random_table(rng, 4)
+    bound = tables.linear_bound(table, np.eye(4))
+    for row in range(table.num_rows):
+        for trial in range(200):
+            value = _draw(rng, table, row, extreme=trial % 2 == 0)
+            assert np.all(value >= bound.low[row] - 1e-12) and np.all(value <= bound.high[row] + 1e-12)
