@@ -74,11 +74,19 @@ class SopLocation:
     folded_into: tuple[str, ...] = ()
     folded_from: tuple[str, ...] = ()
     fused_with: tuple[str, ...] = ()  # the s-ops whose blocks one fused MLP computes, this one included
+    affine_inputs: tuple[str, ...] = ()  # its MLP discretises t = sum of affine_coefficients x these s-ops' values
+    affine_coefficients: tuple[float, ...] = ()
 
     @property
     def folded(self) -> bool:
         """Whether the s-op has no block of its own (its readers compose it)."""
         return self.block is None
+
+    def affine_formula(self) -> str:
+        """t as a formula over the s-ops that feed it (empty when its MLP discretises no affine combination)."""
+        if not self.affine_inputs:
+            return ""
+        return craft.affine_formula(self.affine_inputs, self.affine_coefficients)
 
     def describe(self) -> str:
         """One line: where the s-op is computed and stored."""
@@ -90,6 +98,8 @@ class SopLocation:
         where = f"layer {self.layer} {kind} ({', '.join(p for p in parts if p)})"
         if self.fused_with:
             where += f", fused with {', '.join(label for label in self.fused_with if label != self.label)}"
+        if self.affine_inputs:
+            where += f", discretising {self.affine_formula()}"
         if not self.directions:
             return where + ", not stored (read only inside its fused MLP)"
         return where + f", stored in {len(self.directions)} direction(s)"

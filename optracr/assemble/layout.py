@@ -76,6 +76,14 @@ def _placed(block_graph: craft.BlockGraph, allocation: schedule.Allocation) -> l
     return [(lowered, allocation.sublayer_of[lowered.id]) for lowered in block_graph.blocks]
 
 
+def _affine_fields(lowered: craft.LoweredBlock) -> dict[str, tuple]:
+    """Which s-ops feed the affine combination the block's MLP discretises, and their coefficients."""
+    if lowered.combination is None:
+        return {}
+    terms = lowered.combination.terms
+    return {"affine_inputs": tuple(t.label for t in terms), "affine_coefficients": tuple(t.coefficient for t in terms)}
+
+
 def _locations(
     block_graph: craft.BlockGraph,
     layer_of: dict[str, int],
@@ -106,6 +114,7 @@ def _locations(
                 mlp_units=units,
                 directions=tuple(str(direction) for direction in stored),
                 fused_with=members.get(lowered.id, ()),
+                **_affine_fields(lowered),
             )
     for label, fold in block_graph.folds.items():
         sources = {str(source) for sums in fold.expressions.values() for source in sums}

@@ -84,7 +84,10 @@ def run_pipeline(program: rasp.SOp, options: options_lib.CompileOptions) -> asse
         program, options.vocab, options.max_seq_len, bos=options.bos, pad=options.pad, causal=options.causal,
         partial_functions=options.partial_functions,
     ), _program_summary)
-    graph = _stage(stages, "lower", lambda: craft.lower_each(program_graph), _graph_summary)
+    # the narrower affine SequenceMaps change the structure, so they come with folding, the first such pass
+    affine = any(isinstance(chosen, options_lib.FoldOptions) for chosen in options.passes)
+    graph = _stage(stages, "lower", lambda: craft.lower_each(program_graph, affine_combinations=affine),
+                   _graph_summary)
     for chosen in options.passes:
         transform = craft.pass_for(chosen)
         graph = _stage(stages, transform.name, lambda: transform.apply(graph, program_graph),

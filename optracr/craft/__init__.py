@@ -49,8 +49,18 @@ Fused region, one numerical x     0      sum over combinations r of the X_i of  
 (n values) and categorical               2 #{j : g_r(x_j+1) != g_r(x_j)}
 X_1 .. X_k (k >= 0)                      + [g_r(x_j) != 0 for every j]
                                          (<= (2n - 1) |X_1| ... |X_k|)
-Fused region, >= 2 numerical      -      refused (CompileError)                         -                  -
+Fused region, >= 2 numerical      0      as "affine combination" below; refused when    0                  0
+                                         no combination resolves the inputs' errors
+Affine combination (craft.affine)  0      2 #{j : g(t_j+1) != g(t_j)} + [g(t_j) != 0     0                  0
+of a SequenceMap of numeric-valued       for every j], over the distinct known values
+categoricals or of a fused region,       t_j of t = sum_i a_i v_i (a selector width's
+outputs g(t) (chosen where narrower)     scratch counting as w, one threshold per row)
 ================================  =====  =============================================  =================  =============
+
+The affine combination is searched among small rational coefficients and separating lambdas (t orders by one
+input, then the next, so every combination gets its own t); its coefficients are recorded in the block and in
+the model's ground truth (``SopLocation.affine_inputs`` / ``affine_coefficients``). It is used only with
+folding (``lower(fold=True)``): t itself is folded, composed into the MLP's first layer.
 
 Blocks: Map / SequenceMap -> an MLP, Aggregate -> a head, SelectorWidth -> [head, MLP]. (A disjunction or
 negation over different s-ops, and numerical keys, queries or SequenceMap inputs, reach craft already
@@ -77,6 +87,7 @@ from optracr.craft.blocks import MLP, AttentionHead, MultiAttentionHead, SeriesW
 from optracr.craft.conventions import INDICES, ONE, TOKENS, bos_direction, pad_direction, selector_width_scratch
 from optracr.craft.folding import substitute_linear, substitution_of
 from optracr.craft.fusion import FusedInput, FusedOutput, FusedUnits, fused_mlp, fused_units, fused_width
+from optracr.craft.affine import formula as affine_formula
 from optracr.craft.lowering import lower, lower_each
 from optracr.craft.numpy_model import (
     DECODE_THRESHOLD,
@@ -115,6 +126,7 @@ __all__ = [
     "TOKENS",
     "VectorInBasis",
     "VectorSpaceWithBasis",
+    "affine_formula",
     "attention_mask",
     "bos_direction",
     "check_tokens",

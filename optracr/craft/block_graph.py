@@ -11,6 +11,7 @@ import networkx as nx
 
 from optracr import errors
 from optracr import frontend
+from optracr.craft import affine
 from optracr.craft import bases
 from optracr.craft import blocks
 from optracr.craft import conventions
@@ -33,6 +34,8 @@ class LoweredBlock:
     writes: tuple[Label, ...]
     block: blocks.Block = dataclasses.field(compare=False)
     reads: tuple[Label, ...]
+    combination: affine.AffineCombination | None = dataclasses.field(default=None, compare=False)  # t, if its MLP
+    # discretises an affine combination of its inputs (``affine``)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "writes", tuple(self.writes))

@@ -170,11 +170,21 @@ def sequence_map_categorical_mlp(
     ties); at most |fst| * |snd| units. Exact: with one-hot inputs each unit is exactly 0 or 1 (categorical)
     or exactly the signed output (numerical); an absent input switches every unit off.
     """
+    units = sequence_map_units(label, (fst_space, snd_space), output_space, table, numerical_output=numerical_output)
+    domains = [mlp_units.InputDomain(fst_space), mlp_units.InputDomain(snd_space)]
+    return mlp_units.build_mlp(label, domains, output_space, units, bos_direction)
+
+
+def sequence_map_units(
+    label: Label, input_spaces: tuple[bases.VectorSpaceWithBasis, bases.VectorSpaceWithBasis],
+    output_space: bases.VectorSpaceWithBasis, table: Mapping[tuple[Hashable, Hashable], object], *,
+    numerical_output: bool,
+) -> list[mlp_units.HiddenUnit]:
+    """The hidden units of ``sequence_map_categorical_mlp`` (inputs: fst, snd), not yet built into matrices."""
+    fst_space, snd_space = input_spaces
     candidates = []
     for rows_are_fst in (True, False):
         row_space, column_space = (fst_space, snd_space) if rows_are_fst else (snd_space, fst_space)
         rows = _rows(table, row_space, column_space, rows_are_fst)
         candidates.append(_table_units(label, output_space, rows, numerical_output))
-    units = min(candidates, key=len)
-    domains = [mlp_units.InputDomain(fst_space), mlp_units.InputDomain(snd_space)]
-    return mlp_units.build_mlp(label, domains, output_space, units, bos_direction)
+    return min(candidates, key=len)

@@ -34,8 +34,15 @@ within that quarter of a known value.
 a categorical input. When a categorical input is absent (all-zero one-hot) every unit is off, so every output
 has no value (all-zero one-hot; 0 for a numerical output), whatever ``function`` would say about None.
 
-**Several numerical inputs** are refused: a step in x gated by a categorical one-hot is exact, but nothing
-here gates one numerical input by another.
+**Affine combinations** (``affine``, on by default). When every output depends on the inputs only through
+t = sum_i a_i v_i (v_i a numerical input's value, or the number a categorical input's one-hot points at), one
+discretising MLP on t replaces the table where it is narrower: about two units per change of output along t.
+It is the only construction for **several numerical inputs**: a step in x gated by a categorical one-hot is
+exact, but nothing here gates one numerical input by another, whereas a separating lambda (t = x + lambda y,
+lambda small enough that t orders by x, then y) turns any function of the pair into a function of t. Such a
+region is refused only when no combination's gaps stay above the inputs' errors. A selector width's scratch
+(1/(w+1), read as w) combines with one categorical input through a threshold per row (``affine_thresholds``).
+``FusedUnits.combination`` records the choice.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from optracr import errors
+from optracr.craft import affine
 from optracr.craft import bases
 from optracr.craft import blocks
 from optracr.craft import conventions
@@ -74,9 +82,15 @@ class FusedInput:
     numerical: bool
     values: tuple
     error: float = 0.0
+    meanings: tuple | None = None  # a numerical input's value as the region reads it (e.g. w for 1/(w+1)), in
+    # ``values`` order; None: the value itself. Only affine combinations use it.
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", tuple(self.values))
+        if self.meanings is not None:
+            object.__setattr__(self, "meanings", tuple(self.meanings))
+            if not self.numerical or len(self.meanings) != len(self.values):
+                raise errors.CompileError(None, f"meanings belong to a numerical input, one per value; got {self.meanings}")
         if not self.numerical:
             if self.values != tuple(direction.value for direction in self.space.basis):
                 raise errors.CompileError(
@@ -141,6 +155,7 @@ class FusedUnits:
     name: str | None
     region: _Region
     units: tuple[mlp_units.HiddenUnit, ...]
+    combination: affine.AffineCombination | None = None  # set when the units discretise an affine combination
 
     @property
     def width(self) -> int:
@@ -155,20 +170,44 @@ class FusedUnits:
 
 
 def fused_units(
-    inputs: Sequence[FusedInput], outputs: Sequence[FusedOutput], function: RegionFunction, *, name: str | None = None
+    inputs: Sequence[FusedInput],
+    outputs: Sequence[FusedOutput],
+    function: RegionFunction,
+    *,
+    name: str | None = None,
+    affine_combinations: bool = True,
+    width_cap: int | None = None,
 ) -> FusedUnits:
     """The hidden units of one MLP writing every output's value for every combination of known input values.
 
     ``function`` takes one value per input, in ``inputs`` order (a categorical input's value, never None; a
     numerical input's known value as listed) and returns one value per output, in ``outputs`` order (None: no
     value). See the module doc for the construction; ``.width`` is the hidden width, ``.mlp(...)`` the block.
+    With ``affine_combinations`` (the default), the discretising MLP on an affine combination of the inputs
+    (``affine``) replaces the table when it is narrower, and is the only construction for several numerical
+    inputs; ``.combination`` then says which. An affine construction wider than ``width_cap`` is not built.
 
     Raises:
-        CompileError: several numerical inputs; known numerical values too close for their error; an output
-            value outside its output's space (or not a finite number for a numerical output).
+        CompileError: several numerical inputs and no affine combination of them; known numerical values too
+            close for their error; an output value outside its output's space (or not a finite number for a
+            numerical output).
     """
     region = _region(name, inputs, outputs)
-    return FusedUnits(name, region, tuple(_units(name, region, function)))
+    several_numerical = sum(each.numerical for each in region.inputs) > 1
+    table = None if several_numerical else _units(name, region, function, width_cap)
+    if affine_combinations:
+        limits = [limit for limit in (width_cap, None if table is None else len(table) - 1) if limit is not None]
+        alternative = affine.affine_units(
+            name, region.inputs, region.output_space, lambda arguments: _writes(name, region.outputs, function(arguments)),
+            max_width=min(limits, default=None),
+        )
+        if alternative is not None:
+            return FusedUnits(name, region, alternative.units, alternative.combination)
+    if several_numerical:
+        raise _several_numerical_error(name, region)
+    if table is None:
+        raise errors.CompileError(name, f"the fused MLP would be wider than the cap of {width_cap} hidden units")
+    return FusedUnits(name, region, table)
 
 
 def fused_mlp(
@@ -178,9 +217,11 @@ def fused_mlp(
     function: RegionFunction,
     *,
     bos_direction: bases.BasisDirection,
+    affine_combinations: bool = True,
 ) -> blocks.MLP:
     """One MLP writing every output's value for every combination of known input values (``fused_units``)."""
-    return fused_units(inputs, outputs, function, name=name).mlp(bos_direction=bos_direction)
+    units = fused_units(inputs, outputs, function, name=name, affine_combinations=affine_combinations)
+    return units.mlp(bos_direction=bos_direction)
 
 
 def fused_width(
@@ -204,18 +245,23 @@ def _region(name: str | None, inputs: Sequence[FusedInput], outputs: Sequence[Fu
     except ValueError as error:
         raise errors.CompileError(name, f"a fused region's inputs and outputs are distinct s-ops: {error}") from None
     numerical = [position for position, each in enumerate(inputs) if each.numerical]
-    if len(numerical) > 1:
-        names = ", ".join(str(inputs[position].space.basis[0]) for position in numerical)
-        raise errors.CompileError(
-            name,
-            f"the fused region writing {output_labels} has several numerical inputs ({names}); one exact hidden "
-            "layer here gates a numerical input by categorical ones only, so this region cannot be fused: leave "
-            "its blocks apart or fuse a smaller region that reads one numerical input",
-        )
-    if numerical and not inputs[numerical[0]].values:
-        raise errors.CompileError(name, f"numerical input {inputs[numerical[0]].space.basis[0]} has no known values")
+    for position in numerical:
+        if not inputs[position].values:
+            raise errors.CompileError(name, f"numerical input {inputs[position].space.basis[0]} has no known values")
     categorical = tuple(position for position, each in enumerate(inputs) if not each.numerical)
     return _Region(tuple(inputs), tuple(outputs), categorical, (numerical or [None])[0], output_space)
+
+
+def _several_numerical_error(name: str | None, region: _Region) -> errors.CompileError:
+    names = ", ".join(str(each.space.basis[0]) for each in region.inputs if each.numerical)
+    output_labels = ", ".join(output.label for output in region.outputs)
+    return errors.CompileError(
+        name,
+        f"the fused region writing {output_labels} has several numerical inputs ({names}) and its outputs are no "
+        "function of one affine combination of them that its gaps can resolve; one exact hidden layer gates a "
+        "numerical input by categorical ones only, so this region cannot be fused: leave its blocks apart or "
+        "fuse a smaller region that reads one numerical input",
+    )
 
 
 def _domains(inputs: Sequence[FusedInput]) -> list[mlp_units.InputDomain]:
@@ -260,10 +306,15 @@ def _writes(name: str | None, outputs: tuple[FusedOutput, ...], result: object) 
     return frozenset(writes)
 
 
-def _units(name: str | None, region: _Region, function: RegionFunction) -> list[mlp_units.HiddenUnit]:
+def _units(
+    name: str | None, region: _Region, function: RegionFunction, width_cap: int | None
+) -> tuple[mlp_units.HiddenUnit, ...] | None:
+    """The table construction's units; None when a numerical region is planned wider than ``width_cap``."""
     if region.numerical is None:
-        return _categorical_units(name, region, function)
-    return _numerical_units(name, region, function)
+        units = _categorical_units(name, region, function)
+    else:
+        units = _numerical_units(name, region, function, width_cap)
+    return None if units is None else tuple(units)
 
 
 # Categorical inputs only: a row of the other inputs' values times the groups of one column input.
@@ -371,7 +422,9 @@ def _signed_unit(
 
 # One numerical input: the discretising steps of every combination of the categorical inputs, gated by it.
 
-def _numerical_units(name: str | None, region: _Region, function: RegionFunction) -> list[mlp_units.HiddenUnit]:
+def _numerical_units(
+    name: str | None, region: _Region, function: RegionFunction, width_cap: int | None = None
+) -> list[mlp_units.HiddenUnit] | None:
     """Per categorical combination r: the discretising units of g_r, each gated by r (see the module doc)."""
     numerical = region.inputs[region.numerical]
     categorical = [region.inputs[position] for position in region.categorical]
@@ -390,12 +443,23 @@ def _numerical_units(name: str | None, region: _Region, function: RegionFunction
         return []
     merged_points = gated[0][1]  # the same merge for every combination: it depends on the points only
     numerical_mlp._check_resolution(name, merged_points, _step_counts(gated), numerical.error)
+    if width_cap is not None and _planned_width(gated) > width_cap:
+        return None  # building thousands of gated units only to drop them is most of a large compile
     direction, input_range = numerical.space.basis[0], _numerical_range(numerical)
     units = []
     for gate, _, targets in gated:
         for unit in numerical_mlp.discretising_units(direction, region.output_space, merged_points, targets):
             units.append(_gated(unit, gate, direction, input_range))
     return units
+
+
+def _planned_width(gated: list[tuple[list, np.ndarray, np.ndarray]]) -> int:
+    """The units ``discretising_units`` makes for every combination: two per step, plus the anchors."""
+    width = 0
+    for _, points, targets in gated:
+        live, _ = numerical_mlp._steps(points, targets)
+        width += 2 * int(np.sum(live)) + int(not np.any(np.all(targets == 0.0, axis=1)))
+    return width
 
 
 def _step_counts(gated: list[tuple[list, np.ndarray, np.ndarray]]) -> np.ndarray:

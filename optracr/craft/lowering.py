@@ -2,6 +2,8 @@
 
 Map and SequenceMap become MLPs, Aggregate an attention head, SelectorWidth a head plus an MLP; selectors
 are folded into the block that reads them. Blocks come in the frontend's deterministic topological order.
+With folding, a SequenceMap of two numeric-valued categorical s-ops whose output depends on them only through
+t = a x + b y is lowered as a discretising MLP on t where that is narrower than its lookup table (``affine``).
 
 Alongside, ``lower`` bounds how far each s-op's residual value may be from the evaluator's (``_error_bound``):
 a numerical s-op's value, or the L1 distance of a categorical s-op's one-hot. Noisy query and key one-hots
@@ -20,12 +22,15 @@ from __future__ import annotations
 from optracr import errors
 from optracr import frontend
 from optracr import options as options_lib
+from optracr.craft import affine
 from optracr.craft import attention
 from optracr.craft import bases
 from optracr.craft import block_graph
 from optracr.craft import blocks
 from optracr.craft import categorical_mlp
 from optracr.craft import conventions
+from optracr.craft import fusion
+from optracr.craft import mlp_units
 from optracr.craft import numerical_mlp
 from optracr.craft import passes
 from optracr.craft import selector_width
@@ -38,8 +43,10 @@ Label = str
 class _Context:
     """What lowering one node needs: the program, ``tokens:BOS``, and the error bound of every s-op so far."""
 
-    def __init__(self, program_graph: frontend.ProgramGraph) -> None:
+    def __init__(self, program_graph: frontend.ProgramGraph, *, affine_combinations: bool = True) -> None:
         self.program_graph = program_graph
+        self.affine_combinations = affine_combinations
+        self.combinations: dict[Label, affine.AffineCombination] = {}  # the s-ops lowered through one
         self.bos_direction = conventions.bos_direction(program_graph.input_spec.bos)
         self.max_seq_len = program_graph.input_spec.max_seq_len
         self.error_bounds: dict[Label, float] = dict.fromkeys(program_graph.sources, 0.0)
@@ -122,15 +129,37 @@ def _lower_sequence_map(label: Label, expr: rasp.SequenceMap, context: _Context)
         table = tables.diagonal_table(expr.f, context.values(fst), context.dropped(label))
         return _map_mlp(label, expr, fst, table, context)
     table = tables.sequence_map_table(expr.f, context.values(fst), context.values(snd), context.dropped(label))
-    return categorical_mlp.sequence_map_categorical_mlp(
-        label,
-        context.value_space(fst),
-        context.value_space(snd),
-        output_space,
-        table,
-        numerical_output=rasp.is_numerical(expr),
-        bos_direction=context.bos_direction,
+    spaces = [context.value_space(fst), context.value_space(snd)]
+    units = categorical_mlp.sequence_map_units(
+        label, (spaces[0], spaces[1]), output_space, table, numerical_output=rasp.is_numerical(expr)
     )
+    if context.affine_combinations:
+        units = _affine_sequence_map_units(label, expr, table, len(units), context) or units
+    domains = [mlp_units.InputDomain(space) for space in spaces]
+    return mlp_units.build_mlp(label, domains, output_space, units, context.bos_direction)
+
+
+def _affine_sequence_map_units(
+    label: Label, expr: rasp.SequenceMap, table: tables.Table, lookup_width: int, context: _Context
+) -> list[mlp_units.HiddenUnit] | None:
+    """The discretising units on an affine combination of the two inputs' values, when narrower than the lookup."""
+    spaces = [context.value_space(expr.fst), context.value_space(expr.snd)]
+    inputs = [fusion.FusedInput(space, False, tuple(d.value for d in space.basis)) for space in spaces]
+    output_space, numerical = context.value_space(expr), rasp.is_numerical(expr)
+
+    def writes_of(arguments: tuple) -> affine.Writes:
+        value = table[arguments]
+        if value is None or (numerical and value == 0):
+            return frozenset()
+        if numerical:
+            return frozenset([(output_space.basis[0], float(value))])
+        return frozenset([(bases.BasisDirection(label, value), 1.0)])
+
+    found = affine.affine_units(label, inputs, output_space, writes_of, max_width=lookup_width - 1)
+    if found is None:
+        return None
+    context.combinations[label] = found.combination
+    return list(found.units)
 
 
 def _select_parts(selector: rasp.Selector, context: _Context) -> list[attention.SelectPart]:
@@ -244,7 +273,9 @@ def _lower_node(label: Label, expr: rasp.SOp, context: _Context) -> block_graph.
         raise errors.CompileError(
             label, f"craft has no construction for {type(expr).__name__}; run frontend.analyse, which rewrites it"
         )
-    return block_graph.LoweredBlock(id=label, writes=(label,), block=block, reads=_reads(expr, context))
+    return block_graph.LoweredBlock(
+        id=label, writes=(label,), block=block, reads=_reads(expr, context), combination=context.combinations.get(label)
+    )
 
 
 def _check_program(program_graph: frontend.ProgramGraph) -> None:
@@ -266,17 +297,21 @@ def lower(
     wider than ``fused_width_cap`` (default ``regions.width_cap``); the scheduler chooses among them.
     """
     options = options_lib.from_keywords(keywords={"fold": fold, "fuse": fuse, "fused_width_cap": fused_width_cap})
-    lowered = lower_each(program_graph)
+    lowered = lower_each(program_graph, affine_combinations=fold)
     for chosen in options.passes:
         lowered = passes.pass_for(chosen).apply(lowered, program_graph)
     return lowered
 
 
-def lower_each(program_graph: frontend.ProgramGraph) -> block_graph.BlockGraph:
-    """One craft block per computed s-op of ``program_graph``, with every s-op's subspace: the reference's
-    structure, before any pass. The graph records each s-op's error bound for the passes."""
+def lower_each(
+    program_graph: frontend.ProgramGraph, *, affine_combinations: bool = False
+) -> block_graph.BlockGraph:
+    """One craft block per computed s-op of ``program_graph``, with every s-op's subspace, before any pass. The
+    graph records each s-op's error bound for the passes. With ``affine_combinations`` a SequenceMap of two
+    numeric-valued categoricals may be a discretising MLP on an affine combination of their values where that
+    is narrower than its table (``affine``); without it (the reference's structure) it is always the table."""
     _check_program(program_graph)
-    context = _Context(program_graph)
+    context = _Context(program_graph, affine_combinations=affine_combinations)
     input_spec = program_graph.input_spec
     spaces: dict[Label, bases.VectorSpaceWithBasis] = {
         conventions.ONE: conventions.one_space(),

@@ -23,6 +23,7 @@ import networkx as nx
 
 from optracr import errors
 from optracr import frontend
+from optracr.craft import affine
 from optracr.craft import bases
 from optracr.craft import block_graph as block_graph_lib
 from optracr.craft import blocks
@@ -52,6 +53,7 @@ class RegionContext:
     error_bounds: Mapping[Label, float]
     selector_errors: Mapping[Label, float]  # per selector width: its query and key error (L1)
     bos_direction: bases.BasisDirection
+    affine_combinations: bool = True  # offer the discretising MLP on an affine combination of the inputs
 
 
 def width_cap(lowered: Sequence[block_graph_lib.LoweredBlock]) -> int:
@@ -152,7 +154,10 @@ def _candidate(
     function = _RegionValues(evaluated, externals, set(members), outputs, graph, applied)
     name = "fused:" + "+".join(members)
     try:
-        units = fusion.fused_units(inputs, fused_outputs, function, name=name)
+        units = fusion.fused_units(
+            inputs, fused_outputs, function, name=name, affine_combinations=context.affine_combinations,
+            width_cap=cap,
+        )
     except errors.CompileError:
         return None  # several numerical inputs, or gaps too fine for their error: not fusable
     if units.width > cap:
@@ -253,7 +258,7 @@ def _fused_input(label: Label, member: bool, context: RegionContext) -> fusion.F
         max_seq_len = graph.input_spec.max_seq_len
         values = tuple(selector_width.scratch_value(width) for width in range(max_seq_len + 1))
         error = selector_width.scratch_error(max_seq_len, context.selector_errors[label])
-        return fusion.FusedInput(space, True, values, error)
+        return fusion.FusedInput(space, True, values, error, meanings=tuple(range(max_seq_len + 1)))
     if graph.encoding(label) == rasp.Encoding.NUMERICAL:
         values = tuple(sorted(float(v) for v in graph.value_set(label)))
         return fusion.FusedInput(context.spaces[label], True, values, context.error_bounds[label])
@@ -337,5 +342,15 @@ def _fused_block(
         block = blocks.SeriesWithResiduals((by_id[width].heads[0], substituted))
         reads.extend(by_id[width].reads)
     return block_graph_lib.LoweredBlock(
-        id=name, writes=tuple(outputs), block=block, reads=tuple(r for r in dict.fromkeys(reads) if r not in outputs)
+        id=name, writes=tuple(outputs), block=block, reads=tuple(r for r in dict.fromkeys(reads) if r not in outputs),
+        combination=_named_by_sop(units.combination, context),
     )
+
+
+def _named_by_sop(combination: affine.AffineCombination | None, context: RegionContext) -> affine.AffineCombination | None:
+    """The combination with a selector width's scratch term named by the selector width (it stands for w)."""
+    if combination is None:
+        return None
+    owners = {space.basis[0].name: label for label, space in context.scratch_spaces.items()}
+    terms = tuple(dataclasses.replace(term, label=owners.get(term.label, term.label)) for term in combination.terms)
+    return dataclasses.replace(combination, terms=terms)

@@ -16,10 +16,10 @@ def _shuffle_dyck2() -> optracr.CompiledModel:
 def test_the_summary_says_heads_and_mlp_width_are_per_layer_maxima() -> None:
     model = _shuffle_dyck2()
     heads_per_layer = [len(model.layered.layers[layer].heads) for layer in range(model.config.num_layers)]
-    assert max(heads_per_layer) == model.config.num_heads == 3 and min(heads_per_layer) < 3
+    assert max(heads_per_layer) == model.config.num_heads == 5 and min(heads_per_layer) < 5
     shape = model.summary().splitlines()[1]
     assert shape == (
-        "  layers 3; per layer at most 3 heads (key size 6, value size 2) and 19 MLP units; residual width 36"
+        "  layers 2; per layer at most 5 heads (key size 6, value size 2) and 111 MLP units; residual width 32"
     )
 
 

@@ -297,13 +297,23 @@ def test_fused_mlp_of_one_input_is_as_wide_as_the_unfused_constructions() -> Non
     np.testing.assert_array_equal(fused.snd.matrix, unfused.snd.matrix)
 
 
-def test_several_numerical_inputs_are_refused() -> None:
+def test_several_numerical_inputs_are_refused_without_affine_combinations() -> None:
     inputs = [_numerical("x", [0.0, 1.0]), _categorical("c", [1]), _numerical("y", [0.0, 1.0])]
     message = r"'region'.*writing o has several numerical inputs \(x, y\).*cannot be fused"
     with pytest.raises(CompileError, match=message):
-        fusion.fused_mlp("region", inputs, [_output("o", [0])], lambda v: (0,), bos_direction=BOS)
+        fusion.fused_mlp(
+            "region", inputs, [_output("o", [0])], lambda v: (0,), bos_direction=BOS, affine_combinations=False
+        )
     with pytest.raises(CompileError, match="several numerical inputs"):
-        fusion.fused_width(inputs, [_output("o", [0])], lambda v: (0,))
+        fusion.fused_units(inputs, [_output("o", [0])], lambda v: (0,), affine_combinations=False)
+
+
+def test_several_numerical_inputs_too_noisy_for_any_combination_are_refused() -> None:
+    """x XOR y needs t to tell all four pairs apart; an error of 0.3 on each input leaves no choice resolvable."""
+    inputs = [_numerical("x", [0.0, 1.0], 0.3), _numerical("y", [0.0, 1.0], 0.3)]
+    function = lambda v: (float(v[0] != v[1]),)  # noqa: E731
+    with pytest.raises(CompileError, match=r"several numerical inputs \(x, y\) and its outputs are no function"):
+        fusion.fused_width(inputs, [_output("o")], function, name="region")
 
 
 def test_gaps_too_small_for_the_error_are_refused() -> None:

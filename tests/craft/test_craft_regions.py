@@ -65,11 +65,26 @@ def test_selector_width_leads_a_region_with_the_maps_after_it() -> None:
     assert candidate.block.writes == ("opp_idx",) and candidate.block.num_heads == 1
 
 
-def test_a_region_with_two_numerical_inputs_is_not_offered() -> None:
-    """map_150 and map_151 read two different numerical balances: no fused region holds both."""
+def _balance_readers(candidate: craft.FusionCandidate, program_graph: frontend.ProgramGraph) -> set[str]:
+    """Which numerical balances the candidate's Map members read."""
+    read = set()
+    for member in candidate.members:
+        expr = program_graph.expr(member)
+        if isinstance(expr, rasp.Map):
+            read.add(program_graph.label_of(expr.inner))
+    return {label for label in read if label.startswith("balance_")}
+
+
+def test_a_region_with_two_numerical_inputs_is_offered_through_an_affine_combination() -> None:
+    """Both balances' ``< 0`` Maps and their ``or`` fuse: t = balance_() + lambda balance_{} tells pairs apart."""
     entry = programs.LIBRARY["shuffle_dyck2"]
-    block_graph = craft.lower(frontend.analyse(entry.build(), entry.vocab, entry.max_seq_len))
-    assert all({"map_150", "map_151"} - set(c.members) for c in block_graph.fusion_candidates)
+    program_graph = frontend.analyse(entry.build(), entry.vocab, entry.max_seq_len)
+    both = {"balance_()", "balance_{}"}
+    offered = [c for c in craft.lower(program_graph).fusion_candidates if _balance_readers(c, program_graph) == both]
+    assert offered and all(len(c.members) == 3 for c in offered)
+    unfolded = craft.lower(program_graph, fold=False).fusion_candidates  # the fuse pass offers it without folding
+    assert any(_balance_readers(c, program_graph) == both for c in unfolded)
+    assert not craft.lower(program_graph, fuse=False).fusion_candidates
 
 
 def test_an_input_that_may_be_absent_must_reach_every_output() -> None:
@@ -93,8 +108,8 @@ def test_without_fuse_no_candidates_are_offered() -> None:
 def test_the_width_cap_drops_wider_regions() -> None:
     entry = programs.LIBRARY["reverse"]
     program_graph = frontend.analyse(entry.build(), entry.vocab, entry.max_seq_len)
-    assert craft.lower(program_graph, fused_width_cap=54).fusion_candidates == ()
-    assert len(craft.lower(program_graph, fused_width_cap=55).fusion_candidates) == 1
+    assert craft.lower(program_graph, fused_width_cap=18).fusion_candidates == ()
+    assert len(craft.lower(program_graph, fused_width_cap=19).fusion_candidates) == 1
 
 
 def test_a_selector_width_outside_the_region_is_read_as_its_stored_value(run_graph) -> None:
