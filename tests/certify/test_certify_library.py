@@ -33,5 +33,7 @@ def test_a_float32_verdict_holds_when_the_model_runs_in_float32(name: str, libra
 
 
 def test_most_library_programs_are_exact_in_float32_too(library_model) -> None:
-    proved = [name for name in programs.LIBRARY if optracr.certify(library_model(name)).float32]
-    assert len(proved) >= len(programs.LIBRARY) - 2, sorted(set(programs.LIBRARY) - set(proved))
+    unproved = {name for name in programs.LIBRARY if not optracr.certify(library_model(name)).float32}
+    # sort_freq's numerical mean, and the shuffle_dycks' affine regions (t = b1 + lambda b2 with a small lambda):
+    # float32 rounding could reach their gaps by the bound, although enumeration in float32 finds them exact
+    assert unproved == {"sort_freq", "shuffle_dyck2", "shuffle_dyck3"}
