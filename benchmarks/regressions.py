@@ -84,10 +84,13 @@ def random_cases(count: int, seed: int) -> Iterator[Case]:
 
 def generated_cases(count: int, seed: int) -> Iterator[Case]:
     """``count`` programs of optracr's own generator (valid by construction), with solver allocation."""
-    from optracr.generate import random_programs as generator
+    try:
+        from optracr.generate import generate
+    except ImportError:  # a checkout from before the generator had its package (this script compares checkouts)
+        from optracr.random_programs import generate
     for index in range(count):
         program_seed = seed + index
-        generated = generator.generate(program_seed, num_sops=2 + program_seed % 9, mixed_types=program_seed % 3 == 0)
+        generated = generate(program_seed, num_sops=2 + program_seed % 9, mixed_types=program_seed % 3 == 0)
         yield (f"generated/{program_seed}", lambda generated=generated: generated.program, generated.vocab,
                generated.max_seq_len, {})
 
@@ -153,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generated", type=int, default=300, help="programs of optracr's own generator")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    root = HERE.parent
+    root = Path(optracr.__file__).resolve().parents[1]  # the checkout under test (PYTHONPATH), not this script's
     started = time.perf_counter()
     cases = [*library_cases(), *reference_cases(root), *random_cases(args.random, args.seed),
              *generated_cases(args.generated, args.seed)]

@@ -6,7 +6,8 @@ For every program and n (default 16, 32, 64) a fresh Python process compiles the
 (total and non-zero, the unembedding included on both sides), one apply in ms (the second call on a random
 input of length n; the first pays for set-up), the process's peak memory (ru_maxrss) and the saved size on disk
 (optracr: ``optracr.save``'s directory; the reference has no file format, so its params as an ``.npz``). optracr's
-model is then checked with ``optracr.verify`` on a sample (not timed). The reference (``tracr``) runs the same
+model is then checked with ``optracr.verify`` (not timed): proved by the certificate where enumerating every input
+is too big (``status`` proved), else enumerated or, where the proof fails, sampled (``status`` exact). The reference (``tracr``) runs the same
 way with ``--reference-python`` (default: this interpreter when it can import ``tracr``), under a wall-clock limit
 (``--reference-timeout``); a compile still running then is reported as ``TIMEOUT``, not as a size.
 
