@@ -23,6 +23,7 @@ Each result, per value of T (or width), is T's table; softmax and output roundin
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Hashable
 
@@ -160,42 +161,24 @@ class _Head:
             block_bounds.append((query_name, key_name, center, reach))
         rounding = (len(self.blocks), self.weights.score_terms)
         selected = self._selection()
-        self.selected_by_some = np.zeros(key.count, dtype=bool)
-        stats = {name: np.empty(query.count + 1) for name in ("b_lo", "b_hi", "s_lo", "s_hi", "u_lo", "u_hi")}
-        flags = {name: np.zeros(query.count + 1, dtype=bool)
-                 for name in ("any_sel", "any_unsel", "self_sel", "self_unsel", "mixed")}
         shared = [name for name in query.names if name in key.names
                   and np.array_equal(query.rows[name], key.rows[name])]
         step = max(1, CHUNK_ENTRIES // max(1, key.count))
         key_index = {name: np.append(key.index[name], key.bos_index[name]) for name in key.names}  # BOS last
         query_all = {name: np.append(query.index[name], query.bos_index[name]) for name in query.names}  # BOS last
         query_valid = np.append(self.query_defined, True)  # the BOS query last
+        parts = []
         for start in range(0, query.count + 1, step):
             picks = np.arange(start, min(query.count + 1, start + step))
-            span = slice(start, start + len(picks))
-            query_index = {name: query_all[name][picks] for name in query.names}
-            low, high = self._scores(block_bounds, query_index, key_index, rounding)
-            b_low, b_high = low[:, -1:], high[:, -1:]
-            low, high = low[:, :-1], high[:, :-1]
-            chosen = selected(picks) & self.key_defined[None, :]
-            unchosen = ~chosen & self.key_defined[None, :]
-            valid = query_valid[span]
-            stats["b_lo"][span], stats["b_hi"][span] = b_low[:, 0], b_high[:, 0]
-            stats["s_lo"][span] = np.where(chosen, low, np.inf).min(axis=1, initial=np.inf)
-            stats["s_hi"][span] = np.where(chosen, high, -np.inf).max(axis=1, initial=-np.inf)
-            stats["u_lo"][span] = np.where(unchosen, low, np.inf).min(axis=1, initial=np.inf)
-            stats["u_hi"][span] = np.where(unchosen, high, -np.inf).max(axis=1, initial=-np.inf)
-            flags["any_sel"][span] = chosen.any(axis=1) & valid
-            flags["any_unsel"][span] = unchosen.any(axis=1) & valid
-            itself = np.ones_like(chosen)  # key states the query's own position can be in (it is a key too)
-            for name in shared:
-                itself &= query_index[name][:, None] == key_index[name][None, :-1]
-            flags["self_sel"][span] = (chosen & itself).any(axis=1) & valid
-            flags["self_unsel"][span] = (unchosen & itself).any(axis=1) & valid
-            chosen &= valid[:, None]
-            self.selected_by_some |= chosen[picks < query.count].any(axis=0)
-            if self.kind == "categorical":
-                flags["mixed"][span] = self._mixed(chosen)
+            parts.append(self._chunk_stats(picks, query_all, key_index, query_valid[start : start + len(picks)],
+                                           block_bounds, rounding, selected, shared))
+        if len(parts) == 1:
+            stats, flags, chosen_any = parts[0]
+        else:
+            stats = {name: np.concatenate([part[0][name] for part in parts]) for name in parts[0][0]}
+            flags = {name: np.concatenate([part[1][name] for part in parts]) for name in parts[0][1]}
+            chosen_any = np.logical_or.reduce([part[2] for part in parts])
+        self.selected_by_some = chosen_any
         self.stats, self.flags = stats, flags
         # The BOS query picks nothing: every key is stray there.
         self.flags["any_sel"][-1] = self.flags["self_sel"][-1] = False
@@ -212,6 +195,34 @@ class _Head:
             self.context.undefined.setdefault(self.target, findings.Undefined(
                 self.target, "inputs where a query picks several positions holding different values, if there are "
                 "any: the evaluator has no answer there (a categorical Aggregate is defined where its picks agree)"))
+
+    def _chunk_stats(self, picks: np.ndarray, query_all: dict, key_index: dict, valid: np.ndarray, block_bounds,
+                     rounding, selected, shared: list[str]) -> tuple[dict, dict, np.ndarray]:
+        """``_score_stats`` for the query picks ``picks`` (BOS's pick is ``query.count``): per pick the stats and
+        flags, and which key states some real query among them selects."""
+        query_index = {name: query_all[name][picks] for name in self.query.names}
+        low, high = self._scores(block_bounds, query_index, key_index, rounding)
+        b_low, b_high = low[:, -1], high[:, -1]
+        low, high = low[:, :-1], high[:, :-1]
+        defined = self.key_defined[None, :]
+        chosen = selected(picks) & defined
+        unchosen = ~chosen & defined
+        stats = {"b_lo": b_low, "b_hi": b_high,
+                 "s_lo": np.where(chosen, low, np.inf).min(axis=1, initial=np.inf),
+                 "s_hi": np.where(chosen, high, -np.inf).max(axis=1, initial=-np.inf),
+                 "u_lo": np.where(unchosen, low, np.inf).min(axis=1, initial=np.inf),
+                 "u_hi": np.where(unchosen, high, -np.inf).max(axis=1, initial=-np.inf)}
+        itself = None  # key states the query's own position can be in (it is a key too)
+        for name in shared:
+            same = query_index[name][:, None] == key_index[name][None, :-1]
+            itself = same if itself is None else itself & same
+        own_chosen = chosen if itself is None else chosen & itself
+        own_unchosen = unchosen if itself is None else unchosen & itself
+        flags = {"any_sel": chosen.any(axis=1) & valid, "any_unsel": unchosen.any(axis=1) & valid,
+                 "self_sel": own_chosen.any(axis=1) & valid, "self_unsel": own_unchosen.any(axis=1) & valid}
+        chosen &= valid[:, None]
+        flags["mixed"] = self._mixed(chosen) if self.kind == "categorical" else np.zeros(len(picks), dtype=bool)
+        return stats, flags, chosen[picks < self.query.count].any(axis=0)
 
     def _scores(self, block_bounds, query_index, key_index, rounding) -> tuple[np.ndarray, np.ndarray]:
         """Score ranges (query picks x key picks): the blocks' centers, their reaches, and the rounding of a dot
@@ -414,13 +425,10 @@ class _Head:
         bos_lo, bos_hi = float(low[-1]), float(high[-1])
         any_sel, any_unsel = flags["any_sel"][inside], flags["any_unsel"][inside]
         self_sel, self_unsel = flags["self_sel"][inside], flags["self_unsel"][inside]
-        widths = np.arange(n + 1)[:, None]
-        lengths = np.arange(n + 1)[None, :]
+        masks = _width_masks(n)
         # Query groups by what their own position (a key too) can be, each with the (width, length) it allows.
-        groups = [(self_sel & any_unsel & any_sel, (widths >= 1) & (lengths >= np.maximum(widths, 1))),
-                  (self_sel & ~any_unsel & any_sel, (widths >= 1) & (lengths == widths)),
-                  (self_unsel & ~self_sel & any_sel, (widths >= 1) & (lengths >= widths + 1)),
-                  (self_unsel, (widths == 0) & (lengths >= 1))]
+        groups = [(self_sel & any_unsel & any_sel, masks[0]), (self_sel & ~any_unsel & any_sel, masks[1]),
+                  (self_unsel & ~self_sel & any_sel, masks[2]), (self_unsel, masks[3])]
         low_weight, high_weight = self._bos_weight(stats, groups, slice(0, -1))
         reachable = np.isfinite(low_weight)
         low, high = _blend(np.where(reachable, low_weight, 0.0), np.where(reachable, high_weight, 0.0), bos_lo, bos_hi,
@@ -429,8 +437,7 @@ class _Head:
             box = (float(low[width]) - self.output_rounding, float(high[width]) + self.output_rounding)
             boxes[int(width)] = box
             rows.append((int(width), 0, (*box, 0.0, 0.0, 0.0, 0.0)))
-        at_bos = (widths == 0) & (lengths >= 0)
-        weight_lo, weight_hi = self._bos_weight(stats, [(np.array([True]), at_bos)], slice(-1, None), bos_query=True)
+        weight_lo, weight_hi = self._bos_weight(stats, [(np.array([True]), masks[4])], slice(-1, None), bos_query=True)
         low, high = _blend(weight_lo[:1], weight_hi[:1], bos_lo, bos_hi, other_lo, other_hi)
         rows.append((tables_lib.AT_BOS, 0, (float(low[0]) - self.output_rounding,
                                             float(high[0]) + self.output_rounding, 0.0, 0.0, 0.0, 0.0)))
@@ -455,11 +462,7 @@ class _Head:
         bottom = np.where(picks, np.stack([s_lo - b_hi, stats["u_lo"][part] - b_hi]), np.inf).min(axis=2)
         ends = np.stack([top, bottom])[:, :, :, None, None]  # (top, bottom) x groups x (selected, unselected)
         allowed = np.stack([mask for _, mask in groups])
-        logs = _logs(max(allowed.shape[1:]))
-        widths = np.arange(allowed.shape[1])[:, None]
-        others = np.maximum(np.arange(allowed.shape[2])[None, :] - widths, 0)
-        counts = np.broadcast_arrays(logs[widths], logs[others])  # log of how many selected, unselected keys
-        terms = _plus(np.stack(counts)[None, None], ends)  # (top, bottom) x groups x 2 x widths x lengths
+        terms = _plus(_log_counts(*allowed.shape[1:]), ends)  # (top, bottom) x groups x 2 x widths x lengths
         mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x groups x widths x lengths
         weight = _sigmoid(-mass)
         weight_lo = np.where(allowed, weight[0], np.inf).min(axis=(0, 2)) * (1 - self.eta)
@@ -527,6 +530,32 @@ def _predicate_matrix(select: rasp.Select, queries: list[Hashable], keys: list[H
             except frontend.EvaluationError:
                 matrix[row, column] = False
     return matrix
+
+
+@functools.lru_cache(maxsize=64)
+def _width_masks(n: int) -> tuple[np.ndarray, ...]:
+    """Which (width, length) pairs, width and length up to ``n``, each group of queries allows (``_width``): the
+    query's own position selected among unselected keys, selected with nothing unselected, unselected with
+    something selected, nothing selected; and the BOS query's (width 0, any length)."""
+    widths = np.arange(n + 1)[:, None]
+    lengths = np.arange(n + 1)[None, :]
+    masks = ((widths >= 1) & (lengths >= np.maximum(widths, 1)), (widths >= 1) & (lengths == widths),
+             (widths >= 1) & (lengths >= widths + 1), (widths == 0) & (lengths >= 1), (widths == 0) & (lengths >= 0))
+    for mask in masks:
+        mask.setflags(write=False)
+    return masks
+
+
+@functools.lru_cache(maxsize=64)
+def _log_counts(widths: int, lengths: int) -> np.ndarray:
+    """log of how many keys are selected (the width) and unselected (the length less the width, at least 0) per
+    (width, length), stacked (1 x 1 x 2 x widths x lengths; -inf for none)."""
+    logs = _logs(max(widths, lengths))
+    width = np.arange(widths)[:, None]
+    others = np.maximum(np.arange(lengths)[None, :] - width, 0)
+    counts = np.stack(np.broadcast_arrays(logs[width], logs[others]))[None, None]
+    counts.setflags(write=False)
+    return counts
 
 
 def _logs(size: int) -> np.ndarray:
