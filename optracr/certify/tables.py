@@ -76,18 +76,25 @@ class Table:
         rows = len(self.states)
         if rows == 0 or self.states[-1] is not AT_BOS:
             raise OptracrBug(f"table of {self.label.name!r}: the last state is the BOS position's")
-        arrays = {"hot": np.asarray(self.hot, dtype=np.int64)}
-        arrays.update((field, np.asarray(getattr(self, field), dtype=np.float64)) for field in _FLOAT_FIELDS)
-        for field, array in arrays.items():
-            if array.shape != (rows,):
-                raise OptracrBug(f"table of {self.label.name!r}: {field} needs one entry per state")
-        if np.isnan(np.concatenate([arrays[field] for field in _FLOAT_FIELDS])).any():
-            for field in _FLOAT_FIELDS:  # a bound lost to inf - inf: nothing is known there
-                arrays[field] = np.where(np.isnan(arrays[field]), 0.0 if field == "center" else (
-                    -np.inf if field.endswith("_lo") else np.inf), arrays[field])
-        for field, array in arrays.items():
-            array.setflags(write=False)
-            object.__setattr__(self, field, array)
+        hot = np.asarray(self.hot, dtype=np.int64)
+        try:  # every float field at once, one row each (a copy: the table owns its arrays)
+            floats = np.array([getattr(self, field) for field in _FLOAT_FIELDS], dtype=np.float64)
+        except ValueError:  # fields of different lengths
+            floats = None
+        if hot.shape != (rows,) or floats is None or floats.shape != (len(_FLOAT_FIELDS), rows):
+            for field in ("hot", *_FLOAT_FIELDS):
+                if np.shape(getattr(self, field)) != (rows,):
+                    raise OptracrBug(f"table of {self.label.name!r}: {field} needs one entry per state")
+        lost = np.isnan(floats)
+        if lost.any():  # a bound lost to inf - inf: nothing is known there
+            floats[0] = np.where(lost[0], 0.0, floats[0])
+            for index, field in enumerate(_FLOAT_FIELDS[1:], start=1):
+                floats[index] = np.where(lost[index], -np.inf if field.endswith("_lo") else np.inf, floats[index])
+        hot.setflags(write=False)
+        floats.setflags(write=False)
+        object.__setattr__(self, "hot", hot)
+        for index, field in enumerate(_FLOAT_FIELDS):
+            object.__setattr__(self, field, floats[index])
 
     @property
     def exact(self) -> bool:
