@@ -131,7 +131,7 @@ class Table:
         rows = np.asarray(rows)
         if len(rows) == len(keys) - 1 and (len(rows) == 0 or (rows[0] == 0 and rows[-1] == len(rows) - 1)):
             return keys[:-1]
-        return tuple(keys[row] for row in rows.tolist())
+        return tuple([keys[row] for row in rows.tolist()])
 
     def row_of(self, state: Hashable) -> int:
         """The row of ``state`` (KeyError when the label never holds it)."""
