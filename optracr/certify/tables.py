@@ -48,6 +48,16 @@ def state_key(state: Hashable) -> Hashable:
     return state if isinstance(state, _State) else frontend.value_key(state)
 
 
+def _state_keys(states: Sequence[Hashable]) -> tuple[Hashable, ...]:
+    """``state_key`` of every state (the common kinds keyed inline, as ``frontend.value_key`` keys them)."""
+    plain = _PLAIN_KINDS
+    return tuple([(kind, state) if (kind := type(state)) in plain and not (kind is float and state == 0.0)
+                  else state_key(state) for state in states])
+
+
+_PLAIN_KINDS = frozenset({int, bool, str, float})
+
+
 def shown(state: Hashable) -> str:
     """A state in words."""
     if state is NO_VALUE:
@@ -126,7 +136,7 @@ class Table:
         """The identities of the states of ``rows`` (remembered per table: a memo key for what depends on them)."""
         keys = self.__dict__.get("_state_keys")
         if keys is None:
-            keys = tuple(state_key(state) for state in self.states)
+            keys = _state_keys(self.states)
             object.__setattr__(self, "_state_keys", keys)
         rows = np.asarray(rows)
         if len(rows) == len(keys) - 1 and (len(rows) == 0 or (rows[0] == 0 and rows[-1] == len(rows) - 1)):
