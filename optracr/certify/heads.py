@@ -340,19 +340,20 @@ class _Head:
         z_sum_lo, z_sum_hi = float(low[present].sum(axis=1).min()), float(high[present].sum(axis=1).max())
         slack = self.eta * max(abs(z_lo), abs(z_hi), 1e-300) + self.output_rounding
         slack_sum = self.eta * max(abs(z_sum_lo), abs(z_sum_hi)) + self.output_rounding * target.size
-        rows = []
-        members = np.flatnonzero(self.selected_by_some)
-        found, member_codes = np.unique(codes[members], return_inverse=True)
-        values = [distinct[code] for code in found.tolist()]
-        hots = [-1 if value is None else target.direction_index(value) for value in values]
-        summaries = _summaries(np.array(hots, dtype=np.int64), member_codes.reshape(-1), low[members], high[members])
-        for value, hot, mine in zip(values, hots, summaries):
+        states, rows = [], []
+        used = self.selected_by_some
+        for code in np.unique(codes[used]) if np.any(used) else []:
+            members = np.flatnonzero(used & (codes == code))
+            value = distinct[codes[members[0]]]
+            state = tables_lib.NO_VALUE if value is None else value
+            hot = -1 if value is None else target.direction_index(value)
             if value is not None and hot < 0:
                 self.context.fail(self.block, f"the program gives {self.target!r} the value {value!r}, which has no "
                                   "direction in the residual (value-set inference missed it)")
                 continue
-            state = tables_lib.NO_VALUE if value is None else value
+            mine = _summary(hot, low[members], high[members])
             rows.append((state, hot, _mix(mine, hot, stray, z_lo, z_hi, z_sum_lo, z_sum_hi, slack, slack_sum)))
+            states.append(state)
         bos_value = _summary(-1, low[-1:], high[-1:])
         if np.any(self.flags["self_unsel"][:-1]):
             box = _mix(bos_value, -1, empty, z_lo, z_hi, z_sum_lo, z_sum_hi, slack, slack_sum)
@@ -619,46 +620,6 @@ def _summary(hot: int, low: np.ndarray, high: np.ndarray) -> tuple[float, ...]:
         return hot_lo, hot_hi, 0.0, 0.0, 0.0, 0.0
     return (hot_lo, hot_hi, float(low[:, cold].min()), float(high[:, cold].max()),
             float(low[:, cold].sum(axis=1).min()), float(high[:, cold].sum(axis=1).max()))
-
-
-def _summaries(hots: np.ndarray, groups: np.ndarray, low: np.ndarray, high: np.ndarray) -> list[tuple[float, ...]]:
-    """``_summary`` of each group of rows at once: row ``i`` of ``low``/``high`` (rows x directions) belongs to group
-    ``groups[i]``, whose hot direction is ``hots[group]``; every group has a row. The same numbers as ``_summary``
-    per group: minima and maxima in any order, each row's cold sum over its cold directions in order."""
-    count, size = low.shape
-    if not count:
-        return []
-    row_hot = hots[groups]
-    has_hot = row_hot >= 0
-    safe = np.maximum(row_hot, 0)
-    rows = np.arange(count)
-    hot_lo = np.where(has_hot, low[rows, safe], 0.0)
-    hot_hi = np.where(has_hot, high[rows, safe], 0.0)
-    cold = np.ones(low.shape, dtype=bool)
-    cold[rows[has_hot], safe[has_hot]] = False
-    cold_lo = np.where(cold, low, np.inf).min(axis=1, initial=np.inf)
-    cold_hi = np.where(cold, high, -np.inf).max(axis=1, initial=-np.inf)
-    # each row's cold directions in order, gathered, so that its sum adds the same numbers as ``_summary``'s
-    places = np.arange(max(size - 1, 0))[None, :]
-    skipping = np.where(has_hot[:, None], places + (places >= safe[:, None]), places)
-    sum_lo, sum_hi = np.empty(count), np.empty(count)
-    if has_hot.any():
-        sum_lo[has_hot] = low[rows[has_hot, None], skipping[has_hot]].sum(axis=1)
-        sum_hi[has_hot] = high[rows[has_hot, None], skipping[has_hot]].sum(axis=1)
-    if not has_hot.all():
-        sum_lo[~has_hot] = low[~has_hot].sum(axis=1)
-        sum_hi[~has_hot] = high[~has_hot].sum(axis=1)
-    order = np.argsort(groups, kind="stable")
-    starts = np.flatnonzero(np.concatenate([[True], groups[order][1:] != groups[order][:-1]]))
-    lows = np.minimum.reduceat(np.stack([hot_lo, cold_lo, sum_lo], axis=1)[order], starts, axis=0)
-    highs = np.maximum.reduceat(np.stack([hot_hi, cold_hi, sum_hi], axis=1)[order], starts, axis=0)
-    found = []
-    for hot, (h_lo, c_lo, s_lo), (h_hi, c_hi, s_hi) in zip(hots.tolist(), lows.tolist(), highs.tolist()):
-        if size - (hot >= 0) == 0:  # no cold direction
-            found.append((h_lo, h_hi, 0.0, 0.0, 0.0, 0.0))
-        else:
-            found.append((h_lo, h_hi, c_lo, c_hi, s_lo, s_hi))
-    return found
 
 
 def _mix(mine: tuple[float, ...], hot: int, mass: float, z_lo: float, z_hi: float, z_sum_lo: float,
