@@ -51,6 +51,7 @@ def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> E
     low_all = token_rows.min(axis=0) + position_rows.min(axis=0)
     high_all = token_rows.max(axis=0) + position_rows.max(axis=0)
     started = (low_all != 0.0) | (high_all != 0.0) | (at_bos != 0.0)  # directions the embedding writes
+    started_labels = {residual.label_at[position] for position in np.flatnonzero(started).tolist()}
     for name, label in residual.labels.items():
         columns = label.positions
         if label.role is residual_lib.Role.TOKENS:
@@ -67,7 +68,7 @@ def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> E
             value = at_bos[columns][0]
             found[name] = tables.build(label, (1.0, tables.AT_BOS), [0, 0], ([low, value], [high, value]),
                                        ([0.0, 0.0], [0.0, 0.0]), ([0.0, 0.0], [0.0, 0.0]), center=[1.0, 1.0])
-        elif np.any(started[columns]):
+        elif name in started_labels:
             offsets[name] = Offset(low_all[columns], high_all[columns], at_bos[columns])
     return Embedding(found, offsets)
 

@@ -69,7 +69,7 @@ class _Side:
         if label not in self._values:
             codes, distinct = context.intended(owner, [label], self.frontier, self.tables,
                                                {n: self.rows[n][:-1] for n in self.frontier})[label]
-            self._values[label] = (np.repeat(codes, self.inner), distinct)
+            self._values[label] = (codes if self.inner == 1 else np.repeat(codes, self.inner), distinct)
         return self._values[label]
 
 

@@ -88,7 +88,8 @@ class _Group:
         """Per written label, the program's value at every combination, as (codes, distinct values)."""
         inner = math.prod(len(rows[name]) for name in combinations.names[len(frontier):])
         found = self.context.intended(self.block, list(self.writes), frontier, tables, rows, own=True)
-        return {name: (np.repeat(codes, inner), distinct) for name, (codes, distinct) in found.items()}
+        return {name: (codes if inner == 1 else np.repeat(codes, inner), distinct)
+                for name, (codes, distinct) in found.items()}
 
     # --------------------------------------------------------------------------------- computing
     def _outputs(self, tables: dict, bounds: dict, combinations: context_lib.Combinations) -> tuple[np.ndarray, ...]:

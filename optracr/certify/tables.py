@@ -138,10 +138,10 @@ class Table:
         if keys is None:
             keys = _state_keys(self.states)
             object.__setattr__(self, "_state_keys", keys)
-        rows = np.asarray(rows)
+        rows = rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
         if len(rows) == len(keys) - 1 and (len(rows) == 0 or (rows[0] == 0 and rows[-1] == len(rows) - 1)):
             return keys[:-1]
-        return tuple([keys[row] for row in rows.tolist()])
+        return tuple([keys[row] for row in rows])
 
     def row_of(self, state: Hashable) -> int:
         """The row of ``state`` (KeyError when the label never holds it)."""
@@ -209,9 +209,9 @@ def ideal(label: residual_lib.Label, states: Sequence[Hashable]) -> Table:
 def ideal_rows(label: residual_lib.Label, states: Sequence[Hashable], hot: Sequence[int]) -> Table:
     """Exact one-hots: per state, 1 in its ``hot`` direction (none where it is -1) and 0 elsewhere."""
     hot = np.asarray(hot, dtype=np.int64)
-    ones = np.where(hot >= 0, 1.0, 0.0)
+    ones = np.where(hot >= 0, 1.0, 0.0)  # the hot box, and the center (``build``'s: 1 where a direction is hot)
     zeros = np.zeros(len(hot))
-    return build(label, tuple(states), hot, (ones, ones), (zeros, zeros), (zeros, zeros))
+    return Table(label, tuple(states), hot, ones, ones, ones, zeros, zeros, zeros, zeros)
 
 
 # ------------------------------------------------------------------------------------------ reading rows
