@@ -208,8 +208,8 @@ def _sop_bounds(main: analysis_lib.Analysis, layered) -> tuple[certificate_lib.S
             margin = main.decoding.margin
             encoding = "numerical" if table.label.numerical else "categorical"
         elif table.label.numerical:
-            values = np.unique([float(state) for state in table.states[:-1] if not isinstance(
-                state, type(tables_lib.AT_BOS))])
+            numbers, is_value = table.numbers()
+            values = np.unique(numbers[:-1][is_value[:-1]])
             gaps = np.diff(values)
             # values one float rounding apart are one value to every reader (as the discretising MLPs merge them)
             gaps = gaps[gaps > MERGED * max(1.0, float(np.max(np.abs(values), initial=0.0)))]

@@ -163,7 +163,20 @@ class Table:
         """Per row, what the hot direction should hold: 1, or a numerical label's value (0 at BOS)."""
         if not self.label.numerical:
             return np.ones(self.num_rows)
-        return np.array([0.0 if isinstance(s, _State) else float(s) for s in self.states])
+        return self.numbers()[0]
+
+    def numbers(self) -> tuple[np.ndarray, np.ndarray]:
+        """A numerical label's states as numbers (0 for no value and at BOS), and which states are values
+        (remembered per table)."""
+        found = self.__dict__.get("_numbers")
+        if found is None:
+            is_value = [not isinstance(s, _State) for s in self.states]
+            numbers = np.array([float(s) if value else 0.0 for s, value in zip(self.states, is_value)])
+            found = (numbers, np.array(is_value, dtype=bool))
+            for array in found:
+                array.setflags(write=False)
+            object.__setattr__(self, "_numbers", found)
+        return found
 
     def magnitude(self) -> np.ndarray:
         """Per row, a bound on the sum of |direction| over the label (its L1 norm)."""
