@@ -146,7 +146,7 @@ class _Head:
     def _rows(self, name: str, frontier: list[str], weights: list[np.ndarray | None]) -> np.ndarray:
         """The rows of ``name`` to combine (``tables.rows_to_combine``, reading it through every weight given)."""
         present = [w for w in weights if w is not None]
-        needed = name in frontier or not present
+        needed = name in frontier or not present or self.tables[name].num_rows <= 2  # one value: one row either way
         bound = None if needed else tables_lib.linear_bound(self.tables[name], np.concatenate(present, axis=1))
         return tables_lib.rows_to_combine(self.tables[name], bound, needed)
 
@@ -341,10 +341,13 @@ class _Head:
         slack = self.eta * max(abs(z_lo), abs(z_hi), 1e-300) + self.output_rounding
         slack_sum = self.eta * max(abs(z_sum_lo), abs(z_sum_hi)) + self.output_rounding * target.size
         states, rows = [], []
-        used = self.selected_by_some
-        for code in np.unique(codes[used]) if np.any(used) else []:
-            members = np.flatnonzero(used & (codes == code))
-            value = distinct[codes[members[0]]]
+        used = np.flatnonzero(self.selected_by_some)
+        by_code = used[np.argsort(codes[used], kind="stable")]  # the used key states by value, each in order
+        found, starts = np.unique(codes[by_code], return_index=True)
+        ends = [*starts[1:].tolist(), len(by_code)]
+        for code, start, end in zip(found.tolist(), starts.tolist(), ends):
+            members = by_code[start:end]
+            value = distinct[code]
             state = tables_lib.NO_VALUE if value is None else value
             hot = -1 if value is None else target.direction_index(value)
             if value is not None and hot < 0:
@@ -611,15 +614,17 @@ def _sigmoid(values: np.ndarray) -> np.ndarray:
 
 def _summary(hot: int, low: np.ndarray, high: np.ndarray) -> tuple[float, ...]:
     """The hull of value-side ranges (rows x directions) as (hot lo, hot hi, cold lo, cold hi, sum lo, sum hi)."""
-    cold = np.ones(low.shape[1], dtype=bool)
     hot_lo = hot_hi = 0.0
     if hot >= 0:
-        cold[hot] = False
         hot_lo, hot_hi = float(low[:, hot].min()), float(high[:, hot].max())
-    if not cold.any():
+    if low.shape[1] <= (hot >= 0):  # no cold direction
         return hot_lo, hot_hi, 0.0, 0.0, 0.0, 0.0
-    return (hot_lo, hot_hi, float(low[:, cold].min()), float(high[:, cold].max()),
-            float(low[:, cold].sum(axis=1).min()), float(high[:, cold].sum(axis=1).max()))
+    cold = np.ones(low.shape[1], dtype=bool)
+    if hot >= 0:
+        cold[hot] = False
+    low, high = low[:, cold], high[:, cold]  # (a copy laid out as the sums below expect: keep it so)
+    return (hot_lo, hot_hi, float(low.min()), float(high.max()), float(low.sum(axis=1).min()),
+            float(high.sum(axis=1).max()))
 
 
 def _mix(mine: tuple[float, ...], hot: int, mass: float, z_lo: float, z_hi: float, z_sum_lo: float,
