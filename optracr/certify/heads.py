@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Hashable
 
 import numpy as np
@@ -39,6 +40,7 @@ from optracr.certify import weights as weights_lib
 
 rasp = frontend.rasp
 CHUNK_ENTRIES = 1 << 21  # query states x key states scored at once
+SMALL_COMPARISONS = 1024  # (query value, key value) pairs compared in Python rather than by numpy
 
 
 def analyse_head(context: context_lib.Context, head: weights_lib.HeadWeights) -> None:
@@ -516,6 +518,10 @@ _VECTORISED = {
 }
 
 
+_COMPARED = {
+    rasp.Comparison.EQ: operator.eq, rasp.Comparison.LT: operator.lt, rasp.Comparison.LEQ: operator.le,
+    rasp.Comparison.GT: operator.gt, rasp.Comparison.GEQ: operator.ge, rasp.Comparison.NEQ: operator.ne,
+}
 def _predicate_matrix(select: rasp.Select, queries: list[Hashable], keys: list[Hashable]) -> np.ndarray:
     """Whether ``select`` picks each key value for each query value (the evaluator's rule)."""
     fast = _comparison_matrix(select, queries, keys)
@@ -577,9 +583,10 @@ def _plus(log_count: np.ndarray, score: np.ndarray) -> np.ndarray:
 
 
 def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[Hashable]) -> np.ndarray | None:
-    """The predicate matrix of a ``rasp.Comparison`` computed by numpy on the values (the same Python comparison,
-    ``key < query`` ...), or None when it cannot be (another predicate; a comparison that raises; a value unequal
-    to itself, for which numpy's identity shortcut would differ)."""
+    """The predicate matrix of a ``rasp.Comparison`` computed at once on the values (the same Python comparison,
+    ``key < query`` ..., in a Python loop for up to ``SMALL_COMPARISONS`` pairs, else by numpy), or None when it
+    cannot be (another predicate; a comparison that raises; a value unequal to itself, for which numpy's identity
+    shortcut would differ)."""
     predicate = select.predicate
     if not isinstance(predicate, rasp.Comparison):
         return None
@@ -594,13 +601,20 @@ def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[
     try:
         if any(value != value for value in (*present_queries, *present_keys)):
             return None
-        query_array = np.empty(len(present_queries), dtype=object)
-        query_array[:] = present_queries
-        key_array = np.empty(len(present_keys), dtype=object)
-        key_array[:] = present_keys
-        inner = np.asarray(_VECTORISED[predicate](key_array[None, :], query_array[:, None]), dtype=bool)
+        if len(present_queries) * len(present_keys) <= SMALL_COMPARISONS:  # in Python: no numpy round trips
+            compare = _COMPARED[predicate]
+            inner = np.array([[bool(compare(key, query)) for key in present_keys] for query in present_queries],
+                             dtype=bool).reshape(len(present_queries), len(present_keys))
+        else:
+            query_array = np.empty(len(present_queries), dtype=object)
+            query_array[:] = present_queries
+            key_array = np.empty(len(present_keys), dtype=object)
+            key_array[:] = present_keys
+            inner = np.asarray(_VECTORISED[predicate](key_array[None, :], query_array[:, None]), dtype=bool)
     except Exception:  # a comparison that raises: the pair by pair path reports it as the evaluator would
         return None
+    if len(present_queries) == len(queries) and len(present_keys) == len(keys):
+        return inner
     matrix = np.zeros((len(queries), len(keys)), dtype=bool)
     matrix[np.ix_(np.flatnonzero(query_ok), np.flatnonzero(key_ok))] = inner
     return matrix
