@@ -257,11 +257,14 @@ class _Head:
         count = query.count
         self.query_defined = np.ones(query.count, dtype=bool)
         self.key_defined = np.ones(key.count, dtype=bool)
-        for select in self.selects:
-            self.query_defined &= _defined(*query.values_of(self.context, self.block, label_of(select.queries)))
-            self.key_defined &= _defined(*key.values_of(self.context, self.block, label_of(select.keys)))
-        if self.kind != "width":
-            self.key_defined &= _defined(*key.values_of(self.context, self.block, label_of(self.expr.sop)))
+        key_labels = [label_of(select.keys) for select in self.selects]
+        key_labels += [label_of(self.expr.sop)] if self.kind != "width" else []
+        for side, defined, labels in ((query, self.query_defined, [label_of(s.queries) for s in self.selects]),
+                                      (key, self.key_defined, key_labels)):
+            for label in labels:
+                codes, distinct = side.values_of(self.context, self.block, label)
+                if any(value is meaning_lib.UNDEFINED for value in distinct):
+                    defined &= _defined(codes, distinct)
 
         def selected(picks: np.ndarray) -> np.ndarray:
             result = np.ones((len(picks), key.count), dtype=bool)

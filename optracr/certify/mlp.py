@@ -166,12 +166,14 @@ class _Group:
         if missing:
             self.context.fail(self.block, f"the program gives {name!r} the value {missing[0]!r}, which has no "
                               "direction in the residual (value-set inference missed it)")
-        rows = _summaries(label, hot[codes], low[defined], high[defined])
-        merged = _hull(rows[1:], codes, len(states))
-        bos = _summaries(label, np.array([0 if label.numerical else -1]), bos_outputs[0][:, columns],
-                         bos_outputs[1][:, columns])
-        arrays = [np.concatenate([part, bos_part]) for part, bos_part in zip(merged, bos[1:])]
-        table = tables_lib.build(label, (*states, tables_lib.AT_BOS), np.concatenate([hot, bos[0]]),
+        # every combination's summary and, last, the BOS position's (each row's on its own, so at once)
+        bos_hot = np.array([0 if label.numerical else -1])
+        summaries = _summaries(label, np.concatenate([hot[codes], bos_hot]),
+                               np.concatenate([low[defined], bos_outputs[0][:, columns]]),
+                               np.concatenate([high[defined], bos_outputs[1][:, columns]]))
+        rows = tuple(part[:-1] for part in summaries)
+        arrays = _hull(rows[1:], codes, len(states), [part[-1] for part in summaries[1:]])
+        table = tables_lib.build(label, (*states, tables_lib.AT_BOS), np.concatenate([hot, bos_hot]),
                                  (arrays[0], arrays[1]), (arrays[2], arrays[3]), (arrays[4], arrays[5]))
         self.context.store(name, table)
         # what blame names if the proof fails: found then, from what this block saw
@@ -254,13 +256,14 @@ def _summaries(label: residual_lib.Label, hot: np.ndarray, low: np.ndarray,
     return hot, hot_lo, hot_hi, cold_lo, cold_hi, sum_lo, sum_hi
 
 
-def _hull(rows: tuple[np.ndarray, ...], codes: np.ndarray, count: int) -> list[np.ndarray]:
+def _hull(rows: tuple[np.ndarray, ...], codes: np.ndarray, count: int, bos: list[float]) -> list[np.ndarray]:
     """Per state, the hull of the summaries (hot low, hot high, cold low, cold high, sum low, sum high) of its
-    combinations."""
+    combinations, and last the BOS position's summary ``bos``."""
     merged = []
-    for index, values in enumerate(rows):
+    for index, (values, at_bos) in enumerate(zip(rows, bos)):
         low_side = index % 2 == 0
-        target = np.full(count, np.inf if low_side else -np.inf)
+        target = np.full(count + 1, np.inf if low_side else -np.inf)
         (np.minimum if low_side else np.maximum).at(target, codes, values)
+        target[count] = at_bos
         merged.append(target)
     return merged

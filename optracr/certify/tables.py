@@ -406,7 +406,7 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
     left_center = np.where(left_hot >= 0, left.center[left_rows], 0.0)
     right_center = np.where(right_hot >= 0, right.center[right_rows], 0.0)
     hot_weights = weights[np.maximum(left_hot, 0)][:, np.maximum(right_hot, 0)]
-    center = np.outer(left_center, right_center) * hot_weights
+    center = (left_center[:, None] * right_center[None, :]) * hot_weights  # np.outer's product, then the weights
     if left.exact and right.exact:  # nothing off the hot entries
         return center, np.zeros_like(center)
     absolute = np.abs(weights)
