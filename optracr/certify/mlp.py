@@ -104,21 +104,34 @@ class _Group:
         lows, highs = [], []
         size = max(1, CHUNK_ENTRIES // max(units, outputs, 1))
         bos = {name: np.array([tables[name].num_rows - 1]) for name in combinations.names}
-        for chosen in _with_bos(combinations.chunks(size), bos):
-            center = sum(bounds[name].center[chosen[name]] for name in self.reads)
-            cat_lo = sum((bounds[name].lo[chosen[name]] for name in self.reads if name not in numerical), 0.0)
-            cat_hi = sum((bounds[name].hi[chosen[name]] for name in self.reads if name not in numerical), 0.0)
-            num_lo = sum((bounds[name].lo[chosen[name]] for name in numerical), 0.0)
-            num_hi = sum((bounds[name].hi[chosen[name]] for name in numerical), 0.0)
-            total = sum((bounds[name].main[chosen[name]] + bounds[name].rest[chosen[name]] for name in self.reads),
-                        0.0)
-            rest = sum((bounds[name].rest[chosen[name]] for name in self.reads), 0.0)
+        reach = {name: bounds[name].main + bounds[name].rest for name in self.reads}  # (main + rest)[i], gathered
+        single = {name for name in self.reads if len(combinations.rows[combinations.names.index(name)]) == 1}
+        for chosen, with_bos in _with_bos(combinations.chunks(size), bos):
+            count = len(next(iter(chosen.values()))) if chosen else 1
+            # a label of one row reads alike in every combination of a chunk without BOS: a row, broadcast
+            fixed = set() if with_bos else single
+
+            def picked(array: np.ndarray, name: str) -> np.ndarray:
+                return array[chosen[name][:1]] if name in fixed else array[chosen[name]]
+
+            def summed(parts, start):
+                found = sum(parts, start)
+                return found if np.shape(found)[:1] == (count,) else np.broadcast_to(found, (count, units))
+
+            center = summed((picked(bounds[name].center, name) for name in self.reads), 0)
+            cat_lo = summed((picked(bounds[name].lo, name) for name in self.reads if name not in numerical), 0.0)
+            cat_hi = summed((picked(bounds[name].hi, name) for name in self.reads if name not in numerical), 0.0)
+            num_lo = summed((picked(bounds[name].lo, name) for name in numerical), 0.0)
+            num_hi = summed((picked(bounds[name].hi, name) for name in numerical), 0.0)
+            total = summed((picked(reach[name], name) for name in self.reads), 0.0)
+            rest = summed((picked(bounds[name].rest, name) for name in self.reads), 0.0)
             rounding = self.arithmetic.dot_error(len(self.reads), total, rest, terms)
-            low = center + cat_lo + num_lo - rounding
-            high = center + cat_hi + num_hi + rounding
+            center_lo, center_hi = center + cat_lo, center + cat_hi
+            low = center_lo + num_lo - rounding
+            high = center_hi + num_hi + rounding
             active = low >= 0.0
-            h_lo = np.where(active, center + cat_lo - rounding, 0.0)
-            h_hi = np.where(active, center + cat_hi + rounding, np.maximum(high, 0.0))
+            h_lo = np.where(active, center_lo - rounding, 0.0)
+            h_hi = np.where(active, center_hi + rounding, np.maximum(high, 0.0))
             out_lo = _times(h_lo, mats[0]) - _times(h_hi, mats[1])
             out_hi = _times(h_hi, mats[0]) - _times(h_lo, mats[1])
             for name in numerical:  # what the active units read from a numerical input, combined first
@@ -203,16 +216,16 @@ def _worst(label, states, codes, rows, defined, tables, combinations) -> dict | 
 
 
 def _with_bos(chunks, bos: dict[str, np.ndarray]):
-    """The chunks' rows, with the BOS position's combination after the last."""
+    """The chunks' rows, with the BOS position's combination after the last; each with whether it holds BOS."""
     last = None
     for _, chosen in chunks:
         if last is not None:
-            yield last
+            yield last, False
         last = chosen
     if last is None:
-        yield bos
+        yield bos, True
     else:
-        yield {name: np.concatenate([rows, bos[name]]) for name, rows in last.items()}
+        yield {name: np.concatenate([rows, bos[name]]) for name, rows in last.items()}, True
 
 
 def _value(state: Hashable) -> Hashable:
