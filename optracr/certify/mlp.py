@@ -112,11 +112,10 @@ class _Group:
             fixed = set() if with_bos else single
 
             def picked(array: np.ndarray, name: str) -> np.ndarray:
-                return array[chosen[name][:1]] if name in fixed else array[chosen[name]]
+                return array.take(chosen[name][:1] if name in fixed else chosen[name], axis=0)
 
             def summed(parts, start):
-                found = sum(parts, start)
-                return found if np.shape(found)[:1] == (count,) else np.broadcast_to(found, (count, units))
+                return _summed(parts, start, (count, units))
 
             center = summed((picked(bounds[name].center, name) for name in self.reads), 0)
             cat_lo = summed((picked(bounds[name].lo, name) for name in self.reads if name not in numerical), 0.0)
@@ -127,8 +126,10 @@ class _Group:
             rest = summed((picked(bounds[name].rest, name) for name in self.reads), 0.0)
             rounding = self.arithmetic.dot_error(len(self.reads), total, rest, terms)
             center_lo, center_hi = center + cat_lo, center + cat_hi
-            low = center_lo + num_lo - rounding
-            high = center_hi + num_hi + rounding
+            low = center_lo + num_lo
+            low -= rounding
+            high = center_hi + num_hi
+            high += rounding
             active = low >= 0.0
             h_lo = np.where(active, center_lo - rounding, 0.0)
             h_hi = np.where(active, center_hi + rounding, np.maximum(high, 0.0))
@@ -213,6 +214,19 @@ def _worst(label, states, codes, rows, defined, tables, combinations) -> dict | 
                  "intended": None if state is tables_lib.NO_VALUE else state, "error": float(errors[index]),
                  "range": (float(hot_lo[index]), float(hot_hi[index]))}
     return worst
+
+
+def _summed(parts, start, shape: tuple[int, int]) -> np.ndarray:
+    """``sum(parts, start)`` (the same additions in the same order), added in place where the shapes allow, as an
+    array of ``shape`` (rows that read alike broadcast)."""
+    found = start
+    for part in parts:
+        if isinstance(found, np.ndarray) and found.shape == np.broadcast_shapes(found.shape, part.shape) and \
+                found is not start:
+            np.add(found, part, out=found)
+        else:
+            found = found + part
+    return found if np.shape(found) == shape else np.broadcast_to(found, shape)
 
 
 def _with_bos(chunks, bos: dict[str, np.ndarray]):
