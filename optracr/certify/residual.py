@@ -88,6 +88,7 @@ class LabelRows:
     size: int
     rows: np.ndarray
     places: np.ndarray
+    span: slice | None = None  # the rows as a slice, when they are consecutive and hold every direction in order
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -122,7 +123,8 @@ class Residual:
                 entry[1].append(row)
                 entry[2].append(place)
             groups = tuple(LabelRows(name, self.labels[name].size, np.array(rows, dtype=np.int64),
-                                     np.array(places, dtype=np.int64)) for name, (_, rows, places) in members.items())
+                                     np.array(places, dtype=np.int64), _span(rows, places, self.labels[name].size))
+                           for name, (_, rows, places) in members.items())
             found = (space, np.array(label_ids, dtype=np.int64), groups)
             cache[id(space)] = found
         return found[1], found[2]
@@ -171,15 +173,24 @@ def residual_of(layered, program_graph: frontend.ProgramGraph) -> Residual:
 def split_rows(residual: Residual, space: craft.VectorSpaceWithBasis, matrix: np.ndarray) -> dict[str, np.ndarray]:
     """``matrix``'s rows (indexed by ``space``'s directions) per residual label, each as a (label size x columns)
     matrix in the label's direction order; labels whose rows are all zero are left out."""
-    label_ids, groups = residual.layout(space)
-    live = np.bincount(label_ids, weights=matrix.any(axis=1), minlength=len(groups)) if len(label_ids) else ()
+    _, groups = residual.layout(space)
     found: dict[str, np.ndarray] = {}
-    for label_id in np.flatnonzero(live).tolist():
-        group = groups[label_id]
-        block = np.zeros((group.size, matrix.shape[1]))
-        block[group.places] = matrix[group.rows]  # a space lists each direction once
-        found[group.name] = block
+    for group in groups:
+        if group.span is not None:  # the label's rows as they are (a copy)
+            block = np.array(matrix[group.span], dtype=np.float64)
+        else:
+            block = np.zeros((group.size, matrix.shape[1]))
+            block[group.places] = matrix[group.rows]  # a space lists each direction once
+        if block.any():
+            found[group.name] = block
     return found
+
+
+def _span(rows: list[int], places: list[int], size: int) -> slice | None:
+    """``rows`` as a slice when they are consecutive and ``places`` are every direction of the label in order."""
+    if len(places) != size or places != list(range(size)) or rows != list(range(rows[0], rows[0] + len(rows))):
+        return None
+    return slice(rows[0], rows[0] + len(rows))
 
 
 def _label(
