@@ -66,12 +66,17 @@ class _Side:
         inner = [name for name in names if name not in frontier]
         self.inner = math.prod(len(rows[name]) for name in inner)
 
-    def values_of(self, context: context_lib.Context, owner: Hashable, label: str) -> tuple[np.ndarray, list]:
-        """``label``'s value at every combination, as (codes, distinct values)."""
+    def values_of(self, context: context_lib.Context, owner: Hashable, label: str,
+                  also: tuple[str, ...] = ()) -> tuple[np.ndarray, list]:
+        """``label``'s value at every combination, as (codes, distinct values); the labels ``also`` are worked out
+        in the same pass (for later calls)."""
         if label not in self._values:
-            codes, distinct = context.intended(owner, [label], self.frontier, self.tables,
-                                               {n: self.rows[n][:-1] for n in self.frontier})[label]
-            self._values[label] = (codes if self.inner == 1 else np.repeat(codes, self.inner), distinct)
+            wanted = list(dict.fromkeys([label, *(name for name in also if name not in self._values)]))
+            found = context.intended(owner, wanted, self.frontier, self.tables,
+                                     {n: self.rows[n][:-1] for n in self.frontier})
+            for name in wanted:
+                codes, distinct = found[name]
+                self._values[name] = (codes if self.inner == 1 else np.repeat(codes, self.inner), distinct)
         return self._values[label]
 
 
@@ -244,10 +249,14 @@ class _Head:
         """A function from query picks to the (picks x key states) matrix of what the selector picks."""
         meaning, query, key = self.context.meaning, self.query, self.key
         label_of = meaning.program_graph.label_of
+        query_labels = tuple(label_of(select.queries) for select in self.selects)
+        key_labels = tuple(label_of(select.keys) for select in self.selects)
+        key_labels += (label_of(self.expr.sop),) if self.kind != "width" else ()
         parts = []
         for select in self.selects:
-            query_codes, query_distinct = query.values_of(self.context, self.block, label_of(select.queries))
-            key_codes, key_distinct = key.values_of(self.context, self.block, label_of(select.keys))
+            query_codes, query_distinct = query.values_of(self.context, self.block, label_of(select.queries),
+                                                          query_labels)
+            key_codes, key_distinct = key.values_of(self.context, self.block, label_of(select.keys), key_labels)
             memo_key = (self.block, "predicate", label_of(select), tuple(map(meaning_lib.identity, query_distinct)),
                         tuple(map(meaning_lib.identity, key_distinct)))
             memo = self.context.weights.memo
@@ -257,10 +266,7 @@ class _Head:
         count = query.count
         self.query_defined = np.ones(query.count, dtype=bool)
         self.key_defined = np.ones(key.count, dtype=bool)
-        key_labels = [label_of(select.keys) for select in self.selects]
-        key_labels += [label_of(self.expr.sop)] if self.kind != "width" else []
-        for side, defined, labels in ((query, self.query_defined, [label_of(s.queries) for s in self.selects]),
-                                      (key, self.key_defined, key_labels)):
+        for side, defined, labels in ((query, self.query_defined, query_labels), (key, self.key_defined, key_labels)):
             for label in labels:
                 codes, distinct = side.values_of(self.context, self.block, label)
                 if any(value is meaning_lib.UNDEFINED for value in distinct):
