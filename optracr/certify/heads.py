@@ -451,8 +451,8 @@ class _Head:
             box = (float(low[width]) - self.output_rounding, float(high[width]) + self.output_rounding)
             boxes[int(width)] = box
             rows.append((int(width), 0, (*box, 0.0, 0.0, 0.0, 0.0)))
-        weight_lo, weight_hi = self._bos_weight(stats, [(np.array([True]), masks[4])], slice(-1, None), bos_query=True)
-        low, high = _blend(weight_lo[:1], weight_hi[:1], bos_lo, bos_hi, other_lo, other_hi)
+        weight_lo, weight_hi = self._bos_query_weight(stats)
+        low, high = _blend(weight_lo, weight_hi, bos_lo, bos_hi, other_lo, other_hi)
         rows.append((tables_lib.AT_BOS, 0, (float(low[0]) - self.output_rounding,
                                             float(high[0]) + self.output_rounding, 0.0, 0.0, 0.0, 0.0)))
         self._store(target, rows)
@@ -484,6 +484,20 @@ class _Head:
         weight_lo = np.maximum(0.0, weight_lo - (self.n + 1) * self.arithmetic.tiny)
         reachable = allowed.any(axis=(0, 2))
         return np.where(reachable, weight_lo, np.inf), np.where(reachable, weight_hi, -np.inf)
+
+    def _bos_query_weight(self, stats: dict) -> tuple[np.ndarray, np.ndarray]:
+        """BOS's weight range at the BOS query, whose every key is unselected (width 0, any length up to N):
+        ``_bos_weight``'s width-0 entry for that query alone, the same numbers in fewer steps."""
+        counts = _log_counts(self.n + 1, self.n + 1)[0, 0, :, 0, :]  # (selected, unselected) x lengths, width 0
+        b_lo, b_hi = stats["b_lo"][-1:], stats["b_hi"][-1:]
+        never = np.full(1, -np.inf)  # no key is selected
+        ends = np.stack([np.stack([never - b_lo, stats["u_hi"][-1:] - b_lo]),
+                         np.stack([never - b_hi, stats["u_lo"][-1:] - b_hi])])  # (top, bottom) x 2 x 1
+        terms = _plus(counts[None], ends)  # (top, bottom) x (selected, unselected) x lengths
+        weight = _sigmoid(-np.logaddexp(terms[:, 0], terms[:, 1]))
+        weight_lo = weight[0].min(keepdims=True) * (1 - self.eta)
+        weight_hi = np.minimum(1.0, weight[1].max(keepdims=True) * (1 + self.eta))
+        return np.maximum(0.0, weight_lo - (self.n + 1) * self.arithmetic.tiny), weight_hi
 
     def _store(self, target: residual_lib.Label, rows: list) -> None:
         states = [row[0] for row in rows]
