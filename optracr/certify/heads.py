@@ -169,11 +169,11 @@ class _Head:
         rounding = (len(self.blocks), self.weights.score_terms)
         selected = self._selection()
         shared = [name for name in query.names if name in key.names
-                  and np.array_equal(query.rows[name], key.rows[name])]
+                  and query.rows[name].shape == key.rows[name].shape and (query.rows[name] == key.rows[name]).all()]
         step = max(1, CHUNK_ENTRIES // max(1, key.count))
-        key_index = {name: np.append(key.index[name], key.bos_index[name]) for name in key.names}  # BOS last
-        query_all = {name: np.append(query.index[name], query.bos_index[name]) for name in query.names}  # BOS last
-        query_valid = np.append(self.query_defined, True)  # the BOS query last
+        key_index = {name: np.concatenate([key.index[name], [key.bos_index[name]]]) for name in key.names}  # BOS last
+        query_all = {name: np.concatenate([query.index[name], [query.bos_index[name]]]) for name in query.names}
+        query_valid = np.concatenate([self.query_defined, [True]])  # the BOS query last
         parts = []
         for start in range(0, query.count + 1, step):
             picks = np.arange(start, min(query.count + 1, start + step))
@@ -467,15 +467,15 @@ class _Head:
         if not groups:
             return np.full(self.n + 1, np.inf), np.full(self.n + 1, -np.inf)
         b_lo, b_hi = stats["b_lo"][part], stats["b_hi"][part]
-        picks = np.stack([np.broadcast_to(pick, b_lo.shape) for pick, _ in groups])[:, None, :]  # groups x 1 x queries
+        picks = np.array([pick for pick, _ in groups], dtype=bool)[:, None, :]  # groups x 1 x queries
         never = np.full(b_lo.shape, -np.inf)
         s_lo = never if bos_query else stats["s_lo"][part]
         s_hi = never if bos_query else stats["s_hi"][part]
         # Per group, the highest (selected, unselected) score over BOS's lowest, and the lowest over BOS's highest.
-        top = np.where(picks, np.stack([s_hi - b_lo, stats["u_hi"][part] - b_lo]), -np.inf).max(axis=2)
-        bottom = np.where(picks, np.stack([s_lo - b_hi, stats["u_lo"][part] - b_hi]), np.inf).min(axis=2)
-        ends = np.stack([top, bottom])[:, :, :, None, None]  # (top, bottom) x groups x (selected, unselected)
-        allowed = np.stack([mask for _, mask in groups])
+        top = np.where(picks, np.array([s_hi - b_lo, stats["u_hi"][part] - b_lo]), -np.inf).max(axis=2)
+        bottom = np.where(picks, np.array([s_lo - b_hi, stats["u_lo"][part] - b_hi]), np.inf).min(axis=2)
+        ends = np.array([top, bottom])[:, :, :, None, None]  # (top, bottom) x groups x (selected, unselected)
+        allowed = np.array([mask for _, mask in groups])
         terms = _plus(_log_counts(*allowed.shape[1:]), ends)  # (top, bottom) x groups x 2 x widths x lengths
         mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x groups x widths x lengths
         weight = _sigmoid(-mass)
@@ -491,8 +491,8 @@ class _Head:
         counts = _log_counts(self.n + 1, self.n + 1)[0, 0, :, 0, :]  # (selected, unselected) x lengths, width 0
         b_lo, b_hi = stats["b_lo"][-1:], stats["b_hi"][-1:]
         never = np.full(1, -np.inf)  # no key is selected
-        ends = np.stack([np.stack([never - b_lo, stats["u_hi"][-1:] - b_lo]),
-                         np.stack([never - b_hi, stats["u_lo"][-1:] - b_hi])])  # (top, bottom) x 2 x 1
+        ends = np.array([[never - b_lo, stats["u_hi"][-1:] - b_lo],
+                         [never - b_hi, stats["u_lo"][-1:] - b_hi]])  # (top, bottom) x (selected, unselected) x 1
         terms = _plus(counts[None], ends)  # (top, bottom) x (selected, unselected) x lengths
         weight = _sigmoid(-np.logaddexp(terms[:, 0], terms[:, 1]))
         weight_lo = weight[0].min(keepdims=True) * (1 - self.eta)

@@ -415,11 +415,11 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
     largest = float(absolute.max()) if weights.size else 0.0
     left_dev = _deviation_size(left, left_rows)
     right_dev = _deviation_size(right, right_rows)
-    reach = (np.outer(left_dev, np.abs(right_center) * np.where(right_hot >= 0, column_max[np.maximum(right_hot, 0)],
-                                                                  0.0))
-             + np.outer(np.abs(left_center) * np.where(left_hot >= 0, row_max[np.maximum(left_hot, 0)], 0.0),
-                        right_dev)
-             + 2.0 * largest * np.outer(left_dev, right_dev))
+    right_reach = np.abs(right_center) * np.where(right_hot >= 0, column_max[np.maximum(right_hot, 0)], 0.0)
+    left_reach = np.abs(left_center) * np.where(left_hot >= 0, row_max[np.maximum(left_hot, 0)], 0.0)
+    # np.outer's products, by broadcasting
+    reach = (left_dev[:, None] * right_reach[None, :] + left_reach[:, None] * right_dev[None, :]
+             + 2.0 * largest * (left_dev[:, None] * right_dev[None, :]))
     return center, np.where(np.isnan(reach), np.inf, reach)
 
 
