@@ -221,8 +221,7 @@ def _summed(parts, start, shape: tuple[int, int]) -> np.ndarray:
     array of ``shape`` (rows that read alike broadcast)."""
     found = start
     for part in parts:
-        if isinstance(found, np.ndarray) and found.shape == np.broadcast_shapes(found.shape, part.shape) and \
-                found is not start:
+        if found is not start and found.shape == shape:  # every part is a row or ``shape``: it adds in place
             np.add(found, part, out=found)
         else:
             found = found + part
