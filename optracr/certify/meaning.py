@@ -50,9 +50,15 @@ def _applied(expr: rasp.SOp, arguments: Sequence[tuple[np.ndarray, list[Hashable
         kinds = np.array([2 if value is UNDEFINED else 1 if value is None else 0 for value in values], dtype=np.int8)
         if len(kinds):
             np.maximum(status, kinds[picks], out=status)
+    function, raised = expr.f, False
+    if not status.any():  # every argument has a value everywhere: one pass, unless the function raises somewhere
+        try:
+            return [function(*values) for values in zip(*(
+                [values[pick] for pick in picks.tolist()] for picks, values in arguments))], False
+        except Exception:  # applied one at a time below, each raise marking its own combination
+            pass
     found: list[Hashable] = [UNDEFINED if kind == 2 else None for kind in status.tolist()]
     live = np.flatnonzero(status == 0)
-    function, raised = expr.f, False
     chosen = [[values[pick] for pick in picks[live].tolist()] for picks, values in arguments]
     for position, values in zip(live.tolist(), zip(*chosen)):
         try:

@@ -170,9 +170,15 @@ class Table:
         (remembered per table)."""
         found = self.__dict__.get("_numbers")
         if found is None:
-            is_value = [not isinstance(s, _State) for s in self.states]
-            numbers = np.array([float(s) if value else 0.0 for s, value in zip(self.states, is_value)])
-            found = (numbers, np.array(is_value, dtype=bool))
+            try:  # every state but BOS's a value: numpy converts them as float() does
+                numbers = np.array((*self.states[:-1], 0.0), dtype=np.float64)
+                if numbers.shape != (self.num_rows,):
+                    raise ValueError("a state is not one number")
+                is_value = np.arange(self.num_rows) < self.num_rows - 1
+            except (TypeError, ValueError, OverflowError):  # NO_VALUE among them (or no numbers at all)
+                is_value = np.array([not isinstance(s, _State) for s in self.states], dtype=bool)
+                numbers = np.array([float(s) if value else 0.0 for s, value in zip(self.states, is_value.tolist())])
+            found = (numbers, is_value)
             for array in found:
                 array.setflags(write=False)
             object.__setattr__(self, "_numbers", found)

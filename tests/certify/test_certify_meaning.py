@@ -65,6 +65,26 @@ def test_many_combinations_at_once_apply_functions_as_the_evaluator_does_on_none
     assert "both" in found.raised
 
 
+def test_a_function_raising_where_every_argument_has_a_value_marks_only_those_combinations() -> None:
+    both = rasp.SequenceMap(lambda a, i: a // i, rasp.tokens, rasp.indices).named("both")  # raises at index 0
+    found, _ = _meaning(both, {4, 6}, 3, fold=False, fuse=False, partial_functions="allow")
+    pairs = list(itertools.product([4, 6], [0, 1, 2]))
+    columns = {"tokens": (np.array([0, 0, 0, 1, 1, 1]), [4, 6]), "indices": (np.array([0, 1, 2] * 2), [0, 1, 2])}
+    codes, distinct = found.values_over(["both"], columns, own=True)["both"]
+    got = [distinct[code] for code in codes]
+    assert got == [meaning.UNDEFINED, 4, 2, meaning.UNDEFINED, 6, 3]
+    assert got[1:3] + got[4:] == [frontend.apply_function(both, a, i) for a, i in pairs if i]
+    assert "both" in found.raised
+
+
+def test_a_function_applied_everywhere_at_once_raises_nothing() -> None:
+    both = rasp.SequenceMap(lambda a, i: a * 10 + i, rasp.tokens, rasp.indices).named("both")
+    found, _ = _meaning(both, {4, 6}, 3, fold=False, fuse=False)
+    columns = {"tokens": (np.array([0, 0, 0, 1, 1, 1]), [4, 6]), "indices": (np.array([0, 1, 2] * 2), [0, 1, 2])}
+    codes, distinct = found.values_over(["both"], columns, own=True)["both"]
+    assert [distinct[code] for code in codes] == [40, 41, 42, 60, 61, 62] and not found.raised
+
+
 def test_many_combinations_at_once_keep_equal_values_of_different_types_apart() -> None:
     typed = rasp.Map(lambda t: {0: True, 1: 1, 2: 1.0}[t], rasp.tokens).named("typed")
     found, _ = _meaning(typed, {0, 1, 2}, 2, fold=False, fuse=False)

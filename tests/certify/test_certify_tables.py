@@ -135,3 +135,13 @@ def test_a_table_needs_one_entry_per_state_in_every_field(field: str) -> None:
     with pytest.raises(OptracrBug, match=f"{field} needs one entry per state"):
         tables.build(_label(2), (0, tables.AT_BOS), arrays["hot"], (arrays["hot_lo"], arrays["hot_hi"]),
                      (arrays["cold_lo"], arrays["cold_hi"]), (arrays["sum_lo"], arrays["sum_hi"]))
+
+
+@pytest.mark.parametrize("states", [(0.5, 2, True, tables.AT_BOS), (0.5, tables.NO_VALUE, -1, tables.AT_BOS)])
+def test_a_numerical_tables_states_as_numbers_are_their_floats(states: tuple) -> None:
+    label = _label(1, numerical=True)
+    table = tables.ideal(label, states)
+    numbers, is_value = table.numbers()
+    expected = [0.0 if isinstance(state, type(tables.AT_BOS)) else float(state) for state in states]
+    assert numbers.tolist() == expected and table.intended_hot().tolist() == expected
+    assert is_value.tolist() == [not isinstance(state, type(tables.AT_BOS)) for state in states]
