@@ -66,10 +66,13 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
     inner = math.prod(len(rows[name]) for name in names[len(frontier):])
     codes, distinct = context.intended(block, [layered.output_label], frontier, tables, rows)[layered.output_label]
     numerical = layered.output_encoding == frontend.rasp.Encoding.NUMERICAL
-    undefined = np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)
-    codes = np.where(undefined[codes], -1, codes) if len(distinct) else codes
+    absent = [value is None or value is meaning_lib.UNDEFINED for value in distinct]
+    if any(absent):
+        undefined = np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)
+        codes = np.where(undefined[codes], -1, codes)
     if numerical:
-        targets = np.array([_number(value) for value in distinct], dtype=np.float64)
+        targets = _numbers(distinct) if not any(absent) else np.array([_number(value) for value in distinct],
+                                                                       dtype=np.float64)
     else:
         classes = {frontend.value_key(value): column for column, value in enumerate(layered.output_classes)}
         columns = np.array([_column(value, classes) for value in distinct], dtype=np.int64)
@@ -103,7 +106,7 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
         context.fail(block, f"the output for value {shown} is off by more than decoding allows ({rule}; margin "
                      f"{margin_of[index]:.3g})", findings.values_shown(states), float(margin_of[index]))
     checked = int(np.count_nonzero(codes >= 0)) * inner
-    return Decoding(float(margin_of[seen].min(initial=np.inf)), tuple(distinct[index] for index in seen.tolist()),
+    return Decoding(float(margin_of[seen].min(initial=np.inf)), tuple([distinct[index] for index in seen.tolist()]),
                     margin_of[seen], checked, worst_error)
 
 
@@ -128,6 +131,17 @@ def _column(value: Hashable, classes: dict) -> int:
     if value is None or value is meaning_lib.UNDEFINED:
         return -1
     return classes.get(frontend.value_key(value), -2)
+
+
+def _numbers(values: list[Hashable]) -> np.ndarray:
+    """``_number`` of each value, none of them None or ``UNDEFINED`` (numpy converts a list as ``float`` does)."""
+    try:
+        found = np.array(values, dtype=np.float64)
+        if found.shape == (len(values),):
+            return found
+    except (TypeError, ValueError, OverflowError):
+        pass
+    return np.array([_number(value) for value in values], dtype=np.float64)
 
 
 def _number(value: Hashable) -> float:
