@@ -285,11 +285,9 @@ def _summaries(label: residual_lib.Label, hot: np.ndarray, low: np.ndarray,
 def _hull(rows: tuple[np.ndarray, ...], codes: np.ndarray, count: int, bos: list[float]) -> list[np.ndarray]:
     """Per state, the hull of the summaries (hot low, hot high, cold low, cold high, sum low, sum high) of its
     combinations, and last the BOS position's summary ``bos``."""
-    merged = []
-    for index, (values, at_bos) in enumerate(zip(rows, bos)):
-        low_side = index % 2 == 0
-        target = np.full(count + 1, np.inf if low_side else -np.inf)
-        (np.minimum if low_side else np.maximum).at(target, codes, values)
-        target[count] = at_bos
-        merged.append(target)
-    return merged
+    lows = np.full((count + 1, 3), np.inf)  # per state, the low sides (hot, cold, sum); BOS's last
+    highs = np.full((count + 1, 3), -np.inf)
+    np.minimum.at(lows, codes, np.array(rows[0::2]).T)
+    np.maximum.at(highs, codes, np.array(rows[1::2]).T)
+    lows[count], highs[count] = bos[0::2], bos[1::2]
+    return [side[:, index] for index in range(3) for side in (lows, highs)]
