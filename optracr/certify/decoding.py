@@ -50,16 +50,15 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
     layered = context.layered
     block = findings.Block("unembedding", writes=(layered.output_label,))
     reads = context.weights.unembedding
-    nothing = Decoding(float("-inf"), (), np.zeros(0), 0, float("inf"))
     try:
         frontier = list(context.meaning.frontier(layered.output_label))
     except Exception as error:  # CertifyError naming the s-op
         context.fail(block, str(error))
-        return nothing
+        return _nothing()
     names = list(dict.fromkeys([*frontier, *reads]))
     tables = {name: context.table(name, block, block.sublayer, read=name in reads) for name in names}
     if any(table is None for table in tables.values()):
-        return nothing
+        return _nothing()
     bounds = {name: tables_lib.linear_bound(tables[name], weights) for name, weights in reads.items()}
     rows = {name: tables_lib.rows_to_combine(tables[name], bounds.get(name), name in frontier) for name in names}
     combinations = context_lib.product_rows(names, [rows[name] for name in names])
@@ -108,6 +107,11 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
     checked = int(np.count_nonzero(codes >= 0)) * inner
     return Decoding(float(margin_of[seen].min(initial=np.inf)), tuple([distinct[index] for index in seen.tolist()]),
                     margin_of[seen], checked, worst_error)
+
+
+def _nothing() -> Decoding:
+    """The outcome when the output cannot be checked at all (a failure says why)."""
+    return Decoding(float("-inf"), (), np.zeros(0), 0, float("inf"))
 
 
 def _keep_smallest(margin_of: np.ndarray, worst_at: np.ndarray, code: np.ndarray, margin: np.ndarray,

@@ -124,8 +124,11 @@ class ModelWeights:
         blocks = []
         for query_name, rows in query.items():
             for group in key_groups:
-                scores = np.zeros((rows.shape[0], group.size))
-                scores[:, group.places] = rows[:, group.rows]
+                if group.span is not None:  # the key label's columns as they are (a copy)
+                    scores = np.array(rows[:, group.span], dtype=np.float64)
+                else:
+                    scores = np.zeros((rows.shape[0], group.size))
+                    scores[:, group.places] = rows[:, group.rows]
                 if scores.any():
                     blocks.append((query_name, group.name, scores))
         values = {}
