@@ -104,26 +104,25 @@ class _Group:
         lows, highs = [], []
         size = max(1, CHUNK_ENTRIES // max(units, outputs, 1))
         bos = {name: np.array([tables[name].num_rows - 1]) for name in combinations.names}
-        reach = {name: bounds[name].main + bounds[name].rest for name in self.reads}  # (main + rest)[i], gathered
+        # per read label, what every combination sums over the labels, stacked: the center, main + rest and rest
+        # (summed over every label), the deviation's low and high ends (over the categorical ones, then the
+        # numerical ones); one gather per label, the sums added label by label as one each would be
+        stacked = {name: np.array([bounds[name].center, bounds[name].main + bounds[name].rest, bounds[name].rest,
+                                   bounds[name].lo, bounds[name].hi], dtype=np.float64) for name in self.reads}
         single = {name for name in self.reads if len(combinations.rows[combinations.names.index(name)]) == 1}
         for chosen, with_bos in _with_bos(combinations.chunks(size), bos):
             count = len(next(iter(chosen.values()))) if chosen else 1
             # a label of one row reads alike in every combination of a chunk without BOS: a row, broadcast
             fixed = set() if with_bos else single
-
-            def picked(array: np.ndarray, name: str) -> np.ndarray:
-                return array.take(chosen[name][:1] if name in fixed else chosen[name], axis=0)
-
-            def summed(parts, start):
-                return _summed(parts, start, (count, units))
-
-            center = summed((picked(bounds[name].center, name) for name in self.reads), 0)
-            cat_lo = summed((picked(bounds[name].lo, name) for name in self.reads if name not in numerical), 0.0)
-            cat_hi = summed((picked(bounds[name].hi, name) for name in self.reads if name not in numerical), 0.0)
-            num_lo = summed((picked(bounds[name].lo, name) for name in numerical), 0.0)
-            num_hi = summed((picked(bounds[name].hi, name) for name in numerical), 0.0)
-            total = summed((picked(reach[name], name) for name in self.reads), 0.0)
-            rest = summed((picked(bounds[name].rest, name) for name in self.reads), 0.0)
+            every, deviations = 0, {False: 0.0, True: 0.0}  # sums: over every label; categorical, numerical
+            for name in self.reads:
+                index = chosen[name][:1] if name in fixed else chosen[name]
+                every = _added(every, stacked[name][:3].take(index, axis=1), (3, count, units))
+                deviations[name in numerical] = _added(deviations[name in numerical],
+                                                       stacked[name][3:].take(index, axis=1), (2, count, units))
+            center, total, rest = np.broadcast_to(every, (3, count, units))
+            (cat_lo, cat_hi), (num_lo, num_hi) = (np.broadcast_to(deviations[kind], (2, count, units))
+                                                  for kind in (False, True))
             rounding = self.arithmetic.dot_error(len(self.reads), total, rest, terms)
             center_lo, center_hi = center + cat_lo, center + cat_hi
             low = center_lo + num_lo
@@ -216,16 +215,12 @@ def _worst(label, states, codes, rows, defined, tables, combinations) -> dict | 
     return worst
 
 
-def _summed(parts, start, shape: tuple[int, int]) -> np.ndarray:
-    """``sum(parts, start)`` (the same additions in the same order), added in place where the shapes allow, as an
-    array of ``shape`` (rows that read alike broadcast)."""
-    found = start
-    for part in parts:
-        if found is not start and found.shape == shape:  # every part is a row or ``shape``: it adds in place
-            np.add(found, part, out=found)
-        else:
-            found = found + part
-    return found if np.shape(found) == shape else np.broadcast_to(found, shape)
+def _added(found, part: np.ndarray, shape: tuple[int, ...]):
+    """``found + part`` (``found`` a number to start, or a sum so far), in place once ``found`` has ``shape``."""
+    if isinstance(found, np.ndarray) and found.shape == shape:  # ``part`` is a row or ``shape``
+        np.add(found, part, out=found)
+        return found
+    return found + part
 
 
 def _with_bos(chunks, bos: dict[str, np.ndarray]):
