@@ -33,6 +33,7 @@ import numpy as np
 from optracr import options
 from optracr.frontend import graph as graph_lib
 from optracr.frontend import input_spec as input_spec_lib
+from optracr.frontend import joint_means as joint_means_lib
 from optracr.frontend import language
 from optracr.frontend import typed_values
 from optracr.frontend.errors import CompileError
@@ -81,6 +82,10 @@ def _infer_node(
         else:
             pairs = itertools.product(value_set(expr.fst), value_set(expr.snd))
         inferred = _apply_all(expr.f, pairs, label, unpack_single=False)
+        achievable = joint_means_lib.joint_means(expr, values_of, max_seq_len)
+        if achievable is not None:  # the same positions' means: only these pairs occur
+            joint = _apply_all(expr.f, achievable, label, unpack_single=False)
+            inferred = dataclasses.replace(inferred, value_set=joint.value_set, input_pairs=achievable)
         return dataclasses.replace(inferred, may_be_none=inferred.may_be_none or none_in(expr.fst, expr.snd))
     if isinstance(expr, language.Full):
         return _constants(label, [expr.fill], "its fill")
