@@ -3,7 +3,7 @@
 ``a = mean_S(x)`` and ``b = mean_S(y)`` over one selection ``S`` divide sums over the *same* positions by the
 *same* count, so ``(a, b)`` is ``(sum x_j / n, sum y_j / n)`` for one multiset of n positions, not any pair of
 a's values with any of b's. ``opens - closes`` (the fractions of two token kinds among the same prefix) then
-takes the values k/n with |k| <= n <= N, 21 at N = 5, rather than every difference of two such fractions (99),
+takes the values k/n with |k| <= n <= N, 21 at N = 5, rather than every difference of two such fractions (77 floats),
 and an MLP that reads it needs steps only between those.
 
 Two selections are the same when they are one expression or two Selects of the same keys and queries (the same

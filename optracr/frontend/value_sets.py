@@ -5,7 +5,9 @@ Given the vocabulary and the longest input length N:
 - Map / SequenceMap: the function over every input value (pair); where it raises, the input is dropped
   and recorded in the node's ``dropped_inputs`` (``validate`` refuses such a partial function unless it is
   allowed; the model produces no output there). ``None`` is never a member: it is the absence of a value (the
-  all-zero vector). Values must be hashable.
+  all-zero vector). Values must be hashable. A SequenceMap of two numerical means over the same selection
+  gets its function on the pairs they take together only (``joint_means``, recorded as ``input_pairs``); its
+  dropped inputs stay those of every pair, so what validate refuses does not change.
 - categorical Aggregate: the aggregated s-op's values.
 - numerical Aggregate: every achievable mean ``(v_1 + ... + v_n) / n`` of 1 <= n <= N values drawn, with
   repetition, from the aggregated s-op's values, plus the default as a float (the evaluator gives

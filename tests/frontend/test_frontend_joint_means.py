@@ -39,7 +39,7 @@ def test_a_difference_of_fractions_of_one_prefix_takes_only_k_over_n() -> None:
     balance = _balance()
     graph = _graph(balance, {"(", ")", "x"}, 5)
     # k/n with |k| <= n <= 5, as floats the way the evaluator computes them: 27 floats (21 rationals, some
-    # reached by two float roundings, e.g. 0.6 - 0.2 and 0.8 - 0.4); every difference of two fractions is 99
+    # reached by two float roundings, e.g. 0.6 - 0.2 and 0.8 - 0.4); every difference of two fractions: 77
     assert len(graph.value_set("balance")) == 27
     assert graph.value_set("balance") == _evaluated(balance, {"(", ")", "x"}, 5)
     assert len(graph.input_pairs("balance")) < len(graph.value_set("opens")) * len(graph.value_set("closes"))
