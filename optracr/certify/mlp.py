@@ -79,7 +79,7 @@ class _Group:
         for codes, distinct in intended.values():
             if len(distinct):
                 possible &= ~np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)[codes]
-        low, high = self._outputs(tables, bounds, combinations)  # the BOS position's last
+        low, high = self._outputs(tables, bounds, combinations, possible)  # the BOS position's last
         outputs, bos_outputs = (low[:-1], high[:-1]), (low[-1:], high[-1:])
         for name in self.writes:
             self._store(name, intended[name], possible, outputs, bos_outputs, tables, combinations)
@@ -92,8 +92,23 @@ class _Group:
         return {name: (np.repeat(codes, inner), distinct) for name, (codes, distinct) in found.items()}
 
     # --------------------------------------------------------------------------------- computing
-    def _outputs(self, tables: dict, bounds: dict, combinations: context_lib.Combinations) -> tuple[np.ndarray, ...]:
-        """Per combination, bounds (low, high) on every written direction (columns: the writes in order)."""
+    def _outputs(self, tables: dict, bounds: dict, combinations: context_lib.Combinations,
+                 possible: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Per combination, bounds (low, high) on every written direction (columns: the writes in order); only
+        the ``possible`` combinations are bounded when they are at most half (the others are left at 0: no input
+        reaches them, and nothing reads them)."""
+        only = np.flatnonzero(possible) if 2 * int(possible.sum()) <= len(possible) else None
+        low, high = self._bounded(tables, bounds, combinations, only)
+        if only is None:
+            return low, high
+        full_low, full_high = (np.zeros((len(possible) + 1, low.shape[1])) for _ in range(2))
+        full_low[only], full_high[only] = low[:-1], high[:-1]
+        full_low[-1], full_high[-1] = low[-1], high[-1]
+        return full_low, full_high
+
+    def _bounded(self, tables: dict, bounds: dict, combinations: context_lib.Combinations,
+                 only: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """``_outputs`` over the combinations ``only`` lists (every one when None), the BOS position's last."""
         snd = self.group.second_layer  # units x outputs
         units, outputs = snd.shape
         second_layer = self.arithmetic.gamma(self.group.second_layer_terms + 1)
@@ -104,7 +119,7 @@ class _Group:
         lows, highs = [], []
         size = max(1, CHUNK_ENTRIES // max(units, outputs, 1))
         bos = {name: np.array([tables[name].num_rows - 1]) for name in combinations.names}
-        for chosen in _with_bos(combinations.chunks(size), bos):
+        for chosen in _with_bos(combinations.chunks(size, only), bos):
             center = sum(bounds[name].center[chosen[name]] for name in self.reads)
             cat_lo = sum((bounds[name].lo[chosen[name]] for name in self.reads if name not in numerical), 0.0)
             cat_hi = sum((bounds[name].hi[chosen[name]] for name in self.reads if name not in numerical), 0.0)
