@@ -37,6 +37,6 @@ def test_a_float32_verdict_holds_when_the_model_runs_in_float32(name: str, libra
 
 def test_most_library_programs_are_exact_in_float32_too(library_model) -> None:
     unproved = {name for name in programs.LIBRARY if not optracr.certify(library_model(name)).float32}
-    # sort_freq's numerical mean, and shuffle_dyck3's affine region (t = b1 - 2 c2 - 2 c3 with b1's small gaps):
-    # float32 rounding could reach their gaps by the bound, although enumeration in float32 finds them exact
-    assert unproved == {"sort_freq", "shuffle_dyck3"}
+    # sort_freq's fused MLP: its large gate weights lose too much in float32 ahead of a selector width that needs
+    # 1e-4 (enumeration in float32 finds it exact)
+    assert unproved == {"sort_freq"}
