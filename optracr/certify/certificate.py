@@ -12,7 +12,8 @@ from optracr.certify import counterexample as counterexample_lib
 from optracr.certify import findings
 
 ASSUMPTIONS = (
-    "value-set inference: every s-op holds only values of its inferred value set",
+    "value-set inference: every s-op holds only values of its inferred value set (and two numerical means over the "
+    "same positions only the pairs of values it lists)",
     "the frontend's rewrites (same-input selector combinations, paired keys, categorical copies, length, Full) "
     "keep the program's meaning",
     "IEEE arithmetic: each dot product of n terms is exact up to gamma_n = n u / (1 - n u) of the sum of |terms| "

@@ -161,11 +161,14 @@ class Combinations:
         picks = np.unravel_index(index, shape) if shape else ()
         return {name: tables[name].states[int(rows[pick])] for name, rows, pick in zip(self.names, self.rows, picks)}
 
-    def chunks(self, size: int) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-        """(first combination, each label's rows) for consecutive chunks of at most ``size`` combinations."""
+    def chunks(self, size: int, only: np.ndarray | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """(first combination, each label's rows) for consecutive chunks of at most ``size`` combinations (of the
+        combinations ``only`` lists, in its order, when given)."""
         shape = tuple(len(rows) for rows in self.rows)
-        for start in range(0, self.count, max(1, size)):
-            flat = np.arange(start, min(self.count, start + max(1, size)))
+        total = self.count if only is None else len(only)
+        for start in range(0, total, max(1, size)):
+            stop = min(total, start + max(1, size))
+            flat = np.arange(start, stop) if only is None else only[start:stop]
             indices = np.unravel_index(flat, shape) if shape else ()
             yield start, {name: rows[index] for name, rows, index in zip(self.names, self.rows, indices)}
 

@@ -212,13 +212,31 @@ class Meaning:
             results, raised = _applied(expr, arguments)
             if raised:
                 self.raised.add(label)
+            if len(parts) == 2:
+                self._rule_out_unmet_pairs(label, arguments, results)
             found[key] = _deduplicated(np.asarray(codes, dtype=np.int64).reshape(-1), results)
             return found[key]
 
         return {label: visit(label, True) for label in labels}
 
+    def _rule_out_unmet_pairs(self, label: str, arguments: list[tuple[np.ndarray, list[Hashable]]],
+                              results: list[Hashable]) -> None:
+        """``UNDEFINED`` (no input reaches it) where a SequenceMap reads a pair value-set inference rules out: two
+        means over the same positions (``ProgramGraph.input_pairs``)."""
+        met = self.program_graph.input_pairs(label)
+        if met is None:
+            return
+        (first_picks, first_values), (second_picks, second_values) = arguments
+        for position, (first, second) in enumerate(zip(first_picks.tolist(), second_picks.tolist())):
+            pair = (first_values[first], second_values[second])
+            if None not in pair and UNDEFINED not in pair and pair not in met:
+                results[position] = UNDEFINED
+
     def _apply(self, label: str, expr: rasp.SOp, arguments: tuple) -> Hashable:
         """A Map's or SequenceMap's value on given input values (remembered)."""
+        met = self.program_graph.input_pairs(label) if len(arguments) == 2 else None
+        if met is not None and None not in arguments and UNDEFINED not in arguments and arguments not in met:
+            return UNDEFINED  # two means over the same positions never hold this pair
         if any(argument is UNDEFINED for argument in arguments):
             return UNDEFINED
         key = (label, tuple(frontend.value_key(argument) for argument in arguments))

@@ -27,6 +27,7 @@ from optracr.certify import tables as tables_lib
 from optracr.certify import weights as weights_lib
 
 CHUNK_ENTRIES = 1 << 20  # combinations x units (or outputs) handled at once
+MAX_COMBINED_DIRECTIONS = 64  # categorical directions a group's reads may have for the combined bound
 
 
 def analyse_group(context: context_lib.Context, group: weights_lib.GroupWeights) -> None:
@@ -78,7 +79,7 @@ class _Group:
         for codes, distinct in intended.values():
             if any(value is meaning_lib.UNDEFINED for value in distinct):
                 possible &= ~np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)[codes]
-        low, high = self._outputs(tables, bounds, combinations)  # the BOS position's last
+        low, high = self._outputs(tables, bounds, combinations, possible)  # the BOS position's last
         outputs, bos_outputs = (low[:-1], high[:-1]), (low[-1:], high[-1:])
         for name in self.writes:
             self._store(name, intended[name], possible, outputs, bos_outputs, tables, combinations)
@@ -92,8 +93,23 @@ class _Group:
                 for name, (codes, distinct) in found.items()}
 
     # --------------------------------------------------------------------------------- computing
-    def _outputs(self, tables: dict, bounds: dict, combinations: context_lib.Combinations) -> tuple[np.ndarray, ...]:
-        """Per combination, bounds (low, high) on every written direction (columns: the writes in order)."""
+    def _outputs(self, tables: dict, bounds: dict, combinations: context_lib.Combinations,
+                 possible: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Per combination, bounds (low, high) on every written direction (columns: the writes in order); only
+        the ``possible`` combinations are bounded when they are at most half (the others are left at 0: no input
+        reaches them, and nothing reads them)."""
+        only = np.flatnonzero(possible) if 2 * int(possible.sum()) <= len(possible) else None
+        low, high = self._bounded(tables, bounds, combinations, only)
+        if only is None:
+            return low, high
+        full_low, full_high = (np.zeros((len(possible) + 1, low.shape[1])) for _ in range(2))
+        full_low[only], full_high[only] = low[:-1], high[:-1]
+        full_low[-1], full_high[-1] = low[-1], high[-1]
+        return full_low, full_high
+
+    def _bounded(self, tables: dict, bounds: dict, combinations: context_lib.Combinations,
+                 only: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """``_outputs`` over the combinations ``only`` lists (every one when None), the BOS position's last."""
         snd = self.group.second_layer  # units x outputs
         units, outputs = snd.shape
         second_layer = self.arithmetic.gamma(self.group.second_layer_terms + 1)
@@ -110,7 +126,7 @@ class _Group:
         stacked = {name: np.array([bounds[name].center, bounds[name].main + bounds[name].rest, bounds[name].rest,
                                    bounds[name].lo, bounds[name].hi], dtype=np.float64) for name in self.reads}
         single = {name for name in self.reads if len(combinations.rows[combinations.names.index(name)]) == 1}
-        for chosen, with_bos in _with_bos(combinations.chunks(size), bos):
+        for chosen, with_bos in _with_bos(combinations.chunks(size, only), bos):
             count = len(next(iter(chosen.values()))) if chosen else 1
             # a label of one row reads alike in every combination of a chunk without BOS: a row, broadcast
             fixed = set() if with_bos else single
@@ -142,6 +158,9 @@ class _Group:
                         coefficient * (table.hot_hi[row] - table.center[row])[:, None])
                 out_lo += np.minimum(*ends)
                 out_hi += np.maximum(*ends)
+            if active.any():
+                out_lo, out_hi = self._categorical_combined(tables, chosen, center, high, rounding, active,
+                                                            numerical, (out_lo, out_hi))
             spread = second_layer * _times(np.maximum(np.abs(h_lo), np.abs(h_hi)), mats[2])
             low_side, high_side = tables_lib.widened(out_lo - spread, out_hi + spread)
             lows.append(low_side)
@@ -149,6 +168,47 @@ class _Group:
         if not lows:
             return np.zeros((0, outputs)), np.zeros((0, outputs))
         return np.concatenate(lows), np.concatenate(highs)
+
+    def _categorical_combined(self, tables: dict, chosen: dict, center: np.ndarray, high: np.ndarray,
+                              rounding: np.ndarray, active: np.ndarray, numerical: list[str],
+                              bounds: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """``bounds`` narrowed by a second bound in which what the active units read from each categorical input
+        is combined before it is bounded, direction by direction (as for a numerical input): units that read a
+        one-hot alike, such as the two ramps of a step, then cancel its deviation instead of adding it. Both bounds
+        hold, so their intersection does."""
+        categorical = [name for name in self.reads if name not in numerical and not tables[name].exact]
+        if not categorical or sum(self.reads[name].shape[0] for name in categorical) > MAX_COMBINED_DIRECTIONS:
+            return bounds
+        mats = self.group.second_layer_parts
+        h_lo = np.where(active, center - rounding, 0.0)
+        h_hi = np.where(active, center + rounding, np.maximum(high, 0.0))
+        out_lo = _times(h_lo, mats[0]) - _times(h_hi, mats[1])
+        out_hi = _times(h_hi, mats[0]) - _times(h_lo, mats[1])
+        for name in numerical:  # as in _outputs
+            coefficient = _times(active * self.reads[name][0], self.group.sparse_second_layer)
+            table, row = tables[name], chosen[name]
+            ends = (coefficient * (table.hot_lo[row] - table.center[row])[:, None],
+                    coefficient * (table.hot_hi[row] - table.center[row])[:, None])
+            if not (np.isfinite(ends[0]).all() and np.isfinite(ends[1]).all()):
+                return bounds
+            out_lo = out_lo + np.minimum(*ends)
+            out_hi = out_hi + np.maximum(*ends)
+        for name in categorical:  # each direction's deviation times what the active units make of it
+            table, row = tables[name], chosen[name]
+            hot = table.hot[row]
+            for direction, weights in enumerate(self.reads[name]):
+                if not weights.any():
+                    continue
+                coefficient = _times(active * weights, self.group.sparse_second_layer)
+                is_hot = hot == direction
+                low = np.where(is_hot, table.hot_lo[row] - table.center[row], table.cold_lo[row])[:, None]
+                top = np.where(is_hot, table.hot_hi[row] - table.center[row], table.cold_hi[row])[:, None]
+                if not (np.isfinite(low).all() and np.isfinite(top).all()):
+                    return bounds  # a direction with no finite bound: the unit-by-unit bound is all there is
+                ends = (coefficient * low, coefficient * top)
+                out_lo = out_lo + np.minimum(*ends)
+                out_hi = out_hi + np.maximum(*ends)
+        return np.maximum(bounds[0], out_lo), np.minimum(bounds[1], out_hi)
 
     # --------------------------------------------------------------------------------- storing
     def _store(self, name: str, intended: tuple[np.ndarray, list[Hashable]], possible: np.ndarray,

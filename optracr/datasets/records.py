@@ -57,8 +57,10 @@ class Record:
     """What one job gave: ``status`` "ok", "mismatch" (compiled, but verify found a difference), "error"
     (``error`` says which exception), "timeout", or "lost" (its worker died or never ran it: not the program's
     fault as far as known, worth running again); the model's sizes, the verification counts, where the model
-    was saved (relative to ``save_dir``) and the seconds each step took. Everything but ``seconds`` is the
-    same on every run with the same jobs and seed."""
+    was saved (relative to ``save_dir``) and the seconds each step took; ``causal_meaning`` lists, for a model
+    compiled with ``causal=True``, the selectors that may pick a later position (what ``CausalMeaningWarning``
+    says at compile time): where it is not empty the model computes the program's causal meaning, which may
+    differ from its plain one. Everything but ``seconds`` is the same on every run with the same jobs and seed."""
 
     name: str
     program: Mapping[str, Any]  # ProgramSpec.to_json()
@@ -68,8 +70,13 @@ class Record:
     verify: Mapping[str, Any] | None = None  # checked, undefined, mismatches, exhaustive, proved
     saved: str | None = None
     seconds: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    causal_meaning: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "causal_meaning", tuple(self.causal_meaning or ()))
+        self._check_status()
+
+    def _check_status(self) -> None:
         if self.status not in STATUSES:
             raise CompileError(
                 None, f"record {self.name!r}: status must be one of {', '.join(STATUSES)}, got {self.status!r}"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import signal
 import time
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from optracr.datasets import time_limit
+from optracr import errors
 from optracr.datasets import records
+from optracr.datasets import time_limit
 
 
 def run_jobs(
@@ -46,15 +48,20 @@ def run_job(
 
 
 def _run(job: records.Job, verify: bool, save_dir: str | None, seed: int, seconds: dict, partial: dict) -> None:
-    from optracr import certify, compiler, export
+    from optracr import certify, compiler, export, frontend
 
     start = time.perf_counter()
     program, vocab, max_seq_len = job.program.build()
     seconds["build"] = _lap(start)
     start = time.perf_counter()
-    model = compiler.compile(program, job.compile_options.replace(vocab=vocab, max_seq_len=max_seq_len))
+    with warnings.catch_warnings():  # the record says it (causal_meaning below), not a warning per job
+        warnings.filterwarnings("ignore", category=errors.CausalMeaningWarning)
+        model = compiler.compile(program, job.compile_options.replace(vocab=vocab, max_seq_len=max_seq_len))
     seconds["compile"] = _lap(start)
     partial["sizes"] = _sizes(model)
+    if job.compile_options.causal is True:  # "strict" refuses what this would list
+        partial["causal_meaning"] = tuple(f"{found.label!r}: {found.what}"
+                                         for found in frontend.looking_ahead(model.program_graph))
     if verify:
         start = time.perf_counter()
         report = certify.verify(model, program, seed=seed, progress=False)
@@ -96,7 +103,7 @@ def _sizes(model: Any) -> dict[str, Any]:
 
 
 def _failed(job: records.Job, status: str, message: str, seconds: dict, partial: dict) -> records.Record:
-    partial = {key: value for key, value in partial.items() if key in ("sizes", "verify")}
+    partial = {key: value for key, value in partial.items() if key in ("sizes", "verify", "causal_meaning")}
     return records.Record(job.name, job.program.to_json(), status, error=message, seconds=seconds, **partial)
 
 

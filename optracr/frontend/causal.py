@@ -66,13 +66,17 @@ class LookAhead:
         """How the output reads the expression, in words."""
         return "it is the output" if len(self.path) == 1 else "the output reads it along " + " -> ".join(self.path)
 
+    @property
+    def what(self) -> str:
+        """What the selector may do and how the output reads it, in words."""
+        return f"its selector {self.selector!r} can pick a later position ({self.witness}), and {self.reach}"
+
     def refusal(self) -> CompileError:
         """The ``CompileError`` of ``causal="strict"``."""
         return CompileError(
             self.label,
-            f"under causal='strict' every selector must keep to its query's own and earlier positions, but its "
-            f"selector {self.selector!r} can pick a later position ({self.witness}), and {self.reach}; keep the "
-            f"selector to earlier positions with {KEEP_TO_EARLIER}, compile with causal=True to compile the "
+            f"under causal='strict' every selector must keep to its query's own and earlier positions, but "
+            f"{self.what}; keep the selector to earlier positions with {KEEP_TO_EARLIER}, compile with causal=True to compile the "
             "program's causal meaning (what optracr.causal_eval computes), or compile without causal",
         )
 
@@ -80,8 +84,7 @@ class LookAhead:
         """The ``CausalMeaningWarning`` of ``causal=True``."""
         return CausalMeaningWarning(
             self.label,
-            f"under causal=True a position sees only itself and earlier ones, but its selector {self.selector!r} "
-            f"can pick a later position ({self.witness}), and {self.reach}; the model computes the program's "
+            f"under causal=True a position sees only itself and earlier ones, but {self.what}; the model computes the program's "
             "causal meaning, what optracr.causal_eval.evaluate (rasp.evaluate(..., causal=True)) gives, which can "
             "differ from rasp.evaluate without causal; compile with causal='strict' to refuse such programs, or "
             f"keep the selector to earlier positions with {KEEP_TO_EARLIER}",

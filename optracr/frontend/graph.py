@@ -99,15 +99,21 @@ class NodeValues:
         ``partial_functions="allow"``).
       may_be_none: whether the s-op may have no value (None) at some position of some input; False for
         selectors.
+      input_pairs: for a SequenceMap of two numerical means over the same positions, the (fst, snd) pairs it
+        can read (``joint_means``; its value set is its function on these); None where any pair of the two
+        value sets may meet.
     """
 
     value_set: typed_values.ValueSet
     dropped_inputs: typed_values.ValueSet = typed_values.ValueSet()
     may_be_none: bool = False
+    input_pairs: typed_values.ValueSet | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "value_set", typed_values.ValueSet(self.value_set))
         object.__setattr__(self, "dropped_inputs", typed_values.ValueSet(self.dropped_inputs))
+        if self.input_pairs is not None:
+            object.__setattr__(self, "input_pairs", typed_values.ValueSet(self.input_pairs))
         if not isinstance(self.may_be_none, bool):
             raise errors.OptracrTypeError(None, f"NodeValues: may_be_none must be a bool, got {self.may_be_none!r}")
 
@@ -192,6 +198,10 @@ class ProgramGraph:
     def dropped_inputs(self, label: Label) -> typed_values.ValueSet:
         """The inputs (pairs for a SequenceMap) on which node ``label``'s function raised."""
         return self.values[label].dropped_inputs
+
+    def input_pairs(self, label: Label) -> typed_values.ValueSet | None:
+        """The (fst, snd) pairs SequenceMap ``label`` can read, where fewer than every pair of its inputs' values."""
+        return self.values[label].input_pairs
 
     def may_be_none(self, label: Label) -> bool:
         """Whether node ``label`` may have no value (None) somewhere: a superset, like value sets."""

@@ -5,7 +5,9 @@ Given the vocabulary and the longest input length N:
 - Map / SequenceMap: the function over every input value (pair); where it raises, the input is dropped
   and recorded in the node's ``dropped_inputs`` (``validate`` refuses such a partial function unless it is
   allowed; the model produces no output there). ``None`` is never a member: it is the absence of a value (the
-  all-zero vector). Values must be hashable.
+  all-zero vector). Values must be hashable. A SequenceMap of two numerical means over the same selection
+  gets its function on the pairs they take together only (``joint_means``, recorded as ``input_pairs``); its
+  dropped inputs stay those of every pair, so what validate refuses does not change.
 - categorical Aggregate: the aggregated s-op's values.
 - numerical Aggregate: every achievable mean ``(v_1 + ... + v_n) / n`` of 1 <= n <= N values drawn, with
   repetition, from the aggregated s-op's values, plus the default as a float (the evaluator gives
@@ -33,6 +35,7 @@ import numpy as np
 from optracr import options
 from optracr.frontend import graph as graph_lib
 from optracr.frontend import input_spec as input_spec_lib
+from optracr.frontend import joint_means as joint_means_lib
 from optracr.frontend import language
 from optracr.frontend import typed_values
 from optracr.frontend.errors import CompileError
@@ -81,6 +84,10 @@ def _infer_node(
         else:
             pairs = itertools.product(value_set(expr.fst), value_set(expr.snd))
         inferred = _apply_all(expr.f, pairs, label, unpack_single=False)
+        achievable = joint_means_lib.joint_means(expr, values_of, max_seq_len)
+        if achievable is not None:  # the same positions' means: only these pairs occur
+            joint = _apply_all(expr.f, achievable, label, unpack_single=False)
+            inferred = dataclasses.replace(inferred, value_set=joint.value_set, input_pairs=achievable)
         return dataclasses.replace(inferred, may_be_none=inferred.may_be_none or none_in(expr.fst, expr.snd))
     if isinstance(expr, language.Full):
         return _constants(label, [expr.fill], "its fill")

@@ -19,7 +19,7 @@ def test_the_summary_says_heads_and_mlp_width_are_per_layer_maxima() -> None:
     assert max(heads_per_layer) == model.config.num_heads == 5 and min(heads_per_layer) < 5
     shape = model.summary().splitlines()[1]
     assert shape == (
-        "  layers 2; per layer at most 5 heads (key size 6, value size 2) and 111 MLP units; residual width 32"
+        "  layers 2; per layer at most 5 heads (key size 6, value size 2) and 59 MLP units; residual width 32"
     )
 
 

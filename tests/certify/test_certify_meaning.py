@@ -140,3 +140,40 @@ def test_numbers_are_deduplicated_by_numpy_as_by_their_value_keys(seed: int) -> 
 ])
 def test_other_lists_are_left_to_the_general_rule(values: list) -> None:
     assert meaning._deduplicated_numbers(np.arange(len(values)), values) is None
+
+
+def _balance() -> rasp.SOp:
+    prevs = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)
+    opens = rasp.numerical(rasp.Aggregate(prevs, rasp.numerical(rasp.tokens == "("), default=0)).named("opens")
+    closes = rasp.numerical(rasp.Aggregate(prevs, rasp.numerical(rasp.tokens == ")"), default=0)).named("closes")
+    return rasp.numerical(rasp.LinearSequenceMap(opens, closes, 1, -1)).named("balance")
+
+
+def test_pairs_two_means_over_one_selection_never_hold_are_undefined_and_met_pairs_are_applied() -> None:
+    negative = rasp.Map(lambda b: b < 0, _balance()).named("negative")
+    found, model = _meaning(negative, {"(", ")", "x"}, 4, fold=False, fuse=False)
+    met = model.program_graph.input_pairs("balance")
+    assert met is not None
+    opens = sorted(model.program_graph.value_set("opens"))
+    closes = sorted(model.program_graph.value_set("closes"))
+    pairs = list(itertools.product(range(len(opens)), range(len(closes))))
+    columns = {"opens": (np.array([o for o, _ in pairs]), opens), "closes": (np.array([c for _, c in pairs]), closes)}
+    codes, distinct = found.values_over(["balance"], columns, own=True)["balance"]
+    for position, (o, c) in enumerate(pairs):
+        many = distinct[codes[position]]
+        one = found.value_of("balance", {"opens": opens[o], "closes": closes[c]}, own=True)
+        if (opens[o], closes[c]) in met:
+            assert many == one == opens[o] - closes[c]
+        else:  # a half and a third of one prefix, say: no input reaches it
+            assert many is meaning.UNDEFINED and one is meaning.UNDEFINED
+    assert not found.raised  # ruled out by inference, not a function raising: nothing is reported as undefined
+    assert any((o, c) not in met for o in opens for c in closes)
+
+
+def test_a_threshold_on_a_difference_of_means_over_one_prefix_is_proved_with_the_joint_values() -> None:
+    program = rasp.Map(lambda b: b < 0, _balance()).named("negative")
+    for options in ({}, {"fold": False, "fuse": False}):
+        model = optracr.compile(program, {"(", ")", "x"}, 5, **options)
+        certificate = optracr.certify(model)
+        assert certificate.proved, str(certificate)
+        assert "two numerical means over the same positions" in str(certificate)

@@ -172,10 +172,10 @@ def test_inputs_one_rounding_apart_with_different_outputs_are_refused() -> None:
         _discretised(NEAR_DUPLICATES, lambda x: int(x > 0.2), categorical=True)
 
 
-def _mean(small: float) -> rasp.SOp:
+def _mean(small: float, predicate=rasp.Comparison.LEQ) -> rasp.SOp:
     """The running mean of 0 / ``small`` / 1 (tokens a / b / c)."""
     values = rasp.numerical(rasp.Map({"a": 0.0, "b": small, "c": 1.0}.get, rasp.tokens)).named("values")
-    prevs = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ).named("prevs")
+    prevs = rasp.Select(rasp.indices, rasp.indices, predicate).named("prevs")
     return rasp.numerical(rasp.Aggregate(prevs, values, default=0)).named("mean")
 
 
@@ -209,12 +209,22 @@ def test_affine_maps_carry_the_error_of_their_inputs_scaled(scaled, error: str) 
 
 
 def test_difference_of_two_means_that_is_zero_up_to_rounding_is_refused() -> None:
-    """Equal means summed in different orders differ by rounding, so their difference can be -1.1e-16 or 5.6e-17
-    where it is 0: whether it is > 0 is float noise."""
-    difference = rasp.numerical(rasp.LinearSequenceMap(_mean(1e-6), _mean(1e-6).named("other"), 1.0, -1.0))
+    """Means over selections inference cannot tell are the same (here: a callable predicate against LEQ) may be
+    summed in different orders as far as it knows, so their difference can be -1.1e-16 or 5.6e-17 where it is 0:
+    whether it is > 0 is float noise."""
+    other = _mean(1e-6, lambda key, query: key <= query).named("other")
+    difference = rasp.numerical(rasp.LinearSequenceMap(_mean(1e-6), other, 1.0, -1.0))
     program = rasp.Map(lambda x: x > 0, difference).named("positive")
     with pytest.raises(CompileError, match="'positive'.* differ only by float rounding but map to different outputs"):
         craft.lower(frontend.analyse(program, {"a", "b", "c"}, 4), fold=False)
+
+
+def test_difference_of_two_means_over_the_same_positions_is_exactly_zero_and_compiles(checker, inputs) -> None:
+    """Over the same selection both means add the same numbers in the same order: the difference is 0.0."""
+    difference = rasp.numerical(rasp.LinearSequenceMap(_mean(1e-6), _mean(1e-6).named("other"), 1.0, -1.0))
+    program = rasp.Map(lambda x: x > 0, difference).named("positive")
+    assert frontend.analyse(program, {"a", "b", "c"}, 4).value_set("positive") == {False}
+    checker(program, {"a", "b", "c"}, 4, inputs[0]({"a", "b", "c"}, 4))
 
 
 def test_gap_wide_enough_for_the_attention_leak_compiles_exactly(checker, inputs) -> None:

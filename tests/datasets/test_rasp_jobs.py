@@ -138,3 +138,17 @@ def test_only_a_rasp_spec_carries_pickled_bytes() -> None:
     with pytest.raises(CompileError, match="only a rasp program carries pickled bytes"):
         ProgramSpec("rasp", target="x", vocab=("a",), max_seq_len=2)
 
+
+
+def test_a_causal_job_records_the_selectors_that_look_ahead_and_a_plain_one_records_none() -> None:
+    following = rasp.Select(rasp.indices, rasp.indices, lambda key, query: key == query + 1).named("later")
+    program = rasp.Aggregate(following, rasp.tokens).named("from_later")
+    jobs = [Job("causal", (program, ["a", "b"], 3), {"causal": True}), Job("plain", (program, ["a", "b"], 3), {}),
+            Job("earlier", (rasp.Map(lambda t: t, rasp.tokens).named("same"), ["a"], 2), {"causal": True})]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        causal, plain, earlier = compile_many(jobs, executor=pool)
+    assert causal.status == "ok" and causal.verify["mismatches"] == 0  # against the causal evaluator
+    assert len(causal.causal_meaning) == 1
+    assert causal.causal_meaning[0].startswith("'from_later': its selector 'later' can pick a later position")
+    assert plain.causal_meaning == () and earlier.causal_meaning == ()
+    assert Record.from_json(json.loads(json.dumps(causal.to_json()))) == causal
