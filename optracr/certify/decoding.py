@@ -83,8 +83,10 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
     size = max(1, CHUNK_ENTRIES // max(outputs, 1))
     for start, chosen in combinations.chunks(size):
         code = codes[(start + np.arange(len(next(iter(chosen.values()))) if chosen else 1)) // inner]
-        low = sum((bounds[name].low[chosen[name]] for name in reads), np.zeros((len(code), outputs)))
-        high = sum((bounds[name].high[chosen[name]] for name in reads), np.zeros((len(code), outputs)))
+        low = sum((bounds[name].low[chosen[name]] for name in reads), 0.0)  # as from zeros: 0.0 + the first
+        high = sum((bounds[name].high[chosen[name]] for name in reads), 0.0)
+        if not reads:  # nothing read: every output is 0
+            low, high = np.zeros((len(code), outputs)), np.zeros((len(code), outputs))
         total = sum((bounds[name].main[chosen[name]] + bounds[name].rest[chosen[name]] for name in reads), 0.0)
         rest = sum((bounds[name].rest[chosen[name]] for name in reads), 0.0)
         rounding = context.arithmetic.dot_error(len(reads), total, rest, terms)

@@ -303,19 +303,18 @@ class _Head:
         """Per key state (BOS key last), the range of what the head's value side gives each target direction."""
         key = self.key
         size = self.context.residual.labels[self.target].size
-        low = np.zeros((key.count + 1, size))
-        high = np.zeros((key.count + 1, size))
-        total = np.zeros(key.count + 1)
-        rest = np.zeros(key.count + 1)
-        largest = np.zeros(key.count + 1)
+        low = high = total = rest = largest = 0.0  # sums over the value labels (0.0 + the first, as from zeros)
         for name, weights in self.value_weights.items():
             bound = tables_lib.linear_bound(self.tables[name], weights, key.rows[name])
             index = np.concatenate([key.index[name], [key.bos_index[name]]])
-            low += bound.low[index]
-            high += bound.high[index]
-            total += (bound.main + bound.rest).max(axis=1)[index]
-            rest += bound.rest.max(axis=1)[index]
-            largest += np.maximum(np.abs(bound.low), np.abs(bound.high)).max(axis=1)[index]
+            low = low + bound.low[index]
+            high = high + bound.high[index]
+            total = total + (bound.main + bound.rest).max(axis=1)[index]
+            rest = rest + bound.rest.max(axis=1)[index]
+            largest = largest + np.maximum(np.abs(bound.low), np.abs(bound.high)).max(axis=1)[index]
+        if not self.value_weights:  # nothing read: every value is 0
+            low, high = np.zeros((key.count + 1, size)), np.zeros((key.count + 1, size))
+            total, rest, largest = (np.zeros(key.count + 1) for _ in range(3))
         values = 2.0 * self.arithmetic.dot_error(len(self.value_weights), total, rest, self.weights.value_terms)
         mixing = self.arithmetic.gamma(self.n + 2) * largest
         self.output_rounding = float(np.max(values + mixing, initial=0.0))

@@ -173,7 +173,8 @@ class ModelWeights:
     def _group(layer: int, reads: dict[str, np.ndarray], writes: dict[str, np.ndarray], labels: list[str],
                units: np.ndarray) -> GroupWeights:
         """The group of hidden ``units`` (ascending) writing ``labels``."""
-        group_reads = {name: rows[:, units] for name, rows in reads.items() if rows[:, units].any()}
+        group_reads = {name: part for name, part in ((name, rows[:, units]) for name, rows in reads.items())
+                       if part.any()}
         group_writes = {name: writes[name][:, units].T for name in labels}
         block = findings.Block("mlp", layer, units=tuple(units.tolist()), writes=tuple(labels))
         return GroupWeights(block, group_reads, group_writes)
