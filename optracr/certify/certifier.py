@@ -202,14 +202,13 @@ def _sop_bounds(main: analysis_lib.Analysis, layered) -> tuple[certificate_lib.S
         if table is None or location.folded or not location.directions:
             found.append(certificate_lib.SopBound(location.label, _where(location), "", None, None, 0))
             continue
-        rows = list(table.value_rows)
-        error = float(np.max(table.error()[rows], initial=0.0))
+        error = float(table.error()[:-1].max(initial=0.0))  # over the value rows (BOS's is last)
         if location.label == layered.output_label:
             margin = main.decoding.margin
             encoding = "numerical" if table.label.numerical else "categorical"
         elif table.label.numerical:
-            values = np.unique([float(state) for state in table.states[:-1] if not isinstance(
-                state, type(tables_lib.AT_BOS))])
+            numbers, is_value = table.numbers()
+            values = np.unique(numbers[:-1][is_value[:-1]])
             gaps = np.diff(values)
             # values one float rounding apart are one value to every reader (as the discretising MLPs merge them)
             gaps = gaps[gaps > MERGED * max(1.0, float(np.max(np.abs(values), initial=0.0)))]
@@ -218,5 +217,6 @@ def _sop_bounds(main: analysis_lib.Analysis, layered) -> tuple[certificate_lib.S
         else:
             margin = 0.5 - error
             encoding = "categorical"
-        found.append(certificate_lib.SopBound(location.label, _where(location), encoding, error, margin, len(rows)))
+        found.append(certificate_lib.SopBound(location.label, _where(location), encoding, error, margin,
+                                              table.num_rows - 1))
     return tuple(found)

@@ -115,7 +115,10 @@ class Context:
         if found is None:
             shape = tuple(len(rows[name]) for name in frontier)
             count = math.prod(shape)
-            picks = np.unravel_index(np.arange(count), shape) if shape else ()
+            if len(shape) == 1:
+                picks = (np.arange(count),)
+            else:
+                picks = np.unravel_index(np.arange(count), shape) if shape else ()
             columns = {name: (np.asarray(pick, dtype=np.int64), _values(tables[name].states, rows[name]))
                        for name, pick in zip(frontier, picks)}
             found = memo[key] = self.meaning.values_over(labels, columns, own=own)

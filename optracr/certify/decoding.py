@@ -50,26 +50,28 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
     layered = context.layered
     block = findings.Block("unembedding", writes=(layered.output_label,))
     reads = context.weights.unembedding
-    nothing = Decoding(float("-inf"), (), np.zeros(0), 0, float("inf"))
     try:
         frontier = list(context.meaning.frontier(layered.output_label))
     except Exception as error:  # CertifyError naming the s-op
         context.fail(block, str(error))
-        return nothing
+        return _nothing()
     names = list(dict.fromkeys([*frontier, *reads]))
     tables = {name: context.table(name, block, block.sublayer, read=name in reads) for name in names}
     if any(table is None for table in tables.values()):
-        return nothing
+        return _nothing()
     bounds = {name: tables_lib.linear_bound(tables[name], weights) for name, weights in reads.items()}
     rows = {name: tables_lib.rows_to_combine(tables[name], bounds.get(name), name in frontier) for name in names}
     combinations = context_lib.product_rows(names, [rows[name] for name in names])
     inner = math.prod(len(rows[name]) for name in names[len(frontier):])
     codes, distinct = context.intended(block, [layered.output_label], frontier, tables, rows)[layered.output_label]
     numerical = layered.output_encoding == frontend.rasp.Encoding.NUMERICAL
-    undefined = np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)
-    codes = np.where(undefined[codes], -1, codes) if len(distinct) else codes
+    absent = [value is None or value is meaning_lib.UNDEFINED for value in distinct]
+    if any(absent):
+        undefined = np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)
+        codes = np.where(undefined[codes], -1, codes)
     if numerical:
-        targets = np.array([_number(value) for value in distinct], dtype=np.float64)
+        targets = _numbers(distinct) if not any(absent) else np.array([_number(value) for value in distinct],
+                                                                       dtype=np.float64)
     else:
         classes = {frontend.value_key(value): column for column, value in enumerate(layered.output_classes)}
         columns = np.array([_column(value, classes) for value in distinct], dtype=np.int64)
@@ -81,8 +83,10 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
     size = max(1, CHUNK_ENTRIES // max(outputs, 1))
     for start, chosen in combinations.chunks(size):
         code = codes[(start + np.arange(len(next(iter(chosen.values()))) if chosen else 1)) // inner]
-        low = sum((bounds[name].low[chosen[name]] for name in reads), np.zeros((len(code), outputs)))
-        high = sum((bounds[name].high[chosen[name]] for name in reads), np.zeros((len(code), outputs)))
+        low = sum((bounds[name].low[chosen[name]] for name in reads), 0.0)  # as from zeros: 0.0 + the first
+        high = sum((bounds[name].high[chosen[name]] for name in reads), 0.0)
+        if not reads:  # nothing read: every output is 0
+            low, high = np.zeros((len(code), outputs)), np.zeros((len(code), outputs))
         total = sum((bounds[name].main[chosen[name]] + bounds[name].rest[chosen[name]] for name in reads), 0.0)
         rest = sum((bounds[name].rest[chosen[name]] for name in reads), 0.0)
         rounding = context.arithmetic.dot_error(len(reads), total, rest, terms)
@@ -103,8 +107,13 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
         context.fail(block, f"the output for value {shown} is off by more than decoding allows ({rule}; margin "
                      f"{margin_of[index]:.3g})", findings.values_shown(states), float(margin_of[index]))
     checked = int(np.count_nonzero(codes >= 0)) * inner
-    return Decoding(float(margin_of[seen].min(initial=np.inf)), tuple(distinct[index] for index in seen.tolist()),
+    return Decoding(float(margin_of[seen].min(initial=np.inf)), tuple([distinct[index] for index in seen.tolist()]),
                     margin_of[seen], checked, worst_error)
+
+
+def _nothing() -> Decoding:
+    """The outcome when the output cannot be checked at all (a failure says why)."""
+    return Decoding(float("-inf"), (), np.zeros(0), 0, float("inf"))
 
 
 def _keep_smallest(margin_of: np.ndarray, worst_at: np.ndarray, code: np.ndarray, margin: np.ndarray,
@@ -128,6 +137,17 @@ def _column(value: Hashable, classes: dict) -> int:
     if value is None or value is meaning_lib.UNDEFINED:
         return -1
     return classes.get(frontend.value_key(value), -2)
+
+
+def _numbers(values: list[Hashable]) -> np.ndarray:
+    """``_number`` of each value, none of them None or ``UNDEFINED`` (numpy converts a list as ``float`` does)."""
+    try:
+        found = np.array(values, dtype=np.float64)
+        if found.shape == (len(values),):
+            return found
+    except (TypeError, ValueError, OverflowError):
+        pass
+    return np.array([_number(value) for value in values], dtype=np.float64)
 
 
 def _number(value: Hashable) -> float:

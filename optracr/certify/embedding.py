@@ -51,6 +51,7 @@ def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> E
     low_all = token_rows.min(axis=0) + position_rows.min(axis=0)
     high_all = token_rows.max(axis=0) + position_rows.max(axis=0)
     started = (low_all != 0.0) | (high_all != 0.0) | (at_bos != 0.0)  # directions the embedding writes
+    started_labels = {residual.label_at[position] for position in np.flatnonzero(started).tolist()}
     for name, label in residual.labels.items():
         columns = label.positions
         if label.role is residual_lib.Role.TOKENS:
@@ -67,7 +68,7 @@ def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> E
             value = at_bos[columns][0]
             found[name] = tables.build(label, (1.0, tables.AT_BOS), [0, 0], ([low, value], [high, value]),
                                        ([0.0, 0.0], [0.0, 0.0]), ([0.0, 0.0], [0.0, 0.0]), center=[1.0, 1.0])
-        elif np.any(started[columns]):
+        elif name in started_labels:
             offsets[name] = Offset(low_all[columns], high_all[columns], at_bos[columns])
     return Embedding(found, offsets)
 
@@ -75,7 +76,7 @@ def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> E
 def _varying(label, states, own_rows, other_rows, at_bos, *, hot_of, bos_hot: int) -> tables.Table:
     """A table whose state picks a row of ``own_rows``; ``other_rows`` (the other embedding) range freely."""
     hot = np.array([hot_of(state) for state in states] + [bos_hot], dtype=np.int64)
-    if _one_hot(np.vstack([own_rows, at_bos[None, :]]), hot) and not other_rows.any():  # a compiled model's
+    if not other_rows.any() and _one_hot(np.concatenate([own_rows, at_bos[None, :]]), hot):  # a compiled model's
         return tables.ideal_rows(label, (*states, tables.AT_BOS), hot)
     other_lo, other_hi = other_rows.min(axis=0), other_rows.max(axis=0)
     other_sums = other_rows.sum(axis=1)
@@ -104,7 +105,7 @@ def _one_hot(rows: np.ndarray, hot: np.ndarray) -> bool:
     expected = np.zeros(rows.shape)
     has_hot = np.flatnonzero(hot >= 0)
     expected[has_hot, hot[has_hot]] = 1.0
-    return bool(np.array_equal(rows, expected))
+    return bool((rows == expected).all())  # NaN equals nothing
 
 
 def with_offset(table: tables.Table, offset: Offset | None, unit: float = 0.0) -> tables.Table:

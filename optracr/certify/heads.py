@@ -23,7 +23,9 @@ Each result, per value of T (or width), is T's table; softmax and output roundin
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 from collections.abc import Hashable
 
 import numpy as np
@@ -38,6 +40,7 @@ from optracr.certify import weights as weights_lib
 
 rasp = frontend.rasp
 CHUNK_ENTRIES = 1 << 21  # query states x key states scored at once
+SMALL_COMPARISONS = 1024  # (query value, key value) pairs compared in Python rather than by numpy
 
 
 def analyse_head(context: context_lib.Context, head: weights_lib.HeadWeights) -> None:
@@ -63,12 +66,17 @@ class _Side:
         inner = [name for name in names if name not in frontier]
         self.inner = math.prod(len(rows[name]) for name in inner)
 
-    def values_of(self, context: context_lib.Context, owner: Hashable, label: str) -> tuple[np.ndarray, list]:
-        """``label``'s value at every combination, as (codes, distinct values)."""
+    def values_of(self, context: context_lib.Context, owner: Hashable, label: str,
+                  also: tuple[str, ...] = ()) -> tuple[np.ndarray, list]:
+        """``label``'s value at every combination, as (codes, distinct values); the labels ``also`` are worked out
+        in the same pass (for later calls)."""
         if label not in self._values:
-            codes, distinct = context.intended(owner, [label], self.frontier, self.tables,
-                                               {n: self.rows[n][:-1] for n in self.frontier})[label]
-            self._values[label] = (np.repeat(codes, self.inner), distinct)
+            wanted = list(dict.fromkeys([label, *(name for name in also if name not in self._values)]))
+            found = context.intended(owner, wanted, self.frontier, self.tables,
+                                     {n: self.rows[n][:-1] for n in self.frontier})
+            for name in wanted:
+                codes, distinct = found[name]
+                self._values[name] = (codes if self.inner == 1 else np.repeat(codes, self.inner), distinct)
         return self._values[label]
 
 
@@ -145,7 +153,7 @@ class _Head:
     def _rows(self, name: str, frontier: list[str], weights: list[np.ndarray | None]) -> np.ndarray:
         """The rows of ``name`` to combine (``tables.rows_to_combine``, reading it through every weight given)."""
         present = [w for w in weights if w is not None]
-        needed = name in frontier or not present
+        needed = name in frontier or not present or self.tables[name].num_rows <= 2  # one value: one row either way
         bound = None if needed else tables_lib.linear_bound(self.tables[name], np.concatenate(present, axis=1))
         return tables_lib.rows_to_combine(self.tables[name], bound, needed)
 
@@ -160,42 +168,24 @@ class _Head:
             block_bounds.append((query_name, key_name, center, reach))
         rounding = (len(self.blocks), self.weights.score_terms)
         selected = self._selection()
-        self.selected_by_some = np.zeros(key.count, dtype=bool)
-        stats = {name: np.empty(query.count + 1) for name in ("b_lo", "b_hi", "s_lo", "s_hi", "u_lo", "u_hi")}
-        flags = {name: np.zeros(query.count + 1, dtype=bool)
-                 for name in ("any_sel", "any_unsel", "self_sel", "self_unsel", "mixed")}
         shared = [name for name in query.names if name in key.names
-                  and np.array_equal(query.rows[name], key.rows[name])]
+                  and query.rows[name].shape == key.rows[name].shape and (query.rows[name] == key.rows[name]).all()]
         step = max(1, CHUNK_ENTRIES // max(1, key.count))
-        key_index = {name: np.append(key.index[name], key.bos_index[name]) for name in key.names}  # BOS last
-        query_all = {name: np.append(query.index[name], query.bos_index[name]) for name in query.names}  # BOS last
-        query_valid = np.append(self.query_defined, True)  # the BOS query last
+        key_index = {name: np.concatenate([key.index[name], [key.bos_index[name]]]) for name in key.names}  # BOS last
+        query_all = {name: np.concatenate([query.index[name], [query.bos_index[name]]]) for name in query.names}
+        query_valid = np.concatenate([self.query_defined, [True]])  # the BOS query last
+        parts = []
         for start in range(0, query.count + 1, step):
             picks = np.arange(start, min(query.count + 1, start + step))
-            span = slice(start, start + len(picks))
-            query_index = {name: query_all[name][picks] for name in query.names}
-            low, high = self._scores(block_bounds, query_index, key_index, rounding)
-            b_low, b_high = low[:, -1:], high[:, -1:]
-            low, high = low[:, :-1], high[:, :-1]
-            chosen = selected(picks) & self.key_defined[None, :]
-            unchosen = ~chosen & self.key_defined[None, :]
-            valid = query_valid[span]
-            stats["b_lo"][span], stats["b_hi"][span] = b_low[:, 0], b_high[:, 0]
-            stats["s_lo"][span] = np.where(chosen, low, np.inf).min(axis=1, initial=np.inf)
-            stats["s_hi"][span] = np.where(chosen, high, -np.inf).max(axis=1, initial=-np.inf)
-            stats["u_lo"][span] = np.where(unchosen, low, np.inf).min(axis=1, initial=np.inf)
-            stats["u_hi"][span] = np.where(unchosen, high, -np.inf).max(axis=1, initial=-np.inf)
-            flags["any_sel"][span] = chosen.any(axis=1) & valid
-            flags["any_unsel"][span] = unchosen.any(axis=1) & valid
-            itself = np.ones_like(chosen)  # key states the query's own position can be in (it is a key too)
-            for name in shared:
-                itself &= query_index[name][:, None] == key_index[name][None, :-1]
-            flags["self_sel"][span] = (chosen & itself).any(axis=1) & valid
-            flags["self_unsel"][span] = (unchosen & itself).any(axis=1) & valid
-            chosen &= valid[:, None]
-            self.selected_by_some |= chosen[picks < query.count].any(axis=0)
-            if self.kind == "categorical":
-                flags["mixed"][span] = self._mixed(chosen)
+            parts.append(self._chunk_stats(picks, query_all, key_index, query_valid[start : start + len(picks)],
+                                           block_bounds, rounding, selected, shared))
+        if len(parts) == 1:
+            stats, flags, chosen_any = parts[0]
+        else:
+            stats = {name: np.concatenate([part[0][name] for part in parts]) for name in parts[0][0]}
+            flags = {name: np.concatenate([part[1][name] for part in parts]) for name in parts[0][1]}
+            chosen_any = np.logical_or.reduce([part[2] for part in parts])
+        self.selected_by_some = chosen_any
         self.stats, self.flags = stats, flags
         # The BOS query picks nothing: every key is stray there.
         self.flags["any_sel"][-1] = self.flags["self_sel"][-1] = False
@@ -212,6 +202,34 @@ class _Head:
             self.context.undefined.setdefault(self.target, findings.Undefined(
                 self.target, "inputs where a query picks several positions holding different values, if there are "
                 "any: the evaluator has no answer there (a categorical Aggregate is defined where its picks agree)"))
+
+    def _chunk_stats(self, picks: np.ndarray, query_all: dict, key_index: dict, valid: np.ndarray, block_bounds,
+                     rounding, selected, shared: list[str]) -> tuple[dict, dict, np.ndarray]:
+        """``_score_stats`` for the query picks ``picks`` (BOS's pick is ``query.count``): per pick the stats and
+        flags, and which key states some real query among them selects."""
+        query_index = {name: query_all[name][picks] for name in self.query.names}
+        low, high = self._scores(block_bounds, query_index, key_index, rounding)
+        b_low, b_high = low[:, -1], high[:, -1]
+        low, high = low[:, :-1], high[:, :-1]
+        defined = self.key_defined[None, :]
+        chosen = selected(picks) & defined
+        unchosen = ~chosen & defined
+        stats = {"b_lo": b_low, "b_hi": b_high,
+                 "s_lo": np.where(chosen, low, np.inf).min(axis=1, initial=np.inf),
+                 "s_hi": np.where(chosen, high, -np.inf).max(axis=1, initial=-np.inf),
+                 "u_lo": np.where(unchosen, low, np.inf).min(axis=1, initial=np.inf),
+                 "u_hi": np.where(unchosen, high, -np.inf).max(axis=1, initial=-np.inf)}
+        itself = None  # key states the query's own position can be in (it is a key too)
+        for name in shared:
+            same = query_index[name][:, None] == key_index[name][None, :-1]
+            itself = same if itself is None else itself & same
+        own_chosen = chosen if itself is None else chosen & itself
+        own_unchosen = unchosen if itself is None else unchosen & itself
+        flags = {"any_sel": chosen.any(axis=1) & valid, "any_unsel": unchosen.any(axis=1) & valid,
+                 "self_sel": own_chosen.any(axis=1) & valid, "self_unsel": own_unchosen.any(axis=1) & valid}
+        chosen &= valid[:, None]
+        flags["mixed"] = self._mixed(chosen) if self.kind == "categorical" else np.zeros(len(picks), dtype=bool)
+        return stats, flags, chosen[picks < self.query.count].any(axis=0)
 
     def _scores(self, block_bounds, query_index, key_index, rounding) -> tuple[np.ndarray, np.ndarray]:
         """Score ranges (query picks x key picks): the blocks' centers, their reaches, and the rounding of a dot
@@ -231,10 +249,14 @@ class _Head:
         """A function from query picks to the (picks x key states) matrix of what the selector picks."""
         meaning, query, key = self.context.meaning, self.query, self.key
         label_of = meaning.program_graph.label_of
+        query_labels = tuple(label_of(select.queries) for select in self.selects)
+        key_labels = tuple(label_of(select.keys) for select in self.selects)
+        key_labels += (label_of(self.expr.sop),) if self.kind != "width" else ()
         parts = []
         for select in self.selects:
-            query_codes, query_distinct = query.values_of(self.context, self.block, label_of(select.queries))
-            key_codes, key_distinct = key.values_of(self.context, self.block, label_of(select.keys))
+            query_codes, query_distinct = query.values_of(self.context, self.block, label_of(select.queries),
+                                                          query_labels)
+            key_codes, key_distinct = key.values_of(self.context, self.block, label_of(select.keys), key_labels)
             memo_key = (self.block, "predicate", label_of(select), tuple(map(meaning_lib.identity, query_distinct)),
                         tuple(map(meaning_lib.identity, key_distinct)))
             memo = self.context.weights.memo
@@ -244,11 +266,11 @@ class _Head:
         count = query.count
         self.query_defined = np.ones(query.count, dtype=bool)
         self.key_defined = np.ones(key.count, dtype=bool)
-        for select in self.selects:
-            self.query_defined &= _defined(*query.values_of(self.context, self.block, label_of(select.queries)))
-            self.key_defined &= _defined(*key.values_of(self.context, self.block, label_of(select.keys)))
-        if self.kind != "width":
-            self.key_defined &= _defined(*key.values_of(self.context, self.block, label_of(self.expr.sop)))
+        for side, defined, labels in ((query, self.query_defined, query_labels), (key, self.key_defined, key_labels)):
+            for label in labels:
+                codes, distinct = side.values_of(self.context, self.block, label)
+                if any(value is meaning_lib.UNDEFINED for value in distinct):
+                    defined &= _defined(codes, distinct)
 
         def selected(picks: np.ndarray) -> np.ndarray:
             result = np.ones((len(picks), key.count), dtype=bool)
@@ -281,19 +303,18 @@ class _Head:
         """Per key state (BOS key last), the range of what the head's value side gives each target direction."""
         key = self.key
         size = self.context.residual.labels[self.target].size
-        low = np.zeros((key.count + 1, size))
-        high = np.zeros((key.count + 1, size))
-        total = np.zeros(key.count + 1)
-        rest = np.zeros(key.count + 1)
-        largest = np.zeros(key.count + 1)
+        low = high = total = rest = largest = 0.0  # sums over the value labels (0.0 + the first, as from zeros)
         for name, weights in self.value_weights.items():
             bound = tables_lib.linear_bound(self.tables[name], weights, key.rows[name])
             index = np.concatenate([key.index[name], [key.bos_index[name]]])
-            low += bound.low[index]
-            high += bound.high[index]
-            total += (bound.main + bound.rest).max(axis=1)[index]
-            rest += bound.rest.max(axis=1)[index]
-            largest += np.maximum(np.abs(bound.low), np.abs(bound.high)).max(axis=1)[index]
+            low = low + bound.low[index]
+            high = high + bound.high[index]
+            total = total + (bound.main + bound.rest).max(axis=1)[index]
+            rest = rest + bound.rest.max(axis=1)[index]
+            largest = largest + np.maximum(np.abs(bound.low), np.abs(bound.high)).max(axis=1)[index]
+        if not self.value_weights:  # nothing read: every value is 0
+            low, high = np.zeros((key.count + 1, size)), np.zeros((key.count + 1, size))
+            total, rest, largest = (np.zeros(key.count + 1) for _ in range(3))
         values = 2.0 * self.arithmetic.dot_error(len(self.value_weights), total, rest, self.weights.value_terms)
         mixing = self.arithmetic.gamma(self.n + 2) * largest
         self.output_rounding = float(np.max(values + mixing, initial=0.0))
@@ -330,10 +351,13 @@ class _Head:
         slack = self.eta * max(abs(z_lo), abs(z_hi), 1e-300) + self.output_rounding
         slack_sum = self.eta * max(abs(z_sum_lo), abs(z_sum_hi)) + self.output_rounding * target.size
         states, rows = [], []
-        used = self.selected_by_some
-        for code in np.unique(codes[used]) if np.any(used) else []:
-            members = np.flatnonzero(used & (codes == code))
-            value = distinct[codes[members[0]]]
+        used = np.flatnonzero(self.selected_by_some)
+        by_code = used[np.argsort(codes[used], kind="stable")]  # the used key states by value, each in order
+        found, starts = np.unique(codes[by_code], return_index=True)
+        ends = [*starts[1:].tolist(), len(by_code)]
+        for code, start, end in zip(found.tolist(), starts.tolist(), ends):
+            members = by_code[start:end]
+            value = distinct[code]
             state = tables_lib.NO_VALUE if value is None else value
             hot = -1 if value is None else target.direction_index(value)
             if value is not None and hot < 0:
@@ -414,13 +438,10 @@ class _Head:
         bos_lo, bos_hi = float(low[-1]), float(high[-1])
         any_sel, any_unsel = flags["any_sel"][inside], flags["any_unsel"][inside]
         self_sel, self_unsel = flags["self_sel"][inside], flags["self_unsel"][inside]
-        widths = np.arange(n + 1)[:, None]
-        lengths = np.arange(n + 1)[None, :]
+        masks = _width_masks(n)
         # Query groups by what their own position (a key too) can be, each with the (width, length) it allows.
-        groups = [(self_sel & any_unsel & any_sel, (widths >= 1) & (lengths >= np.maximum(widths, 1))),
-                  (self_sel & ~any_unsel & any_sel, (widths >= 1) & (lengths == widths)),
-                  (self_unsel & ~self_sel & any_sel, (widths >= 1) & (lengths >= widths + 1)),
-                  (self_unsel, (widths == 0) & (lengths >= 1))]
+        groups = [(self_sel & any_unsel & any_sel, masks[0]), (self_sel & ~any_unsel & any_sel, masks[1]),
+                  (self_unsel & ~self_sel & any_sel, masks[2]), (self_unsel, masks[3])]
         low_weight, high_weight = self._bos_weight(stats, groups, slice(0, -1))
         reachable = np.isfinite(low_weight)
         low, high = _blend(np.where(reachable, low_weight, 0.0), np.where(reachable, high_weight, 0.0), bos_lo, bos_hi,
@@ -429,9 +450,8 @@ class _Head:
             box = (float(low[width]) - self.output_rounding, float(high[width]) + self.output_rounding)
             boxes[int(width)] = box
             rows.append((int(width), 0, (*box, 0.0, 0.0, 0.0, 0.0)))
-        at_bos = (widths == 0) & (lengths >= 0)
-        weight_lo, weight_hi = self._bos_weight(stats, [(np.array([True]), at_bos)], slice(-1, None), bos_query=True)
-        low, high = _blend(weight_lo[:1], weight_hi[:1], bos_lo, bos_hi, other_lo, other_hi)
+        weight_lo, weight_hi = self._bos_query_weight(stats)
+        low, high = _blend(weight_lo, weight_hi, bos_lo, bos_hi, other_lo, other_hi)
         rows.append((tables_lib.AT_BOS, 0, (float(low[0]) - self.output_rounding,
                                             float(high[0]) + self.output_rounding, 0.0, 0.0, 0.0, 0.0)))
         self._store(target, rows)
@@ -446,20 +466,16 @@ class _Head:
         if not groups:
             return np.full(self.n + 1, np.inf), np.full(self.n + 1, -np.inf)
         b_lo, b_hi = stats["b_lo"][part], stats["b_hi"][part]
-        picks = np.stack([np.broadcast_to(pick, b_lo.shape) for pick, _ in groups])[:, None, :]  # groups x 1 x queries
+        picks = np.array([pick for pick, _ in groups], dtype=bool)[:, None, :]  # groups x 1 x queries
         never = np.full(b_lo.shape, -np.inf)
         s_lo = never if bos_query else stats["s_lo"][part]
         s_hi = never if bos_query else stats["s_hi"][part]
         # Per group, the highest (selected, unselected) score over BOS's lowest, and the lowest over BOS's highest.
-        top = np.where(picks, np.stack([s_hi - b_lo, stats["u_hi"][part] - b_lo]), -np.inf).max(axis=2)
-        bottom = np.where(picks, np.stack([s_lo - b_hi, stats["u_lo"][part] - b_hi]), np.inf).min(axis=2)
-        ends = np.stack([top, bottom])[:, :, :, None, None]  # (top, bottom) x groups x (selected, unselected)
-        allowed = np.stack([mask for _, mask in groups])
-        logs = _logs(max(allowed.shape[1:]))
-        widths = np.arange(allowed.shape[1])[:, None]
-        others = np.maximum(np.arange(allowed.shape[2])[None, :] - widths, 0)
-        counts = np.broadcast_arrays(logs[widths], logs[others])  # log of how many selected, unselected keys
-        terms = _plus(np.stack(counts)[None, None], ends)  # (top, bottom) x groups x 2 x widths x lengths
+        top = np.where(picks, np.array([s_hi - b_lo, stats["u_hi"][part] - b_lo]), -np.inf).max(axis=2)
+        bottom = np.where(picks, np.array([s_lo - b_hi, stats["u_lo"][part] - b_hi]), np.inf).min(axis=2)
+        ends = np.array([top, bottom])[:, :, :, None, None]  # (top, bottom) x groups x (selected, unselected)
+        allowed = np.array([mask for _, mask in groups])
+        terms = _plus(_log_counts(*allowed.shape[1:]), ends)  # (top, bottom) x groups x 2 x widths x lengths
         mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x groups x widths x lengths
         weight = _sigmoid(-mass)
         weight_lo = np.where(allowed, weight[0], np.inf).min(axis=(0, 2)) * (1 - self.eta)
@@ -467,6 +483,20 @@ class _Head:
         weight_lo = np.maximum(0.0, weight_lo - (self.n + 1) * self.arithmetic.tiny)
         reachable = allowed.any(axis=(0, 2))
         return np.where(reachable, weight_lo, np.inf), np.where(reachable, weight_hi, -np.inf)
+
+    def _bos_query_weight(self, stats: dict) -> tuple[np.ndarray, np.ndarray]:
+        """BOS's weight range at the BOS query, whose every key is unselected (width 0, any length up to N):
+        ``_bos_weight``'s width-0 entry for that query alone, the same numbers in fewer steps."""
+        counts = _log_counts(self.n + 1, self.n + 1)[0, 0, :, 0, :]  # (selected, unselected) x lengths, width 0
+        b_lo, b_hi = stats["b_lo"][-1:], stats["b_hi"][-1:]
+        never = np.full(1, -np.inf)  # no key is selected
+        ends = np.array([[never - b_lo, stats["u_hi"][-1:] - b_lo],
+                         [never - b_hi, stats["u_lo"][-1:] - b_hi]])  # (top, bottom) x (selected, unselected) x 1
+        terms = _plus(counts[None], ends)  # (top, bottom) x (selected, unselected) x lengths
+        weight = _sigmoid(-np.logaddexp(terms[:, 0], terms[:, 1]))
+        weight_lo = weight[0].min(keepdims=True) * (1 - self.eta)
+        weight_hi = np.minimum(1.0, weight[1].max(keepdims=True) * (1 + self.eta))
+        return np.maximum(0.0, weight_lo - (self.n + 1) * self.arithmetic.tiny), weight_hi
 
     def _store(self, target: residual_lib.Label, rows: list) -> None:
         states = [row[0] for row in rows]
@@ -510,6 +540,10 @@ _VECTORISED = {
 }
 
 
+_COMPARED = {
+    rasp.Comparison.EQ: operator.eq, rasp.Comparison.LT: operator.lt, rasp.Comparison.LEQ: operator.le,
+    rasp.Comparison.GT: operator.gt, rasp.Comparison.GEQ: operator.ge, rasp.Comparison.NEQ: operator.ne,
+}
 def _predicate_matrix(select: rasp.Select, queries: list[Hashable], keys: list[Hashable]) -> np.ndarray:
     """Whether ``select`` picks each key value for each query value (the evaluator's rule)."""
     fast = _comparison_matrix(select, queries, keys)
@@ -529,6 +563,32 @@ def _predicate_matrix(select: rasp.Select, queries: list[Hashable], keys: list[H
     return matrix
 
 
+@functools.lru_cache(maxsize=64)
+def _width_masks(n: int) -> tuple[np.ndarray, ...]:
+    """Which (width, length) pairs, width and length up to ``n``, each group of queries allows (``_width``): the
+    query's own position selected among unselected keys, selected with nothing unselected, unselected with
+    something selected, nothing selected; and the BOS query's (width 0, any length)."""
+    widths = np.arange(n + 1)[:, None]
+    lengths = np.arange(n + 1)[None, :]
+    masks = ((widths >= 1) & (lengths >= np.maximum(widths, 1)), (widths >= 1) & (lengths == widths),
+             (widths >= 1) & (lengths >= widths + 1), (widths == 0) & (lengths >= 1), (widths == 0) & (lengths >= 0))
+    for mask in masks:
+        mask.setflags(write=False)
+    return masks
+
+
+@functools.lru_cache(maxsize=64)
+def _log_counts(widths: int, lengths: int) -> np.ndarray:
+    """log of how many keys are selected (the width) and unselected (the length less the width, at least 0) per
+    (width, length), stacked (1 x 1 x 2 x widths x lengths; -inf for none)."""
+    logs = _logs(max(widths, lengths))
+    width = np.arange(widths)[:, None]
+    others = np.maximum(np.arange(lengths)[None, :] - width, 0)
+    counts = np.stack(np.broadcast_arrays(logs[width], logs[others]))[None, None]
+    counts.setflags(write=False)
+    return counts
+
+
 def _logs(size: int) -> np.ndarray:
     """log(k) for k = 0..size (-inf for 0): the log of k keys' total weight at score 0."""
     return np.concatenate([[-np.inf], np.log(np.arange(1, size + 1, dtype=np.float64))])
@@ -545,9 +605,10 @@ def _plus(log_count: np.ndarray, score: np.ndarray) -> np.ndarray:
 
 
 def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[Hashable]) -> np.ndarray | None:
-    """The predicate matrix of a ``rasp.Comparison`` computed by numpy on the values (the same Python comparison,
-    ``key < query`` ...), or None when it cannot be (another predicate; a comparison that raises; a value unequal
-    to itself, for which numpy's identity shortcut would differ)."""
+    """The predicate matrix of a ``rasp.Comparison`` computed at once on the values (the same Python comparison,
+    ``key < query`` ..., in a Python loop for up to ``SMALL_COMPARISONS`` pairs, else by numpy), or None when it
+    cannot be (another predicate; a comparison that raises; a value unequal to itself, for which numpy's identity
+    shortcut would differ)."""
     predicate = select.predicate
     if not isinstance(predicate, rasp.Comparison):
         return None
@@ -562,13 +623,20 @@ def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[
     try:
         if any(value != value for value in (*present_queries, *present_keys)):
             return None
-        query_array = np.empty(len(present_queries), dtype=object)
-        query_array[:] = present_queries
-        key_array = np.empty(len(present_keys), dtype=object)
-        key_array[:] = present_keys
-        inner = np.asarray(_VECTORISED[predicate](key_array[None, :], query_array[:, None]), dtype=bool)
+        if len(present_queries) * len(present_keys) <= SMALL_COMPARISONS:  # in Python: no numpy round trips
+            compare = _COMPARED[predicate]
+            inner = np.array([[bool(compare(key, query)) for key in present_keys] for query in present_queries],
+                             dtype=bool).reshape(len(present_queries), len(present_keys))
+        else:
+            query_array = np.empty(len(present_queries), dtype=object)
+            query_array[:] = present_queries
+            key_array = np.empty(len(present_keys), dtype=object)
+            key_array[:] = present_keys
+            inner = np.asarray(_VECTORISED[predicate](key_array[None, :], query_array[:, None]), dtype=bool)
     except Exception:  # a comparison that raises: the pair by pair path reports it as the evaluator would
         return None
+    if len(present_queries) == len(queries) and len(present_keys) == len(keys):
+        return inner
     matrix = np.zeros((len(queries), len(keys)), dtype=bool)
     matrix[np.ix_(np.flatnonzero(query_ok), np.flatnonzero(key_ok))] = inner
     return matrix
@@ -582,15 +650,17 @@ def _sigmoid(values: np.ndarray) -> np.ndarray:
 
 def _summary(hot: int, low: np.ndarray, high: np.ndarray) -> tuple[float, ...]:
     """The hull of value-side ranges (rows x directions) as (hot lo, hot hi, cold lo, cold hi, sum lo, sum hi)."""
-    cold = np.ones(low.shape[1], dtype=bool)
     hot_lo = hot_hi = 0.0
     if hot >= 0:
-        cold[hot] = False
         hot_lo, hot_hi = float(low[:, hot].min()), float(high[:, hot].max())
-    if not cold.any():
+    if low.shape[1] <= (hot >= 0):  # no cold direction
         return hot_lo, hot_hi, 0.0, 0.0, 0.0, 0.0
-    return (hot_lo, hot_hi, float(low[:, cold].min()), float(high[:, cold].max()),
-            float(low[:, cold].sum(axis=1).min()), float(high[:, cold].sum(axis=1).max()))
+    cold = np.ones(low.shape[1], dtype=bool)
+    if hot >= 0:
+        cold[hot] = False
+    low, high = low[:, cold], high[:, cold]  # (a copy laid out as the sums below expect: keep it so)
+    return (hot_lo, hot_hi, float(low.min()), float(high.max()), float(low.sum(axis=1).min()),
+            float(high.sum(axis=1).max()))
 
 
 def _mix(mine: tuple[float, ...], hot: int, mass: float, z_lo: float, z_hi: float, z_sum_lo: float,

@@ -50,9 +50,15 @@ def _applied(expr: rasp.SOp, arguments: Sequence[tuple[np.ndarray, list[Hashable
         kinds = np.array([2 if value is UNDEFINED else 1 if value is None else 0 for value in values], dtype=np.int8)
         if len(kinds):
             np.maximum(status, kinds[picks], out=status)
+    function, raised = expr.f, False
+    if not status.any():  # every argument has a value everywhere: one pass, unless the function raises somewhere
+        try:
+            return [function(*values) for values in zip(*(
+                [values[pick] for pick in picks.tolist()] for picks, values in arguments))], False
+        except Exception:  # applied one at a time below, each raise marking its own combination
+            pass
     found: list[Hashable] = [UNDEFINED if kind == 2 else None for kind in status.tolist()]
     live = np.flatnonzero(status == 0)
-    function, raised = expr.f, False
     chosen = [[values[pick] for pick in picks[live].tolist()] for picks, values in arguments]
     for position, values in zip(live.tolist(), zip(*chosen)):
         try:
@@ -65,6 +71,9 @@ def _applied(expr: rasp.SOp, arguments: Sequence[tuple[np.ndarray, list[Hashable
 
 def _deduplicated(codes: np.ndarray, values: list[Hashable]) -> tuple[np.ndarray, list[Hashable]]:
     """(codes, values) with equal values (by ``identity``) merged into one entry."""
+    fast = _deduplicated_numbers(codes, values)
+    if fast is not None:
+        return fast
     index: dict[Hashable, int] = {}
     distinct: list[Hashable] = []
     remap: list[int] = []
@@ -77,6 +86,32 @@ def _deduplicated(codes: np.ndarray, values: list[Hashable]) -> tuple[np.ndarray
             distinct.append(value)
         remap.append(code)
     return (np.asarray(remap, dtype=np.int64)[codes] if values else codes), distinct
+
+
+def _deduplicated_numbers(codes: np.ndarray, values: list[Hashable]) -> tuple[np.ndarray, list[Hashable]] | None:
+    """``_deduplicated`` where every value is a float (no NaN) or every value an int of at most 62 bits, by numpy:
+    equal bit patterns are one value (so 0.0 and -0.0 stay two, as ``frontend.value_key`` keeps them), numbered in
+    order of first appearance; None for any other list (the general rule applies)."""
+    kinds = set(map(type, values))
+    if len(kinds) != 1 or len(values) < 16:
+        return None
+    (kind,) = kinds
+    if kind is float:
+        numbers = np.array(values, dtype=np.float64)
+        if np.isnan(numbers).any():  # NaNs are one value only when they are one object
+            return None
+        bits = numbers.view(np.int64)
+    elif kind is int:
+        if max(values) >= 1 << 62 or min(values) <= -(1 << 62):
+            return None
+        bits = np.array(values, dtype=np.int64)
+    else:
+        return None
+    _, first, inverse = np.unique(bits, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[inverse.reshape(-1)][codes], [values[position] for position in first[order].tolist()]
 
 
 class Meaning:

@@ -77,7 +77,7 @@ class _Group:
         # input with an answer: the evaluator raises on the whole input.
         possible = np.ones(combinations.count, dtype=bool)
         for codes, distinct in intended.values():
-            if len(distinct):
+            if any(value is meaning_lib.UNDEFINED for value in distinct):
                 possible &= ~np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)[codes]
         low, high = self._outputs(tables, bounds, combinations, possible)  # the BOS position's last
         outputs, bos_outputs = (low[:-1], high[:-1]), (low[-1:], high[-1:])
@@ -89,7 +89,8 @@ class _Group:
         """Per written label, the program's value at every combination, as (codes, distinct values)."""
         inner = math.prod(len(rows[name]) for name in combinations.names[len(frontier):])
         found = self.context.intended(self.block, list(self.writes), frontier, tables, rows, own=True)
-        return {name: (np.repeat(codes, inner), distinct) for name, (codes, distinct) in found.items()}
+        return {name: (codes if inner == 1 else np.repeat(codes, inner), distinct)
+                for name, (codes, distinct) in found.items()}
 
     # --------------------------------------------------------------------------------- computing
     def _outputs(self, tables: dict, bounds: dict, combinations: context_lib.Combinations,
@@ -119,21 +120,34 @@ class _Group:
         lows, highs = [], []
         size = max(1, CHUNK_ENTRIES // max(units, outputs, 1))
         bos = {name: np.array([tables[name].num_rows - 1]) for name in combinations.names}
-        for chosen in _with_bos(combinations.chunks(size, only), bos):
-            center = sum(bounds[name].center[chosen[name]] for name in self.reads)
-            cat_lo = sum((bounds[name].lo[chosen[name]] for name in self.reads if name not in numerical), 0.0)
-            cat_hi = sum((bounds[name].hi[chosen[name]] for name in self.reads if name not in numerical), 0.0)
-            num_lo = sum((bounds[name].lo[chosen[name]] for name in numerical), 0.0)
-            num_hi = sum((bounds[name].hi[chosen[name]] for name in numerical), 0.0)
-            total = sum((bounds[name].main[chosen[name]] + bounds[name].rest[chosen[name]] for name in self.reads),
-                        0.0)
-            rest = sum((bounds[name].rest[chosen[name]] for name in self.reads), 0.0)
+        # per read label, what every combination sums over the labels, stacked: the center, main + rest and rest
+        # (summed over every label), the deviation's low and high ends (over the categorical ones, then the
+        # numerical ones); one gather per label, the sums added label by label as one each would be
+        stacked = {name: np.array([bounds[name].center, bounds[name].main + bounds[name].rest, bounds[name].rest,
+                                   bounds[name].lo, bounds[name].hi], dtype=np.float64) for name in self.reads}
+        single = {name for name in self.reads if len(combinations.rows[combinations.names.index(name)]) == 1}
+        for chosen, with_bos in _with_bos(combinations.chunks(size, only), bos):
+            count = len(next(iter(chosen.values()))) if chosen else 1
+            # a label of one row reads alike in every combination of a chunk without BOS: a row, broadcast
+            fixed = set() if with_bos else single
+            every, deviations = 0, {False: 0.0, True: 0.0}  # sums: over every label; categorical, numerical
+            for name in self.reads:
+                index = chosen[name][:1] if name in fixed else chosen[name]
+                every = _added(every, stacked[name][:3].take(index, axis=1), (3, count, units))
+                deviations[name in numerical] = _added(deviations[name in numerical],
+                                                       stacked[name][3:].take(index, axis=1), (2, count, units))
+            center, total, rest = np.broadcast_to(every, (3, count, units))
+            (cat_lo, cat_hi), (num_lo, num_hi) = (np.broadcast_to(deviations[kind], (2, count, units))
+                                                  for kind in (False, True))
             rounding = self.arithmetic.dot_error(len(self.reads), total, rest, terms)
-            low = center + cat_lo + num_lo - rounding
-            high = center + cat_hi + num_hi + rounding
+            center_lo, center_hi = center + cat_lo, center + cat_hi
+            low = center_lo + num_lo
+            low -= rounding
+            high = center_hi + num_hi
+            high += rounding
             active = low >= 0.0
-            h_lo = np.where(active, center + cat_lo - rounding, 0.0)
-            h_hi = np.where(active, center + cat_hi + rounding, np.maximum(high, 0.0))
+            h_lo = np.where(active, center_lo - rounding, 0.0)
+            h_hi = np.where(active, center_hi + rounding, np.maximum(high, 0.0))
             out_lo = _times(h_lo, mats[0]) - _times(h_hi, mats[1])
             out_hi = _times(h_hi, mats[0]) - _times(h_lo, mats[1])
             for name in numerical:  # what the active units read from a numerical input, combined first
@@ -225,12 +239,14 @@ class _Group:
         if missing:
             self.context.fail(self.block, f"the program gives {name!r} the value {missing[0]!r}, which has no "
                               "direction in the residual (value-set inference missed it)")
-        rows = _summaries(label, hot[codes], low[defined], high[defined])
-        merged = _hull(rows[1:], codes, len(states))
-        bos = _summaries(label, np.array([0 if label.numerical else -1]), bos_outputs[0][:, columns],
-                         bos_outputs[1][:, columns])
-        arrays = [np.concatenate([part, bos_part]) for part, bos_part in zip(merged, bos[1:])]
-        table = tables_lib.build(label, (*states, tables_lib.AT_BOS), np.concatenate([hot, bos[0]]),
+        # every combination's summary and, last, the BOS position's (each row's on its own, so at once)
+        bos_hot = np.array([0 if label.numerical else -1])
+        summaries = _summaries(label, np.concatenate([hot[codes], bos_hot]),
+                               np.concatenate([low[defined], bos_outputs[0][:, columns]]),
+                               np.concatenate([high[defined], bos_outputs[1][:, columns]]))
+        rows = tuple(part[:-1] for part in summaries)
+        arrays = _hull(rows[1:], codes, len(states), [part[-1] for part in summaries[1:]])
+        table = tables_lib.build(label, (*states, tables_lib.AT_BOS), np.concatenate([hot, bos_hot]),
                                  (arrays[0], arrays[1]), (arrays[2], arrays[3]), (arrays[4], arrays[5]))
         self.context.store(name, table)
         # what blame names if the proof fails: found then, from what this block saw
@@ -259,17 +275,25 @@ def _worst(label, states, codes, rows, defined, tables, combinations) -> dict | 
     return worst
 
 
+def _added(found, part: np.ndarray, shape: tuple[int, ...]):
+    """``found + part`` (``found`` a number to start, or a sum so far), in place once ``found`` has ``shape``."""
+    if isinstance(found, np.ndarray) and found.shape == shape:  # ``part`` is a row or ``shape``
+        np.add(found, part, out=found)
+        return found
+    return found + part
+
+
 def _with_bos(chunks, bos: dict[str, np.ndarray]):
-    """The chunks' rows, with the BOS position's combination after the last."""
+    """The chunks' rows, with the BOS position's combination after the last; each with whether it holds BOS."""
     last = None
     for _, chosen in chunks:
         if last is not None:
-            yield last
+            yield last, False
         last = chosen
     if last is None:
-        yield bos
+        yield bos, True
     else:
-        yield {name: np.concatenate([rows, bos[name]]) for name, rows in last.items()}
+        yield {name: np.concatenate([rows, bos[name]]) for name, rows in last.items()}, True
 
 
 def _value(state: Hashable) -> Hashable:
@@ -313,13 +337,12 @@ def _summaries(label: residual_lib.Label, hot: np.ndarray, low: np.ndarray,
     return hot, hot_lo, hot_hi, cold_lo, cold_hi, sum_lo, sum_hi
 
 
-def _hull(rows: tuple[np.ndarray, ...], codes: np.ndarray, count: int) -> list[np.ndarray]:
+def _hull(rows: tuple[np.ndarray, ...], codes: np.ndarray, count: int, bos: list[float]) -> list[np.ndarray]:
     """Per state, the hull of the summaries (hot low, hot high, cold low, cold high, sum low, sum high) of its
-    combinations."""
-    merged = []
-    for index, values in enumerate(rows):
-        low_side = index % 2 == 0
-        target = np.full(count, np.inf if low_side else -np.inf)
-        (np.minimum if low_side else np.maximum).at(target, codes, values)
-        merged.append(target)
-    return merged
+    combinations, and last the BOS position's summary ``bos``."""
+    lows = np.full((count + 1, 3), np.inf)  # per state, the low sides (hot, cold, sum); BOS's last
+    highs = np.full((count + 1, 3), -np.inf)
+    np.minimum.at(lows, codes, np.array(rows[0::2]).T)
+    np.maximum.at(highs, codes, np.array(rows[1::2]).T)
+    lows[count], highs[count] = bos[0::2], bos[1::2]
+    return [side[:, index] for index in range(3) for side in (lows, highs)]

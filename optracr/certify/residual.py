@@ -88,6 +88,7 @@ class LabelRows:
     size: int
     rows: np.ndarray
     places: np.ndarray
+    span: slice | None = None  # the rows as a slice, when they are consecutive and hold every direction in order
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -110,24 +111,32 @@ class Residual:
         cache = self.__dict__.setdefault("_layouts", {})
         found = cache.get(id(space))
         if found is None or found[0] is not space:
-            names: dict[str, int] = {}
-            label_ids, places = [], []
-            for direction in space.basis:
-                label_ids.append(names.setdefault(direction.name, len(names)))
-                places.append(self.labels[direction.name].local(direction))
-            label_ids_array = np.array(label_ids, dtype=np.int64)
-            places_array = np.array(places, dtype=np.int64)
-            # each label's rows, in order: the stable sort by label cut at each label's count
-            order = np.argsort(label_ids_array, kind="stable")
-            ends = np.cumsum(np.bincount(label_ids_array, minlength=len(names))).tolist()
-            groups, start = [], 0
-            for name, end in zip(names, ends):  # names in the order of their ids
-                rows = order[start:end]
-                groups.append(LabelRows(name, self.labels[name].size, rows, places_array[rows]))
-                start = end
-            found = (space, label_ids_array, tuple(groups))
+            where = self._where()
+            members: dict[str, tuple[int, list[int], list[int]]] = {}  # name -> (its id, rows, places)
+            label_ids = []
+            for row, direction in enumerate(space.basis):
+                name, place = where[direction]
+                entry = members.get(name)
+                if entry is None:
+                    entry = members[name] = (len(members), [], [])
+                label_ids.append(entry[0])
+                entry[1].append(row)
+                entry[2].append(place)
+            groups = tuple(LabelRows(name, self.labels[name].size, np.array(rows, dtype=np.int64),
+                                     np.array(places, dtype=np.int64), _span(rows, places, self.labels[name].size))
+                           for name, (_, rows, places) in members.items())
+            found = (space, np.array(label_ids, dtype=np.int64), groups)
             cache[id(space)] = found
         return found[1], found[2]
+
+    def _where(self) -> dict[craft.BasisDirection, tuple[str, int]]:
+        """Per direction of the residual, its label and its index there (built once)."""
+        where = self.__dict__.get("_where_cache")
+        if where is None:
+            where = {direction: (label.name, local) for label in self.labels.values()
+                     for local, direction in enumerate(label.directions)}
+            object.__setattr__(self, "_where_cache", where)
+        return where
 
     def labels_of(self, positions: np.ndarray) -> list[str]:
         """The labels the given residual positions belong to, each once, in residual order."""
@@ -164,15 +173,24 @@ def residual_of(layered, program_graph: frontend.ProgramGraph) -> Residual:
 def split_rows(residual: Residual, space: craft.VectorSpaceWithBasis, matrix: np.ndarray) -> dict[str, np.ndarray]:
     """``matrix``'s rows (indexed by ``space``'s directions) per residual label, each as a (label size x columns)
     matrix in the label's direction order; labels whose rows are all zero are left out."""
-    label_ids, groups = residual.layout(space)
-    live = np.bincount(label_ids, weights=matrix.any(axis=1), minlength=len(groups)) if len(label_ids) else ()
+    _, groups = residual.layout(space)
     found: dict[str, np.ndarray] = {}
-    for label_id in np.flatnonzero(live).tolist():
-        group = groups[label_id]
-        block = np.zeros((group.size, matrix.shape[1]))
-        block[group.places] = matrix[group.rows]  # a space lists each direction once
-        found[group.name] = block
+    for group in groups:
+        if group.span is not None:  # the label's rows as they are (a copy)
+            block = np.array(matrix[group.span], dtype=np.float64)
+        else:
+            block = np.zeros((group.size, matrix.shape[1]))
+            block[group.places] = matrix[group.rows]  # a space lists each direction once
+        if block.any():
+            found[group.name] = block
     return found
+
+
+def _span(rows: list[int], places: list[int], size: int) -> slice | None:
+    """``rows`` as a slice when they are consecutive and ``places`` are every direction of the label in order."""
+    if len(places) != size or places != list(range(size)) or rows != list(range(rows[0], rows[0] + len(rows))):
+        return None
+    return slice(rows[0], rows[0] + len(rows))
 
 
 def _label(

@@ -48,6 +48,16 @@ def state_key(state: Hashable) -> Hashable:
     return state if isinstance(state, _State) else frontend.value_key(state)
 
 
+def _state_keys(states: Sequence[Hashable]) -> tuple[Hashable, ...]:
+    """``state_key`` of every state (the common kinds keyed inline, as ``frontend.value_key`` keys them)."""
+    plain = _PLAIN_KINDS
+    return tuple([(kind, state) if (kind := type(state)) in plain and not (kind is float and state == 0.0)
+                  else state_key(state) for state in states])
+
+
+_PLAIN_KINDS = frozenset({int, bool, str, float})
+
+
 def shown(state: Hashable) -> str:
     """A state in words."""
     if state is NO_VALUE:
@@ -76,18 +86,25 @@ class Table:
         rows = len(self.states)
         if rows == 0 or self.states[-1] is not AT_BOS:
             raise OptracrBug(f"table of {self.label.name!r}: the last state is the BOS position's")
-        arrays = {"hot": np.asarray(self.hot, dtype=np.int64)}
-        arrays.update((field, np.asarray(getattr(self, field), dtype=np.float64)) for field in _FLOAT_FIELDS)
-        for field, array in arrays.items():
-            if array.shape != (rows,):
-                raise OptracrBug(f"table of {self.label.name!r}: {field} needs one entry per state")
-        if np.isnan(np.concatenate([arrays[field] for field in _FLOAT_FIELDS])).any():
-            for field in _FLOAT_FIELDS:  # a bound lost to inf - inf: nothing is known there
-                arrays[field] = np.where(np.isnan(arrays[field]), 0.0 if field == "center" else (
-                    -np.inf if field.endswith("_lo") else np.inf), arrays[field])
-        for field, array in arrays.items():
-            array.setflags(write=False)
-            object.__setattr__(self, field, array)
+        hot = np.asarray(self.hot, dtype=np.int64)
+        try:  # every float field at once, one row each (a copy: the table owns its arrays)
+            floats = np.array([getattr(self, field) for field in _FLOAT_FIELDS], dtype=np.float64)
+        except ValueError:  # fields of different lengths
+            floats = None
+        if hot.shape != (rows,) or floats is None or floats.shape != (len(_FLOAT_FIELDS), rows):
+            for field in ("hot", *_FLOAT_FIELDS):
+                if np.shape(getattr(self, field)) != (rows,):
+                    raise OptracrBug(f"table of {self.label.name!r}: {field} needs one entry per state")
+        lost = np.isnan(floats)
+        if lost.any():  # a bound lost to inf - inf: nothing is known there
+            floats[0] = np.where(lost[0], 0.0, floats[0])
+            for index, field in enumerate(_FLOAT_FIELDS[1:], start=1):
+                floats[index] = np.where(lost[index], -np.inf if field.endswith("_lo") else np.inf, floats[index])
+        hot.setflags(write=False)
+        floats.setflags(write=False)
+        object.__setattr__(self, "hot", hot)
+        for index, field in enumerate(_FLOAT_FIELDS):
+            object.__setattr__(self, field, floats[index])
 
     @property
     def exact(self) -> bool:
@@ -119,12 +136,12 @@ class Table:
         """The identities of the states of ``rows`` (remembered per table: a memo key for what depends on them)."""
         keys = self.__dict__.get("_state_keys")
         if keys is None:
-            keys = tuple(state_key(state) for state in self.states)
+            keys = _state_keys(self.states)
             object.__setattr__(self, "_state_keys", keys)
-        rows = np.asarray(rows)
+        rows = rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
         if len(rows) == len(keys) - 1 and (len(rows) == 0 or (rows[0] == 0 and rows[-1] == len(rows) - 1)):
             return keys[:-1]
-        return tuple(keys[row] for row in rows.tolist())
+        return tuple([keys[row] for row in rows])
 
     def row_of(self, state: Hashable) -> int:
         """The row of ``state`` (KeyError when the label never holds it)."""
@@ -146,7 +163,26 @@ class Table:
         """Per row, what the hot direction should hold: 1, or a numerical label's value (0 at BOS)."""
         if not self.label.numerical:
             return np.ones(self.num_rows)
-        return np.array([0.0 if isinstance(s, _State) else float(s) for s in self.states])
+        return self.numbers()[0]
+
+    def numbers(self) -> tuple[np.ndarray, np.ndarray]:
+        """A numerical label's states as numbers (0 for no value and at BOS), and which states are values
+        (remembered per table)."""
+        found = self.__dict__.get("_numbers")
+        if found is None:
+            try:  # every state but BOS's a value: numpy converts them as float() does
+                numbers = np.array((*self.states[:-1], 0.0), dtype=np.float64)
+                if numbers.shape != (self.num_rows,):
+                    raise ValueError("a state is not one number")
+                is_value = np.arange(self.num_rows) < self.num_rows - 1
+            except (TypeError, ValueError, OverflowError):  # NO_VALUE among them (or no numbers at all)
+                is_value = np.array([not isinstance(s, _State) for s in self.states], dtype=bool)
+                numbers = np.array([float(s) if value else 0.0 for s, value in zip(self.states, is_value.tolist())])
+            found = (numbers, is_value)
+            for array in found:
+                array.setflags(write=False)
+            object.__setattr__(self, "_numbers", found)
+        return found
 
     def magnitude(self) -> np.ndarray:
         """Per row, a bound on the sum of |direction| over the label (its L1 norm)."""
@@ -192,9 +228,9 @@ def ideal(label: residual_lib.Label, states: Sequence[Hashable]) -> Table:
 def ideal_rows(label: residual_lib.Label, states: Sequence[Hashable], hot: Sequence[int]) -> Table:
     """Exact one-hots: per state, 1 in its ``hot`` direction (none where it is -1) and 0 elsewhere."""
     hot = np.asarray(hot, dtype=np.int64)
-    ones = np.where(hot >= 0, 1.0, 0.0)
+    ones = np.where(hot >= 0, 1.0, 0.0)  # the hot box, and the center (``build``'s: 1 where a direction is hot)
     zeros = np.zeros(len(hot))
-    return build(label, tuple(states), hot, (ones, ones), (zeros, zeros), (zeros, zeros))
+    return Table(label, tuple(states), hot, ones, ones, ones, zeros, zeros, zeros, zeros)
 
 
 # ------------------------------------------------------------------------------------------ reading rows
@@ -264,7 +300,7 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
     columns = weights.shape[1]
     if table.exact and weights.shape[0]:
         return _exact_rows(table, weights, rows)
-    if weights.shape[0] == columns and weights.shape[0] > 1 and np.array_equal(weights, np.eye(columns)):
+    if weights.shape[0] == columns > 1 and np.count_nonzero(weights) == columns and (weights.diagonal() == 1.0).all():
         return _identity_rows(table, rows)
     if weights.shape[0] == 1 and not (table.hot.any() or table.cold_lo.any() or table.cold_hi.any() or
                                       table.sum_lo.any() or table.sum_hi.any()) and np.isfinite(weights).all():
@@ -376,7 +412,7 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
     left_center = np.where(left_hot >= 0, left.center[left_rows], 0.0)
     right_center = np.where(right_hot >= 0, right.center[right_rows], 0.0)
     hot_weights = weights[np.maximum(left_hot, 0)][:, np.maximum(right_hot, 0)]
-    center = np.outer(left_center, right_center) * hot_weights
+    center = (left_center[:, None] * right_center[None, :]) * hot_weights  # np.outer's product, then the weights
     if left.exact and right.exact:  # nothing off the hot entries
         return center, np.zeros_like(center)
     absolute = np.abs(weights)
@@ -385,11 +421,11 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
     largest = float(absolute.max()) if weights.size else 0.0
     left_dev = _deviation_size(left, left_rows)
     right_dev = _deviation_size(right, right_rows)
-    reach = (np.outer(left_dev, np.abs(right_center) * np.where(right_hot >= 0, column_max[np.maximum(right_hot, 0)],
-                                                                  0.0))
-             + np.outer(np.abs(left_center) * np.where(left_hot >= 0, row_max[np.maximum(left_hot, 0)], 0.0),
-                        right_dev)
-             + 2.0 * largest * np.outer(left_dev, right_dev))
+    right_reach = np.abs(right_center) * np.where(right_hot >= 0, column_max[np.maximum(right_hot, 0)], 0.0)
+    left_reach = np.abs(left_center) * np.where(left_hot >= 0, row_max[np.maximum(left_hot, 0)], 0.0)
+    # np.outer's products, by broadcasting
+    reach = (left_dev[:, None] * right_reach[None, :] + left_reach[:, None] * right_dev[None, :]
+             + 2.0 * largest * (left_dev[:, None] * right_dev[None, :]))
     return center, np.where(np.isnan(reach), np.inf, reach)
 
 

@@ -124,8 +124,11 @@ class ModelWeights:
         blocks = []
         for query_name, rows in query.items():
             for group in key_groups:
-                scores = np.zeros((rows.shape[0], group.size))
-                scores[:, group.places] = rows[:, group.rows]
+                if group.span is not None:  # the key label's columns as they are (a copy)
+                    scores = np.array(rows[:, group.span], dtype=np.float64)
+                else:
+                    scores = np.zeros((rows.shape[0], group.size))
+                    scores[:, group.places] = rows[:, group.rows]
                 if scores.any():
                     blocks.append((query_name, group.name, scores))
         values = {}
@@ -170,7 +173,8 @@ class ModelWeights:
     def _group(layer: int, reads: dict[str, np.ndarray], writes: dict[str, np.ndarray], labels: list[str],
                units: np.ndarray) -> GroupWeights:
         """The group of hidden ``units`` (ascending) writing ``labels``."""
-        group_reads = {name: rows[:, units] for name, rows in reads.items() if rows[:, units].any()}
+        group_reads = {name: part for name, part in ((name, rows[:, units]) for name, rows in reads.items())
+                       if part.any()}
         group_writes = {name: writes[name][:, units].T for name in labels}
         block = findings.Block("mlp", layer, units=tuple(units.tolist()), writes=tuple(labels))
         return GroupWeights(block, group_reads, group_writes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 
 import optracr
 from optracr import frontend
@@ -64,6 +65,26 @@ def test_many_combinations_at_once_apply_functions_as_the_evaluator_does_on_none
     assert "both" in found.raised
 
 
+def test_a_function_raising_where_every_argument_has_a_value_marks_only_those_combinations() -> None:
+    both = rasp.SequenceMap(lambda a, i: a // i, rasp.tokens, rasp.indices).named("both")  # raises at index 0
+    found, _ = _meaning(both, {4, 6}, 3, fold=False, fuse=False, partial_functions="allow")
+    pairs = list(itertools.product([4, 6], [0, 1, 2]))
+    columns = {"tokens": (np.array([0, 0, 0, 1, 1, 1]), [4, 6]), "indices": (np.array([0, 1, 2] * 2), [0, 1, 2])}
+    codes, distinct = found.values_over(["both"], columns, own=True)["both"]
+    got = [distinct[code] for code in codes]
+    assert got == [meaning.UNDEFINED, 4, 2, meaning.UNDEFINED, 6, 3]
+    assert got[1:3] + got[4:] == [frontend.apply_function(both, a, i) for a, i in pairs if i]
+    assert "both" in found.raised
+
+
+def test_a_function_applied_everywhere_at_once_raises_nothing() -> None:
+    both = rasp.SequenceMap(lambda a, i: a * 10 + i, rasp.tokens, rasp.indices).named("both")
+    found, _ = _meaning(both, {4, 6}, 3, fold=False, fuse=False)
+    columns = {"tokens": (np.array([0, 0, 0, 1, 1, 1]), [4, 6]), "indices": (np.array([0, 1, 2] * 2), [0, 1, 2])}
+    codes, distinct = found.values_over(["both"], columns, own=True)["both"]
+    assert [distinct[code] for code in codes] == [40, 41, 42, 60, 61, 62] and not found.raised
+
+
 def test_many_combinations_at_once_keep_equal_values_of_different_types_apart() -> None:
     typed = rasp.Map(lambda t: {0: True, 1: 1, 2: 1.0}[t], rasp.tokens).named("typed")
     found, _ = _meaning(typed, {0, 1, 2}, 2, fold=False, fuse=False)
@@ -84,6 +105,41 @@ def test_selects_never_picks_a_none_key_or_query() -> None:
     select = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.TRUE)
     assert frontend.selects(select, "a", "b")
     assert not frontend.selects(select, None, "b") and not frontend.selects(select, "a", None)
+
+
+def _deduplicated_by_value_key(codes: np.ndarray, values: list) -> tuple[list[int], list]:
+    """The general rule, written out: one entry per ``frontend.value_key``, numbered by first appearance."""
+    index: dict = {}
+    for value in values:
+        index.setdefault(frontend.value_key(value), (len(index), value))
+    return [index[frontend.value_key(values[code])][0] for code in codes.tolist()], [v for _, v in index.values()]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_numbers_are_deduplicated_by_numpy_as_by_their_value_keys(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    pool = [0.0, -0.0, 1.5, -2.25, 1e-300, 3.0] if seed % 2 else [0, 1, -7, 2**40, 5]
+    values = [pool[i] for i in rng.integers(0, len(pool), int(rng.integers(16, 60)))]
+    codes = rng.integers(0, len(values), 200)
+    fast = meaning._deduplicated_numbers(codes, values)
+    assert fast is not None
+    expected_codes, expected_values = _deduplicated_by_value_key(codes, values)
+    assert fast[0].tolist() == expected_codes
+    assert [frontend.value_key(value) for value in fast[1]] == [frontend.value_key(v) for v in expected_values]
+    assert [type(value) for value in fast[1]] == [type(value) for value in expected_values]
+    general_codes, general_values = meaning._deduplicated(codes, values)
+    assert general_codes.tolist() == expected_codes and len(general_values) == len(expected_values)
+
+
+@pytest.mark.parametrize("values", [
+    [1.0] * 20 + [float("nan")],  # NaNs are one value only as one object
+    [1] * 20 + [True],  # mixed kinds
+    [1] * 20 + [2**70],  # beyond int64
+    [1.0, 2.0],  # too few to be worth numpy
+    ["a"] * 20,
+])
+def test_other_lists_are_left_to_the_general_rule(values: list) -> None:
+    assert meaning._deduplicated_numbers(np.arange(len(values)), values) is None
 
 
 def _balance() -> rasp.SOp:

@@ -106,3 +106,42 @@ def test_reading_through_the_identity_is_each_directions_own_range(seed: int) ->
         for trial in range(200):
             value = _draw(rng, table, row, extreme=trial % 2 == 0)
             assert np.all(value >= bound.low[row] - 1e-12) and np.all(value <= bound.high[row] + 1e-12)
+
+
+def test_state_keys_are_each_states_key() -> None:
+    states = [1, True, 1.0, 0.0, -0.0, float("nan"), "a", (1, 2.0), frozenset({1}), 2.5, -3, False, tables.NO_VALUE,
+              tables.AT_BOS]
+    keys = tables._state_keys(states)
+    assert len(keys) == len(states)
+    for key, state in zip(keys, states):
+        assert key == tables.state_key(state) or (key is not state and repr(key) == repr(tables.state_key(state)))
+
+
+def test_a_bound_lost_to_nan_becomes_unknown() -> None:
+    nan = float("nan")
+    table = tables.build(_label(2), (0, tables.AT_BOS), [0, -1], ([nan, 0.0], [1.0, nan]), ([0.0, nan], [0.0, 0.0]),
+                         ([0.0, 0.0], [nan, 0.0]))
+    assert table.hot_lo.tolist() == [-np.inf, 0.0] and table.hot_hi.tolist() == [1.0, np.inf]
+    assert table.cold_lo.tolist() == [0.0, -np.inf] and table.sum_hi.tolist() == [np.inf, 0.0]
+    assert table.center.tolist() == [1.0, 0.0]
+    assert not table.hot_lo.flags.writeable
+
+
+@pytest.mark.parametrize("field", ["hot_lo", "cold_hi", "sum_hi"])
+def test_a_table_needs_one_entry_per_state_in_every_field(field: str) -> None:
+    arrays = {"hot": [0, -1], "hot_lo": [1.0, 0.0], "hot_hi": [1.0, 0.0], "cold_lo": [0.0, 0.0],
+              "cold_hi": [0.0, 0.0], "sum_lo": [0.0, 0.0], "sum_hi": [0.0, 0.0]}
+    arrays[field] = arrays[field] + arrays[field][:1]
+    with pytest.raises(OptracrBug, match=f"{field} needs one entry per state"):
+        tables.build(_label(2), (0, tables.AT_BOS), arrays["hot"], (arrays["hot_lo"], arrays["hot_hi"]),
+                     (arrays["cold_lo"], arrays["cold_hi"]), (arrays["sum_lo"], arrays["sum_hi"]))
+
+
+@pytest.mark.parametrize("states", [(0.5, 2, True, tables.AT_BOS), (0.5, tables.NO_VALUE, -1, tables.AT_BOS)])
+def test_a_numerical_tables_states_as_numbers_are_their_floats(states: tuple) -> None:
+    label = _label(1, numerical=True)
+    table = tables.ideal(label, states)
+    numbers, is_value = table.numbers()
+    expected = [0.0 if isinstance(state, type(tables.AT_BOS)) else float(state) for state in states]
+    assert numbers.tolist() == expected and table.intended_hot().tolist() == expected
+    assert is_value.tolist() == [not isinstance(state, type(tables.AT_BOS)) for state in states]
