@@ -150,17 +150,15 @@ class _Group:
             h_hi = np.where(active, center_hi + rounding, np.maximum(high, 0.0))
             out_lo = _times(h_lo, mats[0]) - _times(h_hi, mats[1])
             out_hi = _times(h_hi, mats[0]) - _times(h_lo, mats[1])
-            for name in numerical:  # what the active units read from a numerical input, combined first
-                coefficient = _times(active * self.reads[name][0], self.group.sparse_second_layer)
-                table = tables[name]
-                row = chosen[name]
-                ends = (coefficient * (table.hot_lo[row] - table.center[row])[:, None],
-                        coefficient * (table.hot_hi[row] - table.center[row])[:, None])
-                out_lo += np.minimum(*ends)
-                out_hi += np.maximum(*ends)
+            # what the active units read from a numerical input, combined first
+            numerical_ends = [self._combined_ends(tables[name], chosen[name], self.reads[name][0], active, None)
+                              for name in numerical]
+            for low_end, high_end in numerical_ends:
+                out_lo += low_end
+                out_hi += high_end
             if active.any():
                 out_lo, out_hi = self._categorical_combined(tables, chosen, center, high, rounding, active,
-                                                            numerical, (out_lo, out_hi))
+                                                            numerical, numerical_ends, (out_lo, out_hi))
             spread = second_layer * _times(np.maximum(np.abs(h_lo), np.abs(h_hi)), mats[2])
             low_side, high_side = tables_lib.widened(out_lo - spread, out_hi + spread)
             lows.append(low_side)
@@ -169,8 +167,25 @@ class _Group:
             return np.zeros((0, outputs)), np.zeros((0, outputs))
         return np.concatenate(lows), np.concatenate(highs)
 
+    def _combined_ends(self, table: tables_lib.Table, row: np.ndarray, weights: np.ndarray, active: np.ndarray,
+                       direction: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """The (low, high) ends of what the active units make, through the second layer, of one input direction's
+        deviation from its center: the hot direction's box, or ``[cold_lo, cold_hi]`` where another direction is
+        hot (``direction`` None: a numerical input, always hot)."""
+        coefficient = _times(active * weights, self.group.sparse_second_layer)
+        hot_deviation = (table.hot_lo[row] - table.center[row], table.hot_hi[row] - table.center[row])
+        if direction is None:
+            low, top = hot_deviation
+        else:
+            is_hot = table.hot[row] == direction
+            low = np.where(is_hot, hot_deviation[0], table.cold_lo[row])
+            top = np.where(is_hot, hot_deviation[1], table.cold_hi[row])
+        ends = (coefficient * low[:, None], coefficient * top[:, None])
+        return np.minimum(*ends), np.maximum(*ends)
+
     def _categorical_combined(self, tables: dict, chosen: dict, center: np.ndarray, high: np.ndarray,
                               rounding: np.ndarray, active: np.ndarray, numerical: list[str],
+                              numerical_ends: list[tuple[np.ndarray, np.ndarray]],
                               bounds: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """``bounds`` narrowed by a second bound in which what the active units read from each categorical input
         is combined before it is bounded, direction by direction (as for a numerical input): units that read a
@@ -184,30 +199,14 @@ class _Group:
         h_hi = np.where(active, center + rounding, np.maximum(high, 0.0))
         out_lo = _times(h_lo, mats[0]) - _times(h_hi, mats[1])
         out_hi = _times(h_hi, mats[0]) - _times(h_lo, mats[1])
-        for name in numerical:  # as in _outputs
-            coefficient = _times(active * self.reads[name][0], self.group.sparse_second_layer)
-            table, row = tables[name], chosen[name]
-            ends = (coefficient * (table.hot_lo[row] - table.center[row])[:, None],
-                    coefficient * (table.hot_hi[row] - table.center[row])[:, None])
-            if not (np.isfinite(ends[0]).all() and np.isfinite(ends[1]).all()):
-                return bounds
-            out_lo = out_lo + np.minimum(*ends)
-            out_hi = out_hi + np.maximum(*ends)
-        for name in categorical:  # each direction's deviation times what the active units make of it
-            table, row = tables[name], chosen[name]
-            hot = table.hot[row]
-            for direction, weights in enumerate(self.reads[name]):
-                if not weights.any():
-                    continue
-                coefficient = _times(active * weights, self.group.sparse_second_layer)
-                is_hot = hot == direction
-                low = np.where(is_hot, table.hot_lo[row] - table.center[row], table.cold_lo[row])[:, None]
-                top = np.where(is_hot, table.hot_hi[row] - table.center[row], table.cold_hi[row])[:, None]
-                if not (np.isfinite(low).all() and np.isfinite(top).all()):
-                    return bounds  # a direction with no finite bound: the unit-by-unit bound is all there is
-                ends = (coefficient * low, coefficient * top)
-                out_lo = out_lo + np.minimum(*ends)
-                out_hi = out_hi + np.maximum(*ends)
+        categorical_ends = (self._combined_ends(tables[name], chosen[name], weights, active, direction)
+                            for name in categorical for direction, weights in enumerate(self.reads[name])
+                            if weights.any())
+        for low_end, high_end in (*numerical_ends, *categorical_ends):
+            if not (np.isfinite(low_end).all() and np.isfinite(high_end).all()):
+                return bounds  # an input with no finite bound: the unit-by-unit bound is all there is
+            out_lo = out_lo + low_end
+            out_hi = out_hi + high_end
         return np.maximum(bounds[0], out_lo), np.minimum(bounds[1], out_hi)
 
     # --------------------------------------------------------------------------------- storing

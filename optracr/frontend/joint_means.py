@@ -85,10 +85,8 @@ def _contributions(
     if first is second:
         pairs = {(value, value) for value in values_of(first).value_set}
     elif isinstance(first, language.Map) and isinstance(second, language.Map) and first.inner is second.inner:
-        try:
-            pairs = {(first.f(value), second.f(value)) for value in values_of(first.inner).value_set}
-        except Exception:  # a function that raises here is reported by validate; keep the product
-            pairs = None
+        # neither raises on its inner values: the caller has checked that neither dropped an input
+        pairs = {(first.f(value), second.f(value)) for value in values_of(first.inner).value_set}
     else:
         pairs = None
     if pairs is None:
