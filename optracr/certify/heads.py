@@ -215,10 +215,10 @@ class _Head:
         chosen = selected(picks) & defined
         unchosen = ~chosen & defined
         stats = {"b_lo": b_low, "b_hi": b_high,
-                 "s_lo": np.where(chosen, low, np.inf).min(axis=1, initial=np.inf),
-                 "s_hi": np.where(chosen, high, -np.inf).max(axis=1, initial=-np.inf),
-                 "u_lo": np.where(unchosen, low, np.inf).min(axis=1, initial=np.inf),
-                 "u_hi": np.where(unchosen, high, -np.inf).max(axis=1, initial=-np.inf)}
+                 "s_lo": np.minimum.reduce(low, axis=1, where=chosen, initial=np.inf),
+                 "s_hi": np.maximum.reduce(high, axis=1, where=chosen, initial=-np.inf),
+                 "u_lo": np.minimum.reduce(low, axis=1, where=unchosen, initial=np.inf),
+                 "u_hi": np.maximum.reduce(high, axis=1, where=unchosen, initial=-np.inf)}
         itself = None  # key states the query's own position can be in (it is a key too)
         for name in shared:
             same = query_index[name][:, None] == key_index[name][None, :-1]
@@ -350,23 +350,29 @@ class _Head:
         z_sum_lo, z_sum_hi = float(low[present].sum(axis=1).min()), float(high[present].sum(axis=1).max())
         slack = self.eta * max(abs(z_lo), abs(z_hi), 1e-300) + self.output_rounding
         slack_sum = self.eta * max(abs(z_sum_lo), abs(z_sum_hi)) + self.output_rounding * target.size
-        states, rows = [], []
+        rows = []
         used = np.flatnonzero(self.selected_by_some)
         by_code = used[np.argsort(codes[used], kind="stable")]  # the used key states by value, each in order
         found, starts = np.unique(codes[by_code], return_index=True)
         ends = [*starts[1:].tolist(), len(by_code)]
-        for code, start, end in zip(found.tolist(), starts.tolist(), ends):
-            members = by_code[start:end]
+        hot_of = []  # per value met: its hot direction (-1 for None)
+        for code in found.tolist():
             value = distinct[code]
-            state = tables_lib.NO_VALUE if value is None else value
-            hot = -1 if value is None else target.direction_index(value)
-            if value is not None and hot < 0:
+            hot_of.append(-1 if value is None else target.direction_index(value))
+            if value is not None and hot_of[-1] < 0:
                 self.context.fail(self.block, f"the program gives {self.target!r} the value {value!r}, which has no "
                                   "direction in the residual (value-set inference missed it)")
+        hot_groups = [group for group, hot in enumerate(hot_of) if hot >= 0]
+        summaries = dict(zip(hot_groups, _hot_summaries(
+            low, high, [by_code[starts[group]:ends[group]] for group in hot_groups], [hot_of[g] for g in hot_groups])))
+        for group, (code, hot) in enumerate(zip(found.tolist(), hot_of)):
+            value = distinct[code]
+            if value is not None and hot < 0:
                 continue
-            mine = _summary(hot, low[members], high[members])
+            state = tables_lib.NO_VALUE if value is None else value
+            members = by_code[starts[group]:ends[group]]
+            mine = summaries[group] if hot >= 0 else _summary(hot, low[members], high[members])
             rows.append((state, hot, _mix(mine, hot, stray, z_lo, z_hi, z_sum_lo, z_sum_hi, slack, slack_sum)))
-            states.append(state)
         bos_value = _summary(-1, low[-1:], high[-1:])
         if np.any(self.flags["self_unsel"][:-1]):
             box = _mix(bos_value, -1, empty, z_lo, z_hi, z_sum_lo, z_sum_hi, slack, slack_sum)
@@ -645,7 +651,7 @@ def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[
 def _sigmoid(values: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-x), without overflow; NaN (nothing known) counts as 1, the worst case of every mass."""
     found = np.exp(-np.logaddexp(0.0, -np.asarray(values, dtype=np.float64)))
-    return np.where(np.isnan(found), 1.0, found)
+    return np.fmin(found, 1.0)  # never above 1, NaN the other operand
 
 
 def _summary(hot: int, low: np.ndarray, high: np.ndarray) -> tuple[float, ...]:
@@ -661,6 +667,29 @@ def _summary(hot: int, low: np.ndarray, high: np.ndarray) -> tuple[float, ...]:
     low, high = low[:, cold], high[:, cold]  # (a copy laid out as the sums below expect: keep it so)
     return (hot_lo, hot_hi, float(low.min()), float(high.max()), float(low.sum(axis=1).min()),
             float(high.sum(axis=1).max()))
+
+
+def _hot_summaries(low: np.ndarray, high: np.ndarray, members: list[np.ndarray],
+                   hots: list[int]) -> list[tuple[float, ...]]:
+    """``_summary`` of each group of rows (``members``) with its hot direction (``hots``, each >= 0), at once: per
+    row its cold directions in order (the same sums, element by element), then each group's extremes."""
+    if not members:
+        return []
+    rows = np.concatenate(members)
+    hot = np.repeat(np.asarray(hots, dtype=np.int64), [len(group) for group in members])
+    starts = np.cumsum([0, *(len(group) for group in members[:-1])])
+    hot_lo = np.minimum.reduceat(low[rows, hot], starts)
+    hot_hi = np.maximum.reduceat(high[rows, hot], starts)
+    size = low.shape[1]
+    if size <= 1:  # no cold direction
+        return [(lo, hi, 0.0, 0.0, 0.0, 0.0) for lo, hi in zip(hot_lo.tolist(), hot_hi.tolist())]
+    places = np.arange(size - 1)[None, :]
+    cold = places + (places >= hot[:, None])  # each row's columns but its hot one
+    cold_low, cold_high = low[rows[:, None], cold], high[rows[:, None], cold]
+    found = (hot_lo, hot_hi, np.minimum.reduceat(cold_low.min(axis=1), starts),
+             np.maximum.reduceat(cold_high.max(axis=1), starts), np.minimum.reduceat(cold_low.sum(axis=1), starts),
+             np.maximum.reduceat(cold_high.sum(axis=1), starts))
+    return list(zip(*(part.tolist() for part in found)))
 
 
 def _mix(mine: tuple[float, ...], hot: int, mass: float, z_lo: float, z_hi: float, z_sum_lo: float,

@@ -136,8 +136,8 @@ class _Group:
                 every = _added(every, stacked[name][:3].take(index, axis=1), (3, count, units))
                 deviations[name in numerical] = _added(deviations[name in numerical],
                                                        stacked[name][3:].take(index, axis=1), (2, count, units))
-            center, total, rest = np.broadcast_to(every, (3, count, units))
-            (cat_lo, cat_hi), (num_lo, num_hi) = (np.broadcast_to(deviations[kind], (2, count, units))
+            center, total, rest = _spread_to(every, (3, count, units))
+            (cat_lo, cat_hi), (num_lo, num_hi) = (_spread_to(deviations[kind], (2, count, units))
                                                   for kind in (False, True))
             rounding = self.arithmetic.dot_error(len(self.reads), total, rest, terms)
             center_lo, center_hi = center + cat_lo, center + cat_hi
@@ -282,6 +282,14 @@ def _added(found, part: np.ndarray, shape: tuple[int, ...]):
     return found + part
 
 
+def _spread_to(found, shape: tuple[int, ...]) -> np.ndarray:
+    """``found`` (a sum so far, or the number it started at) as an array of ``shape`` (broadcast only when it is
+    not one already)."""
+    if isinstance(found, np.ndarray) and found.shape == shape:
+        return found
+    return np.broadcast_to(found, shape)
+
+
 def _with_bos(chunks, bos: dict[str, np.ndarray]):
     """The chunks' rows, with the BOS position's combination after the last; each with whether it holds BOS."""
     last = None
@@ -327,8 +335,8 @@ def _summaries(label: residual_lib.Label, hot: np.ndarray, low: np.ndarray,
         return hot, hot_lo, hot_hi, zeros, zeros, zeros, zeros
     mask = np.ones_like(low, dtype=bool)
     mask[rows[has_hot], safe[has_hot]] = False
-    cold_lo = np.where(mask, low, np.inf).min(axis=1, initial=np.inf)
-    cold_hi = np.where(mask, high, -np.inf).max(axis=1, initial=-np.inf)
+    cold_lo = np.minimum.reduce(low, axis=1, where=mask, initial=np.inf)
+    cold_hi = np.maximum.reduce(high, axis=1, where=mask, initial=-np.inf)
     sum_lo = np.where(mask, low, 0.0).sum(axis=1)
     sum_hi = np.where(mask, high, 0.0).sum(axis=1)
     cold_lo = np.where(np.isfinite(cold_lo), cold_lo, 0.0)

@@ -103,6 +103,7 @@ class Table:
         hot.setflags(write=False)
         floats.setflags(write=False)
         object.__setattr__(self, "hot", hot)
+        object.__setattr__(self, "_floats", floats)
         for index, field in enumerate(_FLOAT_FIELDS):
             object.__setattr__(self, field, floats[index])
 
@@ -111,11 +112,35 @@ class Table:
         """Whether every row is exact: the hot direction at its center, nothing elsewhere (the embedding's)."""
         cached = self.__dict__.get("_exact")
         if cached is None:
-            cached = not (self.cold_lo.any() or self.cold_hi.any() or self.sum_lo.any() or self.sum_hi.any()) and bool(
-                (self.hot_lo == self.hot_hi).all() and (np.where(self.hot >= 0, self.hot_lo, self.center)
-                                                       == self.center).all())
+            floats = self.__dict__["_floats"]  # center, hot_lo, hot_hi, then the cold and sum boxes
+            cached = not floats[3:].any() and bool((floats[1] == floats[2]).all() and (
+                np.where(self.hot >= 0, floats[1], floats[0]) == floats[0]).all())
             object.__setattr__(self, "_exact", cached)
         return cached
+
+    @property
+    def hot_places(self) -> np.ndarray:
+        """Per row, its hot direction, 0 where none is (an index always valid; remembered)."""
+        return self._derived("_hot_places", lambda: np.maximum(self.hot, 0))
+
+    @property
+    def hot_centers(self) -> np.ndarray:
+        """Per row, the center where a direction is hot, else 0 (remembered)."""
+        return self._derived("_hot_centers", lambda: np.where(self.hot >= 0, self.center, 0.0))
+
+    @property
+    def deviation_sizes(self) -> np.ndarray:
+        """Per row, a bound on the L1 size of (x - its center) (``_deviation_size``; remembered)."""
+        return self._derived("_deviation_sizes", lambda: _deviation_size(self, np.arange(self.num_rows)))
+
+    def _derived(self, name: str, make) -> np.ndarray:
+        """An array computed from the table once, read-only (the table never changes)."""
+        found = self.__dict__.get(name)
+        if found is None:
+            found = make()
+            found.setflags(write=False)
+            object.__setattr__(self, name, found)
+        return found
 
     @property
     def num_rows(self) -> int:
@@ -126,6 +151,11 @@ class Table:
     def value_rows(self) -> range:
         """The rows of positions after BOS."""
         return range(len(self.states) - 1)
+
+    @property
+    def value_row_numbers(self) -> np.ndarray:
+        """``value_rows`` as an array (remembered, read-only)."""
+        return self._derived("_value_row_numbers", lambda: np.arange(self.num_rows - 1))
 
     @property
     def cold_count(self) -> np.ndarray:
@@ -318,9 +348,13 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
 def _exact_rows(table: Table, weights: np.ndarray, rows: np.ndarray) -> Bound:
     """``linear_bound`` of a table whose rows are exact one-hots or numbers (nothing off them): the hot weight
     times the value."""
-    hot = table.hot[rows]
-    value = np.where(hot >= 0, table.hot_lo[rows], 0.0)[:, None]
-    center = np.where((hot >= 0)[:, None], weights[np.maximum(hot, 0)], 0.0) * value
+    has_hot = table.hot[rows] >= 0
+    value = np.where(has_hot, table.hot_lo[rows], 0.0)
+    read = weights[table.hot_places[rows]]
+    if has_hot.all() and (value == 1.0).all():  # every row a one-hot's 1 (or the number 1): the rows read as they are
+        center = read  # (w * 1.0 is w, bit for bit)
+    else:
+        center = np.where(has_hot[:, None], read, 0.0) * value[:, None]
     zeros = np.zeros_like(center)
     return Bound(center, zeros, zeros, np.abs(center), zeros)
 
@@ -382,14 +416,13 @@ def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, 
     cold_size = np.maximum(np.abs(table.sum_lo[rows]), np.abs(table.sum_hi[rows])) + 2.0 * table.cold_count[
         rows] * np.maximum(0.0, -table.cold_lo[rows])
     rest = np.where(cold_count > 0, stats.absolute[None, :] * cold_size[:, None], 0.0)
-    return Bound(center, *widened(hot_lo + base - down, hot_hi + base + up), main, np.where(np.isnan(rest), np.inf,
-                                                                                      rest))
+    return Bound(center, *widened(hot_lo + base - down, hot_hi + base + up), main, np.fmin(rest, np.inf))
 
 
 def rows_to_combine(table: Table, bound: Bound | None, needed: bool) -> np.ndarray:
     """The rows of ``table`` (BOS left out) a block must combine: every one where the program needs the value or
     nothing reads the label, else one when the weights read every row alike (``bound``: their reading)."""
-    rows = np.arange(table.num_rows - 1)
+    rows = table.value_row_numbers
     if needed or bound is None or len(rows) <= 1:
         return rows
     same = all(bool((part[:-1] == part[:1]).all()) for part in (bound.center, bound.lo, bound.hi))
@@ -408,30 +441,29 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
     twice so that the hot entries' own deviations are covered.
     """
     left_rows, right_rows = np.asarray(left_rows), np.asarray(right_rows)
-    left_hot, right_hot = left.hot[left_rows], right.hot[right_rows]
-    left_center = np.where(left_hot >= 0, left.center[left_rows], 0.0)
-    right_center = np.where(right_hot >= 0, right.center[right_rows], 0.0)
-    hot_weights = weights[np.maximum(left_hot, 0)][:, np.maximum(right_hot, 0)]
+    left_center, right_center = left.hot_centers[left_rows], right.hot_centers[right_rows]
+    left_place, right_place = left.hot_places[left_rows], right.hot_places[right_rows]
+    hot_weights = weights[left_place][:, right_place]
     center = (left_center[:, None] * right_center[None, :]) * hot_weights  # np.outer's product, then the weights
     if left.exact and right.exact:  # nothing off the hot entries
         return center, np.zeros_like(center)
+    left_hot, right_hot = left.hot[left_rows], right.hot[right_rows]
     absolute = np.abs(weights)
     column_max = absolute.max(axis=0) if weights.size else np.zeros(weights.shape[1])
     row_max = absolute.max(axis=1) if weights.size else np.zeros(weights.shape[0])
     largest = float(absolute.max()) if weights.size else 0.0
-    left_dev = _deviation_size(left, left_rows)
-    right_dev = _deviation_size(right, right_rows)
-    right_reach = np.abs(right_center) * np.where(right_hot >= 0, column_max[np.maximum(right_hot, 0)], 0.0)
-    left_reach = np.abs(left_center) * np.where(left_hot >= 0, row_max[np.maximum(left_hot, 0)], 0.0)
+    left_dev, right_dev = left.deviation_sizes[left_rows], right.deviation_sizes[right_rows]
+    right_reach = np.abs(right_center) * np.where(right_hot >= 0, column_max[right_place], 0.0)
+    left_reach = np.abs(left_center) * np.where(left_hot >= 0, row_max[left_place], 0.0)
     # np.outer's products, by broadcasting
     reach = (left_dev[:, None] * right_reach[None, :] + left_reach[:, None] * right_dev[None, :]
              + 2.0 * largest * (left_dev[:, None] * right_dev[None, :]))
-    return center, np.where(np.isnan(reach), np.inf, reach)
+    return center, np.fmin(reach, np.inf)  # NaN (a 0 x inf) is inf
 
 
 def widened(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Bounds with every NaN (an inf - inf or 0 x inf on the way) replaced by what it leaves unknown: -inf, inf."""
-    return np.where(np.isnan(low), -np.inf, low), np.where(np.isnan(high), np.inf, high)
+    return np.fmax(low, -np.inf), np.fmin(high, np.inf)  # each number as it is, NaN the other operand
 
 
 def _deviation_size(table: Table, rows: np.ndarray) -> np.ndarray:
