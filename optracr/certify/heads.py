@@ -31,6 +31,7 @@ from collections.abc import Hashable
 import numpy as np
 
 from optracr import frontend
+from optracr.certify import arrays
 from optracr.certify import context as context_lib
 from optracr.certify import findings
 from optracr.certify import meaning as meaning_lib
@@ -169,7 +170,7 @@ class _Head:
         rounding = (len(self.blocks), self.weights.score_terms)
         selected = self._selection()
         shared = [name for name in query.names if name in key.names
-                  and query.rows[name].shape == key.rows[name].shape and (query.rows[name] == key.rows[name]).all()]
+                  and query.rows[name].shape == key.rows[name].shape and arrays.every(query.rows[name] == key.rows[name])]
         step = max(1, CHUNK_ENTRIES // max(1, key.count))
         key_index = {name: np.concatenate([key.index[name], [key.bos_index[name]]]) for name in key.names}  # BOS last
         query_all = {name: np.concatenate([query.index[name], [query.bos_index[name]]]) for name in query.names}
@@ -193,12 +194,12 @@ class _Head:
         self.stats["u_hi"][-1] = max(self.stats["u_hi"][-1], self.stats["s_hi"][-1])
         self.stats["u_lo"][-1] = min(self.stats["u_lo"][-1], self.stats["s_lo"][-1])
         scores = np.concatenate([stats["b_lo"], stats["b_hi"], stats["s_hi"], stats["u_hi"]])
-        span = max(1.0, float(np.max(np.abs(scores[np.isfinite(scores)]), initial=0.0)))
+        span = max(1.0, float(np.maximum.reduce(np.abs(scores[np.isfinite(scores)]), axis=None, initial=0.0)))
         unit = self.arithmetic.unit
         # exp of a rounded difference, its own error, the sum of up to N + 1 weights, one division.
         self.eta = (1 + self.arithmetic.exp_error) * math.exp(min(4 * unit * span, 700.0)) * (
             1 + self.arithmetic.gamma(self.n + 1)) * (1 + unit) / (1 - self.arithmetic.gamma(self.n + 1)) - 1
-        if self.kind == "categorical" and np.any(flags["mixed"][:-1]):
+        if self.kind == "categorical" and arrays.some(flags["mixed"][:-1]):
             self.context.undefined.setdefault(self.target, findings.Undefined(
                 self.target, "inputs where a query picks several positions holding different values, if there are "
                 "any: the evaluator has no answer there (a categorical Aggregate is defined where its picks agree)"))
@@ -317,7 +318,7 @@ class _Head:
             total, rest, largest = (np.zeros(key.count + 1) for _ in range(3))
         values = 2.0 * self.arithmetic.dot_error(len(self.value_weights), total, rest, self.weights.value_terms)
         mixing = self.arithmetic.gamma(self.n + 2) * largest
-        self.output_rounding = float(np.max(values + mixing, initial=0.0))
+        self.output_rounding = float(np.maximum.reduce(values + mixing, axis=None, initial=0.0))
         return low, high
 
     # ----------------------------------------------------------------------------------- per target
@@ -326,12 +327,12 @@ class _Head:
         stats, flags, n = self.stats, self.flags, self.n
         some = flags["any_sel"][:-1]
         stray = 0.0
-        if np.any(some):
+        if arrays.some(some):
             others = np.logaddexp(stats["b_hi"][:-1], np.log(max(n - 1, 0)) + stats["u_hi"][:-1]
                                   if n > 1 else -np.inf)
             stray = float(np.max(_sigmoid(others - stats["s_lo"][:-1])[some]))
         none = flags["self_unsel"][:-1]
-        empty = float(np.max(_sigmoid(np.log(n) + stats["u_hi"][:-1] - stats["b_lo"][:-1])[none])) if np.any(
+        empty = float(np.max(_sigmoid(np.log(n) + stats["u_hi"][:-1] - stats["b_lo"][:-1])[none])) if arrays.some(
             none) else 0.0
         at_bos = float(_sigmoid(np.log(n) + stats["u_hi"][-1] - stats["b_lo"][-1])) if np.isfinite(
             stats["u_hi"][-1]) else 0.0
@@ -345,13 +346,13 @@ class _Head:
         distinct = self._distinct
         stray, empty, at_bos = self._masses()
         present = np.concatenate([self.key_defined, [True]])
-        z_lo = float(low[present].min(initial=0.0))
-        z_hi = float(high[present].max(initial=0.0))
+        z_lo = float(np.minimum.reduce(low[present], axis=None, initial=0.0))
+        z_hi = float(np.maximum.reduce(high[present], axis=None, initial=0.0))
         z_sum_lo, z_sum_hi = float(low[present].sum(axis=1).min()), float(high[present].sum(axis=1).max())
         slack = self.eta * max(abs(z_lo), abs(z_hi), 1e-300) + self.output_rounding
         slack_sum = self.eta * max(abs(z_sum_lo), abs(z_sum_hi)) + self.output_rounding * target.size
         rows = []
-        used = np.flatnonzero(self.selected_by_some)
+        used = arrays.positions(self.selected_by_some)
         by_code = used[np.argsort(codes[used], kind="stable")]  # the used key states by value, each in order
         found, starts = np.unique(codes[by_code], return_index=True)
         ends = [*starts[1:].tolist(), len(by_code)]
@@ -374,7 +375,7 @@ class _Head:
             mine = summaries[group] if hot >= 0 else _summary(hot, low[members], high[members])
             rows.append((state, hot, _mix(mine, hot, stray, z_lo, z_hi, z_sum_lo, z_sum_hi, slack, slack_sum)))
         bos_value = _summary(-1, low[-1:], high[-1:])
-        if np.any(self.flags["self_unsel"][:-1]):
+        if arrays.some(self.flags["self_unsel"][:-1]):
             box = _mix(bos_value, -1, empty, z_lo, z_hi, z_sum_lo, z_sum_hi, slack, slack_sum)
             rows = _merge_state(rows, tables_lib.NO_VALUE, -1, box)
         rows.append((tables_lib.AT_BOS, -1, _mix(bos_value, -1, at_bos, z_lo, z_hi, z_sum_lo, z_sum_hi, slack,
@@ -396,7 +397,7 @@ class _Head:
         z_lo, z_hi = float(low[present].min()), float(high[present].max())
         slack = self.eta * max(abs(z_lo), abs(z_hi)) + self.output_rounding
         errors = []
-        if np.any(used):
+        if arrays.some(used):
             picked = used & np.isfinite(numbers)
             e_lo = float(np.min(low[:-1][picked] - numbers[picked]))
             e_hi = float(np.max(high[:-1][picked] - numbers[picked]))
@@ -409,7 +410,7 @@ class _Head:
             errors.append((min(eps[0], corner[0]) - slack, max(eps[1], corner[1]) + slack))
         default = float(self.expr.default) if self.expr.default is not None else 0.0
         empty_box = None
-        if np.any(self.flags["self_unsel"][:-1]):
+        if arrays.some(self.flags["self_unsel"][:-1]):
             b_lo, b_hi = float(low[-1]), float(high[-1])
             empty_box = (min(b_lo, (1 - empty) * b_lo + empty * z_lo) - slack - default,
                          max(b_hi, (1 - empty) * b_hi + empty * z_hi) + slack - default)
@@ -439,7 +440,7 @@ class _Head:
         inside = slice(0, -1)
         rows, boxes = [], {}
         defined = self.key_defined
-        other_lo, other_hi = (float(low[:-1][defined].min()), float(high[:-1][defined].max())) if np.any(
+        other_lo, other_hi = (float(low[:-1][defined].min()), float(high[:-1][defined].max())) if arrays.some(
             defined) else (0.0, 0.0)
         bos_lo, bos_hi = float(low[-1]), float(high[-1])
         any_sel, any_unsel = flags["any_sel"][inside], flags["any_unsel"][inside]
@@ -452,7 +453,7 @@ class _Head:
         reachable = np.isfinite(low_weight)
         low, high = _blend(np.where(reachable, low_weight, 0.0), np.where(reachable, high_weight, 0.0), bos_lo, bos_hi,
                            other_lo, other_hi)
-        for width in np.flatnonzero(reachable):
+        for width in arrays.positions(reachable).tolist():
             box = (float(low[width]) - self.output_rounding, float(high[width]) + self.output_rounding)
             boxes[int(width)] = box
             rows.append((int(width), 0, (*box, 0.0, 0.0, 0.0, 0.0)))
@@ -468,7 +469,7 @@ class _Head:
                     bos_query: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Per width, the range of BOS's weight over the groups of (picked queries, width x length mask of what
         they allow); widths no group allows get (inf, -inf)."""
-        groups = [(pick, allowed) for pick, allowed in groups if pick.any() and allowed.any()]
+        groups = [(pick, allowed) for pick, allowed in groups if arrays.some(pick) and arrays.some(allowed)]
         if not groups:
             return np.full(self.n + 1, np.inf), np.full(self.n + 1, -np.inf)
         b_lo, b_hi = stats["b_lo"][part], stats["b_hi"][part]
@@ -605,7 +606,7 @@ def _plus(log_count: np.ndarray, score: np.ndarray) -> np.ndarray:
     where the score is unknown (NaN)."""
     found = log_count + score
     lost = np.isnan(found)
-    if lost.any():
+    if arrays.some(lost):
         found = np.where(lost, np.where(np.isneginf(log_count) | np.isneginf(score), -np.inf, np.inf), found)
     return found
 
@@ -644,7 +645,7 @@ def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[
     if len(present_queries) == len(queries) and len(present_keys) == len(keys):
         return inner
     matrix = np.zeros((len(queries), len(keys)), dtype=bool)
-    matrix[np.ix_(np.flatnonzero(query_ok), np.flatnonzero(key_ok))] = inner
+    matrix[np.ix_(arrays.positions(query_ok), arrays.positions(key_ok))] = inner
     return matrix
 
 

@@ -16,6 +16,7 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 
 from optracr import frontend
+from optracr.certify import arrays
 from optracr.certify import errors
 from optracr.certify import residual as residual_lib
 
@@ -51,14 +52,14 @@ def _applied(expr: rasp.SOp, arguments: Sequence[tuple[np.ndarray, list[Hashable
         if len(kinds):
             np.maximum(status, kinds[picks], out=status)
     function, raised = expr.f, False
-    if not status.any():  # every argument has a value everywhere: one pass, unless the function raises somewhere
+    if not arrays.some(status):  # every argument has a value everywhere: one pass, unless the function raises somewhere
         try:
             return [function(*values) for values in zip(*(
                 [values[pick] for pick in picks.tolist()] for picks, values in arguments))], False
         except Exception:  # applied one at a time below, each raise marking its own combination
             pass
     found: list[Hashable] = [UNDEFINED if kind == 2 else None for kind in status.tolist()]
-    live = np.flatnonzero(status == 0)
+    live = arrays.positions(status == 0)
     chosen = [[values[pick] for pick in picks[live].tolist()] for picks, values in arguments]
     for position, values in zip(live.tolist(), zip(*chosen)):
         try:
@@ -100,7 +101,7 @@ def _deduplicated_numbers(codes: np.ndarray, values: list[Hashable]) -> tuple[np
     numbers = [0 if value is None or value is UNDEFINED else value for value in values] if specials else values
     if kind is float:
         floats = np.array(numbers, dtype=np.float64)
-        if np.isnan(floats).any():  # NaNs are one value only when they are one object
+        if arrays.some(np.isnan(floats)):  # NaNs are one value only when they are one object
             return None
         bits, marks = floats.view(np.int64), _NAN_MARKS
     elif kind is int:
@@ -272,7 +273,7 @@ class Meaning:
         # None or UNDEFINED on either side: left as the function's rule made it (never ruled out here)
         allowed[[row for row, value in enumerate(first_values) if value is None or value is UNDEFINED]] = True
         allowed[:, [column for column, value in enumerate(second_values) if value is None or value is UNDEFINED]] = True
-        for position in np.flatnonzero(~allowed[first_picks, second_picks]).tolist():
+        for position in arrays.positions(~allowed[first_picks, second_picks]).tolist():
             results[position] = UNDEFINED
 
     def _met_pairs(self, label: str) -> frozenset[tuple[Hashable, Hashable]] | None:

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse
 
 from optracr import craft
+from optracr.certify import arrays
 from optracr.certify import context as context_lib
 from optracr.certify import meaning as meaning_lib
 from optracr.certify import residual as residual_lib
@@ -98,7 +99,7 @@ class _Group:
         """Per combination, bounds (low, high) on every written direction (columns: the writes in order); only
         the ``possible`` combinations are bounded when they are at most half (the others are left at 0: no input
         reaches them, and nothing reads them)."""
-        only = np.flatnonzero(possible) if 2 * int(possible.sum()) <= len(possible) else None
+        only = arrays.positions(possible) if 2 * int(np.count_nonzero(possible)) <= len(possible) else None
         low, high = self._bounded(tables, bounds, combinations, only)
         if only is None:
             return low, high
@@ -156,7 +157,7 @@ class _Group:
             for low_end, high_end in numerical_ends:
                 out_lo += low_end
                 out_hi += high_end
-            if active.any():
+            if arrays.some(active):
                 out_lo, out_hi = self._categorical_combined(tables, chosen, center, high, rounding, active,
                                                             numerical, numerical_ends, (out_lo, out_hi))
             spread = second_layer * _times(np.maximum(np.abs(h_lo), np.abs(h_hi)), mats[2])
@@ -201,9 +202,9 @@ class _Group:
         out_hi = _times(h_hi, mats[0]) - _times(h_lo, mats[1])
         categorical_ends = (self._combined_ends(tables[name], chosen[name], weights, active, direction)
                             for name in categorical for direction, weights in enumerate(self.reads[name])
-                            if weights.any())
+                            if arrays.some(weights))
         for low_end, high_end in (*numerical_ends, *categorical_ends):
-            if not (np.isfinite(low_end).all() and np.isfinite(high_end).all()):
+            if not (arrays.every(np.isfinite(low_end)) and arrays.every(np.isfinite(high_end))):
                 return bounds  # an input with no finite bound: the unit-by-unit bound is all there is
             out_lo = out_lo + low_end
             out_hi = out_hi + high_end
@@ -227,7 +228,7 @@ class _Group:
         defined = (~undefined[value_codes] if len(distinct) else np.zeros(0, dtype=bool)) & possible
         met = np.zeros(len(distinct), dtype=bool)
         met[value_codes[defined]] = True
-        kept = np.flatnonzero(~undefined & met)
+        kept = arrays.positions(~undefined & met)
         states = [states[index] for index in kept]
         renumber = np.full(len(distinct), -1, dtype=np.int64)
         renumber[kept] = np.arange(len(kept))

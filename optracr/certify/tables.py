@@ -20,6 +20,7 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 from optracr import frontend
+from optracr.certify import arrays
 from optracr.certify import residual as residual_lib
 from optracr.errors import OptracrBug
 
@@ -96,7 +97,7 @@ class Table:
                 if np.shape(getattr(self, field)) != (rows,):
                     raise OptracrBug(f"table of {self.label.name!r}: {field} needs one entry per state")
         lost = np.isnan(floats)
-        if lost.any():  # a bound lost to inf - inf: nothing is known there
+        if arrays.some(lost):  # a bound lost to inf - inf: nothing is known there
             floats[0] = np.where(lost[0], 0.0, floats[0])
             for index, field in enumerate(_FLOAT_FIELDS[1:], start=1):
                 floats[index] = np.where(lost[index], -np.inf if field.endswith("_lo") else np.inf, floats[index])
@@ -113,8 +114,8 @@ class Table:
         cached = self.__dict__.get("_exact")
         if cached is None:
             floats = self.__dict__["_floats"]  # center, hot_lo, hot_hi, then the cold and sum boxes
-            cached = not floats[3:].any() and bool((floats[1] == floats[2]).all() and (
-                np.where(self.hot >= 0, floats[1], floats[0]) == floats[0]).all())
+            cached = not arrays.some(floats[3:]) and arrays.every(floats[1] == floats[2]) and arrays.every(
+                np.where(self.hot >= 0, floats[1], floats[0]) == floats[0])
             object.__setattr__(self, "_exact", cached)
         return cached
 
@@ -330,10 +331,10 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
     columns = weights.shape[1]
     if table.exact and weights.shape[0]:
         return _exact_rows(table, weights, rows)
-    if weights.shape[0] == columns > 1 and np.count_nonzero(weights) == columns and (weights.diagonal() == 1.0).all():
+    if weights.shape[0] == columns > 1 and np.count_nonzero(weights) == columns and arrays.every(weights.diagonal() == 1.0):
         return _identity_rows(table, rows)
-    if weights.shape[0] == 1 and not (table.hot.any() or table.cold_lo.any() or table.cold_hi.any() or
-                                      table.sum_lo.any() or table.sum_hi.any()) and np.isfinite(weights).all():
+    if weights.shape[0] == 1 and not (arrays.some(table.hot) or arrays.some(table.__dict__["_floats"][3:])) and (
+            arrays.every(np.isfinite(weights))):
         return _single_rows(table, weights, rows)
     stats = _column_stats(weights) if weights.shape[0] else None
     step = max(1, ROW_CHUNK // max(1, columns))
@@ -351,11 +352,11 @@ def _exact_rows(table: Table, weights: np.ndarray, rows: np.ndarray) -> Bound:
     has_hot = table.hot[rows] >= 0
     value = np.where(has_hot, table.hot_lo[rows], 0.0)
     read = weights[table.hot_places[rows]]
-    if has_hot.all() and (value == 1.0).all():  # every row a one-hot's 1 (or the number 1): the rows read as they are
+    if arrays.every(has_hot) and arrays.every(value == 1.0):  # every row a one-hot's 1 (or the number 1): the rows read as they are
         center = read  # (w * 1.0 is w, bit for bit)
     else:
         center = np.where(has_hot[:, None], read, 0.0) * value[:, None]
-    zeros = np.zeros_like(center)
+    zeros = np.zeros(center.shape)
     return Bound(center, zeros, zeros, np.abs(center), zeros)
 
 
@@ -369,7 +370,7 @@ def _single_rows(table: Table, weights: np.ndarray, rows: np.ndarray) -> Bound:
     base = table.cold_lo[rows, None] * 0.0  # the cold part, of no size
     main = np.abs(weight) * np.maximum(np.abs(table.hot_lo[rows]), np.abs(table.hot_hi[rows]))[:, None]
     return Bound(center, *widened(np.minimum(*ends) + base - 0.0, np.maximum(*ends) + base + 0.0), main,
-                 np.zeros_like(center))
+                 np.zeros(center.shape))
 
 
 def _identity_rows(table: Table, rows: np.ndarray) -> Bound:
@@ -425,7 +426,7 @@ def rows_to_combine(table: Table, bound: Bound | None, needed: bool) -> np.ndarr
     rows = table.value_row_numbers
     if needed or bound is None or len(rows) <= 1:
         return rows
-    same = all(bool((part[:-1] == part[:1]).all()) for part in (bound.center, bound.lo, bound.hi))
+    same = all(arrays.every(part[:-1] == part[:1]) for part in (bound.center, bound.lo, bound.hi))
     return rows[:1] if same else rows
 
 
@@ -446,7 +447,7 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
     hot_weights = weights[left_place][:, right_place]
     center = (left_center[:, None] * right_center[None, :]) * hot_weights  # np.outer's product, then the weights
     if left.exact and right.exact:  # nothing off the hot entries
-        return center, np.zeros_like(center)
+        return center, np.zeros(center.shape)
     left_hot, right_hot = left.hot[left_rows], right.hot[right_rows]
     absolute = np.abs(weights)
     column_max = absolute.max(axis=0) if weights.size else np.zeros(weights.shape[1])
