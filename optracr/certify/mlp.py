@@ -245,9 +245,9 @@ class _Group:
                                np.concatenate([low[defined], bos_outputs[0][:, columns]]),
                                np.concatenate([high[defined], bos_outputs[1][:, columns]]))
         rows = tuple(part[:-1] for part in summaries)
-        arrays = _hull(rows[1:], codes, len(states), [part[-1] for part in summaries[1:]])
+        hulls = _hull(rows[1:], codes, len(states), [part[-1] for part in summaries[1:]])
         table = tables_lib.build(label, (*states, tables_lib.AT_BOS), np.concatenate([hot, bos_hot]),
-                                 (arrays[0], arrays[1]), (arrays[2], arrays[3]), (arrays[4], arrays[5]))
+                                 (hulls[0], hulls[1]), (hulls[2], hulls[3]), (hulls[4], hulls[5]))
         self.context.store(name, table)
         # what blame names if the proof fails: found then, from what this block saw
         self.context.details[name] = {"block": self.block, "kind": "mlp", "worst": functools.partial(
