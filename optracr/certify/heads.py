@@ -287,8 +287,9 @@ class _Head:
     def _mixed(self, chosen: np.ndarray) -> np.ndarray:
         """Per query pick, whether it selects key states holding different values."""
         codes = self._value_codes()
-        high = np.where(chosen, codes[None, :], -1).max(axis=1, initial=-1)
-        low = np.where(chosen, codes[None, :], np.iinfo(np.int64).max).min(axis=1, initial=np.iinfo(np.int64).max)
+        top = np.iinfo(np.int64).max
+        high = np.maximum.reduce(np.where(chosen, codes[None, :], -1), axis=1, initial=-1)
+        low = np.minimum.reduce(np.where(chosen, codes[None, :], top), axis=1, initial=top)
         return chosen.any(axis=1) & (high != low)
 
     def _value_codes(self) -> np.ndarray:
@@ -354,7 +355,10 @@ class _Head:
         rows = []
         used = arrays.positions(self.selected_by_some)
         by_code = used[np.argsort(codes[used], kind="stable")]  # the used key states by value, each in order
-        found, starts = np.unique(codes[by_code], return_index=True)
+        sorted_codes = codes[by_code]
+        starts = np.concatenate([[0], (sorted_codes[1:] != sorted_codes[:-1]).nonzero()[0] + 1]) if len(
+            by_code) else np.zeros(0, dtype=np.int64)  # where each value's run begins
+        found = sorted_codes[starts]
         ends = [*starts[1:].tolist(), len(by_code)]
         hot_of = []  # per value met: its hot direction (-1 for None)
         for code in found.tolist():
@@ -591,7 +595,8 @@ def _log_counts(widths: int, lengths: int) -> np.ndarray:
     logs = _logs(max(widths, lengths))
     width = np.arange(widths)[:, None]
     others = np.maximum(np.arange(lengths)[None, :] - width, 0)
-    counts = np.stack(np.broadcast_arrays(logs[width], logs[others]))[None, None]
+    counts = np.empty((1, 1, 2, widths, lengths))
+    counts[0, 0, 0], counts[0, 0, 1] = logs[width], logs[others]  # the width's log along every length
     counts.setflags(write=False)
     return counts
 
@@ -725,7 +730,7 @@ def _merge_state(rows: list, state: Hashable, hot: int, box: tuple[float, ...]) 
 def _blend(weight_lo, weight_hi, bos_lo: float, bos_hi: float, other_lo: float, other_hi: float):
     """The range of ``a b + (1 - a) o`` for a, b, o in their ranges (arrays of a, within [0, 1]): for each a it
     grows with b and o, so the extremes are at a's ends with b and o both low, or both high."""
-    ends = (np.asarray(weight_lo), np.asarray(weight_hi))
-    lows = [a * bos_lo + (1 - a) * other_lo for a in ends]
-    highs = [a * bos_hi + (1 - a) * other_hi for a in ends]
-    return np.minimum(*lows), np.maximum(*highs)
+    ends = np.array([weight_lo, weight_hi], dtype=np.float64)  # both ends at once: the same operations on each
+    rest = 1 - ends
+    lows, highs = ends * bos_lo + rest * other_lo, ends * bos_hi + rest * other_hi
+    return np.minimum(lows[0], lows[1]), np.maximum(highs[0], highs[1])
