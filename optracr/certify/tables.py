@@ -70,7 +70,12 @@ def shown(state: Hashable) -> str:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Table:
-    """Bounds on a label's directions per state (module doc); the last row is the BOS position's."""
+    """Bounds on a label's directions per state (module doc); the last row is the BOS position's.
+
+    Worked out at construction, read-only: ``hot_places`` (per row its hot direction, 0 where none is: an index
+    always valid), ``hot_centers`` (the center where a direction is hot, else 0) and ``value_row_numbers`` (the
+    rows after BOS's, as an array).
+    """
 
     label: residual_lib.Label
     states: tuple[Hashable, ...]
@@ -89,7 +94,8 @@ class Table:
             raise OptracrBug(f"table of {self.label.name!r}: the last state is the BOS position's")
         hot = np.asarray(self.hot, dtype=np.int64)
         try:  # every float field at once, one row each (a copy: the table owns its arrays)
-            floats = np.array([getattr(self, field) for field in _FLOAT_FIELDS], dtype=np.float64)
+            floats = np.array((self.center, self.hot_lo, self.hot_hi, self.cold_lo, self.cold_hi, self.sum_lo,
+                               self.sum_hi), dtype=np.float64)  # _FLOAT_FIELDS, in order
         except ValueError:  # fields of different lengths
             floats = None
         if hot.shape != (rows,) or floats is None or floats.shape != (len(_FLOAT_FIELDS), rows):
@@ -103,10 +109,14 @@ class Table:
                 floats[index] = np.where(lost[index], -np.inf if field.endswith("_lo") else np.inf, floats[index])
         hot.setflags(write=False)
         floats.setflags(write=False)
-        object.__setattr__(self, "hot", hot)
-        object.__setattr__(self, "_floats", floats)
-        for index, field in enumerate(_FLOAT_FIELDS):
-            object.__setattr__(self, field, floats[index])
+        fields = self.__dict__  # what object.__setattr__ writes to, at once
+        fields["hot"], fields["_floats"] = hot, floats
+        fields.update(zip(_FLOAT_FIELDS, floats))  # each field a row of ``floats``
+        # read by every block that reads the label: worked out once
+        fields["hot_places"], fields["hot_centers"] = np.maximum(hot, 0), np.where(hot >= 0, floats[0], 0.0)
+        fields["value_row_numbers"] = np.arange(rows - 1)
+        for array in (fields["hot_places"], fields["hot_centers"], fields["value_row_numbers"]):
+            array.setflags(write=False)
 
     @property
     def exact(self) -> bool:
@@ -120,27 +130,13 @@ class Table:
         return cached
 
     @property
-    def hot_places(self) -> np.ndarray:
-        """Per row, its hot direction, 0 where none is (an index always valid; remembered)."""
-        return self._derived("_hot_places", lambda: np.maximum(self.hot, 0))
-
-    @property
-    def hot_centers(self) -> np.ndarray:
-        """Per row, the center where a direction is hot, else 0 (remembered)."""
-        return self._derived("_hot_centers", lambda: np.where(self.hot >= 0, self.center, 0.0))
-
-    @property
     def deviation_sizes(self) -> np.ndarray:
-        """Per row, a bound on the L1 size of (x - its center) (``_deviation_size``; remembered)."""
-        return self._derived("_deviation_sizes", lambda: _deviation_size(self, np.arange(self.num_rows)))
-
-    def _derived(self, name: str, make) -> np.ndarray:
-        """An array computed from the table once, read-only (the table never changes)."""
-        found = self.__dict__.get(name)
+        """Per row, a bound on the L1 size of (x - its center) (``_deviation_size``; remembered, read-only)."""
+        found = self.__dict__.get("_deviation_sizes")
         if found is None:
-            found = make()
+            found = _deviation_size(self, np.arange(self.num_rows))
             found.setflags(write=False)
-            object.__setattr__(self, name, found)
+            object.__setattr__(self, "_deviation_sizes", found)
         return found
 
     @property
@@ -152,11 +148,6 @@ class Table:
     def value_rows(self) -> range:
         """The rows of positions after BOS."""
         return range(len(self.states) - 1)
-
-    @property
-    def value_row_numbers(self) -> np.ndarray:
-        """``value_rows`` as an array (remembered, read-only)."""
-        return self._derived("_value_row_numbers", lambda: np.arange(self.num_rows - 1))
 
     @property
     def cold_count(self) -> np.ndarray:
@@ -238,11 +229,12 @@ def build(
     center: Sequence[float] | None = None,
 ) -> Table:
     """A table from its arrays; the center defaults to 1 (categorical) or the middle of the hot box (numerical)."""
-    hot_lo, hot_hi = (np.asarray(side, dtype=np.float64) for side in hot_box)
+    hot = np.asarray(hot)
+    hot_lo, hot_hi = np.asarray(hot_box[0], dtype=np.float64), np.asarray(hot_box[1], dtype=np.float64)
     if center is None:
-        center = (hot_lo + hot_hi) / 2.0 if label.numerical else np.ones(len(states))
-    center = np.where(np.asarray(hot) >= 0, np.asarray(center, dtype=np.float64), 0.0)
-    return Table(label, tuple(states), np.asarray(hot), center, hot_lo, hot_hi, *cold_box, *sum_box)
+        center = (hot_lo + hot_hi) / 2.0 if label.numerical else 1.0
+    center = np.where(hot >= 0, np.asarray(center, dtype=np.float64), 0.0)
+    return Table(label, tuple(states), hot, center, hot_lo, hot_hi, *cold_box, *sum_box)
 
 
 def ideal(label: residual_lib.Label, states: Sequence[Hashable]) -> Table:
@@ -444,7 +436,7 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
     left_rows, right_rows = np.asarray(left_rows), np.asarray(right_rows)
     left_center, right_center = left.hot_centers[left_rows], right.hot_centers[right_rows]
     left_place, right_place = left.hot_places[left_rows], right.hot_places[right_rows]
-    hot_weights = weights[left_place][:, right_place]
+    hot_weights = weights[left_place[:, None], right_place[None, :]]
     center = (left_center[:, None] * right_center[None, :]) * hot_weights  # np.outer's product, then the weights
     if left.exact and right.exact:  # nothing off the hot entries
         return center, np.zeros(center.shape)
