@@ -298,17 +298,18 @@ class _ColumnStats:
 def _column_stats(weights: np.ndarray) -> _ColumnStats:
     positive, negative = np.maximum(weights, 0.0), np.maximum(-weights, 0.0)
     tops = []
+    columns = np.arange(weights.shape[1])
     for part in (positive, negative):
         if part.shape[0] >= 2:
-            order = np.argpartition(-part, 1, axis=0)[:2]
-            first, second = np.take_along_axis(part, order, axis=0)
-            swap = second > first
-            tops.append((np.where(swap, second, first), np.where(swap, first, second),
-                         np.where(swap, order[1], order[0])))
+            top_row = part.argmax(axis=0)
+            others = part.copy()
+            others[top_row, columns] = -np.inf  # the largest taken out: the second largest is the others' largest
+            tops.append((part[top_row, columns], np.maximum.reduce(others, axis=0), top_row))
         else:
             tops.append((part[0], np.zeros(part.shape[1]), np.zeros(part.shape[1], dtype=np.int64)))
-    return _ColumnStats(weights.sum(axis=0), np.maximum(positive.max(axis=0, initial=0.0), negative.max(
-        axis=0, initial=0.0)), positive.sum(axis=0), negative.sum(axis=0), *tops[0], *tops[1])
+    return _ColumnStats(np.add.reduce(weights, axis=0), np.maximum(
+        np.maximum.reduce(positive, axis=0, initial=0.0), np.maximum.reduce(negative, axis=0, initial=0.0)),
+        np.add.reduce(positive, axis=0), np.add.reduce(negative, axis=0), *tops[0], *tops[1])
 
 
 def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = None) -> Bound:
