@@ -258,8 +258,8 @@ class _Head:
             query_codes, query_distinct = query.values_of(self.context, self.block, label_of(select.queries),
                                                           query_labels)
             key_codes, key_distinct = key.values_of(self.context, self.block, label_of(select.keys), key_labels)
-            memo_key = (self.block, "predicate", label_of(select), tuple(map(meaning_lib.identity, query_distinct)),
-                        tuple(map(meaning_lib.identity, key_distinct)))
+            memo_key = (self.block, "predicate", label_of(select), tables_lib.StatesKey(tuple(query_distinct)),
+                        tables_lib.StatesKey(tuple(key_distinct)))
             memo = self.context.weights.memo
             if memo_key not in memo:
                 memo[memo_key] = _predicate_matrix(select, query_distinct, key_distinct)

@@ -59,6 +59,33 @@ def _state_keys(states: Sequence[Hashable]) -> tuple[Hashable, ...]:
 _PLAIN_KINDS = frozenset({int, bool, str, float})
 
 
+class StatesKey:
+    """The identity of a sequence of states, as a memo key: equal when the states are, one by one by ``state_key``
+    (so ``True``, ``1`` and ``1.0`` differ). Hashed once; the keys are compared (and worked out) only when two
+    hashes meet, which equal states' always do (equal values hash alike)."""
+
+    __slots__ = ("states", "_hash", "_keys")
+
+    def __init__(self, states: tuple[Hashable, ...]) -> None:
+        self.states = states
+        self._hash = hash(states)
+        self._keys: tuple[Hashable, ...] | None = None
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StatesKey):
+            return NotImplemented
+        return self._hash == other._hash and self.keys() == other.keys()
+
+    def keys(self) -> tuple[Hashable, ...]:
+        """``state_key`` of every state (worked out once)."""
+        if self._keys is None:
+            self._keys = _state_keys(self.states)
+        return self._keys
+
+
 def shown(state: Hashable) -> str:
     """A state in words."""
     if state is NO_VALUE:
@@ -154,16 +181,17 @@ class Table:
         """Per row, how many directions are cold."""
         return self.label.size - (self.hot >= 0)
 
-    def states_key(self, rows: np.ndarray) -> tuple:
-        """The identities of the states of ``rows`` (remembered per table: a memo key for what depends on them)."""
-        keys = self.__dict__.get("_state_keys")
-        if keys is None:
-            keys = _state_keys(self.states)
-            object.__setattr__(self, "_state_keys", keys)
+    def states_key(self, rows: np.ndarray) -> StatesKey:
+        """The identity of the states of ``rows`` (a memo key for what depends on them; the value rows' is
+        remembered per table)."""
         rows = rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
-        if len(rows) == len(keys) - 1 and (len(rows) == 0 or (rows[0] == 0 and rows[-1] == len(rows) - 1)):
-            return keys[:-1]
-        return tuple([keys[row] for row in rows])
+        if len(rows) == len(self.states) - 1 and (len(rows) == 0 or (rows[0] == 0 and rows[-1] == len(rows) - 1)):
+            found = self.__dict__.get("_value_states_key")
+            if found is None:
+                found = StatesKey(self.states[:-1])
+                object.__setattr__(self, "_value_states_key", found)
+            return found
+        return StatesKey(tuple([self.states[row] for row in rows]))
 
     def row_of(self, state: Hashable) -> int:
         """The row of ``state`` (KeyError when the label never holds it)."""

@@ -160,3 +160,15 @@ def test_column_stats_hold_each_columns_two_largest_of_each_sign(seed: int) -> N
         assert part[top_row, np.arange(weights.shape[1])].tolist() == top.tolist()
     assert stats.total.tolist() == weights.sum(axis=0).tolist()
     assert stats.absolute.tolist() == np.abs(weights).max(axis=0).tolist()
+
+
+def test_states_keys_are_equal_exactly_when_the_states_are_by_value_key() -> None:
+    key = tables.StatesKey
+    assert key((1, "a", tables.NO_VALUE)) == key((1, "a", tables.NO_VALUE))
+    assert hash(key((1, "a"))) == hash(key((1, "a")))
+    assert key((1, "a")) != key((1.0, "a")) != key((True, "a"))  # equal values, hashed alike, told apart
+    assert key((0.0,)) != key((-0.0,))
+    assert key((1, 2)) != key((2, 1)) and key(()) == key(())
+    table = tables.ideal(_label(3), (0, 1, 2, tables.AT_BOS))
+    assert table.states_key(np.arange(3)) is table.states_key(np.arange(3))  # the value rows' key is remembered
+    assert table.states_key(np.array([0, 2])) == key((0, 2))
