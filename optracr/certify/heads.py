@@ -309,11 +309,12 @@ class _Head:
         for name, weights in self.value_weights.items():
             bound = tables_lib.linear_bound(self.tables[name], weights, key.rows[name])
             index = np.concatenate([key.index[name], [key.bos_index[name]]])
-            low = low + bound.low[index]
-            high = high + bound.high[index]
-            total = total + (bound.main + bound.rest).max(axis=1)[index]
-            rest = rest + bound.rest.max(axis=1)[index]
-            largest = largest + np.maximum(np.abs(bound.low), np.abs(bound.high)).max(axis=1)[index]
+            bound_low, bound_high = bound.low, bound.high
+            low = low + bound_low[index]
+            high = high + bound_high[index]
+            total = total + np.maximum.reduce(bound.main + bound.rest, axis=1)[index]
+            rest = rest + np.maximum.reduce(bound.rest, axis=1)[index]
+            largest = largest + np.maximum.reduce(np.maximum(np.abs(bound_low), np.abs(bound_high)), axis=1)[index]
         if not self.value_weights:  # nothing read: every value is 0
             low, high = np.zeros((key.count + 1, size)), np.zeros((key.count + 1, size))
             total, rest, largest = (np.zeros(key.count + 1) for _ in range(3))
