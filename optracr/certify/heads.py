@@ -454,7 +454,7 @@ class _Head:
         # Query groups by what their own position (a key too) can be, each with the (width, length) it allows.
         groups = [(self_sel & any_unsel & any_sel, masks[0]), (self_sel & ~any_unsel & any_sel, masks[1]),
                   (self_unsel & ~self_sel & any_sel, masks[2]), (self_unsel, masks[3])]
-        low_weight, high_weight = self._bos_weight(stats, groups, slice(0, -1))
+        low_weight, high_weight, weight_lo, weight_hi = self._bos_weights(stats, groups)
         reachable = np.isfinite(low_weight)
         low, high = _blend(np.where(reachable, low_weight, 0.0), np.where(reachable, high_weight, 0.0), bos_lo, bos_hi,
                            other_lo, other_hi)
@@ -462,7 +462,6 @@ class _Head:
             box = (float(low[width]) - self.output_rounding, float(high[width]) + self.output_rounding)
             boxes[int(width)] = box
             rows.append((int(width), 0, (*box, 0.0, 0.0, 0.0, 0.0)))
-        weight_lo, weight_hi = self._bos_query_weight(stats)
         low, high = _blend(weight_lo, weight_hi, bos_lo, bos_hi, other_lo, other_hi)
         rows.append((tables_lib.AT_BOS, 0, (float(low[0]) - self.output_rounding,
                                             float(high[0]) + self.output_rounding, 0.0, 0.0, 0.0, 0.0)))
@@ -470,45 +469,43 @@ class _Head:
         self.context.details[self.target] = {"block": self.block, "kind": "width", "boxes": boxes,
                                              "stats": self.stats}
 
-    def _bos_weight(self, stats: dict, groups: list[tuple[np.ndarray, np.ndarray]], part: slice,
-                    bos_query: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Per width, the range of BOS's weight over the groups of (picked queries, width x length mask of what
-        they allow); widths no group allows get (inf, -inf)."""
+    def _bos_weights(self, stats: dict, groups: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
+        """BOS's weight range: per width over the groups of (picked real queries, width x length mask of what they
+        allow), (inf, -inf) for widths no group allows; and at the BOS query (last in ``stats``), whose every key
+        is unselected (width 0, any length up to N), as one-entry arrays. One pass: the BOS query is one group more,
+        its selected scores none."""
         groups = [(pick, allowed) for pick, allowed in groups if arrays.some(pick) and arrays.some(allowed)]
-        if not groups:
-            return np.full(self.n + 1, np.inf), np.full(self.n + 1, -np.inf)
-        b_lo, b_hi = stats["b_lo"][part], stats["b_hi"][part]
-        picks = np.array([pick for pick, _ in groups], dtype=bool)[:, None, :]  # groups x 1 x queries
-        never = np.full(b_lo.shape, -np.inf)
-        s_lo = never if bos_query else stats["s_lo"][part]
-        s_hi = never if bos_query else stats["s_hi"][part]
-        # Per group, the highest (selected, unselected) score over BOS's lowest, and the lowest over BOS's highest.
-        top = np.where(picks, np.array([s_hi - b_lo, stats["u_hi"][part] - b_lo]), -np.inf).max(axis=2)
-        bottom = np.where(picks, np.array([s_lo - b_hi, stats["u_lo"][part] - b_hi]), np.inf).min(axis=2)
-        ends = np.array([top, bottom])[:, :, :, None, None]  # (top, bottom) x groups x (selected, unselected)
-        allowed = np.array([mask for _, mask in groups])
-        terms = _plus(_log_counts(*allowed.shape[1:]), ends)  # (top, bottom) x groups x 2 x widths x lengths
+        count = len(groups)
+        inside = slice(0, -1)
+        b_lo, b_hi = stats["b_lo"], stats["b_hi"]
+        ends = np.empty((2, count + 1, 2))  # (top, bottom) x groups (the BOS query's last) x (selected, unselected)
+        if count:
+            picks = np.array([pick for pick, _ in groups], dtype=bool)[:, None, :]  # groups x 1 x queries
+            lows, highs = b_lo[inside], b_hi[inside]
+            # Per group, the highest (selected, unselected) score over BOS's lowest, the lowest over BOS's highest.
+            ends[0, :count] = np.maximum.reduce(np.where(picks, np.array([stats["s_hi"][inside] - lows,
+                                                                          stats["u_hi"][inside] - lows]), -np.inf),
+                                                axis=2, initial=-np.inf)
+            ends[1, :count] = np.minimum.reduce(np.where(picks, np.array([stats["s_lo"][inside] - highs,
+                                                                          stats["u_lo"][inside] - highs]), np.inf),
+                                                axis=2, initial=np.inf)
+        ends[:, count, 0] = -np.inf  # the BOS query selects nothing
+        ends[0, count, 1], ends[1, count, 1] = stats["u_hi"][-1] - b_lo[-1], stats["u_lo"][-1] - b_hi[-1]
+        allowed = np.array([mask for _, mask in groups] + [_width_masks(self.n)[4]])
+        terms = _plus(_log_counts(*allowed.shape[1:]), ends[:, :, :, None, None])  # ... x 2 x widths x lengths
         mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x groups x widths x lengths
-        weight = _sigmoid(-mass)
-        weight_lo = np.where(allowed, weight[0], np.inf).min(axis=(0, 2)) * (1 - self.eta)
-        weight_hi = np.minimum(1.0, np.where(allowed, weight[1], -np.inf).max(axis=(0, 2)) * (1 + self.eta))
-        weight_lo = np.maximum(0.0, weight_lo - (self.n + 1) * self.arithmetic.tiny)
-        reachable = allowed.any(axis=(0, 2))
-        return np.where(reachable, weight_lo, np.inf), np.where(reachable, weight_hi, -np.inf)
-
-    def _bos_query_weight(self, stats: dict) -> tuple[np.ndarray, np.ndarray]:
-        """BOS's weight range at the BOS query, whose every key is unselected (width 0, any length up to N):
-        ``_bos_weight``'s width-0 entry for that query alone, the same numbers in fewer steps."""
-        counts = _log_counts(self.n + 1, self.n + 1)[0, 0, :, 0, :]  # (selected, unselected) x lengths, width 0
-        b_lo, b_hi = stats["b_lo"][-1:], stats["b_hi"][-1:]
-        never = np.full(1, -np.inf)  # no key is selected
-        ends = np.array([[never - b_lo, stats["u_hi"][-1:] - b_lo],
-                         [never - b_hi, stats["u_lo"][-1:] - b_hi]])  # (top, bottom) x (selected, unselected) x 1
-        terms = _plus(counts[None], ends)  # (top, bottom) x (selected, unselected) x lengths
-        weight = _sigmoid(-np.logaddexp(terms[:, 0], terms[:, 1]))
-        weight_lo = weight[0].min(keepdims=True) * (1 - self.eta)
-        weight_hi = np.minimum(1.0, weight[1].max(keepdims=True) * (1 + self.eta))
-        return np.maximum(0.0, weight_lo - (self.n + 1) * self.arithmetic.tiny), weight_hi
+        weight = np.fmin(np.exp(-np.logaddexp(0.0, mass)), 1.0)  # _sigmoid(-mass)
+        shrink, grow, floor = 1 - self.eta, 1 + self.eta, (self.n + 1) * self.arithmetic.tiny
+        own = allowed[:count]
+        weight_lo = np.minimum.reduce(weight[0, :count], axis=(0, 2), where=own, initial=np.inf) * shrink
+        weight_hi = np.minimum(1.0, np.maximum.reduce(weight[1, :count], axis=(0, 2), where=own, initial=-np.inf)
+                               * grow)
+        weight_lo = np.maximum(0.0, weight_lo - floor)
+        reachable = own.any(axis=(0, 2))
+        at_bos = weight[:, count, 0]  # (top, bottom) x lengths, width 0
+        return (np.where(reachable, weight_lo, np.inf), np.where(reachable, weight_hi, -np.inf),
+                np.maximum(0.0, at_bos[0].min(keepdims=True) * shrink - floor),
+                np.minimum(1.0, at_bos[1].max(keepdims=True) * grow))
 
     def _store(self, target: residual_lib.Label, rows: list) -> None:
         states = [row[0] for row in rows]
