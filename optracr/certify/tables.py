@@ -97,12 +97,7 @@ def shown(state: Hashable) -> str:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Table:
-    """Bounds on a label's directions per state (module doc); the last row is the BOS position's.
-
-    Worked out at construction, read-only: ``hot_places`` (per row its hot direction, 0 where none is: an index
-    always valid), ``hot_centers`` (the center where a direction is hot, else 0) and ``value_row_numbers`` (the
-    rows after BOS's, as an array).
-    """
+    """Bounds on a label's directions per state (module doc); the last row is the BOS position's."""
 
     label: residual_lib.Label
     states: tuple[Hashable, ...]
@@ -139,11 +134,6 @@ class Table:
         fields = self.__dict__  # what object.__setattr__ writes to, at once
         fields["hot"], fields["_floats"] = hot, floats
         fields.update(zip(_FLOAT_FIELDS, floats))  # each field a row of ``floats``
-        # read by every block that reads the label: worked out once
-        fields["hot_places"], fields["hot_centers"] = np.maximum(hot, 0), np.where(hot >= 0, floats[0], 0.0)
-        fields["value_row_numbers"] = np.arange(rows - 1)
-        for array in (fields["hot_places"], fields["hot_centers"], fields["value_row_numbers"]):
-            array.setflags(write=False)
 
     @property
     def exact(self) -> bool:
@@ -157,14 +147,36 @@ class Table:
         return cached
 
     @property
+    def hot_places(self) -> np.ndarray:
+        """Per row, its hot direction, 0 where none is: an index always valid (remembered, read-only)."""
+        found = self.__dict__.get("_hot_places")
+        return found if found is not None else self._remember("_hot_places", np.maximum(self.hot, 0))
+
+    @property
+    def hot_centers(self) -> np.ndarray:
+        """Per row, the center where a direction is hot, else 0 (remembered, read-only)."""
+        found = self.__dict__.get("_hot_centers")
+        return found if found is not None else self._remember("_hot_centers", np.where(self.hot >= 0, self.center,
+                                                                                        0.0))
+
+    @property
+    def value_row_numbers(self) -> np.ndarray:
+        """The rows after BOS's, as an array (remembered, read-only)."""
+        found = self.__dict__.get("_value_row_numbers")
+        return found if found is not None else self._remember("_value_row_numbers", np.arange(self.num_rows - 1))
+
+    def _remember(self, name: str, array: np.ndarray) -> np.ndarray:
+        """Keeps an array worked out from the table (which never changes), read-only."""
+        array.setflags(write=False)
+        object.__setattr__(self, name, array)
+        return array
+
+    @property
     def deviation_sizes(self) -> np.ndarray:
         """Per row, a bound on the L1 size of (x - its center) (``_deviation_size``; remembered, read-only)."""
         found = self.__dict__.get("_deviation_sizes")
-        if found is None:
-            found = _deviation_size(self, np.arange(self.num_rows))
-            found.setflags(write=False)
-            object.__setattr__(self, "_deviation_sizes", found)
-        return found
+        return found if found is not None else self._remember("_deviation_sizes", _deviation_size(
+            self, np.arange(self.num_rows)))
 
     @property
     def num_rows(self) -> int:
