@@ -274,12 +274,13 @@ class _Head:
                     defined &= _defined(codes, distinct)
 
         def selected(picks: np.ndarray) -> np.ndarray:
-            result = np.ones((len(picks), key.count), dtype=bool)
-            inside = picks < count
+            if not count or not parts:  # no query state, or (never) no Select: only what no query rules out
+                return np.broadcast_to((picks < count)[:, None], (len(picks), key.count)).copy()
+            result = None
             for query_codes, key_codes, matrix in parts:
-                rows = matrix[query_codes[np.minimum(picks, count - 1)]][:, key_codes] if count else result
-                result &= rows
-            result[~inside] = False  # the BOS query
+                rows = matrix[query_codes[np.minimum(picks, count - 1)][:, None], key_codes[None, :]]  # a new array
+                result = rows if result is None else np.logical_and(result, rows, out=result)
+            result[picks >= count] = False  # the BOS query
             return result
 
         return selected
@@ -665,10 +666,12 @@ def _summary(hot: int, low: np.ndarray, high: np.ndarray) -> tuple[float, ...]:
         hot_lo, hot_hi = float(low[:, hot].min()), float(high[:, hot].max())
     if low.shape[1] <= (hot >= 0):  # no cold direction
         return hot_lo, hot_hi, 0.0, 0.0, 0.0, 0.0
-    cold = np.ones(low.shape[1], dtype=bool)
     if hot >= 0:
+        cold = np.ones(low.shape[1], dtype=bool)
         cold[hot] = False
-    low, high = low[:, cold], high[:, cold]  # (a copy laid out as the sums below expect: keep it so)
+        low, high = low[:, cold], high[:, cold]  # (a copy laid out as the sums below expect: keep it so)
+    else:  # every direction cold: the rows as they are, laid out alike (C order)
+        low, high = np.ascontiguousarray(low), np.ascontiguousarray(high)
     return (hot_lo, hot_hi, float(low.min()), float(high.max()), float(low.sum(axis=1).min()),
             float(high.sum(axis=1).max()))
 

@@ -175,8 +175,7 @@ class Table:
     def deviation_sizes(self) -> np.ndarray:
         """Per row, a bound on the L1 size of (x - its center) (``_deviation_size``; remembered, read-only)."""
         found = self.__dict__.get("_deviation_sizes")
-        return found if found is not None else self._remember("_deviation_sizes", _deviation_size(
-            self, np.arange(self.num_rows)))
+        return found if found is not None else self._remember("_deviation_sizes", _deviation_size(self))
 
     @property
     def num_rows(self) -> int:
@@ -190,8 +189,9 @@ class Table:
 
     @property
     def cold_count(self) -> np.ndarray:
-        """Per row, how many directions are cold."""
-        return self.label.size - (self.hot >= 0)
+        """Per row, how many directions are cold (remembered, read-only)."""
+        found = self.__dict__.get("_cold_count")
+        return found if found is not None else self._remember("_cold_count", self.label.size - (self.hot >= 0))
 
     def states_key(self, rows: np.ndarray) -> StatesKey:
         """The identity of the states of ``rows`` (a memo key for what depends on them; the value rows' is
@@ -500,11 +500,10 @@ def widened(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.fmax(low, -np.inf), np.fmin(high, np.inf)  # each number as it is, NaN the other operand
 
 
-def _deviation_size(table: Table, rows: np.ndarray) -> np.ndarray:
+def _deviation_size(table: Table) -> np.ndarray:
     """Per row, a bound on the L1 size of (x - its center)."""
-    hot = np.where(table.hot[rows] >= 0, np.maximum(np.abs(table.hot_lo[rows] - table.center[rows]),
-                                                    np.abs(table.hot_hi[rows] - table.center[rows])), 0.0)
-    cold_count = table.cold_count[rows]
-    cold = np.maximum(np.abs(table.sum_lo[rows]), np.abs(table.sum_hi[rows])) + 2.0 * cold_count * np.maximum(
-        0.0, -table.cold_lo[rows])
+    hot = np.where(table.hot >= 0, np.maximum(np.abs(table.hot_lo - table.center), np.abs(table.hot_hi - table.center)),
+                   0.0)
+    cold_count = table.cold_count
+    cold = np.maximum(np.abs(table.sum_lo), np.abs(table.sum_hi)) + 2.0 * cold_count * np.maximum(0.0, -table.cold_lo)
     return hot + np.where(cold_count > 0, cold, 0.0)
