@@ -493,17 +493,23 @@ class _Head:
         ends[:, count, 0] = -np.inf  # the BOS query selects nothing
         ends[0, count, 1], ends[1, count, 1] = stats["u_hi"][-1] - b_lo[-1], stats["u_lo"][-1] - b_hi[-1]
         allowed = np.array([mask for _, mask in groups] + [_width_masks(self.n)[4]])
-        terms = _plus(_log_counts(*allowed.shape[1:]), ends[:, :, :, None, None])  # ... x 2 x widths x lengths
-        mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x groups x widths x lengths
+        # Only the (group, width, length) cells a group allows are worked out (each element's result is the same
+        # alone as among others), each cell's log counts against its group's ends.
+        group, width, length = allowed.nonzero()
+        terms = _plus(_log_counts(*allowed.shape[1:])[0, 0][:, width, length].T[None], ends[:, group])
+        mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x cells
         weight = np.fmin(np.exp(-np.logaddexp(0.0, mass)), 1.0)  # _sigmoid(-mass)
         shrink, grow, floor = 1 - self.eta, 1 + self.eta, (self.n + 1) * self.arithmetic.tiny
-        own = allowed[:count]
-        weight_lo = np.minimum.reduce(weight[0, :count], axis=(0, 2), where=own, initial=np.inf) * shrink
-        weight_hi = np.minimum(1.0, np.maximum.reduce(weight[1, :count], axis=(0, 2), where=own, initial=-np.inf)
-                               * grow)
-        weight_lo = np.maximum(0.0, weight_lo - floor)
-        reachable = own.any(axis=(0, 2))
-        at_bos = weight[:, count, 0]  # (top, bottom) x lengths, width 0
+        own = group < count  # the BOS query's cells come last
+        widths = self.n + 1
+        weight_lo, weight_hi = np.full(widths, np.inf), np.full(widths, -np.inf)
+        np.minimum.at(weight_lo, width[own], weight[0, own])
+        np.maximum.at(weight_hi, width[own], weight[1, own])
+        reachable = np.zeros(widths, dtype=bool)
+        reachable[width[own]] = True
+        weight_lo = np.maximum(0.0, weight_lo * shrink - floor)
+        weight_hi = np.minimum(1.0, weight_hi * grow)
+        at_bos = weight[:, ~own]  # (top, bottom) x lengths, width 0
         return (np.where(reachable, weight_lo, np.inf), np.where(reachable, weight_hi, -np.inf),
                 np.maximum(0.0, at_bos[0].min(keepdims=True) * shrink - floor),
                 np.minimum(1.0, at_bos[1].max(keepdims=True) * grow))
