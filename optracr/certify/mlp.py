@@ -166,6 +166,8 @@ class _Group:
             highs.append(high_side)
         if not lows:
             return np.zeros((0, outputs)), np.zeros((0, outputs))
+        if len(lows) == 1:  # one chunk: its arrays as they are
+            return lows[0], highs[0]
         return np.concatenate(lows), np.concatenate(highs)
 
     def _combined_ends(self, table: tables_lib.Table, row: np.ndarray, weights: np.ndarray, active: np.ndarray,

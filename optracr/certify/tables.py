@@ -375,6 +375,8 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
     if not parts:
         empty = np.zeros((0, columns))
         return Bound(empty, empty, empty, empty, empty)
+    if len(parts) == 1:  # one chunk of rows: its bound as it is
+        return parts[0]
     return Bound(*(np.concatenate([getattr(part, name) for part in parts])
                    for name in ("center", "lo", "hi", "main", "rest")))
 
