@@ -216,9 +216,10 @@ class Table:
     def error(self) -> np.ndarray:
         """Per row, the largest distance of any direction from the intended encoding (1 hot, 0 cold; a numerical
         label's value, 0 at BOS)."""
-        target = np.where(self.hot >= 0, self.intended_hot(), 0.0)
-        hot = np.where(self.hot >= 0, np.maximum(np.abs(self.hot_lo - target), np.abs(self.hot_hi - target)), 0.0)
-        cold = np.where(self.cold_count > 0, np.maximum(np.abs(self.cold_lo), np.abs(self.cold_hi)), 0.0)
+        floats = self.__dict__["_floats"]  # center, hot_lo, hot_hi, cold_lo, cold_hi, ...
+        target = self.numbers()[0] if self.label.numerical else 1.0  # only read where a direction is hot
+        hot = np.where(self.hot >= 0, np.maximum.reduce(np.abs(floats[1:3] - target), axis=0), 0.0)
+        cold = np.where(self.cold_count > 0, np.maximum.reduce(np.abs(floats[3:5]), axis=0), 0.0)
         return np.maximum(hot, cold)
 
     def intended_hot(self) -> np.ndarray:
