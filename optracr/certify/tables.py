@@ -399,14 +399,14 @@ def _exact_rows(table: Table, weights: np.ndarray, rows: np.ndarray) -> Bound:
 def _single_rows(table: Table, weights: np.ndarray, rows: np.ndarray) -> Bound:
     """``linear_bound`` of a one-direction label hot in every row with nothing cold (a numerical s-op), through
     finite weights: the weight times the box (what the general rule gives when there is no cold direction)."""
+    floats = table.__dict__["_floats"][:, rows]  # center, hot_lo, hot_hi, cold_lo, ... of the rows
     weight = weights[0][None, :]
-    center = weight * table.center[rows, None]
-    ends = (weight * (table.hot_lo[rows, None] - table.center[rows, None]),
-            weight * (table.hot_hi[rows, None] - table.center[rows, None]))
-    base = table.cold_lo[rows, None] * 0.0  # the cold part, of no size
-    main = np.abs(weight) * np.maximum(np.abs(table.hot_lo[rows]), np.abs(table.hot_hi[rows]))[:, None]
-    return Bound(center, *widened(np.minimum(*ends) + base - 0.0, np.maximum(*ends) + base + 0.0), main,
-                 np.zeros(center.shape))
+    center = weight * floats[0][:, None]
+    ends = weight[None] * (floats[1:3] - floats[0])[:, :, None]  # (low end, high end) x rows x columns
+    base = floats[3][:, None] * 0.0  # the cold part, of no size
+    main = np.abs(weight) * np.maximum.reduce(np.abs(floats[1:3]), axis=0)[:, None]
+    return Bound(center, *widened(np.minimum.reduce(ends, axis=0) + base - 0.0,
+                                  np.maximum.reduce(ends, axis=0) + base + 0.0), main, np.zeros(center.shape))
 
 
 def _identity_rows(table: Table, rows: np.ndarray) -> Bound:
