@@ -333,9 +333,9 @@ class _Head:
         if arrays.some(some):
             others = np.logaddexp(stats["b_hi"][:-1], np.log(max(n - 1, 0)) + stats["u_hi"][:-1]
                                   if n > 1 else -np.inf)
-            stray = float(np.max(_sigmoid(others - stats["s_lo"][:-1])[some]))
+            stray = float(_largest(_sigmoid(others - stats["s_lo"][:-1])[some]))
         none = flags["self_unsel"][:-1]
-        empty = float(np.max(_sigmoid(np.log(n) + stats["u_hi"][:-1] - stats["b_lo"][:-1])[none])) if arrays.some(
+        empty = float(_largest(_sigmoid(np.log(n) + stats["u_hi"][:-1] - stats["b_lo"][:-1])[none])) if arrays.some(
             none) else 0.0
         at_bos = float(_sigmoid(np.log(n) + stats["u_hi"][-1] - stats["b_lo"][-1])) if np.isfinite(
             stats["u_hi"][-1]) else 0.0
@@ -405,11 +405,11 @@ class _Head:
         errors = []
         if arrays.some(used):
             picked = used & np.isfinite(numbers)
-            e_lo = float(np.min(low[:-1][picked] - numbers[picked]))
-            e_hi = float(np.max(high[:-1][picked] - numbers[picked]))
+            e_lo = float(_least(low[:-1][picked] - numbers[picked]))
+            e_hi = float(_largest(high[:-1][picked] - numbers[picked]))
             v_lo, v_hi = float(numbers[picked].min()), float(numbers[picked].max())
             some = self.flags["any_sel"][:-1]
-            spread = float(np.max((self.stats["s_hi"][:-1] - self.stats["s_lo"][:-1])[some]))
+            spread = float(_largest((self.stats["s_hi"][:-1] - self.stats["s_lo"][:-1])[some]))
             uneven = math.expm1(min(spread, 700.0)) * (v_hi - v_lo) / 2.0
             eps = (e_lo - uneven, e_hi + uneven)
             corner = ((1 - stray) * eps[0] + stray * (z_lo - v_hi), (1 - stray) * eps[1] + stray * (z_hi - v_lo))
@@ -657,6 +657,16 @@ def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[
     matrix = np.zeros((len(queries), len(keys)), dtype=bool)
     matrix[np.ix_(arrays.positions(query_ok), arrays.positions(key_ok))] = inner
     return matrix
+
+
+def _largest(values: np.ndarray) -> float:
+    """The largest entry (``np.max`` without its Python wrapper)."""
+    return np.maximum.reduce(values, axis=None)
+
+
+def _least(values: np.ndarray) -> float:
+    """The least entry (``np.min`` without its Python wrapper)."""
+    return np.minimum.reduce(values, axis=None)
 
 
 def _sigmoid(values: np.ndarray) -> np.ndarray:
