@@ -19,3 +19,10 @@ def every(values: np.ndarray) -> bool:
 def positions(mask: np.ndarray) -> np.ndarray:
     """The indices of a 1-D array's nonzero entries (``np.flatnonzero``)."""
     return mask.nonzero()[0]
+
+
+def filled(shape: int | tuple[int, ...], value: float, dtype: type = np.float64) -> np.ndarray:
+    """A new array of ``shape`` holding ``value`` everywhere (``np.full``)."""
+    found = np.empty(shape, dtype=dtype)
+    found.fill(value)
+    return found

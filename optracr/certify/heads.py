@@ -502,7 +502,7 @@ class _Head:
         shrink, grow, floor = 1 - self.eta, 1 + self.eta, (self.n + 1) * self.arithmetic.tiny
         own = group < count  # the BOS query's cells come last
         widths = self.n + 1
-        weight_lo, weight_hi = np.full(widths, np.inf), np.full(widths, -np.inf)
+        weight_lo, weight_hi = arrays.filled(widths, np.inf), arrays.filled(widths, -np.inf)
         np.minimum.at(weight_lo, width[own], weight[0, own])
         np.maximum.at(weight_hi, width[own], weight[1, own])
         reachable = np.zeros(widths, dtype=bool)
@@ -617,7 +617,7 @@ def _plus(log_count: np.ndarray, score: np.ndarray) -> np.ndarray:
     found = log_count + score
     lost = np.isnan(found)
     if arrays.some(lost):
-        found = np.where(lost, np.where(np.isneginf(log_count) | np.isneginf(score), -np.inf, np.inf), found)
+        found = np.where(lost, np.where((log_count == -np.inf) | (score == -np.inf), -np.inf, np.inf), found)
     return found
 
 

@@ -232,7 +232,7 @@ class _Group:
         met[value_codes[defined]] = True
         kept = arrays.positions(~undefined & met)
         states = [states[index] for index in kept]
-        renumber = np.full(len(distinct), -1, dtype=np.int64)
+        renumber = arrays.filled(len(distinct), -1, dtype=np.int64)
         renumber[kept] = np.arange(len(kept))
         codes = renumber[value_codes[defined]]
         hot = np.array([_hot(label, state) for state in states], dtype=np.int64)
@@ -350,8 +350,8 @@ def _summaries(label: residual_lib.Label, hot: np.ndarray, low: np.ndarray,
 def _hull(rows: tuple[np.ndarray, ...], codes: np.ndarray, count: int, bos: list[float]) -> list[np.ndarray]:
     """Per state, the hull of the summaries (hot low, hot high, cold low, cold high, sum low, sum high) of its
     combinations, and last the BOS position's summary ``bos``."""
-    lows = np.full((count + 1, 3), np.inf)  # per state, the low sides (hot, cold, sum); BOS's last
-    highs = np.full((count + 1, 3), -np.inf)
+    lows = arrays.filled((count + 1, 3), np.inf)  # per state, the low sides (hot, cold, sum); BOS's last
+    highs = arrays.filled((count + 1, 3), -np.inf)
     np.minimum.at(lows, codes, np.array(rows[0::2]).T)
     np.maximum.at(highs, codes, np.array(rows[1::2]).T)
     lows[count], highs[count] = bos[0::2], bos[1::2]
