@@ -426,14 +426,13 @@ def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, 
     if stats is None:
         zeros = np.zeros((len(rows), columns))
         return Bound(zeros, zeros, zeros, zeros, zeros)
-    hot = table.hot[rows]
-    has_hot = (hot >= 0)[:, None]
-    safe = np.maximum(hot, 0)
+    floats = table.__dict__["_floats"][:, rows]  # center, hot_lo, hot_hi, cold_lo, cold_hi, sum_lo, sum_hi
+    has_hot = (table.hot[rows] >= 0)[:, None]
+    safe = table.hot_places[rows]
     hot_weight = np.where(has_hot, weights[safe], 0.0)
-    center = hot_weight * table.center[rows, None]
-    ends = (hot_weight * (table.hot_lo[rows, None] - table.center[rows, None]),
-            hot_weight * (table.hot_hi[rows, None] - table.center[rows, None]))
-    hot_lo, hot_hi = np.minimum(*ends), np.maximum(*ends)
+    center = hot_weight * floats[0][:, None]
+    ends = hot_weight[None] * (floats[1:3] - floats[0])[:, :, None]  # (low end, high end) x rows x columns
+    hot_lo, hot_hi = np.minimum.reduce(ends, axis=0), np.maximum.reduce(ends, axis=0)
     positive_hot, negative_hot = np.maximum(hot_weight, 0.0), np.maximum(-hot_weight, 0.0)
     total = stats.total - hot_weight
     positive = np.maximum(stats.positive - positive_hot, 0.0)
@@ -442,16 +441,16 @@ def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, 
     largest_positive = np.where(at_top, stats.second_positive, stats.top_positive)
     at_top = has_hot & (stats.top_negative_row[None, :] == safe[:, None])
     largest_negative = np.where(at_top, stats.second_negative, stats.top_negative)
-    cold_count = table.cold_count[rows, None].astype(np.float64)
-    cold_lo, cold_hi = table.cold_lo[rows, None], table.cold_hi[rows, None]
+    cold_counts = table.cold_count[rows]
+    cold_count = cold_counts[:, None].astype(np.float64)
+    cold_lo, cold_hi = floats[3][:, None], floats[4][:, None]
     width = np.maximum(cold_hi - cold_lo, 0.0)
-    room = np.clip(np.minimum(table.sum_hi[rows, None] - cold_count * cold_lo, cold_count * width), 0.0, None)
+    room = np.maximum(np.minimum(floats[6][:, None] - cold_count * cold_lo, cold_count * width), 0.0)  # (clip at 0)
     up = np.minimum(positive * width, largest_positive * room)
     down = np.minimum(negative * width, largest_negative * room)
     base = cold_lo * total
-    main = np.abs(hot_weight) * np.maximum(np.abs(table.hot_lo[rows]), np.abs(table.hot_hi[rows]))[:, None]
-    cold_size = np.maximum(np.abs(table.sum_lo[rows]), np.abs(table.sum_hi[rows])) + 2.0 * table.cold_count[
-        rows] * np.maximum(0.0, -table.cold_lo[rows])
+    main = np.abs(hot_weight) * np.maximum.reduce(np.abs(floats[1:3]), axis=0)[:, None]
+    cold_size = np.maximum.reduce(np.abs(floats[5:7]), axis=0) + 2.0 * cold_counts * np.maximum(0.0, -floats[3])
     rest = np.where(cold_count > 0, stats.absolute[None, :] * cold_size[:, None], 0.0)
     return Bound(center, *widened(hot_lo + base - down, hot_hi + base + up), main, np.fmin(rest, np.inf))
 
