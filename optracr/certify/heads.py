@@ -31,6 +31,7 @@ from collections.abc import Hashable
 import numpy as np
 
 from optracr import frontend
+from optracr.certify import arrays
 from optracr.certify import context as context_lib
 from optracr.certify import findings
 from optracr.certify import meaning as meaning_lib
@@ -169,7 +170,7 @@ class _Head:
         rounding = (len(self.blocks), self.weights.score_terms)
         selected = self._selection()
         shared = [name for name in query.names if name in key.names
-                  and query.rows[name].shape == key.rows[name].shape and (query.rows[name] == key.rows[name]).all()]
+                  and query.rows[name].shape == key.rows[name].shape and arrays.every(query.rows[name] == key.rows[name])]
         step = max(1, CHUNK_ENTRIES // max(1, key.count))
         key_index = {name: np.concatenate([key.index[name], [key.bos_index[name]]]) for name in key.names}  # BOS last
         query_all = {name: np.concatenate([query.index[name], [query.bos_index[name]]]) for name in query.names}
@@ -193,12 +194,12 @@ class _Head:
         self.stats["u_hi"][-1] = max(self.stats["u_hi"][-1], self.stats["s_hi"][-1])
         self.stats["u_lo"][-1] = min(self.stats["u_lo"][-1], self.stats["s_lo"][-1])
         scores = np.concatenate([stats["b_lo"], stats["b_hi"], stats["s_hi"], stats["u_hi"]])
-        span = max(1.0, float(np.max(np.abs(scores[np.isfinite(scores)]), initial=0.0)))
+        span = max(1.0, float(np.maximum.reduce(np.abs(scores[np.isfinite(scores)]), axis=None, initial=0.0)))
         unit = self.arithmetic.unit
         # exp of a rounded difference, its own error, the sum of up to N + 1 weights, one division.
         self.eta = (1 + self.arithmetic.exp_error) * math.exp(min(4 * unit * span, 700.0)) * (
             1 + self.arithmetic.gamma(self.n + 1)) * (1 + unit) / (1 - self.arithmetic.gamma(self.n + 1)) - 1
-        if self.kind == "categorical" and np.any(flags["mixed"][:-1]):
+        if self.kind == "categorical" and arrays.some(flags["mixed"][:-1]):
             self.context.undefined.setdefault(self.target, findings.Undefined(
                 self.target, "inputs where a query picks several positions holding different values, if there are "
                 "any: the evaluator has no answer there (a categorical Aggregate is defined where its picks agree)"))
@@ -215,10 +216,10 @@ class _Head:
         chosen = selected(picks) & defined
         unchosen = ~chosen & defined
         stats = {"b_lo": b_low, "b_hi": b_high,
-                 "s_lo": np.where(chosen, low, np.inf).min(axis=1, initial=np.inf),
-                 "s_hi": np.where(chosen, high, -np.inf).max(axis=1, initial=-np.inf),
-                 "u_lo": np.where(unchosen, low, np.inf).min(axis=1, initial=np.inf),
-                 "u_hi": np.where(unchosen, high, -np.inf).max(axis=1, initial=-np.inf)}
+                 "s_lo": np.minimum.reduce(low, axis=1, where=chosen, initial=np.inf),
+                 "s_hi": np.maximum.reduce(high, axis=1, where=chosen, initial=-np.inf),
+                 "u_lo": np.minimum.reduce(low, axis=1, where=unchosen, initial=np.inf),
+                 "u_hi": np.maximum.reduce(high, axis=1, where=unchosen, initial=-np.inf)}
         itself = None  # key states the query's own position can be in (it is a key too)
         for name in shared:
             same = query_index[name][:, None] == key_index[name][None, :-1]
@@ -257,8 +258,8 @@ class _Head:
             query_codes, query_distinct = query.values_of(self.context, self.block, label_of(select.queries),
                                                           query_labels)
             key_codes, key_distinct = key.values_of(self.context, self.block, label_of(select.keys), key_labels)
-            memo_key = (self.block, "predicate", label_of(select), tuple(map(meaning_lib.identity, query_distinct)),
-                        tuple(map(meaning_lib.identity, key_distinct)))
+            memo_key = (self.block, "predicate", label_of(select), tables_lib.StatesKey(tuple(query_distinct)),
+                        tables_lib.StatesKey(tuple(key_distinct)))
             memo = self.context.weights.memo
             if memo_key not in memo:
                 memo[memo_key] = _predicate_matrix(select, query_distinct, key_distinct)
@@ -273,12 +274,13 @@ class _Head:
                     defined &= _defined(codes, distinct)
 
         def selected(picks: np.ndarray) -> np.ndarray:
-            result = np.ones((len(picks), key.count), dtype=bool)
-            inside = picks < count
+            if not count or not parts:  # no query state, or (never) no Select: only what no query rules out
+                return np.broadcast_to((picks < count)[:, None], (len(picks), key.count)).copy()
+            result = None
             for query_codes, key_codes, matrix in parts:
-                rows = matrix[query_codes[np.minimum(picks, count - 1)]][:, key_codes] if count else result
-                result &= rows
-            result[~inside] = False  # the BOS query
+                rows = matrix[query_codes[np.minimum(picks, count - 1)][:, None], key_codes[None, :]]  # a new array
+                result = rows if result is None else np.logical_and(result, rows, out=result)
+            result[picks >= count] = False  # the BOS query
             return result
 
         return selected
@@ -286,8 +288,9 @@ class _Head:
     def _mixed(self, chosen: np.ndarray) -> np.ndarray:
         """Per query pick, whether it selects key states holding different values."""
         codes = self._value_codes()
-        high = np.where(chosen, codes[None, :], -1).max(axis=1, initial=-1)
-        low = np.where(chosen, codes[None, :], np.iinfo(np.int64).max).min(axis=1, initial=np.iinfo(np.int64).max)
+        top = np.iinfo(np.int64).max
+        high = np.maximum.reduce(np.where(chosen, codes[None, :], -1), axis=1, initial=-1)
+        low = np.minimum.reduce(np.where(chosen, codes[None, :], top), axis=1, initial=top)
         return chosen.any(axis=1) & (high != low)
 
     def _value_codes(self) -> np.ndarray:
@@ -307,17 +310,18 @@ class _Head:
         for name, weights in self.value_weights.items():
             bound = tables_lib.linear_bound(self.tables[name], weights, key.rows[name])
             index = np.concatenate([key.index[name], [key.bos_index[name]]])
-            low = low + bound.low[index]
-            high = high + bound.high[index]
-            total = total + (bound.main + bound.rest).max(axis=1)[index]
-            rest = rest + bound.rest.max(axis=1)[index]
-            largest = largest + np.maximum(np.abs(bound.low), np.abs(bound.high)).max(axis=1)[index]
+            bound_low, bound_high = bound.low, bound.high
+            low = low + bound_low[index]
+            high = high + bound_high[index]
+            total = total + np.maximum.reduce(bound.main + bound.rest, axis=1)[index]
+            rest = rest + np.maximum.reduce(bound.rest, axis=1)[index]
+            largest = largest + np.maximum.reduce(np.maximum(np.abs(bound_low), np.abs(bound_high)), axis=1)[index]
         if not self.value_weights:  # nothing read: every value is 0
             low, high = np.zeros((key.count + 1, size)), np.zeros((key.count + 1, size))
             total, rest, largest = (np.zeros(key.count + 1) for _ in range(3))
         values = 2.0 * self.arithmetic.dot_error(len(self.value_weights), total, rest, self.weights.value_terms)
         mixing = self.arithmetic.gamma(self.n + 2) * largest
-        self.output_rounding = float(np.max(values + mixing, initial=0.0))
+        self.output_rounding = float(np.maximum.reduce(values + mixing, axis=None, initial=0.0))
         return low, high
 
     # ----------------------------------------------------------------------------------- per target
@@ -326,12 +330,12 @@ class _Head:
         stats, flags, n = self.stats, self.flags, self.n
         some = flags["any_sel"][:-1]
         stray = 0.0
-        if np.any(some):
+        if arrays.some(some):
             others = np.logaddexp(stats["b_hi"][:-1], np.log(max(n - 1, 0)) + stats["u_hi"][:-1]
                                   if n > 1 else -np.inf)
-            stray = float(np.max(_sigmoid(others - stats["s_lo"][:-1])[some]))
+            stray = float(_largest(_sigmoid(others - stats["s_lo"][:-1])[some]))
         none = flags["self_unsel"][:-1]
-        empty = float(np.max(_sigmoid(np.log(n) + stats["u_hi"][:-1] - stats["b_lo"][:-1])[none])) if np.any(
+        empty = float(_largest(_sigmoid(np.log(n) + stats["u_hi"][:-1] - stats["b_lo"][:-1])[none])) if arrays.some(
             none) else 0.0
         at_bos = float(_sigmoid(np.log(n) + stats["u_hi"][-1] - stats["b_lo"][-1])) if np.isfinite(
             stats["u_hi"][-1]) else 0.0
@@ -345,30 +349,39 @@ class _Head:
         distinct = self._distinct
         stray, empty, at_bos = self._masses()
         present = np.concatenate([self.key_defined, [True]])
-        z_lo = float(low[present].min(initial=0.0))
-        z_hi = float(high[present].max(initial=0.0))
+        z_lo = float(np.minimum.reduce(low[present], axis=None, initial=0.0))
+        z_hi = float(np.maximum.reduce(high[present], axis=None, initial=0.0))
         z_sum_lo, z_sum_hi = float(low[present].sum(axis=1).min()), float(high[present].sum(axis=1).max())
         slack = self.eta * max(abs(z_lo), abs(z_hi), 1e-300) + self.output_rounding
         slack_sum = self.eta * max(abs(z_sum_lo), abs(z_sum_hi)) + self.output_rounding * target.size
-        states, rows = [], []
-        used = np.flatnonzero(self.selected_by_some)
+        rows = []
+        used = arrays.positions(self.selected_by_some)
         by_code = used[np.argsort(codes[used], kind="stable")]  # the used key states by value, each in order
-        found, starts = np.unique(codes[by_code], return_index=True)
+        sorted_codes = codes[by_code]
+        starts = np.concatenate([[0], (sorted_codes[1:] != sorted_codes[:-1]).nonzero()[0] + 1]) if len(
+            by_code) else np.zeros(0, dtype=np.int64)  # where each value's run begins
+        found = sorted_codes[starts]
         ends = [*starts[1:].tolist(), len(by_code)]
-        for code, start, end in zip(found.tolist(), starts.tolist(), ends):
-            members = by_code[start:end]
+        hot_of = []  # per value met: its hot direction (-1 for None)
+        for code in found.tolist():
             value = distinct[code]
-            state = tables_lib.NO_VALUE if value is None else value
-            hot = -1 if value is None else target.direction_index(value)
-            if value is not None and hot < 0:
+            hot_of.append(-1 if value is None else target.direction_index(value))
+            if value is not None and hot_of[-1] < 0:
                 self.context.fail(self.block, f"the program gives {self.target!r} the value {value!r}, which has no "
                                   "direction in the residual (value-set inference missed it)")
+        hot_groups = [group for group, hot in enumerate(hot_of) if hot >= 0]
+        summaries = dict(zip(hot_groups, _hot_summaries(
+            low, high, [by_code[starts[group]:ends[group]] for group in hot_groups], [hot_of[g] for g in hot_groups])))
+        for group, (code, hot) in enumerate(zip(found.tolist(), hot_of)):
+            value = distinct[code]
+            if value is not None and hot < 0:
                 continue
-            mine = _summary(hot, low[members], high[members])
+            state = tables_lib.NO_VALUE if value is None else value
+            members = by_code[starts[group]:ends[group]]
+            mine = summaries[group] if hot >= 0 else _summary(hot, low[members], high[members])
             rows.append((state, hot, _mix(mine, hot, stray, z_lo, z_hi, z_sum_lo, z_sum_hi, slack, slack_sum)))
-            states.append(state)
         bos_value = _summary(-1, low[-1:], high[-1:])
-        if np.any(self.flags["self_unsel"][:-1]):
+        if arrays.some(self.flags["self_unsel"][:-1]):
             box = _mix(bos_value, -1, empty, z_lo, z_hi, z_sum_lo, z_sum_hi, slack, slack_sum)
             rows = _merge_state(rows, tables_lib.NO_VALUE, -1, box)
         rows.append((tables_lib.AT_BOS, -1, _mix(bos_value, -1, at_bos, z_lo, z_hi, z_sum_lo, z_sum_hi, slack,
@@ -390,20 +403,20 @@ class _Head:
         z_lo, z_hi = float(low[present].min()), float(high[present].max())
         slack = self.eta * max(abs(z_lo), abs(z_hi)) + self.output_rounding
         errors = []
-        if np.any(used):
+        if arrays.some(used):
             picked = used & np.isfinite(numbers)
-            e_lo = float(np.min(low[:-1][picked] - numbers[picked]))
-            e_hi = float(np.max(high[:-1][picked] - numbers[picked]))
+            e_lo = float(_least(low[:-1][picked] - numbers[picked]))
+            e_hi = float(_largest(high[:-1][picked] - numbers[picked]))
             v_lo, v_hi = float(numbers[picked].min()), float(numbers[picked].max())
             some = self.flags["any_sel"][:-1]
-            spread = float(np.max((self.stats["s_hi"][:-1] - self.stats["s_lo"][:-1])[some]))
+            spread = float(_largest((self.stats["s_hi"][:-1] - self.stats["s_lo"][:-1])[some]))
             uneven = math.expm1(min(spread, 700.0)) * (v_hi - v_lo) / 2.0
             eps = (e_lo - uneven, e_hi + uneven)
             corner = ((1 - stray) * eps[0] + stray * (z_lo - v_hi), (1 - stray) * eps[1] + stray * (z_hi - v_lo))
             errors.append((min(eps[0], corner[0]) - slack, max(eps[1], corner[1]) + slack))
         default = float(self.expr.default) if self.expr.default is not None else 0.0
         empty_box = None
-        if np.any(self.flags["self_unsel"][:-1]):
+        if arrays.some(self.flags["self_unsel"][:-1]):
             b_lo, b_hi = float(low[-1]), float(high[-1])
             empty_box = (min(b_lo, (1 - empty) * b_lo + empty * z_lo) - slack - default,
                          max(b_hi, (1 - empty) * b_hi + empty * z_hi) + slack - default)
@@ -433,7 +446,7 @@ class _Head:
         inside = slice(0, -1)
         rows, boxes = [], {}
         defined = self.key_defined
-        other_lo, other_hi = (float(low[:-1][defined].min()), float(high[:-1][defined].max())) if np.any(
+        other_lo, other_hi = (float(low[:-1][defined].min()), float(high[:-1][defined].max())) if arrays.some(
             defined) else (0.0, 0.0)
         bos_lo, bos_hi = float(low[-1]), float(high[-1])
         any_sel, any_unsel = flags["any_sel"][inside], flags["any_unsel"][inside]
@@ -442,15 +455,14 @@ class _Head:
         # Query groups by what their own position (a key too) can be, each with the (width, length) it allows.
         groups = [(self_sel & any_unsel & any_sel, masks[0]), (self_sel & ~any_unsel & any_sel, masks[1]),
                   (self_unsel & ~self_sel & any_sel, masks[2]), (self_unsel, masks[3])]
-        low_weight, high_weight = self._bos_weight(stats, groups, slice(0, -1))
+        low_weight, high_weight, weight_lo, weight_hi = self._bos_weights(stats, groups)
         reachable = np.isfinite(low_weight)
         low, high = _blend(np.where(reachable, low_weight, 0.0), np.where(reachable, high_weight, 0.0), bos_lo, bos_hi,
                            other_lo, other_hi)
-        for width in np.flatnonzero(reachable):
+        for width in arrays.positions(reachable).tolist():
             box = (float(low[width]) - self.output_rounding, float(high[width]) + self.output_rounding)
             boxes[int(width)] = box
             rows.append((int(width), 0, (*box, 0.0, 0.0, 0.0, 0.0)))
-        weight_lo, weight_hi = self._bos_query_weight(stats)
         low, high = _blend(weight_lo, weight_hi, bos_lo, bos_hi, other_lo, other_hi)
         rows.append((tables_lib.AT_BOS, 0, (float(low[0]) - self.output_rounding,
                                             float(high[0]) + self.output_rounding, 0.0, 0.0, 0.0, 0.0)))
@@ -458,45 +470,49 @@ class _Head:
         self.context.details[self.target] = {"block": self.block, "kind": "width", "boxes": boxes,
                                              "stats": self.stats}
 
-    def _bos_weight(self, stats: dict, groups: list[tuple[np.ndarray, np.ndarray]], part: slice,
-                    bos_query: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Per width, the range of BOS's weight over the groups of (picked queries, width x length mask of what
-        they allow); widths no group allows get (inf, -inf)."""
-        groups = [(pick, allowed) for pick, allowed in groups if pick.any() and allowed.any()]
-        if not groups:
-            return np.full(self.n + 1, np.inf), np.full(self.n + 1, -np.inf)
-        b_lo, b_hi = stats["b_lo"][part], stats["b_hi"][part]
-        picks = np.array([pick for pick, _ in groups], dtype=bool)[:, None, :]  # groups x 1 x queries
-        never = np.full(b_lo.shape, -np.inf)
-        s_lo = never if bos_query else stats["s_lo"][part]
-        s_hi = never if bos_query else stats["s_hi"][part]
-        # Per group, the highest (selected, unselected) score over BOS's lowest, and the lowest over BOS's highest.
-        top = np.where(picks, np.array([s_hi - b_lo, stats["u_hi"][part] - b_lo]), -np.inf).max(axis=2)
-        bottom = np.where(picks, np.array([s_lo - b_hi, stats["u_lo"][part] - b_hi]), np.inf).min(axis=2)
-        ends = np.array([top, bottom])[:, :, :, None, None]  # (top, bottom) x groups x (selected, unselected)
-        allowed = np.array([mask for _, mask in groups])
-        terms = _plus(_log_counts(*allowed.shape[1:]), ends)  # (top, bottom) x groups x 2 x widths x lengths
-        mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x groups x widths x lengths
-        weight = _sigmoid(-mass)
-        weight_lo = np.where(allowed, weight[0], np.inf).min(axis=(0, 2)) * (1 - self.eta)
-        weight_hi = np.minimum(1.0, np.where(allowed, weight[1], -np.inf).max(axis=(0, 2)) * (1 + self.eta))
-        weight_lo = np.maximum(0.0, weight_lo - (self.n + 1) * self.arithmetic.tiny)
-        reachable = allowed.any(axis=(0, 2))
-        return np.where(reachable, weight_lo, np.inf), np.where(reachable, weight_hi, -np.inf)
-
-    def _bos_query_weight(self, stats: dict) -> tuple[np.ndarray, np.ndarray]:
-        """BOS's weight range at the BOS query, whose every key is unselected (width 0, any length up to N):
-        ``_bos_weight``'s width-0 entry for that query alone, the same numbers in fewer steps."""
-        counts = _log_counts(self.n + 1, self.n + 1)[0, 0, :, 0, :]  # (selected, unselected) x lengths, width 0
-        b_lo, b_hi = stats["b_lo"][-1:], stats["b_hi"][-1:]
-        never = np.full(1, -np.inf)  # no key is selected
-        ends = np.array([[never - b_lo, stats["u_hi"][-1:] - b_lo],
-                         [never - b_hi, stats["u_lo"][-1:] - b_hi]])  # (top, bottom) x (selected, unselected) x 1
-        terms = _plus(counts[None], ends)  # (top, bottom) x (selected, unselected) x lengths
-        weight = _sigmoid(-np.logaddexp(terms[:, 0], terms[:, 1]))
-        weight_lo = weight[0].min(keepdims=True) * (1 - self.eta)
-        weight_hi = np.minimum(1.0, weight[1].max(keepdims=True) * (1 + self.eta))
-        return np.maximum(0.0, weight_lo - (self.n + 1) * self.arithmetic.tiny), weight_hi
+    def _bos_weights(self, stats: dict, groups: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
+        """BOS's weight range: per width over the groups of (picked real queries, width x length mask of what they
+        allow), (inf, -inf) for widths no group allows; and at the BOS query (last in ``stats``), whose every key
+        is unselected (width 0, any length up to N), as one-entry arrays. One pass: the BOS query is one group more,
+        its selected scores none."""
+        groups = [(pick, allowed) for pick, allowed in groups if arrays.some(pick) and arrays.some(allowed)]
+        count = len(groups)
+        inside = slice(0, -1)
+        b_lo, b_hi = stats["b_lo"], stats["b_hi"]
+        ends = np.empty((2, count + 1, 2))  # (top, bottom) x groups (the BOS query's last) x (selected, unselected)
+        if count:
+            picks = np.array([pick for pick, _ in groups], dtype=bool)[:, None, :]  # groups x 1 x queries
+            lows, highs = b_lo[inside], b_hi[inside]
+            # Per group, the highest (selected, unselected) score over BOS's lowest, the lowest over BOS's highest.
+            ends[0, :count] = np.maximum.reduce(np.where(picks, np.array([stats["s_hi"][inside] - lows,
+                                                                          stats["u_hi"][inside] - lows]), -np.inf),
+                                                axis=2, initial=-np.inf)
+            ends[1, :count] = np.minimum.reduce(np.where(picks, np.array([stats["s_lo"][inside] - highs,
+                                                                          stats["u_lo"][inside] - highs]), np.inf),
+                                                axis=2, initial=np.inf)
+        ends[:, count, 0] = -np.inf  # the BOS query selects nothing
+        ends[0, count, 1], ends[1, count, 1] = stats["u_hi"][-1] - b_lo[-1], stats["u_lo"][-1] - b_hi[-1]
+        allowed = np.array([mask for _, mask in groups] + [_width_masks(self.n)[4]])
+        # Only the (group, width, length) cells a group allows are worked out (each element's result is the same
+        # alone as among others), each cell's log counts against its group's ends.
+        group, width, length = allowed.nonzero()
+        terms = _plus(_log_counts(*allowed.shape[1:])[0, 0][:, width, length].T[None], ends[:, group])
+        mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x cells
+        weight = np.fmin(np.exp(-np.logaddexp(0.0, mass)), 1.0)  # _sigmoid(-mass)
+        shrink, grow, floor = 1 - self.eta, 1 + self.eta, (self.n + 1) * self.arithmetic.tiny
+        own = group < count  # the BOS query's cells come last
+        widths = self.n + 1
+        weight_lo, weight_hi = arrays.filled(widths, np.inf), arrays.filled(widths, -np.inf)
+        np.minimum.at(weight_lo, width[own], weight[0, own])
+        np.maximum.at(weight_hi, width[own], weight[1, own])
+        reachable = np.zeros(widths, dtype=bool)
+        reachable[width[own]] = True
+        weight_lo = np.maximum(0.0, weight_lo * shrink - floor)
+        weight_hi = np.minimum(1.0, weight_hi * grow)
+        at_bos = weight[:, ~own]  # (top, bottom) x lengths, width 0
+        return (np.where(reachable, weight_lo, np.inf), np.where(reachable, weight_hi, -np.inf),
+                np.maximum(0.0, at_bos[0].min(keepdims=True) * shrink - floor),
+                np.minimum(1.0, at_bos[1].max(keepdims=True) * grow))
 
     def _store(self, target: residual_lib.Label, rows: list) -> None:
         states = [row[0] for row in rows]
@@ -584,7 +600,8 @@ def _log_counts(widths: int, lengths: int) -> np.ndarray:
     logs = _logs(max(widths, lengths))
     width = np.arange(widths)[:, None]
     others = np.maximum(np.arange(lengths)[None, :] - width, 0)
-    counts = np.stack(np.broadcast_arrays(logs[width], logs[others]))[None, None]
+    counts = np.empty((1, 1, 2, widths, lengths))
+    counts[0, 0, 0], counts[0, 0, 1] = logs[width], logs[others]  # the width's log along every length
     counts.setflags(write=False)
     return counts
 
@@ -599,8 +616,8 @@ def _plus(log_count: np.ndarray, score: np.ndarray) -> np.ndarray:
     where the score is unknown (NaN)."""
     found = log_count + score
     lost = np.isnan(found)
-    if lost.any():
-        found = np.where(lost, np.where(np.isneginf(log_count) | np.isneginf(score), -np.inf, np.inf), found)
+    if arrays.some(lost):
+        found = np.where(lost, np.where((log_count == -np.inf) | (score == -np.inf), -np.inf, np.inf), found)
     return found
 
 
@@ -638,14 +655,24 @@ def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[
     if len(present_queries) == len(queries) and len(present_keys) == len(keys):
         return inner
     matrix = np.zeros((len(queries), len(keys)), dtype=bool)
-    matrix[np.ix_(np.flatnonzero(query_ok), np.flatnonzero(key_ok))] = inner
+    matrix[np.ix_(arrays.positions(query_ok), arrays.positions(key_ok))] = inner
     return matrix
+
+
+def _largest(values: np.ndarray) -> float:
+    """The largest entry (``np.max`` without its Python wrapper)."""
+    return np.maximum.reduce(values, axis=None)
+
+
+def _least(values: np.ndarray) -> float:
+    """The least entry (``np.min`` without its Python wrapper)."""
+    return np.minimum.reduce(values, axis=None)
 
 
 def _sigmoid(values: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-x), without overflow; NaN (nothing known) counts as 1, the worst case of every mass."""
     found = np.exp(-np.logaddexp(0.0, -np.asarray(values, dtype=np.float64)))
-    return np.where(np.isnan(found), 1.0, found)
+    return np.fmin(found, 1.0)  # never above 1, NaN the other operand
 
 
 def _summary(hot: int, low: np.ndarray, high: np.ndarray) -> tuple[float, ...]:
@@ -655,12 +682,37 @@ def _summary(hot: int, low: np.ndarray, high: np.ndarray) -> tuple[float, ...]:
         hot_lo, hot_hi = float(low[:, hot].min()), float(high[:, hot].max())
     if low.shape[1] <= (hot >= 0):  # no cold direction
         return hot_lo, hot_hi, 0.0, 0.0, 0.0, 0.0
-    cold = np.ones(low.shape[1], dtype=bool)
     if hot >= 0:
+        cold = np.ones(low.shape[1], dtype=bool)
         cold[hot] = False
-    low, high = low[:, cold], high[:, cold]  # (a copy laid out as the sums below expect: keep it so)
+        low, high = low[:, cold], high[:, cold]  # (a copy laid out as the sums below expect: keep it so)
+    else:  # every direction cold: the rows as they are, laid out alike (C order)
+        low, high = np.ascontiguousarray(low), np.ascontiguousarray(high)
     return (hot_lo, hot_hi, float(low.min()), float(high.max()), float(low.sum(axis=1).min()),
             float(high.sum(axis=1).max()))
+
+
+def _hot_summaries(low: np.ndarray, high: np.ndarray, members: list[np.ndarray],
+                   hots: list[int]) -> list[tuple[float, ...]]:
+    """``_summary`` of each group of rows (``members``) with its hot direction (``hots``, each >= 0), at once: per
+    row its cold directions in order (the same sums, element by element), then each group's extremes."""
+    if not members:
+        return []
+    rows = np.concatenate(members)
+    hot = np.repeat(np.asarray(hots, dtype=np.int64), [len(group) for group in members])
+    starts = np.cumsum([0, *(len(group) for group in members[:-1])])
+    hot_lo = np.minimum.reduceat(low[rows, hot], starts)
+    hot_hi = np.maximum.reduceat(high[rows, hot], starts)
+    size = low.shape[1]
+    if size <= 1:  # no cold direction
+        return [(lo, hi, 0.0, 0.0, 0.0, 0.0) for lo, hi in zip(hot_lo.tolist(), hot_hi.tolist())]
+    places = np.arange(size - 1)[None, :]
+    cold = places + (places >= hot[:, None])  # each row's columns but its hot one
+    cold_low, cold_high = low[rows[:, None], cold], high[rows[:, None], cold]
+    found = (hot_lo, hot_hi, np.minimum.reduceat(cold_low.min(axis=1), starts),
+             np.maximum.reduceat(cold_high.max(axis=1), starts), np.minimum.reduceat(cold_low.sum(axis=1), starts),
+             np.maximum.reduceat(cold_high.sum(axis=1), starts))
+    return list(zip(*(part.tolist() for part in found)))
 
 
 def _mix(mine: tuple[float, ...], hot: int, mass: float, z_lo: float, z_hi: float, z_sum_lo: float,
@@ -695,7 +747,7 @@ def _merge_state(rows: list, state: Hashable, hot: int, box: tuple[float, ...]) 
 def _blend(weight_lo, weight_hi, bos_lo: float, bos_hi: float, other_lo: float, other_hi: float):
     """The range of ``a b + (1 - a) o`` for a, b, o in their ranges (arrays of a, within [0, 1]): for each a it
     grows with b and o, so the extremes are at a's ends with b and o both low, or both high."""
-    ends = (np.asarray(weight_lo), np.asarray(weight_hi))
-    lows = [a * bos_lo + (1 - a) * other_lo for a in ends]
-    highs = [a * bos_hi + (1 - a) * other_hi for a in ends]
-    return np.minimum(*lows), np.maximum(*highs)
+    ends = np.array([weight_lo, weight_hi], dtype=np.float64)  # both ends at once: the same operations on each
+    rest = 1 - ends
+    lows, highs = ends * bos_lo + rest * other_lo, ends * bos_hi + rest * other_hi
+    return np.minimum(lows[0], lows[1]), np.maximum(highs[0], highs[1])

@@ -16,6 +16,7 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 
 from optracr import frontend
+from optracr.certify import arrays
 from optracr.certify import errors
 from optracr.certify import residual as residual_lib
 
@@ -51,14 +52,14 @@ def _applied(expr: rasp.SOp, arguments: Sequence[tuple[np.ndarray, list[Hashable
         if len(kinds):
             np.maximum(status, kinds[picks], out=status)
     function, raised = expr.f, False
-    if not status.any():  # every argument has a value everywhere: one pass, unless the function raises somewhere
+    if not arrays.some(status):  # every argument has a value everywhere: one pass, unless the function raises somewhere
         try:
             return [function(*values) for values in zip(*(
                 [values[pick] for pick in picks.tolist()] for picks, values in arguments))], False
         except Exception:  # applied one at a time below, each raise marking its own combination
             pass
     found: list[Hashable] = [UNDEFINED if kind == 2 else None for kind in status.tolist()]
-    live = np.flatnonzero(status == 0)
+    live = arrays.positions(status == 0)
     chosen = [[values[pick] for pick in picks[live].tolist()] for picks, values in arguments]
     for position, values in zip(live.tolist(), zip(*chosen)):
         try:
@@ -77,9 +78,7 @@ def _deduplicated(codes: np.ndarray, values: list[Hashable]) -> tuple[np.ndarray
     index: dict[Hashable, int] = {}
     distinct: list[Hashable] = []
     remap: list[int] = []
-    value_key = frontend.value_key
-    for value in values:
-        key = value if value is None or value is UNDEFINED else value_key(value)
+    for value, key in zip(values, _identities(values)):
         code = index.get(key)
         if code is None:
             code = index[key] = len(distinct)
@@ -89,29 +88,63 @@ def _deduplicated(codes: np.ndarray, values: list[Hashable]) -> tuple[np.ndarray
 
 
 def _deduplicated_numbers(codes: np.ndarray, values: list[Hashable]) -> tuple[np.ndarray, list[Hashable]] | None:
-    """``_deduplicated`` where every value is a float (no NaN) or every value an int of at most 62 bits, by numpy:
-    equal bit patterns are one value (so 0.0 and -0.0 stay two, as ``frontend.value_key`` keeps them), numbered in
-    order of first appearance; None for any other list (the general rule applies)."""
+    """``_deduplicated`` where every value but None and ``UNDEFINED`` is a float (no NaN), or every one an int of at
+    most 62 bits, by numpy: equal bit patterns are one value (so 0.0 and -0.0 stay two, as ``frontend.value_key``
+    keeps them), None and ``UNDEFINED`` each one value of their own (a bit pattern no number has: a NaN's, or one
+    past 62 bits), numbered in order of first appearance; None for any other list (the general rule applies)."""
     kinds = set(map(type, values))
+    specials = kinds & _SPECIAL_KINDS
+    kinds -= specials
     if len(kinds) != 1 or len(values) < 16:
         return None
     (kind,) = kinds
+    numbers = [0 if value is None or value is UNDEFINED else value for value in values] if specials else values
     if kind is float:
-        numbers = np.array(values, dtype=np.float64)
-        if np.isnan(numbers).any():  # NaNs are one value only when they are one object
+        floats = np.array(numbers, dtype=np.float64)
+        if arrays.some(np.isnan(floats)):  # NaNs are one value only when they are one object
             return None
-        bits = numbers.view(np.int64)
+        bits, marks = floats.view(np.int64), _NAN_MARKS
     elif kind is int:
-        if max(values) >= 1 << 62 or min(values) <= -(1 << 62):
+        if max(numbers) >= 1 << 62 or min(numbers) <= -(1 << 62):
             return None
-        bits = np.array(values, dtype=np.int64)
+        bits, marks = np.array(numbers, dtype=np.int64), _WIDE_MARKS
     else:
         return None
+    if specials:
+        bits = bits.copy()
+        for marker, mark in zip((None, UNDEFINED), marks):
+            bits[[position for position, value in enumerate(values) if value is marker]] = mark
     _, first, inverse = np.unique(bits, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     return rank[inverse.reshape(-1)][codes], [values[position] for position in first[order].tolist()]
+
+
+_SPECIAL_KINDS = frozenset({type(None), _Undefined})
+# The bit patterns None and UNDEFINED take among numbers: two NaNs (no float here is NaN), and two ints past 62 bits.
+_NAN_MARKS = tuple(int(np.array([mark], dtype=np.uint64).view(np.int64)[0])
+                   for mark in (0x7FF8000000000001, 0x7FF8000000000002))
+_WIDE_MARKS = (1 << 62, (1 << 62) + 1)
+
+
+def _identities(values: list[Hashable]) -> list[Hashable]:
+    """``identity`` of each value (the common kinds keyed inline, as ``frontend.value_key`` keys them)."""
+    plain = _PLAIN_KINDS
+    return [(kind, value) if (kind := type(value)) in plain and not (kind is float and value == 0.0)
+            else identity(value) for value in values]
+
+
+_PLAIN_KINDS = frozenset({int, bool, str, float})
+
+
+def _rows_by_identity(values: list[Hashable]) -> dict[Hashable, list[int]]:
+    """Per identity of the values other than None and ``UNDEFINED``, their indices."""
+    rows: dict[Hashable, list[int]] = {}
+    for index, key in enumerate(_identities(values)):
+        if key is not None and key is not UNDEFINED:
+            rows.setdefault(key, []).append(index)
+    return rows
 
 
 class Meaning:
@@ -123,6 +156,7 @@ class Meaning:
         self._memo: dict[tuple, Hashable] = {}
         self.raised: set[str] = set()  # the s-ops whose function raised on some values met
         self._frontiers: dict[tuple[str, bool], tuple[str, ...]] = {}
+        self._pairs: dict[str, frozenset[tuple[Hashable, Hashable]] | None] = {}
 
     def expr(self, label: str) -> rasp.RASPExpr:
         """The (rewritten) program's expression ``label``."""
@@ -222,15 +256,37 @@ class Meaning:
     def _rule_out_unmet_pairs(self, label: str, arguments: list[tuple[np.ndarray, list[Hashable]]],
                               results: list[Hashable]) -> None:
         """``UNDEFINED`` (no input reaches it) where a SequenceMap reads a pair value-set inference rules out: two
-        means over the same positions (``ProgramGraph.input_pairs``)."""
-        met = self.program_graph.input_pairs(label)
+        means over the same positions (``ProgramGraph.input_pairs``). A pair is met when its values' identities
+        are a met pair's, as the set keys its members (``frontend.value_key``)."""
+        met = self._met_pairs(label)
         if met is None:
             return
         (first_picks, first_values), (second_picks, second_values) = arguments
-        for position, (first, second) in enumerate(zip(first_picks.tolist(), second_picks.tolist())):
-            pair = (first_values[first], second_values[second])
-            if None not in pair and UNDEFINED not in pair and pair not in met:
-                results[position] = UNDEFINED
+        first_rows, second_rows = _rows_by_identity(first_values), _rows_by_identity(second_values)
+        width = len(second_values)
+        allowed = np.zeros(len(first_values) * width, dtype=bool)
+        for first, second in met:
+            for row in first_rows.get(first, ()):
+                for column in second_rows.get(second, ()):
+                    allowed[row * width + column] = True
+        allowed = allowed.reshape(len(first_values), width)
+        # None or UNDEFINED on either side: left as the function's rule made it (never ruled out here)
+        allowed[[row for row, value in enumerate(first_values) if value is None or value is UNDEFINED]] = True
+        allowed[:, [column for column, value in enumerate(second_values) if value is None or value is UNDEFINED]] = True
+        for position in arrays.positions(~allowed[first_picks, second_picks]).tolist():
+            results[position] = UNDEFINED
+
+    def _met_pairs(self, label: str) -> frozenset[tuple[Hashable, Hashable]] | None:
+        """The identities of the pairs SequenceMap ``label`` can read (None: every pair), remembered."""
+        if label not in self._pairs:
+            met = self.program_graph.input_pairs(label)
+            if met is None:
+                self._pairs[label] = None
+            else:
+                pairs = list(met)
+                self._pairs[label] = frozenset(zip(_identities([first for first, _ in pairs]),
+                                                   _identities([second for _, second in pairs])))
+        return self._pairs[label]
 
     def _apply(self, label: str, expr: rasp.SOp, arguments: tuple) -> Hashable:
         """A Map's or SequenceMap's value on given input values (remembered)."""

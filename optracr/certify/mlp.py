@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse
 
 from optracr import craft
+from optracr.certify import arrays
 from optracr.certify import context as context_lib
 from optracr.certify import meaning as meaning_lib
 from optracr.certify import residual as residual_lib
@@ -98,7 +99,7 @@ class _Group:
         """Per combination, bounds (low, high) on every written direction (columns: the writes in order); only
         the ``possible`` combinations are bounded when they are at most half (the others are left at 0: no input
         reaches them, and nothing reads them)."""
-        only = np.flatnonzero(possible) if 2 * int(possible.sum()) <= len(possible) else None
+        only = arrays.positions(possible) if 2 * int(np.count_nonzero(possible)) <= len(possible) else None
         low, high = self._bounded(tables, bounds, combinations, only)
         if only is None:
             return low, high
@@ -136,8 +137,8 @@ class _Group:
                 every = _added(every, stacked[name][:3].take(index, axis=1), (3, count, units))
                 deviations[name in numerical] = _added(deviations[name in numerical],
                                                        stacked[name][3:].take(index, axis=1), (2, count, units))
-            center, total, rest = np.broadcast_to(every, (3, count, units))
-            (cat_lo, cat_hi), (num_lo, num_hi) = (np.broadcast_to(deviations[kind], (2, count, units))
+            center, total, rest = _spread_to(every, (3, count, units))
+            (cat_lo, cat_hi), (num_lo, num_hi) = (_spread_to(deviations[kind], (2, count, units))
                                                   for kind in (False, True))
             rounding = self.arithmetic.dot_error(len(self.reads), total, rest, terms)
             center_lo, center_hi = center + cat_lo, center + cat_hi
@@ -156,7 +157,7 @@ class _Group:
             for low_end, high_end in numerical_ends:
                 out_lo += low_end
                 out_hi += high_end
-            if active.any():
+            if arrays.some(active):
                 out_lo, out_hi = self._categorical_combined(tables, chosen, center, high, rounding, active,
                                                             numerical, numerical_ends, (out_lo, out_hi))
             spread = second_layer * _times(np.maximum(np.abs(h_lo), np.abs(h_hi)), mats[2])
@@ -165,6 +166,8 @@ class _Group:
             highs.append(high_side)
         if not lows:
             return np.zeros((0, outputs)), np.zeros((0, outputs))
+        if len(lows) == 1:  # one chunk: its arrays as they are
+            return lows[0], highs[0]
         return np.concatenate(lows), np.concatenate(highs)
 
     def _combined_ends(self, table: tables_lib.Table, row: np.ndarray, weights: np.ndarray, active: np.ndarray,
@@ -201,9 +204,9 @@ class _Group:
         out_hi = _times(h_hi, mats[0]) - _times(h_lo, mats[1])
         categorical_ends = (self._combined_ends(tables[name], chosen[name], weights, active, direction)
                             for name in categorical for direction, weights in enumerate(self.reads[name])
-                            if weights.any())
+                            if arrays.some(weights))
         for low_end, high_end in (*numerical_ends, *categorical_ends):
-            if not (np.isfinite(low_end).all() and np.isfinite(high_end).all()):
+            if not (arrays.every(np.isfinite(low_end)) and arrays.every(np.isfinite(high_end))):
                 return bounds  # an input with no finite bound: the unit-by-unit bound is all there is
             out_lo = out_lo + low_end
             out_hi = out_hi + high_end
@@ -227,9 +230,9 @@ class _Group:
         defined = (~undefined[value_codes] if len(distinct) else np.zeros(0, dtype=bool)) & possible
         met = np.zeros(len(distinct), dtype=bool)
         met[value_codes[defined]] = True
-        kept = np.flatnonzero(~undefined & met)
+        kept = arrays.positions(~undefined & met)
         states = [states[index] for index in kept]
-        renumber = np.full(len(distinct), -1, dtype=np.int64)
+        renumber = arrays.filled(len(distinct), -1, dtype=np.int64)
         renumber[kept] = np.arange(len(kept))
         codes = renumber[value_codes[defined]]
         hot = np.array([_hot(label, state) for state in states], dtype=np.int64)
@@ -244,9 +247,9 @@ class _Group:
                                np.concatenate([low[defined], bos_outputs[0][:, columns]]),
                                np.concatenate([high[defined], bos_outputs[1][:, columns]]))
         rows = tuple(part[:-1] for part in summaries)
-        arrays = _hull(rows[1:], codes, len(states), [part[-1] for part in summaries[1:]])
+        hulls = _hull(rows[1:], codes, len(states), [part[-1] for part in summaries[1:]])
         table = tables_lib.build(label, (*states, tables_lib.AT_BOS), np.concatenate([hot, bos_hot]),
-                                 (arrays[0], arrays[1]), (arrays[2], arrays[3]), (arrays[4], arrays[5]))
+                                 (hulls[0], hulls[1]), (hulls[2], hulls[3]), (hulls[4], hulls[5]))
         self.context.store(name, table)
         # what blame names if the proof fails: found then, from what this block saw
         self.context.details[name] = {"block": self.block, "kind": "mlp", "worst": functools.partial(
@@ -280,6 +283,14 @@ def _added(found, part: np.ndarray, shape: tuple[int, ...]):
         np.add(found, part, out=found)
         return found
     return found + part
+
+
+def _spread_to(found, shape: tuple[int, ...]) -> np.ndarray:
+    """``found`` (a sum so far, or the number it started at) as an array of ``shape`` (broadcast only when it is
+    not one already)."""
+    if isinstance(found, np.ndarray) and found.shape == shape:
+        return found
+    return np.broadcast_to(found, shape)
 
 
 def _with_bos(chunks, bos: dict[str, np.ndarray]):
@@ -327,8 +338,8 @@ def _summaries(label: residual_lib.Label, hot: np.ndarray, low: np.ndarray,
         return hot, hot_lo, hot_hi, zeros, zeros, zeros, zeros
     mask = np.ones_like(low, dtype=bool)
     mask[rows[has_hot], safe[has_hot]] = False
-    cold_lo = np.where(mask, low, np.inf).min(axis=1, initial=np.inf)
-    cold_hi = np.where(mask, high, -np.inf).max(axis=1, initial=-np.inf)
+    cold_lo = np.minimum.reduce(low, axis=1, where=mask, initial=np.inf)
+    cold_hi = np.maximum.reduce(high, axis=1, where=mask, initial=-np.inf)
     sum_lo = np.where(mask, low, 0.0).sum(axis=1)
     sum_hi = np.where(mask, high, 0.0).sum(axis=1)
     cold_lo = np.where(np.isfinite(cold_lo), cold_lo, 0.0)
@@ -339,8 +350,8 @@ def _summaries(label: residual_lib.Label, hot: np.ndarray, low: np.ndarray,
 def _hull(rows: tuple[np.ndarray, ...], codes: np.ndarray, count: int, bos: list[float]) -> list[np.ndarray]:
     """Per state, the hull of the summaries (hot low, hot high, cold low, cold high, sum low, sum high) of its
     combinations, and last the BOS position's summary ``bos``."""
-    lows = np.full((count + 1, 3), np.inf)  # per state, the low sides (hot, cold, sum); BOS's last
-    highs = np.full((count + 1, 3), -np.inf)
+    lows = arrays.filled((count + 1, 3), np.inf)  # per state, the low sides (hot, cold, sum); BOS's last
+    highs = arrays.filled((count + 1, 3), -np.inf)
     np.minimum.at(lows, codes, np.array(rows[0::2]).T)
     np.maximum.at(highs, codes, np.array(rows[1::2]).T)
     lows[count], highs[count] = bos[0::2], bos[1::2]

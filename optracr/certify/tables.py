@@ -20,6 +20,7 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 from optracr import frontend
+from optracr.certify import arrays
 from optracr.certify import residual as residual_lib
 from optracr.errors import OptracrBug
 
@@ -58,6 +59,33 @@ def _state_keys(states: Sequence[Hashable]) -> tuple[Hashable, ...]:
 _PLAIN_KINDS = frozenset({int, bool, str, float})
 
 
+class StatesKey:
+    """The identity of a sequence of states, as a memo key: equal when the states are, one by one by ``state_key``
+    (so ``True``, ``1`` and ``1.0`` differ). Hashed once; the keys are compared (and worked out) only when two
+    hashes meet, which equal states' always do (equal values hash alike)."""
+
+    __slots__ = ("states", "_hash", "_keys")
+
+    def __init__(self, states: tuple[Hashable, ...]) -> None:
+        self.states = states
+        self._hash = hash(states)
+        self._keys: tuple[Hashable, ...] | None = None
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StatesKey):
+            return NotImplemented
+        return self._hash == other._hash and self.keys() == other.keys()
+
+    def keys(self) -> tuple[Hashable, ...]:
+        """``state_key`` of every state (worked out once)."""
+        if self._keys is None:
+            self._keys = _state_keys(self.states)
+        return self._keys
+
+
 def shown(state: Hashable) -> str:
     """A state in words."""
     if state is NO_VALUE:
@@ -88,7 +116,8 @@ class Table:
             raise OptracrBug(f"table of {self.label.name!r}: the last state is the BOS position's")
         hot = np.asarray(self.hot, dtype=np.int64)
         try:  # every float field at once, one row each (a copy: the table owns its arrays)
-            floats = np.array([getattr(self, field) for field in _FLOAT_FIELDS], dtype=np.float64)
+            floats = np.array((self.center, self.hot_lo, self.hot_hi, self.cold_lo, self.cold_hi, self.sum_lo,
+                               self.sum_hi), dtype=np.float64)  # _FLOAT_FIELDS, in order
         except ValueError:  # fields of different lengths
             floats = None
         if hot.shape != (rows,) or floats is None or floats.shape != (len(_FLOAT_FIELDS), rows):
@@ -96,26 +125,57 @@ class Table:
                 if np.shape(getattr(self, field)) != (rows,):
                     raise OptracrBug(f"table of {self.label.name!r}: {field} needs one entry per state")
         lost = np.isnan(floats)
-        if lost.any():  # a bound lost to inf - inf: nothing is known there
+        if arrays.some(lost):  # a bound lost to inf - inf: nothing is known there
             floats[0] = np.where(lost[0], 0.0, floats[0])
             for index, field in enumerate(_FLOAT_FIELDS[1:], start=1):
                 floats[index] = np.where(lost[index], -np.inf if field.endswith("_lo") else np.inf, floats[index])
         hot.setflags(write=False)
         floats.setflags(write=False)
-        object.__setattr__(self, "hot", hot)
-        for index, field in enumerate(_FLOAT_FIELDS):
-            object.__setattr__(self, field, floats[index])
+        fields = self.__dict__  # what object.__setattr__ writes to, at once
+        fields["hot"], fields["_floats"] = hot, floats
+        fields.update(zip(_FLOAT_FIELDS, floats))  # each field a row of ``floats``
 
     @property
     def exact(self) -> bool:
         """Whether every row is exact: the hot direction at its center, nothing elsewhere (the embedding's)."""
         cached = self.__dict__.get("_exact")
         if cached is None:
-            cached = not (self.cold_lo.any() or self.cold_hi.any() or self.sum_lo.any() or self.sum_hi.any()) and bool(
-                (self.hot_lo == self.hot_hi).all() and (np.where(self.hot >= 0, self.hot_lo, self.center)
-                                                       == self.center).all())
+            floats = self.__dict__["_floats"]  # center, hot_lo, hot_hi, then the cold and sum boxes
+            cached = not arrays.some(floats[3:]) and arrays.every(floats[1] == floats[2]) and arrays.every(
+                np.where(self.hot >= 0, floats[1], floats[0]) == floats[0])
             object.__setattr__(self, "_exact", cached)
         return cached
+
+    @property
+    def hot_places(self) -> np.ndarray:
+        """Per row, its hot direction, 0 where none is: an index always valid (remembered, read-only)."""
+        found = self.__dict__.get("_hot_places")
+        return found if found is not None else self._remember("_hot_places", np.maximum(self.hot, 0))
+
+    @property
+    def hot_centers(self) -> np.ndarray:
+        """Per row, the center where a direction is hot, else 0 (remembered, read-only)."""
+        found = self.__dict__.get("_hot_centers")
+        return found if found is not None else self._remember("_hot_centers", np.where(self.hot >= 0, self.center,
+                                                                                        0.0))
+
+    @property
+    def value_row_numbers(self) -> np.ndarray:
+        """The rows after BOS's, as an array (remembered, read-only)."""
+        found = self.__dict__.get("_value_row_numbers")
+        return found if found is not None else self._remember("_value_row_numbers", np.arange(self.num_rows - 1))
+
+    def _remember(self, name: str, array: np.ndarray) -> np.ndarray:
+        """Keeps an array worked out from the table (which never changes), read-only."""
+        array.setflags(write=False)
+        object.__setattr__(self, name, array)
+        return array
+
+    @property
+    def deviation_sizes(self) -> np.ndarray:
+        """Per row, a bound on the L1 size of (x - its center) (``_deviation_size``; remembered, read-only)."""
+        found = self.__dict__.get("_deviation_sizes")
+        return found if found is not None else self._remember("_deviation_sizes", _deviation_size(self))
 
     @property
     def num_rows(self) -> int:
@@ -129,19 +189,21 @@ class Table:
 
     @property
     def cold_count(self) -> np.ndarray:
-        """Per row, how many directions are cold."""
-        return self.label.size - (self.hot >= 0)
+        """Per row, how many directions are cold (remembered, read-only)."""
+        found = self.__dict__.get("_cold_count")
+        return found if found is not None else self._remember("_cold_count", self.label.size - (self.hot >= 0))
 
-    def states_key(self, rows: np.ndarray) -> tuple:
-        """The identities of the states of ``rows`` (remembered per table: a memo key for what depends on them)."""
-        keys = self.__dict__.get("_state_keys")
-        if keys is None:
-            keys = _state_keys(self.states)
-            object.__setattr__(self, "_state_keys", keys)
+    def states_key(self, rows: np.ndarray) -> StatesKey:
+        """The identity of the states of ``rows`` (a memo key for what depends on them; the value rows' is
+        remembered per table)."""
         rows = rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
-        if len(rows) == len(keys) - 1 and (len(rows) == 0 or (rows[0] == 0 and rows[-1] == len(rows) - 1)):
-            return keys[:-1]
-        return tuple([keys[row] for row in rows])
+        if len(rows) == len(self.states) - 1 and (len(rows) == 0 or (rows[0] == 0 and rows[-1] == len(rows) - 1)):
+            found = self.__dict__.get("_value_states_key")
+            if found is None:
+                found = StatesKey(self.states[:-1])
+                object.__setattr__(self, "_value_states_key", found)
+            return found
+        return StatesKey(tuple([self.states[row] for row in rows]))
 
     def row_of(self, state: Hashable) -> int:
         """The row of ``state`` (KeyError when the label never holds it)."""
@@ -154,9 +216,10 @@ class Table:
     def error(self) -> np.ndarray:
         """Per row, the largest distance of any direction from the intended encoding (1 hot, 0 cold; a numerical
         label's value, 0 at BOS)."""
-        target = np.where(self.hot >= 0, self.intended_hot(), 0.0)
-        hot = np.where(self.hot >= 0, np.maximum(np.abs(self.hot_lo - target), np.abs(self.hot_hi - target)), 0.0)
-        cold = np.where(self.cold_count > 0, np.maximum(np.abs(self.cold_lo), np.abs(self.cold_hi)), 0.0)
+        floats = self.__dict__["_floats"]  # center, hot_lo, hot_hi, cold_lo, cold_hi, ...
+        target = self.numbers()[0] if self.label.numerical else 1.0  # only read where a direction is hot
+        hot = np.where(self.hot >= 0, np.maximum.reduce(np.abs(floats[1:3] - target), axis=0), 0.0)
+        cold = np.where(self.cold_count > 0, np.maximum.reduce(np.abs(floats[3:5]), axis=0), 0.0)
         return np.maximum(hot, cold)
 
     def intended_hot(self) -> np.ndarray:
@@ -207,11 +270,12 @@ def build(
     center: Sequence[float] | None = None,
 ) -> Table:
     """A table from its arrays; the center defaults to 1 (categorical) or the middle of the hot box (numerical)."""
-    hot_lo, hot_hi = (np.asarray(side, dtype=np.float64) for side in hot_box)
+    hot = np.asarray(hot)
+    hot_lo, hot_hi = np.asarray(hot_box[0], dtype=np.float64), np.asarray(hot_box[1], dtype=np.float64)
     if center is None:
-        center = (hot_lo + hot_hi) / 2.0 if label.numerical else np.ones(len(states))
-    center = np.where(np.asarray(hot) >= 0, np.asarray(center, dtype=np.float64), 0.0)
-    return Table(label, tuple(states), np.asarray(hot), center, hot_lo, hot_hi, *cold_box, *sum_box)
+        center = (hot_lo + hot_hi) / 2.0 if label.numerical else 1.0
+    center = np.where(hot >= 0, np.asarray(center, dtype=np.float64), 0.0)
+    return Table(label, tuple(states), hot, center, hot_lo, hot_hi, *cold_box, *sum_box)
 
 
 def ideal(label: residual_lib.Label, states: Sequence[Hashable]) -> Table:
@@ -275,17 +339,18 @@ class _ColumnStats:
 def _column_stats(weights: np.ndarray) -> _ColumnStats:
     positive, negative = np.maximum(weights, 0.0), np.maximum(-weights, 0.0)
     tops = []
+    columns = np.arange(weights.shape[1])
     for part in (positive, negative):
         if part.shape[0] >= 2:
-            order = np.argpartition(-part, 1, axis=0)[:2]
-            first, second = np.take_along_axis(part, order, axis=0)
-            swap = second > first
-            tops.append((np.where(swap, second, first), np.where(swap, first, second),
-                         np.where(swap, order[1], order[0])))
+            top_row = part.argmax(axis=0)
+            others = part.copy()
+            others[top_row, columns] = -np.inf  # the largest taken out: the second largest is the others' largest
+            tops.append((part[top_row, columns], np.maximum.reduce(others, axis=0), top_row))
         else:
             tops.append((part[0], np.zeros(part.shape[1]), np.zeros(part.shape[1], dtype=np.int64)))
-    return _ColumnStats(weights.sum(axis=0), np.maximum(positive.max(axis=0, initial=0.0), negative.max(
-        axis=0, initial=0.0)), positive.sum(axis=0), negative.sum(axis=0), *tops[0], *tops[1])
+    return _ColumnStats(np.add.reduce(weights, axis=0), np.maximum(
+        np.maximum.reduce(positive, axis=0, initial=0.0), np.maximum.reduce(negative, axis=0, initial=0.0)),
+        np.add.reduce(positive, axis=0), np.add.reduce(negative, axis=0), *tops[0], *tops[1])
 
 
 def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = None) -> Bound:
@@ -300,10 +365,10 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
     columns = weights.shape[1]
     if table.exact and weights.shape[0]:
         return _exact_rows(table, weights, rows)
-    if weights.shape[0] == columns > 1 and np.count_nonzero(weights) == columns and (weights.diagonal() == 1.0).all():
+    if weights.shape[0] == columns > 1 and np.count_nonzero(weights) == columns and arrays.every(weights.diagonal() == 1.0):
         return _identity_rows(table, rows)
-    if weights.shape[0] == 1 and not (table.hot.any() or table.cold_lo.any() or table.cold_hi.any() or
-                                      table.sum_lo.any() or table.sum_hi.any()) and np.isfinite(weights).all():
+    if weights.shape[0] == 1 and not (arrays.some(table.hot) or arrays.some(table.__dict__["_floats"][3:])) and (
+            arrays.every(np.isfinite(weights))):
         return _single_rows(table, weights, rows)
     stats = _column_stats(weights) if weights.shape[0] else None
     step = max(1, ROW_CHUNK // max(1, columns))
@@ -311,6 +376,8 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
     if not parts:
         empty = np.zeros((0, columns))
         return Bound(empty, empty, empty, empty, empty)
+    if len(parts) == 1:  # one chunk of rows: its bound as it is
+        return parts[0]
     return Bound(*(np.concatenate([getattr(part, name) for part in parts])
                    for name in ("center", "lo", "hi", "main", "rest")))
 
@@ -318,24 +385,28 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
 def _exact_rows(table: Table, weights: np.ndarray, rows: np.ndarray) -> Bound:
     """``linear_bound`` of a table whose rows are exact one-hots or numbers (nothing off them): the hot weight
     times the value."""
-    hot = table.hot[rows]
-    value = np.where(hot >= 0, table.hot_lo[rows], 0.0)[:, None]
-    center = np.where((hot >= 0)[:, None], weights[np.maximum(hot, 0)], 0.0) * value
-    zeros = np.zeros_like(center)
+    has_hot = table.hot[rows] >= 0
+    value = np.where(has_hot, table.hot_lo[rows], 0.0)
+    read = weights[table.hot_places[rows]]
+    if arrays.every(has_hot) and arrays.every(value == 1.0):  # every row a one-hot's 1 (or the number 1): the rows read as they are
+        center = read  # (w * 1.0 is w, bit for bit)
+    else:
+        center = np.where(has_hot[:, None], read, 0.0) * value[:, None]
+    zeros = np.zeros(center.shape)
     return Bound(center, zeros, zeros, np.abs(center), zeros)
 
 
 def _single_rows(table: Table, weights: np.ndarray, rows: np.ndarray) -> Bound:
     """``linear_bound`` of a one-direction label hot in every row with nothing cold (a numerical s-op), through
     finite weights: the weight times the box (what the general rule gives when there is no cold direction)."""
+    floats = table.__dict__["_floats"][:, rows]  # center, hot_lo, hot_hi, cold_lo, ... of the rows
     weight = weights[0][None, :]
-    center = weight * table.center[rows, None]
-    ends = (weight * (table.hot_lo[rows, None] - table.center[rows, None]),
-            weight * (table.hot_hi[rows, None] - table.center[rows, None]))
-    base = table.cold_lo[rows, None] * 0.0  # the cold part, of no size
-    main = np.abs(weight) * np.maximum(np.abs(table.hot_lo[rows]), np.abs(table.hot_hi[rows]))[:, None]
-    return Bound(center, *widened(np.minimum(*ends) + base - 0.0, np.maximum(*ends) + base + 0.0), main,
-                 np.zeros_like(center))
+    center = weight * floats[0][:, None]
+    ends = weight[None] * (floats[1:3] - floats[0])[:, :, None]  # (low end, high end) x rows x columns
+    base = floats[3][:, None] * 0.0  # the cold part, of no size
+    main = np.abs(weight) * np.maximum.reduce(np.abs(floats[1:3]), axis=0)[:, None]
+    return Bound(center, *widened(np.minimum.reduce(ends, axis=0) + base - 0.0,
+                                  np.maximum.reduce(ends, axis=0) + base + 0.0), main, np.zeros(center.shape))
 
 
 def _identity_rows(table: Table, rows: np.ndarray) -> Bound:
@@ -355,14 +426,13 @@ def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, 
     if stats is None:
         zeros = np.zeros((len(rows), columns))
         return Bound(zeros, zeros, zeros, zeros, zeros)
-    hot = table.hot[rows]
-    has_hot = (hot >= 0)[:, None]
-    safe = np.maximum(hot, 0)
+    floats = table.__dict__["_floats"][:, rows]  # center, hot_lo, hot_hi, cold_lo, cold_hi, sum_lo, sum_hi
+    has_hot = (table.hot[rows] >= 0)[:, None]
+    safe = table.hot_places[rows]
     hot_weight = np.where(has_hot, weights[safe], 0.0)
-    center = hot_weight * table.center[rows, None]
-    ends = (hot_weight * (table.hot_lo[rows, None] - table.center[rows, None]),
-            hot_weight * (table.hot_hi[rows, None] - table.center[rows, None]))
-    hot_lo, hot_hi = np.minimum(*ends), np.maximum(*ends)
+    center = hot_weight * floats[0][:, None]
+    ends = hot_weight[None] * (floats[1:3] - floats[0])[:, :, None]  # (low end, high end) x rows x columns
+    hot_lo, hot_hi = np.minimum.reduce(ends, axis=0), np.maximum.reduce(ends, axis=0)
     positive_hot, negative_hot = np.maximum(hot_weight, 0.0), np.maximum(-hot_weight, 0.0)
     total = stats.total - hot_weight
     positive = np.maximum(stats.positive - positive_hot, 0.0)
@@ -371,28 +441,27 @@ def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, 
     largest_positive = np.where(at_top, stats.second_positive, stats.top_positive)
     at_top = has_hot & (stats.top_negative_row[None, :] == safe[:, None])
     largest_negative = np.where(at_top, stats.second_negative, stats.top_negative)
-    cold_count = table.cold_count[rows, None].astype(np.float64)
-    cold_lo, cold_hi = table.cold_lo[rows, None], table.cold_hi[rows, None]
+    cold_counts = table.cold_count[rows]
+    cold_count = cold_counts[:, None].astype(np.float64)
+    cold_lo, cold_hi = floats[3][:, None], floats[4][:, None]
     width = np.maximum(cold_hi - cold_lo, 0.0)
-    room = np.clip(np.minimum(table.sum_hi[rows, None] - cold_count * cold_lo, cold_count * width), 0.0, None)
+    room = np.maximum(np.minimum(floats[6][:, None] - cold_count * cold_lo, cold_count * width), 0.0)  # (clip at 0)
     up = np.minimum(positive * width, largest_positive * room)
     down = np.minimum(negative * width, largest_negative * room)
     base = cold_lo * total
-    main = np.abs(hot_weight) * np.maximum(np.abs(table.hot_lo[rows]), np.abs(table.hot_hi[rows]))[:, None]
-    cold_size = np.maximum(np.abs(table.sum_lo[rows]), np.abs(table.sum_hi[rows])) + 2.0 * table.cold_count[
-        rows] * np.maximum(0.0, -table.cold_lo[rows])
+    main = np.abs(hot_weight) * np.maximum.reduce(np.abs(floats[1:3]), axis=0)[:, None]
+    cold_size = np.maximum.reduce(np.abs(floats[5:7]), axis=0) + 2.0 * cold_counts * np.maximum(0.0, -floats[3])
     rest = np.where(cold_count > 0, stats.absolute[None, :] * cold_size[:, None], 0.0)
-    return Bound(center, *widened(hot_lo + base - down, hot_hi + base + up), main, np.where(np.isnan(rest), np.inf,
-                                                                                      rest))
+    return Bound(center, *widened(hot_lo + base - down, hot_hi + base + up), main, np.fmin(rest, np.inf))
 
 
 def rows_to_combine(table: Table, bound: Bound | None, needed: bool) -> np.ndarray:
     """The rows of ``table`` (BOS left out) a block must combine: every one where the program needs the value or
     nothing reads the label, else one when the weights read every row alike (``bound``: their reading)."""
-    rows = np.arange(table.num_rows - 1)
+    rows = table.value_row_numbers
     if needed or bound is None or len(rows) <= 1:
         return rows
-    same = all(bool((part[:-1] == part[:1]).all()) for part in (bound.center, bound.lo, bound.hi))
+    same = all(arrays.every(part[:-1] == part[:1]) for part in (bound.center, bound.lo, bound.hi))
     return rows[:1] if same else rows
 
 
@@ -408,37 +477,35 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
     twice so that the hot entries' own deviations are covered.
     """
     left_rows, right_rows = np.asarray(left_rows), np.asarray(right_rows)
-    left_hot, right_hot = left.hot[left_rows], right.hot[right_rows]
-    left_center = np.where(left_hot >= 0, left.center[left_rows], 0.0)
-    right_center = np.where(right_hot >= 0, right.center[right_rows], 0.0)
-    hot_weights = weights[np.maximum(left_hot, 0)][:, np.maximum(right_hot, 0)]
+    left_center, right_center = left.hot_centers[left_rows], right.hot_centers[right_rows]
+    left_place, right_place = left.hot_places[left_rows], right.hot_places[right_rows]
+    hot_weights = weights[left_place[:, None], right_place[None, :]]
     center = (left_center[:, None] * right_center[None, :]) * hot_weights  # np.outer's product, then the weights
     if left.exact and right.exact:  # nothing off the hot entries
-        return center, np.zeros_like(center)
+        return center, np.zeros(center.shape)
+    left_hot, right_hot = left.hot[left_rows], right.hot[right_rows]
     absolute = np.abs(weights)
     column_max = absolute.max(axis=0) if weights.size else np.zeros(weights.shape[1])
     row_max = absolute.max(axis=1) if weights.size else np.zeros(weights.shape[0])
     largest = float(absolute.max()) if weights.size else 0.0
-    left_dev = _deviation_size(left, left_rows)
-    right_dev = _deviation_size(right, right_rows)
-    right_reach = np.abs(right_center) * np.where(right_hot >= 0, column_max[np.maximum(right_hot, 0)], 0.0)
-    left_reach = np.abs(left_center) * np.where(left_hot >= 0, row_max[np.maximum(left_hot, 0)], 0.0)
+    left_dev, right_dev = left.deviation_sizes[left_rows], right.deviation_sizes[right_rows]
+    right_reach = np.abs(right_center) * np.where(right_hot >= 0, column_max[right_place], 0.0)
+    left_reach = np.abs(left_center) * np.where(left_hot >= 0, row_max[left_place], 0.0)
     # np.outer's products, by broadcasting
     reach = (left_dev[:, None] * right_reach[None, :] + left_reach[:, None] * right_dev[None, :]
              + 2.0 * largest * (left_dev[:, None] * right_dev[None, :]))
-    return center, np.where(np.isnan(reach), np.inf, reach)
+    return center, np.fmin(reach, np.inf)  # NaN (a 0 x inf) is inf
 
 
 def widened(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Bounds with every NaN (an inf - inf or 0 x inf on the way) replaced by what it leaves unknown: -inf, inf."""
-    return np.where(np.isnan(low), -np.inf, low), np.where(np.isnan(high), np.inf, high)
+    return np.fmax(low, -np.inf), np.fmin(high, np.inf)  # each number as it is, NaN the other operand
 
 
-def _deviation_size(table: Table, rows: np.ndarray) -> np.ndarray:
+def _deviation_size(table: Table) -> np.ndarray:
     """Per row, a bound on the L1 size of (x - its center)."""
-    hot = np.where(table.hot[rows] >= 0, np.maximum(np.abs(table.hot_lo[rows] - table.center[rows]),
-                                                    np.abs(table.hot_hi[rows] - table.center[rows])), 0.0)
-    cold_count = table.cold_count[rows]
-    cold = np.maximum(np.abs(table.sum_lo[rows]), np.abs(table.sum_hi[rows])) + 2.0 * cold_count * np.maximum(
-        0.0, -table.cold_lo[rows])
+    hot = np.where(table.hot >= 0, np.maximum(np.abs(table.hot_lo - table.center), np.abs(table.hot_hi - table.center)),
+                   0.0)
+    cold_count = table.cold_count
+    cold = np.maximum(np.abs(table.sum_lo), np.abs(table.sum_hi)) + 2.0 * cold_count * np.maximum(0.0, -table.cold_lo)
     return hot + np.where(cold_count > 0, cold, 0.0)

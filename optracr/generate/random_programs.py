@@ -15,8 +15,9 @@ Validity holds by construction:
   numerical s-op never tells equal numbers apart (both are refused or meaningless there). Some SequenceMaps
   relabel an s-op that differs at every position into ints made floats at some positions (``2`` here, ``2.0``
   there), so categorical Aggregates select with keys equal under ``==`` across types (one key to a Select);
-- with ``partial``, some categorical lookup tables raise ``KeyError`` on one of their input values: compile
-  those with ``partial_functions="allow"``; the evaluator has no answer on inputs reaching such a value;
+- with ``partial``, some categorical lookup tables (not those keyed on ``repr``) raise ``KeyError`` on one of
+  their input values: compile those with ``partial_functions="allow"``; the evaluator has no answer on inputs
+  reaching such a value;
 - selectors' predicates never raise. They never select a None key or query: no predicate is asked about
   None, and a SelectorNot / And / Or decides only where every Select it combines has a key and a query (the
   evaluator's rule, which a compiled head follows: None is the all-zero vector). Some combine s-ops that may
@@ -370,8 +371,13 @@ class _Generator:
         typed = self.mixed_types and not numerical_zero_one and self.rng.random() < 0.5
         key_of = repr if typed else (lambda x: x)
         table = {key_of(value): out for value, out in zip(ordered, outputs)}
-        if self.partial and not numerical_zero_one and len(table) > 1 and self.rng.random() < 0.3:
-            del table[key_of(self.rng.choice(ordered))]
+        partial = self.partial and not numerical_zero_one and len(table) > 1 and self.rng.random() < 0.3
+        victim = self.rng.choice(ordered) if partial else None
+        # A table keyed on repr sees only the types the generator knows of its input (a set keeps one of 1 and
+        # 1.0): it is never made partial, or it could raise on every value the input actually takes. The victim is
+        # drawn all the same, so that every other program stays as it was.
+        if partial and not typed:
+            del table[key_of(victim)]
             sop = rasp.Map(lambda x: table[key_of(x)], source.sop, simplify=False)  # raises KeyError there
         else:
             fallback = 0

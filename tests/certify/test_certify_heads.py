@@ -64,22 +64,49 @@ def _bare_head(n: int, eta: float, precision) -> heads._Head:
     return head
 
 
-@pytest.mark.parametrize("seed", range(30))
-def test_the_bos_querys_weight_is_the_general_rules_width_zero_entry_to_the_bit(seed: int) -> None:
+def _bos_weight_by_the_rule(head: heads._Head, stats: dict, groups: list, part: slice, bos_query: bool):
+    """BOS's weight range per width, written out (the module doc's rule, step by step, one group set at a time)."""
+    groups = [(pick, allowed) for pick, allowed in groups if pick.any() and allowed.any()]
+    if not groups:
+        return np.full(head.n + 1, np.inf), np.full(head.n + 1, -np.inf)
+    b_lo, b_hi = stats["b_lo"][part], stats["b_hi"][part]
+    picks = np.array([pick for pick, _ in groups], dtype=bool)[:, None, :]
+    never = np.full(b_lo.shape, -np.inf)
+    s_lo = never if bos_query else stats["s_lo"][part]
+    s_hi = never if bos_query else stats["s_hi"][part]
+    top = np.where(picks, np.array([s_hi - b_lo, stats["u_hi"][part] - b_lo]), -np.inf).max(axis=2)
+    bottom = np.where(picks, np.array([s_lo - b_hi, stats["u_lo"][part] - b_hi]), np.inf).min(axis=2)
+    ends = np.array([top, bottom])[:, :, :, None, None]
+    allowed = np.array([mask for _, mask in groups])
+    terms = heads._plus(heads._log_counts(*allowed.shape[1:]), ends)
+    weight = heads._sigmoid(-np.logaddexp(terms[:, :, 0], terms[:, :, 1]))
+    weight_lo = np.where(allowed, weight[0], np.inf).min(axis=(0, 2)) * (1 - head.eta)
+    weight_hi = np.minimum(1.0, np.where(allowed, weight[1], -np.inf).max(axis=(0, 2)) * (1 + head.eta))
+    weight_lo = np.maximum(0.0, weight_lo - (head.n + 1) * head.arithmetic.tiny)
+    reachable = allowed.any(axis=(0, 2))
+    return np.where(reachable, weight_lo, np.inf), np.where(reachable, weight_hi, -np.inf)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_bos_weights_are_the_rules_for_the_query_groups_and_the_bos_query_to_the_bit(seed: int) -> None:
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 12))
+    queries = int(rng.integers(1, 5))
     special = [np.inf, -np.inf, 0.0, -0.0, np.nan]
 
     def score() -> float:
         return float(special[rng.integers(len(special))]) if rng.random() < 0.2 else float(rng.normal() * 30)
 
-    stats = {name: np.array([score() for _ in range(3)]) for name in ("b_lo", "b_hi", "s_lo", "s_hi", "u_lo", "u_hi")}
+    stats = {name: np.array([score() for _ in range(queries + 1)])
+             for name in ("b_lo", "b_hi", "s_lo", "s_hi", "u_lo", "u_hi")}  # the BOS query last
+    masks = heads._width_masks(n)
+    groups = [(rng.random(queries) < 0.6, masks[index]) for index in range(4)]
     head = _bare_head(n, float(rng.uniform(0, 1e-6)), arithmetic.FLOAT32 if seed % 2 else arithmetic.FLOAT64)
     with np.errstate(all="ignore"):  # as the analysis runs (an unknown score is a result, not an accident)
-        general = head._bos_weight(stats, [(np.array([True]), heads._width_masks(n)[4])], slice(-1, None),
-                                   bos_query=True)
-        special_path = head._bos_query_weight(stats)
-    assert [x.tobytes() for x in special_path] == [part[:1].tobytes() for part in general]
+        found = head._bos_weights(stats, groups)
+        per_width = _bos_weight_by_the_rule(head, stats, groups, slice(0, -1), bos_query=False)
+        at_bos = _bos_weight_by_the_rule(head, stats, [(np.array([True]), masks[4])], slice(-1, None), bos_query=True)
+    assert [x.tobytes() for x in found] == [x.tobytes() for x in (*per_width, at_bos[0][:1], at_bos[1][:1])]
 
 
 @pytest.mark.parametrize("function", [np.exp, lambda x: np.logaddexp(0.0, x), lambda x: np.log(np.abs(x))])

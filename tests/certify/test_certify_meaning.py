@@ -115,10 +115,12 @@ def _deduplicated_by_value_key(codes: np.ndarray, values: list) -> tuple[list[in
     return [index[frontend.value_key(values[code])][0] for code in codes.tolist()], [v for _, v in index.values()]
 
 
-@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("seed", range(40))
 def test_numbers_are_deduplicated_by_numpy_as_by_their_value_keys(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    pool = [0.0, -0.0, 1.5, -2.25, 1e-300, 3.0] if seed % 2 else [0, 1, -7, 2**40, 5]
+    pool = [0.0, -0.0, 1.5, -2.25, 1e-300, 3.0] if seed % 2 else [0, 1, -7, 2**40, 5, 2**62 - 1, -(2**62) + 1]
+    if seed >= 20:  # None and UNDEFINED among the numbers: each one value of its own
+        pool += [None, meaning.UNDEFINED] if seed % 4 < 2 else [meaning.UNDEFINED]
     values = [pool[i] for i in rng.integers(0, len(pool), int(rng.integers(16, 60)))]
     codes = rng.integers(0, len(values), 200)
     fast = meaning._deduplicated_numbers(codes, values)

@@ -145,3 +145,30 @@ def test_a_numerical_tables_states_as_numbers_are_their_floats(states: tuple) ->
     expected = [0.0 if isinstance(state, type(tables.AT_BOS)) else float(state) for state in states]
     assert numbers.tolist() == expected and table.intended_hot().tolist() == expected
     assert is_value.tolist() == [not isinstance(state, type(tables.AT_BOS)) for state in states]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_column_stats_hold_each_columns_two_largest_of_each_sign(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    weights = rng.choice([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0], size=(int(rng.integers(2, 7)), int(rng.integers(1, 6))))
+    stats = tables._column_stats(weights)
+    for sign, top, second, top_row in ((1.0, stats.top_positive, stats.second_positive, stats.top_positive_row),
+                                       (-1.0, stats.top_negative, stats.second_negative, stats.top_negative_row)):
+        part = np.maximum(sign * weights, 0.0)
+        ordered = np.sort(part, axis=0)  # ties kept: the second largest may equal the largest
+        assert top.tolist() == ordered[-1].tolist() and second.tolist() == ordered[-2].tolist()
+        assert part[top_row, np.arange(weights.shape[1])].tolist() == top.tolist()
+    assert stats.total.tolist() == weights.sum(axis=0).tolist()
+    assert stats.absolute.tolist() == np.abs(weights).max(axis=0).tolist()
+
+
+def test_states_keys_are_equal_exactly_when_the_states_are_by_value_key() -> None:
+    key = tables.StatesKey
+    assert key((1, "a", tables.NO_VALUE)) == key((1, "a", tables.NO_VALUE))
+    assert hash(key((1, "a"))) == hash(key((1, "a")))
+    assert key((1, "a")) != key((1.0, "a")) != key((True, "a"))  # equal values, hashed alike, told apart
+    assert key((0.0,)) != key((-0.0,))
+    assert key((1, 2)) != key((2, 1)) and key(()) == key(())
+    table = tables.ideal(_label(3), (0, 1, 2, tables.AT_BOS))
+    assert table.states_key(np.arange(3)) is table.states_key(np.arange(3))  # the value rows' key is remembered
+    assert table.states_key(np.array([0, 2])) == key((0, 2))

@@ -281,3 +281,14 @@ def _select_leaves(selector: rasp.Selector) -> list[rasp.Select]:
     if isinstance(selector, rasp.Select):
         return [selector]
     return [leaf for child in selector.children for leaf in _select_leaves(child)]
+
+
+@pytest.mark.parametrize(("max_fan_in", "frontier_bias"), [(2, 0.3), (2, 0.7), (3, 0.3), (3, 0.7)])
+def test_a_partial_table_never_raises_on_every_value_its_input_takes(max_fan_in: int, frontier_bias: float) -> None:
+    """A table keyed on repr over an s-op whose values the generator keeps as 1 where they are 1.0 (seed 569481
+    once deleted its only reachable key): partial tables are keyed on values, which such an s-op does match."""
+    generated = random_programs.generate(569481, num_sops=8, vocab=frozenset("abc"), max_seq_len=4,
+                                         max_fan_in=max_fan_in, frontier_bias=frontier_bias, mixed_types=True,
+                                         partial=True)
+    graph = analyse(generated.program, generated.vocab, generated.max_seq_len, partial_functions="allow")
+    assert all(graph.value_set(label) for label in _sop_labels(graph))

@@ -1,0 +1,28 @@
+"""Tests and lookups on small arrays without numpy's Python-level wrappers (``ndarray.any()`` and
+``np.flatnonzero`` cost a microsecond each, several times the work on the few entries a block's tables hold)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def some(values: np.ndarray) -> bool:
+    """Whether any entry is nonzero (``values.any()``: NaN counts as nonzero there too)."""
+    return np.count_nonzero(values) > 0
+
+
+def every(values: np.ndarray) -> bool:
+    """Whether every entry is nonzero (``values.all()``)."""
+    return np.count_nonzero(values) == values.size
+
+
+def positions(mask: np.ndarray) -> np.ndarray:
+    """The indices of a 1-D array's nonzero entries (``np.flatnonzero``)."""
+    return mask.nonzero()[0]
+
+
+def filled(shape: int | tuple[int, ...], value: float, dtype: type = np.float64) -> np.ndarray:
+    """A new array of ``shape`` holding ``value`` everywhere (``np.full``)."""
+    found = np.empty(shape, dtype=dtype)
+    found.fill(value)
+    return found
