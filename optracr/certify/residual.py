@@ -59,14 +59,6 @@ class Label:
         """The number of directions."""
         return len(self.directions)
 
-    def local(self, direction: craft.BasisDirection) -> int:
-        """The index of ``direction`` among the label's directions."""
-        cached = self.__dict__.get("_local")
-        if cached is None:
-            cached = {d: i for i, d in enumerate(self.directions)}
-            object.__setattr__(self, "_local", cached)
-        return cached[direction]
-
     def direction_index(self, value: Hashable) -> int:
         """The index of the direction ``name:value`` (value keyed by type), or -1 when there is none."""
         return self._by_value.get(frontend.value_key(value), -1)
@@ -81,62 +73,32 @@ class Label:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class LabelRows:
-    """Where one label's directions sit in a space: their rows there, and each one's place in the label."""
-
-    name: str
-    size: int
-    rows: np.ndarray
-    places: np.ndarray
-    span: slice | None = None  # the rows as a slice, when they are consecutive and hold every direction in order
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
 class Residual:
     """Every label of a model's residual, and for every residual position the label it belongs to."""
 
     labels: Mapping[str, Label]
     label_at: tuple[str, ...]  # per residual position
-    local_at: tuple[int, ...]  # per residual position: its index within its label
+    position_of: Mapping[craft.BasisDirection, int]  # per residual direction, its position
     bos_direction: craft.BasisDirection
     pad_direction: craft.BasisDirection
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
+        object.__setattr__(self, "position_of", MappingProxyType(dict(self.position_of)))
+        if len(self.position_of) != len(self.label_at):
+            raise OptracrBug("the residual lists every direction once")
 
-    def layout(self, space: craft.VectorSpaceWithBasis) -> tuple[np.ndarray, tuple[LabelRows, ...]]:
-        """For a space's directions: each direction's label (an index into the groups), and per label of the space
-        (in order of first appearance) its rows in the space and their places in the label (remembered per
-        space)."""
+    def layout(self, space: craft.VectorSpaceWithBasis) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Where ``space``'s directions sit in the residual: each one's position (in the space's order), and the
+        labels they belong to, each once, in order of first appearance (remembered per space)."""
         cache = self.__dict__.setdefault("_layouts", {})
         found = cache.get(id(space))
         if found is None or found[0] is not space:
-            where = self._where()
-            members: dict[str, tuple[int, list[int], list[int]]] = {}  # name -> (its id, rows, places)
-            label_ids = []
-            for row, direction in enumerate(space.basis):
-                name, place = where[direction]
-                entry = members.get(name)
-                if entry is None:
-                    entry = members[name] = (len(members), [], [])
-                label_ids.append(entry[0])
-                entry[1].append(row)
-                entry[2].append(place)
-            groups = tuple(LabelRows(name, self.labels[name].size, np.array(rows, dtype=np.int64),
-                                     np.array(places, dtype=np.int64), _span(rows, places, self.labels[name].size))
-                           for name, (_, rows, places) in members.items())
-            found = (space, np.array(label_ids, dtype=np.int64), groups)
-            cache[id(space)] = found
+            position_of, label_at = self.position_of, self.label_at
+            positions = [position_of[direction] for direction in space.basis]
+            labels = tuple(dict.fromkeys([label_at[position] for position in positions]))
+            found = cache[id(space)] = (space, np.array(positions, dtype=np.int64), labels)
         return found[1], found[2]
-
-    def _where(self) -> dict[craft.BasisDirection, tuple[str, int]]:
-        """Per direction of the residual, its label and its index there (built once)."""
-        where = self.__dict__.get("_where_cache")
-        if where is None:
-            where = {direction: (label.name, local) for label in self.labels.values()
-                     for local, direction in enumerate(label.directions)}
-            object.__setattr__(self, "_where_cache", where)
-        return where
 
     def labels_of(self, positions: np.ndarray) -> list[str]:
         """The labels the given residual positions belong to, each once, in residual order."""
@@ -161,36 +123,26 @@ def residual_of(layered, program_graph: frontend.ProgramGraph) -> Residual:
         if isinstance(program_graph.expr(label), rasp.SelectorWidth)
     }
     labels = {name: _label(name, members, program_graph, scratch_names) for name, members in groups.items()}
-    label_at = tuple(direction.name for direction in layered.residual_space.basis)
-    local_at = [0] * len(label_at)
-    for label in labels.values():
-        for local, position in enumerate(label.positions):
-            local_at[int(position)] = local
+    basis = layered.residual_space.basis
+    label_at = tuple(direction.name for direction in basis)
+    position_of = {direction: position for position, direction in enumerate(basis)}
     bos, pad = craft.bos_direction(layered.bos), craft.pad_direction(layered.pad)
-    return Residual(labels, label_at, tuple(local_at), bos, pad)
+    return Residual(labels, label_at, position_of, bos, pad)
 
 
 def split_rows(residual: Residual, space: craft.VectorSpaceWithBasis, matrix: np.ndarray) -> dict[str, np.ndarray]:
     """``matrix``'s rows (indexed by ``space``'s directions) per residual label, each as a (label size x columns)
-    matrix in the label's direction order; labels whose rows are all zero are left out."""
-    _, groups = residual.layout(space)
-    found: dict[str, np.ndarray] = {}
-    for group in groups:
-        if group.span is not None:  # the label's rows as they are (a copy)
-            block = np.array(matrix[group.span], dtype=np.float64)
-        else:
-            block = np.zeros((group.size, matrix.shape[1]))
-            block[group.places] = matrix[group.rows]  # a space lists each direction once
-        if block.any():
-            found[group.name] = block
+    matrix in the label's direction order (zero rows for the label's directions the space lacks), labels in order
+    of first appearance in the space; labels whose rows are all zero are left out."""
+    positions, names = residual.layout(space)
+    in_residual = np.zeros((len(residual.label_at), matrix.shape[1]))
+    in_residual[positions] = matrix  # a space lists each direction once
+    labels, found = residual.labels, {}
+    for name in names:
+        block = in_residual[labels[name].positions]
+        if np.count_nonzero(block):  # NaN counts: it is not zero
+            found[name] = block
     return found
-
-
-def _span(rows: list[int], places: list[int], size: int) -> slice | None:
-    """``rows`` as a slice when they are consecutive and ``places`` are every direction of the label in order."""
-    if len(places) != size or places != list(range(size)) or rows != list(range(rows[0], rows[0] + len(rows))):
-        return None
-    return slice(rows[0], rows[0] + len(rows))
 
 
 def _label(

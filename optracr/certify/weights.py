@@ -119,18 +119,16 @@ class ModelWeights:
         block = findings.Block("head", layer, heads=(index,), writes=tuple(writes))
         query = self._split(head.w_qk.left_space, head.w_qk.matrix)
         key = self._split(head.w_qk.right_space, head.w_qk.matrix.T)
-        _, key_groups = self.residual.layout(head.w_qk.right_space)
-        key_groups = [group for group in key_groups if group.name in key]
+        key_positions, _ = self.residual.layout(head.w_qk.right_space)
+        key_labels = [(name, self.residual.labels[name].positions) for name in key]
         blocks = []
         for query_name, rows in query.items():
-            for group in key_groups:
-                if group.span is not None:  # the key label's columns as they are (a copy)
-                    scores = np.array(rows[:, group.span], dtype=np.float64)
-                else:
-                    scores = np.zeros((rows.shape[0], group.size))
-                    scores[:, group.places] = rows[:, group.rows]
-                if scores.any():
-                    blocks.append((query_name, group.name, scores))
+            scores_in_residual = np.zeros((rows.shape[0], len(self.residual.label_at)))
+            scores_in_residual[:, key_positions] = rows
+            for key_name, positions in key_labels:
+                scores = scores_in_residual[:, positions]
+                if np.count_nonzero(scores):
+                    blocks.append((query_name, key_name, scores))
         values = {}
         if len(writes) == 1:
             (target,) = writes
