@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from types import MappingProxyType
 
 import numpy as np
@@ -59,6 +59,23 @@ class Label:
         """The number of directions."""
         return len(self.directions)
 
+    @property
+    def columns(self) -> slice | np.ndarray:
+        """The label's residual positions: a slice when they are consecutive and ascending (indexing with it makes a
+        view, not a copy), else the positions."""
+        cached = self.__dict__.get("_columns")
+        if cached is None:
+            listed = self.positions.tolist()
+            consecutive = bool(listed) and listed == list(range(listed[0], listed[0] + len(listed)))
+            cached = slice(listed[0], listed[-1] + 1) if consecutive else self.positions
+            object.__setattr__(self, "_columns", cached)
+        return cached
+
+    def direction_indices(self, values: Sequence[Hashable]) -> list[int]:
+        """``direction_index`` of each value."""
+        by_value, value_key = self._by_value, frontend.value_key
+        return [by_value.get(value_key(value), -1) for value in values]
+
     def direction_index(self, value: Hashable) -> int:
         """The index of the direction ``name:value`` (value keyed by type), or -1 when there is none."""
         return self._by_value.get(frontend.value_key(value), -1)
@@ -78,15 +95,14 @@ class Residual:
 
     labels: Mapping[str, Label]
     label_at: tuple[str, ...]  # per residual position
-    position_of: Mapping[craft.BasisDirection, int]  # per residual direction, its position
+    space: craft.VectorSpaceWithBasis  # the residual's directions
     bos_direction: craft.BasisDirection
     pad_direction: craft.BasisDirection
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
-        object.__setattr__(self, "position_of", MappingProxyType(dict(self.position_of)))
-        if len(self.position_of) != len(self.label_at):
-            raise OptracrBug("the residual lists every direction once")
+        if len(self.space.basis) != len(self.label_at):
+            raise OptracrBug("the residual has one label per direction")
 
     def layout(self, space: craft.VectorSpaceWithBasis) -> tuple[np.ndarray, tuple[str, ...]]:
         """Where ``space``'s directions sit in the residual: each one's position (in the space's order), and the
@@ -94,8 +110,8 @@ class Residual:
         cache = self.__dict__.setdefault("_layouts", {})
         found = cache.get(id(space))
         if found is None or found[0] is not space:
-            position_of, label_at = self.position_of, self.label_at
-            positions = [position_of[direction] for direction in space.basis]
+            index_of, label_at = self.space.index, self.label_at
+            positions = [index_of(direction) for direction in space.basis]
             labels = tuple(dict.fromkeys([label_at[position] for position in positions]))
             found = cache[id(space)] = (space, np.array(positions, dtype=np.int64), labels)
         return found[1], found[2]
@@ -114,20 +130,24 @@ class Residual:
 
 def residual_of(layered, program_graph: frontend.ProgramGraph) -> Residual:
     """The labels of ``layered``'s residual, checked against ``program_graph`` (the program it was compiled from)."""
-    groups: dict[str, list[tuple[int, craft.BasisDirection]]] = {}
-    for position, direction in enumerate(layered.residual_space.basis):
-        groups.setdefault(direction.name, []).append((position, direction))
+    basis = layered.residual_space.basis
+    label_at = tuple([direction.name for direction in basis])
+    groups: dict[str, tuple[list[int], list[craft.BasisDirection]]] = {}
+    for position, direction in enumerate(basis):
+        members = groups.get(label_at[position])
+        if members is None:
+            members = groups[label_at[position]] = ([], [])
+        members[0].append(position)
+        members[1].append(direction)
     scratch_names = {
         craft.selector_width_scratch(label).name: label
         for label in program_graph.topological_labels()
         if isinstance(program_graph.expr(label), rasp.SelectorWidth)
     }
-    labels = {name: _label(name, members, program_graph, scratch_names) for name, members in groups.items()}
-    basis = layered.residual_space.basis
-    label_at = tuple(direction.name for direction in basis)
-    position_of = {direction: position for position, direction in enumerate(basis)}
+    labels = {name: _label(name, positions, tuple(directions), program_graph, scratch_names)
+              for name, (positions, directions) in groups.items()}
     bos, pad = craft.bos_direction(layered.bos), craft.pad_direction(layered.pad)
-    return Residual(labels, label_at, position_of, bos, pad)
+    return Residual(labels, label_at, layered.residual_space, bos, pad)
 
 
 def split_rows(residual: Residual, space: craft.VectorSpaceWithBasis, matrix: np.ndarray) -> dict[str, np.ndarray]:
@@ -147,12 +167,11 @@ def split_rows(residual: Residual, space: craft.VectorSpaceWithBasis, matrix: np
 
 def _label(
     name: str,
-    members: list[tuple[int, craft.BasisDirection]],
+    positions: list[int],
+    directions: tuple[craft.BasisDirection, ...],
     program_graph: frontend.ProgramGraph,
     scratch_names: Mapping[str, str],
 ) -> Label:
-    positions = [position for position, _ in members]
-    directions = tuple(direction for _, direction in members)
     valued = all(direction.value is not None for direction in directions)
     if name == craft.ONE:
         return Label(name, Role.ONE, directions, positions, True, None)

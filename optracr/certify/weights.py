@@ -172,7 +172,7 @@ class ModelWeights:
                units: np.ndarray) -> GroupWeights:
         """The group of hidden ``units`` (ascending) writing ``labels``."""
         group_reads = {name: part for name, part in ((name, rows[:, units]) for name, rows in reads.items())
-                       if part.any()}
+                       if np.count_nonzero(part)}
         group_writes = {name: writes[name][:, units].T for name in labels}
         block = findings.Block("mlp", layer, units=tuple(units.tolist()), writes=tuple(labels))
         return GroupWeights(block, group_reads, group_writes)
