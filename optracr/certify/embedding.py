@@ -54,26 +54,26 @@ def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> E
     started_labels = {residual.label_at[position] for position in np.flatnonzero(started).tolist()}
     for name, label in residual.labels.items():
         if label.role is residual_lib.Role.TOKENS:
-            columns = label.columns
+            columns = label.positions
             states = [tokens[row] for row in vocab_rows]
             hot = np.array(label.direction_indices([*states, layered.bos]), dtype=np.int64)
             found[name] = _varying(label, states, hot, token_rows[:, columns], position_rows[:, columns],
                                    at_bos[columns])
         elif label.role is residual_lib.Role.INDICES:
-            columns = label.columns
+            columns = label.positions
             states = list(range(len(position_rows)))
             hot = np.array([*label.direction_indices(states), -1], dtype=np.int64)
             found[name] = _varying(label, states, hot, position_rows[:, columns], token_rows[:, columns],
                                    at_bos[columns])
         elif label.role is residual_lib.Role.ONE:
-            columns = label.columns
+            columns = label.positions
             # the least (largest) of token + position per direction: the least (largest) sum, as rounding is monotone
             low, high = float(low_all[columns].min()), float(high_all[columns].max())
             value = at_bos[columns][0]
             found[name] = tables.build(label, (1.0, tables.AT_BOS), [0, 0], ([low, value], [high, value]),
                                        ([0.0, 0.0], [0.0, 0.0]), ([0.0, 0.0], [0.0, 0.0]), center=[1.0, 1.0])
         elif name in started_labels:
-            columns = label.columns
+            columns = label.positions
             offsets[name] = Offset(low_all[columns], high_all[columns], at_bos[columns])
     return Embedding(found, offsets)
 

@@ -59,18 +59,6 @@ class Label:
         """The number of directions."""
         return len(self.directions)
 
-    @property
-    def columns(self) -> slice | np.ndarray:
-        """The label's residual positions: a slice when they are consecutive and ascending (indexing with it makes a
-        view, not a copy), else the positions."""
-        cached = self.__dict__.get("_columns")
-        if cached is None:
-            listed = self.positions.tolist()
-            consecutive = bool(listed) and listed == list(range(listed[0], listed[0] + len(listed)))
-            cached = slice(listed[0], listed[-1] + 1) if consecutive else self.positions
-            object.__setattr__(self, "_columns", cached)
-        return cached
-
     def direction_indices(self, values: Sequence[Hashable]) -> list[int]:
         """``direction_index`` of each value."""
         by_value, value_key = self._by_value, frontend.value_key
@@ -104,16 +92,20 @@ class Residual:
         if len(self.space.basis) != len(self.label_at):
             raise OptracrBug("the residual has one label per direction")
 
-    def layout(self, space: craft.VectorSpaceWithBasis) -> tuple[np.ndarray, tuple[str, ...]]:
-        """Where ``space``'s directions sit in the residual: each one's position (in the space's order), and the
-        labels they belong to, each once, in order of first appearance (remembered per space)."""
+    def layout(self, space: craft.VectorSpaceWithBasis) -> tuple[np.ndarray, dict[str, slice | None]]:
+        """Where ``space``'s directions sit in the residual: each one's position (in the space's order), and per
+        label of the space (in order of first appearance) its rows there as a slice when they are consecutive and
+        hold every direction of the label in order, else None (remembered per space)."""
         cache = self.__dict__.setdefault("_layouts", {})
         found = cache.get(id(space))
         if found is None or found[0] is not space:
             index_of, label_at = self.space.index, self.label_at
             positions = [index_of(direction) for direction in space.basis]
-            labels = tuple(dict.fromkeys([label_at[position] for position in positions]))
-            found = cache[id(space)] = (space, np.array(positions, dtype=np.int64), labels)
+            rows_of: dict[str, list[int]] = {}
+            for row, position in enumerate(positions):
+                rows_of.setdefault(label_at[position], []).append(row)
+            spans = {name: _span(rows, positions, self.labels[name]) for name, rows in rows_of.items()}
+            found = cache[id(space)] = (space, np.array(positions, dtype=np.int64), spans)
         return found[1], found[2]
 
     def labels_of(self, positions: np.ndarray) -> list[str]:
@@ -154,15 +146,28 @@ def split_rows(residual: Residual, space: craft.VectorSpaceWithBasis, matrix: np
     """``matrix``'s rows (indexed by ``space``'s directions) per residual label, each as a (label size x columns)
     matrix in the label's direction order (zero rows for the label's directions the space lacks), labels in order
     of first appearance in the space; labels whose rows are all zero are left out."""
-    positions, names = residual.layout(space)
-    in_residual = np.zeros((len(residual.label_at), matrix.shape[1]))
-    in_residual[positions] = matrix  # a space lists each direction once
-    labels, found = residual.labels, {}
-    for name in names:
-        block = in_residual[labels[name].positions]
+    positions, spans = residual.layout(space)
+    in_residual = None
+    found = {}
+    for name, span in spans.items():
+        if span is not None:  # the label's rows as they are (a copy in the matrix's memory order)
+            block = np.array(matrix[span], dtype=np.float64)
+        else:  # cut out of the rows placed at their residual positions (a copy in C order)
+            if in_residual is None:
+                in_residual = np.zeros((len(residual.label_at), matrix.shape[1]))
+                in_residual[positions] = matrix  # a space lists each direction once
+            block = in_residual[residual.labels[name].positions]
         if np.count_nonzero(block):  # NaN counts: it is not zero
             found[name] = block
     return found
+
+
+def _span(rows: list[int], positions: list[int], label: Label) -> slice | None:
+    """``rows`` (of a space whose directions sit at ``positions``) as a slice when they are consecutive and hold
+    every direction of ``label`` in order."""
+    if rows != list(range(rows[0], rows[0] + len(rows))) or [positions[row] for row in rows] != label.positions.tolist():
+        return None
+    return slice(rows[0], rows[0] + len(rows))
 
 
 def _label(

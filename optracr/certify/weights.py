@@ -119,14 +119,19 @@ class ModelWeights:
         block = findings.Block("head", layer, heads=(index,), writes=tuple(writes))
         query = self._split(head.w_qk.left_space, head.w_qk.matrix)
         key = self._split(head.w_qk.right_space, head.w_qk.matrix.T)
-        key_positions, _ = self.residual.layout(head.w_qk.right_space)
-        key_labels = [(name, self.residual.labels[name].positions) for name in key]
+        key_positions, key_spans = self.residual.layout(head.w_qk.right_space)
+        key_labels = [(name, key_spans[name], self.residual.labels[name].positions) for name in key]
         blocks = []
         for query_name, rows in query.items():
-            scores_in_residual = np.zeros((rows.shape[0], len(self.residual.label_at)))
-            scores_in_residual[:, key_positions] = rows
-            for key_name, positions in key_labels:
-                scores = scores_in_residual[:, positions]
+            scores_in_residual = None
+            for key_name, span, positions in key_labels:
+                if span is not None:  # the key label's columns as they are (a copy)
+                    scores = np.array(rows[:, span], dtype=np.float64)
+                else:  # cut out of the columns placed at their residual positions (C order)
+                    if scores_in_residual is None:
+                        scores_in_residual = np.zeros((rows.shape[0], len(self.residual.label_at)))
+                        scores_in_residual[:, key_positions] = rows
+                    scores = scores_in_residual.take(positions, axis=1)
                 if np.count_nonzero(scores):
                     blocks.append((query_name, key_name, scores))
         values = {}
@@ -148,7 +153,7 @@ class ModelWeights:
 
         writing = {name: rows.any(axis=0) for name, rows in writes.items()}
         writers = {name: np.flatnonzero(row) for name, row in writing.items()}
-        if not writing or sum(writing.values()).max() <= 1:  # no unit writes two labels: a group per label
+        if len(writing) <= 1 or sum(writing.values()).max() <= 1:  # no unit writes two labels: a group per label
             return [self._group(layer, reads, writes, [name], units) for name, units in writers.items() if len(units)]
         for units in writers.values():
             for unit in units[1:]:
