@@ -108,9 +108,7 @@ def _varying(label, states, hot: np.ndarray, own_rows, other_rows, at_bos) -> ta
 def _one_hot(own_rows: np.ndarray, at_bos: np.ndarray, hot: np.ndarray) -> bool:
     """Whether each row of ``own_rows`` and then ``at_bos`` is exactly 1 at its ``hot`` column and 0 elsewhere (all 0
     where ``hot`` is -1)."""
-    expected = np.zeros((len(hot), len(at_bos)))
-    has_hot = np.flatnonzero(hot >= 0)
-    expected[has_hot, hot[has_hot]] = 1.0
+    expected = hot[:, None] == np.arange(len(at_bos))  # True (1) at the hot column, False (0) elsewhere
     # NaN differs from everything
     return not (np.count_nonzero(own_rows != expected[:-1]) or np.count_nonzero(at_bos != expected[-1]))
 

@@ -84,8 +84,6 @@ class Residual:
     labels: Mapping[str, Label]
     label_at: tuple[str, ...]  # per residual position
     space: craft.VectorSpaceWithBasis  # the residual's directions
-    bos_direction: craft.BasisDirection
-    pad_direction: craft.BasisDirection
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
@@ -138,8 +136,7 @@ def residual_of(layered, program_graph: frontend.ProgramGraph) -> Residual:
     }
     labels = {name: _label(name, positions, tuple(directions), program_graph, scratch_names)
               for name, (positions, directions) in groups.items()}
-    bos, pad = craft.bos_direction(layered.bos), craft.pad_direction(layered.pad)
-    return Residual(labels, label_at, layered.residual_space, bos, pad)
+    return Residual(labels, label_at, layered.residual_space)
 
 
 def split_rows(residual: Residual, space: craft.VectorSpaceWithBasis, matrix: np.ndarray) -> dict[str, np.ndarray]:
