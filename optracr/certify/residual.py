@@ -90,21 +90,39 @@ class Residual:
         if len(self.space.basis) != len(self.label_at):
             raise OptracrBug("the residual has one label per direction")
 
-    def layout(self, space: craft.VectorSpaceWithBasis) -> tuple[np.ndarray, dict[str, slice | None]]:
-        """Where ``space``'s directions sit in the residual: each one's position (in the space's order), and per
-        label of the space (in order of first appearance) its rows there as a slice when they are consecutive and
-        hold every direction of the label in order, else None (remembered per space)."""
-        cache = self.__dict__.setdefault("_layouts", {})
+    def layout(self, space: craft.VectorSpaceWithBasis) -> dict[str, slice | None]:
+        """Per label of ``space`` (a direction's label is its name), in order of first appearance, its rows there as
+        a slice when they are consecutive and hold every direction of the label in order, else None (remembered
+        per space)."""
+        found = self._space_cache(space)
+        if found[1] is None:
+            basis, labels = space.basis, self.labels
+            rows_of: dict[str, list[int]] = {}
+            for row, direction in enumerate(basis):
+                rows_of.setdefault(direction.name, []).append(row)
+            spans = found[1] = {}
+            for name, rows in rows_of.items():
+                first, count, label = rows[0], len(rows), labels.get(name)
+                whole = (label is not None and count == label.size and rows[-1] - first == count - 1
+                         and basis[first : first + count] == label.directions)
+                spans[name] = slice(first, first + count) if whole else None
+        return found[1]
+
+    def positions(self, space: craft.VectorSpaceWithBasis) -> np.ndarray:
+        """Each of ``space``'s directions' position in the residual (remembered per space)."""
+        found = self._space_cache(space)
+        if found[2] is None:
+            index_of = self.space.index
+            found[2] = np.array([index_of(direction) for direction in space.basis], dtype=np.int64)
+        return found[2]
+
+    def _space_cache(self, space: craft.VectorSpaceWithBasis) -> list:
+        """[space, its layout or None, its positions or None], kept per space."""
+        cache = self.__dict__.setdefault("_spaces", {})
         found = cache.get(id(space))
         if found is None or found[0] is not space:
-            index_of, label_at = self.space.index, self.label_at
-            positions = [index_of(direction) for direction in space.basis]
-            rows_of: dict[str, list[int]] = {}
-            for row, position in enumerate(positions):
-                rows_of.setdefault(label_at[position], []).append(row)
-            spans = {name: _span(rows, positions, self.labels[name]) for name, rows in rows_of.items()}
-            found = cache[id(space)] = (space, np.array(positions, dtype=np.int64), spans)
-        return found[1], found[2]
+            found = cache[id(space)] = [space, None, None]
+        return found
 
     def labels_of(self, positions: np.ndarray) -> list[str]:
         """The labels the given residual positions belong to, each once, in residual order."""
@@ -143,28 +161,19 @@ def split_rows(residual: Residual, space: craft.VectorSpaceWithBasis, matrix: np
     """``matrix``'s rows (indexed by ``space``'s directions) per residual label, each as a (label size x columns)
     matrix in the label's direction order (zero rows for the label's directions the space lacks), labels in order
     of first appearance in the space; labels whose rows are all zero are left out."""
-    positions, spans = residual.layout(space)
     in_residual = None
     found = {}
-    for name, span in spans.items():
+    for name, span in residual.layout(space).items():
         if span is not None:  # the label's rows as they are (a copy in the matrix's memory order)
             block = np.array(matrix[span], dtype=np.float64)
         else:  # cut out of the rows placed at their residual positions (a copy in C order)
             if in_residual is None:
                 in_residual = np.zeros((len(residual.label_at), matrix.shape[1]))
-                in_residual[positions] = matrix  # a space lists each direction once
+                in_residual[residual.positions(space)] = matrix  # a space lists each direction once
             block = in_residual[residual.labels[name].positions]
         if np.count_nonzero(block):  # NaN counts: it is not zero
             found[name] = block
     return found
-
-
-def _span(rows: list[int], positions: list[int], label: Label) -> slice | None:
-    """``rows`` (of a space whose directions sit at ``positions``) as a slice when they are consecutive and hold
-    every direction of ``label`` in order."""
-    if rows != list(range(rows[0], rows[0] + len(rows))) or [positions[row] for row in rows] != label.positions.tolist():
-        return None
-    return slice(rows[0], rows[0] + len(rows))
 
 
 def _label(

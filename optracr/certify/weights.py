@@ -119,7 +119,7 @@ class ModelWeights:
         block = findings.Block("head", layer, heads=(index,), writes=tuple(writes))
         query = self._split(head.w_qk.left_space, head.w_qk.matrix)
         key = self._split(head.w_qk.right_space, head.w_qk.matrix.T)
-        key_positions, key_spans = self.residual.layout(head.w_qk.right_space)
+        key_spans = self.residual.layout(head.w_qk.right_space)
         key_labels = [(name, key_spans[name], self.residual.labels[name].positions) for name in key]
         blocks = []
         for query_name, rows in query.items():
@@ -130,7 +130,7 @@ class ModelWeights:
                 else:  # cut out of the columns placed at their residual positions (C order)
                     if scores_in_residual is None:
                         scores_in_residual = np.zeros((rows.shape[0], len(self.residual.label_at)))
-                        scores_in_residual[:, key_positions] = rows
+                        scores_in_residual[:, self.residual.positions(head.w_qk.right_space)] = rows
                     scores = scores_in_residual.take(positions, axis=1)
                 if np.count_nonzero(scores):
                     blocks.append((query_name, key_name, scores))
