@@ -31,12 +31,12 @@ class HeadWeights:
     @functools.cached_property
     def score_terms(self) -> int:
         """How many query and key directions the score's dot products run over (for their rounding)."""
-        return sum(int(b.any(axis=1).sum()) + int(b.any(axis=0).sum()) for *_, b in self.blocks)
+        return sum(int(np.count_nonzero(b.any(axis=1))) + int(np.count_nonzero(b.any(axis=0))) for *_, b in self.blocks)
 
     @functools.cached_property
     def value_terms(self) -> int:
         """How many value directions the value's dot products run over."""
-        return sum(int(w.any(axis=1).sum()) for w in self.values.values())
+        return sum(int(np.count_nonzero(w.any(axis=1))) for w in self.values.values())
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -58,12 +58,12 @@ class GroupWeights:
         """The most first-layer weights any unit's pre-activation sums (for its rounding)."""
         if not self.reads:
             return 0
-        return int(np.count_nonzero(np.concatenate(list(self.reads.values()), axis=0), axis=0).max(initial=0))
+        return int((np.concatenate(list(self.reads.values()), axis=0) != 0).sum(axis=0).max(initial=0))  # NaN counts
 
     @functools.cached_property
     def second_layer_terms(self) -> int:
         """The most second-layer weights any written direction sums."""
-        return int(np.count_nonzero(self.second_layer, axis=0).max(initial=0))
+        return int((self.second_layer != 0).sum(axis=0).max(initial=0))  # NaN counts
 
     @functools.cached_property
     def second_layer_parts(self) -> tuple:
