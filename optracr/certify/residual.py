@@ -20,6 +20,7 @@ from optracr.certify import errors
 from optracr.errors import OptracrBug
 
 rasp = frontend.rasp
+SMALL_ENTRIES = 4096  # up to this many entries, any_nonzero counts them
 
 
 class Role(enum.Enum):
@@ -34,7 +35,7 @@ class Role(enum.Enum):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Label:
-    """One label of the residual: its directions (in residual order) and where they sit in the residual.
+    """One label of the residual: its directions (in residual order) and where they sit in the residual (ascending).
 
     ``sop`` is the program s-op whose value the label's directions stand for: the s-op itself, ``tokens`` or
     ``indices``, or, for a scratch label, the SelectorWidth it serves (its value there is that width).
@@ -90,22 +91,24 @@ class Residual:
         if len(self.space.basis) != len(self.label_at):
             raise OptracrBug("the residual has one label per direction")
 
-    def layout(self, space: craft.VectorSpaceWithBasis) -> dict[str, slice | None]:
-        """Per label of ``space`` (a direction's label is its name), in order of first appearance, its rows there as
-        a slice when they are consecutive and hold every direction of the label in order, else None (remembered
-        per space)."""
+    def layout(self, space: craft.VectorSpaceWithBasis) -> dict[str, slice | tuple[np.ndarray, np.ndarray]]:
+        """Per label of ``space`` (a direction's label is its name), in order of first appearance, where its
+        directions sit there: a slice of rows when they are consecutive and hold every direction of the label in
+        order, else (their rows, their places in the label) (remembered per space)."""
         found = self._space_cache(space)
         if found[1] is None:
             basis, labels = space.basis, self.labels
             rows_of: dict[str, list[int]] = {}
             for row, direction in enumerate(basis):
                 rows_of.setdefault(direction.name, []).append(row)
-            spans = found[1] = {}
+            where = found[1] = {}
             for name, rows in rows_of.items():
                 first, count, label = rows[0], len(rows), labels.get(name)
-                whole = (label is not None and count == label.size and rows[-1] - first == count - 1
-                         and basis[first : first + count] == label.directions)
-                spans[name] = slice(first, first + count) if whole else None
+                if (label is not None and count == label.size and rows[-1] - first == count - 1
+                        and basis[first : first + count] == label.directions):
+                    where[name] = slice(first, first + count)
+                else:  # looking the positions up raises KeyError for a direction the residual lacks
+                    where[name] = _places(labels[name], rows, self.positions(space))
         return found[1]
 
     def positions(self, space: craft.VectorSpaceWithBasis) -> np.ndarray:
@@ -161,19 +164,29 @@ def split_rows(residual: Residual, space: craft.VectorSpaceWithBasis, matrix: np
     """``matrix``'s rows (indexed by ``space``'s directions) per residual label, each as a (label size x columns)
     matrix in the label's direction order (zero rows for the label's directions the space lacks), labels in order
     of first appearance in the space; labels whose rows are all zero are left out."""
-    in_residual = None
     found = {}
-    for name, span in residual.layout(space).items():
-        if span is not None:  # the label's rows as they are (a copy in the matrix's memory order)
-            block = np.array(matrix[span], dtype=np.float64)
-        else:  # cut out of the rows placed at their residual positions (a copy in C order)
-            if in_residual is None:
-                in_residual = np.zeros((len(residual.label_at), matrix.shape[1]))
-                in_residual[residual.positions(space)] = matrix  # a space lists each direction once
-            block = in_residual[residual.labels[name].positions]
-        if np.count_nonzero(block):  # NaN counts: it is not zero
+    for name, where in residual.layout(space).items():
+        if isinstance(where, slice):  # the label's rows as they are (a copy in the matrix's memory order)
+            block = np.array(matrix[where], dtype=np.float64)
+        else:  # the rows placed at their places in the label (a copy in C order)
+            rows, places = where
+            block = np.zeros((residual.labels[name].size, matrix.shape[1]))
+            block[places] = matrix[rows]  # a space lists each direction once
+        if any_nonzero(block):
             found[name] = block
     return found
+
+
+def any_nonzero(array: np.ndarray) -> bool:
+    """Whether any entry is not zero (NaN is not); count_nonzero for small arrays, where it is cheaper than any."""
+    return bool(np.count_nonzero(array) if array.size <= SMALL_ENTRIES else array.any())
+
+
+def _places(label: Label, rows: list[int], positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` of a space whose directions sit at ``positions`` in the residual, and their places in ``label``
+    (whose positions ascend: ``residual_of`` lists them in residual order)."""
+    rows_array = np.array(rows, dtype=np.int64)
+    return rows_array, np.searchsorted(label.positions, positions[rows_array])
 
 
 def _label(

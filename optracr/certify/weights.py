@@ -119,20 +119,18 @@ class ModelWeights:
         block = findings.Block("head", layer, heads=(index,), writes=tuple(writes))
         query = self._split(head.w_qk.left_space, head.w_qk.matrix)
         key = self._split(head.w_qk.right_space, head.w_qk.matrix.T)
-        key_spans = self.residual.layout(head.w_qk.right_space)
-        key_labels = [(name, key_spans[name], self.residual.labels[name].positions) for name in key]
+        key_layout = self.residual.layout(head.w_qk.right_space)
+        key_labels = [(name, key_layout[name], self.residual.labels[name].size) for name in key]
         blocks = []
         for query_name, rows in query.items():
-            scores_in_residual = None
-            for key_name, span, positions in key_labels:
-                if span is not None:  # the key label's columns as they are (a copy)
-                    scores = np.array(rows[:, span], dtype=np.float64)
-                else:  # cut out of the columns placed at their residual positions (C order)
-                    if scores_in_residual is None:
-                        scores_in_residual = np.zeros((rows.shape[0], len(self.residual.label_at)))
-                        scores_in_residual[:, self.residual.positions(head.w_qk.right_space)] = rows
-                    scores = scores_in_residual.take(positions, axis=1)
-                if np.count_nonzero(scores):
+            for key_name, where, size in key_labels:
+                if isinstance(where, slice):  # the key label's columns as they are (a copy)
+                    scores = np.array(rows[:, where], dtype=np.float64)
+                else:
+                    columns, places = where
+                    scores = np.zeros((rows.shape[0], size))
+                    scores[:, places] = rows[:, columns]
+                if residual_lib.any_nonzero(scores):
                     blocks.append((query_name, key_name, scores))
         values = {}
         if len(writes) == 1:
@@ -177,7 +175,7 @@ class ModelWeights:
                units: np.ndarray) -> GroupWeights:
         """The group of hidden ``units`` (ascending) writing ``labels``."""
         group_reads = {name: part for name, part in ((name, rows[:, units]) for name, rows in reads.items())
-                       if np.count_nonzero(part)}
+                       if residual_lib.any_nonzero(part)}
         group_writes = {name: writes[name][:, units].T for name in labels}
         block = findings.Block("mlp", layer, units=tuple(units.tolist()), writes=tuple(labels))
         return GroupWeights(block, group_reads, group_writes)
