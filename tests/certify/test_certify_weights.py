@@ -60,11 +60,16 @@ def _splits(layered) -> list[tuple[craft.VectorSpaceWithBasis, np.ndarray]]:
     return pairs
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("name", sorted(programs.LIBRARY))
-def test_every_library_weight_splits_as_direction_by_direction(library_model, name: str, mode: str) -> None:
-    model = library_model(name, mode)
-    res = residual.residual_of(model.layered, model.program_graph)
+@pytest.fixture(params=[(name, mode) for name in sorted(programs.LIBRARY) for mode in MODES],
+                ids=lambda case: "-".join(case))
+def library_residual(request, library_model):
+    """A library model (both modes) and its residual's labels."""
+    model = library_model(*request.param)
+    return model, residual.residual_of(model.layered, model.program_graph)
+
+
+def test_every_library_weight_splits_as_direction_by_direction(library_residual) -> None:
+    model, res = library_residual
     for space, matrix in _splits(model.layered):
         _assert_split_as_by_direction(res, space, matrix)
 
@@ -126,11 +131,8 @@ def _blocks_by_direction(res: residual.Residual, head: craft.AttentionHead,
     return found
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("name", sorted(programs.LIBRARY))
-def test_every_head_scores_blocks_as_direction_by_direction(library_model, name: str, mode: str) -> None:
-    model = library_model(name, mode)
-    res = residual.residual_of(model.layered, model.program_graph)
+def test_every_head_scores_blocks_as_direction_by_direction(library_residual) -> None:
+    model, res = library_residual
     split = weights.ModelWeights(model.layered, res)
     for layer, heads in zip(model.layered.layers, split.heads):
         for head, found in zip(layer.heads, heads):
