@@ -51,8 +51,9 @@ class Arithmetic:
         """The error bound of a dot product (module doc): ``main_terms`` main terms, ``total`` bounding the sum of
         all |terms|, ``rest`` the sum of the others' |terms|, ``terms`` terms in all (arrays broadcast); the
         smaller of that bound and the classic ``gamma(terms) total``."""
-        refined = self.gamma(main_terms + 1) * total + (1.0 + 2.0 * self.gamma(terms)) * rest
-        return np.minimum(self.gamma(terms) * total, refined)
+        classic = self.gamma(terms)
+        refined = self.gamma(main_terms + 1) * total + (1.0 + 2.0 * classic) * rest
+        return np.minimum(classic * total, refined)
 
     @property
     def exp_error(self) -> float:

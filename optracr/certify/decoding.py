@@ -75,14 +75,16 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
     else:
         classes = {frontend.value_key(value): column for column, value in enumerate(layered.output_classes)}
         columns = np.array([_column(value, classes) for value in distinct], dtype=np.int64)
-    terms = sum(int(w.any(axis=1).sum()) for w in reads.values())
+    terms = sum(int(np.count_nonzero(w.any(axis=1))) for w in reads.values())
     outputs = layered.unembedding.output_space.num_dims
     margin_of = np.full(len(distinct), np.inf)
     worst_at = np.full(len(distinct), -1, dtype=np.int64)
     worst_error = 0.0
     size = max(1, CHUNK_ENTRIES // max(outputs, 1))
     for start, chosen in combinations.chunks(size):
-        code = codes[(start + np.arange(len(next(iter(chosen.values()))) if chosen else 1)) // inner]
+        count = len(next(iter(chosen.values()))) if chosen else 1
+        code = codes if inner == 1 and start == 0 and count == len(codes) else codes[
+            (start + np.arange(count)) // inner]
         low = sum((bounds[name].low[chosen[name]] for name in reads), 0.0)  # as from zeros: 0.0 + the first
         high = sum((bounds[name].high[chosen[name]] for name in reads), 0.0)
         if not reads:  # nothing read: every output is 0
@@ -95,9 +97,8 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
             margin, error = _numerical(targets[np.maximum(code, 0)], low[:, 0], high[:, 0], tolerance)
         else:
             margin, error = _categorical(columns[np.maximum(code, 0)], low, high)
-        margin = np.where(np.isnan(margin), -np.inf, margin)
-        worst_error = max(worst_error, float(np.max(np.where(code >= 0, error, 0.0), initial=0.0)))
-        _keep_smallest(margin_of, worst_at, code, margin, start)
+        worst_error = max(worst_error, float(error[code >= 0].max(initial=0.0)))
+        _keep_smallest(margin_of, worst_at, code, np.where(np.isnan(margin), -np.inf, margin), start)
     seen = np.flatnonzero(worst_at >= 0)
     for index in seen[~(margin_of[seen] >= arithmetic_lib.SAFETY)].tolist():
         shown = tables_lib.shown(tables_lib.NO_VALUE if distinct[index] is None else distinct[index])
@@ -120,15 +121,18 @@ def _keep_smallest(margin_of: np.ndarray, worst_at: np.ndarray, code: np.ndarray
                    start: int) -> None:
     """Per value code, keeps the smallest margin met so far and where (the first combination with it); code -1
     (no answer there) is skipped."""
-    index = np.flatnonzero(code >= 0)
-    if not len(index):
+    if not len(code):
         return
-    order = np.lexsort((margin[index], code[index]))  # by code, then margin; stable, so the first of equals
-    by_code = code[index][order]
-    first = np.concatenate([[True], by_code[1:] != by_code[:-1]])
-    smallest, where = by_code[first], index[order[first]]
+    order = np.lexsort((margin, code))  # by code, then margin; stable, so the first of equals
+    by_code = code[order]
+    first = np.empty(len(by_code), dtype=bool)
+    first[0] = True
+    np.not_equal(by_code[1:], by_code[:-1], out=first[1:])
+    smallest, where = by_code[first], order[first]
+    answered = smallest >= 0
+    smallest, where = smallest[answered], where[answered]
     better = margin[where] < margin_of[smallest]
-    margin_of[smallest[better]] = margin[where][better]
+    margin_of[smallest[better]] = margin[where[better]]
     worst_at[smallest[better]] = start + where[better]
 
 
@@ -156,21 +160,19 @@ def _number(value: Hashable) -> float:
 
 def _categorical(columns: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per combination (margin, error) for the class column it should decode to (-1: None, -2: missing)."""
-    count = len(columns)
-    rows = np.arange(count)
+    rows = np.arange(len(columns))
     safe = np.maximum(columns, 0)
     has = columns >= 0
     others = high.copy()
     others[rows[has], safe[has]] = -np.inf
     other_high = others.max(axis=1, initial=-np.inf)
-    other_low = np.where(np.isfinite(others), low, 0.0)
     own_low, own_high = low[rows, safe], high[rows, safe]
     margin = np.where(has, np.minimum(own_low - THRESHOLD, THRESHOLD - other_high), THRESHOLD - other_high)
-    margin = np.where(columns == -2, -np.inf, margin)
-    error = np.maximum(np.where(has, np.maximum(np.abs(1.0 - own_low), np.abs(own_high - 1.0)), 0.0),
-                       np.maximum(np.abs(np.where(np.isfinite(others), others, 0.0)).max(axis=1, initial=0.0),
-                                  np.abs(other_low).max(axis=1, initial=0.0)))
-    return margin, error
+    margin[columns == -2] = -np.inf
+    # every other column (one whose high is finite) is off 0 by at most the larger of |low| and |high| there
+    off = np.maximum(np.abs(low), np.abs(high)).max(axis=1, initial=0.0, where=np.isfinite(others))
+    own_off = np.maximum(np.abs(1.0 - own_low), np.abs(own_high - 1.0))
+    return margin, np.maximum(np.where(has, own_off, 0.0), off)
 
 
 def _numerical(targets: np.ndarray, low: np.ndarray, high: np.ndarray, tolerance: float):

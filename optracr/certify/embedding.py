@@ -42,41 +42,46 @@ def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> E
     """The embedding's tables for inputs of length at most ``max_length`` over the model's vocabulary."""
     tokens = list(layered.input_tokens)
     vocab_rows = [row for row, token in enumerate(tokens) if token not in (layered.bos, layered.pad)]
-    token_rows = np.asarray(layered.token_embedding)[vocab_rows]  # V x D
-    position_rows = np.asarray(layered.position_embedding)[1 : max_length + 1]  # L x D
-    at_bos = np.asarray(layered.token_embedding)[tokens.index(layered.bos)] + np.asarray(
-        layered.position_embedding)[0]
-    vocab = [tokens[row] for row in vocab_rows]
+    token_embedding = np.asarray(layered.token_embedding)
+    position_embedding = np.asarray(layered.position_embedding)
+    token_rows = token_embedding[vocab_rows]  # V x D
+    position_rows = position_embedding[1 : max_length + 1]  # L x D
+    at_bos = token_embedding[tokens.index(layered.bos)] + position_embedding[0]
     found, offsets = {}, {}
     low_all = token_rows.min(axis=0) + position_rows.min(axis=0)
     high_all = token_rows.max(axis=0) + position_rows.max(axis=0)
     started = (low_all != 0.0) | (high_all != 0.0) | (at_bos != 0.0)  # directions the embedding writes
     started_labels = {residual.label_at[position] for position in np.flatnonzero(started).tolist()}
     for name, label in residual.labels.items():
-        columns = label.positions
         if label.role is residual_lib.Role.TOKENS:
-            found[name] = _varying(label, vocab, token_rows[:, columns], position_rows[:, columns], at_bos[columns],
-                                   hot_of=lambda token: label.direction_index(token),
-                                   bos_hot=label.direction_index(layered.bos))
+            columns = label.positions
+            states = [tokens[row] for row in vocab_rows]
+            hot = np.array(label.direction_indices([*states, layered.bos]), dtype=np.int64)
+            found[name] = _varying(label, states, hot, token_rows[:, columns], position_rows[:, columns],
+                                   at_bos[columns])
         elif label.role is residual_lib.Role.INDICES:
-            indices = list(range(len(position_rows)))
-            found[name] = _varying(label, indices, position_rows[:, columns], token_rows[:, columns], at_bos[columns],
-                                   hot_of=lambda index: label.direction_index(index), bos_hot=-1)
+            columns = label.positions
+            states = list(range(len(position_rows)))
+            hot = np.array([*label.direction_indices(states), -1], dtype=np.int64)
+            found[name] = _varying(label, states, hot, position_rows[:, columns], token_rows[:, columns],
+                                   at_bos[columns])
         elif label.role is residual_lib.Role.ONE:
-            both = token_rows[:, columns][:, None, :] + position_rows[:, columns][None, :, :]
-            low, high = float(both.min()), float(both.max())
+            columns = label.positions
+            # the least (largest) of token + position per direction: the least (largest) sum, as rounding is monotone
+            low, high = float(low_all[columns].min()), float(high_all[columns].max())
             value = at_bos[columns][0]
             found[name] = tables.build(label, (1.0, tables.AT_BOS), [0, 0], ([low, value], [high, value]),
                                        ([0.0, 0.0], [0.0, 0.0]), ([0.0, 0.0], [0.0, 0.0]), center=[1.0, 1.0])
         elif name in started_labels:
+            columns = label.positions
             offsets[name] = Offset(low_all[columns], high_all[columns], at_bos[columns])
     return Embedding(found, offsets)
 
 
-def _varying(label, states, own_rows, other_rows, at_bos, *, hot_of, bos_hot: int) -> tables.Table:
-    """A table whose state picks a row of ``own_rows``; ``other_rows`` (the other embedding) range freely."""
-    hot = np.array([hot_of(state) for state in states] + [bos_hot], dtype=np.int64)
-    if not other_rows.any() and _one_hot(np.concatenate([own_rows, at_bos[None, :]]), hot):  # a compiled model's
+def _varying(label, states, hot: np.ndarray, own_rows, other_rows, at_bos) -> tables.Table:
+    """A table whose state (then BOS) picks a row of ``own_rows`` (then ``at_bos``), hot in the direction ``hot``
+    names (-1: none); ``other_rows`` (the other embedding) range freely."""
+    if not np.count_nonzero(other_rows) and _one_hot(own_rows, at_bos, hot):  # a compiled model's
         return tables.ideal_rows(label, (*states, tables.AT_BOS), hot)
     other_lo, other_hi = other_rows.min(axis=0), other_rows.max(axis=0)
     other_sums = other_rows.sum(axis=1)
@@ -100,12 +105,12 @@ def _varying(label, states, own_rows, other_rows, at_bos, *, hot_of, bos_hot: in
     return tables.build(label, (*states, tables.AT_BOS), hot, (hot_lo, hot_hi), (cold_lo, cold_hi), (sum_lo, sum_hi))
 
 
-def _one_hot(rows: np.ndarray, hot: np.ndarray) -> bool:
-    """Whether each row is exactly 1 at its ``hot`` column and 0 elsewhere (all 0 where ``hot`` is -1)."""
-    expected = np.zeros(rows.shape)
-    has_hot = np.flatnonzero(hot >= 0)
-    expected[has_hot, hot[has_hot]] = 1.0
-    return bool((rows == expected).all())  # NaN equals nothing
+def _one_hot(own_rows: np.ndarray, at_bos: np.ndarray, hot: np.ndarray) -> bool:
+    """Whether each row of ``own_rows`` and then ``at_bos`` is exactly 1 at its ``hot`` column and 0 elsewhere (all 0
+    where ``hot`` is -1)."""
+    expected = hot[:, None] == np.arange(len(at_bos))  # True (1) at the hot column, False (0) elsewhere
+    # NaN differs from everything
+    return not (np.count_nonzero(own_rows != expected[:-1]) or np.count_nonzero(at_bos != expected[-1]))
 
 
 def with_offset(table: tables.Table, offset: Offset | None, unit: float = 0.0) -> tables.Table:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from types import MappingProxyType
 
 import numpy as np
@@ -20,6 +20,7 @@ from optracr.certify import errors
 from optracr.errors import OptracrBug
 
 rasp = frontend.rasp
+SMALL_ENTRIES = 4096  # up to this many entries, any_nonzero counts them
 
 
 class Role(enum.Enum):
@@ -34,7 +35,7 @@ class Role(enum.Enum):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Label:
-    """One label of the residual: its directions (in residual order) and where they sit in the residual.
+    """One label of the residual: its directions (in residual order) and where they sit in the residual (ascending).
 
     ``sop`` is the program s-op whose value the label's directions stand for: the s-op itself, ``tokens`` or
     ``indices``, or, for a scratch label, the SelectorWidth it serves (its value there is that width).
@@ -59,13 +60,10 @@ class Label:
         """The number of directions."""
         return len(self.directions)
 
-    def local(self, direction: craft.BasisDirection) -> int:
-        """The index of ``direction`` among the label's directions."""
-        cached = self.__dict__.get("_local")
-        if cached is None:
-            cached = {d: i for i, d in enumerate(self.directions)}
-            object.__setattr__(self, "_local", cached)
-        return cached[direction]
+    def direction_indices(self, values: Sequence[Hashable]) -> list[int]:
+        """``direction_index`` of each value."""
+        by_value, value_key = self._by_value, frontend.value_key
+        return [by_value.get(value_key(value), -1) for value in values]
 
     def direction_index(self, value: Hashable) -> int:
         """The index of the direction ``name:value`` (value keyed by type), or -1 when there is none."""
@@ -81,62 +79,53 @@ class Label:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class LabelRows:
-    """Where one label's directions sit in a space: their rows there, and each one's place in the label."""
-
-    name: str
-    size: int
-    rows: np.ndarray
-    places: np.ndarray
-    span: slice | None = None  # the rows as a slice, when they are consecutive and hold every direction in order
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
 class Residual:
     """Every label of a model's residual, and for every residual position the label it belongs to."""
 
     labels: Mapping[str, Label]
     label_at: tuple[str, ...]  # per residual position
-    local_at: tuple[int, ...]  # per residual position: its index within its label
-    bos_direction: craft.BasisDirection
-    pad_direction: craft.BasisDirection
+    space: craft.VectorSpaceWithBasis  # the residual's directions
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
+        if len(self.space.basis) != len(self.label_at):
+            raise OptracrBug("the residual has one label per direction")
 
-    def layout(self, space: craft.VectorSpaceWithBasis) -> tuple[np.ndarray, tuple[LabelRows, ...]]:
-        """For a space's directions: each direction's label (an index into the groups), and per label of the space
-        (in order of first appearance) its rows in the space and their places in the label (remembered per
-        space)."""
-        cache = self.__dict__.setdefault("_layouts", {})
+    def layout(self, space: craft.VectorSpaceWithBasis) -> dict[str, slice | tuple[np.ndarray, np.ndarray]]:
+        """Per label of ``space`` (a direction's label is its name), in order of first appearance, where its
+        directions sit there: a slice of rows when they are consecutive and hold every direction of the label in
+        order, else (their rows, their places in the label) (remembered per space)."""
+        found = self._space_cache(space)
+        if found[1] is None:
+            basis, labels = space.basis, self.labels
+            rows_of: dict[str, list[int]] = {}
+            for row, direction in enumerate(basis):
+                rows_of.setdefault(direction.name, []).append(row)
+            where = found[1] = {}
+            for name, rows in rows_of.items():
+                first, count, label = rows[0], len(rows), labels.get(name)
+                if (label is not None and count == label.size and rows[-1] - first == count - 1
+                        and basis[first : first + count] == label.directions):
+                    where[name] = slice(first, first + count)
+                else:  # looking the positions up raises KeyError for a direction the residual lacks
+                    where[name] = _places(labels[name], rows, self.positions(space))
+        return found[1]
+
+    def positions(self, space: craft.VectorSpaceWithBasis) -> np.ndarray:
+        """Each of ``space``'s directions' position in the residual (remembered per space)."""
+        found = self._space_cache(space)
+        if found[2] is None:
+            index_of = self.space.index
+            found[2] = np.array([index_of(direction) for direction in space.basis], dtype=np.int64)
+        return found[2]
+
+    def _space_cache(self, space: craft.VectorSpaceWithBasis) -> list:
+        """[space, its layout or None, its positions or None], kept per space."""
+        cache = self.__dict__.setdefault("_spaces", {})
         found = cache.get(id(space))
         if found is None or found[0] is not space:
-            where = self._where()
-            members: dict[str, tuple[int, list[int], list[int]]] = {}  # name -> (its id, rows, places)
-            label_ids = []
-            for row, direction in enumerate(space.basis):
-                name, place = where[direction]
-                entry = members.get(name)
-                if entry is None:
-                    entry = members[name] = (len(members), [], [])
-                label_ids.append(entry[0])
-                entry[1].append(row)
-                entry[2].append(place)
-            groups = tuple(LabelRows(name, self.labels[name].size, np.array(rows, dtype=np.int64),
-                                     np.array(places, dtype=np.int64), _span(rows, places, self.labels[name].size))
-                           for name, (_, rows, places) in members.items())
-            found = (space, np.array(label_ids, dtype=np.int64), groups)
-            cache[id(space)] = found
-        return found[1], found[2]
-
-    def _where(self) -> dict[craft.BasisDirection, tuple[str, int]]:
-        """Per direction of the residual, its label and its index there (built once)."""
-        where = self.__dict__.get("_where_cache")
-        if where is None:
-            where = {direction: (label.name, local) for label in self.labels.values()
-                     for local, direction in enumerate(label.directions)}
-            object.__setattr__(self, "_where_cache", where)
-        return where
+            found = cache[id(space)] = [space, None, None]
+        return found
 
     def labels_of(self, positions: np.ndarray) -> list[str]:
         """The labels the given residual positions belong to, each once, in residual order."""
@@ -152,55 +141,61 @@ class Residual:
 
 def residual_of(layered, program_graph: frontend.ProgramGraph) -> Residual:
     """The labels of ``layered``'s residual, checked against ``program_graph`` (the program it was compiled from)."""
-    groups: dict[str, list[tuple[int, craft.BasisDirection]]] = {}
-    for position, direction in enumerate(layered.residual_space.basis):
-        groups.setdefault(direction.name, []).append((position, direction))
+    basis = layered.residual_space.basis
+    label_at = tuple([direction.name for direction in basis])
+    groups: dict[str, tuple[list[int], list[craft.BasisDirection]]] = {}
+    for position, direction in enumerate(basis):
+        members = groups.get(label_at[position])
+        if members is None:
+            members = groups[label_at[position]] = ([], [])
+        members[0].append(position)
+        members[1].append(direction)
     scratch_names = {
         craft.selector_width_scratch(label).name: label
         for label in program_graph.topological_labels()
         if isinstance(program_graph.expr(label), rasp.SelectorWidth)
     }
-    labels = {name: _label(name, members, program_graph, scratch_names) for name, members in groups.items()}
-    label_at = tuple(direction.name for direction in layered.residual_space.basis)
-    local_at = [0] * len(label_at)
-    for label in labels.values():
-        for local, position in enumerate(label.positions):
-            local_at[int(position)] = local
-    bos, pad = craft.bos_direction(layered.bos), craft.pad_direction(layered.pad)
-    return Residual(labels, label_at, tuple(local_at), bos, pad)
+    labels = {name: _label(name, positions, tuple(directions), program_graph, scratch_names)
+              for name, (positions, directions) in groups.items()}
+    return Residual(labels, label_at, layered.residual_space)
 
 
 def split_rows(residual: Residual, space: craft.VectorSpaceWithBasis, matrix: np.ndarray) -> dict[str, np.ndarray]:
     """``matrix``'s rows (indexed by ``space``'s directions) per residual label, each as a (label size x columns)
-    matrix in the label's direction order; labels whose rows are all zero are left out."""
-    _, groups = residual.layout(space)
-    found: dict[str, np.ndarray] = {}
-    for group in groups:
-        if group.span is not None:  # the label's rows as they are (a copy)
-            block = np.array(matrix[group.span], dtype=np.float64)
-        else:
-            block = np.zeros((group.size, matrix.shape[1]))
-            block[group.places] = matrix[group.rows]  # a space lists each direction once
-        if block.any():
-            found[group.name] = block
+    matrix in the label's direction order (zero rows for the label's directions the space lacks), labels in order
+    of first appearance in the space; labels whose rows are all zero are left out."""
+    found = {}
+    for name, where in residual.layout(space).items():
+        if isinstance(where, slice):  # the label's rows as they are (a copy in the matrix's memory order)
+            block = np.array(matrix[where], dtype=np.float64)
+        else:  # the rows placed at their places in the label (a copy in C order)
+            rows, places = where
+            block = np.zeros((residual.labels[name].size, matrix.shape[1]))
+            block[places] = matrix[rows]  # a space lists each direction once
+        if any_nonzero(block):
+            found[name] = block
     return found
 
 
-def _span(rows: list[int], places: list[int], size: int) -> slice | None:
-    """``rows`` as a slice when they are consecutive and ``places`` are every direction of the label in order."""
-    if len(places) != size or places != list(range(size)) or rows != list(range(rows[0], rows[0] + len(rows))):
-        return None
-    return slice(rows[0], rows[0] + len(rows))
+def any_nonzero(array: np.ndarray) -> bool:
+    """Whether any entry is not zero (NaN is not); count_nonzero for small arrays, where it is cheaper than any."""
+    return bool(np.count_nonzero(array) if array.size <= SMALL_ENTRIES else array.any())
+
+
+def _places(label: Label, rows: list[int], positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` of a space whose directions sit at ``positions`` in the residual, and their places in ``label``
+    (whose positions ascend: ``residual_of`` lists them in residual order)."""
+    rows_array = np.array(rows, dtype=np.int64)
+    return rows_array, np.searchsorted(label.positions, positions[rows_array])
 
 
 def _label(
     name: str,
-    members: list[tuple[int, craft.BasisDirection]],
+    positions: list[int],
+    directions: tuple[craft.BasisDirection, ...],
     program_graph: frontend.ProgramGraph,
     scratch_names: Mapping[str, str],
 ) -> Label:
-    positions = [position for position, _ in members]
-    directions = tuple(direction for _, direction in members)
     valued = all(direction.value is not None for direction in directions)
     if name == craft.ONE:
         return Label(name, Role.ONE, directions, positions, True, None)

@@ -31,12 +31,12 @@ class HeadWeights:
     @functools.cached_property
     def score_terms(self) -> int:
         """How many query and key directions the score's dot products run over (for their rounding)."""
-        return sum(int(b.any(axis=1).sum()) + int(b.any(axis=0).sum()) for *_, b in self.blocks)
+        return sum(int(np.count_nonzero(b.any(axis=1))) + int(np.count_nonzero(b.any(axis=0))) for *_, b in self.blocks)
 
     @functools.cached_property
     def value_terms(self) -> int:
         """How many value directions the value's dot products run over."""
-        return sum(int(w.any(axis=1).sum()) for w in self.values.values())
+        return sum(int(np.count_nonzero(w.any(axis=1))) for w in self.values.values())
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -58,12 +58,12 @@ class GroupWeights:
         """The most first-layer weights any unit's pre-activation sums (for its rounding)."""
         if not self.reads:
             return 0
-        return int(np.count_nonzero(np.concatenate(list(self.reads.values()), axis=0), axis=0).max(initial=0))
+        return int((np.concatenate(list(self.reads.values()), axis=0) != 0).sum(axis=0).max(initial=0))  # NaN counts
 
     @functools.cached_property
     def second_layer_terms(self) -> int:
         """The most second-layer weights any written direction sums."""
-        return int(np.count_nonzero(self.second_layer, axis=0).max(initial=0))
+        return int((self.second_layer != 0).sum(axis=0).max(initial=0))  # NaN counts
 
     @functools.cached_property
     def second_layer_parts(self) -> tuple:
@@ -119,18 +119,19 @@ class ModelWeights:
         block = findings.Block("head", layer, heads=(index,), writes=tuple(writes))
         query = self._split(head.w_qk.left_space, head.w_qk.matrix)
         key = self._split(head.w_qk.right_space, head.w_qk.matrix.T)
-        _, key_groups = self.residual.layout(head.w_qk.right_space)
-        key_groups = [group for group in key_groups if group.name in key]
+        key_layout = self.residual.layout(head.w_qk.right_space)
+        key_labels = [(name, key_layout[name], self.residual.labels[name].size) for name in key]
         blocks = []
         for query_name, rows in query.items():
-            for group in key_groups:
-                if group.span is not None:  # the key label's columns as they are (a copy)
-                    scores = np.array(rows[:, group.span], dtype=np.float64)
+            for key_name, where, size in key_labels:
+                if isinstance(where, slice):  # the key label's columns as they are (a copy)
+                    scores = np.array(rows[:, where], dtype=np.float64)
                 else:
-                    scores = np.zeros((rows.shape[0], group.size))
-                    scores[:, group.places] = rows[:, group.rows]
-                if scores.any():
-                    blocks.append((query_name, group.name, scores))
+                    columns, places = where
+                    scores = np.zeros((rows.shape[0], size))
+                    scores[:, places] = rows[:, columns]
+                if residual_lib.any_nonzero(scores):
+                    blocks.append((query_name, key_name, scores))
         values = {}
         if len(writes) == 1:
             (target,) = writes
@@ -150,7 +151,7 @@ class ModelWeights:
 
         writing = {name: rows.any(axis=0) for name, rows in writes.items()}
         writers = {name: np.flatnonzero(row) for name, row in writing.items()}
-        if not writing or sum(writing.values()).max() <= 1:  # no unit writes two labels: a group per label
+        if len(writing) <= 1 or sum(writing.values()).max() <= 1:  # no unit writes two labels: a group per label
             return [self._group(layer, reads, writes, [name], units) for name, units in writers.items() if len(units)]
         for units in writers.values():
             for unit in units[1:]:
@@ -174,7 +175,7 @@ class ModelWeights:
                units: np.ndarray) -> GroupWeights:
         """The group of hidden ``units`` (ascending) writing ``labels``."""
         group_reads = {name: part for name, part in ((name, rows[:, units]) for name, rows in reads.items())
-                       if part.any()}
+                       if residual_lib.any_nonzero(part)}
         group_writes = {name: writes[name][:, units].T for name in labels}
         block = findings.Block("mlp", layer, units=tuple(units.tolist()), writes=tuple(labels))
         return GroupWeights(block, group_reads, group_writes)

@@ -1,0 +1,167 @@
+"""The per-label split of a model's weights (``residual.split_rows``, ``weights.ModelWeights``) against the plain
+rule, one direction at a time: the same labels in the same order, the same numbers, and the same memory order
+(sums over the arrays round the same way only if they are laid out alike)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from optracr import craft, programs
+from optracr.certify import findings, residual, weights
+
+MODES = ("default", "reference")
+
+
+def _split_by_direction(res: residual.Residual, space: craft.VectorSpaceWithBasis,
+                        matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """Each label's rows in its direction order (zeros where the space lacks a direction), labels in order of
+    first appearance in the space, all-zero ones left out."""
+    found: dict[str, np.ndarray] = {}
+    for row, direction in enumerate(space.basis):
+        label = res.labels[direction.name]
+        block = found.setdefault(label.name, np.zeros((label.size, matrix.shape[1])))
+        block[label.directions.index(direction)] = matrix[row]
+    return {name: block for name, block in found.items() if block.any()}
+
+
+def _expected_order(res: residual.Residual, space: craft.VectorSpaceWithBasis, matrix: np.ndarray,
+                    name: str) -> tuple[bool, bool]:
+    """(C-contiguous, F-contiguous) of a label's rows: the matrix's own order when they are one run holding the
+    label's directions in order, C order otherwise."""
+    rows = [row for row, direction in enumerate(space.basis) if direction.name == name]
+    label = res.labels[name]
+    run = rows == list(range(rows[0], rows[0] + len(rows))) and tuple(space.basis[row] for row in rows) == \
+        label.directions
+    expected = (np.array(matrix[rows[0]: rows[-1] + 1], dtype=np.float64) if run
+                else np.zeros((label.size, matrix.shape[1])))
+    return expected.flags.c_contiguous, expected.flags.f_contiguous
+
+
+def _assert_split_as_by_direction(res: residual.Residual, space: craft.VectorSpaceWithBasis,
+                                  matrix: np.ndarray) -> None:
+    found = residual.split_rows(res, space, matrix)
+    expected = _split_by_direction(res, space, matrix)
+    assert list(found) == list(expected)
+    for name, block in found.items():
+        assert block.dtype == np.float64 and block.tobytes() == expected[name].tobytes(), name
+        assert (block.flags.c_contiguous, block.flags.f_contiguous) == _expected_order(res, space, matrix, name)
+
+
+def _splits(layered) -> list[tuple[craft.VectorSpaceWithBasis, np.ndarray]]:
+    """Every (space, matrix) pair ``ModelWeights`` splits, but the value rows (read off the first split)."""
+    pairs = [(layered.unembedding.input_space, layered.unembedding.matrix)]
+    for layer in layered.layers:
+        for head in layer.heads:
+            pairs += [(head.w_ov.output_space, head.w_ov.matrix.T), (head.w_qk.left_space, head.w_qk.matrix),
+                      (head.w_qk.right_space, head.w_qk.matrix.T)]
+        if layer.mlp is not None:
+            pairs += [(layer.mlp.input_space, layer.mlp.fst.matrix), (layer.mlp.output_space, layer.mlp.snd.matrix.T)]
+    return pairs
+
+
+@pytest.fixture(params=[(name, mode) for name in sorted(programs.LIBRARY) for mode in MODES],
+                ids=lambda case: "-".join(case))
+def library_residual(request, library_model):
+    """A library model (both modes) and its residual's labels."""
+    model = library_model(*request.param)
+    return model, residual.residual_of(model.layered, model.program_graph)
+
+
+def test_every_library_weight_splits_as_direction_by_direction(library_residual) -> None:
+    model, res = library_residual
+    for space, matrix in _splits(model.layered):
+        _assert_split_as_by_direction(res, space, matrix)
+
+
+def _toy_residual() -> residual.Residual:
+    """``one``, a categorical ``x`` with three values and a numerical ``y``, in that order."""
+    one, ys = craft.BasisDirection("one"), craft.BasisDirection("y")
+    xs = tuple(craft.BasisDirection("x", value) for value in range(3))
+    space = craft.VectorSpaceWithBasis((one, *xs, ys))
+    labels = {"one": residual.Label("one", residual.Role.ONE, (one,), [0], True, None),
+              "x": residual.Label("x", residual.Role.SOP, xs, [1, 2, 3], False, "x"),
+              "y": residual.Label("y", residual.Role.SOP, (ys,), [4], True, "y")}
+    return residual.Residual(labels, ("one", "x", "x", "x", "y"), space)
+
+
+@pytest.mark.parametrize("order", [("y", 2, 0), (0, 1), ("y", 0, 1, 2), (2, "one", 1), (0, 1, 2, "one", "y")])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_spaces_out_of_order_partial_or_whole_split_as_direction_by_direction(order: tuple, transposed: bool) -> None:
+    res = _toy_residual()
+    basis = [craft.BasisDirection(item) if isinstance(item, str) else craft.BasisDirection("x", item)
+             for item in order]
+    space = craft.VectorSpaceWithBasis(tuple(basis))
+    rng = np.random.default_rng(len(order))
+    matrix = rng.normal(size=(3, len(basis))).T if transposed else rng.normal(size=(len(basis), 3))
+    matrix[0] = 0.0  # a label whose only row is zero is left out
+    if len(basis) > 2:
+        matrix[2, 1] = np.nan  # NaN is not zero
+    _assert_split_as_by_direction(res, space, matrix)
+
+
+def test_a_direction_the_residual_lacks_is_a_key_error() -> None:
+    space = craft.VectorSpaceWithBasis((craft.BasisDirection("x", 7),))
+    with pytest.raises(KeyError, match="x:7"):
+        residual.split_rows(_toy_residual(), space, np.ones((1, 2)))
+
+
+def _blocks_by_direction(res: residual.Residual, head: craft.AttentionHead,
+                         query: dict[str, np.ndarray]) -> list[tuple[str, str, np.ndarray]]:
+    """Per query label and key label (in the key split's order) the W_QK block, the key label's columns in its
+    direction order (laid out as the query rows when they are one run of the label's directions, else in C
+    order); all-zero blocks left out."""
+    right = head.w_qk.right_space
+    key_names = list(residual.split_rows(res, right, head.w_qk.matrix.T))
+    found = []
+    for query_name, rows in query.items():
+        for key_name in key_names:
+            label = res.labels[key_name]
+            scores = np.zeros((rows.shape[0], label.size))
+            for column, direction in enumerate(right.basis):
+                if direction.name == key_name:
+                    scores[:, label.directions.index(direction)] = rows[:, column]
+            columns = [column for column, direction in enumerate(right.basis) if direction.name == key_name]
+            if tuple(right.basis[column] for column in columns) == label.directions and \
+                    columns == list(range(columns[0], columns[0] + len(columns))):
+                as_rows = np.array(rows[:, columns[0]: columns[-1] + 1])  # the run's own memory order
+                scores = np.array(scores, order="F" if not as_rows.flags.c_contiguous else "C")
+            if scores.any():
+                found.append((query_name, key_name, scores))
+    return found
+
+
+def test_every_head_scores_blocks_as_direction_by_direction(library_residual) -> None:
+    model, res = library_residual
+    split = weights.ModelWeights(model.layered, res)
+    for layer, heads in zip(model.layered.layers, split.heads):
+        for head, found in zip(layer.heads, heads):
+            expected = _blocks_by_direction(res, head, found.query)
+            assert [(q, k) for q, k, _ in found.blocks] == [(q, k) for q, k, _ in expected]
+            for (_, _, block), (_, _, reference) in zip(found.blocks, expected):
+                assert block.tobytes() == reference.tobytes()
+                assert (block.flags.c_contiguous, block.flags.f_contiguous) == (reference.flags.c_contiguous,
+                                                                                reference.flags.f_contiguous)
+            assert found.score_terms == sum(int(b.any(axis=1).sum()) + int(b.any(axis=0).sum())
+                                            for _, _, b in expected)
+            assert found.value_terms == sum(int(w.any(axis=1).sum()) for w in found.values.values())
+
+
+def test_layer_term_counts_count_nan_as_a_weight() -> None:
+    reads = {"x": np.array([[1.0, 0.0, np.nan], [0.0, 0.0, 2.0]]), "y": np.array([[np.nan, 0.0, 3.0]])}
+    writes = {"z": np.array([[0.0], [np.nan], [1.0]])}
+    group = weights.GroupWeights(findings.Block("mlp", 0, units=(0, 1, 2), writes=("z",)), reads, writes)
+    first = np.concatenate(list(reads.values()), axis=0)
+    assert group.first_layer_terms == int(np.count_nonzero(first, axis=0).max()) == 3
+    assert group.second_layer_terms == int(np.count_nonzero(group.second_layer, axis=0).max()) == 2
+
+
+@pytest.mark.parametrize("size", [1, 7, residual.SMALL_ENTRIES, residual.SMALL_ENTRIES + 1])
+def test_any_nonzero_counts_nan_and_ignores_zeros_of_either_sign(size: int) -> None:
+    array = np.zeros(size)
+    array[-1] = -0.0
+    assert not residual.any_nonzero(array)
+    array[size // 2] = np.nan
+    assert residual.any_nonzero(array)
+    array[size // 2] = 1e-300
+    assert residual.any_nonzero(array.reshape(size, 1).T)
