@@ -10,6 +10,7 @@ from collections.abc import Hashable
 import numpy as np
 
 from optracr import frontend
+from optracr.certify import arrays
 from optracr.certify import alignment
 from optracr.certify import analysis as analysis_lib
 from optracr.certify import arithmetic
@@ -202,7 +203,8 @@ def _sop_bounds(main: analysis_lib.Analysis, layered) -> tuple[certificate_lib.S
         if table is None or location.folded or not location.directions:
             found.append(certificate_lib.SopBound(location.label, _where(location), "", None, None, 0))
             continue
-        error = float(table.error()[:-1].max(initial=0.0))  # over the value rows (BOS's is last)
+        # over the value rows (BOS's is last)
+        error = float(np.maximum.reduce(table.error()[:-1], axis=None, initial=0.0))
         if location.label == layered.output_label:
             margin = main.decoding.margin
             encoding = "numerical" if table.label.numerical else "categorical"
@@ -211,7 +213,7 @@ def _sop_bounds(main: analysis_lib.Analysis, layered) -> tuple[certificate_lib.S
             values = np.unique(numbers[:-1][is_value[:-1]])
             gaps = np.diff(values)
             # values one float rounding apart are one value to every reader (as the discretising MLPs merge them)
-            gaps = gaps[gaps > MERGED * max(1.0, float(np.max(np.abs(values), initial=0.0)))]
+            gaps = gaps[gaps > MERGED * max(1.0, float(np.maximum.reduce(np.abs(values), axis=None, initial=0.0)))]
             margin = (float(gaps.min()) / 2 if len(gaps) else float("inf")) - error
             encoding = "numerical"
         else:

@@ -15,6 +15,7 @@ from collections.abc import Hashable
 import numpy as np
 
 from optracr import frontend
+from optracr.certify import arrays
 from optracr.certify import arithmetic as arithmetic_lib
 from optracr.certify import context as context_lib
 from optracr.certify import findings
@@ -77,8 +78,8 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
         columns = np.array([_column(value, classes) for value in distinct], dtype=np.int64)
     terms = sum(int(np.count_nonzero(w.any(axis=1))) for w in reads.values())
     outputs = layered.unembedding.output_space.num_dims
-    margin_of = np.full(len(distinct), np.inf)
-    worst_at = np.full(len(distinct), -1, dtype=np.int64)
+    margin_of = arrays.filled(len(distinct), np.inf)
+    worst_at = arrays.filled(len(distinct), -1, dtype=np.int64)
     worst_error = 0.0
     size = max(1, CHUNK_ENTRIES // max(outputs, 1))
     for start, chosen in combinations.chunks(size):
@@ -97,9 +98,9 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
             margin, error = _numerical(targets[np.maximum(code, 0)], low[:, 0], high[:, 0], tolerance)
         else:
             margin, error = _categorical(columns[np.maximum(code, 0)], low, high)
-        worst_error = max(worst_error, float(error[code >= 0].max(initial=0.0)))
+        worst_error = max(worst_error, float(np.maximum.reduce(error[code >= 0], axis=None, initial=0.0)))
         _keep_smallest(margin_of, worst_at, code, np.where(np.isnan(margin), -np.inf, margin), start)
-    seen = np.flatnonzero(worst_at >= 0)
+    seen = arrays.positions(worst_at >= 0)
     for index in seen[~(margin_of[seen] >= arithmetic_lib.SAFETY)].tolist():
         shown = tables_lib.shown(tables_lib.NO_VALUE if distinct[index] is None else distinct[index])
         rule = ("must stay within the tolerance of the value" if numerical else
@@ -108,8 +109,8 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
         context.fail(block, f"the output for value {shown} is off by more than decoding allows ({rule}; margin "
                      f"{margin_of[index]:.3g})", findings.values_shown(states), float(margin_of[index]))
     checked = int(np.count_nonzero(codes >= 0)) * inner
-    return Decoding(float(margin_of[seen].min(initial=np.inf)), tuple([distinct[index] for index in seen.tolist()]),
-                    margin_of[seen], checked, worst_error)
+    least = float(np.minimum.reduce(margin_of[seen], axis=None, initial=np.inf))
+    return Decoding(least, tuple([distinct[index] for index in seen.tolist()]), margin_of[seen], checked, worst_error)
 
 
 def _nothing() -> Decoding:
@@ -165,12 +166,12 @@ def _categorical(columns: np.ndarray, low: np.ndarray, high: np.ndarray) -> tupl
     has = columns >= 0
     others = high.copy()
     others[rows[has], safe[has]] = -np.inf
-    other_high = others.max(axis=1, initial=-np.inf)
+    other_high = np.maximum.reduce(others, axis=1, initial=-np.inf)
     own_low, own_high = low[rows, safe], high[rows, safe]
     margin = np.where(has, np.minimum(own_low - THRESHOLD, THRESHOLD - other_high), THRESHOLD - other_high)
     margin[columns == -2] = -np.inf
     # every other column (one whose high is finite) is off 0 by at most the larger of |low| and |high| there
-    off = np.maximum(np.abs(low), np.abs(high)).max(axis=1, initial=0.0, where=np.isfinite(others))
+    off = np.maximum.reduce(np.maximum(np.abs(low), np.abs(high)), axis=1, initial=0.0, where=np.isfinite(others))
     own_off = np.maximum(np.abs(1.0 - own_low), np.abs(own_high - 1.0))
     return margin, np.maximum(np.where(has, own_off, 0.0), off)
 

@@ -12,6 +12,7 @@ import dataclasses
 
 import numpy as np
 
+from optracr.certify import arrays
 from optracr.certify import residual as residual_lib
 from optracr.certify import tables
 
@@ -27,7 +28,7 @@ class Offset:
     @property
     def zero(self) -> bool:
         """Whether every direction starts at exactly 0 everywhere."""
-        return not (np.any(self.lo) or np.any(self.hi) or np.any(self.at_bos))
+        return not (arrays.some(self.lo) or arrays.some(self.hi) or arrays.some(self.at_bos))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +52,7 @@ def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> E
     low_all = token_rows.min(axis=0) + position_rows.min(axis=0)
     high_all = token_rows.max(axis=0) + position_rows.max(axis=0)
     started = (low_all != 0.0) | (high_all != 0.0) | (at_bos != 0.0)  # directions the embedding writes
-    started_labels = {residual.label_at[position] for position in np.flatnonzero(started).tolist()}
+    started_labels = {residual.label_at[position] for position in arrays.positions(started).tolist()}
     for name, label in residual.labels.items():
         if label.role is residual_lib.Role.TOKENS:
             columns = label.positions
@@ -98,8 +99,8 @@ def _varying(label, states, hot: np.ndarray, own_rows, other_rows, at_bos) -> ta
     cold = np.ones(low.shape, dtype=bool)
     cold[rows[has_hot], safe[has_hot]] = False
     any_cold = cold.any(axis=1)
-    cold_lo = np.where(any_cold, np.where(cold, low, np.inf).min(axis=1, initial=np.inf), 0.0)
-    cold_hi = np.where(any_cold, np.where(cold, high, -np.inf).max(axis=1, initial=-np.inf), 0.0)
+    cold_lo = np.where(any_cold, np.minimum.reduce(np.where(cold, low, np.inf), axis=1, initial=np.inf), 0.0)
+    cold_hi = np.where(any_cold, np.maximum.reduce(np.where(cold, high, -np.inf), axis=1, initial=-np.inf), 0.0)
     sum_lo = np.where(any_cold, np.maximum(np.where(cold, low, 0.0).sum(axis=1), total_lo - hot_hi), 0.0)
     sum_hi = np.where(any_cold, np.minimum(np.where(cold, high, 0.0).sum(axis=1), total_hi - hot_lo), 0.0)
     return tables.build(label, (*states, tables.AT_BOS), hot, (hot_lo, hot_hi), (cold_lo, cold_hi), (sum_lo, sum_hi))

@@ -169,8 +169,8 @@ class _Head:
             block_bounds.append((query_name, key_name, center, reach))
         rounding = (len(self.blocks), self.weights.score_terms)
         selected = self._selection()
-        shared = [name for name in query.names if name in key.names
-                  and query.rows[name].shape == key.rows[name].shape and arrays.every(query.rows[name] == key.rows[name])]
+        shared = [name for name in query.names if name in key.names and query.rows[name].shape == key.rows[name].shape
+                  and arrays.every(query.rows[name] == key.rows[name])]
         step = max(1, CHUNK_ENTRIES // max(1, key.count))
         key_index = {name: np.concatenate([key.index[name], [key.bos_index[name]]]) for name in key.names}  # BOS last
         query_all = {name: np.concatenate([query.index[name], [query.bos_index[name]]]) for name in query.names}

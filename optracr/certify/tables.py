@@ -365,7 +365,8 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
     columns = weights.shape[1]
     if table.exact and weights.shape[0]:
         return _exact_rows(table, weights, rows)
-    if weights.shape[0] == columns > 1 and np.count_nonzero(weights) == columns and arrays.every(weights.diagonal() == 1.0):
+    if weights.shape[0] == columns > 1 and np.count_nonzero(weights) == columns and arrays.every(
+            weights.diagonal() == 1.0):
         return _identity_rows(table, rows)
     if weights.shape[0] == 1 and not (arrays.some(table.hot) or arrays.some(table.__dict__["_floats"][3:])) and (
             arrays.every(np.isfinite(weights))):
@@ -388,8 +389,8 @@ def _exact_rows(table: Table, weights: np.ndarray, rows: np.ndarray) -> Bound:
     has_hot = table.hot[rows] >= 0
     value = np.where(has_hot, table.hot_lo[rows], 0.0)
     read = weights[table.hot_places[rows]]
-    if arrays.every(has_hot) and arrays.every(value == 1.0):  # every row a one-hot's 1 (or the number 1): the rows read as they are
-        center = read  # (w * 1.0 is w, bit for bit)
+    if arrays.every(has_hot) and arrays.every(value == 1.0):  # every row a one-hot's 1 (or the number 1)
+        center = read  # the rows read as they are (w * 1.0 is w, bit for bit)
     else:
         center = np.where(has_hot[:, None], read, 0.0) * value[:, None]
     zeros = np.zeros(center.shape)

@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse
 
 from optracr import craft
+from optracr.certify import arrays
 from optracr.certify import findings
 from optracr.certify import residual as residual_lib
 
@@ -58,12 +59,13 @@ class GroupWeights:
         """The most first-layer weights any unit's pre-activation sums (for its rounding)."""
         if not self.reads:
             return 0
-        return int((np.concatenate(list(self.reads.values()), axis=0) != 0).sum(axis=0).max(initial=0))  # NaN counts
+        counts = (np.concatenate(list(self.reads.values()), axis=0) != 0).sum(axis=0)  # NaN counts
+        return int(np.maximum.reduce(counts, axis=None, initial=0))
 
     @functools.cached_property
     def second_layer_terms(self) -> int:
         """The most second-layer weights any written direction sums."""
-        return int((self.second_layer != 0).sum(axis=0).max(initial=0))  # NaN counts
+        return int(np.maximum.reduce((self.second_layer != 0).sum(axis=0), axis=None, initial=0))  # NaN counts
 
     @functools.cached_property
     def second_layer_parts(self) -> tuple:
@@ -150,7 +152,7 @@ class ModelWeights:
             return unit
 
         writing = {name: rows.any(axis=0) for name, rows in writes.items()}
-        writers = {name: np.flatnonzero(row) for name, row in writing.items()}
+        writers = {name: arrays.positions(row) for name, row in writing.items()}
         if len(writing) <= 1 or sum(writing.values()).max() <= 1:  # no unit writes two labels: a group per label
             return [self._group(layer, reads, writes, [name], units) for name, units in writers.items() if len(units)]
         for units in writers.values():
