@@ -584,10 +584,11 @@ def _width_masks(n: int) -> tuple[np.ndarray, ...]:
     """Which (width, length) pairs, width and length up to ``n``, each group of queries allows (``_width``): the
     query's own position selected among unselected keys, selected with nothing unselected, unselected with
     something selected, nothing selected; and the BOS query's (width 0, any length)."""
-    widths = np.arange(n + 1)[:, None]
-    lengths = np.arange(n + 1)[None, :]
-    masks = ((widths >= 1) & (lengths >= np.maximum(widths, 1)), (widths >= 1) & (lengths == widths),
-             (widths >= 1) & (lengths >= widths + 1), (widths == 0) & (lengths >= 1), (widths == 0) & (lengths >= 0))
+    counts = np.arange(n + 1)
+    widths, lengths = counts[:, None], counts[None, :]
+    at_least, longer = lengths >= widths, lengths > widths
+    some, none = widths >= 1, widths == 0
+    masks = (some & at_least, some & (lengths == widths), some & longer, none & longer, none & at_least)
     for mask in masks:
         mask.setflags(write=False)
     return masks

@@ -115,3 +115,12 @@ def test_elementwise_functions_give_each_element_the_same_result_alone(function)
     values = np.random.default_rng(0).normal(size=257) * 40
     together = function(values)
     assert all(function(values[i : i + 1])[0].tobytes() == together[i].tobytes() for i in range(len(values)))
+
+
+@pytest.mark.parametrize("n", range(8))
+def test_width_masks_allow_the_width_and_length_pairs_of_each_query_group(n: int) -> None:
+    rules = (lambda w, length: w >= 1 and length >= w, lambda w, length: w >= 1 and length == w,
+             lambda w, length: w >= 1 and length >= w + 1, lambda w, length: w == 0 and length >= 1,
+             lambda w, length: w == 0)
+    for mask, rule in zip(heads._width_masks(n), rules, strict=True):
+        assert mask.tolist() == [[rule(w, length) for length in range(n + 1)] for w in range(n + 1)]
