@@ -508,7 +508,9 @@ class _Head:
         logs = _logs(self.n + 1)
         counts = np.empty((len(width), 2))  # per cell, log of how many keys are selected (the width) and not
         counts[:, 0], counts[:, 1] = logs[width], logs[np.maximum(length - width, 0)]
-        terms = _plus(counts[None], ends[:, group])
+        # log(count) + score: -inf where there is no key (count 0) whatever the score, inf where the score is
+        # unknown (NaN)
+        terms = np.fmin(np.where(counts[None] == -np.inf, -np.inf, counts[None] + ends[:, group]), np.inf)
         mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x cells
         weight = np.fmin(np.exp(-np.logaddexp(0.0, mass)), 1.0)  # _sigmoid(-mass)
         shrink, grow, floor = 1 - self.eta, 1 + self.eta, (self.n + 1) * self.arithmetic.tiny
@@ -608,16 +610,6 @@ def _width_masks(n: int) -> tuple[np.ndarray, ...]:
 def _logs(size: int) -> np.ndarray:
     """log(k) for k = 0..size (-inf for 0): the log of k keys' total weight at score 0."""
     return np.concatenate([[-np.inf], np.log(np.arange(1, size + 1, dtype=np.float64))])
-
-
-def _plus(log_count: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """log(count) + score, -inf where there is no key (count 0) or no such score (-inf; never inf - inf), inf
-    where the score is unknown (NaN)."""
-    found = log_count + score
-    lost = np.isnan(found)
-    if arrays.some(lost):
-        found = np.where(lost, np.where((log_count == -np.inf) | (score == -np.inf), -np.inf, np.inf), found)
-    return found
 
 
 def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[Hashable]) -> np.ndarray | None:

@@ -68,6 +68,17 @@ def _bare_head(n: int, eta: float, precision) -> heads._Head:
     return head
 
 
+def _plus(log_count: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """The rule's log(count) + score: -inf where there is no key (count 0) or no such score (-inf; never inf - inf),
+    inf where the score is unknown (NaN)."""
+    found = log_count + score
+    lost = np.isnan(found)
+    if lost.any():
+        found = np.where(lost, np.where((log_count == -np.inf) | (score == -np.inf), -np.inf, np.inf), found)
+    return found
+
+
+
 def _bos_weight_by_the_rule(head: heads._Head, stats: dict, groups: list, part: slice, bos_query: bool):
     """BOS's weight range per width, written out (the module doc's rule, step by step, one group set at a time)."""
     groups = [(pick, allowed) for pick, allowed in groups if pick.any() and allowed.any()]
@@ -86,7 +97,7 @@ def _bos_weight_by_the_rule(head: heads._Head, stats: dict, groups: list, part: 
     logs = heads._logs(max(widths, lengths))
     width = np.arange(widths)[:, None]
     counts = np.stack(np.broadcast_arrays(logs[width], logs[np.maximum(np.arange(lengths)[None, :] - width, 0)]))
-    terms = heads._plus(counts[None, None], ends)  # log of how many keys are selected and not, per (width, length)
+    terms = _plus(counts[None, None], ends)  # log of how many keys are selected and not, per (width, length)
     weight = heads._sigmoid(-np.logaddexp(terms[:, :, 0], terms[:, :, 1]))
     weight_lo = np.where(allowed, weight[0], np.inf).min(axis=(0, 2)) * (1 - head.eta)
     weight_hi = np.minimum(1.0, np.where(allowed, weight[1], -np.inf).max(axis=(0, 2)) * (1 + head.eta))
