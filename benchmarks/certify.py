@@ -43,7 +43,6 @@ import optracr  # noqa: E402
 import optracr.compiler  # noqa: E402,F401 - loads OR-Tools before anything is timed
 from optracr import assemble, craft, programs  # noqa: E402
 from optracr.generate import random_programs  # noqa: E402
-from optracr.certify import heads  # noqa: E402 - certify's tables of the length alone, cleared before each certify
 from optracr.schedule import fusion  # noqa: E402 - compile's cache, cleared before each timed compile
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -84,8 +83,7 @@ def library(repeats: int) -> list[dict]:
     Both are timed alike: CPU seconds of this process (``time.process_time``, so other processes on a shared
     machine do not count), each compile on a freshly built program with compile's one cross-call cache (the
     fusion choice per scheduling problem, which a rebuilt library program hits) cleared first, each certify on
-    that freshly compiled model with certify's cross-call caches (two tables that depend on the length alone,
-    ``heads._width_masks`` and ``heads._log_counts``) cleared first likewise.
+    that freshly compiled model (certify keeps nothing across calls).
     """
     rows = []
     for mode, options in MODES.items():
@@ -96,8 +94,6 @@ def library(repeats: int) -> list[dict]:
                 start = time.process_time()
                 model = optracr.compile(entry.build(), entry.vocab, entry.max_seq_len, **options)
                 compile_times.append(time.process_time() - start)
-                heads._width_masks.cache_clear()
-                heads._log_counts.cache_clear()
                 start = time.process_time()
                 certificate = optracr.certify(model)
                 certify_times.append(time.process_time() - start)

@@ -23,7 +23,6 @@ Each result, per value of T (or width), is T's table; softmax and output roundin
 
 from __future__ import annotations
 
-import functools
 import math
 import operator
 from collections.abc import Hashable
@@ -61,7 +60,10 @@ class _Side:
         self.rows = {name: np.concatenate([rows[name], [tables[name].num_rows - 1]]) for name in names}
         shape = tuple(len(rows[name]) for name in names)
         self.count = math.prod(shape)
-        flat = np.unravel_index(np.arange(self.count), shape) if shape else ()
+        if len(shape) == 1:  # one label: its rows in order
+            flat = (np.arange(self.count),)
+        else:
+            flat = np.unravel_index(np.arange(self.count), shape) if shape else ()
         self.index = {name: np.asarray(part, dtype=np.int64) for name, part in zip(names, flat)}
         self.bos_index = {name: len(rows[name]) for name in names}
         inner = [name for name in names if name not in frontier]
@@ -451,7 +453,7 @@ class _Head:
         bos_lo, bos_hi = float(low[-1]), float(high[-1])
         any_sel, any_unsel = flags["any_sel"][inside], flags["any_unsel"][inside]
         self_sel, self_unsel = flags["self_sel"][inside], flags["self_unsel"][inside]
-        masks = _width_masks(n)
+        masks = self._masks()
         # Query groups by what their own position (a key too) can be, each with the (width, length) it allows.
         groups = [(self_sel & any_unsel & any_sel, masks[0]), (self_sel & ~any_unsel & any_sel, masks[1]),
                   (self_unsel & ~self_sel & any_sel, masks[2]), (self_unsel, masks[3])]
@@ -469,6 +471,13 @@ class _Head:
         self._store(target, rows)
         self.context.details[self.target] = {"block": self.block, "kind": "width", "boxes": boxes,
                                              "stats": self.stats}
+
+    def _masks(self) -> tuple[np.ndarray, ...]:
+        """``_width_masks`` of the length bound, worked out once per model and length (kept with the weights)."""
+        memo, key = self.context.weights.memo, ("width masks", self.n)
+        if key not in memo:
+            memo[key] = _width_masks(self.n)
+        return memo[key]
 
     def _bos_weights(self, stats: dict, groups: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
         """BOS's weight range: per width over the groups of (picked real queries, width x length mask of what they
@@ -492,11 +501,16 @@ class _Head:
                                                 axis=2, initial=np.inf)
         ends[:, count, 0] = -np.inf  # the BOS query selects nothing
         ends[0, count, 1], ends[1, count, 1] = stats["u_hi"][-1] - b_lo[-1], stats["u_lo"][-1] - b_hi[-1]
-        allowed = np.array([mask for _, mask in groups] + [_width_masks(self.n)[4]])
+        allowed = np.array([mask for _, mask in groups] + [self._masks()[4]])
         # Only the (group, width, length) cells a group allows are worked out (each element's result is the same
         # alone as among others), each cell's log counts against its group's ends.
         group, width, length = allowed.nonzero()
-        terms = _plus(_log_counts(*allowed.shape[1:])[0, 0][:, width, length].T[None], ends[:, group])
+        logs = _logs(self.n + 1)
+        counts = np.empty((len(width), 2))  # per cell, log of how many keys are selected (the width) and not
+        counts[:, 0], counts[:, 1] = logs[width], logs[np.maximum(length - width, 0)]
+        # log(count) + score: -inf where there is no key (count 0) whatever the score, inf where the score is
+        # unknown (NaN)
+        terms = np.fmin(np.where(counts[None] == -np.inf, -np.inf, counts[None] + ends[:, group]), np.inf)
         mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x cells
         weight = np.fmin(np.exp(-np.logaddexp(0.0, mass)), 1.0)  # _sigmoid(-mass)
         shrink, grow, floor = 1 - self.eta, 1 + self.eta, (self.n + 1) * self.arithmetic.tiny
@@ -579,7 +593,6 @@ def _predicate_matrix(select: rasp.Select, queries: list[Hashable], keys: list[H
     return matrix
 
 
-@functools.lru_cache(maxsize=64)
 def _width_masks(n: int) -> tuple[np.ndarray, ...]:
     """Which (width, length) pairs, width and length up to ``n``, each group of queries allows (``_width``): the
     query's own position selected among unselected keys, selected with nothing unselected, unselected with
@@ -594,32 +607,9 @@ def _width_masks(n: int) -> tuple[np.ndarray, ...]:
     return masks
 
 
-@functools.lru_cache(maxsize=64)
-def _log_counts(widths: int, lengths: int) -> np.ndarray:
-    """log of how many keys are selected (the width) and unselected (the length less the width, at least 0) per
-    (width, length), stacked (1 x 1 x 2 x widths x lengths; -inf for none)."""
-    logs = _logs(max(widths, lengths))
-    width = np.arange(widths)[:, None]
-    others = np.maximum(np.arange(lengths)[None, :] - width, 0)
-    counts = np.empty((1, 1, 2, widths, lengths))
-    counts[0, 0, 0], counts[0, 0, 1] = logs[width], logs[others]  # the width's log along every length
-    counts.setflags(write=False)
-    return counts
-
-
 def _logs(size: int) -> np.ndarray:
     """log(k) for k = 0..size (-inf for 0): the log of k keys' total weight at score 0."""
     return np.concatenate([[-np.inf], np.log(np.arange(1, size + 1, dtype=np.float64))])
-
-
-def _plus(log_count: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """log(count) + score, -inf where there is no key (count 0) or no such score (-inf; never inf - inf), inf
-    where the score is unknown (NaN)."""
-    found = log_count + score
-    lost = np.isnan(found)
-    if arrays.some(lost):
-        found = np.where(lost, np.where((log_count == -np.inf) | (score == -np.inf), -np.inf, np.inf), found)
-    return found
 
 
 def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[Hashable]) -> np.ndarray | None:

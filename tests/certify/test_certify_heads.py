@@ -1,7 +1,10 @@
 """A head's shortcuts agree with its general rules: the predicate matrix (in Python for few values, by numpy for many,
-both the evaluator's rule) and the BOS query's weight (its own few steps, the general rule's numbers to the bit)."""
+both the evaluator's rule), BOS's weights per width and at the BOS query (one pass over the cells a query group
+allows, the rule's numbers to the bit) and the (width, length) masks of the query groups."""
 
 from __future__ import annotations
+
+import types
 
 import numpy as np
 import pytest
@@ -61,7 +64,19 @@ def test_small_and_large_predicate_matrices_agree_with_the_evaluator_pair_by_pai
 def _bare_head(n: int, eta: float, precision) -> heads._Head:
     head = heads._Head.__new__(heads._Head)  # what the BOS weight reads: the length bound, eta, the arithmetic
     head.n, head.eta, head.arithmetic = n, eta, precision
+    head.context = types.SimpleNamespace(weights=types.SimpleNamespace(memo={}))  # where the masks are kept
     return head
+
+
+def _plus(log_count: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """The rule's log(count) + score: -inf where there is no key (count 0) or no such score (-inf; never inf - inf),
+    inf where the score is unknown (NaN)."""
+    found = log_count + score
+    lost = np.isnan(found)
+    if lost.any():
+        found = np.where(lost, np.where((log_count == -np.inf) | (score == -np.inf), -np.inf, np.inf), found)
+    return found
+
 
 
 def _bos_weight_by_the_rule(head: heads._Head, stats: dict, groups: list, part: slice, bos_query: bool):
@@ -78,7 +93,11 @@ def _bos_weight_by_the_rule(head: heads._Head, stats: dict, groups: list, part: 
     bottom = np.where(picks, np.array([s_lo - b_hi, stats["u_lo"][part] - b_hi]), np.inf).min(axis=2)
     ends = np.array([top, bottom])[:, :, :, None, None]
     allowed = np.array([mask for _, mask in groups])
-    terms = heads._plus(heads._log_counts(*allowed.shape[1:]), ends)
+    widths, lengths = allowed.shape[1:]
+    logs = heads._logs(max(widths, lengths))
+    width = np.arange(widths)[:, None]
+    counts = np.stack(np.broadcast_arrays(logs[width], logs[np.maximum(np.arange(lengths)[None, :] - width, 0)]))
+    terms = _plus(counts[None, None], ends)  # log of how many keys are selected and not, per (width, length)
     weight = heads._sigmoid(-np.logaddexp(terms[:, :, 0], terms[:, :, 1]))
     weight_lo = np.where(allowed, weight[0], np.inf).min(axis=(0, 2)) * (1 - head.eta)
     weight_hi = np.minimum(1.0, np.where(allowed, weight[1], -np.inf).max(axis=(0, 2)) * (1 + head.eta))
