@@ -10,7 +10,6 @@ from collections.abc import Hashable
 import numpy as np
 
 from optracr import frontend
-from optracr.certify import arrays
 from optracr.certify import alignment
 from optracr.certify import analysis as analysis_lib
 from optracr.certify import arithmetic
