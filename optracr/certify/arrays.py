@@ -6,9 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 
+SMALL_ENTRIES = 4096  # up to this many entries ``some`` counts them; past it ``any()`` is the cheaper
+
+
 def some(values: np.ndarray) -> bool:
     """Whether any entry is nonzero (``values.any()``: NaN counts as nonzero there too)."""
-    return np.count_nonzero(values) > 0
+    return bool(np.count_nonzero(values) if values.size <= SMALL_ENTRIES else values.any())
 
 
 def every(values: np.ndarray) -> bool:

@@ -113,12 +113,7 @@ class Context:
         memo = self.weights.memo
         found = memo.get(key)
         if found is None:
-            shape = tuple(len(rows[name]) for name in frontier)
-            count = math.prod(shape)
-            if len(shape) == 1:
-                picks = (np.arange(count),)
-            else:
-                picks = np.unravel_index(np.arange(count), shape) if shape else ()
+            picks = combination_indices(tuple(len(rows[name]) for name in frontier))
             columns = {name: (np.asarray(pick, dtype=np.int64), _values(tables[name].states, rows[name]))
                        for name, pick in zip(frontier, picks)}
             found = memo[key] = self.meaning.values_over(labels, columns, own=own)
@@ -171,6 +166,13 @@ class Combinations:
             flat = np.arange(start, stop) if only is None else only[start:stop]
             indices = np.unravel_index(flat, shape) if shape else ()
             yield start, {name: rows[index] for name, rows, index in zip(self.names, self.rows, indices)}
+
+
+def combination_indices(shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """Per axis of ``shape``, its index in every combination (the last axis varying fastest)."""
+    if len(shape) == 1:  # one axis: its indices in order
+        return (np.arange(shape[0]),)
+    return np.unravel_index(np.arange(math.prod(shape)), shape) if shape else ()
 
 
 def product_rows(names: Sequence[str], rows: Sequence[np.ndarray]) -> Combinations:

@@ -60,10 +60,7 @@ class _Side:
         self.rows = {name: np.concatenate([rows[name], [tables[name].num_rows - 1]]) for name in names}
         shape = tuple(len(rows[name]) for name in names)
         self.count = math.prod(shape)
-        if len(shape) == 1:  # one label: its rows in order
-            flat = (np.arange(self.count),)
-        else:
-            flat = np.unravel_index(np.arange(self.count), shape) if shape else ()
+        flat = context_lib.combination_indices(shape)
         self.index = {name: np.asarray(part, dtype=np.int64) for name, part in zip(names, flat)}
         self.bos_index = {name: len(rows[name]) for name in names}
         inner = [name for name in names if name not in frontier]

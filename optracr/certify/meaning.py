@@ -78,7 +78,7 @@ def _deduplicated(codes: np.ndarray, values: list[Hashable]) -> tuple[np.ndarray
     index: dict[Hashable, int] = {}
     distinct: list[Hashable] = []
     remap: list[int] = []
-    for value, key in zip(values, _identities(values)):
+    for value, key in zip(values, frontend.value_keys(values)):
         code = index.get(key)
         if code is None:
             code = index[key] = len(distinct)
@@ -128,21 +128,11 @@ _NAN_MARKS = tuple(int(np.array([mark], dtype=np.uint64).view(np.int64)[0])
 _WIDE_MARKS = (1 << 62, (1 << 62) + 1)
 
 
-def _identities(values: list[Hashable]) -> list[Hashable]:
-    """``identity`` of each value (the common kinds keyed inline, as ``frontend.value_key`` keys them)."""
-    plain = _PLAIN_KINDS
-    return [(kind, value) if (kind := type(value)) in plain and not (kind is float and value == 0.0)
-            else identity(value) for value in values]
-
-
-_PLAIN_KINDS = frozenset({int, bool, str, float})
-
-
 def _rows_by_identity(values: list[Hashable]) -> dict[Hashable, list[int]]:
     """Per identity of the values other than None and ``UNDEFINED``, their indices."""
     rows: dict[Hashable, list[int]] = {}
-    for index, key in enumerate(_identities(values)):
-        if key is not None and key is not UNDEFINED:
+    for index, (value, key) in enumerate(zip(values, frontend.value_keys(values))):
+        if value is not None and value is not UNDEFINED:
             rows.setdefault(key, []).append(index)
     return rows
 
@@ -284,8 +274,8 @@ class Meaning:
                 self._pairs[label] = None
             else:
                 pairs = list(met)
-                self._pairs[label] = frozenset(zip(_identities([first for first, _ in pairs]),
-                                                   _identities([second for _, second in pairs])))
+                self._pairs[label] = frozenset(zip(frontend.value_keys([first for first, _ in pairs]),
+                                                   frontend.value_keys([second for _, second in pairs])))
         return self._pairs[label]
 
     def _apply(self, label: str, expr: rasp.SOp, arguments: tuple) -> Hashable:

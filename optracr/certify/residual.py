@@ -16,11 +16,11 @@ import numpy as np
 
 from optracr import craft
 from optracr import frontend
+from optracr.certify import arrays
 from optracr.certify import errors
 from optracr.errors import OptracrBug
 
 rasp = frontend.rasp
-SMALL_ENTRIES = 4096  # up to this many entries, any_nonzero counts them
 
 
 class Role(enum.Enum):
@@ -172,14 +172,9 @@ def split_rows(residual: Residual, space: craft.VectorSpaceWithBasis, matrix: np
             rows, places = where
             block = np.zeros((residual.labels[name].size, matrix.shape[1]))
             block[places] = matrix[rows]  # a space lists each direction once
-        if any_nonzero(block):
+        if arrays.some(block):
             found[name] = block
     return found
-
-
-def any_nonzero(array: np.ndarray) -> bool:
-    """Whether any entry is not zero (NaN is not); count_nonzero for small arrays, where it is cheaper than any."""
-    return bool(np.count_nonzero(array) if array.size <= SMALL_ENTRIES else array.any())
 
 
 def _places(label: Label, rows: list[int], positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

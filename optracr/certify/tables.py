@@ -50,13 +50,9 @@ def state_key(state: Hashable) -> Hashable:
 
 
 def _state_keys(states: Sequence[Hashable]) -> tuple[Hashable, ...]:
-    """``state_key`` of every state (the common kinds keyed inline, as ``frontend.value_key`` keys them)."""
-    plain = _PLAIN_KINDS
-    return tuple([(kind, state) if (kind := type(state)) in plain and not (kind is float and state == 0.0)
-                  else state_key(state) for state in states])
-
-
-_PLAIN_KINDS = frozenset({int, bool, str, float})
+    """``state_key`` of every state."""
+    return tuple([state if isinstance(state, _State) else key
+                  for state, key in zip(states, frontend.value_keys(states))])
 
 
 class StatesKey:

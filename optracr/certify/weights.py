@@ -132,7 +132,7 @@ class ModelWeights:
                     columns, places = where
                     scores = np.zeros((rows.shape[0], size))
                     scores[:, places] = rows[:, columns]
-                if residual_lib.any_nonzero(scores):
+                if arrays.some(scores):
                     blocks.append((query_name, key_name, scores))
         values = {}
         if len(writes) == 1:
@@ -177,7 +177,7 @@ class ModelWeights:
                units: np.ndarray) -> GroupWeights:
         """The group of hidden ``units`` (ascending) writing ``labels``."""
         group_reads = {name: part for name, part in ((name, rows[:, units]) for name, rows in reads.items())
-                       if residual_lib.any_nonzero(part)}
+                       if arrays.some(part)}
         group_writes = {name: writes[name][:, units].T for name in labels}
         block = findings.Block("mlp", layer, units=tuple(units.tolist()), writes=tuple(labels))
         return GroupWeights(block, group_reads, group_writes)

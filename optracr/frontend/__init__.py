@@ -18,7 +18,7 @@ from optracr.frontend.graph import NodeValues, ProgramGraph, TracedProgram, trac
 from optracr.frontend.inputs import all_inputs, sampled_inputs
 from optracr.frontend.input_spec import CAUSAL_OPTIONS, PARTIAL_FUNCTIONS, STRICT_CAUSAL, InputSpec
 from optracr.frontend.rewrite import conjuncts, rewrite
-from optracr.frontend.typed_values import ValueSet, ValueTable, same_value, value_key
+from optracr.frontend.typed_values import ValueSet, ValueTable, same_value, value_key, value_keys
 from optracr.frontend.validate import validate
 from optracr.frontend.causal import (
     LookAhead,
@@ -64,6 +64,7 @@ __all__ = [
     "validate_causal",
     "validate_looking_ahead",
     "value_key",
+    "value_keys",
 ]
 
 

@@ -33,6 +33,14 @@ def value_key(value: Hashable) -> Hashable:
 
 
 _PLAIN = frozenset({int, bool, str, type(None)})  # types whose equal values are one value: the fast path
+_INLINE = frozenset({int, bool, str, float})  # kinds ``value_keys`` keys inline (a float zero keeps its sign)
+
+
+def value_keys(values: Iterable[Hashable]) -> list[Hashable]:
+    """``value_key`` of each value, the common kinds keyed inline (for lists of thousands of values)."""
+    inline = _INLINE
+    return [(kind, value) if (kind := type(value)) in inline and not (kind is float and value == 0.0)
+            else value_key(value) for value in values]
 
 
 def same_value(first: Hashable, second: Hashable) -> bool:

@@ -29,3 +29,14 @@ def test_filled_is_full(shape, value, dtype) -> None:
     found, expected = arrays.filled(shape, value, dtype), np.full(shape, value, dtype=dtype)
     assert found.dtype == expected.dtype and found.shape == expected.shape
     assert found.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("size", [1, 7, arrays.SMALL_ENTRIES, arrays.SMALL_ENTRIES + 1])
+def test_some_counts_nan_and_ignores_zeros_of_either_sign(size: int) -> None:
+    array = np.zeros(size)
+    array[-1] = -0.0
+    assert not arrays.some(array)
+    array[size // 2] = np.nan
+    assert arrays.some(array)
+    array[size // 2] = 1e-300
+    assert arrays.some(array.reshape(size, 1).T)

@@ -154,14 +154,3 @@ def test_layer_term_counts_count_nan_as_a_weight() -> None:
     first = np.concatenate(list(reads.values()), axis=0)
     assert group.first_layer_terms == int(np.count_nonzero(first, axis=0).max()) == 3
     assert group.second_layer_terms == int(np.count_nonzero(group.second_layer, axis=0).max()) == 2
-
-
-@pytest.mark.parametrize("size", [1, 7, residual.SMALL_ENTRIES, residual.SMALL_ENTRIES + 1])
-def test_any_nonzero_counts_nan_and_ignores_zeros_of_either_sign(size: int) -> None:
-    array = np.zeros(size)
-    array[-1] = -0.0
-    assert not residual.any_nonzero(array)
-    array[size // 2] = np.nan
-    assert residual.any_nonzero(array)
-    array[size // 2] = 1e-300
-    assert residual.any_nonzero(array.reshape(size, 1).T)

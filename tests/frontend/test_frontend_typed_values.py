@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from optracr.frontend.typed_values import ValueSet, ValueTable, same_value, value_key
+from optracr.frontend.typed_values import ValueSet, ValueTable, same_value, value_key, value_keys
 
 
 def test_equal_values_of_different_types_have_different_keys() -> None:
@@ -24,3 +24,8 @@ def test_a_value_table_has_one_entry_per_typed_key() -> None:
     table = ValueTable([(True, "True"), (1, "1")])
     assert table[True] == "True" and table[1] == "1" and table.get(1.0) is None and len(table) == 2
     assert list(table) == [True, 1]
+
+
+def test_value_keys_are_each_values_key() -> None:
+    values = [True, 1, 1.0, 0.0, -0.0, float("nan"), "a", None, (1, 1.0), frozenset({0, False}), 2**70, False]
+    assert value_keys(values) == [value_key(value) for value in values]
