@@ -61,8 +61,9 @@ class _Side:
         shape = tuple(len(rows[name]) for name in names)
         self.count = math.prod(shape)
         flat = context_lib.combination_indices(shape)
-        self.index = {name: np.asarray(part, dtype=np.int64) for name, part in zip(names, flat)}
-        self.bos_index = {name: len(rows[name]) for name in names}
+        # Per label, its row (in ``self.rows``) in every combination, then in the BOS combination (its BOS row).
+        self.picks = {name: np.concatenate([part, [len(rows[name])]]).astype(np.int64, copy=False)
+                      for name, part in zip(names, flat)}
         inner = [name for name in names if name not in frontier]
         self.inner = math.prod(len(rows[name]) for name in inner)
 
@@ -171,8 +172,7 @@ class _Head:
         shared = [name for name in query.names if name in key.names and query.rows[name].shape == key.rows[name].shape
                   and arrays.every(query.rows[name] == key.rows[name])]
         step = max(1, CHUNK_ENTRIES // max(1, key.count))
-        key_index = {name: np.concatenate([key.index[name], [key.bos_index[name]]]) for name in key.names}  # BOS last
-        query_all = {name: np.concatenate([query.index[name], [query.bos_index[name]]]) for name in query.names}
+        key_index, query_all = key.picks, query.picks  # BOS last
         query_valid = np.concatenate([self.query_defined, [True]])  # the BOS query last
         parts = []
         for start in range(0, query.count + 1, step):
@@ -207,7 +207,8 @@ class _Head:
                      rounding, selected, shared: list[str]) -> tuple[dict, dict, np.ndarray]:
         """``_score_stats`` for the query picks ``picks`` (BOS's pick is ``query.count``): per pick the stats and
         flags, and which key states some real query among them selects."""
-        query_index = {name: query_all[name][picks] for name in self.query.names}
+        query_index = query_all if len(picks) == self.query.count + 1 else {  # every pick: the picks as they are
+            name: query_all[name][picks] for name in self.query.names}
         low, high = self._scores(block_bounds, query_index, key_index, rounding)
         b_low, b_high = low[:, -1], high[:, -1]
         low, high = low[:, :-1], high[:, :-1]
@@ -225,11 +226,12 @@ class _Head:
             itself = same if itself is None else itself & same
         own_chosen = chosen if itself is None else chosen & itself
         own_unchosen = unchosen if itself is None else unchosen & itself
-        flags = {"any_sel": chosen.any(axis=1) & valid, "any_unsel": unchosen.any(axis=1) & valid,
-                 "self_sel": own_chosen.any(axis=1) & valid, "self_unsel": own_unchosen.any(axis=1) & valid}
+        some = np.logical_or.reduce
+        flags = {"any_sel": some(chosen, axis=1) & valid, "any_unsel": some(unchosen, axis=1) & valid,
+                 "self_sel": some(own_chosen, axis=1) & valid, "self_unsel": some(own_unchosen, axis=1) & valid}
         chosen &= valid[:, None]
         flags["mixed"] = self._mixed(chosen) if self.kind == "categorical" else np.zeros(len(picks), dtype=bool)
-        return stats, flags, chosen[picks < self.query.count].any(axis=0)
+        return stats, flags, some(chosen[picks < self.query.count], axis=0)
 
     def _scores(self, block_bounds, query_index, key_index, rounding) -> tuple[np.ndarray, np.ndarray]:
         """Score ranges (query picks x key picks): the blocks' centers, their reaches, and the rounding of a dot
@@ -290,7 +292,7 @@ class _Head:
         top = np.iinfo(np.int64).max
         high = np.maximum.reduce(np.where(chosen, codes[None, :], -1), axis=1, initial=-1)
         low = np.minimum.reduce(np.where(chosen, codes[None, :], top), axis=1, initial=top)
-        return chosen.any(axis=1) & (high != low)
+        return np.logical_or.reduce(chosen, axis=1) & (high != low)
 
     def _value_codes(self) -> np.ndarray:
         """Per key state, the code of the aggregated s-op's value (``self._distinct`` holds the values)."""
@@ -308,7 +310,7 @@ class _Head:
         low = high = total = rest = largest = 0.0  # sums over the value labels (0.0 + the first, as from zeros)
         for name, weights in self.value_weights.items():
             bound = tables_lib.linear_bound(self.tables[name], weights, key.rows[name])
-            index = np.concatenate([key.index[name], [key.bos_index[name]]])
+            index = key.picks[name]
             bound_low, bound_high = bound.low, bound.high
             low = low + bound_low[index]
             high = high + bound_high[index]
@@ -350,7 +352,8 @@ class _Head:
         present = np.concatenate([self.key_defined, [True]])
         z_lo = float(np.minimum.reduce(low[present], axis=None, initial=0.0))
         z_hi = float(np.maximum.reduce(high[present], axis=None, initial=0.0))
-        z_sum_lo, z_sum_hi = float(low[present].sum(axis=1).min()), float(high[present].sum(axis=1).max())
+        z_sum_lo = float(_least(np.add.reduce(low[present], axis=1)))
+        z_sum_hi = float(_largest(np.add.reduce(high[present], axis=1)))
         slack = self.eta * max(abs(z_lo), abs(z_hi), 1e-300) + self.output_rounding
         slack_sum = self.eta * max(abs(z_sum_lo), abs(z_sum_hi)) + self.output_rounding * target.size
         rows = []
@@ -399,14 +402,14 @@ class _Head:
         numbers = np.array([float(v) if v is not None and v is not meaning_lib.UNDEFINED else np.nan
                             for v in self._distinct])[codes] if len(self._distinct) else np.zeros(len(codes))
         present = np.concatenate([self.key_defined, [True]])
-        z_lo, z_hi = float(low[present].min()), float(high[present].max())
+        z_lo, z_hi = float(_least(low[present])), float(_largest(high[present]))
         slack = self.eta * max(abs(z_lo), abs(z_hi)) + self.output_rounding
         errors = []
         if arrays.some(used):
             picked = used & np.isfinite(numbers)
             e_lo = float(_least(low[:-1][picked] - numbers[picked]))
             e_hi = float(_largest(high[:-1][picked] - numbers[picked]))
-            v_lo, v_hi = float(numbers[picked].min()), float(numbers[picked].max())
+            v_lo, v_hi = float(_least(numbers[picked])), float(_largest(numbers[picked]))
             some = self.flags["any_sel"][:-1]
             spread = float(_largest((self.stats["s_hi"][:-1] - self.stats["s_lo"][:-1])[some]))
             uneven = math.expm1(min(spread, 700.0)) * (v_hi - v_lo) / 2.0
@@ -445,7 +448,7 @@ class _Head:
         inside = slice(0, -1)
         rows, boxes = [], {}
         defined = self.key_defined
-        other_lo, other_hi = (float(low[:-1][defined].min()), float(high[:-1][defined].max())) if arrays.some(
+        other_lo, other_hi = (float(_least(low[:-1][defined])), float(_largest(high[:-1][defined]))) if arrays.some(
             defined) else (0.0, 0.0)
         bos_lo, bos_hi = float(low[-1]), float(high[-1])
         any_sel, any_unsel = flags["any_sel"][inside], flags["any_unsel"][inside]
@@ -476,6 +479,21 @@ class _Head:
             memo[key] = _width_masks(self.n)
         return memo[key]
 
+    def _log_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per (width, length) up to the length bound, the log of (width, length - width) (-inf for 0 keys, and for
+        a length below the width, which no group allows), and where that count is 0 (kept with the weights)."""
+        memo, key = self.context.weights.memo, ("width log counts", self.n)
+        if key not in memo:
+            logs = _logs(self.n + 1)
+            counts = np.arange(self.n + 1)
+            widths, lengths = counts[:, None], counts[None, :]
+            log_counts = np.stack(np.broadcast_arrays(logs[widths], logs[np.maximum(lengths - widths, 0)]), axis=-1)
+            no_key = log_counts == -np.inf
+            for array in (log_counts, no_key):
+                array.setflags(write=False)
+            memo[key] = log_counts, no_key
+        return memo[key]
+
     def _bos_weights(self, stats: dict, groups: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
         """BOS's weight range: per width over the groups of (picked real queries, width x length mask of what they
         allow), (inf, -inf) for widths no group allows; and at the BOS query (last in ``stats``), whose every key
@@ -498,32 +516,26 @@ class _Head:
                                                 axis=2, initial=np.inf)
         ends[:, count, 0] = -np.inf  # the BOS query selects nothing
         ends[0, count, 1], ends[1, count, 1] = stats["u_hi"][-1] - b_lo[-1], stats["u_lo"][-1] - b_hi[-1]
-        allowed = np.array([mask for _, mask in groups] + [self._masks()[4]])
-        # Only the (group, width, length) cells a group allows are worked out (each element's result is the same
-        # alone as among others), each cell's log counts against its group's ends.
-        group, width, length = allowed.nonzero()
-        logs = _logs(self.n + 1)
-        counts = np.empty((len(width), 2))  # per cell, log of how many keys are selected (the width) and not
-        counts[:, 0], counts[:, 1] = logs[width], logs[np.maximum(length - width, 0)]
+        masks = self._masks()
+        allowed = np.array([mask for _, mask in groups], dtype=bool).reshape(count, self.n + 1, self.n + 1)
+        # Per (width, length), the log of how many keys are selected (the width) and not; then per group and cell
         # log(count) + score: -inf where there is no key (count 0) whatever the score, inf where the score is
-        # unknown (NaN)
-        terms = np.fmin(np.where(counts[None] == -np.inf, -np.inf, counts[None] + ends[:, group]), np.inf)
-        mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x cells
+        # unknown (NaN). Every cell at once (each element's result is the same alone as among others); only the
+        # cells a group allows are read.
+        log_counts, no_key = self._log_counts()
+        terms = np.fmin(np.where(no_key, -np.inf, log_counts + ends[:, :, None, None, :]), np.inf)
+        mass = np.logaddexp(terms[..., 0], terms[..., 1])  # (top, bottom) x groups x widths x lengths
         weight = np.fmin(np.exp(-np.logaddexp(0.0, mass)), 1.0)  # _sigmoid(-mass)
         shrink, grow, floor = 1 - self.eta, 1 + self.eta, (self.n + 1) * self.arithmetic.tiny
-        own = group < count  # the BOS query's cells come last
-        widths = self.n + 1
-        weight_lo, weight_hi = arrays.filled(widths, np.inf), arrays.filled(widths, -np.inf)
-        np.minimum.at(weight_lo, width[own], weight[0, own])
-        np.maximum.at(weight_hi, width[own], weight[1, own])
-        reachable = np.zeros(widths, dtype=bool)
-        reachable[width[own]] = True
+        weight_lo = np.minimum.reduce(weight[0, :count], axis=(0, 2), where=allowed, initial=np.inf)
+        weight_hi = np.maximum.reduce(weight[1, :count], axis=(0, 2), where=allowed, initial=-np.inf)
+        reachable = np.logical_or.reduce(allowed, axis=(0, 2))
         weight_lo = np.maximum(0.0, weight_lo * shrink - floor)
         weight_hi = np.minimum(1.0, weight_hi * grow)
-        at_bos = weight[:, ~own]  # (top, bottom) x lengths, width 0
+        at_bos = weight[:, count][:, masks[4]]  # (top, bottom) x the BOS query's cells (width 0)
         return (np.where(reachable, weight_lo, np.inf), np.where(reachable, weight_hi, -np.inf),
-                np.maximum(0.0, at_bos[0].min(keepdims=True) * shrink - floor),
-                np.minimum(1.0, at_bos[1].max(keepdims=True) * grow))
+                np.maximum(0.0, np.minimum.reduce(at_bos[0], axis=None, keepdims=True) * shrink - floor),
+                np.minimum(1.0, np.maximum.reduce(at_bos[1], axis=None, keepdims=True) * grow))
 
     def _store(self, target: residual_lib.Label, rows: list) -> None:
         states = [row[0] for row in rows]
@@ -667,7 +679,7 @@ def _summary(hot: int, low: np.ndarray, high: np.ndarray) -> tuple[float, ...]:
     """The hull of value-side ranges (rows x directions) as (hot lo, hot hi, cold lo, cold hi, sum lo, sum hi)."""
     hot_lo = hot_hi = 0.0
     if hot >= 0:
-        hot_lo, hot_hi = float(low[:, hot].min()), float(high[:, hot].max())
+        hot_lo, hot_hi = float(_least(low[:, hot])), float(_largest(high[:, hot]))
     if low.shape[1] <= (hot >= 0):  # no cold direction
         return hot_lo, hot_hi, 0.0, 0.0, 0.0, 0.0
     if hot >= 0:
@@ -676,8 +688,8 @@ def _summary(hot: int, low: np.ndarray, high: np.ndarray) -> tuple[float, ...]:
         low, high = low[:, cold], high[:, cold]  # (a copy laid out as the sums below expect: keep it so)
     else:  # every direction cold: the rows as they are, laid out alike (C order)
         low, high = np.ascontiguousarray(low), np.ascontiguousarray(high)
-    return (hot_lo, hot_hi, float(low.min()), float(high.max()), float(low.sum(axis=1).min()),
-            float(high.sum(axis=1).max()))
+    return (hot_lo, hot_hi, float(_least(low)), float(_largest(high)), float(_least(np.add.reduce(low, axis=1))),
+            float(_largest(np.add.reduce(high, axis=1))))
 
 
 def _hot_summaries(low: np.ndarray, high: np.ndarray, members: list[np.ndarray],
@@ -697,9 +709,10 @@ def _hot_summaries(low: np.ndarray, high: np.ndarray, members: list[np.ndarray],
     places = np.arange(size - 1)[None, :]
     cold = places + (places >= hot[:, None])  # each row's columns but its hot one
     cold_low, cold_high = low[rows[:, None], cold], high[rows[:, None], cold]
-    found = (hot_lo, hot_hi, np.minimum.reduceat(cold_low.min(axis=1), starts),
-             np.maximum.reduceat(cold_high.max(axis=1), starts), np.minimum.reduceat(cold_low.sum(axis=1), starts),
-             np.maximum.reduceat(cold_high.sum(axis=1), starts))
+    found = (hot_lo, hot_hi, np.minimum.reduceat(np.minimum.reduce(cold_low, axis=1), starts),
+             np.maximum.reduceat(np.maximum.reduce(cold_high, axis=1), starts),
+             np.minimum.reduceat(np.add.reduce(cold_low, axis=1), starts),
+             np.maximum.reduceat(np.add.reduce(cold_high, axis=1), starts))
     return list(zip(*(part.tolist() for part in found)))
 
 

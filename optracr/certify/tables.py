@@ -192,13 +192,14 @@ class Table:
     def states_key(self, rows: np.ndarray) -> StatesKey:
         """The identity of the states of ``rows`` (a memo key for what depends on them; the value rows' is
         remembered per table)."""
-        rows = rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
-        if len(rows) == len(self.states) - 1 and (len(rows) == 0 or (rows[0] == 0 and rows[-1] == len(rows) - 1)):
+        count = len(rows)  # rows ascend (``rows_to_combine``'s): the value rows when they run from 0 to the last
+        if count == len(self.states) - 1 and (count == 0 or (rows[0] == 0 and rows[count - 1] == count - 1)):
             found = self.__dict__.get("_value_states_key")
             if found is None:
                 found = StatesKey(self.states[:-1])
                 object.__setattr__(self, "_value_states_key", found)
             return found
+        rows = rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
         return StatesKey(tuple([self.states[row] for row in rows]))
 
     def row_of(self, state: Hashable) -> int:
@@ -482,9 +483,9 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
         return center, np.zeros(center.shape)
     left_hot, right_hot = left.hot[left_rows], right.hot[right_rows]
     absolute = np.abs(weights)
-    column_max = absolute.max(axis=0) if weights.size else np.zeros(weights.shape[1])
-    row_max = absolute.max(axis=1) if weights.size else np.zeros(weights.shape[0])
-    largest = float(absolute.max()) if weights.size else 0.0
+    column_max = np.maximum.reduce(absolute, axis=0) if weights.size else np.zeros(weights.shape[1])
+    row_max = np.maximum.reduce(absolute, axis=1) if weights.size else np.zeros(weights.shape[0])
+    largest = float(np.maximum.reduce(column_max, axis=None)) if weights.size else 0.0
     left_dev, right_dev = left.deviation_sizes[left_rows], right.deviation_sizes[right_rows]
     right_reach = np.abs(right_center) * np.where(right_hot >= 0, column_max[right_place], 0.0)
     left_reach = np.abs(left_center) * np.where(left_hot >= 0, row_max[left_place], 0.0)
