@@ -486,8 +486,9 @@ class _Head:
         if key not in memo:
             logs = _logs(self.n + 1)
             counts = np.arange(self.n + 1)
-            widths, lengths = counts[:, None], counts[None, :]
-            log_counts = np.stack(np.broadcast_arrays(logs[widths], logs[np.maximum(lengths - widths, 0)]), axis=-1)
+            log_counts = np.empty((self.n + 1, self.n + 1, 2))
+            log_counts[:, :, 0] = logs[: self.n + 1, None]
+            log_counts[:, :, 1] = logs[np.maximum(counts[None, :] - counts[:, None], 0)]
             no_key = log_counts == -np.inf
             for array in (log_counts, no_key):
                 array.setflags(write=False)
@@ -516,23 +517,28 @@ class _Head:
                                                 axis=2, initial=np.inf)
         ends[:, count, 0] = -np.inf  # the BOS query selects nothing
         ends[0, count, 1], ends[1, count, 1] = stats["u_hi"][-1] - b_lo[-1], stats["u_lo"][-1] - b_hi[-1]
-        masks = self._masks()
-        allowed = np.array([mask for _, mask in groups], dtype=bool).reshape(count, self.n + 1, self.n + 1)
-        # Per (width, length), the log of how many keys are selected (the width) and not; then per group and cell
-        # log(count) + score: -inf where there is no key (count 0) whatever the score, inf where the score is
-        # unknown (NaN). Every cell at once (each element's result is the same alone as among others); only the
-        # cells a group allows are read.
+        allowed = np.array([mask for _, mask in groups] + [self._masks()[4]])
+        # Only the (group, width, length) cells a group allows are worked out (each element's result is the same
+        # alone as among others), each cell's log counts against its group's ends.
+        group, width, length = allowed.nonzero()
         log_counts, no_key = self._log_counts()
-        terms = np.fmin(np.where(no_key, -np.inf, log_counts + ends[:, :, None, None, :]), np.inf)
-        mass = np.logaddexp(terms[..., 0], terms[..., 1])  # (top, bottom) x groups x widths x lengths
+        counts = log_counts[width, length]  # per cell, log of how many keys are selected (the width) and not
+        # log(count) + score: -inf where there is no key (count 0) whatever the score, inf where the score is
+        # unknown (NaN)
+        terms = np.fmin(np.where(no_key[width, length], -np.inf, counts + ends[:, group]), np.inf)
+        mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x cells
         weight = np.fmin(np.exp(-np.logaddexp(0.0, mass)), 1.0)  # _sigmoid(-mass)
         shrink, grow, floor = 1 - self.eta, 1 + self.eta, (self.n + 1) * self.arithmetic.tiny
-        weight_lo = np.minimum.reduce(weight[0, :count], axis=(0, 2), where=allowed, initial=np.inf)
-        weight_hi = np.maximum.reduce(weight[1, :count], axis=(0, 2), where=allowed, initial=-np.inf)
-        reachable = np.logical_or.reduce(allowed, axis=(0, 2))
+        own = group < count  # the BOS query's cells come last
+        widths = self.n + 1
+        weight_lo, weight_hi = arrays.filled(widths, np.inf), arrays.filled(widths, -np.inf)
+        np.minimum.at(weight_lo, width[own], weight[0, own])
+        np.maximum.at(weight_hi, width[own], weight[1, own])
+        reachable = np.zeros(widths, dtype=bool)
+        reachable[width[own]] = True
         weight_lo = np.maximum(0.0, weight_lo * shrink - floor)
         weight_hi = np.minimum(1.0, weight_hi * grow)
-        at_bos = weight[:, count][:, masks[4]]  # (top, bottom) x the BOS query's cells (width 0)
+        at_bos = weight[:, ~own]  # (top, bottom) x lengths, width 0
         return (np.where(reachable, weight_lo, np.inf), np.where(reachable, weight_hi, -np.inf),
                 np.maximum(0.0, np.minimum.reduce(at_bos[0], axis=None, keepdims=True) * shrink - floor),
                 np.minimum(1.0, np.maximum.reduce(at_bos[1], axis=None, keepdims=True) * grow))

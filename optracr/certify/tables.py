@@ -192,14 +192,13 @@ class Table:
     def states_key(self, rows: np.ndarray) -> StatesKey:
         """The identity of the states of ``rows`` (a memo key for what depends on them; the value rows' is
         remembered per table)."""
-        count = len(rows)  # rows ascend (``rows_to_combine``'s): the value rows when they run from 0 to the last
-        if count == len(self.states) - 1 and (count == 0 or (rows[0] == 0 and rows[count - 1] == count - 1)):
+        rows = rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
+        if len(rows) == len(self.states) - 1 and (len(rows) == 0 or (rows[0] == 0 and rows[-1] == len(rows) - 1)):
             found = self.__dict__.get("_value_states_key")
             if found is None:
                 found = StatesKey(self.states[:-1])
                 object.__setattr__(self, "_value_states_key", found)
             return found
-        rows = rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
         return StatesKey(tuple([self.states[row] for row in rows]))
 
     def row_of(self, state: Hashable) -> int:
@@ -362,7 +361,7 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
     columns = weights.shape[1]
     if table.exact and weights.shape[0]:
         return _exact_rows(table, weights, rows)
-    if weights.shape[0] == columns > 1 and np.count_nonzero(weights) == columns and arrays.every(
+    if weights.shape[0] == columns > 1 and arrays.count_nonzero(weights) == columns and arrays.every(
             weights.diagonal() == 1.0):
         return _identity_rows(table, rows)
     if weights.shape[0] == 1 and not (arrays.some(table.hot) or arrays.some(table.__dict__["_floats"][3:])) and (
