@@ -309,7 +309,9 @@ class _Head:
         size = self.context.residual.labels[self.target].size
         low = high = total = rest = largest = 0.0  # sums over the value labels (0.0 + the first, as from zeros)
         for name, weights in self.value_weights.items():
-            bound = tables_lib.linear_bound(self.tables[name], weights, key.rows[name])
+            rows = key.rows[name]  # ascending, each once: every row when there are as many as the table's
+            bound = tables_lib.linear_bound(self.tables[name], weights,
+                                            None if len(rows) == self.tables[name].num_rows else rows)
             index = key.picks[name]
             bound_low, bound_high = bound.low, bound.high
             low = low + bound_low[index]

@@ -357,8 +357,12 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
     leaves, and at most every weight times the box's width.
     """
     weights = np.asarray(weights, dtype=np.float64)
-    rows = np.arange(table.num_rows) if rows is None else np.asarray(rows)
     columns = weights.shape[1]
+    step = max(1, ROW_CHUNK // max(1, columns))
+    if rows is None and table.num_rows <= step:  # every row, in one chunk: the table's arrays as they are
+        rows = slice(None)
+    else:
+        rows = np.arange(table.num_rows) if rows is None else np.asarray(rows)
     if table.exact and weights.shape[0]:
         return _exact_rows(table, weights, rows)
     if weights.shape[0] == columns > 1 and arrays.count_nonzero(weights) == columns and arrays.every(
@@ -368,7 +372,8 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
             arrays.every(np.isfinite(weights))):
         return _single_rows(table, weights, rows)
     stats = _column_stats(weights) if weights.shape[0] else None
-    step = max(1, ROW_CHUNK // max(1, columns))
+    if isinstance(rows, slice):
+        return _linear_rows(table, weights, stats, rows)
     parts = [_linear_rows(table, weights, stats, rows[start : start + step]) for start in range(0, len(rows), step)]
     if not parts:
         empty = np.zeros((0, columns))
@@ -418,10 +423,10 @@ def _identity_rows(table: Table, rows: np.ndarray) -> Bound:
     return Bound(center, low - center, high - center, np.where(is_hot, size_of, 0.0), np.where(is_hot, 0.0, size_of))
 
 
-def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, rows: np.ndarray) -> Bound:
+def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, rows: np.ndarray | slice) -> Bound:
     columns = weights.shape[1]
     if stats is None:
-        zeros = np.zeros((len(rows), columns))
+        zeros = np.zeros((table.num_rows if isinstance(rows, slice) else len(rows), columns))
         return Bound(zeros, zeros, zeros, zeros, zeros)
     floats = table.__dict__["_floats"][:, rows]  # center, hot_lo, hot_hi, cold_lo, cold_hi, sum_lo, sum_hi
     has_hot = (table.hot[rows] >= 0)[:, None]
@@ -464,7 +469,8 @@ def rows_to_combine(table: Table, bound: Bound | None, needed: bool) -> np.ndarr
 
 def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np.ndarray,
                    right_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``x W y`` for ``x`` in each ``left_rows`` row and ``y`` in each ``right_rows`` row, as (center, reach):
+    """``x W y`` for ``x`` in each ``left_rows`` row and ``y`` in each ``right_rows`` row (each ascending, every row
+    once), as (center, reach):
     the value lies within ``reach`` of ``center``, and ``reach`` also bounds the sum of |x_i W_ij y_j| over every
     term but the hot pair's.
 
@@ -473,7 +479,9 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
     |weight| it meets times the deviation's L1 size (``|dx . w| <= |dx|_1 max |w|``); the cross term is counted
     twice so that the hot entries' own deviations are covered.
     """
-    left_rows, right_rows = np.asarray(left_rows), np.asarray(right_rows)
+    # rows ascend, each once: as many as the table has are all of them, read as they are
+    left_rows = slice(None) if len(left_rows) == left.num_rows else np.asarray(left_rows)
+    right_rows = slice(None) if len(right_rows) == right.num_rows else np.asarray(right_rows)
     left_center, right_center = left.hot_centers[left_rows], right.hot_centers[right_rows]
     left_place, right_place = left.hot_places[left_rows], right.hot_places[right_rows]
     hot_weights = weights[left_place[:, None], right_place[None, :]]

@@ -172,3 +172,34 @@ def test_states_keys_are_equal_exactly_when_the_states_are_by_value_key() -> Non
     table = tables.ideal(_label(3), (0, 1, 2, tables.AT_BOS))
     assert table.states_key(np.arange(3)) is table.states_key(np.arange(3))  # the value rows' key is remembered
     assert table.states_key(np.array([0, 2])) == key((0, 2))
+
+
+def _tables_of_every_kind(rng: np.random.Generator) -> list[tuple[tables.Table, np.ndarray]]:
+    """(table, weights) pairs reaching each of linear_bound's paths: exact rows, the identity, a single numerical
+    direction, and the general rule."""
+    noisy = _random_table(rng, 5)
+    exact = tables.ideal(_label(5), (0, 1, 2, 3, tables.NO_VALUE, tables.AT_BOS))
+    single = tables.build(_label(1, numerical=True), (0.5, 2.0, tables.AT_BOS), [0, 0, 0], ([0.4, 1.9, 0.0], [0.6, 2.1, 0.0]),
+                          ([0.0] * 3, [0.0] * 3), ([0.0] * 3, [0.0] * 3))
+    return [(noisy, rng.normal(size=(5, 4)) * 20.0), (exact, rng.normal(size=(5, 3))), (noisy, np.eye(5)),
+            (single, rng.normal(size=(1, 3))), (exact, np.eye(5))]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bounds_over_every_row_are_the_bounds_of_each_row_to_the_bit(seed: int) -> None:
+    """Every row read as the table holds it gives, row by row, what reading chosen rows gives."""
+    rng = np.random.default_rng(seed)
+    for table, weights in _tables_of_every_kind(rng):
+        every = tables.linear_bound(table, weights)
+        chosen = np.sort(rng.choice(table.num_rows, size=table.num_rows - 1, replace=False))
+        some = tables.linear_bound(table, weights, chosen)
+        for name in ("center", "lo", "hi", "main", "rest"):
+            assert getattr(every, name)[chosen].tobytes() == getattr(some, name).tobytes(), name
+    left, right = _random_table(rng, 5), _random_table(rng, 6)
+    weights = rng.normal(size=(5, 6)) * 30.0
+    all_left, all_right = np.arange(left.num_rows), np.arange(right.num_rows)
+    some_left, some_right = all_left[[0, 2, 5]], all_right[1:]
+    every = tables.bilinear_bound(left, right, weights, all_left, all_right)
+    some = tables.bilinear_bound(left, right, weights, some_left, some_right)
+    for found, expected in zip(every, some, strict=True):
+        assert found[np.ix_(some_left, some_right)].tobytes() == expected.tobytes()
