@@ -107,19 +107,38 @@ class Table:
     sum_hi: np.ndarray
 
     def __post_init__(self) -> None:
-        rows = len(self.states)
-        if rows == 0 or self.states[-1] is not AT_BOS:
-            raise OptracrBug(f"table of {self.label.name!r}: the last state is the BOS position's")
-        hot = np.asarray(self.hot, dtype=np.int64)
         try:  # every float field at once, one row each (a copy: the table owns its arrays)
             floats = np.array((self.center, self.hot_lo, self.hot_hi, self.cold_lo, self.cold_hi, self.sum_lo,
                                self.sum_hi), dtype=np.float64)  # _FLOAT_FIELDS, in order
         except ValueError:  # fields of different lengths
             floats = None
-        if hot.shape != (rows,) or floats is None or floats.shape != (len(_FLOAT_FIELDS), rows):
-            for field in ("hot", *_FLOAT_FIELDS):
-                if np.shape(getattr(self, field)) != (rows,):
+        self._settle(np.asarray(self.hot, dtype=np.int64), floats)
+
+    @classmethod
+    def of(cls, label: residual_lib.Label, states: tuple[Hashable, ...], hot: np.ndarray,
+           floats: np.ndarray) -> Table:
+        """The table of per-state ``hot`` directions (int64) and ``floats``, the float fields in order
+        (``center``, ``hot_lo``, ... ``sum_hi``: a new float64 array of one row each, which the table takes)."""
+        table = object.__new__(cls)
+        fields = table.__dict__  # a frozen dataclass: its fields written as __post_init__ writes them
+        fields["label"], fields["states"] = label, states
+        table._settle(hot, floats if floats.dtype == np.float64 else None)
+        return table
+
+    def _settle(self, hot: np.ndarray, floats: np.ndarray | None) -> None:
+        """Checks the arrays (one entry per state; the BOS position's state last) and keeps them read-only, each
+        float field a row of ``floats``; a NaN bound (an inf - inf on the way) becomes what it leaves unknown."""
+        rows = len(self.states)
+        if rows == 0 or self.states[-1] is not AT_BOS:
+            raise OptracrBug(f"table of {self.label.name!r}: the last state is the BOS position's")
+        if hot.shape != (rows,):
+            raise OptracrBug(f"table of {self.label.name!r}: hot needs one entry per state")
+        if floats is None or floats.shape != (len(_FLOAT_FIELDS), rows):
+            given = self.__dict__  # the fields one by one (a table built as a dataclass), to name the one at fault
+            for field in _FLOAT_FIELDS:
+                if field in given and np.shape(given[field]) != (rows,):
                     raise OptracrBug(f"table of {self.label.name!r}: {field} needs one entry per state")
+            raise OptracrBug(f"table of {self.label.name!r}: its float fields need one float64 entry per state each")
         lost = np.isnan(floats)
         if arrays.some(lost):  # a bound lost to inf - inf: nothing is known there
             floats[0] = np.where(lost[0], 0.0, floats[0])
@@ -266,12 +285,16 @@ def build(
     center: Sequence[float] | None = None,
 ) -> Table:
     """A table from its arrays; the center defaults to 1 (categorical) or the middle of the hot box (numerical)."""
-    hot = np.asarray(hot)
+    hot = np.asarray(hot, dtype=np.int64)
     hot_lo, hot_hi = np.asarray(hot_box[0], dtype=np.float64), np.asarray(hot_box[1], dtype=np.float64)
     if center is None:
         center = (hot_lo + hot_hi) / 2.0 if label.numerical else 1.0
     center = np.where(hot >= 0, np.asarray(center, dtype=np.float64), 0.0)
-    return Table(label, tuple(states), hot, center, hot_lo, hot_hi, *cold_box, *sum_box)
+    try:
+        floats = np.array((center, hot_lo, hot_hi, *cold_box, *sum_box), dtype=np.float64)  # _FLOAT_FIELDS' order
+    except ValueError:  # fields of different lengths: the table's check names the field
+        return Table(label, tuple(states), hot, center, hot_lo, hot_hi, *cold_box, *sum_box)
+    return Table.of(label, tuple(states), hot, floats)
 
 
 def ideal(label: residual_lib.Label, states: Sequence[Hashable]) -> Table:
@@ -288,9 +311,9 @@ def ideal(label: residual_lib.Label, states: Sequence[Hashable]) -> Table:
 def ideal_rows(label: residual_lib.Label, states: Sequence[Hashable], hot: Sequence[int]) -> Table:
     """Exact one-hots: per state, 1 in its ``hot`` direction (none where it is -1) and 0 elsewhere."""
     hot = np.asarray(hot, dtype=np.int64)
-    ones = np.where(hot >= 0, 1.0, 0.0)  # the hot box, and the center (``build``'s: 1 where a direction is hot)
-    zeros = np.zeros(len(hot))
-    return Table(label, tuple(states), hot, ones, ones, ones, zeros, zeros, zeros, zeros)
+    floats = np.zeros((len(_FLOAT_FIELDS), len(hot)))  # the cold and sum boxes 0
+    floats[:3] = hot >= 0  # the center and the hot box: 1 where a direction is hot (``build``'s center), else 0
+    return Table.of(label, tuple(states), hot, floats)
 
 
 # ------------------------------------------------------------------------------------------ reading rows

@@ -137,6 +137,33 @@ def test_a_table_needs_one_entry_per_state_in_every_field(field: str) -> None:
                      (arrays["cold_lo"], arrays["cold_hi"]), (arrays["sum_lo"], arrays["sum_hi"]))
 
 
+def test_a_table_needs_one_hot_entry_per_state() -> None:
+    with pytest.raises(OptracrBug, match="hot needs one entry per state"):
+        tables.build(_label(2), (0, tables.AT_BOS), [0, -1, 1], ([1.0, 0.0], [1.0, 0.0]), ([0.0, 0.0], [0.0, 0.0]),
+                     ([0.0, 0.0], [0.0, 0.0]))
+
+
+@pytest.mark.parametrize("floats", [np.zeros((7, 3)), np.zeros((6, 2)), np.zeros((7, 2), dtype=np.float32)])
+def test_a_table_of_float_rows_needs_seven_float64_rows_of_one_entry_per_state(floats: np.ndarray) -> None:
+    with pytest.raises(OptracrBug, match="its float fields need one float64 entry per state each"):
+        tables.Table.of(_label(2), (0, tables.AT_BOS), np.array([0, -1]), floats)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_table_of_float_rows_is_the_table_of_its_fields(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    given = _random_table(rng, 4)
+    fields = [getattr(given, name) for name in ("center", "hot_lo", "hot_hi", "cold_lo", "cold_hi", "sum_lo",
+                                                "sum_hi")]
+    fields[1] = np.where(rng.random(given.num_rows) < 0.3, np.nan, fields[1])  # lost bounds become unknown alike
+    one_by_one = tables.Table(given.label, given.states, given.hot.copy(), *fields)
+    at_once = tables.Table.of(given.label, given.states, given.hot.copy(), np.array(fields))
+    for name in ("hot", "center", "hot_lo", "hot_hi", "cold_lo", "cold_hi", "sum_lo", "sum_hi"):
+        assert getattr(one_by_one, name).tobytes() == getattr(at_once, name).tobytes(), name
+        assert not getattr(at_once, name).flags.writeable
+    assert at_once.states == one_by_one.states and at_once.label is one_by_one.label
+
+
 @pytest.mark.parametrize("states", [(0.5, 2, True, tables.AT_BOS), (0.5, tables.NO_VALUE, -1, tables.AT_BOS)])
 def test_a_numerical_tables_states_as_numbers_are_their_floats(states: tuple) -> None:
     label = _label(1, numerical=True)
