@@ -60,10 +60,12 @@ class _Side:
         self.rows = {name: np.concatenate([rows[name], [tables[name].num_rows - 1]]) for name in names}
         shape = tuple(len(rows[name]) for name in names)
         self.count = math.prod(shape)
-        flat = context_lib.combination_indices(shape)
         # Per label, its row (in ``self.rows``) in every combination, then in the BOS combination (its BOS row).
-        self.picks = {name: np.concatenate([part, [len(rows[name])]]).astype(np.int64, copy=False)
-                      for name, part in zip(names, flat)}
+        if len(names) == 1:  # one label: its rows in order, then BOS's
+            self.picks = {names[0]: np.arange(shape[0] + 1, dtype=np.int64)}
+        else:
+            self.picks = {name: np.concatenate([part, [len(rows[name])]]).astype(np.int64, copy=False)
+                          for name, part in zip(names, context_lib.combination_indices(shape))}
         inner = [name for name in names if name not in frontier]
         self.inner = math.prod(len(rows[name]) for name in inner)
 
@@ -637,31 +639,31 @@ def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[
     predicate = select.predicate
     if not isinstance(predicate, rasp.Comparison):
         return None
-    absent = {None, meaning_lib.UNDEFINED}
-    query_ok = np.array([q is not None and q is not meaning_lib.UNDEFINED for q in queries], dtype=bool)
-    key_ok = np.array([k is not None and k is not meaning_lib.UNDEFINED for k in keys], dtype=bool)
+    undefined = meaning_lib.UNDEFINED
+    present_queries = [q for q in queries if q is not None and q is not undefined]
+    present_keys = [k for k in keys if k is not None and k is not undefined]
     if predicate in (rasp.Comparison.TRUE, rasp.Comparison.FALSE):
-        constant = predicate is rasp.Comparison.TRUE
-        return np.outer(query_ok, key_ok) & constant
-    present_queries = [q for q in queries if not any(q is a for a in absent)]
-    present_keys = [k for k in keys if not any(k is a for a in absent)]
-    try:
-        if any(value != value for value in (*present_queries, *present_keys)):
+        inner = np.full((len(present_queries), len(present_keys)), predicate is rasp.Comparison.TRUE)
+    else:
+        try:
+            if any(value != value for value in (*present_queries, *present_keys)):
+                return None
+            if len(present_queries) * len(present_keys) <= SMALL_COMPARISONS:  # in Python: no numpy round trips
+                compare = _COMPARED[predicate]
+                inner = np.array([[bool(compare(key, query)) for key in present_keys] for query in present_queries],
+                                 dtype=bool).reshape(len(present_queries), len(present_keys))
+            else:
+                query_array = np.empty(len(present_queries), dtype=object)
+                query_array[:] = present_queries
+                key_array = np.empty(len(present_keys), dtype=object)
+                key_array[:] = present_keys
+                inner = np.asarray(_VECTORISED[predicate](key_array[None, :], query_array[:, None]), dtype=bool)
+        except Exception:  # a comparison that raises: the pair by pair path reports it as the evaluator would
             return None
-        if len(present_queries) * len(present_keys) <= SMALL_COMPARISONS:  # in Python: no numpy round trips
-            compare = _COMPARED[predicate]
-            inner = np.array([[bool(compare(key, query)) for key in present_keys] for query in present_queries],
-                             dtype=bool).reshape(len(present_queries), len(present_keys))
-        else:
-            query_array = np.empty(len(present_queries), dtype=object)
-            query_array[:] = present_queries
-            key_array = np.empty(len(present_keys), dtype=object)
-            key_array[:] = present_keys
-            inner = np.asarray(_VECTORISED[predicate](key_array[None, :], query_array[:, None]), dtype=bool)
-    except Exception:  # a comparison that raises: the pair by pair path reports it as the evaluator would
-        return None
     if len(present_queries) == len(queries) and len(present_keys) == len(keys):
         return inner
+    query_ok = np.array([q is not None and q is not undefined for q in queries], dtype=bool)
+    key_ok = np.array([k is not None and k is not undefined for k in keys], dtype=bool)
     matrix = np.zeros((len(queries), len(keys)), dtype=bool)
     matrix[np.ix_(arrays.positions(query_ok), arrays.positions(key_ok))] = inner
     return matrix
