@@ -23,6 +23,7 @@ Each result, per value of T (or width), is T's table; softmax and output roundin
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 from collections.abc import Hashable
@@ -709,8 +710,9 @@ def _hot_summaries(low: np.ndarray, high: np.ndarray, members: list[np.ndarray],
     if not members:
         return []
     rows = np.concatenate(members)
-    hot = np.repeat(np.asarray(hots, dtype=np.int64), [len(group) for group in members])
-    starts = np.cumsum([0, *(len(group) for group in members[:-1])])
+    sizes = [len(group) for group in members]
+    hot = np.array(hots, dtype=np.int64).repeat(sizes)
+    starts = np.array([0, *itertools.accumulate(sizes[:-1])], dtype=np.int64)  # where each group's rows begin
     hot_lo = np.minimum.reduceat(low[rows, hot], starts)
     hot_hi = np.maximum.reduceat(high[rows, hot], starts)
     size = low.shape[1]
