@@ -62,7 +62,8 @@ class _Side:
         shape = tuple(len(rows[name]) for name in names)
         self.count = math.prod(shape)
         # Per label, its row (in ``self.rows``) in every combination, then in the BOS combination (its BOS row).
-        if len(names) == 1:  # one label: its rows in order, then BOS's
+        self.in_order = len(names) == 1  # one label: the combinations are its rows in order, then BOS's
+        if self.in_order:
             self.picks = {names[0]: np.arange(shape[0] + 1, dtype=np.int64)}
         else:
             self.picks = {name: np.concatenate([part, [len(rows[name])]]).astype(np.int64, copy=False)
@@ -212,7 +213,8 @@ class _Head:
         flags, and which key states some real query among them selects."""
         query_index = query_all if len(picks) == self.query.count + 1 else {  # every pick: the picks as they are
             name: query_all[name][picks] for name in self.query.names}
-        low, high = self._scores(block_bounds, query_index, key_index, rounding)
+        in_order = query_index is query_all and self.query.in_order and self.key.in_order
+        low, high = self._scores(block_bounds, query_index, key_index, rounding, in_order)
         b_low, b_high = low[:, -1], high[:, -1]
         low, high = low[:, :-1], high[:, :-1]
         defined = self.key_defined[None, :]
@@ -236,16 +238,20 @@ class _Head:
         flags["mixed"] = self._mixed(chosen) if self.kind == "categorical" else np.zeros(len(picks), dtype=bool)
         return stats, flags, some(chosen[picks < self.query.count], axis=0)
 
-    def _scores(self, block_bounds, query_index, key_index, rounding) -> tuple[np.ndarray, np.ndarray]:
+    def _scores(self, block_bounds, query_index, key_index, rounding, in_order: bool) -> tuple[np.ndarray, np.ndarray]:
         """Score ranges (query picks x key picks): the blocks' centers, their reaches, and the rounding of a dot
-        product of dot products (twice ``arithmetic.dot_error``, one main term per block)."""
+        product of dot products (twice ``arithmetic.dot_error``, one main term per block); ``in_order``: the picks
+        are every row of each block's bounds in order (read as they are)."""
         rows = len(next(iter(query_index.values()))) if query_index else 1
         columns = len(next(iter(key_index.values()))) if key_index else 2
         center = size = reach = np.zeros((rows, columns))
         for query_name, key_name, block_center, block_reach in block_bounds:
-            q, k = query_index[query_name][:, None], key_index[key_name][None, :]
-            part = block_center[q, k]
-            center, size, reach = center + part, size + np.abs(part), reach + block_reach[q, k]
+            if in_order:
+                part, part_reach = block_center, block_reach
+            else:
+                q, k = query_index[query_name][:, None], key_index[key_name][None, :]
+                part, part_reach = block_center[q, k], block_reach[q, k]
+            center, size, reach = center + part, size + np.abs(part), reach + part_reach
         main_terms, terms = rounding
         spread = reach + 2.0 * self.arithmetic.dot_error(main_terms, size + reach, reach, terms)
         return tables_lib.widened(center - spread, center + spread)
@@ -315,7 +321,7 @@ class _Head:
             rows = key.rows[name]  # ascending, each once: every row when there are as many as the table's
             bound = tables_lib.linear_bound(self.tables[name], weights,
                                             None if len(rows) == self.tables[name].num_rows else rows)
-            index = key.picks[name]
+            index = slice(None) if key.in_order else key.picks[name]  # in order: every row as it is
             bound_low, bound_high = bound.low, bound.high
             low = low + bound_low[index]
             high = high + bound_high[index]
@@ -534,16 +540,17 @@ class _Head:
         mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x cells
         weight = np.fmin(np.exp(-np.logaddexp(0.0, mass)), 1.0)  # _sigmoid(-mass)
         shrink, grow, floor = 1 - self.eta, 1 + self.eta, (self.n + 1) * self.arithmetic.tiny
-        own = group < count  # the BOS query's cells come last
-        widths = self.n + 1
-        weight_lo, weight_hi = arrays.filled(widths, np.inf), arrays.filled(widths, -np.inf)
-        np.minimum.at(weight_lo, width[own], weight[0, own])
-        np.maximum.at(weight_hi, width[own], weight[1, own])
-        reachable = np.zeros(widths, dtype=bool)
-        reachable[width[own]] = True
+        # Per width, the extremes over the groups' cells: each cell's weights put back in the (group, width, length)
+        # grid, which is read only where a group allows.
+        grid = np.empty((2, *allowed.shape))
+        grid[:, group, width, length] = weight
+        mine = allowed[:count]
+        weight_lo = np.minimum.reduce(grid[0, :count], axis=(0, 2), where=mine, initial=np.inf)
+        weight_hi = np.maximum.reduce(grid[1, :count], axis=(0, 2), where=mine, initial=-np.inf)
+        reachable = np.logical_or.reduce(mine, axis=(0, 2))
         weight_lo = np.maximum(0.0, weight_lo * shrink - floor)
         weight_hi = np.minimum(1.0, weight_hi * grow)
-        at_bos = weight[:, ~own]  # (top, bottom) x lengths, width 0
+        at_bos = weight[:, len(group) - arrays.count_nonzero(allowed[count]):]  # (top, bottom) x the BOS query's cells
         return (np.where(reachable, weight_lo, np.inf), np.where(reachable, weight_hi, -np.inf),
                 np.maximum(0.0, np.minimum.reduce(at_bos[0], axis=None, keepdims=True) * shrink - floor),
                 np.minimum(1.0, np.maximum.reduce(at_bos[1], axis=None, keepdims=True) * grow))
