@@ -162,6 +162,19 @@ class Table:
         return cached
 
     @property
+    def hot_values(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Per row, whether a direction is hot and the low end of its box there (else 0), and whether every row's
+        is exactly 1 (remembered, read-only)."""
+        found = self.__dict__.get("_hot_values")
+        if found is None:
+            has_hot = self.hot >= 0
+            value = np.where(has_hot, self.hot_lo, 0.0)
+            found = (self._remember("_has_hot", has_hot), self._remember("_hot_value", value),
+                     arrays.every(has_hot) and arrays.every(value == 1.0))
+            object.__setattr__(self, "_hot_values", found)
+        return found
+
+    @property
     def hot_places(self) -> np.ndarray:
         """Per row, its hot direction, 0 where none is: an index always valid (remembered, read-only)."""
         found = self.__dict__.get("_hot_places")
@@ -313,7 +326,9 @@ def ideal_rows(label: residual_lib.Label, states: Sequence[Hashable], hot: Seque
     hot = np.asarray(hot, dtype=np.int64)
     floats = np.zeros((len(_FLOAT_FIELDS), len(hot)))  # the cold and sum boxes 0
     floats[:3] = hot >= 0  # the center and the hot box: 1 where a direction is hot (``build``'s center), else 0
-    return Table.of(label, tuple(states), hot, floats)
+    table = Table.of(label, tuple(states), hot, floats)
+    object.__setattr__(table, "_exact", True)  # every row its one-hot (or nothing), by construction
+    return table
 
 
 # ------------------------------------------------------------------------------------------ reading rows
@@ -407,13 +422,17 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
                    for name in ("center", "lo", "hi", "main", "rest")))
 
 
-def _exact_rows(table: Table, weights: np.ndarray, rows: np.ndarray) -> Bound:
+def _exact_rows(table: Table, weights: np.ndarray, rows: np.ndarray | slice) -> Bound:
     """``linear_bound`` of a table whose rows are exact one-hots or numbers (nothing off them): the hot weight
     times the value."""
-    has_hot = table.hot[rows] >= 0
-    value = np.where(has_hot, table.hot_lo[rows], 0.0)
+    if isinstance(rows, slice):  # every row (``rows`` is ``slice(None)``): what they hold, worked out once per table
+        has_hot, value, ones = table.hot_values
+    else:
+        has_hot = table.hot[rows] >= 0
+        value = np.where(has_hot, table.hot_lo[rows], 0.0)
+        ones = arrays.every(has_hot) and arrays.every(value == 1.0)
     read = weights[table.hot_places[rows]]
-    if arrays.every(has_hot) and arrays.every(value == 1.0):  # every row a one-hot's 1 (or the number 1)
+    if ones:  # every row a one-hot's 1 (or the number 1)
         center = read  # the rows read as they are (w * 1.0 is w, bit for bit)
     else:
         center = np.where(has_hot[:, None], read, 0.0) * value[:, None]

@@ -230,3 +230,11 @@ def test_bounds_over_every_row_are_the_bounds_of_each_row_to_the_bit(seed: int) 
     some = tables.bilinear_bound(left, right, weights, some_left, some_right)
     for found, expected in zip(every, some, strict=True):
         assert found[np.ix_(some_left, some_right)].tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("hot", [[0, 2, -1, 1, -1], [-1, -1], [1, 0, 2, 2, -1]])
+def test_exact_one_hots_are_exact_by_the_tables_own_rule(hot: list[int]) -> None:
+    table = tables.ideal_rows(_label(3), (*range(len(hot) - 1), tables.AT_BOS), hot)
+    assert table.exact
+    del table.__dict__["_exact"]  # the rule worked out afresh
+    assert table.exact
