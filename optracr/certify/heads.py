@@ -58,7 +58,8 @@ class _Side:
         self.names, self.frontier, self.tables = names, frontier, tables
         self._values: dict[str, tuple[np.ndarray, list]] = {}
         # Per label the rows combined, then its BOS row last: combinations index into these.
-        self.rows = {name: np.concatenate([rows[name], [tables[name].num_rows - 1]]) for name in names}
+        self.rows = {name: tables[name].row_numbers if rows[name] is tables[name].value_row_numbers else
+                     np.concatenate([rows[name], [tables[name].num_rows - 1]]) for name in names}
         shape = tuple(len(rows[name]) for name in names)
         self.count = math.prod(shape)
         # Per label, its row (in ``self.rows``) in every combination, then in the BOS combination (its BOS row).
@@ -490,22 +491,6 @@ class _Head:
             memo[key] = _width_masks(self.n)
         return memo[key]
 
-    def _log_counts(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per (width, length) up to the length bound, the log of (width, length - width) (-inf for 0 keys, and for
-        a length below the width, which no group allows), and where that count is 0 (kept with the weights)."""
-        memo, key = self.context.weights.memo, ("width log counts", self.n)
-        if key not in memo:
-            logs = _logs(self.n + 1)
-            counts = np.arange(self.n + 1)
-            log_counts = np.empty((self.n + 1, self.n + 1, 2))
-            log_counts[:, :, 0] = logs[: self.n + 1, None]
-            log_counts[:, :, 1] = logs[np.maximum(counts[None, :] - counts[:, None], 0)]
-            no_key = log_counts == -np.inf
-            for array in (log_counts, no_key):
-                array.setflags(write=False)
-            memo[key] = log_counts, no_key
-        return memo[key]
-
     def _bos_weights(self, stats: dict, groups: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
         """BOS's weight range: per width over the groups of (picked real queries, width x length mask of what they
         allow), (inf, -inf) for widths no group allows; and at the BOS query (last in ``stats``), whose every key
@@ -520,23 +505,22 @@ class _Head:
             picks = np.array([pick for pick, _ in groups], dtype=bool)[:, None, :]  # groups x 1 x queries
             lows, highs = b_lo[inside], b_hi[inside]
             # Per group, the highest (selected, unselected) score over BOS's lowest, the lowest over BOS's highest.
-            ends[0, :count] = np.maximum.reduce(np.where(picks, np.array([stats["s_hi"][inside] - lows,
-                                                                          stats["u_hi"][inside] - lows]), -np.inf),
-                                                axis=2, initial=-np.inf)
-            ends[1, :count] = np.minimum.reduce(np.where(picks, np.array([stats["s_lo"][inside] - highs,
-                                                                          stats["u_lo"][inside] - highs]), np.inf),
-                                                axis=2, initial=np.inf)
+            tops = np.array([stats["s_hi"], stats["u_hi"]])[:, inside] - lows
+            bottoms = np.array([stats["s_lo"], stats["u_lo"]])[:, inside] - highs
+            ends[0, :count] = np.maximum.reduce(np.where(picks, tops, -np.inf), axis=2, initial=-np.inf)
+            ends[1, :count] = np.minimum.reduce(np.where(picks, bottoms, np.inf), axis=2, initial=np.inf)
         ends[:, count, 0] = -np.inf  # the BOS query selects nothing
         ends[0, count, 1], ends[1, count, 1] = stats["u_hi"][-1] - b_lo[-1], stats["u_lo"][-1] - b_hi[-1]
         allowed = np.array([mask for _, mask in groups] + [self._masks()[4]])
         # Only the (group, width, length) cells a group allows are worked out (each element's result is the same
         # alone as among others), each cell's log counts against its group's ends.
         group, width, length = allowed.nonzero()
-        log_counts, no_key = self._log_counts()
-        counts = log_counts[width, length]  # per cell, log of how many keys are selected (the width) and not
+        logs = _logs(self.n + 1)
+        counts = np.empty((len(width), 2))  # per cell, log of how many keys are selected (the width) and not
+        counts[:, 0], counts[:, 1] = logs[width], logs[length - width]  # a group allows no length below the width
         # log(count) + score: -inf where there is no key (count 0) whatever the score, inf where the score is
         # unknown (NaN)
-        terms = np.fmin(np.where(no_key[width, length], -np.inf, counts + ends[:, group]), np.inf)
+        terms = np.fmin(np.where(counts == -np.inf, -np.inf, counts + ends[:, group]), np.inf)
         mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x cells
         weight = np.fmin(np.exp(-np.logaddexp(0.0, mass)), 1.0)  # _sigmoid(-mass)
         shrink, grow, floor = 1 - self.eta, 1 + self.eta, (self.n + 1) * self.arithmetic.tiny

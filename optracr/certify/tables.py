@@ -193,6 +193,12 @@ class Table:
         found = self.__dict__.get("_value_row_numbers")
         return found if found is not None else self._remember("_value_row_numbers", np.arange(self.num_rows - 1))
 
+    @property
+    def row_numbers(self) -> np.ndarray:
+        """Every row, BOS's last, as an array (remembered, read-only)."""
+        found = self.__dict__.get("_row_numbers")
+        return found if found is not None else self._remember("_row_numbers", np.arange(self.num_rows))
+
     def _remember(self, name: str, array: np.ndarray) -> np.ndarray:
         """Keeps an array worked out from the table (which never changes), read-only."""
         array.setflags(write=False)
