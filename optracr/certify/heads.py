@@ -220,28 +220,24 @@ class _Head:
         low, high = low[:, :-1], high[:, :-1]
         defined = self.key_defined[None, :]
         chosen = selected(picks) & defined
-        # (selected, unselected, selected at the query's own position, unselected there) x picks x key states
-        kinds = np.empty((4, *chosen.shape), dtype=bool)
-        kinds[0] = chosen
-        np.logical_and(~chosen, defined, out=kinds[1])
+        unchosen = ~chosen & defined
+        stats = {"b_lo": b_low, "b_hi": b_high,
+                 "s_lo": np.minimum.reduce(low, axis=1, where=chosen, initial=np.inf),
+                 "s_hi": np.maximum.reduce(high, axis=1, where=chosen, initial=-np.inf),
+                 "u_lo": np.minimum.reduce(low, axis=1, where=unchosen, initial=np.inf),
+                 "u_hi": np.maximum.reduce(high, axis=1, where=unchosen, initial=-np.inf)}
         itself = None  # key states the query's own position can be in (it is a key too)
         for name in shared:
             same = query_index[name][:, None] == key_index[name][None, :-1]
             itself = same if itself is None else itself & same
-        if itself is None:
-            kinds[2:] = kinds[:2]
-        else:
-            np.logical_and(kinds[:2], itself, out=kinds[2:])
-        stats = {"b_lo": b_low, "b_hi": b_high,
-                 "s_lo": np.minimum.reduce(low, axis=1, where=kinds[0], initial=np.inf),
-                 "s_hi": np.maximum.reduce(high, axis=1, where=kinds[0], initial=-np.inf),
-                 "u_lo": np.minimum.reduce(low, axis=1, where=kinds[1], initial=np.inf),
-                 "u_hi": np.maximum.reduce(high, axis=1, where=kinds[1], initial=-np.inf)}
-        met = np.logical_or.reduce(kinds, axis=2) & valid
-        flags = {"any_sel": met[0], "any_unsel": met[1], "self_sel": met[2], "self_unsel": met[3]}
+        own_chosen = chosen if itself is None else chosen & itself
+        own_unchosen = unchosen if itself is None else unchosen & itself
+        some = np.logical_or.reduce
+        flags = {"any_sel": some(chosen, axis=1) & valid, "any_unsel": some(unchosen, axis=1) & valid,
+                 "self_sel": some(own_chosen, axis=1) & valid, "self_unsel": some(own_unchosen, axis=1) & valid}
         chosen &= valid[:, None]
         flags["mixed"] = self._mixed(chosen) if self.kind == "categorical" else np.zeros(len(picks), dtype=bool)
-        return stats, flags, np.logical_or.reduce(chosen[picks < self.query.count], axis=0)
+        return stats, flags, some(chosen[picks < self.query.count], axis=0)
 
     def _scores(self, block_bounds, query_index, key_index, rounding, in_order: bool) -> tuple[np.ndarray, np.ndarray]:
         """Score ranges (query picks x key picks): the blocks' centers, their reaches, and the rounding of a dot
