@@ -458,7 +458,6 @@ class _Head:
         low, high = low[:, 0], high[:, 0]
         stats, flags, n = self.stats, self.flags, self.n
         inside = slice(0, -1)
-        rows, boxes = [], {}
         defined = self.key_defined
         other_lo, other_hi = (float(_least(low[:-1][defined])), float(_largest(high[:-1][defined]))) if arrays.some(
             defined) else (0.0, 0.0)
@@ -473,14 +472,15 @@ class _Head:
         reachable = np.isfinite(low_weight)
         low, high = _blend(np.where(reachable, low_weight, 0.0), np.where(reachable, high_weight, 0.0), bos_lo, bos_hi,
                            other_lo, other_hi)
-        for width in arrays.positions(reachable).tolist():
-            box = (float(low[width]) - self.output_rounding, float(high[width]) + self.output_rounding)
-            boxes[int(width)] = box
-            rows.append((int(width), 0, (*box, 0.0, 0.0, 0.0, 0.0)))
-        low, high = _blend(weight_lo, weight_hi, bos_lo, bos_hi, other_lo, other_hi)
-        rows.append((tables_lib.AT_BOS, 0, (float(low[0]) - self.output_rounding,
-                                            float(high[0]) + self.output_rounding, 0.0, 0.0, 0.0, 0.0)))
-        self._store(target, rows)
+        widths = arrays.positions(reachable)
+        at_bos_low, at_bos_high = _blend(weight_lo, weight_hi, bos_lo, bos_hi, other_lo, other_hi)
+        # per reachable width, then at BOS: the box, widened by the output's rounding
+        box_low = np.concatenate([low[widths], at_bos_low[:1]]) - self.output_rounding
+        box_high = np.concatenate([high[widths], at_bos_high[:1]]) + self.output_rounding
+        boxes = dict(zip(widths.tolist(), zip(box_low[:-1].tolist(), box_high[:-1].tolist())))
+        zeros, hot = np.zeros(len(box_low)), np.zeros(len(box_low), dtype=np.int64)  # the one direction, hot
+        self.context.store(self.target, tables_lib.build(target, (*widths.tolist(), tables_lib.AT_BOS), hot,
+                                                         (box_low, box_high), (zeros, zeros), (zeros, zeros)))
         self.context.details[self.target] = {"block": self.block, "kind": "width", "boxes": boxes,
                                              "stats": self.stats}
 
