@@ -5,18 +5,27 @@ from __future__ import annotations
 
 import numpy as np
 
+try:  # numpy's C count itself: ``np.count_nonzero`` wraps it in Python, which costs several times the count
+    from numpy._core.multiarray import count_nonzero as _count_nonzero
+except ImportError:  # another numpy layout: its public function counts alike
+    _count_nonzero = np.count_nonzero
 
 SMALL_ENTRIES = 4096  # up to this many entries ``some`` counts them; past it ``any()`` is the cheaper
 
 
+def count_nonzero(values: np.ndarray) -> int:
+    """How many entries are nonzero (``np.count_nonzero`` over the whole array; NaN counts as nonzero)."""
+    return _count_nonzero(values)
+
+
 def some(values: np.ndarray) -> bool:
     """Whether any entry is nonzero (``values.any()``: NaN counts as nonzero there too)."""
-    return bool(np.count_nonzero(values) if values.size <= SMALL_ENTRIES else values.any())
+    return bool(_count_nonzero(values) if values.size <= SMALL_ENTRIES else values.any())
 
 
 def every(values: np.ndarray) -> bool:
     """Whether every entry is nonzero (``values.all()``)."""
-    return np.count_nonzero(values) == values.size
+    return _count_nonzero(values) == values.size
 
 
 def positions(mask: np.ndarray) -> np.ndarray:

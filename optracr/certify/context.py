@@ -109,12 +109,12 @@ class Context:
         (in combination order, the last label fastest), as (codes, distinct values: None for no value,
         ``UNDEFINED`` where a function raises); ``own``: the labels are what one block computes from those inputs.
         Remembered across passes (it depends on the states only, not on any bound)."""
-        key = (owner, tuple(labels), own, tuple((name, tables[name].states_key(rows[name])) for name in frontier))
+        key = (owner, tuple(labels), own, tuple([(name, tables[name].states_key(rows[name])) for name in frontier]))
         memo = self.weights.memo
         found = memo.get(key)
         if found is None:
-            picks = combination_indices(tuple(len(rows[name]) for name in frontier))
-            columns = {name: (np.asarray(pick, dtype=np.int64), _values(tables[name].states, rows[name]))
+            picks = combination_indices(tuple([len(rows[name]) for name in frontier]))
+            columns = {name: (pick.astype(np.int64, copy=False), _values(tables[name].states, rows[name]))
                        for name, pick in zip(frontier, picks)}
             found = memo[key] = self.meaning.values_over(labels, columns, own=own)
         return found

@@ -23,6 +23,7 @@ Each result, per value of T (or width), is T's table; softmax and output roundin
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 from collections.abc import Hashable
@@ -57,12 +58,17 @@ class _Side:
         self.names, self.frontier, self.tables = names, frontier, tables
         self._values: dict[str, tuple[np.ndarray, list]] = {}
         # Per label the rows combined, then its BOS row last: combinations index into these.
-        self.rows = {name: np.concatenate([rows[name], [tables[name].num_rows - 1]]) for name in names}
+        self.rows = {name: tables[name].row_numbers if rows[name] is tables[name].value_row_numbers else
+                     np.concatenate([rows[name], [tables[name].num_rows - 1]]) for name in names}
         shape = tuple(len(rows[name]) for name in names)
         self.count = math.prod(shape)
-        flat = context_lib.combination_indices(shape)
-        self.index = {name: np.asarray(part, dtype=np.int64) for name, part in zip(names, flat)}
-        self.bos_index = {name: len(rows[name]) for name in names}
+        # Per label, its row (in ``self.rows``) in every combination, then in the BOS combination (its BOS row).
+        self.in_order = len(names) == 1  # one label: the combinations are its rows in order, then BOS's
+        if self.in_order:
+            self.picks = {names[0]: np.arange(shape[0] + 1, dtype=np.int64)}
+        else:
+            self.picks = {name: np.concatenate([part, [len(rows[name])]]).astype(np.int64, copy=False)
+                          for name, part in zip(names, context_lib.combination_indices(shape))}
         inner = [name for name in names if name not in frontier]
         self.inner = math.prod(len(rows[name]) for name in inner)
 
@@ -171,8 +177,7 @@ class _Head:
         shared = [name for name in query.names if name in key.names and query.rows[name].shape == key.rows[name].shape
                   and arrays.every(query.rows[name] == key.rows[name])]
         step = max(1, CHUNK_ENTRIES // max(1, key.count))
-        key_index = {name: np.concatenate([key.index[name], [key.bos_index[name]]]) for name in key.names}  # BOS last
-        query_all = {name: np.concatenate([query.index[name], [query.bos_index[name]]]) for name in query.names}
+        key_index, query_all = key.picks, query.picks  # BOS last
         query_valid = np.concatenate([self.query_defined, [True]])  # the BOS query last
         parts = []
         for start in range(0, query.count + 1, step):
@@ -207,8 +212,10 @@ class _Head:
                      rounding, selected, shared: list[str]) -> tuple[dict, dict, np.ndarray]:
         """``_score_stats`` for the query picks ``picks`` (BOS's pick is ``query.count``): per pick the stats and
         flags, and which key states some real query among them selects."""
-        query_index = {name: query_all[name][picks] for name in self.query.names}
-        low, high = self._scores(block_bounds, query_index, key_index, rounding)
+        query_index = query_all if len(picks) == self.query.count + 1 else {  # every pick: the picks as they are
+            name: query_all[name][picks] for name in self.query.names}
+        in_order = query_index is query_all and self.query.in_order and self.key.in_order
+        low, high = self._scores(block_bounds, query_index, key_index, rounding, in_order)
         b_low, b_high = low[:, -1], high[:, -1]
         low, high = low[:, :-1], high[:, :-1]
         defined = self.key_defined[None, :]
@@ -225,22 +232,27 @@ class _Head:
             itself = same if itself is None else itself & same
         own_chosen = chosen if itself is None else chosen & itself
         own_unchosen = unchosen if itself is None else unchosen & itself
-        flags = {"any_sel": chosen.any(axis=1) & valid, "any_unsel": unchosen.any(axis=1) & valid,
-                 "self_sel": own_chosen.any(axis=1) & valid, "self_unsel": own_unchosen.any(axis=1) & valid}
+        some = np.logical_or.reduce
+        flags = {"any_sel": some(chosen, axis=1) & valid, "any_unsel": some(unchosen, axis=1) & valid,
+                 "self_sel": some(own_chosen, axis=1) & valid, "self_unsel": some(own_unchosen, axis=1) & valid}
         chosen &= valid[:, None]
         flags["mixed"] = self._mixed(chosen) if self.kind == "categorical" else np.zeros(len(picks), dtype=bool)
-        return stats, flags, chosen[picks < self.query.count].any(axis=0)
+        return stats, flags, some(chosen[picks < self.query.count], axis=0)
 
-    def _scores(self, block_bounds, query_index, key_index, rounding) -> tuple[np.ndarray, np.ndarray]:
+    def _scores(self, block_bounds, query_index, key_index, rounding, in_order: bool) -> tuple[np.ndarray, np.ndarray]:
         """Score ranges (query picks x key picks): the blocks' centers, their reaches, and the rounding of a dot
-        product of dot products (twice ``arithmetic.dot_error``, one main term per block)."""
+        product of dot products (twice ``arithmetic.dot_error``, one main term per block); ``in_order``: the picks
+        are every row of each block's bounds in order (read as they are)."""
         rows = len(next(iter(query_index.values()))) if query_index else 1
         columns = len(next(iter(key_index.values()))) if key_index else 2
         center = size = reach = np.zeros((rows, columns))
         for query_name, key_name, block_center, block_reach in block_bounds:
-            q, k = query_index[query_name][:, None], key_index[key_name][None, :]
-            part = block_center[q, k]
-            center, size, reach = center + part, size + np.abs(part), reach + block_reach[q, k]
+            if in_order:
+                part, part_reach = block_center, block_reach
+            else:
+                q, k = query_index[query_name][:, None], key_index[key_name][None, :]
+                part, part_reach = block_center[q, k], block_reach[q, k]
+            center, size, reach = center + part, size + np.abs(part), reach + part_reach
         main_terms, terms = rounding
         spread = reach + 2.0 * self.arithmetic.dot_error(main_terms, size + reach, reach, terms)
         return tables_lib.widened(center - spread, center + spread)
@@ -290,7 +302,7 @@ class _Head:
         top = np.iinfo(np.int64).max
         high = np.maximum.reduce(np.where(chosen, codes[None, :], -1), axis=1, initial=-1)
         low = np.minimum.reduce(np.where(chosen, codes[None, :], top), axis=1, initial=top)
-        return chosen.any(axis=1) & (high != low)
+        return np.logical_or.reduce(chosen, axis=1) & (high != low)
 
     def _value_codes(self) -> np.ndarray:
         """Per key state, the code of the aggregated s-op's value (``self._distinct`` holds the values)."""
@@ -307,8 +319,10 @@ class _Head:
         size = self.context.residual.labels[self.target].size
         low = high = total = rest = largest = 0.0  # sums over the value labels (0.0 + the first, as from zeros)
         for name, weights in self.value_weights.items():
-            bound = tables_lib.linear_bound(self.tables[name], weights, key.rows[name])
-            index = np.concatenate([key.index[name], [key.bos_index[name]]])
+            rows = key.rows[name]  # ascending, each once: every row when there are as many as the table's
+            bound = tables_lib.linear_bound(self.tables[name], weights,
+                                            None if len(rows) == self.tables[name].num_rows else rows)
+            index = slice(None) if key.in_order else key.picks[name]  # in order: every row as it is
             bound_low, bound_high = bound.low, bound.high
             low = low + bound_low[index]
             high = high + bound_high[index]
@@ -350,7 +364,8 @@ class _Head:
         present = np.concatenate([self.key_defined, [True]])
         z_lo = float(np.minimum.reduce(low[present], axis=None, initial=0.0))
         z_hi = float(np.maximum.reduce(high[present], axis=None, initial=0.0))
-        z_sum_lo, z_sum_hi = float(low[present].sum(axis=1).min()), float(high[present].sum(axis=1).max())
+        z_sum_lo = float(_least(np.add.reduce(low[present], axis=1)))
+        z_sum_hi = float(_largest(np.add.reduce(high[present], axis=1)))
         slack = self.eta * max(abs(z_lo), abs(z_hi), 1e-300) + self.output_rounding
         slack_sum = self.eta * max(abs(z_sum_lo), abs(z_sum_hi)) + self.output_rounding * target.size
         rows = []
@@ -399,14 +414,14 @@ class _Head:
         numbers = np.array([float(v) if v is not None and v is not meaning_lib.UNDEFINED else np.nan
                             for v in self._distinct])[codes] if len(self._distinct) else np.zeros(len(codes))
         present = np.concatenate([self.key_defined, [True]])
-        z_lo, z_hi = float(low[present].min()), float(high[present].max())
+        z_lo, z_hi = float(_least(low[present])), float(_largest(high[present]))
         slack = self.eta * max(abs(z_lo), abs(z_hi)) + self.output_rounding
         errors = []
         if arrays.some(used):
             picked = used & np.isfinite(numbers)
             e_lo = float(_least(low[:-1][picked] - numbers[picked]))
             e_hi = float(_largest(high[:-1][picked] - numbers[picked]))
-            v_lo, v_hi = float(numbers[picked].min()), float(numbers[picked].max())
+            v_lo, v_hi = float(_least(numbers[picked])), float(_largest(numbers[picked]))
             some = self.flags["any_sel"][:-1]
             spread = float(_largest((self.stats["s_hi"][:-1] - self.stats["s_lo"][:-1])[some]))
             uneven = math.expm1(min(spread, 700.0)) * (v_hi - v_lo) / 2.0
@@ -443,9 +458,8 @@ class _Head:
         low, high = low[:, 0], high[:, 0]
         stats, flags, n = self.stats, self.flags, self.n
         inside = slice(0, -1)
-        rows, boxes = [], {}
         defined = self.key_defined
-        other_lo, other_hi = (float(low[:-1][defined].min()), float(high[:-1][defined].max())) if arrays.some(
+        other_lo, other_hi = (float(_least(low[:-1][defined])), float(_largest(high[:-1][defined]))) if arrays.some(
             defined) else (0.0, 0.0)
         bos_lo, bos_hi = float(low[-1]), float(high[-1])
         any_sel, any_unsel = flags["any_sel"][inside], flags["any_unsel"][inside]
@@ -458,14 +472,15 @@ class _Head:
         reachable = np.isfinite(low_weight)
         low, high = _blend(np.where(reachable, low_weight, 0.0), np.where(reachable, high_weight, 0.0), bos_lo, bos_hi,
                            other_lo, other_hi)
-        for width in arrays.positions(reachable).tolist():
-            box = (float(low[width]) - self.output_rounding, float(high[width]) + self.output_rounding)
-            boxes[int(width)] = box
-            rows.append((int(width), 0, (*box, 0.0, 0.0, 0.0, 0.0)))
-        low, high = _blend(weight_lo, weight_hi, bos_lo, bos_hi, other_lo, other_hi)
-        rows.append((tables_lib.AT_BOS, 0, (float(low[0]) - self.output_rounding,
-                                            float(high[0]) + self.output_rounding, 0.0, 0.0, 0.0, 0.0)))
-        self._store(target, rows)
+        widths = arrays.positions(reachable)
+        at_bos_low, at_bos_high = _blend(weight_lo, weight_hi, bos_lo, bos_hi, other_lo, other_hi)
+        # per reachable width, then at BOS: the box, widened by the output's rounding
+        box_low = np.concatenate([low[widths], at_bos_low[:1]]) - self.output_rounding
+        box_high = np.concatenate([high[widths], at_bos_high[:1]]) + self.output_rounding
+        boxes = dict(zip(widths.tolist(), zip(box_low[:-1].tolist(), box_high[:-1].tolist())))
+        zeros, hot = np.zeros(len(box_low)), np.zeros(len(box_low), dtype=np.int64)  # the one direction, hot
+        self.context.store(self.target, tables_lib.build(target, (*widths.tolist(), tables_lib.AT_BOS), hot,
+                                                         (box_low, box_high), (zeros, zeros), (zeros, zeros)))
         self.context.details[self.target] = {"block": self.block, "kind": "width", "boxes": boxes,
                                              "stats": self.stats}
 
@@ -490,12 +505,10 @@ class _Head:
             picks = np.array([pick for pick, _ in groups], dtype=bool)[:, None, :]  # groups x 1 x queries
             lows, highs = b_lo[inside], b_hi[inside]
             # Per group, the highest (selected, unselected) score over BOS's lowest, the lowest over BOS's highest.
-            ends[0, :count] = np.maximum.reduce(np.where(picks, np.array([stats["s_hi"][inside] - lows,
-                                                                          stats["u_hi"][inside] - lows]), -np.inf),
-                                                axis=2, initial=-np.inf)
-            ends[1, :count] = np.minimum.reduce(np.where(picks, np.array([stats["s_lo"][inside] - highs,
-                                                                          stats["u_lo"][inside] - highs]), np.inf),
-                                                axis=2, initial=np.inf)
+            tops = np.array([stats["s_hi"], stats["u_hi"]])[:, inside] - lows
+            bottoms = np.array([stats["s_lo"], stats["u_lo"]])[:, inside] - highs
+            ends[0, :count] = np.maximum.reduce(np.where(picks, tops, -np.inf), axis=2, initial=-np.inf)
+            ends[1, :count] = np.minimum.reduce(np.where(picks, bottoms, np.inf), axis=2, initial=np.inf)
         ends[:, count, 0] = -np.inf  # the BOS query selects nothing
         ends[0, count, 1], ends[1, count, 1] = stats["u_hi"][-1] - b_lo[-1], stats["u_lo"][-1] - b_hi[-1]
         allowed = np.array([mask for _, mask in groups] + [self._masks()[4]])
@@ -504,26 +517,27 @@ class _Head:
         group, width, length = allowed.nonzero()
         logs = _logs(self.n + 1)
         counts = np.empty((len(width), 2))  # per cell, log of how many keys are selected (the width) and not
-        counts[:, 0], counts[:, 1] = logs[width], logs[np.maximum(length - width, 0)]
+        counts[:, 0], counts[:, 1] = logs[width], logs[length - width]  # a group allows no length below the width
         # log(count) + score: -inf where there is no key (count 0) whatever the score, inf where the score is
         # unknown (NaN)
-        terms = np.fmin(np.where(counts[None] == -np.inf, -np.inf, counts[None] + ends[:, group]), np.inf)
+        terms = np.fmin(np.where(counts == -np.inf, -np.inf, counts + ends[:, group]), np.inf)
         mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x cells
         weight = np.fmin(np.exp(-np.logaddexp(0.0, mass)), 1.0)  # _sigmoid(-mass)
         shrink, grow, floor = 1 - self.eta, 1 + self.eta, (self.n + 1) * self.arithmetic.tiny
-        own = group < count  # the BOS query's cells come last
-        widths = self.n + 1
-        weight_lo, weight_hi = arrays.filled(widths, np.inf), arrays.filled(widths, -np.inf)
-        np.minimum.at(weight_lo, width[own], weight[0, own])
-        np.maximum.at(weight_hi, width[own], weight[1, own])
-        reachable = np.zeros(widths, dtype=bool)
-        reachable[width[own]] = True
+        # Per width, the extremes over the groups' cells: each cell's weights put back in the (group, width, length)
+        # grid, which is read only where a group allows.
+        grid = np.empty((2, *allowed.shape))
+        grid[:, group, width, length] = weight
+        mine = allowed[:count]
+        weight_lo = np.minimum.reduce(grid[0, :count], axis=(0, 2), where=mine, initial=np.inf)
+        weight_hi = np.maximum.reduce(grid[1, :count], axis=(0, 2), where=mine, initial=-np.inf)
+        reachable = np.logical_or.reduce(mine, axis=(0, 2))
         weight_lo = np.maximum(0.0, weight_lo * shrink - floor)
         weight_hi = np.minimum(1.0, weight_hi * grow)
-        at_bos = weight[:, ~own]  # (top, bottom) x lengths, width 0
+        at_bos = weight[:, len(group) - arrays.count_nonzero(allowed[count]):]  # (top, bottom) x the BOS query's cells
         return (np.where(reachable, weight_lo, np.inf), np.where(reachable, weight_hi, -np.inf),
-                np.maximum(0.0, at_bos[0].min(keepdims=True) * shrink - floor),
-                np.minimum(1.0, at_bos[1].max(keepdims=True) * grow))
+                np.maximum(0.0, np.minimum.reduce(at_bos[0], axis=None, keepdims=True) * shrink - floor),
+                np.minimum(1.0, np.maximum.reduce(at_bos[1], axis=None, keepdims=True) * grow))
 
     def _store(self, target: residual_lib.Label, rows: list) -> None:
         states = [row[0] for row in rows]
@@ -617,31 +631,31 @@ def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[
     predicate = select.predicate
     if not isinstance(predicate, rasp.Comparison):
         return None
-    absent = {None, meaning_lib.UNDEFINED}
-    query_ok = np.array([q is not None and q is not meaning_lib.UNDEFINED for q in queries], dtype=bool)
-    key_ok = np.array([k is not None and k is not meaning_lib.UNDEFINED for k in keys], dtype=bool)
+    undefined = meaning_lib.UNDEFINED
+    present_queries = [q for q in queries if q is not None and q is not undefined]
+    present_keys = [k for k in keys if k is not None and k is not undefined]
     if predicate in (rasp.Comparison.TRUE, rasp.Comparison.FALSE):
-        constant = predicate is rasp.Comparison.TRUE
-        return np.outer(query_ok, key_ok) & constant
-    present_queries = [q for q in queries if not any(q is a for a in absent)]
-    present_keys = [k for k in keys if not any(k is a for a in absent)]
-    try:
-        if any(value != value for value in (*present_queries, *present_keys)):
+        inner = np.full((len(present_queries), len(present_keys)), predicate is rasp.Comparison.TRUE)
+    else:
+        try:
+            if any(value != value for value in (*present_queries, *present_keys)):
+                return None
+            if len(present_queries) * len(present_keys) <= SMALL_COMPARISONS:  # in Python: no numpy round trips
+                compare = _COMPARED[predicate]
+                inner = np.array([[bool(compare(key, query)) for key in present_keys] for query in present_queries],
+                                 dtype=bool).reshape(len(present_queries), len(present_keys))
+            else:
+                query_array = np.empty(len(present_queries), dtype=object)
+                query_array[:] = present_queries
+                key_array = np.empty(len(present_keys), dtype=object)
+                key_array[:] = present_keys
+                inner = np.asarray(_VECTORISED[predicate](key_array[None, :], query_array[:, None]), dtype=bool)
+        except Exception:  # a comparison that raises: the pair by pair path reports it as the evaluator would
             return None
-        if len(present_queries) * len(present_keys) <= SMALL_COMPARISONS:  # in Python: no numpy round trips
-            compare = _COMPARED[predicate]
-            inner = np.array([[bool(compare(key, query)) for key in present_keys] for query in present_queries],
-                             dtype=bool).reshape(len(present_queries), len(present_keys))
-        else:
-            query_array = np.empty(len(present_queries), dtype=object)
-            query_array[:] = present_queries
-            key_array = np.empty(len(present_keys), dtype=object)
-            key_array[:] = present_keys
-            inner = np.asarray(_VECTORISED[predicate](key_array[None, :], query_array[:, None]), dtype=bool)
-    except Exception:  # a comparison that raises: the pair by pair path reports it as the evaluator would
-        return None
     if len(present_queries) == len(queries) and len(present_keys) == len(keys):
         return inner
+    query_ok = np.array([q is not None and q is not undefined for q in queries], dtype=bool)
+    key_ok = np.array([k is not None and k is not undefined for k in keys], dtype=bool)
     matrix = np.zeros((len(queries), len(keys)), dtype=bool)
     matrix[np.ix_(arrays.positions(query_ok), arrays.positions(key_ok))] = inner
     return matrix
@@ -667,7 +681,7 @@ def _summary(hot: int, low: np.ndarray, high: np.ndarray) -> tuple[float, ...]:
     """The hull of value-side ranges (rows x directions) as (hot lo, hot hi, cold lo, cold hi, sum lo, sum hi)."""
     hot_lo = hot_hi = 0.0
     if hot >= 0:
-        hot_lo, hot_hi = float(low[:, hot].min()), float(high[:, hot].max())
+        hot_lo, hot_hi = float(_least(low[:, hot])), float(_largest(high[:, hot]))
     if low.shape[1] <= (hot >= 0):  # no cold direction
         return hot_lo, hot_hi, 0.0, 0.0, 0.0, 0.0
     if hot >= 0:
@@ -676,8 +690,8 @@ def _summary(hot: int, low: np.ndarray, high: np.ndarray) -> tuple[float, ...]:
         low, high = low[:, cold], high[:, cold]  # (a copy laid out as the sums below expect: keep it so)
     else:  # every direction cold: the rows as they are, laid out alike (C order)
         low, high = np.ascontiguousarray(low), np.ascontiguousarray(high)
-    return (hot_lo, hot_hi, float(low.min()), float(high.max()), float(low.sum(axis=1).min()),
-            float(high.sum(axis=1).max()))
+    return (hot_lo, hot_hi, float(_least(low)), float(_largest(high)), float(_least(np.add.reduce(low, axis=1))),
+            float(_largest(np.add.reduce(high, axis=1))))
 
 
 def _hot_summaries(low: np.ndarray, high: np.ndarray, members: list[np.ndarray],
@@ -687,8 +701,9 @@ def _hot_summaries(low: np.ndarray, high: np.ndarray, members: list[np.ndarray],
     if not members:
         return []
     rows = np.concatenate(members)
-    hot = np.repeat(np.asarray(hots, dtype=np.int64), [len(group) for group in members])
-    starts = np.cumsum([0, *(len(group) for group in members[:-1])])
+    sizes = [len(group) for group in members]
+    hot = np.array(hots, dtype=np.int64).repeat(sizes)
+    starts = np.array([0, *itertools.accumulate(sizes[:-1])], dtype=np.int64)  # where each group's rows begin
     hot_lo = np.minimum.reduceat(low[rows, hot], starts)
     hot_hi = np.maximum.reduceat(high[rows, hot], starts)
     size = low.shape[1]
@@ -697,9 +712,10 @@ def _hot_summaries(low: np.ndarray, high: np.ndarray, members: list[np.ndarray],
     places = np.arange(size - 1)[None, :]
     cold = places + (places >= hot[:, None])  # each row's columns but its hot one
     cold_low, cold_high = low[rows[:, None], cold], high[rows[:, None], cold]
-    found = (hot_lo, hot_hi, np.minimum.reduceat(cold_low.min(axis=1), starts),
-             np.maximum.reduceat(cold_high.max(axis=1), starts), np.minimum.reduceat(cold_low.sum(axis=1), starts),
-             np.maximum.reduceat(cold_high.sum(axis=1), starts))
+    found = (hot_lo, hot_hi, np.minimum.reduceat(np.minimum.reduce(cold_low, axis=1), starts),
+             np.maximum.reduceat(np.maximum.reduce(cold_high, axis=1), starts),
+             np.minimum.reduceat(np.add.reduce(cold_low, axis=1), starts),
+             np.maximum.reduceat(np.add.reduce(cold_high, axis=1), starts))
     return list(zip(*(part.tolist() for part in found)))
 
 

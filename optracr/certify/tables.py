@@ -107,19 +107,38 @@ class Table:
     sum_hi: np.ndarray
 
     def __post_init__(self) -> None:
-        rows = len(self.states)
-        if rows == 0 or self.states[-1] is not AT_BOS:
-            raise OptracrBug(f"table of {self.label.name!r}: the last state is the BOS position's")
-        hot = np.asarray(self.hot, dtype=np.int64)
         try:  # every float field at once, one row each (a copy: the table owns its arrays)
             floats = np.array((self.center, self.hot_lo, self.hot_hi, self.cold_lo, self.cold_hi, self.sum_lo,
                                self.sum_hi), dtype=np.float64)  # _FLOAT_FIELDS, in order
         except ValueError:  # fields of different lengths
             floats = None
-        if hot.shape != (rows,) or floats is None or floats.shape != (len(_FLOAT_FIELDS), rows):
-            for field in ("hot", *_FLOAT_FIELDS):
-                if np.shape(getattr(self, field)) != (rows,):
+        self._settle(np.asarray(self.hot, dtype=np.int64), floats)
+
+    @classmethod
+    def of(cls, label: residual_lib.Label, states: tuple[Hashable, ...], hot: np.ndarray,
+           floats: np.ndarray) -> Table:
+        """The table of per-state ``hot`` directions (int64) and ``floats``, the float fields in order
+        (``center``, ``hot_lo``, ... ``sum_hi``: a new float64 array of one row each, which the table takes)."""
+        table = object.__new__(cls)
+        fields = table.__dict__  # a frozen dataclass: its fields written as __post_init__ writes them
+        fields["label"], fields["states"] = label, states
+        table._settle(hot, floats if floats.dtype == np.float64 else None)
+        return table
+
+    def _settle(self, hot: np.ndarray, floats: np.ndarray | None) -> None:
+        """Checks the arrays (one entry per state; the BOS position's state last) and keeps them read-only, each
+        float field a row of ``floats``; a NaN bound (an inf - inf on the way) becomes what it leaves unknown."""
+        rows = len(self.states)
+        if rows == 0 or self.states[-1] is not AT_BOS:
+            raise OptracrBug(f"table of {self.label.name!r}: the last state is the BOS position's")
+        if hot.shape != (rows,):
+            raise OptracrBug(f"table of {self.label.name!r}: hot needs one entry per state")
+        if floats is None or floats.shape != (len(_FLOAT_FIELDS), rows):
+            given = self.__dict__  # the fields one by one (a table built as a dataclass), to name the one at fault
+            for field in _FLOAT_FIELDS:
+                if field in given and np.shape(given[field]) != (rows,):
                     raise OptracrBug(f"table of {self.label.name!r}: {field} needs one entry per state")
+            raise OptracrBug(f"table of {self.label.name!r}: its float fields need one float64 entry per state each")
         lost = np.isnan(floats)
         if arrays.some(lost):  # a bound lost to inf - inf: nothing is known there
             floats[0] = np.where(lost[0], 0.0, floats[0])
@@ -143,6 +162,19 @@ class Table:
         return cached
 
     @property
+    def hot_values(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Per row, whether a direction is hot and the low end of its box there (else 0), and whether every row's
+        is exactly 1 (remembered, read-only)."""
+        found = self.__dict__.get("_hot_values")
+        if found is None:
+            has_hot = self.hot >= 0
+            value = np.where(has_hot, self.hot_lo, 0.0)
+            found = (self._remember("_has_hot", has_hot), self._remember("_hot_value", value),
+                     arrays.every(has_hot) and arrays.every(value == 1.0))
+            object.__setattr__(self, "_hot_values", found)
+        return found
+
+    @property
     def hot_places(self) -> np.ndarray:
         """Per row, its hot direction, 0 where none is: an index always valid (remembered, read-only)."""
         found = self.__dict__.get("_hot_places")
@@ -160,6 +192,12 @@ class Table:
         """The rows after BOS's, as an array (remembered, read-only)."""
         found = self.__dict__.get("_value_row_numbers")
         return found if found is not None else self._remember("_value_row_numbers", np.arange(self.num_rows - 1))
+
+    @property
+    def row_numbers(self) -> np.ndarray:
+        """Every row, BOS's last, as an array (remembered, read-only)."""
+        found = self.__dict__.get("_row_numbers")
+        return found if found is not None else self._remember("_row_numbers", np.arange(self.num_rows))
 
     def _remember(self, name: str, array: np.ndarray) -> np.ndarray:
         """Keeps an array worked out from the table (which never changes), read-only."""
@@ -266,12 +304,16 @@ def build(
     center: Sequence[float] | None = None,
 ) -> Table:
     """A table from its arrays; the center defaults to 1 (categorical) or the middle of the hot box (numerical)."""
-    hot = np.asarray(hot)
+    hot = np.asarray(hot, dtype=np.int64)
     hot_lo, hot_hi = np.asarray(hot_box[0], dtype=np.float64), np.asarray(hot_box[1], dtype=np.float64)
     if center is None:
         center = (hot_lo + hot_hi) / 2.0 if label.numerical else 1.0
     center = np.where(hot >= 0, np.asarray(center, dtype=np.float64), 0.0)
-    return Table(label, tuple(states), hot, center, hot_lo, hot_hi, *cold_box, *sum_box)
+    try:
+        floats = np.array((center, hot_lo, hot_hi, *cold_box, *sum_box), dtype=np.float64)  # _FLOAT_FIELDS' order
+    except ValueError:  # fields of different lengths: the table's check names the field
+        return Table(label, tuple(states), hot, center, hot_lo, hot_hi, *cold_box, *sum_box)
+    return Table.of(label, tuple(states), hot, floats)
 
 
 def ideal(label: residual_lib.Label, states: Sequence[Hashable]) -> Table:
@@ -288,9 +330,11 @@ def ideal(label: residual_lib.Label, states: Sequence[Hashable]) -> Table:
 def ideal_rows(label: residual_lib.Label, states: Sequence[Hashable], hot: Sequence[int]) -> Table:
     """Exact one-hots: per state, 1 in its ``hot`` direction (none where it is -1) and 0 elsewhere."""
     hot = np.asarray(hot, dtype=np.int64)
-    ones = np.where(hot >= 0, 1.0, 0.0)  # the hot box, and the center (``build``'s: 1 where a direction is hot)
-    zeros = np.zeros(len(hot))
-    return Table(label, tuple(states), hot, ones, ones, ones, zeros, zeros, zeros, zeros)
+    floats = np.zeros((len(_FLOAT_FIELDS), len(hot)))  # the cold and sum boxes 0
+    floats[:3] = hot >= 0  # the center and the hot box: 1 where a direction is hot (``build``'s center), else 0
+    table = Table.of(label, tuple(states), hot, floats)
+    object.__setattr__(table, "_exact", True)  # every row its one-hot (or nothing), by construction
+    return table
 
 
 # ------------------------------------------------------------------------------------------ reading rows
@@ -357,18 +401,23 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
     leaves, and at most every weight times the box's width.
     """
     weights = np.asarray(weights, dtype=np.float64)
-    rows = np.arange(table.num_rows) if rows is None else np.asarray(rows)
     columns = weights.shape[1]
+    step = max(1, ROW_CHUNK // max(1, columns))
+    if rows is None and table.num_rows <= step:  # every row, in one chunk: the table's arrays as they are
+        rows = slice(None)
+    else:
+        rows = np.arange(table.num_rows) if rows is None else np.asarray(rows)
     if table.exact and weights.shape[0]:
         return _exact_rows(table, weights, rows)
-    if weights.shape[0] == columns > 1 and np.count_nonzero(weights) == columns and arrays.every(
+    if weights.shape[0] == columns > 1 and arrays.count_nonzero(weights) == columns and arrays.every(
             weights.diagonal() == 1.0):
         return _identity_rows(table, rows)
     if weights.shape[0] == 1 and not (arrays.some(table.hot) or arrays.some(table.__dict__["_floats"][3:])) and (
             arrays.every(np.isfinite(weights))):
         return _single_rows(table, weights, rows)
     stats = _column_stats(weights) if weights.shape[0] else None
-    step = max(1, ROW_CHUNK // max(1, columns))
+    if isinstance(rows, slice):
+        return _linear_rows(table, weights, stats, rows)
     parts = [_linear_rows(table, weights, stats, rows[start : start + step]) for start in range(0, len(rows), step)]
     if not parts:
         empty = np.zeros((0, columns))
@@ -379,13 +428,17 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
                    for name in ("center", "lo", "hi", "main", "rest")))
 
 
-def _exact_rows(table: Table, weights: np.ndarray, rows: np.ndarray) -> Bound:
+def _exact_rows(table: Table, weights: np.ndarray, rows: np.ndarray | slice) -> Bound:
     """``linear_bound`` of a table whose rows are exact one-hots or numbers (nothing off them): the hot weight
     times the value."""
-    has_hot = table.hot[rows] >= 0
-    value = np.where(has_hot, table.hot_lo[rows], 0.0)
+    if isinstance(rows, slice):  # every row (``rows`` is ``slice(None)``): what they hold, worked out once per table
+        has_hot, value, ones = table.hot_values
+    else:
+        has_hot = table.hot[rows] >= 0
+        value = np.where(has_hot, table.hot_lo[rows], 0.0)
+        ones = arrays.every(has_hot) and arrays.every(value == 1.0)
     read = weights[table.hot_places[rows]]
-    if arrays.every(has_hot) and arrays.every(value == 1.0):  # every row a one-hot's 1 (or the number 1)
+    if ones:  # every row a one-hot's 1 (or the number 1)
         center = read  # the rows read as they are (w * 1.0 is w, bit for bit)
     else:
         center = np.where(has_hot[:, None], read, 0.0) * value[:, None]
@@ -418,10 +471,10 @@ def _identity_rows(table: Table, rows: np.ndarray) -> Bound:
     return Bound(center, low - center, high - center, np.where(is_hot, size_of, 0.0), np.where(is_hot, 0.0, size_of))
 
 
-def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, rows: np.ndarray) -> Bound:
+def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, rows: np.ndarray | slice) -> Bound:
     columns = weights.shape[1]
     if stats is None:
-        zeros = np.zeros((len(rows), columns))
+        zeros = np.zeros((table.num_rows if isinstance(rows, slice) else len(rows), columns))
         return Bound(zeros, zeros, zeros, zeros, zeros)
     floats = table.__dict__["_floats"][:, rows]  # center, hot_lo, hot_hi, cold_lo, cold_hi, sum_lo, sum_hi
     has_hot = (table.hot[rows] >= 0)[:, None]
@@ -464,7 +517,8 @@ def rows_to_combine(table: Table, bound: Bound | None, needed: bool) -> np.ndarr
 
 def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np.ndarray,
                    right_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``x W y`` for ``x`` in each ``left_rows`` row and ``y`` in each ``right_rows`` row, as (center, reach):
+    """``x W y`` for ``x`` in each ``left_rows`` row and ``y`` in each ``right_rows`` row (each ascending, every row
+    once), as (center, reach):
     the value lies within ``reach`` of ``center``, and ``reach`` also bounds the sum of |x_i W_ij y_j| over every
     term but the hot pair's.
 
@@ -473,7 +527,9 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
     |weight| it meets times the deviation's L1 size (``|dx . w| <= |dx|_1 max |w|``); the cross term is counted
     twice so that the hot entries' own deviations are covered.
     """
-    left_rows, right_rows = np.asarray(left_rows), np.asarray(right_rows)
+    # rows ascend, each once: as many as the table has are all of them, read as they are
+    left_rows = slice(None) if len(left_rows) == left.num_rows else np.asarray(left_rows)
+    right_rows = slice(None) if len(right_rows) == right.num_rows else np.asarray(right_rows)
     left_center, right_center = left.hot_centers[left_rows], right.hot_centers[right_rows]
     left_place, right_place = left.hot_places[left_rows], right.hot_places[right_rows]
     hot_weights = weights[left_place[:, None], right_place[None, :]]
@@ -482,9 +538,9 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
         return center, np.zeros(center.shape)
     left_hot, right_hot = left.hot[left_rows], right.hot[right_rows]
     absolute = np.abs(weights)
-    column_max = absolute.max(axis=0) if weights.size else np.zeros(weights.shape[1])
-    row_max = absolute.max(axis=1) if weights.size else np.zeros(weights.shape[0])
-    largest = float(absolute.max()) if weights.size else 0.0
+    column_max = np.maximum.reduce(absolute, axis=0) if weights.size else np.zeros(weights.shape[1])
+    row_max = np.maximum.reduce(absolute, axis=1) if weights.size else np.zeros(weights.shape[0])
+    largest = float(np.maximum.reduce(column_max, axis=None)) if weights.size else 0.0
     left_dev, right_dev = left.deviation_sizes[left_rows], right.deviation_sizes[right_rows]
     right_reach = np.abs(right_center) * np.where(right_hot >= 0, column_max[right_place], 0.0)
     left_reach = np.abs(left_center) * np.where(left_hot >= 0, row_max[left_place], 0.0)

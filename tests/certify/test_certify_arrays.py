@@ -18,6 +18,13 @@ def test_some_and_every_are_any_and_all(values: np.ndarray) -> None:
     assert arrays.every(values) == bool(values.all())
 
 
+@pytest.mark.parametrize("values", [*_CASES, np.array([[0, 1], [2, 0]], dtype=np.int8)[:, ::-1],
+                                    np.arange(12.0).reshape(3, 4).T, np.array(["", "a"], dtype=object)])
+def test_count_nonzero_is_numpys_over_the_whole_array(values: np.ndarray) -> None:
+    found = arrays.count_nonzero(values)
+    assert found == np.count_nonzero(values)
+
+
 @pytest.mark.parametrize("values", [case for case in _CASES if case.ndim == 1])
 def test_positions_are_flatnonzero(values: np.ndarray) -> None:
     assert arrays.positions(values).tolist() == np.flatnonzero(values).tolist()

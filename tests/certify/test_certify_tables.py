@@ -137,6 +137,33 @@ def test_a_table_needs_one_entry_per_state_in_every_field(field: str) -> None:
                      (arrays["cold_lo"], arrays["cold_hi"]), (arrays["sum_lo"], arrays["sum_hi"]))
 
 
+def test_a_table_needs_one_hot_entry_per_state() -> None:
+    with pytest.raises(OptracrBug, match="hot needs one entry per state"):
+        tables.build(_label(2), (0, tables.AT_BOS), [0, -1, 1], ([1.0, 0.0], [1.0, 0.0]), ([0.0, 0.0], [0.0, 0.0]),
+                     ([0.0, 0.0], [0.0, 0.0]))
+
+
+@pytest.mark.parametrize("floats", [np.zeros((7, 3)), np.zeros((6, 2)), np.zeros((7, 2), dtype=np.float32)])
+def test_a_table_of_float_rows_needs_seven_float64_rows_of_one_entry_per_state(floats: np.ndarray) -> None:
+    with pytest.raises(OptracrBug, match="its float fields need one float64 entry per state each"):
+        tables.Table.of(_label(2), (0, tables.AT_BOS), np.array([0, -1]), floats)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_table_of_float_rows_is_the_table_of_its_fields(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    given = _random_table(rng, 4)
+    fields = [getattr(given, name) for name in ("center", "hot_lo", "hot_hi", "cold_lo", "cold_hi", "sum_lo",
+                                                "sum_hi")]
+    fields[1] = np.where(rng.random(given.num_rows) < 0.3, np.nan, fields[1])  # lost bounds become unknown alike
+    one_by_one = tables.Table(given.label, given.states, given.hot.copy(), *fields)
+    at_once = tables.Table.of(given.label, given.states, given.hot.copy(), np.array(fields))
+    for name in ("hot", "center", "hot_lo", "hot_hi", "cold_lo", "cold_hi", "sum_lo", "sum_hi"):
+        assert getattr(one_by_one, name).tobytes() == getattr(at_once, name).tobytes(), name
+        assert not getattr(at_once, name).flags.writeable
+    assert at_once.states == one_by_one.states and at_once.label is one_by_one.label
+
+
 @pytest.mark.parametrize("states", [(0.5, 2, True, tables.AT_BOS), (0.5, tables.NO_VALUE, -1, tables.AT_BOS)])
 def test_a_numerical_tables_states_as_numbers_are_their_floats(states: tuple) -> None:
     label = _label(1, numerical=True)
@@ -172,3 +199,42 @@ def test_states_keys_are_equal_exactly_when_the_states_are_by_value_key() -> Non
     table = tables.ideal(_label(3), (0, 1, 2, tables.AT_BOS))
     assert table.states_key(np.arange(3)) is table.states_key(np.arange(3))  # the value rows' key is remembered
     assert table.states_key(np.array([0, 2])) == key((0, 2))
+
+
+def _tables_of_every_kind(rng: np.random.Generator) -> list[tuple[tables.Table, np.ndarray]]:
+    """(table, weights) pairs reaching each of linear_bound's paths: exact rows, the identity, a single numerical
+    direction, and the general rule."""
+    noisy = _random_table(rng, 5)
+    exact = tables.ideal(_label(5), (0, 1, 2, 3, tables.NO_VALUE, tables.AT_BOS))
+    single = tables.build(_label(1, numerical=True), (0.5, 2.0, tables.AT_BOS), [0, 0, 0], ([0.4, 1.9, 0.0], [0.6, 2.1, 0.0]),
+                          ([0.0] * 3, [0.0] * 3), ([0.0] * 3, [0.0] * 3))
+    return [(noisy, rng.normal(size=(5, 4)) * 20.0), (exact, rng.normal(size=(5, 3))), (noisy, np.eye(5)),
+            (single, rng.normal(size=(1, 3))), (exact, np.eye(5))]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bounds_over_every_row_are_the_bounds_of_each_row_to_the_bit(seed: int) -> None:
+    """Every row read as the table holds it gives, row by row, what reading chosen rows gives."""
+    rng = np.random.default_rng(seed)
+    for table, weights in _tables_of_every_kind(rng):
+        every = tables.linear_bound(table, weights)
+        chosen = np.sort(rng.choice(table.num_rows, size=table.num_rows - 1, replace=False))
+        some = tables.linear_bound(table, weights, chosen)
+        for name in ("center", "lo", "hi", "main", "rest"):
+            assert getattr(every, name)[chosen].tobytes() == getattr(some, name).tobytes(), name
+    left, right = _random_table(rng, 5), _random_table(rng, 6)
+    weights = rng.normal(size=(5, 6)) * 30.0
+    all_left, all_right = np.arange(left.num_rows), np.arange(right.num_rows)
+    some_left, some_right = all_left[[0, 2, 5]], all_right[1:]
+    every = tables.bilinear_bound(left, right, weights, all_left, all_right)
+    some = tables.bilinear_bound(left, right, weights, some_left, some_right)
+    for found, expected in zip(every, some, strict=True):
+        assert found[np.ix_(some_left, some_right)].tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("hot", [[0, 2, -1, 1, -1], [-1, -1], [1, 0, 2, 2, -1]])
+def test_exact_one_hots_are_exact_by_the_tables_own_rule(hot: list[int]) -> None:
+    table = tables.ideal_rows(_label(3), (*range(len(hot) - 1), tables.AT_BOS), hot)
+    assert table.exact
+    del table.__dict__["_exact"]  # the rule worked out afresh
+    assert table.exact
