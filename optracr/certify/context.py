@@ -109,6 +109,11 @@ class Context:
         (in combination order, the last label fastest), as (codes, distinct values: None for no value,
         ``UNDEFINED`` where a function raises); ``own``: the labels are what one block computes from those inputs.
         Remembered across passes (it depends on the states only, not on any bound)."""
+        stored = self.meaning.stored
+        if not own and all(label in frontier and stored(label) for label in labels):  # stored labels read as they are
+            picks = dict(zip(frontier, combination_indices(tuple([len(rows[name]) for name in frontier]))))
+            return {label: (picks[label].astype(np.int64, copy=False), _values(tables[label].states, rows[label]))
+                    for label in labels}
         key = (owner, tuple(labels), own, tuple([(name, tables[name].states_key(rows[name])) for name in frontier]))
         memo = self.weights.memo
         found = memo.get(key)

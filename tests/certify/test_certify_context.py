@@ -1,0 +1,37 @@
+"""certify.context: the program's values over combinations of stored labels' rows, read as they are, are what the
+meaning's general rule gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import optracr
+from optracr import frontend
+from optracr.certify import analysis, meaning, residual
+
+rasp = frontend.rasp
+
+
+def _context(program: rasp.SOp, vocab, length: int):
+    model = optracr.compile(program, vocab, length, fold=False, fuse=False)
+    found = residual.residual_of(model.layered, model.program_graph)
+    return analysis.analyse(model.layered, found, meaning.Meaning(model.program_graph, found)).context
+
+
+@pytest.mark.parametrize("frontier", [("tokens",), ("tokens", "indices"), ("indices", "tokens")])
+def test_stored_labels_values_over_their_rows_are_the_general_rules(frontier: tuple[str, ...]) -> None:
+    program = rasp.SequenceMap(lambda t, i: t + i, rasp.tokens, rasp.indices).named("sum")
+    context = _context(program, {1, 2, 5}, 4)
+    tables = {name: context.tables[name] for name in frontier}
+    rows = {name: np.arange(tables[name].num_rows - 1)[:: -1 if name == "indices" else 1] for name in frontier}
+    found = context.intended("owner", list(frontier), list(frontier), tables, rows)
+    shape = tuple(len(rows[name]) for name in frontier)
+    picks = np.unravel_index(np.arange(int(np.prod(shape))), shape)
+    columns = {name: (pick, [tables[name].states[row] for row in rows[name].tolist()])
+               for name, pick in zip(frontier, picks)}
+    expected = context.meaning.values_over(list(frontier), columns)
+    assert found.keys() == expected.keys()
+    for name in frontier:
+        assert found[name][0].dtype == np.int64 and found[name][0].tolist() == expected[name][0].tolist()
+        assert found[name][1] == expected[name][1]
