@@ -35,3 +35,16 @@ def test_stored_labels_values_over_their_rows_are_the_general_rules(frontier: tu
     for name in frontier:
         assert found[name][0].dtype == np.int64 and found[name][0].tolist() == expected[name][0].tolist()
         assert found[name][1] == expected[name][1]
+
+
+def test_a_selector_widths_values_for_its_own_block_are_its_scratch_states_as_the_general_rule_reads_them() -> None:
+    program = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ)).named("width")
+    context = _context(program, {1, 2}, 4)
+    scratch = context.residual.scratch_of("width").name
+    table = context.tables[scratch]
+    rows = {scratch: np.arange(table.num_rows - 1)}
+    found = context.intended("owner", ["width"], [scratch], {scratch: table}, rows, own=True)
+    columns = {scratch: (rows[scratch], [table.states[row] for row in rows[scratch].tolist()])}
+    expected = context.meaning.values_over(["width"], columns, own=True)
+    assert found["width"][0].tolist() == expected["width"][0].tolist() and found["width"][1] == expected["width"][1]
+    assert found["width"][1] == list(table.states[:-1])  # the widths the head can write (EQ picks itself: 1 up)
