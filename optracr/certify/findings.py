@@ -21,16 +21,6 @@ class Block:
     units: tuple[int, ...] = ()
     writes: tuple[str, ...] = ()
 
-    def __hash__(self) -> int:  # a block keys the per-model memo: its fields hashed once
-        found = self.__dict__.get("_hash")
-        if found is None:
-            found = hash((self.kind, self.layer, self.heads, self.units, self.writes))
-            object.__setattr__(self, "_hash", found)
-        return found
-
-    def __getstate__(self) -> dict:  # pickled without the remembered hash (strings hash differently elsewhere)
-        return {name: value for name, value in self.__dict__.items() if name != "_hash"}
-
     @property
     def sublayer(self) -> int:
         """The sublayer it sits in (-1 for the embedding, a large number for the unembedding)."""

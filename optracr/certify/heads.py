@@ -269,14 +269,12 @@ class _Head:
             query_codes, query_distinct = query.values_of(self.context, self.block, label_of(select.queries),
                                                           query_labels)
             key_codes, key_distinct = key.values_of(self.context, self.block, label_of(select.keys), key_labels)
-            # kept per model for this block's later passes, with the values it was worked out for
-            memo, memo_key = self.context.weights.memo, (self.block, "predicate", label_of(select))
-            values = (tuple(query_distinct), tuple(key_distinct))
-            kept = memo.get(memo_key)
-            if kept is None or not all(tables_lib.StatesKey(a) == tables_lib.StatesKey(b)
-                                       for a, b in zip(kept[0], values)):
-                kept = memo[memo_key] = (values, _predicate_matrix(select, query_distinct, key_distinct))
-            parts.append((query_codes, key_codes, kept[1]))
+            memo_key = (self.block, "predicate", label_of(select), tables_lib.StatesKey(tuple(query_distinct)),
+                        tables_lib.StatesKey(tuple(key_distinct)))
+            memo = self.context.weights.memo
+            if memo_key not in memo:
+                memo[memo_key] = _predicate_matrix(select, query_distinct, key_distinct)
+            parts.append((query_codes, key_codes, memo[memo_key]))
         count = query.count
         self.query_defined = np.ones(query.count, dtype=bool)
         self.key_defined = np.ones(key.count, dtype=bool)
