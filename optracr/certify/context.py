@@ -178,6 +178,10 @@ class Combinations:
         combinations ``only`` lists, in its order, when given)."""
         shape = tuple(len(rows) for rows in self.rows)
         total = self.count if only is None else len(only)
+        if only is None and len(shape) == 1 and total <= max(1, size):  # one label in one chunk: its rows as they are
+            if total:
+                yield 0, {self.names[0]: self.rows[0]}
+            return
         for start in range(0, total, max(1, size)):
             stop = min(total, start + max(1, size))
             flat = np.arange(start, stop) if only is None else only[start:stop]

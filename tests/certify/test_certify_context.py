@@ -3,12 +3,15 @@ meaning's general rule gives."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 import optracr
 from optracr import frontend
 from optracr.certify import analysis, meaning, residual
+from optracr.certify import context as context_lib
 
 rasp = frontend.rasp
 
@@ -48,3 +51,15 @@ def test_a_selector_widths_values_for_its_own_block_are_its_scratch_states_as_th
     expected = context.meaning.values_over(["width"], columns, own=True)
     assert found["width"][0].tolist() == expected["width"][0].tolist() and found["width"][1] == expected["width"][1]
     assert found["width"][1] == list(table.states[:-1])  # the widths the head can write (EQ picks itself: 1 up)
+
+
+@pytest.mark.parametrize("sizes", [(4,), (0,), (3, 2), (2, 1, 3)])
+@pytest.mark.parametrize("chunk", [1, 2, 5, 100])
+def test_chunks_list_every_combination_once_in_order(sizes: tuple[int, ...], chunk: int) -> None:
+    rows = [np.arange(size) * 10 + axis for axis, size in enumerate(sizes)]
+    combinations = context_lib.product_rows([f"l{axis}" for axis in range(len(sizes))], rows)
+    seen = []
+    for start, chosen in combinations.chunks(chunk):
+        assert start == len(seen) and all(len(part) <= chunk for part in chosen.values())
+        seen += list(zip(*(chosen[f"l{axis}"].tolist() for axis in range(len(sizes)))))
+    assert seen == list(itertools.product(*(r.tolist() for r in rows)))
