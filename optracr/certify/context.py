@@ -165,7 +165,7 @@ class Combinations:
     @property
     def count(self) -> int:
         """How many combinations there are."""
-        return math.prod(len(rows) for rows in self.rows)
+        return math.prod(map(len, self.rows))
 
     def states(self, tables: dict[str, tables_lib.Table], index: int) -> dict[str, Hashable]:
         """The states of combination ``index``, per label."""
@@ -176,7 +176,7 @@ class Combinations:
     def chunks(self, size: int, only: np.ndarray | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
         """(first combination, each label's rows) for consecutive chunks of at most ``size`` combinations (of the
         combinations ``only`` lists, in its order, when given)."""
-        shape = tuple(len(rows) for rows in self.rows)
+        shape = tuple(map(len, self.rows))
         total = self.count if only is None else len(only)
         if only is None and len(shape) == 1 and total <= max(1, size):  # one label in one chunk: its rows as they are
             if total:

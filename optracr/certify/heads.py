@@ -60,7 +60,7 @@ class _Side:
         # Per label the rows combined, then its BOS row last: combinations index into these.
         self.rows = {name: tables[name].row_numbers if rows[name] is tables[name].value_row_numbers else
                      np.concatenate([rows[name], [tables[name].num_rows - 1]]) for name in names}
-        shape = tuple(len(rows[name]) for name in names)
+        shape = tuple([len(rows[name]) for name in names])
         self.count = math.prod(shape)
         # Per label, its row (in ``self.rows``) in every combination, then in the BOS combination (its BOS row).
         self.in_order = len(names) == 1  # one label: the combinations are its rows in order, then BOS's
@@ -70,7 +70,7 @@ class _Side:
             self.picks = {name: np.concatenate([part, [len(rows[name])]]).astype(np.int64, copy=False)
                           for name, part in zip(names, context_lib.combination_indices(shape))}
         inner = [name for name in names if name not in frontier]
-        self.inner = math.prod(len(rows[name]) for name in inner)
+        self.inner = math.prod([len(rows[name]) for name in inner])
 
     def values_of(self, context: context_lib.Context, owner: Hashable, label: str,
                   also: tuple[str, ...] = ()) -> tuple[np.ndarray, list]:
@@ -281,7 +281,7 @@ class _Head:
         for side, defined, labels in ((query, self.query_defined, query_labels), (key, self.key_defined, key_labels)):
             for label in labels:
                 codes, distinct = side.values_of(self.context, self.block, label)
-                if any(value is meaning_lib.UNDEFINED for value in distinct):
+                if meaning_lib.holds_undefined(distinct):
                     defined &= _defined(codes, distinct)
 
         def selected(picks: np.ndarray) -> np.ndarray:
