@@ -198,7 +198,7 @@ class _Head:
         self.stats["u_hi"][-1] = max(self.stats["u_hi"][-1], self.stats["s_hi"][-1])
         self.stats["u_lo"][-1] = min(self.stats["u_lo"][-1], self.stats["s_lo"][-1])
         scores = np.concatenate([stats["b_lo"], stats["b_hi"], stats["s_hi"], stats["u_hi"]])
-        span = max(1.0, float(np.maximum.reduce(np.abs(scores[np.isfinite(scores)]), axis=None, initial=0.0)))
+        span = max(1.0, float(np.maximum.reduce(np.abs(scores), axis=None, initial=0.0, where=np.isfinite(scores))))
         unit = self.arithmetic.unit
         # exp of a rounded difference, its own error, the sum of up to N + 1 weights, one division.
         self.eta = (1 + self.arithmetic.exp_error) * math.exp(min(4 * unit * span, 700.0)) * (
@@ -337,6 +337,13 @@ class _Head:
         self.output_rounding = float(np.maximum.reduce(values + mixing, axis=None, initial=0.0))
         return low, high
 
+    def _present(self, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The value side's ranges of the key states some input reaches, and of the BOS key (last)."""
+        if arrays.every(self.key_defined):  # every key state (C-ordered arrays as a gather would give them)
+            return low, high
+        present = np.concatenate([self.key_defined, [True]])
+        return low[present], high[present]
+
     # ----------------------------------------------------------------------------------- per target
     def _masses(self) -> tuple[float, float, float]:
         """The largest stray mass with something selected, with nothing selected, and at the BOS query."""
@@ -361,11 +368,11 @@ class _Head:
         codes = self._value_codes()
         distinct = self._distinct
         stray, empty, at_bos = self._masses()
-        present = np.concatenate([self.key_defined, [True]])
-        z_lo = float(np.minimum.reduce(low[present], axis=None, initial=0.0))
-        z_hi = float(np.maximum.reduce(high[present], axis=None, initial=0.0))
-        z_sum_lo = float(_least(np.add.reduce(low[present], axis=1)))
-        z_sum_hi = float(_largest(np.add.reduce(high[present], axis=1)))
+        present_low, present_high = self._present(low, high)
+        z_lo = float(np.minimum.reduce(present_low, axis=None, initial=0.0))
+        z_hi = float(np.maximum.reduce(present_high, axis=None, initial=0.0))
+        z_sum_lo = float(_least(np.add.reduce(present_low, axis=1)))
+        z_sum_hi = float(_largest(np.add.reduce(present_high, axis=1)))
         slack = self.eta * max(abs(z_lo), abs(z_hi), 1e-300) + self.output_rounding
         slack_sum = self.eta * max(abs(z_sum_lo), abs(z_sum_hi)) + self.output_rounding * target.size
         rows = []
@@ -413,8 +420,8 @@ class _Head:
         used = self.selected_by_some
         numbers = np.array([float(v) if v is not None and v is not meaning_lib.UNDEFINED else np.nan
                             for v in self._distinct])[codes] if len(self._distinct) else np.zeros(len(codes))
-        present = np.concatenate([self.key_defined, [True]])
-        z_lo, z_hi = float(_least(low[present])), float(_largest(high[present]))
+        present_low, present_high = self._present(low, high)
+        z_lo, z_hi = float(_least(present_low)), float(_largest(present_high))
         slack = self.eta * max(abs(z_lo), abs(z_hi)) + self.output_rounding
         errors = []
         if arrays.some(used):
