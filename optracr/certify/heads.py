@@ -243,16 +243,21 @@ class _Head:
         """Score ranges (query picks x key picks): the blocks' centers, their reaches, and the rounding of a dot
         product of dot products (twice ``arithmetic.dot_error``, one main term per block); ``in_order``: the picks
         are every row of each block's bounds in order (read as they are)."""
-        rows = len(next(iter(query_index.values()))) if query_index else 1
-        columns = len(next(iter(key_index.values()))) if key_index else 2
-        center = size = reach = np.zeros((rows, columns))
+        center = size = reach = None  # sums over the blocks, from 0.0 (0.0 + the first: -0.0 becomes 0.0)
         for query_name, key_name, block_center, block_reach in block_bounds:
             if in_order:
                 part, part_reach = block_center, block_reach
             else:
                 q, k = query_index[query_name][:, None], key_index[key_name][None, :]
                 part, part_reach = block_center[q, k], block_reach[q, k]
-            center, size, reach = center + part, size + np.abs(part), reach + part_reach
+            if center is None:  # |part| is never -0.0: 0.0 + it is itself
+                center, size, reach = part + 0.0, np.abs(part), part_reach + 0.0
+            else:
+                center, size, reach = center + part, size + np.abs(part), reach + part_reach
+        if center is None:  # no block: every score 0
+            rows = len(next(iter(query_index.values()))) if query_index else 1
+            columns = len(next(iter(key_index.values()))) if key_index else 2
+            center = size = reach = np.zeros((rows, columns))
         main_terms, terms = rounding
         spread = reach + 2.0 * self.arithmetic.dot_error(main_terms, size + reach, reach, terms)
         return tables_lib.widened(center - spread, center + spread)
