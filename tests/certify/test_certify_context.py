@@ -1,5 +1,5 @@
-"""certify.context: the program's values over combinations of stored labels' rows, read as they are, are what the
-meaning's general rule gives."""
+"""certify.context: the program's values over combinations of stored labels' rows (and a selector width's scratch
+rows), read as they are, are what the meaning's general rule gives; chunks list every combination once, in order."""
 
 from __future__ import annotations
 
