@@ -78,7 +78,8 @@ def _run(context: context_lib.Context, weights: weights_lib.ModelWeights, tolera
     for number in range(len(layered.layers)):
         for part, analyse_part in [*((head, heads.analyse_head) for head in weights.heads[number]),
                                    *((group, mlp.analyse_group) for group in weights.groups[number])]:
-            if part.block.writes and all(name in context.overrides for name in part.block.writes):
+            overrides = context.overrides  # blame's counterfactuals (none in a proof attempt)
+            if overrides and part.block.writes and all(name in overrides for name in part.block.writes):
                 for name in part.block.writes:
                     context.store(name, context.overrides[name])
             else:

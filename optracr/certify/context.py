@@ -109,6 +109,11 @@ class Context:
         (in combination order, the last label fastest), as (codes, distinct values: None for no value,
         ``UNDEFINED`` where a function raises); ``own``: the labels are what one block computes from those inputs.
         Remembered across passes (it depends on the states only, not on any bound)."""
+        read = [self._read_as_is(label, frontier, own) for label in labels]
+        if None not in read:  # every label's values are a frontier label's: its states, read as they are
+            picks = dict(zip(frontier, combination_indices(tuple([len(rows[name]) for name in frontier]))))
+            return {label: (picks[name].astype(np.int64, copy=False), _values(tables[name].states, rows[name]))
+                    for label, name in zip(labels, read)}
         key = (owner, tuple(labels), own, tuple([(name, tables[name].states_key(rows[name])) for name in frontier]))
         memo = self.weights.memo
         found = memo.get(key)
@@ -118,6 +123,18 @@ class Context:
                        for name, pick in zip(frontier, picks)}
             found = memo[key] = self.meaning.values_over(labels, columns, own=own)
         return found
+
+    def _read_as_is(self, label: str, frontier: Sequence[str], own: bool) -> str | None:
+        """The frontier label whose states are ``label``'s values, as ``meaning.values_over`` reads them: a stored
+        label itself (unless ``own``: its block computes it), a selector width computed by its own block its scratch
+        label; None for any other (the meaning's general rule)."""
+        meaning = self.meaning
+        if not own:
+            return label if label in frontier and meaning.stored(label) else None
+        if isinstance(meaning.expr(label), frontend.rasp.SelectorWidth):
+            scratch = self.residual.scratch_of(label)
+            return scratch.name if scratch is not None and scratch.name in frontier else None
+        return None
 
     def store(self, name: str, table: tables_lib.Table) -> None:
         """Records what a block wrote into ``name`` (an override replaces it: blame's counterfactuals)."""
@@ -148,7 +165,7 @@ class Combinations:
     @property
     def count(self) -> int:
         """How many combinations there are."""
-        return math.prod(len(rows) for rows in self.rows)
+        return math.prod(map(len, self.rows))
 
     def states(self, tables: dict[str, tables_lib.Table], index: int) -> dict[str, Hashable]:
         """The states of combination ``index``, per label."""
@@ -159,8 +176,12 @@ class Combinations:
     def chunks(self, size: int, only: np.ndarray | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
         """(first combination, each label's rows) for consecutive chunks of at most ``size`` combinations (of the
         combinations ``only`` lists, in its order, when given)."""
-        shape = tuple(len(rows) for rows in self.rows)
+        shape = tuple(map(len, self.rows))
         total = self.count if only is None else len(only)
+        if only is None and len(shape) == 1 and total <= max(1, size):  # one label in one chunk: its rows as they are
+            if total:
+                yield 0, {self.names[0]: self.rows[0]}
+            return
         for start in range(0, total, max(1, size)):
             stop = min(total, start + max(1, size))
             flat = np.arange(start, stop) if only is None else only[start:stop]

@@ -60,7 +60,7 @@ class _Side:
         # Per label the rows combined, then its BOS row last: combinations index into these.
         self.rows = {name: tables[name].row_numbers if rows[name] is tables[name].value_row_numbers else
                      np.concatenate([rows[name], [tables[name].num_rows - 1]]) for name in names}
-        shape = tuple(len(rows[name]) for name in names)
+        shape = tuple([len(rows[name]) for name in names])
         self.count = math.prod(shape)
         # Per label, its row (in ``self.rows``) in every combination, then in the BOS combination (its BOS row).
         self.in_order = len(names) == 1  # one label: the combinations are its rows in order, then BOS's
@@ -70,7 +70,7 @@ class _Side:
             self.picks = {name: np.concatenate([part, [len(rows[name])]]).astype(np.int64, copy=False)
                           for name, part in zip(names, context_lib.combination_indices(shape))}
         inner = [name for name in names if name not in frontier]
-        self.inner = math.prod(len(rows[name]) for name in inner)
+        self.inner = math.prod([len(rows[name]) for name in inner])
 
     def values_of(self, context: context_lib.Context, owner: Hashable, label: str,
                   also: tuple[str, ...] = ()) -> tuple[np.ndarray, list]:
@@ -198,7 +198,7 @@ class _Head:
         self.stats["u_hi"][-1] = max(self.stats["u_hi"][-1], self.stats["s_hi"][-1])
         self.stats["u_lo"][-1] = min(self.stats["u_lo"][-1], self.stats["s_lo"][-1])
         scores = np.concatenate([stats["b_lo"], stats["b_hi"], stats["s_hi"], stats["u_hi"]])
-        span = max(1.0, float(np.maximum.reduce(np.abs(scores[np.isfinite(scores)]), axis=None, initial=0.0)))
+        span = max(1.0, float(np.maximum.reduce(np.abs(scores), axis=None, initial=0.0, where=np.isfinite(scores))))
         unit = self.arithmetic.unit
         # exp of a rounded difference, its own error, the sum of up to N + 1 weights, one division.
         self.eta = (1 + self.arithmetic.exp_error) * math.exp(min(4 * unit * span, 700.0)) * (
@@ -243,16 +243,21 @@ class _Head:
         """Score ranges (query picks x key picks): the blocks' centers, their reaches, and the rounding of a dot
         product of dot products (twice ``arithmetic.dot_error``, one main term per block); ``in_order``: the picks
         are every row of each block's bounds in order (read as they are)."""
-        rows = len(next(iter(query_index.values()))) if query_index else 1
-        columns = len(next(iter(key_index.values()))) if key_index else 2
-        center = size = reach = np.zeros((rows, columns))
+        center = size = reach = None  # sums over the blocks, from 0.0 (0.0 + the first: -0.0 becomes 0.0)
         for query_name, key_name, block_center, block_reach in block_bounds:
             if in_order:
                 part, part_reach = block_center, block_reach
             else:
                 q, k = query_index[query_name][:, None], key_index[key_name][None, :]
                 part, part_reach = block_center[q, k], block_reach[q, k]
-            center, size, reach = center + part, size + np.abs(part), reach + part_reach
+            if center is None:  # |part| is never -0.0: 0.0 + it is itself
+                center, size, reach = part + 0.0, np.abs(part), part_reach + 0.0
+            else:
+                center, size, reach = center + part, size + np.abs(part), reach + part_reach
+        if center is None:  # no block: every score 0
+            rows = len(next(iter(query_index.values()))) if query_index else 1
+            columns = len(next(iter(key_index.values()))) if key_index else 2
+            center = size = reach = np.zeros((rows, columns))
         main_terms, terms = rounding
         spread = reach + 2.0 * self.arithmetic.dot_error(main_terms, size + reach, reach, terms)
         return tables_lib.widened(center - spread, center + spread)
@@ -281,7 +286,7 @@ class _Head:
         for side, defined, labels in ((query, self.query_defined, query_labels), (key, self.key_defined, key_labels)):
             for label in labels:
                 codes, distinct = side.values_of(self.context, self.block, label)
-                if any(value is meaning_lib.UNDEFINED for value in distinct):
+                if meaning_lib.holds_undefined(distinct):
                     defined &= _defined(codes, distinct)
 
         def selected(picks: np.ndarray) -> np.ndarray:
@@ -337,6 +342,13 @@ class _Head:
         self.output_rounding = float(np.maximum.reduce(values + mixing, axis=None, initial=0.0))
         return low, high
 
+    def _present(self, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The value side's ranges of the key states some input reaches, and of the BOS key (last)."""
+        if arrays.every(self.key_defined):  # every key state (C-ordered arrays as a gather would give them)
+            return low, high
+        present = np.concatenate([self.key_defined, [True]])
+        return low[present], high[present]
+
     # ----------------------------------------------------------------------------------- per target
     def _masses(self) -> tuple[float, float, float]:
         """The largest stray mass with something selected, with nothing selected, and at the BOS query."""
@@ -361,11 +373,11 @@ class _Head:
         codes = self._value_codes()
         distinct = self._distinct
         stray, empty, at_bos = self._masses()
-        present = np.concatenate([self.key_defined, [True]])
-        z_lo = float(np.minimum.reduce(low[present], axis=None, initial=0.0))
-        z_hi = float(np.maximum.reduce(high[present], axis=None, initial=0.0))
-        z_sum_lo = float(_least(np.add.reduce(low[present], axis=1)))
-        z_sum_hi = float(_largest(np.add.reduce(high[present], axis=1)))
+        present_low, present_high = self._present(low, high)
+        z_lo = float(np.minimum.reduce(present_low, axis=None, initial=0.0))
+        z_hi = float(np.maximum.reduce(present_high, axis=None, initial=0.0))
+        z_sum_lo = float(_least(np.add.reduce(present_low, axis=1)))
+        z_sum_hi = float(_largest(np.add.reduce(present_high, axis=1)))
         slack = self.eta * max(abs(z_lo), abs(z_hi), 1e-300) + self.output_rounding
         slack_sum = self.eta * max(abs(z_sum_lo), abs(z_sum_hi)) + self.output_rounding * target.size
         rows = []
@@ -413,8 +425,8 @@ class _Head:
         used = self.selected_by_some
         numbers = np.array([float(v) if v is not None and v is not meaning_lib.UNDEFINED else np.nan
                             for v in self._distinct])[codes] if len(self._distinct) else np.zeros(len(codes))
-        present = np.concatenate([self.key_defined, [True]])
-        z_lo, z_hi = float(_least(low[present])), float(_largest(high[present]))
+        present_low, present_high = self._present(low, high)
+        z_lo, z_hi = float(_least(present_low)), float(_largest(present_high))
         slack = self.eta * max(abs(z_lo), abs(z_hi)) + self.output_rounding
         errors = []
         if arrays.some(used):

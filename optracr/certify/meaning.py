@@ -33,6 +33,11 @@ class _Undefined:
 UNDEFINED = _Undefined()
 
 
+def holds_undefined(values: list[Hashable]) -> bool:
+    """Whether ``UNDEFINED`` itself is among ``values`` (by identity, as ``any(v is UNDEFINED ...)``, in C)."""
+    return id(UNDEFINED) in map(id, values)
+
+
 def identity(value: Hashable) -> Hashable:
     """A value's identity among others: ``frontend.value_key``, None and ``UNDEFINED`` as themselves."""
     return value if value is None or value is UNDEFINED else frontend.value_key(value)

@@ -179,3 +179,16 @@ def test_a_threshold_on_a_difference_of_means_over_one_prefix_is_proved_with_the
         certificate = optracr.certify(model)
         assert certificate.proved, str(certificate)
         assert "two numerical means over the same positions" in str(certificate)
+
+
+def test_holds_undefined_finds_the_marker_itself_and_nothing_equal_to_it() -> None:
+    class EqualToAll:
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        def __hash__(self) -> int:
+            return 0
+
+    assert meaning.holds_undefined([1, None, meaning.UNDEFINED, "a"])
+    assert not meaning.holds_undefined([1, None, EqualToAll(), 2.5])
+    assert not meaning.holds_undefined([])
