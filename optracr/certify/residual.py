@@ -62,8 +62,8 @@ class Label:
 
     def direction_indices(self, values: Sequence[Hashable]) -> list[int]:
         """``direction_index`` of each value."""
-        by_value, value_key = self._by_value, frontend.value_key
-        return [by_value.get(value_key(value), -1) for value in values]
+        by_value = self._by_value
+        return [by_value.get(key, -1) for key in frontend.value_keys(values)]
 
     def direction_index(self, value: Hashable) -> int:
         """The index of the direction ``name:value`` (value keyed by type), or -1 when there is none."""
@@ -84,7 +84,7 @@ class Label:
     def _by_value(self) -> dict[Hashable, int]:
         cached = self.__dict__.get("_by_value_cache")
         if cached is None:
-            cached = {frontend.value_key(d.value): i for i, d in enumerate(self.directions)}
+            cached = {key: i for i, key in enumerate(frontend.value_keys([d.value for d in self.directions]))}
             object.__setattr__(self, "_by_value_cache", cached)
         return cached
 
