@@ -37,7 +37,7 @@ class HeadWeights:
     @functools.cached_property
     def value_terms(self) -> int:
         """How many value directions the value's dot products run over."""
-        return sum(int(np.count_nonzero(w.any(axis=1))) for w in self.values.values())
+        return _rows_used(self.values)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -103,6 +103,11 @@ class ModelWeights:
                 for part in parts:
                     for name in part.block.writes:
                         self._record(name, sublayer, part.block)
+
+    @functools.cached_property
+    def unembedding_terms(self) -> int:
+        """How many residual directions the unembedding's dot products run over."""
+        return _rows_used(self.unembedding)
 
     def _record(self, name: str, sublayer: int, block: findings.Block) -> None:
         role = self.residual.labels[name].role
@@ -181,3 +186,8 @@ class ModelWeights:
         group_writes = {name: writes[name][:, units].T for name in labels}
         block = findings.Block("mlp", layer, units=tuple(units.tolist()), writes=tuple(labels))
         return GroupWeights(block, group_reads, group_writes)
+
+
+def _rows_used(matrices: dict[str, np.ndarray]) -> int:
+    """How many rows of the matrices hold a nonzero weight (NaN counts)."""
+    return sum(int(np.count_nonzero(np.logical_or.reduce(matrix, axis=1))) for matrix in matrices.values())
