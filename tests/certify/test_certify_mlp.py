@@ -47,8 +47,9 @@ def test_summaries_match_the_direction_by_direction_rule(seed: int) -> None:
     found = mlp._summaries(_label(size), hot, low, high)
     for row in range(count):
         cold = [column for column in range(size) if column != hot[row]]
+        is_cold = np.arange(size) != hot[row]
         own = hot[row] >= 0
         expected = (hot[row], low[row, hot[row]] if own else 0.0, high[row, hot[row]] if own else 0.0,
-                    min(low[row, cold]), max(high[row, cold]), np.where(np.arange(size) != hot[row], low[row], 0.0).sum(),
-                    np.where(np.arange(size) != hot[row], high[row], 0.0).sum())
+                    min(low[row, cold]), max(high[row, cold]), np.where(is_cold, low[row], 0.0).sum(),
+                    np.where(is_cold, high[row], 0.0).sum())
         assert [float(part[row]) for part in found] == [float(value) for value in expected]
