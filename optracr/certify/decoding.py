@@ -74,24 +74,24 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
         targets = _numbers(distinct) if not any(absent) else np.array([_number(value) for value in distinct],
                                                                        dtype=np.float64)
     else:
-        classes = {frontend.value_key(value): column for column, value in enumerate(layered.output_classes)}
-        columns = np.array([_column(value, classes) for value in distinct], dtype=np.int64)
-    terms = sum(int(np.count_nonzero(w.any(axis=1))) for w in reads.values())
+        columns = _columns(distinct, layered.output_classes)
+    terms = context.weights.unembedding_terms
     outputs = layered.unembedding.output_space.num_dims
     margin_of = arrays.filled(len(distinct), np.inf)
     worst_at = arrays.filled(len(distinct), -1, dtype=np.int64)
     worst_error = 0.0
     size = max(1, CHUNK_ENTRIES // max(outputs, 1))
+    stacked = {name: np.array([bound.low, bound.high, bound.main + bound.rest, bound.rest], dtype=np.float64)
+               for name, bound in bounds.items()}
     for start, chosen in combinations.chunks(size):
         count = len(next(iter(chosen.values()))) if chosen else 1
         code = codes if inner == 1 and start == 0 and count == len(codes) else codes[
             (start + np.arange(count)) // inner]
-        low = sum((bounds[name].low[chosen[name]] for name in reads), 0.0)  # as from zeros: 0.0 + the first
-        high = sum((bounds[name].high[chosen[name]] for name in reads), 0.0)
-        if not reads:  # nothing read: every output is 0
+        if reads:  # per read label (low, high, main + rest, rest) summed over the labels, as from zeros
+            low, high, total, rest = sum((stacked[name].take(chosen[name], axis=1) for name in reads), 0.0)
+        else:  # nothing read: every output is 0
             low, high = np.zeros((len(code), outputs)), np.zeros((len(code), outputs))
-        total = sum((bounds[name].main[chosen[name]] + bounds[name].rest[chosen[name]] for name in reads), 0.0)
-        rest = sum((bounds[name].rest[chosen[name]] for name in reads), 0.0)
+            total = rest = 0.0
         rounding = context.arithmetic.dot_error(len(reads), total, rest, terms)
         low, high = low - rounding, high + rounding
         if numerical:
@@ -137,11 +137,11 @@ def _keep_smallest(margin_of: np.ndarray, worst_at: np.ndarray, code: np.ndarray
     worst_at[smallest[better]] = start + where[better]
 
 
-def _column(value: Hashable, classes: dict) -> int:
-    """The class column of a value: -1 for None, -2 when the output has no class for it."""
-    if value is None or value is meaning_lib.UNDEFINED:
-        return -1
-    return classes.get(frontend.value_key(value), -2)
+def _columns(values: list[Hashable], classes: tuple[Hashable, ...]) -> np.ndarray:
+    """The class column of each value: -1 for None (and ``UNDEFINED``), -2 when the output has no class for it."""
+    column_of = dict(zip(frontend.value_keys(classes), range(len(classes))))
+    return np.array([-1 if value is None or value is meaning_lib.UNDEFINED else column_of.get(key, -2)
+                     for value, key in zip(values, frontend.value_keys(values))], dtype=np.int64)
 
 
 def _numbers(values: list[Hashable]) -> np.ndarray:
@@ -164,8 +164,7 @@ def _categorical(columns: np.ndarray, low: np.ndarray, high: np.ndarray) -> tupl
     rows = np.arange(len(columns))
     safe = np.maximum(columns, 0)
     has = columns >= 0
-    others = high.copy()
-    others[rows[has], safe[has]] = -np.inf
+    others = np.where(columns[:, None] != np.arange(high.shape[1]), high, -np.inf)  # the right column left out
     other_high = np.maximum.reduce(others, axis=1, initial=-np.inf)
     own_low, own_high = low[rows, safe], high[rows, safe]
     margin = np.where(has, np.minimum(own_low - THRESHOLD, THRESHOLD - other_high), THRESHOLD - other_high)

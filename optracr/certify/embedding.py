@@ -49,8 +49,8 @@ def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> E
     position_rows = position_embedding[1 : max_length + 1]  # L x D
     at_bos = token_embedding[tokens.index(layered.bos)] + position_embedding[0]
     found, offsets = {}, {}
-    low_all = token_rows.min(axis=0) + position_rows.min(axis=0)
-    high_all = token_rows.max(axis=0) + position_rows.max(axis=0)
+    low_all = np.minimum.reduce(token_rows, axis=0) + np.minimum.reduce(position_rows, axis=0)
+    high_all = np.maximum.reduce(token_rows, axis=0) + np.maximum.reduce(position_rows, axis=0)
     started = (low_all != 0.0) | (high_all != 0.0) | (at_bos != 0.0)  # directions the embedding writes
     started_labels = {residual.label_at[position] for position in arrays.positions(started).tolist()}
     for name, label in residual.labels.items():
@@ -69,7 +69,8 @@ def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> E
         elif label.role is residual_lib.Role.ONE:
             columns = label.positions
             # the least (largest) of token + position per direction: the least (largest) sum, as rounding is monotone
-            low, high = float(low_all[columns].min()), float(high_all[columns].max())
+            low = float(np.minimum.reduce(low_all[columns], axis=None))
+            high = float(np.maximum.reduce(high_all[columns], axis=None))
             value = at_bos[columns][0]
             found[name] = tables.build(label, (1.0, tables.AT_BOS), [0, 0], ([low, value], [high, value]),
                                        ([0.0, 0.0], [0.0, 0.0]), ([0.0, 0.0], [0.0, 0.0]), center=[1.0, 1.0])

@@ -225,27 +225,33 @@ class _Group:
         columns = slice(start, start + label.size)
         low, high = outputs[0][:, columns], outputs[1][:, columns]
         value_codes, distinct = intended
-        states = [tables_lib.NO_VALUE if value is None else value for value in distinct]
-        undefined = np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)
-        defined = (~undefined[value_codes] if len(distinct) else np.zeros(0, dtype=bool)) & possible
+        undefined = [value is meaning_lib.UNDEFINED for value in distinct]
+        # the combinations with a value (where no function raises and the others leave possible): at every one,
+        # the codes and outputs as they are
+        everywhere = not any(undefined) and arrays.every(possible)
+        defined = possible if not any(undefined) else ~np.array(undefined, dtype=bool)[value_codes] & possible
+        defined_codes = value_codes if everywhere else value_codes[defined]
         met = np.zeros(len(distinct), dtype=bool)
-        met[value_codes[defined]] = True
-        kept = arrays.positions(~undefined & met)
-        states = [states[index] for index in kept]
-        renumber = arrays.filled(len(distinct), -1, dtype=np.int64)
-        renumber[kept] = np.arange(len(kept))
-        codes = renumber[value_codes[defined]]
-        hot = np.array([_hot(label, state) for state in states], dtype=np.int64)
-        missing = [state for state, index in zip(states, hot) if index < 0 and not label.numerical
-                   and state is not tables_lib.NO_VALUE]
+        met[defined_codes] = True
+        if arrays.every(met):  # every value met (so none undefined): the codes as they are
+            states, codes = [tables_lib.NO_VALUE if value is None else value for value in distinct], defined_codes
+        else:
+            kept = arrays.positions(met).tolist()
+            states = [tables_lib.NO_VALUE if distinct[index] is None else distinct[index] for index in kept]
+            renumber = arrays.filled(len(distinct), -1, dtype=np.int64)
+            renumber[kept] = np.arange(len(kept))
+            codes = renumber[defined_codes]
+        hot_list = [0] * len(states) if label.numerical else label.direction_indices(states)
+        hot = np.array(hot_list, dtype=np.int64)
+        missing = [state for state, index in zip(states, hot_list) if index < 0 and state is not tables_lib.NO_VALUE]
         if missing:
             self.context.fail(self.block, f"the program gives {name!r} the value {missing[0]!r}, which has no "
                               "direction in the residual (value-set inference missed it)")
         # every combination's summary and, last, the BOS position's (each row's on its own, so at once)
         bos_hot = np.array([0 if label.numerical else -1])
         summaries = _summaries(label, np.concatenate([hot[codes], bos_hot]),
-                               np.concatenate([low[defined], bos_outputs[0][:, columns]]),
-                               np.concatenate([high[defined], bos_outputs[1][:, columns]]))
+                               np.concatenate([low if everywhere else low[defined], bos_outputs[0][:, columns]]),
+                               np.concatenate([high if everywhere else high[defined], bos_outputs[1][:, columns]]))
         rows = tuple(part[:-1] for part in summaries)
         hulls = _hull(rows[1:], codes, len(states), [part[-1] for part in summaries[1:]])
         table = tables_lib.build(label, (*states, tables_lib.AT_BOS), np.concatenate([hot, bos_hot]),
@@ -306,17 +312,6 @@ def _with_bos(chunks, bos: dict[str, np.ndarray]):
         yield {name: np.concatenate([rows, bos[name]]) for name, rows in last.items()}, True
 
 
-def _value(state: Hashable) -> Hashable:
-    """The program's value in a state (None for no value)."""
-    return None if state is tables_lib.NO_VALUE else state
-
-
-def _hot(label: residual_lib.Label, state: Hashable) -> int:
-    if label.numerical:
-        return 0
-    return -1 if state is tables_lib.NO_VALUE else label.direction_index(state)
-
-
 def _times(dense: np.ndarray, matrix) -> np.ndarray:
     """``dense @ matrix`` for a dense or sparse ``matrix``, as a dense array."""
     if not isinstance(matrix, np.ndarray) and scipy.sparse.issparse(matrix):
@@ -336,8 +331,7 @@ def _summaries(label: residual_lib.Label, hot: np.ndarray, low: np.ndarray,
     if label.size <= 1 and label.numerical:
         zeros = np.zeros(count)
         return hot, hot_lo, hot_hi, zeros, zeros, zeros, zeros
-    mask = np.ones_like(low, dtype=bool)
-    mask[rows[has_hot], safe[has_hot]] = False
+    mask = hot[:, None] != np.arange(label.size)  # the cold entries (every one where no direction is hot)
     cold_lo = np.minimum.reduce(low, axis=1, where=mask, initial=np.inf)
     cold_hi = np.maximum.reduce(high, axis=1, where=mask, initial=-np.inf)
     sum_lo = np.where(mask, low, 0.0).sum(axis=1)

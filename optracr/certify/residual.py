@@ -62,18 +62,29 @@ class Label:
 
     def direction_indices(self, values: Sequence[Hashable]) -> list[int]:
         """``direction_index`` of each value."""
-        by_value, value_key = self._by_value, frontend.value_key
-        return [by_value.get(value_key(value), -1) for value in values]
+        by_value = self._by_value
+        return [by_value.get(key, -1) for key in frontend.value_keys(values)]
 
     def direction_index(self, value: Hashable) -> int:
         """The index of the direction ``name:value`` (value keyed by type), or -1 when there is none."""
         return self._by_value.get(frontend.value_key(value), -1)
 
+    def places(self, directions: Sequence[craft.BasisDirection]) -> np.ndarray:
+        """The index of each of ``directions`` among the label's (KeyError for one it lacks)."""
+        place_of = self.__dict__.get("_place_of")
+        if place_of is None:
+            place_of = {direction: index for index, direction in enumerate(self.directions)}
+            object.__setattr__(self, "_place_of", place_of)
+        try:
+            return np.array([place_of[direction] for direction in directions], dtype=np.int64)
+        except KeyError as error:
+            raise KeyError(f"direction {error.args[0]} is not in the residual") from None
+
     @property
     def _by_value(self) -> dict[Hashable, int]:
         cached = self.__dict__.get("_by_value_cache")
         if cached is None:
-            cached = {frontend.value_key(d.value): i for i, d in enumerate(self.directions)}
+            cached = {key: i for i, key in enumerate(frontend.value_keys([d.value for d in self.directions]))}
             object.__setattr__(self, "_by_value_cache", cached)
         return cached
 
@@ -95,37 +106,24 @@ class Residual:
         """Per label of ``space`` (a direction's label is its name), in order of first appearance, where its
         directions sit there: a slice of rows when they are consecutive and hold every direction of the label in
         order, else (their rows, their places in the label) (remembered per space)."""
-        found = self._space_cache(space)
-        if found[1] is None:
-            basis, labels = space.basis, self.labels
-            rows_of: dict[str, list[int]] = {}
-            for row, direction in enumerate(basis):
-                rows_of.setdefault(direction.name, []).append(row)
-            where = found[1] = {}
-            for name, rows in rows_of.items():
-                first, count, label = rows[0], len(rows), labels.get(name)
-                if (label is not None and count == label.size and rows[-1] - first == count - 1
-                        and basis[first : first + count] == label.directions):
-                    where[name] = slice(first, first + count)
-                else:  # looking the positions up raises KeyError for a direction the residual lacks
-                    where[name] = _places(labels[name], rows, self.positions(space))
-        return found[1]
-
-    def positions(self, space: craft.VectorSpaceWithBasis) -> np.ndarray:
-        """Each of ``space``'s directions' position in the residual (remembered per space)."""
-        found = self._space_cache(space)
-        if found[2] is None:
-            index_of = self.space.index
-            found[2] = np.array([index_of(direction) for direction in space.basis], dtype=np.int64)
-        return found[2]
-
-    def _space_cache(self, space: craft.VectorSpaceWithBasis) -> list:
-        """[space, its layout or None, its positions or None], kept per space."""
-        cache = self.__dict__.setdefault("_spaces", {})
+        cache = self.__dict__.setdefault("_layouts", {})
         found = cache.get(id(space))
-        if found is None or found[0] is not space:
-            found = cache[id(space)] = [space, None, None]
-        return found
+        if found is not None and found[0] is space:
+            return found[1]
+        basis, labels = space.basis, self.labels
+        rows_of: dict[str, list[int]] = {}
+        for row, direction in enumerate(basis):
+            rows_of.setdefault(direction.name, []).append(row)
+        where = {}
+        for name, rows in rows_of.items():
+            first, count, label = rows[0], len(rows), labels.get(name)
+            if (label is not None and count == label.size and rows[-1] - first == count - 1
+                    and basis[first : first + count] == label.directions):
+                where[name] = slice(first, first + count)
+            else:  # looking the places up raises KeyError for a label or a direction the residual lacks
+                where[name] = (np.array(rows, dtype=np.int64), labels[name].places([basis[row] for row in rows]))
+        cache[id(space)] = (space, where)
+        return where
 
     def labels_of(self, positions: np.ndarray) -> list[str]:
         """The labels the given residual positions belong to, each once, in residual order."""
@@ -175,13 +173,6 @@ def split_rows(residual: Residual, space: craft.VectorSpaceWithBasis, matrix: np
         if arrays.some(block):
             found[name] = block
     return found
-
-
-def _places(label: Label, rows: list[int], positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``rows`` of a space whose directions sit at ``positions`` in the residual, and their places in ``label``
-    (whose positions ascend: ``residual_of`` lists them in residual order)."""
-    rows_array = np.array(rows, dtype=np.int64)
-    return rows_array, np.searchsorted(label.positions, positions[rows_array])
 
 
 def _label(

@@ -13,6 +13,7 @@ from optracr import craft
 from optracr.certify import arrays
 from optracr.certify import findings
 from optracr.certify import residual as residual_lib
+from optracr.errors import OptracrBug
 
 SPARSE_ENTRIES = 1 << 20  # a second layer larger than this is multiplied as a sparse matrix
 
@@ -37,50 +38,39 @@ class HeadWeights:
     @functools.cached_property
     def value_terms(self) -> int:
         """How many value directions the value's dot products run over."""
-        return sum(int(np.count_nonzero(w.any(axis=1))) for w in self.values.values())
+        return _rows_used(self.values)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class GroupWeights:
     """Hidden units of one layer that write the same labels: per read label its first-layer rows (label size x
-    units), per written label its second-layer columns (units x label size)."""
+    units), per written label its second-layer columns (units x label size); and, worked out at construction
+    (every group is analysed), the second layer as one matrix, its parts, and the term counts for rounding."""
 
     block: findings.Block
     reads: dict[str, np.ndarray]
     writes: dict[str, np.ndarray]
+    second_layer: np.ndarray = dataclasses.field(init=False, repr=False)  # the writes side by side (units x outputs)
+    first_layer_terms: int = dataclasses.field(init=False, repr=False)  # most first-layer weights a unit sums
+    second_layer_terms: int = dataclasses.field(init=False, repr=False)  # most second-layer weights an output sums
+    second_layer_parts: tuple = dataclasses.field(init=False, repr=False)  # (positive, negative, absolute) parts
+    sparse_second_layer: object = dataclasses.field(init=False, repr=False)  # the second layer, sparse when large
 
-    @functools.cached_property
-    def second_layer(self) -> np.ndarray:
-        """Every written direction's column, the writes side by side (units x outputs)."""
-        return np.concatenate([self.writes[name] for name in self.writes], axis=1)
-
-    @functools.cached_property
-    def first_layer_terms(self) -> int:
-        """The most first-layer weights any unit's pre-activation sums (for its rounding)."""
-        if not self.reads:
-            return 0
-        counts = (np.concatenate(list(self.reads.values()), axis=0) != 0).sum(axis=0)  # NaN counts
-        return int(np.maximum.reduce(counts, axis=None, initial=0))
-
-    @functools.cached_property
-    def second_layer_terms(self) -> int:
-        """The most second-layer weights any written direction sums."""
-        return int(np.maximum.reduce((self.second_layer != 0).sum(axis=0), axis=None, initial=0))  # NaN counts
-
-    @functools.cached_property
-    def second_layer_parts(self) -> tuple:
-        """(positive part, negative part, absolute value) of the second layer, sparse when it is large."""
-        snd = self.second_layer
+    def __post_init__(self) -> None:
+        if not self.writes:
+            raise OptracrBug(f"{self.block}: a group of hidden units writes at least one label")
+        snd = np.concatenate([self.writes[name] for name in self.writes], axis=1)
+        first = 0
+        if self.reads:  # NaN counts as a weight
+            counts = np.add.reduce(np.concatenate(list(self.reads.values()), axis=0) != 0, axis=0)
+            first = int(np.maximum.reduce(counts, axis=None, initial=0))
+        second = int(np.maximum.reduce(np.add.reduce(snd != 0, axis=0), axis=None, initial=0))
         parts = (np.maximum(snd, 0.0), np.maximum(-snd, 0.0), np.abs(snd))
-        if snd.size > SPARSE_ENTRIES:
-            return tuple(scipy.sparse.csr_matrix(part) for part in parts)
-        return parts
-
-    @functools.cached_property
-    def sparse_second_layer(self):
-        """The second layer, sparse when it is large."""
-        snd = self.second_layer
-        return scipy.sparse.csr_matrix(snd) if snd.size > SPARSE_ENTRIES else snd
+        sparse = snd.size > SPARSE_ENTRIES
+        fields = self.__dict__  # what object.__setattr__ writes to, at once
+        fields.update(second_layer=snd, first_layer_terms=first, second_layer_terms=second,
+                      second_layer_parts=tuple(scipy.sparse.csr_matrix(part) for part in parts) if sparse else parts,
+                      sparse_second_layer=scipy.sparse.csr_matrix(snd) if sparse else snd)
 
 
 class ModelWeights:
@@ -103,6 +93,11 @@ class ModelWeights:
                 for part in parts:
                     for name in part.block.writes:
                         self._record(name, sublayer, part.block)
+
+    @functools.cached_property
+    def unembedding_terms(self) -> int:
+        """How many residual directions the unembedding's dot products run over."""
+        return _rows_used(self.unembedding)
 
     def _record(self, name: str, sublayer: int, block: findings.Block) -> None:
         role = self.residual.labels[name].role
@@ -181,3 +176,8 @@ class ModelWeights:
         group_writes = {name: writes[name][:, units].T for name in labels}
         block = findings.Block("mlp", layer, units=tuple(units.tolist()), writes=tuple(labels))
         return GroupWeights(block, group_reads, group_writes)
+
+
+def _rows_used(matrices: dict[str, np.ndarray]) -> int:
+    """How many rows of the matrices hold a nonzero weight (NaN counts)."""
+    return sum(int(np.count_nonzero(np.logical_or.reduce(matrix, axis=1))) for matrix in matrices.values())

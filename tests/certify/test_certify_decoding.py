@@ -76,3 +76,10 @@ def test_keep_smallest_keeps_each_values_first_smallest_margin(seed: int) -> Non
         start += count
     assert found[0].tobytes() == expected[0].tobytes()
     assert found[1].tolist() == expected[1].tolist()
+
+
+def test_class_columns_key_values_by_type_and_mark_none_and_missing() -> None:
+    classes = (1, "a", 2.0, True)
+    values = [True, 1, 1.0, "a", None, decoding.meaning_lib.UNDEFINED, 2.0, 2, "b"]
+    expected = [3, 0, -2, 1, -1, -1, 2, -2, -2]  # True, 1 and 1.0 are three values
+    assert decoding._columns(values, classes).tolist() == expected

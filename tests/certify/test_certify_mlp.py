@@ -35,3 +35,21 @@ def test_the_hull_of_a_states_combinations_ends_with_the_bos_positions_summary()
     assert [part.tolist() for part in merged] == [
         [6.0, -1.0, 10.0], [9.0, 5.0, 11.0], [12.0, 1.0, 12.0], [15.0, 9.0, 13.0], [18.0, 3.0, 14.0],
         [21.0, 13.0, 15.0]]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_summaries_match_the_direction_by_direction_rule(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    size, count = int(rng.integers(2, 12)), int(rng.integers(1, 20))
+    low = rng.normal(size=(count, size))
+    high = low + rng.uniform(0, 1e-3, size=low.shape)
+    hot = rng.integers(-1, size, count)
+    found = mlp._summaries(_label(size), hot, low, high)
+    for row in range(count):
+        cold = [column for column in range(size) if column != hot[row]]
+        is_cold = np.arange(size) != hot[row]
+        own = hot[row] >= 0
+        expected = (hot[row], low[row, hot[row]] if own else 0.0, high[row, hot[row]] if own else 0.0,
+                    min(low[row, cold]), max(high[row, cold]), np.where(is_cold, low[row], 0.0).sum(),
+                    np.where(is_cold, high[row], 0.0).sum())
+        assert [float(part[row]) for part in found] == [float(value) for value in expected]

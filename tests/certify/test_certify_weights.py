@@ -9,6 +9,7 @@ import pytest
 
 from optracr import craft, programs
 from optracr.certify import findings, residual, weights
+from optracr.errors import OptracrBug
 
 MODES = ("default", "reference")
 
@@ -154,3 +155,34 @@ def test_layer_term_counts_count_nan_as_a_weight() -> None:
     first = np.concatenate(list(reads.values()), axis=0)
     assert group.first_layer_terms == int(np.count_nonzero(first, axis=0).max()) == 3
     assert group.second_layer_terms == int(np.count_nonzero(group.second_layer, axis=0).max()) == 2
+
+
+def test_unembedding_term_count_is_the_rows_with_a_weight(library_residual) -> None:
+    model, res = library_residual
+    split = weights.ModelWeights(model.layered, res)
+    assert split.unembedding_terms == sum(int(w.any(axis=1).sum()) for w in split.unembedding.values())
+
+
+def test_group_second_layer_parts_are_its_positive_negative_and_absolute_parts() -> None:
+    writes = {"z": np.array([[0.5], [-2.0], [np.nan]]), "w": np.array([[-0.0, 1.0], [3.0, 0.0], [-1.0, 0.0]])}
+    group = weights.GroupWeights(findings.Block("mlp", 0, units=(0, 1, 2), writes=("z", "w")), {}, writes)
+    snd = np.concatenate([writes["z"], writes["w"]], axis=1)
+    assert group.second_layer.tobytes() == snd.tobytes() and group.second_layer.flags.c_contiguous
+    for part, expected in zip(group.second_layer_parts, (np.maximum(snd, 0.0), np.maximum(-snd, 0.0), np.abs(snd))):
+        assert part.tobytes() == expected.tobytes()
+    assert group.sparse_second_layer is group.second_layer
+    assert group.first_layer_terms == 0
+
+
+def test_a_group_that_writes_nothing_is_a_bug() -> None:
+    with pytest.raises(OptracrBug, match="writes at least one label"):
+        weights.GroupWeights(findings.Block("mlp", 0, units=(0,), writes=()), {}, {})
+
+
+@pytest.mark.parametrize("order", [(2, 0), (1,), (0, 1, 2), (2, 1, 0)])
+def test_label_places_are_each_directions_index_among_the_labels(order: tuple) -> None:
+    label = _toy_residual().labels["x"]
+    asked = [craft.BasisDirection("x", value) for value in order]  # equal directions, other objects
+    assert label.places(asked).tolist() == [label.directions.index(direction) for direction in asked]
+    with pytest.raises(KeyError, match="x:True is not in the residual"):
+        label.places([*asked, craft.BasisDirection("x", True)])  # True is not 1
