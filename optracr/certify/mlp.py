@@ -127,22 +127,19 @@ class _Group:
         stacked = {name: np.array([bounds[name].center, bounds[name].main + bounds[name].rest, bounds[name].rest,
                                    bounds[name].lo, bounds[name].hi], dtype=np.float64) for name in self.reads}
         single = {name for name in self.reads if len(combinations.rows[combinations.names.index(name)]) == 1}
-        every_row = {name: tables[name].row_numbers for name in combinations.names}
-        for chosen, with_bos in _with_bos(combinations.chunks(size, only), bos, tables):
+        for chosen, with_bos in _with_bos(combinations.chunks(size, only), bos):
             count = len(next(iter(chosen.values()))) if chosen else 1
             # a label of one row reads alike in every combination of a chunk without BOS: a row, broadcast
             fixed = set() if with_bos else single
             every, deviations = 0, {False: 0.0, True: 0.0}  # sums: over every label; categorical, numerical
             for name in self.reads:
                 index = chosen[name][:1] if name in fixed else chosen[name]
-                if index is every_row.get(name):  # every row in order: the stacked bounds as they are
-                    first, last = stacked[name][:3], stacked[name][3:]
-                else:
-                    first, last = stacked[name][:3].take(index, axis=1), stacked[name][3:].take(index, axis=1)
-                every = _added(every, first, (3, count, units))
-                deviations[name in numerical] = _added(deviations[name in numerical], last, (2, count, units))
+                every = _added(every, stacked[name][:3].take(index, axis=1), (3, count, units))
+                deviations[name in numerical] = _added(deviations[name in numerical],
+                                                       stacked[name][3:].take(index, axis=1), (2, count, units))
             center, total, rest = _spread_to(every, (3, count, units))
-            (cat_lo, cat_hi), (num_lo, num_hi) = (_ends(deviations[kind], (2, count, units)) for kind in (False, True))
+            (cat_lo, cat_hi), (num_lo, num_hi) = (_spread_to(deviations[kind], (2, count, units))
+                                                  for kind in (False, True))
             rounding = self.arithmetic.dot_error(len(self.reads), total, rest, terms)
             center_lo, center_hi = center + cat_lo, center + cat_hi
             low = center_lo + num_lo
@@ -302,18 +299,8 @@ def _spread_to(found, shape: tuple[int, ...]) -> np.ndarray:
     return np.broadcast_to(found, shape)
 
 
-def _ends(found, shape: tuple[int, ...]) -> tuple:
-    """The (low, high) ends of a deviation sum of ``shape``: its two halves, or the number it started at twice when
-    no label adds to it (adding that number is what adding it broadcast would do)."""
-    if isinstance(found, np.ndarray):
-        low, high = _spread_to(found, shape)
-        return low, high
-    return found, found
-
-
-def _with_bos(chunks, bos: dict[str, np.ndarray], tables: dict):
-    """The chunks' rows, with the BOS position's combination after the last; each with whether it holds BOS. A
-    label's every value row then BOS's is its table's ``row_numbers`` itself."""
+def _with_bos(chunks, bos: dict[str, np.ndarray]):
+    """The chunks' rows, with the BOS position's combination after the last; each with whether it holds BOS."""
     last = None
     for _, chosen in chunks:
         if last is not None:
@@ -322,8 +309,7 @@ def _with_bos(chunks, bos: dict[str, np.ndarray], tables: dict):
     if last is None:
         yield bos, True
     else:
-        yield {name: tables[name].row_numbers if rows is tables[name].value_row_numbers else
-               np.concatenate([rows, bos[name]]) for name, rows in last.items()}, True
+        yield {name: np.concatenate([rows, bos[name]]) for name, rows in last.items()}, True
 
 
 def _times(dense: np.ndarray, matrix) -> np.ndarray:
