@@ -557,8 +557,8 @@ def widened(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _deviation_size(table: Table) -> np.ndarray:
     """Per row, a bound on the L1 size of (x - its center)."""
-    hot = np.where(table.hot >= 0, np.maximum(np.abs(table.hot_lo - table.center), np.abs(table.hot_hi - table.center)),
-                   0.0)
+    floats = table.__dict__["_floats"]  # center, hot_lo, hot_hi, cold_lo, cold_hi, sum_lo, sum_hi
+    hot = np.where(table.hot >= 0, np.maximum.reduce(np.abs(floats[1:3] - floats[0]), axis=0), 0.0)
     cold_count = table.cold_count
-    cold = np.maximum(np.abs(table.sum_lo), np.abs(table.sum_hi)) + 2.0 * cold_count * np.maximum(0.0, -table.cold_lo)
+    cold = np.maximum.reduce(np.abs(floats[5:7]), axis=0) + 2.0 * cold_count * np.maximum(0.0, -floats[3])
     return hot + np.where(cold_count > 0, cold, 0.0)

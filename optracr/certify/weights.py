@@ -29,16 +29,16 @@ class HeadWeights:
     key: dict[str, np.ndarray]  # key label -> (label size x query dims)
     blocks: tuple[tuple[str, str, np.ndarray], ...]
     values: dict[str, np.ndarray]  # value label -> (label size x target size); empty unless one label is written
+    # worked out at construction (every head is analysed): for the rounding of the dot products
+    score_terms: int = dataclasses.field(init=False, repr=False)  # query and key directions the scores run over
+    value_terms: int = dataclasses.field(init=False, repr=False)  # value directions the value side runs over
 
-    @functools.cached_property
-    def score_terms(self) -> int:
-        """How many query and key directions the score's dot products run over (for their rounding)."""
-        return sum(int(np.count_nonzero(b.any(axis=1))) + int(np.count_nonzero(b.any(axis=0))) for *_, b in self.blocks)
-
-    @functools.cached_property
-    def value_terms(self) -> int:
-        """How many value directions the value's dot products run over."""
-        return _rows_used(self.values)
+    def __post_init__(self) -> None:
+        used = np.logical_or.reduce  # a row (column) with a nonzero weight; NaN counts
+        fields = self.__dict__  # what object.__setattr__ writes to, at once
+        fields["score_terms"] = sum(int(arrays.count_nonzero(used(b, axis=1))) + int(arrays.count_nonzero(
+            used(b, axis=0))) for *_, b in self.blocks)
+        fields["value_terms"] = _rows_used(self.values)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -180,4 +180,4 @@ class ModelWeights:
 
 def _rows_used(matrices: dict[str, np.ndarray]) -> int:
     """How many rows of the matrices hold a nonzero weight (NaN counts)."""
-    return sum(int(np.count_nonzero(np.logical_or.reduce(matrix, axis=1))) for matrix in matrices.values())
+    return sum(int(arrays.count_nonzero(np.logical_or.reduce(matrix, axis=1))) for matrix in matrices.values())
