@@ -162,17 +162,20 @@ def _number(value: Hashable) -> float:
 def _categorical(columns: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per combination (margin, error) for the class column it should decode to (-1: None, -2: missing)."""
     rows = np.arange(len(columns))
-    safe = np.maximum(columns, 0)
     has = columns >= 0
+    every = arrays.every(has)  # every combination has a class (the usual case): no column to stand in for none
+    safe = columns if every else np.maximum(columns, 0)
     others = np.where(columns[:, None] != np.arange(high.shape[1]), high, -np.inf)  # the right column left out
     other_high = np.maximum.reduce(others, axis=1, initial=-np.inf)
     own_low, own_high = low[rows, safe], high[rows, safe]
-    margin = np.where(has, np.minimum(own_low - THRESHOLD, THRESHOLD - other_high), THRESHOLD - other_high)
-    margin[columns == -2] = -np.inf
+    margin = np.minimum(own_low - THRESHOLD, THRESHOLD - other_high)
+    if not every:
+        margin = np.where(has, margin, THRESHOLD - other_high)
+        margin[columns == -2] = -np.inf
     # every other column (one whose high is finite) is off 0 by at most the larger of |low| and |high| there
     off = np.maximum.reduce(np.maximum(np.abs(low), np.abs(high)), axis=1, initial=0.0, where=np.isfinite(others))
     own_off = np.maximum(np.abs(1.0 - own_low), np.abs(own_high - 1.0))
-    return margin, np.maximum(np.where(has, own_off, 0.0), off)
+    return margin, np.maximum(own_off if every else np.where(has, own_off, 0.0), off)
 
 
 def _numerical(targets: np.ndarray, low: np.ndarray, high: np.ndarray, tolerance: float):

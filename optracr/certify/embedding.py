@@ -72,8 +72,9 @@ def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> E
             low = float(np.minimum.reduce(low_all[columns], axis=None))
             high = float(np.maximum.reduce(high_all[columns], axis=None))
             value = at_bos[columns][0]
-            found[name] = tables.build(label, (1.0, tables.AT_BOS), [0, 0], ([low, value], [high, value]),
-                                       ([0.0, 0.0], [0.0, 0.0]), ([0.0, 0.0], [0.0, 0.0]), center=[1.0, 1.0])
+            # after BOS, then at BOS: center 1, the hot box, nothing cold (the float fields in their order)
+            floats = np.array([[1.0, 1.0], [low, value], [high, value], *([[0.0, 0.0]] * 4)], dtype=np.float64)
+            found[name] = tables.Table.of(label, (1.0, tables.AT_BOS), np.zeros(2, dtype=np.int64), floats)
         elif name in started_labels:
             columns = label.positions
             offsets[name] = Offset(low_all[columns], high_all[columns], at_bos[columns])
@@ -83,7 +84,7 @@ def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> E
 def _varying(label, states, hot: np.ndarray, own_rows, other_rows, at_bos) -> tables.Table:
     """A table whose state (then BOS) picks a row of ``own_rows`` (then ``at_bos``), hot in the direction ``hot``
     names (-1: none); ``other_rows`` (the other embedding) range freely."""
-    if not np.count_nonzero(other_rows) and _one_hot(own_rows, at_bos, hot):  # a compiled model's
+    if not arrays.count_nonzero(other_rows) and _one_hot(own_rows, at_bos, hot):  # a compiled model's
         return tables.ideal_rows(label, (*states, tables.AT_BOS), hot)
     other_lo, other_hi = other_rows.min(axis=0), other_rows.max(axis=0)
     other_sums = other_rows.sum(axis=1)

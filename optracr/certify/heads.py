@@ -576,10 +576,8 @@ def _defined(codes: np.ndarray, distinct: list[Hashable]) -> np.ndarray:
 
 
 def _union(groups) -> list[str]:
-    found: dict[str, None] = {}
-    for group in groups:
-        found.update(dict.fromkeys(group))
-    return list(found)
+    """Every name of the groups once, in order of first appearance."""
+    return list(dict.fromkeys(itertools.chain.from_iterable(groups)))
 
 
 def _order(names: list[str], frontier: list[str]) -> list[str]:

@@ -78,7 +78,7 @@ class _Group:
         # input with an answer: the evaluator raises on the whole input.
         possible = np.ones(combinations.count, dtype=bool)
         for codes, distinct in intended.values():
-            if any(value is meaning_lib.UNDEFINED for value in distinct):
+            if meaning_lib.holds_undefined(distinct):
                 possible &= ~np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)[codes]
         low, high = self._outputs(tables, bounds, combinations, possible)  # the BOS position's last
         outputs, bos_outputs = (low[:-1], high[:-1]), (low[-1:], high[-1:])
