@@ -206,7 +206,8 @@ def _tables_of_every_kind(rng: np.random.Generator) -> list[tuple[tables.Table, 
     direction, and the general rule."""
     noisy = _random_table(rng, 5)
     exact = tables.ideal(_label(5), (0, 1, 2, 3, tables.NO_VALUE, tables.AT_BOS))
-    single = tables.build(_label(1, numerical=True), (0.5, 2.0, tables.AT_BOS), [0, 0, 0], ([0.4, 1.9, 0.0], [0.6, 2.1, 0.0]),
+    single = tables.build(_label(1, numerical=True), (0.5, 2.0, tables.AT_BOS), [0, 0, 0],
+                          ([0.4, 1.9, 0.0], [0.6, 2.1, 0.0]),
                           ([0.0] * 3, [0.0] * 3), ([0.0] * 3, [0.0] * 3))
     return [(noisy, rng.normal(size=(5, 4)) * 20.0), (exact, rng.normal(size=(5, 3))), (noisy, np.eye(5)),
             (single, rng.normal(size=(1, 3))), (exact, np.eye(5))]
