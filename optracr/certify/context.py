@@ -109,7 +109,7 @@ class Context:
         (in combination order, the last label fastest), as (codes, distinct values: None for no value,
         ``UNDEFINED`` where a function raises); ``own``: the labels are what one block computes from those inputs.
         Remembered across passes (it depends on the states only, not on any bound)."""
-        read = [self._read_as_is(label, frontier, own) for label in labels]
+        read = [self.meaning.read_as_is(label, frontier, own) for label in labels]
         if None not in read:  # every label's values are a frontier label's: its states, read as they are
             picks = dict(zip(frontier, combination_indices(tuple([len(rows[name]) for name in frontier]))))
             return {label: (picks[name].astype(np.int64, copy=False), _values(tables[name].states, rows[name]))
@@ -123,18 +123,6 @@ class Context:
                        for name, pick in zip(frontier, picks)}
             found = memo[key] = self.meaning.values_over(labels, columns, own=own)
         return found
-
-    def _read_as_is(self, label: str, frontier: Sequence[str], own: bool) -> str | None:
-        """The frontier label whose states are ``label``'s values, as ``meaning.values_over`` reads them: a stored
-        label itself (unless ``own``: its block computes it), a selector width computed by its own block its scratch
-        label; None for any other (the meaning's general rule)."""
-        meaning = self.meaning
-        if not own:
-            return label if label in frontier and meaning.stored(label) else None
-        if isinstance(meaning.expr(label), frontend.rasp.SelectorWidth):
-            scratch = self.residual.scratch_of(label)
-            return scratch.name if scratch is not None and scratch.name in frontier else None
-        return None
 
     def store(self, name: str, table: tables_lib.Table) -> None:
         """Records what a block wrote into ``name`` (an override replaces it: blame's counterfactuals)."""

@@ -11,7 +11,7 @@ functions of, exactly as the weights compose them.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 
 import numpy as np
 
@@ -208,6 +208,17 @@ class Meaning:
                               for child in (expr.fst, expr.snd))
         return self._apply(label, expr, arguments)
 
+    def read_as_is(self, label: str, frontier: Collection[str], own: bool) -> str | None:
+        """The frontier label whose states are ``label``'s values (``values_over``'s rule for the labels asked):
+        a stored label itself (unless ``own``: its block computes it), a selector width computed by its own block its
+        scratch label; None for any other."""
+        if not own:
+            return label if label in frontier and self.stored(label) else None
+        if isinstance(self.expr(label), rasp.SelectorWidth):
+            scratch = self.residual.scratch_of(label)
+            return scratch.name if scratch is not None and scratch.name in frontier else None
+        return None
+
     def values_over(self, labels: Sequence[str], columns: Mapping[str, tuple[np.ndarray, list[Hashable]]], *,
                     own: bool = False) -> dict[str, tuple[np.ndarray, list[Hashable]]]:
         """Each label's value at many combinations at once, as (codes, distinct values): ``columns`` gives every
@@ -220,6 +231,10 @@ class Meaning:
         def visit(label: str, top: bool) -> tuple[np.ndarray, list[Hashable]]:
             key = (label, top)
             if key in found:
+                return found[key]
+            name = self.read_as_is(label, columns, own) if top else None
+            if name is not None:
+                found[key] = columns[name]
                 return found[key]
             if self.stored(label) and not (top and own) and label not in computed:
                 found[key] = columns[label]

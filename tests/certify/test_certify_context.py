@@ -1,5 +1,6 @@
-"""certify.context: the program's values over combinations of stored labels' rows (and a selector width's scratch
-rows), read as they are, are what the meaning's general rule gives; chunks list every combination once, in order."""
+"""certify.context: the program's values over combinations of stored labels' rows (and of a selector width's scratch
+rows, for its own block) are those rows' states, combination by combination; chunks list every combination once, in
+order."""
 
 from __future__ import annotations
 
@@ -23,34 +24,40 @@ def _context(program: rasp.SOp, vocab, length: int):
 
 
 @pytest.mark.parametrize("frontier", [("tokens",), ("tokens", "indices"), ("indices", "tokens")])
-def test_stored_labels_values_over_their_rows_are_the_general_rules(frontier: tuple[str, ...]) -> None:
+def test_stored_labels_values_over_their_rows_are_the_rows_states_per_combination(frontier: tuple[str, ...]) -> None:
     program = rasp.SequenceMap(lambda t, i: t + i, rasp.tokens, rasp.indices).named("sum")
     context = _context(program, {1, 2, 5}, 4)
     tables = {name: context.tables[name] for name in frontier}
     rows = {name: np.arange(tables[name].num_rows - 1)[:: -1 if name == "indices" else 1] for name in frontier}
     found = context.intended("owner", list(frontier), list(frontier), tables, rows)
-    shape = tuple(len(rows[name]) for name in frontier)
-    picks = np.unravel_index(np.arange(int(np.prod(shape))), shape)
-    columns = {name: (pick, [tables[name].states[row] for row in rows[name].tolist()])
-               for name, pick in zip(frontier, picks)}
-    expected = context.meaning.values_over(list(frontier), columns)
-    assert found.keys() == expected.keys()
-    for name in frontier:
-        assert found[name][0].dtype == np.int64 and found[name][0].tolist() == expected[name][0].tolist()
-        assert found[name][1] == expected[name][1]
+    assert list(found) == list(frontier)
+    combinations = list(itertools.product(*(rows[name].tolist() for name in frontier)))  # the last fastest
+    for axis, name in enumerate(frontier):
+        codes, distinct = found[name]
+        assert codes.dtype == np.int64
+        assert [distinct[code] for code in codes.tolist()] == [tables[name].states[pick[axis]] for pick in combinations]
 
 
-def test_a_selector_widths_values_for_its_own_block_are_its_scratch_states_as_the_general_rule_reads_them() -> None:
+def test_a_selector_widths_values_for_its_own_block_are_its_scratch_rows_states() -> None:
     program = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ)).named("width")
     context = _context(program, {1, 2}, 4)
     scratch = context.residual.scratch_of("width").name
     table = context.tables[scratch]
-    rows = {scratch: np.arange(table.num_rows - 1)}
-    found = context.intended("owner", ["width"], [scratch], {scratch: table}, rows, own=True)
-    columns = {scratch: (rows[scratch], [table.states[row] for row in rows[scratch].tolist()])}
-    expected = context.meaning.values_over(["width"], columns, own=True)
-    assert found["width"][0].tolist() == expected["width"][0].tolist() and found["width"][1] == expected["width"][1]
-    assert found["width"][1] == list(table.states[:-1])  # the widths the head can write (EQ picks itself: 1 up)
+    rows = {scratch: np.arange(table.num_rows - 1)[::-1]}
+    codes, distinct = context.intended("owner", ["width"], [scratch], {scratch: table}, rows, own=True)["width"]
+    assert [distinct[code] for code in codes.tolist()] == [table.states[row] for row in rows[scratch].tolist()]
+    assert sorted(distinct) == [1, 2, 3, 4]  # the widths the head can write (EQ picks itself: 1 up)
+
+
+def test_read_as_is_names_the_frontier_label_or_leaves_the_label_to_the_general_rule() -> None:
+    width = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ)).named("width")
+    program = rasp.Map(lambda w: w + 1, width).named("more")
+    context = _context(program, {1, 2}, 4)
+    scratch = context.residual.scratch_of("width").name
+    read = context.meaning.read_as_is
+    assert read("tokens", ["tokens"], own=False) == "tokens" and read("tokens", ["indices"], own=False) is None
+    assert read("width", [scratch], own=True) == scratch and read("width", ["tokens"], own=True) is None
+    assert read("more", ["width"], own=False) is None and read("more", ["width"], own=True) is None  # a Map
 
 
 @pytest.mark.parametrize("sizes", [(4,), (0,), (3, 2), (2, 1, 3)])
