@@ -10,6 +10,12 @@ try:  # numpy's C count itself: ``np.count_nonzero`` wraps it in Python, which c
 except ImportError:  # another numpy layout: its public function counts alike
     _count_nonzero = np.count_nonzero
 
+# numpy's C functions themselves, called without the Python dispatch (``__array_function__``) that wraps each,
+# which costs more than the work on a few dozen entries; the public functions where numpy has no such attribute
+where = getattr(np.where, "_implementation", np.where)
+concatenate = getattr(np.concatenate, "_implementation", np.concatenate)
+unravel_index = getattr(np.unravel_index, "_implementation", np.unravel_index)
+
 SMALL_ENTRIES = 4096  # up to this many entries ``some`` counts them; past it ``any()`` is the cheaper
 
 

@@ -10,6 +10,7 @@ from collections.abc import Hashable, Iterator, Sequence
 import numpy as np
 
 from optracr import frontend
+from optracr.certify import arrays
 from optracr.certify import arithmetic as arithmetic_lib
 from optracr.certify import embedding as embedding_lib
 from optracr.certify import findings
@@ -158,7 +159,7 @@ class Combinations:
     def states(self, tables: dict[str, tables_lib.Table], index: int) -> dict[str, Hashable]:
         """The states of combination ``index``, per label."""
         shape = tuple(len(rows) for rows in self.rows)
-        picks = np.unravel_index(index, shape) if shape else ()
+        picks = arrays.unravel_index(index, shape) if shape else ()
         return {name: tables[name].states[int(rows[pick])] for name, rows, pick in zip(self.names, self.rows, picks)}
 
     def chunks(self, size: int, only: np.ndarray | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
@@ -173,7 +174,7 @@ class Combinations:
         for start in range(0, total, max(1, size)):
             stop = min(total, start + max(1, size))
             flat = np.arange(start, stop) if only is None else only[start:stop]
-            indices = np.unravel_index(flat, shape) if shape else ()
+            indices = arrays.unravel_index(flat, shape) if shape else ()
             yield start, {name: rows[index] for name, rows, index in zip(self.names, self.rows, indices)}
 
 
@@ -181,7 +182,7 @@ def combination_indices(shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
     """Per axis of ``shape``, its index in every combination (the last axis varying fastest)."""
     if len(shape) == 1:  # one axis: its indices in order
         return (np.arange(shape[0]),)
-    return np.unravel_index(np.arange(math.prod(shape)), shape) if shape else ()
+    return arrays.unravel_index(np.arange(math.prod(shape)), shape) if shape else ()
 
 
 def product_rows(names: Sequence[str], rows: Sequence[np.ndarray]) -> Combinations:

@@ -59,7 +59,7 @@ class _Side:
         self._values: dict[str, tuple[np.ndarray, list]] = {}
         # Per label the rows combined, then its BOS row last: combinations index into these.
         self.rows = {name: tables[name].row_numbers if rows[name] is tables[name].value_row_numbers else
-                     np.concatenate([rows[name], [tables[name].num_rows - 1]]) for name in names}
+                     arrays.concatenate([rows[name], [tables[name].num_rows - 1]]) for name in names}
         shape = tuple([len(rows[name]) for name in names])
         self.count = math.prod(shape)
         # Per label, its row (in ``self.rows``) in every combination, then in the BOS combination (its BOS row).
@@ -67,7 +67,7 @@ class _Side:
         if self.in_order:
             self.picks = {names[0]: np.arange(shape[0] + 1, dtype=np.int64)}
         else:
-            self.picks = {name: np.concatenate([part, [len(rows[name])]]).astype(np.int64, copy=False)
+            self.picks = {name: arrays.concatenate([part, [len(rows[name])]]).astype(np.int64, copy=False)
                           for name, part in zip(names, context_lib.combination_indices(shape))}
         inner = [name for name in names if name not in frontier]
         self.inner = math.prod([len(rows[name]) for name in inner])
@@ -160,7 +160,7 @@ class _Head:
         """The rows of ``name`` to combine (``tables.rows_to_combine``, reading it through every weight given)."""
         present = [w for w in weights if w is not None]
         needed = name in frontier or not present or self.tables[name].num_rows <= 2  # one value: one row either way
-        bound = None if needed else tables_lib.linear_bound(self.tables[name], np.concatenate(present, axis=1))
+        bound = None if needed else tables_lib.linear_bound(self.tables[name], arrays.concatenate(present, axis=1))
         return tables_lib.rows_to_combine(self.tables[name], bound, needed)
 
     # ----------------------------------------------------------------------------------- scoring
@@ -178,7 +178,7 @@ class _Head:
                   and arrays.every(query.rows[name] == key.rows[name])]
         step = max(1, CHUNK_ENTRIES // max(1, key.count))
         key_index, query_all = key.picks, query.picks  # BOS last
-        query_valid = np.concatenate([self.query_defined, [True]])  # the BOS query last
+        query_valid = arrays.concatenate([self.query_defined, [True]])  # the BOS query last
         parts = []
         for start in range(0, query.count + 1, step):
             picks = np.arange(start, min(query.count + 1, start + step))
@@ -187,8 +187,8 @@ class _Head:
         if len(parts) == 1:
             stats, flags, chosen_any = parts[0]
         else:
-            stats = {name: np.concatenate([part[0][name] for part in parts]) for name in parts[0][0]}
-            flags = {name: np.concatenate([part[1][name] for part in parts]) for name in parts[0][1]}
+            stats = {name: arrays.concatenate([part[0][name] for part in parts]) for name in parts[0][0]}
+            flags = {name: arrays.concatenate([part[1][name] for part in parts]) for name in parts[0][1]}
             chosen_any = np.logical_or.reduce([part[2] for part in parts])
         self.selected_by_some = chosen_any
         self.stats, self.flags = stats, flags
@@ -197,7 +197,7 @@ class _Head:
         self.flags["any_unsel"][-1] = self.flags["self_unsel"][-1] = True
         self.stats["u_hi"][-1] = max(self.stats["u_hi"][-1], self.stats["s_hi"][-1])
         self.stats["u_lo"][-1] = min(self.stats["u_lo"][-1], self.stats["s_lo"][-1])
-        scores = np.concatenate([stats["b_lo"], stats["b_hi"], stats["s_hi"], stats["u_hi"]])
+        scores = arrays.concatenate([stats["b_lo"], stats["b_hi"], stats["s_hi"], stats["u_hi"]])
         span = max(1.0, float(np.maximum.reduce(np.abs(scores), axis=None, initial=0.0, where=np.isfinite(scores))))
         unit = self.arithmetic.unit
         # exp of a rounded difference, its own error, the sum of up to N + 1 weights, one division.
@@ -281,8 +281,8 @@ class _Head:
                 memo[memo_key] = _predicate_matrix(select, query_distinct, key_distinct)
             parts.append((query_codes, key_codes, memo[memo_key]))
         count = query.count
-        self.query_defined = np.ones(query.count, dtype=bool)
-        self.key_defined = np.ones(key.count, dtype=bool)
+        self.query_defined = arrays.filled(query.count, True, bool)
+        self.key_defined = arrays.filled(key.count, True, bool)
         for side, defined, labels in ((query, self.query_defined, query_labels), (key, self.key_defined, key_labels)):
             for label in labels:
                 codes, distinct = side.values_of(self.context, self.block, label)
@@ -305,8 +305,8 @@ class _Head:
         """Per query pick, whether it selects key states holding different values."""
         codes = self._value_codes()
         top = np.iinfo(np.int64).max
-        high = np.maximum.reduce(np.where(chosen, codes[None, :], -1), axis=1, initial=-1)
-        low = np.minimum.reduce(np.where(chosen, codes[None, :], top), axis=1, initial=top)
+        high = np.maximum.reduce(arrays.where(chosen, codes[None, :], -1), axis=1, initial=-1)
+        low = np.minimum.reduce(arrays.where(chosen, codes[None, :], top), axis=1, initial=top)
         return np.logical_or.reduce(chosen, axis=1) & (high != low)
 
     def _value_codes(self) -> np.ndarray:
@@ -346,7 +346,7 @@ class _Head:
         """The value side's ranges of the key states some input reaches, and of the BOS key (last)."""
         if arrays.every(self.key_defined):  # every key state (C-ordered arrays as a gather would give them)
             return low, high
-        present = np.concatenate([self.key_defined, [True]])
+        present = arrays.concatenate([self.key_defined, [True]])
         return low[present], high[present]
 
     # ----------------------------------------------------------------------------------- per target
@@ -384,7 +384,7 @@ class _Head:
         used = arrays.positions(self.selected_by_some)
         by_code = used[np.argsort(codes[used], kind="stable")]  # the used key states by value, each in order
         sorted_codes = codes[by_code]
-        starts = np.concatenate([[0], (sorted_codes[1:] != sorted_codes[:-1]).nonzero()[0] + 1]) if len(
+        starts = arrays.concatenate([[0], (sorted_codes[1:] != sorted_codes[:-1]).nonzero()[0] + 1]) if len(
             by_code) else np.zeros(0, dtype=np.int64)  # where each value's run begins
         found = sorted_codes[starts]
         ends = [*starts[1:].tolist(), len(by_code)]
@@ -482,13 +482,13 @@ class _Head:
                   (self_unsel & ~self_sel & any_sel, masks[2]), (self_unsel, masks[3])]
         low_weight, high_weight, weight_lo, weight_hi = self._bos_weights(stats, groups)
         reachable = np.isfinite(low_weight)
-        low, high = _blend(np.where(reachable, low_weight, 0.0), np.where(reachable, high_weight, 0.0), bos_lo, bos_hi,
+        low, high = _blend(arrays.where(reachable, low_weight, 0.0), arrays.where(reachable, high_weight, 0.0), bos_lo, bos_hi,
                            other_lo, other_hi)
         widths = arrays.positions(reachable)
         at_bos_low, at_bos_high = _blend(weight_lo, weight_hi, bos_lo, bos_hi, other_lo, other_hi)
         # per reachable width, then at BOS: the box, widened by the output's rounding
-        box_low = np.concatenate([low[widths], at_bos_low[:1]]) - self.output_rounding
-        box_high = np.concatenate([high[widths], at_bos_high[:1]]) + self.output_rounding
+        box_low = arrays.concatenate([low[widths], at_bos_low[:1]]) - self.output_rounding
+        box_high = arrays.concatenate([high[widths], at_bos_high[:1]]) + self.output_rounding
         boxes = dict(zip(widths.tolist(), zip(box_low[:-1].tolist(), box_high[:-1].tolist())))
         zeros, hot = np.zeros(len(box_low)), np.zeros(len(box_low), dtype=np.int64)  # the one direction, hot
         self.context.store(self.target, tables_lib.build(target, (*widths.tolist(), tables_lib.AT_BOS), hot,
@@ -519,8 +519,8 @@ class _Head:
             # Per group, the highest (selected, unselected) score over BOS's lowest, the lowest over BOS's highest.
             tops = np.array([stats["s_hi"], stats["u_hi"]])[:, inside] - lows
             bottoms = np.array([stats["s_lo"], stats["u_lo"]])[:, inside] - highs
-            ends[0, :count] = np.maximum.reduce(np.where(picks, tops, -np.inf), axis=2, initial=-np.inf)
-            ends[1, :count] = np.minimum.reduce(np.where(picks, bottoms, np.inf), axis=2, initial=np.inf)
+            ends[0, :count] = np.maximum.reduce(arrays.where(picks, tops, -np.inf), axis=2, initial=-np.inf)
+            ends[1, :count] = np.minimum.reduce(arrays.where(picks, bottoms, np.inf), axis=2, initial=np.inf)
         ends[:, count, 0] = -np.inf  # the BOS query selects nothing
         ends[0, count, 1], ends[1, count, 1] = stats["u_hi"][-1] - b_lo[-1], stats["u_lo"][-1] - b_hi[-1]
         allowed = np.array([mask for _, mask in groups] + [self._masks()[4]])
@@ -532,7 +532,7 @@ class _Head:
         counts[:, 0], counts[:, 1] = logs[width], logs[length - width]  # a group allows no length below the width
         # log(count) + score: -inf where there is no key (count 0) whatever the score, inf where the score is
         # unknown (NaN)
-        terms = np.fmin(np.where(counts == -np.inf, -np.inf, counts + ends[:, group]), np.inf)
+        terms = np.fmin(arrays.where(counts == -np.inf, -np.inf, counts + ends[:, group]), np.inf)
         mass = np.logaddexp(terms[:, :, 0], terms[:, :, 1])  # (top, bottom) x cells
         weight = np.fmin(np.exp(-np.logaddexp(0.0, mass)), 1.0)  # _sigmoid(-mass)
         shrink, grow, floor = 1 - self.eta, 1 + self.eta, (self.n + 1) * self.arithmetic.tiny
@@ -547,7 +547,7 @@ class _Head:
         weight_lo = np.maximum(0.0, weight_lo * shrink - floor)
         weight_hi = np.minimum(1.0, weight_hi * grow)
         at_bos = weight[:, len(group) - arrays.count_nonzero(allowed[count]):]  # (top, bottom) x the BOS query's cells
-        return (np.where(reachable, weight_lo, np.inf), np.where(reachable, weight_hi, -np.inf),
+        return (arrays.where(reachable, weight_lo, np.inf), arrays.where(reachable, weight_hi, -np.inf),
                 np.maximum(0.0, np.minimum.reduce(at_bos[0], axis=None, keepdims=True) * shrink - floor),
                 np.minimum(1.0, np.maximum.reduce(at_bos[1], axis=None, keepdims=True) * grow))
 
@@ -571,7 +571,7 @@ def _value(state: Hashable) -> Hashable:
 def _defined(codes: np.ndarray, distinct: list[Hashable]) -> np.ndarray:
     """Where a value is not ``UNDEFINED`` (a state no defined input reaches)."""
     if not len(distinct):
-        return np.ones(len(codes), dtype=bool)
+        return arrays.filled(len(codes), True, bool)
     return np.array([value is not meaning_lib.UNDEFINED for value in distinct], dtype=bool)[codes]
 
 
@@ -630,7 +630,7 @@ def _width_masks(n: int) -> tuple[np.ndarray, ...]:
 
 def _logs(size: int) -> np.ndarray:
     """log(k) for k = 0..size (-inf for 0): the log of k keys' total weight at score 0."""
-    return np.concatenate([[-np.inf], np.log(np.arange(1, size + 1, dtype=np.float64))])
+    return arrays.concatenate([[-np.inf], np.log(np.arange(1, size + 1, dtype=np.float64))])
 
 
 def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[Hashable]) -> np.ndarray | None:
@@ -695,7 +695,7 @@ def _summary(hot: int, low: np.ndarray, high: np.ndarray) -> tuple[float, ...]:
     if low.shape[1] <= (hot >= 0):  # no cold direction
         return hot_lo, hot_hi, 0.0, 0.0, 0.0, 0.0
     if hot >= 0:
-        cold = np.ones(low.shape[1], dtype=bool)
+        cold = arrays.filled(low.shape[1], True, bool)
         cold[hot] = False
         low, high = low[:, cold], high[:, cold]  # (a copy laid out as the sums below expect: keep it so)
     else:  # every direction cold: the rows as they are, laid out alike (C order)
@@ -710,7 +710,7 @@ def _hot_summaries(low: np.ndarray, high: np.ndarray, members: list[np.ndarray],
     row its cold directions in order (the same sums, element by element), then each group's extremes."""
     if not members:
         return []
-    rows = np.concatenate(members)
+    rows = arrays.concatenate(members)
     sizes = [len(group) for group in members]
     hot = np.array(hots, dtype=np.int64).repeat(sizes)
     starts = np.array([0, *itertools.accumulate(sizes[:-1])], dtype=np.int64)  # where each group's rows begin

@@ -141,9 +141,9 @@ class Table:
             raise OptracrBug(f"table of {self.label.name!r}: its float fields need one float64 entry per state each")
         lost = np.isnan(floats)
         if arrays.some(lost):  # a bound lost to inf - inf: nothing is known there
-            floats[0] = np.where(lost[0], 0.0, floats[0])
+            floats[0] = arrays.where(lost[0], 0.0, floats[0])
             for index, field in enumerate(_FLOAT_FIELDS[1:], start=1):
-                floats[index] = np.where(lost[index], -np.inf if field.endswith("_lo") else np.inf, floats[index])
+                floats[index] = arrays.where(lost[index], -np.inf if field.endswith("_lo") else np.inf, floats[index])
         hot.setflags(write=False)
         floats.setflags(write=False)
         fields = self.__dict__  # what object.__setattr__ writes to, at once
@@ -157,7 +157,7 @@ class Table:
         if cached is None:
             floats = self.__dict__["_floats"]  # center, hot_lo, hot_hi, then the cold and sum boxes
             cached = not arrays.some(floats[3:]) and arrays.every(floats[1] == floats[2]) and arrays.every(
-                np.where(self.hot >= 0, floats[1], floats[0]) == floats[0])
+                arrays.where(self.hot >= 0, floats[1], floats[0]) == floats[0])
             object.__setattr__(self, "_exact", cached)
         return cached
 
@@ -168,7 +168,7 @@ class Table:
         found = self.__dict__.get("_hot_values")
         if found is None:
             has_hot = self.hot >= 0
-            value = np.where(has_hot, self.hot_lo, 0.0)
+            value = arrays.where(has_hot, self.hot_lo, 0.0)
             found = (self._remember("_has_hot", has_hot), self._remember("_hot_value", value),
                      arrays.every(has_hot) and arrays.every(value == 1.0))
             object.__setattr__(self, "_hot_values", found)
@@ -184,7 +184,7 @@ class Table:
     def hot_centers(self) -> np.ndarray:
         """Per row, the center where a direction is hot, else 0 (remembered, read-only)."""
         found = self.__dict__.get("_hot_centers")
-        return found if found is not None else self._remember("_hot_centers", np.where(self.hot >= 0, self.center,
+        return found if found is not None else self._remember("_hot_centers", arrays.where(self.hot >= 0, self.center,
                                                                                         0.0))
 
     @property
@@ -252,14 +252,14 @@ class Table:
         label's value, 0 at BOS)."""
         floats = self.__dict__["_floats"]  # center, hot_lo, hot_hi, cold_lo, cold_hi, ...
         target = self.numbers()[0] if self.label.numerical else 1.0  # only read where a direction is hot
-        hot = np.where(self.hot >= 0, np.maximum.reduce(np.abs(floats[1:3] - target), axis=0), 0.0)
-        cold = np.where(self.cold_count > 0, np.maximum.reduce(np.abs(floats[3:5]), axis=0), 0.0)
+        hot = arrays.where(self.hot >= 0, np.maximum.reduce(np.abs(floats[1:3] - target), axis=0), 0.0)
+        cold = arrays.where(self.cold_count > 0, np.maximum.reduce(np.abs(floats[3:5]), axis=0), 0.0)
         return np.maximum(hot, cold)
 
     def intended_hot(self) -> np.ndarray:
         """Per row, what the hot direction should hold: 1, or a numerical label's value (0 at BOS)."""
         if not self.label.numerical:
-            return np.ones(self.num_rows)
+            return arrays.filled(self.num_rows, 1.0)
         return self.numbers()[0]
 
     def numbers(self) -> tuple[np.ndarray, np.ndarray]:
@@ -283,11 +283,11 @@ class Table:
 
     def magnitude(self) -> np.ndarray:
         """Per row, a bound on the sum of |direction| over the label (its L1 norm)."""
-        hot = np.where(self.hot >= 0, np.maximum(np.abs(self.hot_lo), np.abs(self.hot_hi)), 0.0)
+        hot = arrays.where(self.hot >= 0, np.maximum(np.abs(self.hot_lo), np.abs(self.hot_hi)), 0.0)
         cold = np.maximum(np.abs(self.sum_lo), np.abs(self.sum_hi)) + 2.0 * self.cold_count * np.maximum(
             0.0, -self.cold_lo
         )
-        return hot + np.where(self.cold_count > 0, cold, 0.0)
+        return hot + arrays.where(self.cold_count > 0, cold, 0.0)
 
     def replaced(self, **fields: np.ndarray) -> Table:
         """The table with some arrays replaced."""
@@ -308,7 +308,7 @@ def build(
     hot_lo, hot_hi = np.asarray(hot_box[0], dtype=np.float64), np.asarray(hot_box[1], dtype=np.float64)
     if center is None:
         center = (hot_lo + hot_hi) / 2.0 if label.numerical else 1.0
-    center = np.where(hot >= 0, np.asarray(center, dtype=np.float64), 0.0)
+    center = arrays.where(hot >= 0, np.asarray(center, dtype=np.float64), 0.0)
     try:
         floats = np.array((center, hot_lo, hot_hi, *cold_box, *sum_box), dtype=np.float64)  # _FLOAT_FIELDS' order
     except ValueError:  # fields of different lengths: the table's check names the field
@@ -424,7 +424,7 @@ def linear_bound(table: Table, weights: np.ndarray, rows: np.ndarray | None = No
         return Bound(empty, empty, empty, empty, empty)
     if len(parts) == 1:  # one chunk of rows: its bound as it is
         return parts[0]
-    return Bound(*(np.concatenate([getattr(part, name) for part in parts])
+    return Bound(*(arrays.concatenate([getattr(part, name) for part in parts])
                    for name in ("center", "lo", "hi", "main", "rest")))
 
 
@@ -435,13 +435,13 @@ def _exact_rows(table: Table, weights: np.ndarray, rows: np.ndarray | slice) -> 
         has_hot, value, ones = table.hot_values
     else:
         has_hot = table.hot[rows] >= 0
-        value = np.where(has_hot, table.hot_lo[rows], 0.0)
+        value = arrays.where(has_hot, table.hot_lo[rows], 0.0)
         ones = arrays.every(has_hot) and arrays.every(value == 1.0)
     read = weights[table.hot_places[rows]]
     if ones:  # every row a one-hot's 1 (or the number 1)
         center = read  # the rows read as they are (w * 1.0 is w, bit for bit)
     else:
-        center = np.where(has_hot[:, None], read, 0.0) * value[:, None]
+        center = arrays.where(has_hot[:, None], read, 0.0) * value[:, None]
     zeros = np.zeros(center.shape)
     return Bound(center, zeros, zeros, np.abs(center), zeros)
 
@@ -464,11 +464,11 @@ def _identity_rows(table: Table, rows: np.ndarray) -> Bound:
     size = table.label.size
     hot = table.hot[rows]
     is_hot = np.arange(size)[None, :] == hot[:, None]
-    center = np.where(is_hot, table.center[rows, None], 0.0)
-    low = np.where(is_hot, table.hot_lo[rows, None], table.cold_lo[rows, None])
-    high = np.where(is_hot, table.hot_hi[rows, None], table.cold_hi[rows, None])
+    center = arrays.where(is_hot, table.center[rows, None], 0.0)
+    low = arrays.where(is_hot, table.hot_lo[rows, None], table.cold_lo[rows, None])
+    high = arrays.where(is_hot, table.hot_hi[rows, None], table.cold_hi[rows, None])
     size_of = np.maximum(np.abs(low), np.abs(high))
-    return Bound(center, low - center, high - center, np.where(is_hot, size_of, 0.0), np.where(is_hot, 0.0, size_of))
+    return Bound(center, low - center, high - center, arrays.where(is_hot, size_of, 0.0), arrays.where(is_hot, 0.0, size_of))
 
 
 def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, rows: np.ndarray | slice) -> Bound:
@@ -479,7 +479,7 @@ def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, 
     floats = table.__dict__["_floats"][:, rows]  # center, hot_lo, hot_hi, cold_lo, cold_hi, sum_lo, sum_hi
     has_hot = (table.hot[rows] >= 0)[:, None]
     safe = table.hot_places[rows]
-    hot_weight = np.where(has_hot, weights[safe], 0.0)
+    hot_weight = arrays.where(has_hot, weights[safe], 0.0)
     center = hot_weight * floats[0][:, None]
     ends = hot_weight[None] * (floats[1:3] - floats[0])[:, :, None]  # (low end, high end) x rows x columns
     hot_lo, hot_hi = np.minimum.reduce(ends, axis=0), np.maximum.reduce(ends, axis=0)
@@ -488,9 +488,9 @@ def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, 
     positive = np.maximum(stats.positive - positive_hot, 0.0)
     negative = np.maximum(stats.negative - negative_hot, 0.0)
     at_top = has_hot & (stats.top_positive_row[None, :] == safe[:, None])
-    largest_positive = np.where(at_top, stats.second_positive, stats.top_positive)
+    largest_positive = arrays.where(at_top, stats.second_positive, stats.top_positive)
     at_top = has_hot & (stats.top_negative_row[None, :] == safe[:, None])
-    largest_negative = np.where(at_top, stats.second_negative, stats.top_negative)
+    largest_negative = arrays.where(at_top, stats.second_negative, stats.top_negative)
     cold_counts = table.cold_count[rows]
     cold_count = cold_counts[:, None].astype(np.float64)
     cold_lo, cold_hi = floats[3][:, None], floats[4][:, None]
@@ -501,7 +501,7 @@ def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, 
     base = cold_lo * total
     main = np.abs(hot_weight) * np.maximum.reduce(np.abs(floats[1:3]), axis=0)[:, None]
     cold_size = np.maximum.reduce(np.abs(floats[5:7]), axis=0) + 2.0 * cold_counts * np.maximum(0.0, -floats[3])
-    rest = np.where(cold_count > 0, stats.absolute[None, :] * cold_size[:, None], 0.0)
+    rest = arrays.where(cold_count > 0, stats.absolute[None, :] * cold_size[:, None], 0.0)
     return Bound(center, *widened(hot_lo + base - down, hot_hi + base + up), main, np.fmin(rest, np.inf))
 
 
@@ -542,8 +542,8 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
     row_max = np.maximum.reduce(absolute, axis=1) if weights.size else np.zeros(weights.shape[0])
     largest = float(np.maximum.reduce(column_max, axis=None)) if weights.size else 0.0
     left_dev, right_dev = left.deviation_sizes[left_rows], right.deviation_sizes[right_rows]
-    right_reach = np.abs(right_center) * np.where(right_hot >= 0, column_max[right_place], 0.0)
-    left_reach = np.abs(left_center) * np.where(left_hot >= 0, row_max[left_place], 0.0)
+    right_reach = np.abs(right_center) * arrays.where(right_hot >= 0, column_max[right_place], 0.0)
+    left_reach = np.abs(left_center) * arrays.where(left_hot >= 0, row_max[left_place], 0.0)
     # np.outer's products, by broadcasting
     reach = (left_dev[:, None] * right_reach[None, :] + left_reach[:, None] * right_dev[None, :]
              + 2.0 * largest * (left_dev[:, None] * right_dev[None, :]))
@@ -558,7 +558,7 @@ def widened(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _deviation_size(table: Table) -> np.ndarray:
     """Per row, a bound on the L1 size of (x - its center)."""
     floats = table.__dict__["_floats"]  # center, hot_lo, hot_hi, cold_lo, cold_hi, sum_lo, sum_hi
-    hot = np.where(table.hot >= 0, np.maximum.reduce(np.abs(floats[1:3] - floats[0]), axis=0), 0.0)
+    hot = arrays.where(table.hot >= 0, np.maximum.reduce(np.abs(floats[1:3] - floats[0]), axis=0), 0.0)
     cold_count = table.cold_count
     cold = np.maximum.reduce(np.abs(floats[5:7]), axis=0) + 2.0 * cold_count * np.maximum(0.0, -floats[3])
-    return hot + np.where(cold_count > 0, cold, 0.0)
+    return hot + arrays.where(cold_count > 0, cold, 0.0)
