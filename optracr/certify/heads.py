@@ -281,8 +281,8 @@ class _Head:
                 memo[memo_key] = _predicate_matrix(select, query_distinct, key_distinct)
             parts.append((query_codes, key_codes, memo[memo_key]))
         count = query.count
-        self.query_defined = arrays.filled(query.count, True, bool)
-        self.key_defined = arrays.filled(key.count, True, bool)
+        self.query_defined = np.ones(query.count, dtype=bool)
+        self.key_defined = np.ones(key.count, dtype=bool)
         for side, defined, labels in ((query, self.query_defined, query_labels), (key, self.key_defined, key_labels)):
             for label in labels:
                 codes, distinct = side.values_of(self.context, self.block, label)
@@ -571,7 +571,7 @@ def _value(state: Hashable) -> Hashable:
 def _defined(codes: np.ndarray, distinct: list[Hashable]) -> np.ndarray:
     """Where a value is not ``UNDEFINED`` (a state no defined input reaches)."""
     if not len(distinct):
-        return arrays.filled(len(codes), True, bool)
+        return np.ones(len(codes), dtype=bool)
     return np.array([value is not meaning_lib.UNDEFINED for value in distinct], dtype=bool)[codes]
 
 
@@ -695,7 +695,7 @@ def _summary(hot: int, low: np.ndarray, high: np.ndarray) -> tuple[float, ...]:
     if low.shape[1] <= (hot >= 0):  # no cold direction
         return hot_lo, hot_hi, 0.0, 0.0, 0.0, 0.0
     if hot >= 0:
-        cold = arrays.filled(low.shape[1], True, bool)
+        cold = np.ones(low.shape[1], dtype=bool)
         cold[hot] = False
         low, high = low[:, cold], high[:, cold]  # (a copy laid out as the sums below expect: keep it so)
     else:  # every direction cold: the rows as they are, laid out alike (C order)

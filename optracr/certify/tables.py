@@ -259,7 +259,7 @@ class Table:
     def intended_hot(self) -> np.ndarray:
         """Per row, what the hot direction should hold: 1, or a numerical label's value (0 at BOS)."""
         if not self.label.numerical:
-            return arrays.filled(self.num_rows, 1.0)
+            return np.ones(self.num_rows)
         return self.numbers()[0]
 
     def numbers(self) -> tuple[np.ndarray, np.ndarray]:
