@@ -66,6 +66,10 @@ class _Side:
         self.in_order = len(names) == 1  # one label: the combinations are its rows in order, then BOS's
         if self.in_order:
             self.picks = {names[0]: np.arange(shape[0] + 1, dtype=np.int64)}
+        elif sum(size != 1 for size in shape) <= 1:  # one label varies at most: its rows in order, the others' one
+            ordered, once = np.arange(self.count + 1, dtype=np.int64), np.zeros(self.count + 1, dtype=np.int64)
+            once[-1] = 1  # the BOS combination: the BOS row
+            self.picks = {name: once if size == 1 else ordered for name, size in zip(names, shape)}
         else:
             self.picks = {name: arrays.concatenate([part, [len(rows[name])]]).astype(np.int64, copy=False)
                           for name, part in zip(names, context_lib.combination_indices(shape))}
@@ -651,9 +655,11 @@ def _comparison_matrix(select: rasp.Select, queries: list[Hashable], keys: list[
             if any(value != value for value in (*present_queries, *present_keys)):
                 return None
             if len(present_queries) * len(present_keys) <= SMALL_COMPARISONS:  # in Python: no numpy round trips
-                compare = _COMPARED[predicate]
-                inner = np.array([[bool(compare(key, query)) for key in present_keys] for query in present_queries],
-                                 dtype=bool).reshape(len(present_queries), len(present_keys))
+                # every (key, query) pair, key by key, each result's truth taken as bool() would: the transpose
+                pairs = itertools.product(present_keys, present_queries)
+                inner = np.fromiter(itertools.starmap(_COMPARED[predicate], pairs), dtype=bool,
+                                    count=len(present_keys) * len(present_queries)).reshape(
+                    len(present_keys), len(present_queries)).T
             else:
                 query_array = np.empty(len(present_queries), dtype=object)
                 query_array[:] = present_queries
