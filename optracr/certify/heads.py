@@ -357,17 +357,15 @@ class _Head:
     def _masses(self) -> tuple[float, float, float]:
         """The largest stray mass with something selected, with nothing selected, and at the BOS query."""
         stats, flags, n = self.stats, self.flags, self.n
-        some = flags["any_sel"][:-1]
-        stray = 0.0
-        if arrays.some(some):
-            others = np.logaddexp(stats["b_hi"][:-1], np.log(max(n - 1, 0)) + stats["u_hi"][:-1]
-                                  if n > 1 else -np.inf)
-            stray = float(_largest(_sigmoid(others - stats["s_lo"][:-1])[some]))
-        none = flags["self_unsel"][:-1]
-        empty = float(_largest(_sigmoid(np.log(n) + stats["u_hi"][:-1] - stats["b_lo"][:-1])[none])) if arrays.some(
-            none) else 0.0
-        at_bos = float(_sigmoid(np.log(n) + stats["u_hi"][-1] - stats["b_lo"][-1])) if np.isfinite(
-            stats["u_hi"][-1]) else 0.0
+        some, none, u_hi = flags["any_sel"][:-1], flags["self_unsel"][:-1], stats["u_hi"]
+        others = np.logaddexp(stats["b_hi"][:-1], np.log(max(n - 1, 0)) + u_hi[:-1] if n > 1 else -np.inf)
+        # One sigmoid over both: per real query the stray mass beside what it selects, then per query (the BOS
+        # query last) the mass with nothing selected.
+        count = len(some)
+        masses = _sigmoid(arrays.concatenate([others - stats["s_lo"][:-1], np.log(n) + u_hi - stats["b_lo"]]))
+        stray = float(_largest(masses[:count][some])) if arrays.some(some) else 0.0
+        empty = float(_largest(masses[count:-1][none])) if arrays.some(none) else 0.0
+        at_bos = float(masses[-1]) if np.isfinite(u_hi[-1]) else 0.0
         extra = (n + 1) * self.arithmetic.tiny
         return min(1.0, stray + extra), min(1.0, empty + extra), min(1.0, at_bos + extra)
 
