@@ -42,7 +42,6 @@ NO_VALUE = _State("NO_VALUE")
 AT_BOS = _State("AT_BOS")
 ROW_CHUNK = 1 << 21  # entries of a (rows x columns) bound computed at once
 _FLOAT_FIELDS = ("center", "hot_lo", "hot_hi", "cold_lo", "cold_hi", "sum_lo", "sum_hi")
-_FLOAT_INDEX = {field: index for index, field in enumerate(_FLOAT_FIELDS)}
 
 
 def state_key(state: Hashable) -> Hashable:
@@ -114,17 +113,6 @@ class Table:
         except ValueError:  # fields of different lengths
             floats = None
         self._settle(np.asarray(self.hot, dtype=np.int64), floats)
-        for field in _FLOAT_FIELDS:  # read from here on as rows of the table's own ``_floats`` (``__getattr__``)
-            del self.__dict__[field]
-
-    def __getattr__(self, name: str) -> np.ndarray:
-        """A float field (only called when it is not yet in the instance): its row of ``_floats``, kept."""
-        index = _FLOAT_INDEX.get(name)
-        floats = self.__dict__.get("_floats")
-        if index is None or floats is None:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        row = self.__dict__[name] = floats[index]
-        return row
 
     @classmethod
     def of(cls, label: residual_lib.Label, states: tuple[Hashable, ...], hot: np.ndarray,
@@ -158,8 +146,9 @@ class Table:
                 floats[index] = arrays.where(lost[index], -np.inf if field.endswith("_lo") else np.inf, floats[index])
         hot.setflags(write=False)
         floats.setflags(write=False)
-        fields = self.__dict__  # what object.__setattr__ writes to, at once; each float field is a row of
-        fields["hot"], fields["_floats"] = hot, floats  # ``floats``, made when first read (``__getattr__``)
+        fields = self.__dict__  # what object.__setattr__ writes to, at once
+        fields["hot"], fields["_floats"] = hot, floats
+        fields.update(zip(_FLOAT_FIELDS, floats))  # each field a row of ``floats``
 
     @property
     def exact(self) -> bool:

@@ -164,22 +164,6 @@ def test_a_table_of_float_rows_is_the_table_of_its_fields(seed: int) -> None:
     assert at_once.states == one_by_one.states and at_once.label is one_by_one.label
 
 
-@pytest.mark.parametrize("built", ["of", "fields"])
-def test_a_tables_float_fields_are_rows_of_its_own_floats_and_other_names_are_missing(built: str) -> None:
-    rng = np.random.default_rng(7)
-    given = _random_table(rng, 3)
-    rows = np.array([getattr(given, name) for name in ("center", "hot_lo", "hot_hi", "cold_lo", "cold_hi", "sum_lo",
-                                                       "sum_hi")])
-    table = (tables.Table.of(given.label, given.states, given.hot.copy(), rows.copy()) if built == "of" else
-             tables.Table(given.label, given.states, given.hot.copy(), *rows.copy()))
-    for index, name in enumerate(("center", "hot_lo", "hot_hi", "cold_lo", "cold_hi", "sum_lo", "sum_hi")):
-        row = getattr(table, name)
-        assert row.base is table._floats and np.shares_memory(row, table._floats[index]), name
-        assert row.tobytes() == rows[index].tobytes() and getattr(table, name) is row, name
-    with pytest.raises(AttributeError, match="'Table' object has no attribute 'hot_middle'"):
-        table.hot_middle
-
-
 @pytest.mark.parametrize("states", [(0.5, 2, True, tables.AT_BOS), (0.5, tables.NO_VALUE, -1, tables.AT_BOS)])
 def test_a_numerical_tables_states_as_numbers_are_their_floats(states: tuple) -> None:
     label = _label(1, numerical=True)
