@@ -108,7 +108,7 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
         states = combinations.states(tables, int(worst_at[index]))
         context.fail(block, f"the output for value {shown} is off by more than decoding allows ({rule}; margin "
                      f"{margin_of[index]:.3g})", findings.values_shown(states), float(margin_of[index]))
-    checked = int(np.count_nonzero(codes >= 0)) * inner
+    checked = int(arrays.count_nonzero(codes >= 0)) * inner
     least = float(np.minimum.reduce(margin_of[seen], axis=None, initial=np.inf))
     return Decoding(least, tuple([distinct[index] for index in seen.tolist()]), margin_of[seen], checked, worst_error)
 

@@ -113,7 +113,7 @@ def _one_hot(own_rows: np.ndarray, at_bos: np.ndarray, hot: np.ndarray) -> bool:
     where ``hot`` is -1)."""
     expected = hot[:, None] == np.arange(len(at_bos))  # True (1) at the hot column, False (0) elsewhere
     # NaN differs from everything
-    return not (np.count_nonzero(own_rows != expected[:-1]) or np.count_nonzero(at_bos != expected[-1]))
+    return not (arrays.count_nonzero(own_rows != expected[:-1]) or arrays.count_nonzero(at_bos != expected[-1]))
 
 
 def with_offset(table: tables.Table, offset: Offset | None, unit: float = 0.0) -> tables.Table:
