@@ -338,16 +338,21 @@ def _summaries(label: residual_lib.Label, hot: np.ndarray, low: np.ndarray,
     mask = hot[:, None] != np.arange(label.size)  # the cold entries (every one where no direction is hot)
     cold_lo = np.minimum.reduce(low, axis=1, where=mask, initial=np.inf)
     cold_hi = np.maximum.reduce(high, axis=1, where=mask, initial=-np.inf)
-    sum_lo = np.where(mask, low, 0.0).sum(axis=1)
-    sum_hi = np.where(mask, high, 0.0).sum(axis=1)
+    sum_lo = np.add.reduce(np.where(mask, low, 0.0), axis=1)  # ``sum(axis=1)`` without its Python wrapper
+    sum_hi = np.add.reduce(np.where(mask, high, 0.0), axis=1)
     cold_lo = np.where(np.isfinite(cold_lo), cold_lo, 0.0)
     cold_hi = np.where(np.isfinite(cold_hi), cold_hi, 0.0)
     return hot, hot_lo, hot_hi, cold_lo, cold_hi, sum_lo, sum_hi
 
 
 def _hull(rows: tuple[np.ndarray, ...], codes: np.ndarray, count: int, bos: list[float]) -> list[np.ndarray]:
-    """Per state, the hull of the summaries (hot low, hot high, cold low, cold high, sum low, sum high) of its
-    combinations, and last the BOS position's summary ``bos``."""
+    """Per state (each met by some combination), the hull of the summaries (hot low, hot high, cold low, cold high,
+    sum low, sum high) of its combinations, and last the BOS position's summary ``bos``."""
+    if len(codes) == count:  # every state met once (as every state is met): its one combination's summary
+        found = np.empty((6, count + 1))
+        found[:, codes] = rows
+        found[:, count] = bos
+        return list(found)
     lows = arrays.filled((count + 1, 3), np.inf)  # per state, the low sides (hot, cold, sum); BOS's last
     highs = arrays.filled((count + 1, 3), -np.inf)
     np.minimum.at(lows, codes, np.array(rows[0::2]).T)
