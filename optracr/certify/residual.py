@@ -123,18 +123,18 @@ class Residual:
         if found is not None and found[0] is space:
             return found[1]
         basis, labels = space.basis, self.labels
-        rows_of: dict[str, list[int]] = {}
-        for row, direction in enumerate(basis):
-            rows_of.setdefault(direction.name, []).append(row)
+        names = [direction.name for direction in basis]
         where = {}
-        for name, rows in rows_of.items():
+        for name, rows in _rows_by_name(names).items():
             first, count, label = rows[0], len(rows), labels.get(name)
             if label is not None and rows[-1] - first == count - 1:  # consecutive rows: a run of the label's?
                 run = basis[first : first + count]
+                if count == label.size and run == label.directions:  # the whole label in order (the usual case)
+                    where[name] = slice(first, first + count)
+                    continue
                 start = label.place_of(run[0])
                 if start is not None and run == label.directions[start : start + count]:
-                    rows_at = slice(first, first + count)
-                    where[name] = rows_at if count == label.size else (rows_at, slice(start, start + count))
+                    where[name] = (slice(first, first + count), slice(start, start + count))
                     continue
             # looking the places up raises KeyError for a label or a direction the residual lacks
             where[name] = (np.array(rows, dtype=np.int64), labels[name].places([basis[row] for row in rows]))
@@ -172,6 +172,17 @@ def residual_of(layered, program_graph: frontend.ProgramGraph) -> Residual:
     labels = {name: _label(name, positions, tuple(directions), program_graph, scratch_names)
               for name, (positions, directions) in groups.items()}
     return Residual(labels, label_at, layered.residual_space)
+
+
+def _rows_by_name(names: list[str]) -> dict[str, Sequence[int]]:
+    """Per name, in order of first appearance, the indices where it stands in ``names`` (ascending)."""
+    order = dict.fromkeys(names)
+    if len(order) == 1:  # one name (as often): every index
+        return {names[0]: range(len(names))}
+    rows_of: dict[str, list[int]] = {}
+    for row, name in enumerate(names):
+        rows_of.setdefault(name, []).append(row)
+    return rows_of
 
 
 def split_rows(residual: Residual, space: craft.VectorSpaceWithBasis, matrix: np.ndarray) -> dict[str, np.ndarray]:
