@@ -146,7 +146,7 @@ class ModelWeights:
                 unit = parent[unit]
             return unit
 
-        writing = {name: rows.any(axis=0) for name, rows in writes.items()}
+        writing = {name: np.logical_or.reduce(rows, axis=0) for name, rows in writes.items()}  # NaN counts
         writers = {name: arrays.positions(row) for name, row in writing.items()}
         if len(writing) <= 1 or sum(writing.values()).max() <= 1:  # no unit writes two labels: a group per label
             return [self._group(layer, reads, writes, [name], units) for name, units in writers.items() if len(units)]
