@@ -137,8 +137,7 @@ class _Group:
                 deviations[name in numerical] = _added(deviations[name in numerical],
                                                        stacked[name][3:].take(index, axis=1), (2, count, units))
             center, total, rest = _spread_to(every, (3, count, units))
-            (cat_lo, cat_hi), (num_lo, num_hi) = (_spread_to(deviations[kind], (2, count, units))
-                                                  for kind in (False, True))
+            (cat_lo, cat_hi), (num_lo, num_hi) = (_ends(deviations[kind], (2, count, units)) for kind in (False, True))
             rounding = self.arithmetic.dot_error(len(self.reads), total, rest, terms)
             center_lo, center_hi = center + cat_lo, center + cat_hi
             low = center_lo + num_lo
@@ -301,6 +300,14 @@ def _spread_to(found, shape: tuple[int, ...]) -> np.ndarray:
     if isinstance(found, np.ndarray) and found.shape == shape:
         return found
     return np.broadcast_to(found, shape)
+
+
+def _ends(found, shape: tuple[int, ...]) -> tuple:
+    """``found`` (a sum so far of (low end, high end) pairs, or the 0.0 it started at) as its two ends: 0.0 each
+    while nothing was added (adding it adds what an array of zeros would), else arrays of ``shape[1:]``."""
+    if isinstance(found, float):
+        return found, found
+    return tuple(_spread_to(found, shape))
 
 
 def _with_bos(chunks, bos: dict[str, np.ndarray]):
