@@ -16,6 +16,7 @@ from optracr.certify import residual as residual_lib
 from optracr.errors import OptracrBug
 
 SPARSE_ENTRIES = 1 << 20  # a second layer larger than this is multiplied as a sparse matrix
+SMALL_ENTRIES = 1024  # up to this many entries a matrix's rows and columns in use are counted in Python
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -34,10 +35,8 @@ class HeadWeights:
     value_terms: int = dataclasses.field(init=False, repr=False)  # value directions the value side runs over
 
     def __post_init__(self) -> None:
-        used = np.logical_or.reduce  # a row (column) with a nonzero weight; NaN counts
         fields = self.__dict__  # what object.__setattr__ writes to, at once
-        fields["score_terms"] = sum(int(arrays.count_nonzero(used(b, axis=1))) + int(arrays.count_nonzero(
-            used(b, axis=0))) for *_, b in self.blocks)
+        fields["score_terms"] = sum(sum(_used(block)) for *_, block in self.blocks)
         fields["value_terms"] = _rows_used(self.values)
 
 
@@ -180,4 +179,14 @@ class ModelWeights:
 
 def _rows_used(matrices: dict[str, np.ndarray]) -> int:
     """How many rows of the matrices hold a nonzero weight (NaN counts)."""
-    return sum(int(arrays.count_nonzero(np.logical_or.reduce(matrix, axis=1))) for matrix in matrices.values())
+    return sum(_used(matrix, columns=False)[0] for matrix in matrices.values())
+
+
+def _used(matrix: np.ndarray, columns: bool = True) -> tuple[int, int]:
+    """How many rows, and (unless not ``columns``) columns, of a 2-D matrix hold a nonzero weight (NaN counts)."""
+    if matrix.size <= SMALL_ENTRIES:  # a few entries: counted off the nested lists (as ``bool``: NaN is true)
+        rows = matrix.tolist()
+        return sum(map(any, rows)), sum(map(any, zip(*rows))) if columns else 0
+    used = np.logical_or.reduce
+    return (int(arrays.count_nonzero(used(matrix, axis=1))),
+            int(arrays.count_nonzero(used(matrix, axis=0))) if columns else 0)

@@ -186,3 +186,18 @@ def test_label_places_are_each_directions_index_among_the_labels(order: tuple) -
     assert label.places(asked).tolist() == [label.directions.index(direction) for direction in asked]
     with pytest.raises(KeyError, match="x:True is not in the residual"):
         label.places([*asked, craft.BasisDirection("x", True)])  # True is not 1
+
+
+@pytest.mark.parametrize("in_python", [True, False])
+@pytest.mark.parametrize("seed", range(12))
+def test_rows_and_columns_in_use_count_every_nonzero_weight_and_nan(seed: int, in_python: bool, monkeypatch) -> None:
+    monkeypatch.setattr(weights, "SMALL_ENTRIES", 1 << 20 if in_python else -1)  # the nested lists' way, or numpy's
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(0, 7)), int(rng.integers(0, 7)))
+    matrix = rng.choice([0.0, -0.0, 0.0, 1.5, -2.0, np.nan, np.inf, 5e-324], size=shape)
+    nonzero = [[not (value == 0.0) for value in row] for row in matrix.tolist()]  # NaN is not 0
+    rows = sum(any(row) for row in nonzero)
+    columns = sum(any(row[column] for row in nonzero) for column in range(shape[1]))
+    assert weights._used(matrix) == (rows, columns)
+    assert weights._used(matrix, columns=False) == (rows, 0)
+    assert weights._rows_used({"x": matrix, "y": matrix}) == 2 * rows
