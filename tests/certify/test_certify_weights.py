@@ -201,3 +201,47 @@ def test_rows_and_columns_in_use_count_every_nonzero_weight_and_nan(seed: int, i
     assert weights._used(matrix) == (rows, columns)
     assert weights._used(matrix, columns=False) == (rows, 0)
     assert weights._rows_used({"x": matrix, "y": matrix}) == 2 * rows
+
+
+def _layout_by_direction(res: residual.Residual, space: craft.VectorSpaceWithBasis) -> dict:
+    """Per label of the space (first appearance), its rows and their places in the label, as lists."""
+    found: dict[str, tuple[list[int], list[int]]] = {}
+    for row, direction in enumerate(space.basis):
+        rows, places = found.setdefault(direction.name, ([], []))
+        rows.append(row)
+        places.append(res.labels[direction.name].directions.index(direction))
+    return found
+
+
+def _as_lists(where) -> tuple[list[int], list[int]]:
+    if isinstance(where, slice):  # every direction of the label in order
+        return list(range(where.start, where.stop)), list(range(where.stop - where.start))
+    return tuple(list(range(part.start, part.stop)) if isinstance(part, slice) else part.tolist() for part in where)
+
+
+@pytest.mark.parametrize("order", [("y", 2, 0), (0, 1), (1, 2, "one"), ("y", 0, 1, 2), (2, "one", 1), (0, 1, 2),
+                                   ("one", 0, 1, 2, "y"), (1,), (0, "y", 1)])
+def test_layout_gives_each_labels_rows_and_places_as_slices_exactly_where_they_are_runs(order: tuple) -> None:
+    res = _toy_residual()
+    basis = [craft.BasisDirection(item) if isinstance(item, str) else craft.BasisDirection("x", item)
+             for item in order]  # equal directions, other objects than the residual's
+    space = craft.VectorSpaceWithBasis(tuple(basis))
+    found = res.layout(space)
+    expected = _layout_by_direction(res, space)
+    assert list(found) == list(expected)
+    for name, where in found.items():
+        rows, places = expected[name]
+        assert tuple(_as_lists(where)) == (rows, places)
+        run = rows == list(range(rows[0], rows[0] + len(rows))) and places == list(range(places[0],
+                                                                                          places[0] + len(rows)))
+        whole = run and places == list(range(res.labels[name].size))
+        assert isinstance(where, slice) == whole
+        assert (not whole and all(isinstance(part, slice) for part in where)) == (run and not whole)
+
+
+def test_label_place_of_is_the_directions_index_or_none() -> None:
+    label = _toy_residual().labels["x"]
+    for value in range(3):
+        assert label.place_of(craft.BasisDirection("x", value)) == value
+        assert label.place_of(label.directions[value]) == value
+    assert label.place_of(craft.BasisDirection("x", True)) is None  # True is not 1
