@@ -170,11 +170,17 @@ class ModelWeights:
     def _group(layer: int, reads: dict[str, np.ndarray], writes: dict[str, np.ndarray], labels: list[str],
                units: np.ndarray) -> GroupWeights:
         """The group of hidden ``units`` (ascending) writing ``labels``."""
-        group_reads = {name: part for name, part in ((name, rows[:, units]) for name, rows in reads.items())
+        group_reads = {name: part for name, part in ((name, _columns(rows, units)) for name, rows in reads.items())
                        if arrays.some(part)}
-        group_writes = {name: writes[name][:, units].T for name in labels}
+        group_writes = {name: _columns(writes[name], units).T for name in labels}
         block = findings.Block("mlp", layer, units=tuple(units.tolist()), writes=tuple(labels))
         return GroupWeights(block, group_reads, group_writes)
+
+
+def _columns(matrix: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``matrix[:, columns]`` (``columns`` ascending) laid out as that indexing lays it out (in Fortran order),
+    without indexing when the columns are all of them."""
+    return np.asfortranarray(matrix) if len(columns) == matrix.shape[1] else matrix[:, columns]
 
 
 def _rows_used(matrices: dict[str, np.ndarray]) -> int:

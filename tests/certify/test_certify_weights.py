@@ -245,3 +245,14 @@ def test_label_place_of_is_the_directions_index_or_none() -> None:
         assert label.place_of(craft.BasisDirection("x", value)) == value
         assert label.place_of(label.directions[value]) == value
     assert label.place_of(craft.BasisDirection("x", True)) is None  # True is not 1
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (1, 4), (4, 1), (5, 7)])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_a_groups_unit_columns_are_laid_out_as_indexing_lays_them_out(shape: tuple, order: str) -> None:
+    matrix = np.asarray(np.random.default_rng(7).normal(size=shape), order=order)
+    for units in (np.arange(shape[1]), np.arange(shape[1])[::2], np.arange(shape[1])[1:]):
+        found, expected = weights._columns(matrix, units), matrix[:, units]
+        assert found.tobytes(order="A") == expected.tobytes(order="A")
+        assert (found.flags.c_contiguous, found.flags.f_contiguous) == (expected.flags.c_contiguous,
+                                                                        expected.flags.f_contiguous)
