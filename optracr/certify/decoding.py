@@ -24,6 +24,7 @@ from optracr.certify import tables as tables_lib
 
 THRESHOLD = 0.5
 CHUNK_ENTRIES = 1 << 20
+SMALL_CHUNK = 256  # up to this many combinations the smallest margins are kept one by one (cheaper than sorting)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +109,7 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
         states = combinations.states(tables, int(worst_at[index]))
         context.fail(block, f"the output for value {shown} is off by more than decoding allows ({rule}; margin "
                      f"{margin_of[index]:.3g})", findings.values_shown(states), float(margin_of[index]))
-    checked = int(np.count_nonzero(codes >= 0)) * inner
+    checked = int(arrays.count_nonzero(codes >= 0)) * inner
     least = float(np.minimum.reduce(margin_of[seen], axis=None, initial=np.inf))
     return Decoding(least, tuple([distinct[index] for index in seen.tolist()]), margin_of[seen], checked, worst_error)
 
@@ -123,6 +124,15 @@ def _keep_smallest(margin_of: np.ndarray, worst_at: np.ndarray, code: np.ndarray
     """Per value code, keeps the smallest margin met so far and where (the first combination with it); code -1
     (no answer there) is skipped."""
     if not len(code):
+        return
+    if len(code) <= SMALL_CHUNK:  # a few combinations: one by one, the rule as it reads
+        kept, changed = margin_of.tolist(), {}
+        for index, (value, number) in enumerate(zip(code.tolist(), margin.tolist())):
+            if value >= 0 and number < kept[value]:
+                kept[value] = number
+                changed[value] = index
+        for value, index in changed.items():
+            margin_of[value], worst_at[value] = kept[value], start + index
         return
     order = np.lexsort((margin, code))  # by code, then margin; stable, so the first of equals
     by_code = code[order]

@@ -55,19 +55,15 @@ def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> E
     started_labels = {residual.label_at[position] for position in arrays.positions(started).tolist()}
     for name, label in residual.labels.items():
         if label.role is residual_lib.Role.TOKENS:
-            columns = label.positions
             states = [tokens[row] for row in vocab_rows]
             hot = np.array(label.direction_indices([*states, layered.bos]), dtype=np.int64)
-            found[name] = _varying(label, states, hot, token_rows[:, columns], position_rows[:, columns],
-                                   at_bos[columns])
+            found[name] = _varying(label, states, hot, token_rows, position_rows, at_bos)
         elif label.role is residual_lib.Role.INDICES:
-            columns = label.positions
             states = list(range(len(position_rows)))
             hot = np.array([*label.direction_indices(states), -1], dtype=np.int64)
-            found[name] = _varying(label, states, hot, position_rows[:, columns], token_rows[:, columns],
-                                   at_bos[columns])
+            found[name] = _varying(label, states, hot, position_rows, token_rows, at_bos)
         elif label.role is residual_lib.Role.ONE:
-            columns = label.positions
+            columns = _columns(label)  # read only through minima and maxima: a view will do
             # the least (largest) of token + position per direction: the least (largest) sum, as rounding is monotone
             low = float(np.minimum.reduce(low_all[columns], axis=None))
             high = float(np.maximum.reduce(high_all[columns], axis=None))
@@ -81,11 +77,22 @@ def embedding_of(layered, residual: residual_lib.Residual, max_length: int) -> E
     return Embedding(found, offsets)
 
 
-def _varying(label, states, hot: np.ndarray, own_rows, other_rows, at_bos) -> tables.Table:
-    """A table whose state (then BOS) picks a row of ``own_rows`` (then ``at_bos``), hot in the direction ``hot``
-    names (-1: none); ``other_rows`` (the other embedding) range freely."""
-    if not arrays.count_nonzero(other_rows) and _one_hot(own_rows, at_bos, hot):  # a compiled model's
-        return tables.ideal_rows(label, (*states, tables.AT_BOS), hot)
+def _columns(label: residual_lib.Label) -> slice | np.ndarray:
+    """Where the label's directions sit in the residual: a slice when they are consecutive, else their positions."""
+    positions = label.positions
+    first = int(positions[0])
+    return slice(first, first + label.size) if int(positions[-1]) - first == label.size - 1 else positions
+
+
+def _varying(label, states, hot: np.ndarray, own_all, other_all, at_bos_all) -> tables.Table:
+    """A table whose state (then BOS) picks a row of ``own_all`` (then ``at_bos_all``) in the label's columns, hot
+    in the direction ``hot`` names (-1: none); ``other_all`` (the other embedding) ranges freely."""
+    view = _columns(label)  # compared entry by entry only: a view will do
+    if not arrays.count_nonzero(other_all[:, view]) and _one_hot(own_all[:, view], at_bos_all[view], hot):
+        return tables.ideal_rows(label, (*states, tables.AT_BOS), hot)  # a compiled model's
+    # the columns copied as indexing lays them out (sums over them round by their memory order)
+    columns = label.positions
+    own_rows, other_rows, at_bos = own_all[:, columns], other_all[:, columns], at_bos_all[columns]
     other_lo, other_hi = other_rows.min(axis=0), other_rows.max(axis=0)
     other_sums = other_rows.sum(axis=1)
     low = np.vstack([own_rows + other_lo, at_bos[None, :]])
@@ -113,7 +120,7 @@ def _one_hot(own_rows: np.ndarray, at_bos: np.ndarray, hot: np.ndarray) -> bool:
     where ``hot`` is -1)."""
     expected = hot[:, None] == np.arange(len(at_bos))  # True (1) at the hot column, False (0) elsewhere
     # NaN differs from everything
-    return not (np.count_nonzero(own_rows != expected[:-1]) or np.count_nonzero(at_bos != expected[-1]))
+    return not (arrays.count_nonzero(own_rows != expected[:-1]) or arrays.count_nonzero(at_bos != expected[-1]))
 
 
 def with_offset(table: tables.Table, offset: Offset | None, unit: float = 0.0) -> tables.Table:

@@ -80,10 +80,9 @@ class _Group:
         for codes, distinct in intended.values():
             if meaning_lib.holds_undefined(distinct):
                 possible &= ~np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)[codes]
-        low, high = self._outputs(tables, bounds, combinations, possible)  # the BOS position's last
-        outputs, bos_outputs = (low[:-1], high[:-1]), (low[-1:], high[-1:])
+        outputs = self._outputs(tables, bounds, combinations, possible)  # the BOS position's last
         for name in self.writes:
-            self._store(name, intended[name], possible, outputs, bos_outputs, tables, combinations)
+            self._store(name, intended[name], possible, outputs, tables, combinations)
 
     def _intended(self, frontier: list[str], tables: dict, rows: dict,
                   combinations: context_lib.Combinations) -> dict[str, tuple[np.ndarray, list[Hashable]]]:
@@ -99,7 +98,7 @@ class _Group:
         """Per combination, bounds (low, high) on every written direction (columns: the writes in order); only
         the ``possible`` combinations are bounded when they are at most half (the others are left at 0: no input
         reaches them, and nothing reads them)."""
-        only = arrays.positions(possible) if 2 * int(np.count_nonzero(possible)) <= len(possible) else None
+        only = arrays.positions(possible) if 2 * int(arrays.count_nonzero(possible)) <= len(possible) else None
         low, high = self._bounded(tables, bounds, combinations, only)
         if only is None:
             return low, high
@@ -138,8 +137,7 @@ class _Group:
                 deviations[name in numerical] = _added(deviations[name in numerical],
                                                        stacked[name][3:].take(index, axis=1), (2, count, units))
             center, total, rest = _spread_to(every, (3, count, units))
-            (cat_lo, cat_hi), (num_lo, num_hi) = (_spread_to(deviations[kind], (2, count, units))
-                                                  for kind in (False, True))
+            (cat_lo, cat_hi), (num_lo, num_hi) = (_ends(deviations[kind], (2, count, units)) for kind in (False, True))
             rounding = self.arithmetic.dot_error(len(self.reads), total, rest, terms)
             center_lo, center_hi = center + cat_lo, center + cat_hi
             low = center_lo + num_lo
@@ -214,16 +212,18 @@ class _Group:
 
     # --------------------------------------------------------------------------------- storing
     def _store(self, name: str, intended: tuple[np.ndarray, list[Hashable]], possible: np.ndarray,
-               outputs: tuple[np.ndarray, ...],
-               bos_outputs: tuple[np.ndarray, ...], tables: dict, combinations: context_lib.Combinations) -> None:
+               outputs: tuple[np.ndarray, np.ndarray], tables: dict, combinations: context_lib.Combinations) -> None:
+        """Stores the table of ``name`` from ``outputs`` (low, high: per combination, then BOS, every written
+        direction)."""
         label = self.context.residual.labels[name]
         start = 0
         for other in self.writes:
             if other == name:
                 break
             start += self.context.residual.labels[other].size
-        columns = slice(start, start + label.size)
-        low, high = outputs[0][:, columns], outputs[1][:, columns]
+        whole = start == 0 and label.size == outputs[0].shape[1]  # the group writes this label alone
+        low_all, high_all = outputs if whole else (side[:, start : start + label.size] for side in outputs)
+        low, high = low_all[:-1], high_all[:-1]
         value_codes, distinct = intended
         undefined = [value is meaning_lib.UNDEFINED for value in distinct]
         # the combinations with a value (where no function raises and the others leave possible): at every one,
@@ -242,19 +242,22 @@ class _Group:
             renumber[kept] = np.arange(len(kept))
             codes = renumber[defined_codes]
         hot_list = [0] * len(states) if label.numerical else label.direction_indices(states)
-        hot = np.array(hot_list, dtype=np.int64)
+        hot = np.array([*hot_list, 0 if label.numerical else -1], dtype=np.int64)  # per state, then BOS
         missing = [state for state, index in zip(states, hot_list) if index < 0 and state is not tables_lib.NO_VALUE]
         if missing:
             self.context.fail(self.block, f"the program gives {name!r} the value {missing[0]!r}, which has no "
                               "direction in the residual (value-set inference missed it)")
-        # every combination's summary and, last, the BOS position's (each row's on its own, so at once)
-        bos_hot = np.array([0 if label.numerical else -1])
-        summaries = _summaries(label, np.concatenate([hot[codes], bos_hot]),
-                               np.concatenate([low if everywhere else low[defined], bos_outputs[0][:, columns]]),
-                               np.concatenate([high if everywhere else high[defined], bos_outputs[1][:, columns]]))
+        # every combination's summary and, last, the BOS position's (each row's on its own, so at once); at every
+        # combination, the outputs as they are (C order, as a concatenation would lay them out)
+        if everywhere and low_all.flags.c_contiguous and high_all.flags.c_contiguous:
+            low_rows, high_rows = low_all, high_all
+        else:
+            low_rows = np.concatenate([low if everywhere else low[defined], low_all[-1:]])
+            high_rows = np.concatenate([high if everywhere else high[defined], high_all[-1:]])
+        summaries = _summaries(label, np.concatenate([hot[codes], hot[-1:]]), low_rows, high_rows)
         rows = tuple(part[:-1] for part in summaries)
         hulls = _hull(rows[1:], codes, len(states), [part[-1] for part in summaries[1:]])
-        table = tables_lib.build(label, (*states, tables_lib.AT_BOS), np.concatenate([hot, bos_hot]),
+        table = tables_lib.build(label, (*states, tables_lib.AT_BOS), hot,
                                  (hulls[0], hulls[1]), (hulls[2], hulls[3]), (hulls[4], hulls[5]))
         self.context.store(name, table)
         # what blame names if the proof fails: found then, from what this block saw
@@ -299,6 +302,14 @@ def _spread_to(found, shape: tuple[int, ...]) -> np.ndarray:
     return np.broadcast_to(found, shape)
 
 
+def _ends(found, shape: tuple[int, ...]) -> tuple:
+    """``found`` (a sum so far of (low end, high end) pairs, or the 0.0 it started at) as its two ends: 0.0 each
+    while nothing was added (adding it adds what an array of zeros would), else arrays of ``shape[1:]``."""
+    if isinstance(found, float):
+        return found, found
+    return tuple(_spread_to(found, shape))
+
+
 def _with_bos(chunks, bos: dict[str, np.ndarray]):
     """The chunks' rows, with the BOS position's combination after the last; each with whether it holds BOS."""
     last = None
@@ -334,16 +345,21 @@ def _summaries(label: residual_lib.Label, hot: np.ndarray, low: np.ndarray,
     mask = hot[:, None] != np.arange(label.size)  # the cold entries (every one where no direction is hot)
     cold_lo = np.minimum.reduce(low, axis=1, where=mask, initial=np.inf)
     cold_hi = np.maximum.reduce(high, axis=1, where=mask, initial=-np.inf)
-    sum_lo = np.where(mask, low, 0.0).sum(axis=1)
-    sum_hi = np.where(mask, high, 0.0).sum(axis=1)
+    sum_lo = np.add.reduce(np.where(mask, low, 0.0), axis=1)  # ``sum(axis=1)`` without its Python wrapper
+    sum_hi = np.add.reduce(np.where(mask, high, 0.0), axis=1)
     cold_lo = np.where(np.isfinite(cold_lo), cold_lo, 0.0)
     cold_hi = np.where(np.isfinite(cold_hi), cold_hi, 0.0)
     return hot, hot_lo, hot_hi, cold_lo, cold_hi, sum_lo, sum_hi
 
 
 def _hull(rows: tuple[np.ndarray, ...], codes: np.ndarray, count: int, bos: list[float]) -> list[np.ndarray]:
-    """Per state, the hull of the summaries (hot low, hot high, cold low, cold high, sum low, sum high) of its
-    combinations, and last the BOS position's summary ``bos``."""
+    """Per state (each met by some combination), the hull of the summaries (hot low, hot high, cold low, cold high,
+    sum low, sum high) of its combinations, and last the BOS position's summary ``bos``."""
+    if len(codes) == count:  # every state met once (as every state is met): its one combination's summary
+        found = np.empty((6, count + 1))
+        found[:, codes] = rows
+        found[:, count] = bos
+        return list(found)
     lows = arrays.filled((count + 1, 3), np.inf)  # per state, the low sides (hot, cold, sum); BOS's last
     highs = arrays.filled((count + 1, 3), -np.inf)
     np.minimum.at(lows, codes, np.array(rows[0::2]).T)

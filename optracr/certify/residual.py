@@ -69,16 +69,27 @@ class Label:
         """The index of the direction ``name:value`` (value keyed by type), or -1 when there is none."""
         return self._by_value.get(frontend.value_key(value), -1)
 
+    def place_of(self, direction: craft.BasisDirection) -> int | None:
+        """The index of ``direction`` among the label's, or None when the label lacks it."""
+        if direction is self.directions[0]:
+            return 0
+        return self._place_of.get(direction)
+
     def places(self, directions: Sequence[craft.BasisDirection]) -> np.ndarray:
         """The index of each of ``directions`` among the label's (KeyError for one it lacks)."""
-        place_of = self.__dict__.get("_place_of")
-        if place_of is None:
-            place_of = {direction: index for index, direction in enumerate(self.directions)}
-            object.__setattr__(self, "_place_of", place_of)
+        place_of = self._place_of
         try:
             return np.array([place_of[direction] for direction in directions], dtype=np.int64)
         except KeyError as error:
             raise KeyError(f"direction {error.args[0]} is not in the residual") from None
+
+    @property
+    def _place_of(self) -> dict[craft.BasisDirection, int]:
+        cached = self.__dict__.get("_place_of_cache")
+        if cached is None:
+            cached = {direction: index for index, direction in enumerate(self.directions)}
+            object.__setattr__(self, "_place_of_cache", cached)
+        return cached
 
     @property
     def _by_value(self) -> dict[Hashable, int]:
@@ -102,26 +113,31 @@ class Residual:
         if len(self.space.basis) != len(self.label_at):
             raise OptracrBug("the residual has one label per direction")
 
-    def layout(self, space: craft.VectorSpaceWithBasis) -> dict[str, slice | tuple[np.ndarray, np.ndarray]]:
+    def layout(self, space: craft.VectorSpaceWithBasis) -> dict[str, slice | tuple[slice | np.ndarray, ...]]:
         """Per label of ``space`` (a direction's label is its name), in order of first appearance, where its
         directions sit there: a slice of rows when they are consecutive and hold every direction of the label in
-        order, else (their rows, their places in the label) (remembered per space)."""
+        order, else (their rows, their places in the label), each a slice when the rows are consecutive and hold a
+        run of the label's directions in order, else index arrays (remembered per space)."""
         cache = self.__dict__.setdefault("_layouts", {})
         found = cache.get(id(space))
         if found is not None and found[0] is space:
             return found[1]
         basis, labels = space.basis, self.labels
-        rows_of: dict[str, list[int]] = {}
-        for row, direction in enumerate(basis):
-            rows_of.setdefault(direction.name, []).append(row)
+        names = [direction.name for direction in basis]
         where = {}
-        for name, rows in rows_of.items():
+        for name, rows in _rows_by_name(names).items():
             first, count, label = rows[0], len(rows), labels.get(name)
-            if (label is not None and count == label.size and rows[-1] - first == count - 1
-                    and basis[first : first + count] == label.directions):
-                where[name] = slice(first, first + count)
-            else:  # looking the places up raises KeyError for a label or a direction the residual lacks
-                where[name] = (np.array(rows, dtype=np.int64), labels[name].places([basis[row] for row in rows]))
+            if label is not None and rows[-1] - first == count - 1:  # consecutive rows: a run of the label's?
+                run = basis[first : first + count]
+                if count == label.size and run == label.directions:  # the whole label in order (the usual case)
+                    where[name] = slice(first, first + count)
+                    continue
+                start = label.place_of(run[0])
+                if start is not None and run == label.directions[start : start + count]:
+                    where[name] = (slice(first, first + count), slice(start, start + count))
+                    continue
+            # looking the places up raises KeyError for a label or a direction the residual lacks
+            where[name] = (np.array(rows, dtype=np.int64), labels[name].places([basis[row] for row in rows]))
         cache[id(space)] = (space, where)
         return where
 
@@ -156,6 +172,17 @@ def residual_of(layered, program_graph: frontend.ProgramGraph) -> Residual:
     labels = {name: _label(name, positions, tuple(directions), program_graph, scratch_names)
               for name, (positions, directions) in groups.items()}
     return Residual(labels, label_at, layered.residual_space)
+
+
+def _rows_by_name(names: list[str]) -> dict[str, Sequence[int]]:
+    """Per name, in order of first appearance, the indices where it stands in ``names`` (ascending)."""
+    order = dict.fromkeys(names)
+    if len(order) == 1:  # one name (as often): every index
+        return {names[0]: range(len(names))}
+    rows_of: dict[str, list[int]] = {}
+    for row, name in enumerate(names):
+        rows_of.setdefault(name, []).append(row)
+    return rows_of
 
 
 def split_rows(residual: Residual, space: craft.VectorSpaceWithBasis, matrix: np.ndarray) -> dict[str, np.ndarray]:

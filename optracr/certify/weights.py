@@ -16,6 +16,7 @@ from optracr.certify import residual as residual_lib
 from optracr.errors import OptracrBug
 
 SPARSE_ENTRIES = 1 << 20  # a second layer larger than this is multiplied as a sparse matrix
+SMALL_ENTRIES = 1024  # up to this many entries a matrix's rows and columns in use are counted in Python
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -34,10 +35,8 @@ class HeadWeights:
     value_terms: int = dataclasses.field(init=False, repr=False)  # value directions the value side runs over
 
     def __post_init__(self) -> None:
-        used = np.logical_or.reduce  # a row (column) with a nonzero weight; NaN counts
         fields = self.__dict__  # what object.__setattr__ writes to, at once
-        fields["score_terms"] = sum(int(arrays.count_nonzero(used(b, axis=1))) + int(arrays.count_nonzero(
-            used(b, axis=0))) for *_, b in self.blocks)
+        fields["score_terms"] = sum(sum(_used(block)) for *_, block in self.blocks)
         fields["value_terms"] = _rows_used(self.values)
 
 
@@ -146,7 +145,7 @@ class ModelWeights:
                 unit = parent[unit]
             return unit
 
-        writing = {name: rows.any(axis=0) for name, rows in writes.items()}
+        writing = {name: np.logical_or.reduce(rows, axis=0) for name, rows in writes.items()}  # NaN counts
         writers = {name: arrays.positions(row) for name, row in writing.items()}
         if len(writing) <= 1 or sum(writing.values()).max() <= 1:  # no unit writes two labels: a group per label
             return [self._group(layer, reads, writes, [name], units) for name, units in writers.items() if len(units)]
@@ -171,13 +170,29 @@ class ModelWeights:
     def _group(layer: int, reads: dict[str, np.ndarray], writes: dict[str, np.ndarray], labels: list[str],
                units: np.ndarray) -> GroupWeights:
         """The group of hidden ``units`` (ascending) writing ``labels``."""
-        group_reads = {name: part for name, part in ((name, rows[:, units]) for name, rows in reads.items())
+        group_reads = {name: part for name, part in ((name, _columns(rows, units)) for name, rows in reads.items())
                        if arrays.some(part)}
-        group_writes = {name: writes[name][:, units].T for name in labels}
+        group_writes = {name: _columns(writes[name], units).T for name in labels}
         block = findings.Block("mlp", layer, units=tuple(units.tolist()), writes=tuple(labels))
         return GroupWeights(block, group_reads, group_writes)
 
 
+def _columns(matrix: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``matrix[:, columns]`` (``columns`` ascending) laid out as that indexing lays it out (in Fortran order),
+    without indexing when the columns are all of them."""
+    return np.asfortranarray(matrix) if len(columns) == matrix.shape[1] else matrix[:, columns]
+
+
 def _rows_used(matrices: dict[str, np.ndarray]) -> int:
     """How many rows of the matrices hold a nonzero weight (NaN counts)."""
-    return sum(int(arrays.count_nonzero(np.logical_or.reduce(matrix, axis=1))) for matrix in matrices.values())
+    return sum(_used(matrix, columns=False)[0] for matrix in matrices.values())
+
+
+def _used(matrix: np.ndarray, columns: bool = True) -> tuple[int, int]:
+    """How many rows, and (unless not ``columns``) columns, of a 2-D matrix hold a nonzero weight (NaN counts)."""
+    if matrix.size <= SMALL_ENTRIES:  # a few entries: counted off the nested lists (as ``bool``: NaN is true)
+        rows = matrix.tolist()
+        return sum(map(any, rows)), sum(map(any, zip(*rows))) if columns else 0
+    used = np.logical_or.reduce
+    return (int(arrays.count_nonzero(used(matrix, axis=1))),
+            int(arrays.count_nonzero(used(matrix, axis=0))) if columns else 0)

@@ -60,8 +60,10 @@ def _keep_smallest_by_values(margin_of: np.ndarray, worst_at: np.ndarray, code: 
             margin_of[value], worst_at[value] = margin[index], start + index
 
 
+@pytest.mark.parametrize("one_by_one", [True, False])
 @pytest.mark.parametrize("seed", range(30))
-def test_keep_smallest_keeps_each_values_first_smallest_margin(seed: int) -> None:
+def test_keep_smallest_keeps_each_values_first_smallest_margin(seed: int, one_by_one: bool, monkeypatch) -> None:
+    monkeypatch.setattr(decoding, "SMALL_CHUNK", 1 << 20 if one_by_one else 0)  # the small chunks' way, or sorting
     rng = np.random.default_rng(seed)
     values = int(rng.integers(1, 6))
     found = (np.full(values, np.inf), np.full(values, -1, dtype=np.int64))

@@ -98,3 +98,13 @@ def test_direction_indices_key_values_by_type() -> None:
     asked = [1, True, -0.0, 0.0, 1.0, "a", (1, 2), 2, "b", False]
     assert label.direction_indices(asked) == [label.direction_index(value) for value in asked]
     assert label.direction_indices(asked) == [1, 0, 4, 3, 2, 5, 6, -1, -1, -1]
+
+
+@pytest.mark.parametrize("positions", [[3], [2, 3, 4], [0, 1], [1, 3], [0, 2, 3]])
+def test_label_columns_are_a_slice_exactly_where_the_positions_are_consecutive(positions: list[int]) -> None:
+    directions = tuple(craft.BasisDirection("x", value) for value in range(len(positions)))
+    label = residual.Label("x", residual.Role.SOP, directions, positions, False, "x")
+    columns = embedding._columns(label)
+    matrix = np.arange(30.0).reshape(5, 6)
+    assert matrix[:, columns].tolist() == matrix[:, positions].tolist()
+    assert isinstance(columns, slice) == (positions == list(range(positions[0], positions[0] + len(positions))))

@@ -53,3 +53,34 @@ def test_summaries_match_the_direction_by_direction_rule(seed: int) -> None:
                     min(low[row, cold]), max(high[row, cold]), np.where(is_cold, low[row], 0.0).sum(),
                     np.where(is_cold, high[row], 0.0).sum())
         assert [float(part[row]) for part in found] == [float(value) for value in expected]
+
+
+def _hull_by_state(rows: tuple[np.ndarray, ...], codes: np.ndarray, count: int, bos: list[float]) -> list[list]:
+    """Per field, per state the least (low sides) or largest (high sides) of its combinations' values, then BOS's."""
+    found = []
+    for field, values in enumerate(rows):
+        pick = min if field % 2 == 0 else max
+        found.append([pick(float(values[i]) for i in range(len(codes)) if codes[i] == state) for state in range(count)]
+                     + [bos[field]])
+    return found
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_hull_of_states_met_once_each_is_their_own_summaries(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    count = int(rng.integers(1, 9))
+    codes = rng.permutation(count)  # every state met by exactly one combination
+    rows = tuple(rng.choice([-1.5, -0.0, 0.0, 2.0, np.inf, -np.inf], count) for _ in range(6))
+    bos = rng.normal(size=6).tolist()
+    found = mlp._hull(rows, codes, count, bos)
+    expected = _hull_by_state(rows, codes, count, bos)
+    assert [part.tobytes() for part in found] == [np.array(values).tobytes() for values in expected]
+
+
+def test_deviation_ends_stay_the_starting_zero_until_a_label_adds_one() -> None:
+    assert mlp._ends(0.0, (2, 3, 4)) == (0.0, 0.0)
+    added = np.arange(24.0).reshape(2, 3, 4)
+    low, high = mlp._ends(added, (2, 3, 4))
+    assert low.tolist() == added[0].tolist() and high.tolist() == added[1].tolist()
+    low, high = mlp._ends(added[:, :1], (2, 3, 4))  # one row of every combination: spread to all
+    assert low.tolist() == [added[0, 0].tolist()] * 3 and high.tolist() == [added[1, 0].tolist()] * 3

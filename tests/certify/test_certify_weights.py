@@ -186,3 +186,73 @@ def test_label_places_are_each_directions_index_among_the_labels(order: tuple) -
     assert label.places(asked).tolist() == [label.directions.index(direction) for direction in asked]
     with pytest.raises(KeyError, match="x:True is not in the residual"):
         label.places([*asked, craft.BasisDirection("x", True)])  # True is not 1
+
+
+@pytest.mark.parametrize("in_python", [True, False])
+@pytest.mark.parametrize("seed", range(12))
+def test_rows_and_columns_in_use_count_every_nonzero_weight_and_nan(seed: int, in_python: bool, monkeypatch) -> None:
+    monkeypatch.setattr(weights, "SMALL_ENTRIES", 1 << 20 if in_python else -1)  # the nested lists' way, or numpy's
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(0, 7)), int(rng.integers(0, 7)))
+    matrix = rng.choice([0.0, -0.0, 0.0, 1.5, -2.0, np.nan, np.inf, 5e-324], size=shape)
+    nonzero = [[not (value == 0.0) for value in row] for row in matrix.tolist()]  # NaN is not 0
+    rows = sum(any(row) for row in nonzero)
+    columns = sum(any(row[column] for row in nonzero) for column in range(shape[1]))
+    assert weights._used(matrix) == (rows, columns)
+    assert weights._used(matrix, columns=False) == (rows, 0)
+    assert weights._rows_used({"x": matrix, "y": matrix}) == 2 * rows
+
+
+def _layout_by_direction(res: residual.Residual, space: craft.VectorSpaceWithBasis) -> dict:
+    """Per label of the space (first appearance), its rows and their places in the label, as lists."""
+    found: dict[str, tuple[list[int], list[int]]] = {}
+    for row, direction in enumerate(space.basis):
+        rows, places = found.setdefault(direction.name, ([], []))
+        rows.append(row)
+        places.append(res.labels[direction.name].directions.index(direction))
+    return found
+
+
+def _as_lists(where) -> tuple[list[int], list[int]]:
+    if isinstance(where, slice):  # every direction of the label in order
+        return list(range(where.start, where.stop)), list(range(where.stop - where.start))
+    return tuple(list(range(part.start, part.stop)) if isinstance(part, slice) else part.tolist() for part in where)
+
+
+@pytest.mark.parametrize("order", [("y", 2, 0), (0, 1), (1, 2, "one"), ("y", 0, 1, 2), (2, "one", 1), (0, 1, 2),
+                                   ("one", 0, 1, 2, "y"), (1,), (0, "y", 1)])
+def test_layout_gives_each_labels_rows_and_places_as_slices_exactly_where_they_are_runs(order: tuple) -> None:
+    res = _toy_residual()
+    basis = [craft.BasisDirection(item) if isinstance(item, str) else craft.BasisDirection("x", item)
+             for item in order]  # equal directions, other objects than the residual's
+    space = craft.VectorSpaceWithBasis(tuple(basis))
+    found = res.layout(space)
+    expected = _layout_by_direction(res, space)
+    assert list(found) == list(expected)
+    for name, where in found.items():
+        rows, places = expected[name]
+        assert tuple(_as_lists(where)) == (rows, places)
+        run = rows == list(range(rows[0], rows[0] + len(rows))) and places == list(range(places[0],
+                                                                                          places[0] + len(rows)))
+        whole = run and places == list(range(res.labels[name].size))
+        assert isinstance(where, slice) == whole
+        assert (not whole and all(isinstance(part, slice) for part in where)) == (run and not whole)
+
+
+def test_label_place_of_is_the_directions_index_or_none() -> None:
+    label = _toy_residual().labels["x"]
+    for value in range(3):
+        assert label.place_of(craft.BasisDirection("x", value)) == value
+        assert label.place_of(label.directions[value]) == value
+    assert label.place_of(craft.BasisDirection("x", True)) is None  # True is not 1
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (1, 4), (4, 1), (5, 7)])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_a_groups_unit_columns_are_laid_out_as_indexing_lays_them_out(shape: tuple, order: str) -> None:
+    matrix = np.asarray(np.random.default_rng(7).normal(size=shape), order=order)
+    for units in (np.arange(shape[1]), np.arange(shape[1])[::2], np.arange(shape[1])[1:]):
+        found, expected = weights._columns(matrix, units), matrix[:, units]
+        assert found.tobytes(order="A") == expected.tobytes(order="A")
+        assert (found.flags.c_contiguous, found.flags.f_contiguous) == (expected.flags.c_contiguous,
+                                                                        expected.flags.f_contiguous)
