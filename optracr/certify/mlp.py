@@ -347,8 +347,11 @@ def _summaries(label: residual_lib.Label, hot: np.ndarray, low: np.ndarray,
     cold_hi = np.maximum.reduce(high, axis=1, where=mask, initial=-np.inf)
     sum_lo = np.add.reduce(np.where(mask, low, 0.0), axis=1)  # ``sum(axis=1)`` without its Python wrapper
     sum_hi = np.add.reduce(np.where(mask, high, 0.0), axis=1)
-    cold_lo = np.where(np.isfinite(cold_lo), cold_lo, 0.0)
-    cold_hi = np.where(np.isfinite(cold_hi), cold_hi, 0.0)
+    # A row with no cold direction (a one-direction label, hot) has the empty cold box 0; an unbounded cold entry
+    # elsewhere keeps its infinite end (nothing is known there).
+    no_cold = ~np.logical_or.reduce(mask, axis=1)
+    cold_lo = np.where(no_cold, 0.0, cold_lo)
+    cold_hi = np.where(no_cold, 0.0, cold_hi)
     return hot, hot_lo, hot_hi, cold_lo, cold_hi, sum_lo, sum_hi
 
 

@@ -55,6 +55,18 @@ def test_summaries_match_the_direction_by_direction_rule(seed: int) -> None:
         assert [float(part[row]) for part in found] == [float(value) for value in expected]
 
 
+@pytest.mark.parametrize("end", [-np.inf, np.inf])
+def test_an_unbounded_cold_entry_leaves_the_cold_box_unbounded_and_an_absent_one_is_zero(end: float) -> None:
+    low = np.array([[0.9, 0.0, -1e-3], [1.0, 0.0, 0.0]])
+    high = low + 1e-3
+    (low if end < 0 else high)[0, 2] = end  # row 0: one cold entry unbounded on one side
+    hot, hot_lo, hot_hi, cold_lo, cold_hi, sum_lo, sum_hi = mlp._summaries(_label(3), np.array([0, 0]), low, high)
+    assert (cold_lo[0], sum_lo[0]) == (-np.inf, -np.inf) if end < 0 else (cold_hi[0], sum_hi[0]) == (np.inf, np.inf)
+    assert (cold_lo[1], cold_hi[1]) == (0.0, 1e-3)
+    one = mlp._summaries(_label(1), np.array([0, -1]), np.array([[0.5], [0.25]]), np.array([[1.5], [0.75]]))
+    assert [part.tolist() for part in one[3:]] == [[0.0, 0.25], [0.0, 0.75], [0.0, 0.25], [0.0, 0.75]]
+
+
 def _hull_by_state(rows: tuple[np.ndarray, ...], codes: np.ndarray, count: int, bos: list[float]) -> list[list]:
     """Per field, per state the least (low sides) or largest (high sides) of its combinations' values, then BOS's."""
     found = []
