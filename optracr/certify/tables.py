@@ -515,6 +515,9 @@ def rows_to_combine(table: Table, bound: Bound | None, needed: bool) -> np.ndarr
     return rows[:1] if same else rows
 
 
+_outer = np.multiply.outer  # np.outer's products (each entry x_i y_j), as one ufunc call
+
+
 def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np.ndarray,
                    right_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``x W y`` for ``x`` in each ``left_rows`` row and ``y`` in each ``right_rows`` row (each ascending, every row
@@ -533,7 +536,7 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
     left_center, right_center = left.hot_centers[left_rows], right.hot_centers[right_rows]
     left_place, right_place = left.hot_places[left_rows], right.hot_places[right_rows]
     hot_weights = weights[left_place[:, None], right_place[None, :]]
-    center = (left_center[:, None] * right_center[None, :]) * hot_weights  # np.outer's product, then the weights
+    center = _outer(left_center, right_center) * hot_weights  # np.outer's product, then the weights
     if left.exact and right.exact:  # nothing off the hot entries
         return center, np.zeros(center.shape)
     left_hot, right_hot = left.hot[left_rows], right.hot[right_rows]
@@ -544,9 +547,7 @@ def bilinear_bound(left: Table, right: Table, weights: np.ndarray, left_rows: np
     left_dev, right_dev = left.deviation_sizes[left_rows], right.deviation_sizes[right_rows]
     right_reach = np.abs(right_center) * arrays.where(right_hot >= 0, column_max[right_place], 0.0)
     left_reach = np.abs(left_center) * arrays.where(left_hot >= 0, row_max[left_place], 0.0)
-    # np.outer's products, by broadcasting
-    reach = (left_dev[:, None] * right_reach[None, :] + left_reach[:, None] * right_dev[None, :]
-             + 2.0 * largest * (left_dev[:, None] * right_dev[None, :]))
+    reach = _outer(left_dev, right_reach) + _outer(left_reach, right_dev) + 2.0 * largest * _outer(left_dev, right_dev)
     return center, np.fmin(reach, np.inf)  # NaN (a 0 x inf) is inf
 
 
