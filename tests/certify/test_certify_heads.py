@@ -1,16 +1,18 @@
 """A head's shortcuts agree with its general rules: the predicate matrix (in Python for few values, by numpy for many,
 both the evaluator's rule), BOS's weights per width and at the BOS query (one pass over the cells a query group
-allows, the rule's numbers to the bit) and the (width, length) masks of the query groups."""
+allows, the rule's numbers to the bit), the (width, length) masks of the query groups, and a side's picks of
+its labels' rows."""
 
 from __future__ import annotations
 
+import itertools
 import types
 
 import numpy as np
 import pytest
 
-from optracr import frontend
-from optracr.certify import arithmetic, heads, meaning
+from optracr import craft, frontend
+from optracr.certify import arithmetic, heads, meaning, residual, tables
 
 rasp = frontend.rasp
 COMPARISONS = [rasp.Comparison.EQ, rasp.Comparison.LT, rasp.Comparison.LEQ, rasp.Comparison.GT,
@@ -143,3 +145,22 @@ def test_width_masks_allow_the_width_and_length_pairs_of_each_query_group(n: int
              lambda w, length: w == 0)
     for mask, rule in zip(heads._width_masks(n), rules, strict=True):
         assert mask.tolist() == [[rule(w, length) for length in range(n + 1)] for w in range(n + 1)]
+
+
+def _side_table(name: str, rows: int) -> tables.Table:
+    directions = tuple(craft.BasisDirection(name, value) for value in range(max(rows, 1)))
+    label = residual.Label(name, residual.Role.SOP, directions, list(range(len(directions))), False, name)
+    return tables.ideal(label, (*range(rows), tables.AT_BOS))
+
+
+@pytest.mark.parametrize("sizes", [(3, 1), (1, 4), (1, 1), (0, 1), (2, 1, 1), (1, 3, 1), (2, 3), (1, 2, 3)])
+def test_a_head_sides_picks_are_every_combination_of_its_labels_rows_then_each_bos_row(sizes: tuple) -> None:
+    names = [f"x{index}" for index in range(len(sizes))]
+    side_tables = {name: _side_table(name, size) for name, size in zip(names, sizes)}
+    rows = {name: side_tables[name].value_row_numbers for name in names}
+    side = heads._Side(names, rows, side_tables, names[:1])
+    combinations = list(itertools.product(*(range(size) for size in sizes)))  # the last label fastest
+    assert side.count == len(combinations)
+    for position, name in enumerate(names):
+        expected = [combination[position] for combination in combinations] + [sizes[position]]  # then BOS's row
+        assert side.picks[name].tolist() == expected and side.picks[name].dtype == np.int64, name
