@@ -9,6 +9,7 @@ from collections.abc import Callable, Hashable
 
 import numpy as np
 
+from optracr.certify import arrays
 from optracr.certify import analysis as analysis_lib
 from optracr.certify import findings
 from optracr.certify import residual as residual_lib
@@ -30,9 +31,9 @@ def exact(table: tables_lib.Table) -> tables_lib.Table:
     if label.role is residual_lib.Role.ONE:
         value = np.ones(rows)
     else:
-        value = np.where(table.hot >= 0, table.intended_hot(), 0.0)
+        value = arrays.where(table.hot >= 0, table.intended_hot(), 0.0)
     zeros = np.zeros(rows)
-    return table.replaced(center=np.where(table.hot >= 0, value, 0.0), hot_lo=value, hot_hi=value, cold_lo=zeros,
+    return table.replaced(center=arrays.where(table.hot >= 0, value, 0.0), hot_lo=value, hot_hi=value, cold_lo=zeros,
                           cold_hi=zeros, sum_lo=zeros, sum_hi=zeros)
 
 

@@ -70,7 +70,7 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
     absent = [value is None or value is meaning_lib.UNDEFINED for value in distinct]
     if any(absent):
         undefined = np.array([value is meaning_lib.UNDEFINED for value in distinct], dtype=bool)
-        codes = np.where(undefined[codes], -1, codes)
+        codes = arrays.where(undefined[codes], -1, codes)
     if numerical:
         targets = _numbers(distinct) if not any(absent) else np.array([_number(value) for value in distinct],
                                                                        dtype=np.float64)
@@ -100,7 +100,7 @@ def check_output(context: context_lib.Context, tolerance: float) -> Decoding:
         else:
             margin, error = _categorical(columns[np.maximum(code, 0)], low, high)
         worst_error = max(worst_error, float(np.maximum.reduce(error[code >= 0], axis=None, initial=0.0)))
-        _keep_smallest(margin_of, worst_at, code, np.where(np.isnan(margin), -np.inf, margin), start)
+        _keep_smallest(margin_of, worst_at, code, arrays.where(np.isnan(margin), -np.inf, margin), start)
     seen = arrays.positions(worst_at >= 0)
     for index in seen[~(margin_of[seen] >= arithmetic_lib.SAFETY)].tolist():
         shown = tables_lib.shown(tables_lib.NO_VALUE if distinct[index] is None else distinct[index])
@@ -175,21 +175,21 @@ def _categorical(columns: np.ndarray, low: np.ndarray, high: np.ndarray) -> tupl
     has = columns >= 0
     every = arrays.every(has)  # every combination has a class (the usual case): no column to stand in for none
     safe = columns if every else np.maximum(columns, 0)
-    others = np.where(columns[:, None] != np.arange(high.shape[1]), high, -np.inf)  # the right column left out
+    others = arrays.where(columns[:, None] != np.arange(high.shape[1]), high, -np.inf)  # the right column left out
     other_high = np.maximum.reduce(others, axis=1, initial=-np.inf)
     own_low, own_high = low[rows, safe], high[rows, safe]
     margin = np.minimum(own_low - THRESHOLD, THRESHOLD - other_high)
     if not every:
-        margin = np.where(has, margin, THRESHOLD - other_high)
+        margin = arrays.where(has, margin, THRESHOLD - other_high)
         margin[columns == -2] = -np.inf
     # every other column (one whose high is finite) is off 0 by at most the larger of |low| and |high| there
     off = np.maximum.reduce(np.maximum(np.abs(low), np.abs(high)), axis=1, initial=0.0, where=np.isfinite(others))
     own_off = np.maximum(np.abs(1.0 - own_low), np.abs(own_high - 1.0))
-    return margin, np.maximum(own_off if every else np.where(has, own_off, 0.0), off)
+    return margin, np.maximum(own_off if every else arrays.where(has, own_off, 0.0), off)
 
 
 def _numerical(targets: np.ndarray, low: np.ndarray, high: np.ndarray, tolerance: float):
     """Per combination (margin, error) of a numerical output under ``verify``'s tolerance."""
     error = np.maximum(np.abs(low - targets), np.abs(high - targets))
     margin = tolerance * np.maximum(1.0, np.abs(targets)) - error
-    return np.where(np.isnan(targets), -np.inf, margin), np.where(np.isnan(targets), np.inf, error)
+    return arrays.where(np.isnan(targets), -np.inf, margin), arrays.where(np.isnan(targets), np.inf, error)

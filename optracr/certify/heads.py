@@ -64,9 +64,7 @@ class _Side:
         self.count = math.prod(shape)
         # Per label, its row (in ``self.rows``) in every combination, then in the BOS combination (its BOS row).
         self.in_order = len(names) == 1  # one label: the combinations are its rows in order, then BOS's
-        if self.in_order:
-            self.picks = {names[0]: np.arange(shape[0] + 1, dtype=np.int64)}
-        elif sum(size != 1 for size in shape) <= 1:  # one label varies at most: its rows in order, the others' one
+        if sum(size != 1 for size in shape) <= 1:  # one label varies at most: its rows in order, the others' one
             ordered, once = np.arange(self.count + 1, dtype=np.int64), np.zeros(self.count + 1, dtype=np.int64)
             once[-1] = 1  # the BOS combination: the BOS row
             self.picks = {name: once if size == 1 else ordered for name, size in zip(names, shape)}
@@ -484,8 +482,8 @@ class _Head:
                   (self_unsel & ~self_sel & any_sel, masks[2]), (self_unsel, masks[3])]
         low_weight, high_weight, weight_lo, weight_hi = self._bos_weights(stats, groups)
         reachable = np.isfinite(low_weight)
-        low, high = _blend(arrays.where(reachable, low_weight, 0.0), arrays.where(reachable, high_weight, 0.0), bos_lo, bos_hi,
-                           other_lo, other_hi)
+        low, high = _blend(arrays.where(reachable, low_weight, 0.0), arrays.where(reachable, high_weight, 0.0),
+                           bos_lo, bos_hi, other_lo, other_hi)
         widths = arrays.positions(reachable)
         at_bos_low, at_bos_high = _blend(weight_lo, weight_hi, bos_lo, bos_hi, other_lo, other_hi)
         # per reachable width, then at BOS: the box, widened by the output's rounding

@@ -145,8 +145,8 @@ class _Group:
             high = center_hi + num_hi
             high += rounding
             active = low >= 0.0
-            h_lo = np.where(active, center_lo - rounding, 0.0)
-            h_hi = np.where(active, center_hi + rounding, np.maximum(high, 0.0))
+            h_lo = arrays.where(active, center_lo - rounding, 0.0)
+            h_hi = arrays.where(active, center_hi + rounding, np.maximum(high, 0.0))
             out_lo = _times(h_lo, mats[0]) - _times(h_hi, mats[1])
             out_hi = _times(h_hi, mats[0]) - _times(h_lo, mats[1])
             # what the active units read from a numerical input, combined first
@@ -166,7 +166,7 @@ class _Group:
             return np.zeros((0, outputs)), np.zeros((0, outputs))
         if len(lows) == 1:  # one chunk: its arrays as they are
             return lows[0], highs[0]
-        return np.concatenate(lows), np.concatenate(highs)
+        return arrays.concatenate(lows), arrays.concatenate(highs)
 
     def _combined_ends(self, table: tables_lib.Table, row: np.ndarray, weights: np.ndarray, active: np.ndarray,
                        direction: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -179,8 +179,8 @@ class _Group:
             low, top = hot_deviation
         else:
             is_hot = table.hot[row] == direction
-            low = np.where(is_hot, hot_deviation[0], table.cold_lo[row])
-            top = np.where(is_hot, hot_deviation[1], table.cold_hi[row])
+            low = arrays.where(is_hot, hot_deviation[0], table.cold_lo[row])
+            top = arrays.where(is_hot, hot_deviation[1], table.cold_hi[row])
         ends = (coefficient * low[:, None], coefficient * top[:, None])
         return np.minimum(*ends), np.maximum(*ends)
 
@@ -196,8 +196,8 @@ class _Group:
         if not categorical or sum(self.reads[name].shape[0] for name in categorical) > MAX_COMBINED_DIRECTIONS:
             return bounds
         mats = self.group.second_layer_parts
-        h_lo = np.where(active, center - rounding, 0.0)
-        h_hi = np.where(active, center + rounding, np.maximum(high, 0.0))
+        h_lo = arrays.where(active, center - rounding, 0.0)
+        h_hi = arrays.where(active, center + rounding, np.maximum(high, 0.0))
         out_lo = _times(h_lo, mats[0]) - _times(h_hi, mats[1])
         out_hi = _times(h_hi, mats[0]) - _times(h_lo, mats[1])
         categorical_ends = (self._combined_ends(tables[name], chosen[name], weights, active, direction)
@@ -252,9 +252,9 @@ class _Group:
         if everywhere and low_all.flags.c_contiguous and high_all.flags.c_contiguous:
             low_rows, high_rows = low_all, high_all
         else:
-            low_rows = np.concatenate([low if everywhere else low[defined], low_all[-1:]])
-            high_rows = np.concatenate([high if everywhere else high[defined], high_all[-1:]])
-        summaries = _summaries(label, np.concatenate([hot[codes], hot[-1:]]), low_rows, high_rows)
+            low_rows = arrays.concatenate([low if everywhere else low[defined], low_all[-1:]])
+            high_rows = arrays.concatenate([high if everywhere else high[defined], high_all[-1:]])
+        summaries = _summaries(label, arrays.concatenate([hot[codes], hot[-1:]]), low_rows, high_rows)
         rows = tuple(part[:-1] for part in summaries)
         hulls = _hull(rows[1:], codes, len(states), [part[-1] for part in summaries[1:]])
         table = tables_lib.build(label, (*states, tables_lib.AT_BOS), hot,
@@ -274,7 +274,7 @@ def _worst(label, states, codes, rows, defined, tables, combinations) -> dict | 
                            for state in states])[codes]
         errors = np.maximum(np.abs(hot_lo - wanted), np.abs(hot_hi - wanted))
     else:
-        hot_error = np.where(rows[0] >= 0, np.maximum(np.abs(hot_lo - 1.0), np.abs(hot_hi - 1.0)), 0.0)
+        hot_error = arrays.where(rows[0] >= 0, np.maximum(np.abs(hot_lo - 1.0), np.abs(hot_hi - 1.0)), 0.0)
         errors = np.maximum(hot_error, np.maximum(np.abs(cold_lo), np.abs(cold_hi)))
     worst = None
     if len(errors):
@@ -320,7 +320,7 @@ def _with_bos(chunks, bos: dict[str, np.ndarray]):
     if last is None:
         yield bos, True
     else:
-        yield {name: np.concatenate([rows, bos[name]]) for name, rows in last.items()}, True
+        yield {name: arrays.concatenate([rows, bos[name]]) for name, rows in last.items()}, True
 
 
 def _times(dense: np.ndarray, matrix) -> np.ndarray:
@@ -337,21 +337,21 @@ def _summaries(label: residual_lib.Label, hot: np.ndarray, low: np.ndarray,
     rows = np.arange(count)
     has_hot = hot >= 0
     safe = np.maximum(hot, 0)
-    hot_lo = np.where(has_hot, low[rows, safe], 0.0) if label.size else np.zeros(count)
-    hot_hi = np.where(has_hot, high[rows, safe], 0.0) if label.size else np.zeros(count)
+    hot_lo = arrays.where(has_hot, low[rows, safe], 0.0) if label.size else np.zeros(count)
+    hot_hi = arrays.where(has_hot, high[rows, safe], 0.0) if label.size else np.zeros(count)
     if label.size <= 1 and label.numerical:
         zeros = np.zeros(count)
         return hot, hot_lo, hot_hi, zeros, zeros, zeros, zeros
     mask = hot[:, None] != np.arange(label.size)  # the cold entries (every one where no direction is hot)
     cold_lo = np.minimum.reduce(low, axis=1, where=mask, initial=np.inf)
     cold_hi = np.maximum.reduce(high, axis=1, where=mask, initial=-np.inf)
-    sum_lo = np.add.reduce(np.where(mask, low, 0.0), axis=1)  # ``sum(axis=1)`` without its Python wrapper
-    sum_hi = np.add.reduce(np.where(mask, high, 0.0), axis=1)
+    sum_lo = np.add.reduce(arrays.where(mask, low, 0.0), axis=1)  # ``sum(axis=1)`` without its Python wrapper
+    sum_hi = np.add.reduce(arrays.where(mask, high, 0.0), axis=1)
     # A row with no cold direction (a one-direction label, hot) has the empty cold box 0; an unbounded cold entry
     # elsewhere keeps its infinite end (nothing is known there).
     no_cold = ~np.logical_or.reduce(mask, axis=1)
-    cold_lo = np.where(no_cold, 0.0, cold_lo)
-    cold_hi = np.where(no_cold, 0.0, cold_hi)
+    cold_lo = arrays.where(no_cold, 0.0, cold_lo)
+    cold_hi = arrays.where(no_cold, 0.0, cold_hi)
     return hot, hot_lo, hot_hi, cold_lo, cold_hi, sum_lo, sum_hi
 
 

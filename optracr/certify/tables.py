@@ -184,8 +184,8 @@ class Table:
     def hot_centers(self) -> np.ndarray:
         """Per row, the center where a direction is hot, else 0 (remembered, read-only)."""
         found = self.__dict__.get("_hot_centers")
-        return found if found is not None else self._remember("_hot_centers", arrays.where(self.hot >= 0, self.center,
-                                                                                        0.0))
+        return found if found is not None else self._remember("_hot_centers",
+                                                              arrays.where(self.hot >= 0, self.center, 0.0))
 
     @property
     def value_row_numbers(self) -> np.ndarray:
@@ -468,7 +468,8 @@ def _identity_rows(table: Table, rows: np.ndarray) -> Bound:
     low = arrays.where(is_hot, table.hot_lo[rows, None], table.cold_lo[rows, None])
     high = arrays.where(is_hot, table.hot_hi[rows, None], table.cold_hi[rows, None])
     size_of = np.maximum(np.abs(low), np.abs(high))
-    return Bound(center, low - center, high - center, arrays.where(is_hot, size_of, 0.0), arrays.where(is_hot, 0.0, size_of))
+    return Bound(center, low - center, high - center, arrays.where(is_hot, size_of, 0.0),
+                 arrays.where(is_hot, 0.0, size_of))
 
 
 def _linear_rows(table: Table, weights: np.ndarray, stats: _ColumnStats | None, rows: np.ndarray | slice) -> Bound:

@@ -58,10 +58,10 @@ class GroupWeights:
     def __post_init__(self) -> None:
         if not self.writes:
             raise OptracrBug(f"{self.block}: a group of hidden units writes at least one label")
-        snd = np.concatenate([self.writes[name] for name in self.writes], axis=1)
+        snd = arrays.concatenate([self.writes[name] for name in self.writes], axis=1)
         first = 0
         if self.reads:  # NaN counts as a weight
-            counts = np.add.reduce(np.concatenate(list(self.reads.values()), axis=0) != 0, axis=0)
+            counts = np.add.reduce(arrays.concatenate(list(self.reads.values()), axis=0) != 0, axis=0)
             first = int(np.maximum.reduce(counts, axis=None, initial=0))
         second = int(np.maximum.reduce(np.add.reduce(snd != 0, axis=0), axis=None, initial=0))
         parts = (np.maximum(snd, 0.0), np.maximum(-snd, 0.0), np.abs(snd))
